@@ -1,0 +1,107 @@
+"""One settings object for the whole platform, read from the environment.
+
+Every field can be overridden by an environment variable named
+``BIONICFLOW_<FIELD>`` (for example ``BIONICFLOW_CRM_DB_PORT=6444``), or by a
+file of that name in ``BIONICFLOW_SECRETS_DIR`` (for passwords).
+
+The password defaults are the brief's DEMO credentials for the embedded stack on
+127.0.0.1 only; set real ones through the environment or secret files anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BIONICFLOW_"
+
+
+def project_root() -> Path:
+    """The checkout this package runs from (holds dags/, jvm/, crm_db/ ...)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _secrets_dir() -> str | None:
+    path = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+    return path if path and Path(path).is_dir() else None
+
+
+class Settings(BaseSettings):
+    """Settings of the embedded stack and of every client of it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", secrets_dir=_secrets_dir()
+    )
+
+    # --- where things live -------------------------------------------------
+    state_dir: Path = Field(
+        default_factory=lambda: project_root() / ".bionicflow",
+        description="All data, logs, configs and pid files of the embedded stack.",
+    )
+    jars_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "bionicflow" / "jvm",
+        description="Cache of the Maven-fetched JVM jars (Kafka, Connect, Debezium), shared by checkouts.",
+    )
+    host: str = Field("127.0.0.1", description="Address every embedded service binds to.")
+
+    # --- ports ----------------------------------------------------------------
+    crm_db_port: int = Field(5444, description="CRM PostgreSQL (crm_db).")
+    telemetry_db_port: int = Field(5445, description="Telemetry PostgreSQL (telemetry_db).")
+    airflow_db_port: int = Field(5446, description="PostgreSQL holding Airflow's metadata.")
+    kafka_port: int = Field(9092, description="Kafka broker listener.")
+    kafka_controller_port: int = Field(9093, description="Kafka KRaft controller listener.")
+    kafka_connect_port: int = Field(8083, description="Kafka Connect REST API.")
+    olap_port: int = Field(8123, description="OLAP server (ClickHouse HTTP protocol).")
+    airflow_port: int = Field(8080, description="Airflow api-server (UI and REST API).")
+    reports_api_port: int = Field(8000, description="reports_api (FastAPI).")
+
+    # --- programs -------------------------------------------------------------
+    pg_bindir: Path | None = Field(
+        None, description="PostgreSQL server binaries (initdb, postgres); found via pg_config when unset."
+    )
+    pg_os_user: str = Field(
+        "postgres", description="Unprivileged OS user that runs PostgreSQL when the launcher runs as root."
+    )
+    java_home: Path | None = Field(None, description="JDK 17+; JAVA_HOME or `java` on PATH when unset.")
+    mvn: str = Field("mvn", description="Maven executable used to fetch the JVM jars.")
+    kafka_heap: str = Field("512m", description="-Xmx of the Kafka broker.")
+    connect_heap: str = Field("768m", description="-Xmx of the Kafka Connect worker.")
+
+    # --- credentials (DEMO defaults, embedded stack only) ----------------------
+    crm_user: str = "crm_user"
+    crm_password: SecretStr = SecretStr("crm_password")
+    telemetry_user: str = "telemetry_user"
+    telemetry_password: SecretStr = SecretStr("telemetry_password")
+    debezium_user: str = "debezium_user"
+    debezium_password: SecretStr = SecretStr("debezium_password")
+    clickhouse_user: str = Field("default", description="OLAP administrative user (DDL, inserts).")
+    clickhouse_password: SecretStr = SecretStr("clickhouse_password")
+    clickhouse_reader_user: str = Field("reports_reader", description="Read-only OLAP user for reports.")
+    clickhouse_reader_password: SecretStr = SecretStr("reports_reader_password")
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: SecretStr = SecretStr("admin")
+    airflow_db_user: str = "airflow"
+    airflow_db_password: SecretStr = SecretStr("airflow_password")
+
+    # --- derived --------------------------------------------------------------
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    def port_env_name(self, field: str) -> str:
+        """The environment variable that overrides a port field."""
+        return f"{ENV_PREFIX}{field.upper()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,147 @@
+"""The chdb engine behind the OLAP server: one data directory, a connection per request.
+
+chdb lets one process open several connections to one data directory; each keeps
+its own settings and they run queries in parallel. A request therefore gets a
+fresh connection (about 2 ms), so settings and ``USE`` never leak between clients.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import chdb
+
+from bionicflow.olap.protocol import (
+    ClickHouseError,
+    RequestOptions,
+    outside_functions_in,
+    quote_identifier,
+    quote_string,
+)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    data: bytes
+    summary: dict
+
+
+class Engine:
+    """Runs statements against one chdb data directory."""
+
+    def __init__(self, data_dir: Path, max_concurrent: int = 16):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        # The first connection creates the directory layout; keep one open for the
+        # server's lifetime so the engine stays loaded between requests.
+        self._anchor = chdb.connect(str(self.data_dir))
+        self.version = self._anchor.query("SELECT version()", "TabSeparated").bytes().decode().strip()
+        self.timezone = self._anchor.query("SELECT timezone()", "TabSeparated").bytes().decode().strip()
+
+    def close(self) -> None:
+        self._anchor.close()
+
+    def connect(self, readonly: bool, opts: RequestOptions):
+        """A connection with the request's database and settings applied."""
+        # readonly=2 (not 1) so a read-only client may still tune its own query settings.
+        conn = chdb.connect(f"{self.data_dir}?readonly=2" if readonly else str(self.data_dir))
+        try:
+            if opts.database:
+                _run(conn, f"USE {quote_identifier(opts.database)}")
+            for name, value in opts.settings.items():
+                _run(conn, f"SET {name} = {quote_string(value)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def acquire(self) -> None:
+        if not self._slots.acquire(timeout=30):
+            raise ClickHouseError(
+                202, "TOO_MANY_SIMULTANEOUS_QUERIES", "Too many simultaneous queries; try again later"
+            )
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def check_readonly_query(self, sql: str) -> None:
+        """Refuse functions that reach files, the network or other servers."""
+        try:
+            ast = self._anchor.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw").bytes().decode()
+        except RuntimeError as exc:  # a statement EXPLAIN cannot wrap (SET, USE, SHOW ...)
+            if "SYNTAX_ERROR" not in str(exc):
+                raise ClickHouseError.from_engine(str(exc)) from None
+            return
+        found = outside_functions_in(ast)
+        if found:
+            raise ClickHouseError(
+                497, "ACCESS_DENIED",
+                f"read-only users may not call {', '.join(sorted(found))}: they reach outside the database",
+            )
+
+
+def _run(conn, sql: str, fmt: str = "TabSeparated", params: dict | None = None):
+    try:
+        return conn.query(sql, fmt, params=params)
+    except RuntimeError as exc:
+        raise ClickHouseError.from_engine(str(exc)) from None
+
+
+def run_query(conn, sql: str, fmt: str, params: dict[str, str]) -> QueryResult:
+    started = time.perf_counter_ns()
+    result = _run(conn, sql, fmt, params or None)
+    data = result.bytes()
+    return QueryResult(
+        data=data,
+        summary={
+            "read_rows": str(result.rows_read()), "read_bytes": str(result.bytes_read()),
+            "written_rows": "0", "written_bytes": "0", "total_rows_to_read": str(result.rows_read()),
+            "result_rows": "0", "result_bytes": str(len(data)),
+            "elapsed_ns": str(time.perf_counter_ns() - started),
+        },
+    )
+
+
+class StreamingInsert:
+    """An INSERT whose data is appended chunk by chunk as the request body arrives."""
+
+    def __init__(self, conn, statement: str, fmt: str):
+        self._started = time.perf_counter_ns()
+        try:
+            self._inserter = conn.send_insert(statement, fmt)
+        except RuntimeError as exc:
+            raise ClickHouseError.from_engine(str(exc)) from None
+
+    def append(self, data: bytes) -> None:
+        try:
+            self._inserter.append(data)
+        except RuntimeError as exc:
+            self.cancel()
+            raise ClickHouseError.from_engine(str(exc)) from None
+
+    def finish(self) -> dict:
+        try:
+            result = self._inserter.finish()
+        except RuntimeError as exc:
+            raise ClickHouseError.from_engine(str(exc)) from None
+        return {
+            "read_rows": "0", "read_bytes": "0",
+            "written_rows": str(result.rows_written), "written_bytes": str(result.bytes_written),
+            "total_rows_to_read": "0", "result_rows": str(result.rows_written), "result_bytes": "0",
+            "elapsed_ns": str(time.perf_counter_ns() - self._started),
+        }
+
+    def cancel(self) -> None:
+        try:
+            self._inserter.cancel()
+        except Exception:  # already finished or failed: nothing left to undo
+            pass
+
+
+def summary_header(summary: dict) -> str:
+    return json.dumps(summary, separators=(",", ":"))

@@ -1,0 +1,271 @@
+"""Pure pieces of the ClickHouse HTTP protocol: request parsing and error mapping.
+
+No I/O here, so every rule is unit-tested without a server.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+# URL parameters that steer the HTTP layer; every other name is a query setting.
+HTTP_PARAMS = frozenset(
+    {
+        "query", "database", "default_format", "user", "password", "query_id",
+        "session_id", "session_timeout", "session_check", "compress", "decompress",
+        "buffer_size", "wait_end_of_query", "quota_key", "stacktrace", "role",
+        "http_response_buffer_size", "client_protocol_version", "default_database",
+    }
+)
+QUERY_PARAM_PREFIX = "param_"
+SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENGINE_ERROR = re.compile(r"Code:\s*(\d+)\.\s*(?:DB::Exception:\s*)?(.*)")
+_TRAILING_NAME = re.compile(r"\s*\(([A-Z][A-Z_0-9]+)\)\s*$")
+
+# ClickHouse answers these exception codes with these HTTP statuses; anything else is 500.
+_STATUS_BY_NAME = {
+    "AUTHENTICATION_FAILED": 401, "UNKNOWN_USER": 401, "WRONG_PASSWORD": 401,
+    "REQUIRED_PASSWORD": 401,
+    "READONLY": 403, "ACCESS_DENIED": 403, "NOT_ENOUGH_PRIVILEGES": 403,
+    "UNKNOWN_TABLE": 404, "UNKNOWN_DATABASE": 404, "UNKNOWN_FUNCTION": 404,
+    "UNKNOWN_IDENTIFIER": 404, "UNKNOWN_TYPE": 404, "UNKNOWN_FORMAT": 404,
+    "UNKNOWN_STORAGE": 404, "UNKNOWN_AGGREGATE_FUNCTION": 404, "UNKNOWN_COLUMN": 404,
+    "SYNTAX_ERROR": 400, "BAD_ARGUMENTS": 400, "UNKNOWN_SETTING": 400,
+    "CANNOT_PARSE_TEXT": 400, "CANNOT_PARSE_QUOTED_STRING": 400, "CANNOT_PARSE_DATE": 400,
+    "CANNOT_PARSE_DATETIME": 400, "CANNOT_PARSE_NUMBER": 400, "CANNOT_PARSE_INPUT_ASSERTION_FAILED": 400,
+    "INCORRECT_DATA": 400, "TYPE_MISMATCH": 400, "ILLEGAL_TYPE_OF_ARGUMENT": 400,
+    "NUMBER_OF_ARGUMENTS_DOESNT_MATCH": 400, "EMPTY_QUERY": 400, "UNKNOWN_COMPRESSION_METHOD": 415,
+    "TABLE_ALREADY_EXISTS": 400, "DATABASE_ALREADY_EXISTS": 400, "NO_SUCH_COLUMN_IN_TABLE": 400,
+    "QUERY_IS_TOO_LARGE": 413,
+}
+_CODE_NAMES = {
+    62: "SYNTAX_ERROR", 115: "UNKNOWN_SETTING", 164: "READONLY", 497: "ACCESS_DENIED",
+    516: "AUTHENTICATION_FAILED", 73: "UNKNOWN_FORMAT", 60: "UNKNOWN_TABLE",
+    81: "UNKNOWN_DATABASE", 36: "BAD_ARGUMENTS", 48: "NOT_IMPLEMENTED",
+    1001: "STD_EXCEPTION", 202: "TOO_MANY_SIMULTANEOUS_QUERIES", 394: "QUERY_WAS_CANCELLED",
+}
+
+
+class ClickHouseError(Exception):
+    """An error answered the ClickHouse way: code, name, message."""
+
+    def __init__(self, code: int, name: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return _STATUS_BY_NAME.get(self.name, 500)
+
+    def body(self, version: str) -> str:
+        return f"Code: {self.code}. DB::Exception: {self.message}. ({self.name}) (version {version})\n"
+
+    @classmethod
+    def from_engine(cls, text: str) -> "ClickHouseError":
+        """Parse an engine error such as ``Code: 62. DB::Exception: ... (SYNTAX_ERROR)``."""
+        first_line = text.strip().partition("\n")[0]
+        match = _ENGINE_ERROR.search(first_line)
+        if not match:
+            return cls(1001, "STD_EXCEPTION", first_line or "unknown error")
+        code, message = int(match.group(1)), match.group(2)
+        name_match = _TRAILING_NAME.search(message)
+        name = name_match.group(1) if name_match else _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
+        if name_match:
+            message = message[: name_match.start()]
+        return cls(code, name, message.rstrip(". "))
+
+
+def auth_failed(user: str) -> ClickHouseError:
+    return ClickHouseError(
+        516, "AUTHENTICATION_FAILED",
+        f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
+    )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    password: str
+
+
+def read_credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> Credentials:
+    """Credentials from basic auth, X-ClickHouse-User/Key headers or user/password params.
+
+    As in ClickHouse, a request without any is the user ``default`` with an empty password.
+    """
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ClickHouseError(516, "AUTHENTICATION_FAILED", "malformed basic auth header") from exc
+        return Credentials(user, password)
+    if "x-clickhouse-user" in headers:
+        return Credentials(headers["x-clickhouse-user"], headers.get("x-clickhouse-key", ""))
+    if "user" in params:
+        return Credentials(params["user"], params.get("password", ""))
+    return Credentials("default", "")
+
+
+@dataclass
+class RequestOptions:
+    """What the URL parameters ask for, split into the kinds the server treats apart."""
+
+    database: str | None = None
+    default_format: str | None = None
+    query_id: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    query_params: dict[str, str] = field(default_factory=dict)
+    native_compression: bool = False
+
+
+def read_options(params: Mapping[str, str]) -> RequestOptions:
+    opts = RequestOptions(
+        database=params.get("database") or params.get("default_database") or None,
+        default_format=params.get("default_format") or None,
+        query_id=params.get("query_id") or None,
+        native_compression=params.get("compress") == "1" or params.get("decompress") == "1",
+    )
+    for name, value in params.items():
+        if name.startswith(QUERY_PARAM_PREFIX):
+            opts.query_params[name[len(QUERY_PARAM_PREFIX):]] = value
+        elif name not in HTTP_PARAMS:
+            if not SETTING_NAME.match(name):
+                raise ClickHouseError(115, "UNKNOWN_SETTING", f"Setting name {name!r} is not valid")
+            opts.settings[name] = value
+    return opts
+
+
+def quote_string(value: str) -> str:
+    """A ClickHouse string literal (settings values are bound this way, never spliced raw)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+@dataclass(frozen=True)
+class InsertHead:
+    """An ``INSERT ... FORMAT X`` statement whose data follows in the same body."""
+
+    statement: str  # the INSERT without its FORMAT clause
+    format: str
+    data_offset: int  # where the data starts in the text it was parsed from
+
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_insert_head(text: bytes) -> InsertHead | None:
+    """Find ``INSERT ... FORMAT Name`` at the top level of ``text``.
+
+    Returns None when the text is not such an INSERT (a SELECT, ``INSERT ... VALUES``,
+    ``INSERT ... SELECT``): those run as one query. Quotes, comments and parentheses are
+    respected, so a ``FORMAT`` inside a string or subquery is not taken for the clause.
+    Data starts after the newline that follows the format name, if there is one, or
+    after the whitespace otherwise — as ClickHouse's own parser does.
+    """
+    first = _WORD.search(text)
+    if not first or first.group(0).upper() != b"INSERT" or text[: first.start()].strip():
+        return None
+    i, depth, n = first.end(), 0, len(text)
+    while i < n:
+        ch = text[i : i + 1]
+        if ch in (b"'", b'"', b"`"):
+            i = _skip_quoted(text, i)
+            continue
+        if text.startswith(b"--", i) or ch == b"#":
+            end = text.find(b"\n", i)
+            i = n if end < 0 else end + 1
+            continue
+        if text.startswith(b"/*", i):
+            end = text.find(b"*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        if ch == b"(":
+            depth += 1
+        elif ch == b")":
+            depth -= 1
+        elif depth == 0 and (ch.isalpha() or ch == b"_") and (i == 0 or not _is_word_byte(text[i - 1])):
+            word = _WORD.match(text, i)
+            upper = word.group(0).upper()
+            if upper in (b"VALUES", b"SELECT", b"WITH"):
+                return None
+            if upper == b"FORMAT":
+                return _head_from_format(text, i, word.end())
+            i = word.end()
+            continue
+        i += 1
+    return None
+
+
+def _is_word_byte(b: int) -> bool:
+    return chr(b).isalnum() or b == ord("_")
+
+
+def _skip_quoted(text: bytes, start: int) -> int:
+    quote = text[start]
+    i = start + 1
+    while i < len(text):
+        if text[i] == ord("\\"):
+            i += 2
+            continue
+        if text[i] == quote:
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def _head_from_format(text: bytes, format_start: int, after_keyword: int) -> InsertHead | None:
+    j = after_keyword
+    while j < len(text) and text[j : j + 1] in (b" ", b"\t", b"\r", b"\n"):
+        j += 1
+    name = _WORD.match(text, j)
+    if not name:
+        return None
+    k = name.end()
+    while k < len(text) and text[k : k + 1] in (b" ", b"\t", b"\r"):
+        k += 1
+    if k < len(text) and text[k : k + 1] == b"\n":
+        k += 1
+    return InsertHead(
+        statement=text[:format_start].decode("utf-8").rstrip(),
+        format=name.group(0).decode("ascii"),
+        data_offset=k,
+    )
+
+
+_FORMAT_TAIL = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*;?\s*$", re.I)
+
+
+def output_format(query: str, default_format: str | None) -> tuple[str, bool]:
+    """The output format of a query and whether the query names it itself."""
+    match = _FORMAT_TAIL.search(query)
+    if match:
+        return match.group(1), True
+    return default_format or "TabSeparated", False
+
+
+# Functions that reach outside the database (files, network, other servers, programs).
+# Read-only users may not call them: chdb, like clickhouse-local, does not fence file().
+OUTSIDE_FUNCTIONS = frozenset(
+    name.lower()
+    for name in (
+        "file", "url", "urlCluster", "s3", "s3Cluster", "gcs", "hdfs", "hdfsCluster",
+        "azureBlobStorage", "azureBlobStorageCluster", "postgresql", "mysql", "remote",
+        "remoteSecure", "cluster", "clusterAllReplicas", "jdbc", "odbc", "sqlite", "mongodb",
+        "redis", "executable", "input", "iceberg", "icebergS3", "deltaLake", "hudi",
+        "python", "dictionary", "fileCluster", "arrowFlight", "ytsaurus", "filesystem",
+    )
+)
+_AST_FUNCTION = re.compile(r"^\s*Function\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+
+
+def outside_functions_in(explain_ast: str) -> set[str]:
+    """Names of outside-reaching functions in the text of ``EXPLAIN AST``."""
+    return {m.group(1) for m in _AST_FUNCTION.finditer(explain_ast) if m.group(1).lower() in OUTSIDE_FUNCTIONS}

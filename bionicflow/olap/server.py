@@ -1,0 +1,302 @@
+"""OLAP server: the chdb engine served over the ClickHouse HTTP protocol.
+
+One long-lived process owns the chdb data directory (chdb allows one process per
+directory) and answers clickhouse-connect, curl and ``?query=`` URLs unchanged.
+Run it with ``python -m bionicflow.olap.server``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import uuid
+import zlib
+from dataclasses import dataclass
+
+import lz4.frame
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bionicflow.config import Settings, get_settings
+from bionicflow.olap.engine import Engine, StreamingInsert, run_query, summary_header
+from bionicflow.olap.protocol import (
+    ClickHouseError,
+    InsertHead,
+    auth_failed,
+    output_format,
+    parse_insert_head,
+    read_credentials,
+    read_options,
+)
+
+log = logging.getLogger("bionicflow.olap")
+
+HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
+APPEND_BATCH_BYTES = 1024 * 1024  # hand the engine ~1 MiB at a time, not every socket read
+MAX_QUERY_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password: str
+    readonly: bool
+
+
+def users_from_settings(settings: Settings) -> dict[str, User]:
+    return {
+        settings.clickhouse_user: User(
+            settings.clickhouse_user, settings.clickhouse_password.get_secret_value(), readonly=False
+        ),
+        settings.clickhouse_reader_user: User(
+            settings.clickhouse_reader_user, settings.clickhouse_reader_password.get_secret_value(), readonly=True
+        ),
+    }
+
+
+def _decompressor(encoding: str):
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding == "gzip":
+        return zlib.decompressobj(wbits=31)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    if encoding == "lz4":
+        return lz4.frame.LZ4FrameDecompressor()
+    if encoding == "zstd":
+        from backports.zstd import ZstdDecompressor
+
+        return ZstdDecompressor()
+    raise ClickHouseError(
+        415, "UNKNOWN_COMPRESSION_METHOD",
+        f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, lz4, zstd or none",
+    )
+
+
+def _compress_response(data: bytes, accept: str, enabled: bool) -> tuple[bytes, str | None]:
+    if not enabled or not data:
+        return data, None
+    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if "lz4" in offered:
+        return lz4.frame.compress(data), "lz4"
+    if "gzip" in offered:
+        return zlib.compress(data, 1, wbits=31), "gzip"
+    if "deflate" in offered:
+        return zlib.compress(data, 1), "deflate"
+    return data, None
+
+
+class OlapApp:
+    """Request handling; the Starlette app is built around one instance."""
+
+    def __init__(self, engine: Engine, users: dict[str, User]):
+        self.engine = engine
+        self.users = users
+
+    def authenticate(self, request: Request) -> User:
+        creds = read_credentials(request.headers, request.query_params)
+        user = self.users.get(creds.user)
+        given = creds.password.encode()
+        if user is None or not hmac.compare_digest(given, user.password.encode()):
+            raise auth_failed(creds.user)
+        return user
+
+    async def ping(self, request: Request) -> Response:
+        return PlainTextResponse("Ok.\n")
+
+    async def root(self, request: Request) -> Response:
+        query_id = request.query_params.get("query_id") or str(uuid.uuid4())
+        base_headers = {
+            "X-ClickHouse-Server-Display-Name": "bionicflow-olap",
+            "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": self.engine.timezone,
+        }
+        if request.method == "GET" and "query" not in request.query_params:
+            return PlainTextResponse("Ok.\n", headers=base_headers)
+        try:
+            user = self.authenticate(request)
+            return await self._execute(request, user, base_headers)
+        except ClickHouseError as err:
+            log.info("query %s failed: %s (%s)", query_id, err.name, err.code)
+            return PlainTextResponse(
+                err.body(self.engine.version),
+                status_code=err.http_status,
+                headers={**base_headers, "X-ClickHouse-Exception-Code": str(err.code)},
+            )
+
+    async def _execute(self, request: Request, user: User, headers: dict) -> Response:
+        opts = read_options(request.query_params)
+        if opts.native_compression:
+            raise ClickHouseError(
+                48, "NOT_IMPLEMENTED",
+                "ClickHouse native compression (compress=1/decompress=1) is not supported; "
+                "use HTTP Content-Encoding/Accept-Encoding instead",
+            )
+        readonly = user.readonly or request.method == "GET"
+        decompressor = _decompressor(request.headers.get("content-encoding", ""))
+        body = _BodyReader(request, decompressor)
+        param_query = request.query_params.get("query", "")
+
+        head, first_data = await self._insert_head(param_query, body)
+        self.engine.acquire()
+        try:
+            conn = await run_in_threadpool(self.engine.connect, readonly, opts)
+            try:
+                if head is not None:
+                    if readonly:
+                        raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
+                    summary = await self._stream_insert(conn, head, first_data, body)
+                    return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
+                sql = await self._whole_query(param_query, first_data, body)
+                if user.readonly:
+                    await run_in_threadpool(self.engine.check_readonly_query, sql)
+                fmt, _ = output_format(sql, opts.default_format)
+                result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
+            finally:
+                await run_in_threadpool(conn.close)
+        finally:
+            self.engine.release()
+        data, encoding = _compress_response(
+            result.data,
+            request.headers.get("accept-encoding", ""),
+            opts.settings.get("enable_http_compression") == "1",
+        )
+        out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(result.summary)}
+        if encoding:
+            out["Content-Encoding"] = encoding
+        return Response(data, headers=out, media_type=_media_type(fmt))
+
+    async def _insert_head(self, param_query: str, body: "_BodyReader") -> tuple[InsertHead | None, bytes]:
+        """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""
+        if param_query:
+            # ClickHouse reads the query parameter, a newline, then the body as one text.
+            head = parse_insert_head(param_query.encode() + b"\n")
+            return head, b""
+        probe = await body.read_at_least(HEAD_PROBE_BYTES)
+        head = parse_insert_head(probe)
+        if head is None:
+            return None, probe
+        return head, probe[head.data_offset :]
+
+    async def _stream_insert(self, conn, head: InsertHead, first: bytes, body: "_BodyReader") -> dict:
+        insert = await run_in_threadpool(StreamingInsert, conn, head.statement, head.format)
+        try:
+            pending = bytearray(first)
+            async for chunk in body.chunks():
+                pending += chunk
+                if len(pending) >= APPEND_BATCH_BYTES:
+                    await run_in_threadpool(insert.append, bytes(pending))
+                    pending.clear()
+            if pending:
+                await run_in_threadpool(insert.append, bytes(pending))
+            return await run_in_threadpool(insert.finish)
+        except BaseException:
+            await run_in_threadpool(insert.cancel)
+            raise
+
+    async def _whole_query(self, param_query: str, first: bytes, body: "_BodyReader") -> str:
+        rest = bytearray(first)
+        async for chunk in body.chunks():
+            rest += chunk
+            if len(rest) > MAX_QUERY_BYTES:
+                raise ClickHouseError(
+                    396, "QUERY_IS_TOO_LARGE", f"query text over {MAX_QUERY_BYTES} bytes; send data with INSERT ... FORMAT"
+                )
+        text = param_query + ("\n" if param_query and rest else "") + rest.decode("utf-8", errors="strict")
+        if not text.strip():
+            raise ClickHouseError(62, "EMPTY_QUERY", "Empty query")
+        return text
+
+
+class _BodyReader:
+    """The request body, decompressed, readable in a probe then in chunks."""
+
+    def __init__(self, request: Request, decompressor):
+        self._stream = request.stream()
+        self._decompressor = decompressor
+        self._buffer = bytearray()
+        self._done = False
+
+    async def _next(self) -> bytes | None:
+        try:
+            raw = await self._stream.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            return None
+        if self._decompressor is None:
+            return raw
+        try:
+            return self._decompressor.decompress(raw)
+        except Exception as exc:  # corrupt compressed body: a client error, not a crash
+            raise ClickHouseError(
+                354, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
+            ) from None
+
+    async def read_at_least(self, size: int) -> bytes:
+        while len(self._buffer) < size and not self._done:
+            chunk = await self._next()
+            if chunk:
+                self._buffer += chunk
+        data, self._buffer = bytes(self._buffer), bytearray()
+        return data
+
+    async def chunks(self):
+        while not self._done:
+            chunk = await self._next()
+            if chunk:
+                yield chunk
+
+
+def _media_type(fmt: str) -> str:
+    lowered = fmt.lower()
+    if lowered.startswith("json"):
+        return "application/json"
+    if lowered.startswith(("tabseparated", "tsv", "csv", "pretty", "vertical", "markdown", "values")):
+        return "text/plain; charset=UTF-8"
+    return "application/octet-stream"
+
+
+def build_app(engine: Engine, users: dict[str, User]) -> Starlette:
+    handler = OlapApp(engine, users)
+    return Starlette(
+        routes=[
+            Route("/ping", handler.ping, methods=["GET", "HEAD"]),
+            Route("/replicas_status", handler.ping, methods=["GET"]),
+            Route("/", handler.root, methods=["GET", "POST"]),
+        ],
+        lifespan=_lifespan(engine),
+    )
+
+
+def _lifespan(engine: Engine):
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        engine.close()  # after uvicorn has drained in-flight requests
+
+    return lifespan
+
+
+def main() -> None:
+    """Serve the OLAP data directory of the configured state dir."""
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = Engine(settings.state_dir / "olap" / "data")
+    log.info("chdb %s serving %s on %s:%s", engine.version, engine.data_dir, settings.host, settings.olap_port)
+    uvicorn.run(
+        build_app(engine, users_from_settings(settings)),
+        host=settings.host,
+        port=settings.olap_port,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+
+
+if __name__ == "__main__":
+    main()
