@@ -1,0 +1,149 @@
+"""The `bionicflow` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from bionicflow.config import get_settings
+from bionicflow.errors import BionicflowError
+from bionicflow.stack import launcher
+
+app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
+err = Console(stderr=True)
+out = Console()
+
+
+class LiveReporter:
+    """A table with one row per service, redrawn in place on a terminal."""
+
+    def __init__(self, names: list[str]):
+        self.rows = {name: ("queued", "") for name in names}
+        self.started = time.monotonic()
+        self.live = Live(self._table(), console=err, refresh_per_second=4, transient=False)
+
+    def _table(self) -> Table:
+        table = Table(title=f"bionicflow up ({time.monotonic() - self.started:.0f}s)", show_edge=False)
+        table.add_column("service")
+        table.add_column("status")
+        for name, (status, style) in self.rows.items():
+            table.add_row(name, f"[{style}]{status}[/]" if style else status)
+        return table
+
+    def update(self, service: str, status: str, done: bool = False, failed: bool = False) -> None:
+        self.rows[service] = (status, "green" if done else "red" if failed else "")
+        self.live.update(self._table())
+
+
+class LineReporter:
+    """One line per state change, for logs and CI where nothing is redrawn."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def update(self, service: str, status: str, done: bool = False, failed: bool = False) -> None:
+        mark = "ok " if done else "ERR" if failed else "..."
+        err.print(f"[{time.monotonic() - self.started:6.1f}s] {mark} {service}: {status}", highlight=False)
+
+
+def _fail(exc: BionicflowError) -> None:
+    err.print(f"[red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def up() -> None:
+    """Start every service of the embedded stack (idempotent) and print where to look."""
+    settings = get_settings()
+    from bionicflow.stack.services import build_services
+
+    names = list(build_services(settings, env={}))
+    reporter = LiveReporter(names) if err.is_terminal else LineReporter()
+    try:
+        if isinstance(reporter, LiveReporter):
+            with reporter.live:
+                launcher.up(settings, reporter)
+        else:
+            launcher.up(settings, reporter)
+    except BionicflowError as exc:
+        _fail(exc)
+    _print_urls(settings)
+
+
+def _print_urls(settings) -> None:
+    h = settings.host
+    out.print("\n[bold]bionicflow is up[/]")
+    out.print(f"  Airflow UI       http://{h}:{settings.airflow_port}  (login {settings.airflow_admin_user})")
+    out.print(f"  reports_api      http://{h}:{settings.reports_api_port}/docs")
+    out.print(f"  ClickHouse HTTP  http://{h}:{settings.olap_port}  (user {settings.clickhouse_user})")
+    out.print(f"  Kafka Connect    http://{h}:{settings.kafka_connect_port}/connectors")
+    out.print(f"  Kafka            {h}:{settings.kafka_port}")
+    out.print(f"  crm_db           postgresql://{settings.crm_user}@{h}:{settings.crm_db_port}/crm_db")
+    out.print(f"  telemetry_db     postgresql://{settings.telemetry_user}@{h}:{settings.telemetry_db_port}/telemetry_db")
+    out.print(f"  state and logs   {settings.state_dir}  (bionicflow status | bionicflow logs SERVICE)")
+
+
+@app.command()
+def down() -> None:
+    """Stop every service cleanly; data stays in the state directory."""
+    try:
+        pids = launcher.down(get_settings())
+    except BionicflowError as exc:
+        _fail(exc)
+    err.print(f"stopped {len(pids)} processes" if pids else "the stack was not running")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print the machine-readable document.")) -> None:
+    """Health, pid, port and URL of every service."""
+    doc = launcher.status(get_settings())
+    if as_json:
+        out.print_json(json.dumps(doc)) if out.is_terminal else sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    table = Table(show_edge=False)
+    for col in ("service", "healthy", "state", "pid", "port", "url"):
+        table.add_column(col)
+    for name, svc in doc["services"].items():
+        table.add_row(
+            name, "[green]yes[/]" if svc["healthy"] else "[red]no[/]", svc["state"],
+            str(svc["pid"] or "-"), str(svc["port"] or "-"), svc["url"] or "-",
+        )
+    out.print(table)
+    if not all(s["healthy"] for s in doc["services"].values()):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def logs(
+    service: str = typer.Argument(..., help="A service name, as `bionicflow status` lists them."),
+    lines: int = typer.Option(100, "--lines", "-n", help="How many trailing lines to print."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+) -> None:
+    """Print a service's log."""
+    settings = get_settings()
+    path = settings.logs_dir / f"{service}.log"
+    if not path.exists():
+        known = sorted(p.stem for p in settings.logs_dir.glob("*.log")) if settings.logs_dir.exists() else []
+        err.print(f"[red]error:[/] no log for {service!r}; known: {', '.join(known) or 'none (run bionicflow up)'}")
+        raise typer.Exit(code=2)
+    with open(path, errors="replace") as fh:
+        for line in deque(fh, maxlen=lines):
+            sys.stdout.write(line)
+        while follow:
+            line = fh.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    app()

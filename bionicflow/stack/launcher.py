@@ -1,0 +1,159 @@
+"""`bionicflow up | down | status`: the embedded stack as one unit."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from bionicflow.config import Settings
+from bionicflow.errors import BionicflowError, ConfigurationError, ServiceStartError
+from bionicflow.stack import airflow
+from bionicflow.stack.jvm import jars_dir
+from bionicflow.stack.preflight import check_port, find_java, find_mvn, find_pg_bindir
+from bionicflow.stack.services import Service, build_services
+from bionicflow.stack.supervisor import Supervisor
+
+POLL_SECONDS = 0.5
+
+
+class Reporter(Protocol):
+    def update(self, service: str, status: str, done: bool = False, failed: bool = False) -> None: ...
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """The environment supervisord passes to every service (secrets stay out of files)."""
+    env = {**os.environ, **airflow.airflow_env(settings)}
+    env["BIONICFLOW_STATE_DIR"] = str(settings.state_dir)
+    env["BIONICFLOW_HOST"] = settings.host
+    return env
+
+
+def preflight(settings: Settings, services: dict[str, Service], running: set[str]) -> None:
+    """Every reason the stack cannot start, reported at once before anything starts."""
+    problems: list[str] = []
+    checks = [lambda: find_pg_bindir(settings), lambda: find_java(settings)]
+    if not (jars_dir(settings) / ".complete").exists():
+        checks.append(lambda: find_mvn(settings))
+    for service in services.values():
+        if service.name in running:
+            continue
+        for field in filter(None, (service.port_field, *service.extra_ports)):
+            checks.append(lambda s=service, f=field: check_port(settings, s.name, f))
+    for check in checks:
+        try:
+            check()
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+
+
+def up(settings: Settings, reporter: Reporter) -> dict[str, Service]:
+    """Start every service in dependency order and wait until each is healthy."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    env = stack_env(settings)
+    services = build_services(settings, env)
+    supervisor = Supervisor(settings.state_dir)
+    states = supervisor.states()
+    running = {name for name, st in states.items() if st.state in ("RUNNING", "STARTING")}
+    preflight(settings, services, running)
+    if not supervisor.is_running():
+        supervisor.write_config([s.program() for s in services.values()])
+        supervisor.start_daemon(env)
+    _start_all(services, supervisor, reporter, running)
+    return services
+
+
+def _start_all(services: dict[str, Service], supervisor: Supervisor, reporter: Reporter, running: set[str]) -> None:
+    ready = {name: threading.Event() for name in services}
+    failures: dict[str, str] = {}
+
+    def run(service: Service) -> None:
+        try:
+            for dep in service.depends_on:
+                reporter.update(service.name, f"waiting for {dep}")
+                ready[dep].wait()
+                if dep in failures:
+                    raise ServiceStartError(f"not started: {dep} failed")
+            started = time.monotonic()
+            if service.name in running and service.healthy():
+                reporter.update(service.name, "already running", done=True)
+                ready[service.name].set()
+                return
+            reporter.update(service.name, "preparing")
+            service.prepare()
+            reporter.update(service.name, "starting")
+            supervisor.start(service.name)
+            _wait_healthy(service, supervisor)
+            service.after_start()
+            reporter.update(service.name, f"healthy in {time.monotonic() - started:.1f}s", done=True)
+        except BionicflowError as exc:
+            failures[service.name] = str(exc)
+            reporter.update(service.name, str(exc).splitlines()[0], failed=True)
+        except Exception as exc:  # an unexpected failure still must not hang the services that wait on it
+            failures[service.name] = f"{type(exc).__name__}: {exc}"
+            reporter.update(service.name, failures[service.name], failed=True)
+        finally:
+            ready[service.name].set()
+
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        list(pool.map(run, services.values()))
+    if failures:
+        lines = [f"{name}: {why}" for name, why in failures.items()]
+        raise ServiceStartError(
+            "some services did not start:\n  " + "\n  ".join(lines)
+            + f"\nlogs: {supervisor.logs} (bionicflow logs SERVICE)"
+        )
+
+
+def _wait_healthy(service: Service, supervisor: Supervisor) -> None:
+    deadline = time.monotonic() + service.start_timeout
+    while not service.healthy():
+        state = supervisor.states().get(service.name)
+        if state and state.state in ("FATAL", "EXITED", "STOPPED"):
+            raise ServiceStartError(
+                f"{service.name} exited ({state.state}); see {supervisor.logs / (service.name + '.log')}"
+            )
+        if time.monotonic() > deadline:
+            raise ServiceStartError(
+                f"{service.name} not healthy after {service.start_timeout:.0f}s; "
+                f"see {supervisor.logs / (service.name + '.log')}"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def down(settings: Settings) -> list[int]:
+    """Stop every service and supervisord; returns the pids that were stopped."""
+    supervisor = Supervisor(settings.state_dir)
+    pids = [st.pid for st in supervisor.states().values() if st.pid]
+    daemon = supervisor.daemon_pid()
+    supervisor.shutdown()
+    return pids + ([daemon] if daemon else [])
+
+
+def status(settings: Settings) -> dict:
+    """Machine-readable health of every service (the `status --json` document)."""
+    services = build_services(settings, env={})  # the env only feeds start-up steps
+    supervisor = Supervisor(settings.state_dir)
+    states = supervisor.states()
+
+    def one(service: Service) -> tuple[str, dict]:
+        state = states.get(service.name)
+        return service.name, {
+            "healthy": bool(state and state.state == "RUNNING" and service.healthy()),
+            "state": state.state if state else "NOT_STARTED",
+            "pid": state.pid if state else None,
+            "port": getattr(settings, service.port_field) if service.port_field else None,
+            "url": service.url,
+        }
+
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        result = dict(pool.map(one, services.values()))
+    return {
+        "supervisor": {"running": supervisor.is_running(), "pid": supervisor.daemon_pid() if states else None},
+        "state_dir": str(settings.state_dir),
+        "services": result,
+    }

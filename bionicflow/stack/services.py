@@ -1,0 +1,93 @@
+"""The services of the embedded stack: what each needs, how it runs, how it is checked."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+from bionicflow.config import Settings, project_root
+from bionicflow.stack import airflow, health
+from bionicflow.stack.jvm import ConnectWorker, KafkaBroker
+from bionicflow.stack.postgres import CLUSTERS, ClusterManager
+from bionicflow.stack.supervisor import Program
+
+
+@dataclass
+class Service:
+    name: str
+    port_field: str | None
+    depends_on: tuple[str, ...]
+    program: Callable[[], Program]
+    healthy: Callable[[], bool]
+    prepare: Callable[[], None] = lambda: None
+    after_start: Callable[[], None] = lambda: None
+    url: str | None = None
+    start_timeout: float = 120.0
+    extra_ports: tuple[str, ...] = field(default_factory=tuple)
+
+
+def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service]:
+    """Every service, in a dependency order (a service comes after what it needs)."""
+    h = settings.host
+    services: list[Service] = []
+    for name, cluster in CLUSTERS.items():
+        manager = ClusterManager(cluster, settings)
+        services.append(Service(
+            name=name, port_field=cluster.port_field, depends_on=(),
+            program=manager.program, healthy=manager.healthy, prepare=manager.prepare,
+            after_start=manager.initialize,
+            url=f"postgresql://{h}:{cluster.port(settings)}/{cluster.database}", start_timeout=60,
+        ))
+    broker, worker = KafkaBroker(settings), ConnectWorker(settings)
+    services += [
+        Service(
+            name="kafka", port_field="kafka_port", extra_ports=("kafka_controller_port",), depends_on=(),
+            program=broker.program, prepare=broker.prepare, healthy=lambda: health.kafka_healthy(settings),
+            url=f"{h}:{settings.kafka_port}",
+        ),
+        Service(
+            name="kafka_connect", port_field="kafka_connect_port", depends_on=("kafka",),
+            program=worker.program, prepare=worker.prepare, healthy=lambda: health.connect_healthy(settings),
+            url=f"http://{h}:{settings.kafka_connect_port}",
+        ),
+        Service(
+            name="olap", port_field="olap_port", depends_on=(),
+            program=lambda: Program(
+                name="olap", command=[sys.executable, "-m", "bionicflow.olap.server"],
+                directory=project_root(), stopwaitsecs=45,
+            ),
+            healthy=lambda: health.olap_healthy(settings),
+            url=f"http://{h}:{settings.olap_port}",
+        ),
+    ]
+    af_programs = {p.name: p for p in airflow.programs(settings)}
+    services.append(Service(
+        name="airflow_api_server", port_field="airflow_port", depends_on=("airflow_db",),
+        program=lambda: af_programs["airflow_api_server"],
+        prepare=lambda: airflow.prepare(settings, env),
+        healthy=lambda: health.airflow_component_healthy(settings, "metadatabase"),
+        url=f"http://{h}:{settings.airflow_port}", start_timeout=240,
+    ))
+    for name, component in (
+        ("airflow_scheduler", "scheduler"), ("airflow_dag_processor", "dag_processor"),
+        ("airflow_triggerer", "triggerer"),
+    ):
+        services.append(Service(
+            name=name, port_field=None, depends_on=("airflow_api_server",),
+            program=(lambda n=name: af_programs[n]),
+            healthy=(lambda c=component: health.airflow_component_healthy(settings, c)),
+            start_timeout=180,
+        ))
+    services.append(Service(
+        name="reports_api", port_field="reports_api_port", depends_on=(),
+        program=lambda: Program(
+            name="reports_api",
+            command=[sys.executable, "-m", "uvicorn", "reports_api.main:app",
+                     "--host", h, "--port", str(settings.reports_api_port), "--no-access-log"],
+            directory=project_root(),
+        ),
+        healthy=lambda: health.reports_api_healthy(settings),
+        url=f"http://{h}:{settings.reports_api_port}",
+    ))
+    return {s.name: s for s in services}

@@ -1,0 +1,34 @@
+-- Telemetry database: schema, the Debezium user and its publication.
+-- Run once by psql as a superuser, connected to telemetry_db: by `bionicflow up` (embedded)
+-- or from /docker-entrypoint-initdb.d (compose). Passwords come from the environment
+-- (DEBEZIUM_PASSWORD, TELEMETRY_USER), never from this file.
+\set ON_ERROR_STOP on
+\getenv debezium_password DEBEZIUM_PASSWORD
+\getenv telemetry_user TELEMETRY_USER
+
+CREATE TABLE public.telemetry_events (
+    id               BIGSERIAL PRIMARY KEY,
+    event_uuid       UUID             NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+    user_uuid        UUID             NOT NULL,
+    prosthesis_type  TEXT             NOT NULL,
+    muscle_group     TEXT             NOT NULL,
+    signal_frequency INTEGER          NOT NULL,
+    signal_duration  INTEGER          NOT NULL,
+    signal_amplitude DOUBLE PRECISION NOT NULL,
+    created_ts       TIMESTAMP(6)     NOT NULL,
+    saved_ts         TIMESTAMP(6)     NOT NULL DEFAULT now()
+);
+CREATE INDEX telemetry_events_created_ts_idx ON public.telemetry_events (created_ts);
+CREATE INDEX telemetry_events_user_uuid_idx ON public.telemetry_events (user_uuid);
+ALTER TABLE public.telemetry_events OWNER TO :"telemetry_user";
+-- Full before/after images: deletes carry every column (see crm_db/init.sql).
+ALTER TABLE public.telemetry_events REPLICA IDENTITY FULL;
+
+-- Debezium reads (snapshot + logical replication) and nothing else.
+CREATE ROLE debezium_user WITH LOGIN REPLICATION PASSWORD :'debezium_password';
+GRANT CONNECT ON DATABASE telemetry_db TO debezium_user;
+GRANT USAGE ON SCHEMA public TO debezium_user;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO debezium_user;
+ALTER DEFAULT PRIVILEGES FOR ROLE :"telemetry_user" IN SCHEMA public GRANT SELECT ON TABLES TO debezium_user;
+
+CREATE PUBLICATION telemetry_debezium_publication FOR TABLE public.telemetry_events;
