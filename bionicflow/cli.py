@@ -11,14 +11,16 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from bionicflow.config import get_settings
 from bionicflow.errors import BionicflowError
 from bionicflow.stack import launcher
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
+# soft_wrap: long lines (paths, fixes) stay whole lines when output is not a terminal
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 class LiveReporter:
@@ -54,7 +56,7 @@ class LineReporter:
 
 
 def _fail(exc: BionicflowError) -> None:
-    err.print(f"[red]error:[/] {exc}", highlight=False)
+    err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -131,7 +133,7 @@ def logs(
     path = settings.logs_dir / f"{service}.log"
     if not path.exists():
         known = sorted(p.stem for p in settings.logs_dir.glob("*.log")) if settings.logs_dir.exists() else []
-        err.print(f"[red]error:[/] no log for {service!r}; known: {', '.join(known) or 'none (run bionicflow up)'}")
+        err.print(Text.assemble(("error: ", "red"), f"no log for {service!r}; known: {', '.join(known) or 'none (run bionicflow up)'}"))
         raise typer.Exit(code=2)
     with open(path, errors="replace") as fh:
         for line in deque(fh, maxlen=lines):

@@ -2,7 +2,8 @@
 
 Every field can be overridden by an environment variable named
 ``BIONICFLOW_<FIELD>`` (for example ``BIONICFLOW_CRM_DB_PORT=6444``), or by a
-file of that name in ``BIONICFLOW_SECRETS_DIR`` (for passwords).
+file of that name (``BIONICFLOW_CRM_PASSWORD``) in the folder ``BIONICFLOW_SECRETS_DIR``
+(for passwords: Docker/Kubernetes secrets mount this way).
 
 The password defaults are the brief's DEMO credentials for the embedded stack on
 127.0.0.1 only; set real ones through the environment or secret files anywhere else.

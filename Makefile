@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test unit down status bench clean-state
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing bionicflow and its Python dependencies into $(VENV) (first time: a few minutes)..."
+	@$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
+	@$(BIN)/pip install --disable-pip-version-check -q --progress-bar off -e '.[test]'
+	@touch $(STAMP)
+
+## Start the embedded stack (first run also fetches the Kafka/Debezium jars) and print the URLs.
+run: $(STAMP)
+	$(BIN)/bionicflow up
+
+## The whole test suite: unit tests, then integration tests on one embedded stack started for the run.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+down: $(STAMP)
+	$(BIN)/bionicflow down
+
+status: $(STAMP)
+	$(BIN)/bionicflow status
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all

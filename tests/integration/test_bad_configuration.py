@@ -1,0 +1,45 @@
+"""Misconfiguration: the CLI exits non-zero and says what to change, before starting anything."""
+
+import pytest
+
+from tests.integration.conftest import cli
+
+# Ports nothing in the test session listens on, so only the broken setting fails.
+FREE_PORTS = {
+    "BIONICFLOW_CRM_DB_PORT": "25444", "BIONICFLOW_TELEMETRY_DB_PORT": "25445",
+    "BIONICFLOW_AIRFLOW_DB_PORT": "25446", "BIONICFLOW_KAFKA_PORT": "29092",
+    "BIONICFLOW_KAFKA_CONTROLLER_PORT": "29093", "BIONICFLOW_KAFKA_CONNECT_PORT": "28083",
+    "BIONICFLOW_OLAP_PORT": "28123", "BIONICFLOW_AIRFLOW_PORT": "28080", "BIONICFLOW_REPORTS_API_PORT": "28000",
+}
+
+
+@pytest.fixture
+def other_state(tmp_path):
+    return {"BIONICFLOW_STATE_DIR": str(tmp_path / "state")}
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def test_taken_port_names_port_and_variable(stack, other_state):
+    # the running test stack holds its OLAP port; a second stack asking for it must refuse
+    env = {**FREE_PORTS, **other_state, "BIONICFLOW_OLAP_PORT": str(stack.olap_port)}
+    result = cli("up", env=env, timeout=120)
+    assert result.returncode == 2
+    assert f"port {stack.olap_port}" in result.stderr and "BIONICFLOW_OLAP_PORT" in result.stderr
+    assert len(_error_lines(result.stderr)) == 1, result.stderr
+
+
+def test_missing_jdk_is_reported_with_the_fix(other_state, tmp_path):
+    result = cli("up", env={**FREE_PORTS, **other_state, "BIONICFLOW_JAVA_HOME": str(tmp_path / "no-jdk")}, timeout=120)
+    assert result.returncode == 2
+    assert "java not found" in result.stderr and "BIONICFLOW_JAVA_HOME" in result.stderr
+    assert len(_error_lines(result.stderr)) == 1, result.stderr
+
+
+def test_missing_postgres_binaries_are_reported_with_the_fix(other_state, tmp_path):
+    result = cli("up", env={**FREE_PORTS, **other_state, "BIONICFLOW_PG_BINDIR": str(tmp_path)}, timeout=120)
+    assert result.returncode == 2
+    assert "apt-get install postgresql" in result.stderr and "BIONICFLOW_PG_BINDIR" in result.stderr
+    assert len(_error_lines(result.stderr)) == 1, result.stderr

@@ -1,0 +1,144 @@
+"""The OLAP server through clickhouse-connect and raw HTTP, as real clients use it."""
+
+import gzip
+import threading
+import uuid
+
+import clickhouse_connect
+import pytest
+import requests
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+
+def _client(settings, user=None, password=None, **kw):
+    return clickhouse_connect.get_client(
+        host=settings.host, port=settings.olap_port,
+        username=user or settings.clickhouse_user,
+        password=password if password is not None else settings.clickhouse_password.get_secret_value(), **kw,
+    )
+
+
+@pytest.fixture
+def admin(stack):
+    return _client(stack)
+
+
+@pytest.fixture
+def table(admin):
+    """A fresh table in a fresh database, dropped afterwards."""
+    db = f"it_{uuid.uuid4().hex[:8]}"
+    admin.command(f"CREATE DATABASE {db}")
+    admin.command(f"CREATE TABLE {db}.t (id UInt64, s String, f Float64) ENGINE = MergeTree ORDER BY id")
+    yield f"{db}.t"
+    admin.command(f"DROP DATABASE {db}")
+
+
+def _url(settings):
+    return f"http://{settings.host}:{settings.olap_port}/"
+
+
+def test_ddl_query_and_dataframe(admin, table):
+    admin.insert(table, [[1, "a", 0.5], [2, "b", 1.5]], column_names=["id", "s", "f"])
+    assert admin.query(f"SELECT id, s FROM {table} ORDER BY id").result_rows == [(1, "a"), (2, "b")]
+    df = admin.query_df(f"SELECT * FROM {table} ORDER BY id")
+    assert list(df.columns) == ["id", "s", "f"] and df["f"].sum() == 2.0
+    assert admin.command("SELECT 40 + 2") == 42
+
+
+def test_insert_of_a_million_rows(admin, table):
+    rows = [[i, f"row-{i}", i / 3] for i in range(1_000_000)]
+    summary = admin.insert(table, rows, column_names=["id", "s", "f"])
+    assert summary.written_rows == 1_000_000
+    count, ids = admin.query(f"SELECT count(), sum(id) FROM {table}").result_rows[0]
+    assert (count, ids) == (1_000_000, sum(range(1_000_000)))
+
+
+def test_strings_round_trip_byte_identical(admin, table):
+    values = ["", "плюс ünïcødé 🦾 中文", "x" * 2_000_000, "tab\tnew\nline\\back'quote\"", "\x00nul"]
+    admin.insert(table, [[i, v, 0.0] for i, v in enumerate(values)], column_names=["id", "s", "f"])
+    got = [r[0] for r in admin.query(f"SELECT s FROM {table} ORDER BY id").result_rows]
+    assert got == values
+
+
+def test_wrong_password_is_rejected(stack):
+    with pytest.raises(DatabaseError, match="516"):
+        _client(stack, password="wrong")
+    response = requests.post(_url(stack), data="SELECT 1", timeout=10)
+    assert response.status_code == 401
+    assert response.headers["X-ClickHouse-Exception-Code"] == "516"
+
+
+def test_readonly_user_reads_but_cannot_write(stack, admin, table):
+    admin.insert(table, [[1, "a", 0.0]], column_names=["id", "s", "f"])
+    reader = _client(stack, stack.clickhouse_reader_user, stack.clickhouse_reader_password.get_secret_value())
+    assert reader.query(f"SELECT count() FROM {table}").result_rows == [(1,)]
+    for statement in (f"INSERT INTO {table} VALUES (9, 'x', 0)", f"DROP TABLE {table}", f"ALTER TABLE {table} DELETE WHERE 1"):
+        with pytest.raises(DatabaseError, match="164"):
+            reader.command(statement)
+    with pytest.raises(DatabaseError, match="164"):
+        reader.insert(table, [[2, "b", 0.0]], column_names=["id", "s", "f"])
+    with pytest.raises(DatabaseError, match="497"):
+        reader.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
+    assert admin.query(f"SELECT count() FROM {table}").result_rows == [(1,)]
+
+
+def test_eight_concurrent_clients(stack, table):
+    errors, counts = [], []
+
+    def work(n):
+        try:
+            client = _client(stack)
+            client.insert(table, [[n * 10_000 + i, f"c{n}", float(i)] for i in range(10_000)], column_names=["id", "s", "f"])
+            counts.append(client.query(f"SELECT count() FROM {table} WHERE s = {{s:String}}", parameters={"s": f"c{n}"}).result_rows[0][0])
+        except Exception as exc:  # collected and asserted below, so no thread dies silently
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert counts == [10_000] * 8
+    assert _client(stack).query(f"SELECT count() FROM {table}").result_rows == [(80_000,)]
+
+
+def test_raw_http_get_post_insert_and_errors(stack, table):
+    auth = (stack.clickhouse_user, stack.clickhouse_password.get_secret_value())
+    assert requests.get(_url(stack) + "ping", timeout=10).text == "Ok.\n"
+    got = requests.get(_url(stack), params={"query": "SELECT 1 + 1"}, auth=auth, timeout=10)
+    assert (got.status_code, got.text) == (200, "2\n")
+    # the statement and its data in one body, as curl --data-binary sends it
+    body = f"INSERT INTO {table} FORMAT TabSeparated\n1\tone\t1.5\n2\ttwo\t2.5\n".encode()
+    assert requests.post(_url(stack), data=body, auth=auth, timeout=10).status_code == 200
+    # the statement in the URL, gzip-compressed data in the body
+    gz = gzip.compress(b"3,three,3.5\n")
+    posted = requests.post(_url(stack), params={"query": f"INSERT INTO {table} FORMAT CSV"}, data=gz,
+                           headers={"Content-Encoding": "gzip"}, auth=auth, timeout=10)
+    assert posted.status_code == 200, posted.text
+    db, name = table.split(".")
+    got = requests.post(_url(stack), params={"database": db, "default_format": "CSV", "max_threads": "1"},
+                        data=f"SELECT id, s, getSetting('max_threads') FROM {name} ORDER BY id", auth=auth, timeout=10)
+    assert got.text == '1,"one",1\n2,"two",1\n3,"three",1\n'
+    assert got.headers["X-ClickHouse-Format"] == "CSV"
+    bad = requests.post(_url(stack), data="SELEC 1", auth=auth, timeout=10)
+    assert (bad.status_code, bad.headers["X-ClickHouse-Exception-Code"]) == (400, "62")
+    assert bad.text.startswith("Code: 62. DB::Exception:") and "(SYNTAX_ERROR)" in bad.text
+    unknown = requests.post(_url(stack), params={"default_format": "NoSuchFormat"}, data="SELECT 1", auth=auth, timeout=10)
+    assert unknown.status_code >= 400 and "Exception" in unknown.text
+    refused = requests.post(_url(stack), params={"query": "SELECT 1", "compress": "1"}, auth=auth, timeout=10)
+    assert refused.status_code == 500 and "not supported" in refused.text
+    assert requests.get(_url(stack) + "ping", timeout=10).text == "Ok.\n"  # still serving
+    # GET is read-only, as in ClickHouse
+    ro = requests.get(_url(stack), params={"query": f"INSERT INTO {table} VALUES (9,'x',0)"}, auth=auth, timeout=10)
+    assert ro.status_code == 403
+
+
+def test_header_and_parameter_credentials(stack):
+    secret = stack.clickhouse_password.get_secret_value()
+    by_header = requests.post(_url(stack), data="SELECT currentDatabase()", timeout=10,
+                              headers={"X-ClickHouse-User": stack.clickhouse_user, "X-ClickHouse-Key": secret})
+    assert by_header.text == "default\n"
+    by_param = requests.post(_url(stack), params={"user": stack.clickhouse_user, "password": secret},
+                             data="SELECT 7", timeout=10)
+    assert by_param.text == "7\n"

@@ -1,0 +1,93 @@
+"""up / status / down / up again, as an operator runs them."""
+
+import json
+import os
+import time
+
+import clickhouse_connect
+import psycopg2
+
+from tests.integration.conftest import cli
+
+REQUIRED = {
+    "crm_db", "telemetry_db", "kafka", "kafka_connect", "olap", "airflow_api_server",
+    "airflow_scheduler", "airflow_dag_processor", "airflow_triggerer", "reports_api",
+}
+
+
+def _status() -> dict:
+    result = cli("status", "--json")
+    return json.loads(result.stdout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _olap(settings):
+    return clickhouse_connect.get_client(
+        host=settings.host, port=settings.olap_port,
+        username=settings.clickhouse_user, password=settings.clickhouse_password.get_secret_value(),
+    )
+
+
+def test_status_json_reports_every_service_healthy(stack):
+    services = _status()["services"]
+    assert REQUIRED <= set(services)
+    for name in REQUIRED:
+        svc = services[name]
+        assert svc["healthy"] is True, f"{name} not healthy: {svc}"
+        assert isinstance(svc["pid"], int) and _alive(svc["pid"]), f"{name} has no live pid: {svc}"
+        assert set(svc) >= {"healthy", "pid", "port", "url"}
+    assert services["olap"]["port"] == stack.olap_port
+
+
+def test_second_up_reuses_the_running_stack(stack):
+    before = {n: s["pid"] for n, s in _status()["services"].items()}
+    result = cli("up")
+    assert result.returncode == 0, result.stderr
+    assert "already running" in result.stderr
+    assert {n: s["pid"] for n, s in _status()["services"].items()} == before
+
+
+def test_down_leaves_no_process_and_up_finds_the_data(stack):
+    settings = stack
+    marker = f"lifecycle-{time.time_ns()}"
+    with psycopg2.connect(host=settings.host, port=settings.crm_db_port, dbname="crm_db",
+                          user=settings.crm_user, password=settings.crm_password.get_secret_value()) as conn:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO users (name, email) VALUES (%s, %s)", (marker, f"{marker}@example.org"))
+    conn.close()
+    olap = _olap(settings)
+    olap.command("CREATE TABLE IF NOT EXISTS default.lifecycle (v String) ENGINE = MergeTree ORDER BY v")
+    olap.insert("default.lifecycle", [[marker]], column_names=["v"])
+
+    pids = [s["pid"] for s in _status()["services"].values() if s["pid"]]
+    result = cli("down", timeout=300)
+    assert result.returncode == 0, result.stderr
+    still = [pid for pid in pids if _alive(pid)]
+    assert not still, f"processes left behind after down: {still}"
+    assert not any(s["healthy"] for s in _status()["services"].values())
+
+    result = cli("up", timeout=900)
+    assert result.returncode == 0, result.stderr
+    with psycopg2.connect(host=settings.host, port=settings.crm_db_port, dbname="crm_db",
+                          user=settings.crm_user, password=settings.crm_password.get_secret_value()) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM users WHERE name = %s", (marker,))
+            assert cur.fetchone()[0] == 1
+    conn.close()
+    rows = _olap(settings).query("SELECT count() FROM default.lifecycle WHERE v = {m:String}", parameters={"m": marker})
+    assert rows.result_rows == [(1,)]
+
+
+def test_logs_command_prints_a_service_log(stack):
+    result = cli("logs", "olap", "-n", "5")
+    assert result.returncode == 0
+    assert "serving" in result.stdout or result.stdout.strip(), "olap log is empty"
+    missing = cli("logs", "no_such_service")
+    assert missing.returncode != 0 and "known:" in missing.stderr

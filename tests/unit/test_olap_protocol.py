@@ -1,0 +1,91 @@
+import base64
+
+import pytest
+
+from bionicflow.olap.protocol import (
+    ClickHouseError,
+    Credentials,
+    output_format,
+    outside_functions_in,
+    parse_insert_head,
+    quote_string,
+    read_credentials,
+    read_options,
+)
+
+
+@pytest.mark.parametrize(
+    "text, statement, fmt, data",
+    [
+        (b"INSERT INTO t FORMAT Native\n\x00\x01\n", "INSERT INTO t", "Native", b"\x00\x01\n"),
+        (b"insert into db.t (a, b) format TSV\n1\t2\n", "insert into db.t (a, b)", "TSV", b"1\t2\n"),
+        # data after spaces only, without a newline, starts at the first non-space
+        (b"INSERT INTO t FORMAT CSV 1,2\n", "INSERT INTO t", "CSV", b"1,2\n"),
+        # only the first newline is eaten: a leading blank line is data
+        (b"INSERT INTO t FORMAT TSV \n\n1\n", "INSERT INTO t", "TSV", b"\n1\n"),
+        # a FORMAT inside a string or parentheses is not the clause
+        (b"INSERT INTO t (`FORMAT`) SETTINGS x='FORMAT y' FORMAT JSONEachRow\n{}", "INSERT INTO t (`FORMAT`) SETTINGS x='FORMAT y'", "JSONEachRow", b"{}"),
+    ],
+)
+def test_insert_head_splits_statement_and_data(text, statement, fmt, data):
+    head = parse_insert_head(text)
+    assert head is not None
+    assert (head.statement, head.format, text[head.data_offset:]) == (statement, fmt, data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"SELECT 1 FORMAT Native", b"INSERT INTO t VALUES (1)", b"INSERT INTO t SELECT * FROM s FORMAT TSV",
+     b"WITH 1 AS x SELECT x", b"INSERT INTO t", b""],
+)
+def test_statements_without_separate_data_are_not_insert_heads(text):
+    assert parse_insert_head(text) is None
+
+
+def test_engine_error_is_parsed_into_code_name_and_status():
+    err = ClickHouseError.from_engine(
+        "Code: 60. DB::Exception: Unknown table expression identifier 'nope' in scope SELECT. (UNKNOWN_TABLE)\nStack..."
+    )
+    assert (err.code, err.name, err.http_status) == (60, "UNKNOWN_TABLE", 404)
+    assert err.body("26.9").startswith("Code: 60. DB::Exception: Unknown table expression identifier 'nope'")
+    assert err.body("26.9").rstrip().endswith("(UNKNOWN_TABLE) (version 26.9)")
+
+
+def test_engine_error_with_prefix_and_unknown_text():
+    assert ClickHouseError.from_engine("Streaming insert finish failed: Code: 27. DB::Exception: bad (CANNOT_PARSE_INPUT_ASSERTION_FAILED)").code == 27
+    fallback = ClickHouseError.from_engine("segfault-ish text")
+    assert (fallback.code, fallback.http_status) == (1001, 500)
+
+
+def test_credentials_come_from_basic_auth_headers_or_params():
+    basic = {"authorization": "Basic " + base64.b64encode(b"alice:p:w").decode()}
+    assert read_credentials(basic, {}) == Credentials("alice", "p:w")
+    assert read_credentials({"x-clickhouse-user": "bob", "x-clickhouse-key": "k"}, {}).user == "bob"
+    assert read_credentials({}, {"user": "carol", "password": "x"}).password == "x"
+    assert read_credentials({}, {}).user == "default"
+
+
+def test_url_parameters_split_into_settings_query_params_and_http_options():
+    opts = read_options({"database": "db", "max_threads": "2", "param_id": "7", "session_id": "s", "query": "q"})
+    assert opts.database == "db"
+    assert opts.settings == {"max_threads": "2"}
+    assert opts.query_params == {"id": "7"}
+    with pytest.raises(ClickHouseError) as info:
+        read_options({"bad name; DROP": "1"})
+    assert info.value.name == "UNKNOWN_SETTING"
+
+
+def test_setting_values_are_quoted_not_spliced():
+    assert quote_string("a'b\\c") == "'a\\'b\\\\c'"
+
+
+def test_output_format_from_query_or_default():
+    assert output_format("SELECT 1 FORMAT JSONEachRow", None) == ("JSONEachRow", True)
+    assert output_format("SELECT 'FORMAT x'", "CSV") == ("CSV", False)
+    assert output_format("SELECT 1", None) == ("TabSeparated", False)
+
+
+def test_outside_functions_are_found_in_explain_ast():
+    ast = "SelectWithUnionQuery\n TablesInSelectQuery\n  TableExpression\n   Function file\n    ExpressionList\n   Function sum\n"
+    assert outside_functions_in(ast) == {"file"}
+    assert outside_functions_in("Function count\n Function plus\n") == set()
