@@ -31,4 +31,5 @@ status: $(STAMP)
 	$(BIN)/bionicflow status
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.stack_startup
+	$(BIN)/python -m bench.olap_throughput

@@ -59,20 +59,41 @@ def users_from_settings(settings: Settings) -> dict[str, User]:
     }
 
 
-def _decompressor(encoding: str):
+class _Frames:
+    """Decompresses a body made of one or more concatenated frames (gzip members, LZ4/zstd frames).
+
+    clickhouse-connect sends each block of an insert as its own frame.
+    """
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._current = factory()
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self._current.decompress(data))
+            if not self._current.eof:
+                break
+            data = self._current.unused_data
+            self._current = self._factory()
+        return b"".join(out)
+
+
+def _decompressor(encoding: str) -> _Frames | None:
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return None
     if encoding == "gzip":
-        return zlib.decompressobj(wbits=31)
+        return _Frames(lambda: zlib.decompressobj(wbits=31))
     if encoding == "deflate":
-        return zlib.decompressobj()
+        return _Frames(zlib.decompressobj)
     if encoding == "lz4":
-        return lz4.frame.LZ4FrameDecompressor()
+        return _Frames(lz4.frame.LZ4FrameDecompressor)
     if encoding == "zstd":
         from backports.zstd import ZstdDecompressor
 
-        return ZstdDecompressor()
+        return _Frames(ZstdDecompressor)
     raise ClickHouseError(
         415, "UNKNOWN_COMPRESSION_METHOD",
         f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, lz4, zstd or none",

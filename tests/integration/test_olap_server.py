@@ -53,6 +53,15 @@ def test_insert_of_a_million_rows(admin, table):
     assert (count, ids) == (1_000_000, sum(range(1_000_000)))
 
 
+def test_dataframe_insert_with_lz4_compressed_blocks(stack, table):
+    import pandas as pd
+
+    client = _client(stack, compress="lz4")  # one LZ4 frame per block, several blocks
+    df = pd.DataFrame({"id": range(300_000), "s": [f"v{i}" for i in range(300_000)], "f": [0.25] * 300_000})
+    client.insert_df(table, df, settings={"max_insert_block_size": 50_000})
+    assert client.query(f"SELECT count(), uniqExact(s) FROM {table}").result_rows == [(300_000, 300_000)]
+
+
 def test_strings_round_trip_byte_identical(admin, table):
     values = ["", "плюс ünïcødé 🦾 中文", "x" * 2_000_000, "tab\tnew\nline\\back'quote\"", "\x00nul"]
     admin.insert(table, [[i, v, 0.0] for i, v in enumerate(values)], column_names=["id", "s", "f"])

@@ -1,0 +1,118 @@
+"""OLAP server throughput through clickhouse-connect vs chdb called in-process, same run.
+
+Both sides take the same pandas DataFrame of N rows and produce the same table/DataFrame:
+  insert:  client.insert_df(table, df)            vs  conn.query("INSERT INTO t SELECT * FROM Python(df)")
+  select:  client.query_df("SELECT * FROM t")     vs  conn.query("SELECT * FROM t", "DataFrame")
+Ratio = in-process time / server time (1.0 = the HTTP server costs nothing; target >= 0.7).
+
+Run: python -m bench.olap_throughput [--rows N] [--runs K]   (starts its own OLAP server on a free port)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import chdb
+import clickhouse_connect
+import numpy as np
+import pandas as pd
+
+from bench.common import machine, median_of, timed
+
+DDL = "CREATE TABLE {t} (id UInt64, name String, amplitude Float64, ts DateTime64(6)) ENGINE = MergeTree ORDER BY id"
+
+
+def make_frame(rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({
+        "id": np.arange(rows, dtype=np.uint64),
+        "name": [f"user-{i % 10_000}" for i in range(rows)],
+        "amplitude": rng.random(rows),
+        "ts": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(rows), unit="ms"),
+    })
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(state: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "BIONICFLOW_STATE_DIR": state, "BIONICFLOW_OLAP_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "bionicflow.olap.server"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("OLAP server did not start in 60s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    df = make_frame(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        server = start_server(os.path.join(tmp, "server"), port)
+        try:
+            client = clickhouse_connect.get_client(host="127.0.0.1", port=port, username="default",
+                                                   password="clickhouse_password")
+            local = chdb.connect(os.path.join(tmp, "inprocess"))
+            counter = iter(range(10_000))
+
+            def fresh(run) -> str:
+                name = f"t{next(counter)}"
+                run(DDL.format(t=name))
+                return name
+
+            def server_insert() -> float:
+                t = fresh(client.command)
+                return timed(lambda: client.insert_df(t, df))
+
+            def local_insert() -> float:
+                t = fresh(local.query)
+                return timed(lambda: local.query(f"INSERT INTO {t} SELECT * FROM Python(df)"))
+
+            client.command(DDL.format(t="sel"))
+            client.insert_df("sel", df)
+            local.query(DDL.format(t="sel"))
+            local.query("INSERT INTO sel SELECT * FROM Python(df)")
+            assert client.command("SELECT count() FROM sel") == args.rows
+            server_select = lambda: timed(lambda: client.query_df("SELECT * FROM sel"))  # noqa: E731
+            local_select = lambda: timed(lambda: local.query("SELECT * FROM sel", "DataFrame"))  # noqa: E731
+
+            results = {}
+            for label, srv, loc in (("insert", server_insert, local_insert), ("select", server_select, local_select)):
+                loc()  # warm-up of each path
+                srv()
+                s_med, s_all = median_of(args.runs, srv)
+                l_med, l_all = median_of(args.runs, loc)
+                results[label] = {
+                    "server_s": round(s_med, 3), "inprocess_s": round(l_med, 3),
+                    "server_rows_per_s": round(args.rows / s_med), "inprocess_rows_per_s": round(args.rows / l_med),
+                    "ratio": round(l_med / s_med, 2),
+                    "server_samples": [round(x, 3) for x in s_all], "inprocess_samples": [round(x, 3) for x in l_all],
+                }
+        finally:
+            server.terminate()
+            server.wait(60)
+    print(json.dumps({"machine": machine(), "rows": args.rows, "runs": args.runs, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Embedded stack: cold `up` (empty state dir), warm `up` (data present), idle memory.
+
+Cold means an empty state directory with the JVM jars and Python packages already cached
+(their download is a one-time install step, not start-up). Each run is the real CLI.
+Memory: the sum over supervisord and every process under it, as RSS and as PSS (PSS
+splits shared pages between processes, so it does not count shared libraries twice).
+
+Run: python -m bench.stack_startup [--runs K]   (own state dir and ports, stops the stack after)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+
+from bench.common import machine, median_of, timed
+from bionicflow.stack.supervisor import Supervisor
+
+PORTS = {
+    "CRM_DB_PORT": 35444, "TELEMETRY_DB_PORT": 35445, "AIRFLOW_DB_PORT": 35446, "KAFKA_PORT": 39092,
+    "KAFKA_CONTROLLER_PORT": 39093, "KAFKA_CONNECT_PORT": 38083, "OLAP_PORT": 38123,
+    "AIRFLOW_PORT": 38080, "REPORTS_API_PORT": 38000,
+}
+
+
+def cli(env: dict, *args: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "bionicflow.cli", *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"bionicflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+
+
+def memory(state_dir: str) -> dict:
+    root = psutil.Process(Supervisor(__import__("pathlib").Path(state_dir)).daemon_pid())
+    procs = [root, *root.children(recursive=True)]
+    rss = pss = 0
+    for proc in procs:
+        try:
+            info = proc.memory_full_info()
+        except psutil.NoSuchProcess:
+            continue
+        rss += info.rss
+        pss += info.pss
+    return {"processes": len(procs), "rss_gib": round(rss / 2**30, 2), "pss_gib": round(pss / 2**30, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=60, help="settle time before measuring memory")
+    args = parser.parse_args()
+    state = tempfile.mkdtemp(prefix="bionicflow-bench-")
+    env = {**os.environ, "BIONICFLOW_STATE_DIR": state, **{f"BIONICFLOW_{k}": str(v) for k, v in PORTS.items()}}
+
+    def cold() -> float:
+        cli(env, "down")
+        shutil.rmtree(state, ignore_errors=True)
+        return timed(lambda: cli(env, "up"))
+
+    def warm() -> float:
+        cli(env, "down")
+        return timed(lambda: cli(env, "up"))
+
+    try:
+        cold_med, cold_all = median_of(args.runs, cold)
+        warm_med, warm_all = median_of(args.runs, warm)
+        time.sleep(args.idle_seconds)  # let the stack go idle: this is a measurement, not a synchronisation
+        mem = memory(state)
+    finally:
+        cli(env, "down")
+        shutil.rmtree(state, ignore_errors=True)
+    print(json.dumps({
+        "machine": machine(), "runs": args.runs,
+        "cold_up_s": round(cold_med, 1), "cold_samples": [round(x, 1) for x in cold_all],
+        "warm_up_s": round(warm_med, 1), "warm_samples": [round(x, 1) for x in warm_all],
+        "idle_memory": mem,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
