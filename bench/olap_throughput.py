@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import machine, median_of, timed
+from bionicflow.config import Settings
 
 DDL = "CREATE TABLE {t} (id UInt64, name String, amplitude Float64, ts DateTime64(6)) ENGINE = MergeTree ORDER BY id"
 
@@ -70,8 +71,11 @@ def main() -> None:
         port = free_port()
         server = start_server(os.path.join(tmp, "server"), port)
         try:
-            client = clickhouse_connect.get_client(host="127.0.0.1", port=port, username="default",
-                                                   password="clickhouse_password")
+            settings = Settings()  # the server subprocess reads the same settings
+            client = clickhouse_connect.get_client(
+                host="127.0.0.1", port=port, username=settings.clickhouse_user,
+                password=settings.clickhouse_password.get_secret_value(),
+            )
             local = chdb.connect(os.path.join(tmp, "inprocess"))
             counter = iter(range(10_000))
 
