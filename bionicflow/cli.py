@@ -147,5 +147,29 @@ def logs(
                 time.sleep(0.5)
 
 
+cdc_app = typer.Typer(help="The CDC road: Debezium -> Kafka -> ClickHouse schema `debezium`.", no_args_is_help=True)
+app.add_typer(cdc_app, name="cdc")
+
+
+@cdc_app.command("bootstrap")
+def cdc_bootstrap(timeout: float = typer.Option(180, help="Seconds to wait for the connectors to run.")) -> None:
+    """Create the `debezium` schema and register (or update) both connectors, then wait until they run."""
+    from bionicflow.cdc.bootstrap import bootstrap
+    from bionicflow.cdc.connectors import KafkaConnectClient
+    from bionicflow.cdc.consumer import olap_client
+
+    settings = get_settings()
+    try:
+        result = bootstrap(
+            olap_client(settings), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
+            timeout=timeout,
+        )
+    except BionicflowError as exc:
+        _fail(exc)
+    err.print(f"schema: {result.statements} statements; connectors changed: {', '.join(result.changed_connectors) or 'none'}")
+    for name, status in result.connectors.items():
+        err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
+
+
 if __name__ == "__main__":
     app()

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="-Xmx of the Kafka broker.")
     connect_heap: str = Field("768m", description="-Xmx of the Kafka Connect worker.")
 
+    # --- CDC consumer (Kafka -> ClickHouse) -------------------------------------
+    cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
+    cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
+
     # --- credentials (DEMO defaults, embedded stack only) ----------------------
     crm_user: str = "crm_user"
     crm_password: SecretStr = SecretStr("crm_password")

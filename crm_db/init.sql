@@ -1,8 +1,9 @@
 -- CRM database: schema, the Debezium user and its publication.
 -- Run once by psql as a superuser, connected to crm_db: by `bionicflow up` (embedded)
 -- or from /docker-entrypoint-initdb.d (compose). Passwords come from the environment
--- (DEBEZIUM_PASSWORD, CRM_USER), never from this file.
+-- (DEBEZIUM_USER, DEBEZIUM_PASSWORD, CRM_USER), never from this file.
 \set ON_ERROR_STOP on
+\getenv debezium_user DEBEZIUM_USER
 \getenv debezium_password DEBEZIUM_PASSWORD
 \getenv crm_user CRM_USER
 
@@ -24,11 +25,21 @@ ALTER TABLE public.users OWNER TO :"crm_user";
 -- placeholder for unchanged TOASTed text, and deletes carry every column.
 ALTER TABLE public.users REPLICA IDENTITY FULL;
 
--- Debezium reads (snapshot + logical replication) and nothing else.
-CREATE ROLE debezium_user WITH LOGIN REPLICATION PASSWORD :'debezium_password';
-GRANT CONNECT ON DATABASE crm_db TO debezium_user;
-GRANT USAGE ON SCHEMA public TO debezium_user;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO debezium_user;
-ALTER DEFAULT PRIVILEGES FOR ROLE :"crm_user" IN SCHEMA public GRANT SELECT ON TABLES TO debezium_user;
+-- Debezium's signalling table: Airflow's backfill DAG inserts ad hoc incremental-snapshot
+-- signals; Debezium inserts the snapshot's watermark rows (its only write, see below).
+CREATE TABLE public.debezium_signal (
+    id   VARCHAR(42) PRIMARY KEY,
+    type VARCHAR(32) NOT NULL,
+    data VARCHAR(2048)
+);
+ALTER TABLE public.debezium_signal OWNER TO :"crm_user";
 
-CREATE PUBLICATION crm_debezium_publication FOR TABLE public.users;
+-- Debezium reads (snapshot + logical replication) and nothing else.
+CREATE ROLE :"debezium_user" WITH LOGIN REPLICATION PASSWORD :'debezium_password';
+GRANT CONNECT ON DATABASE crm_db TO :"debezium_user";
+GRANT USAGE ON SCHEMA public TO :"debezium_user";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"debezium_user";
+GRANT INSERT ON public.debezium_signal TO :"debezium_user";  -- incremental-snapshot watermarks only
+ALTER DEFAULT PRIVILEGES FOR ROLE :"crm_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"debezium_user";
+
+CREATE PUBLICATION crm_debezium_publication FOR TABLE public.users, public.debezium_signal;

@@ -1,8 +1,9 @@
 -- Telemetry database: schema, the Debezium user and its publication.
 -- Run once by psql as a superuser, connected to telemetry_db: by `bionicflow up` (embedded)
 -- or from /docker-entrypoint-initdb.d (compose). Passwords come from the environment
--- (DEBEZIUM_PASSWORD, TELEMETRY_USER), never from this file.
+-- (DEBEZIUM_USER, DEBEZIUM_PASSWORD, TELEMETRY_USER), never from this file.
 \set ON_ERROR_STOP on
+\getenv debezium_user DEBEZIUM_USER
 \getenv debezium_password DEBEZIUM_PASSWORD
 \getenv telemetry_user TELEMETRY_USER
 
@@ -24,11 +25,21 @@ ALTER TABLE public.telemetry_events OWNER TO :"telemetry_user";
 -- Full before/after images: deletes carry every column (see crm_db/init.sql).
 ALTER TABLE public.telemetry_events REPLICA IDENTITY FULL;
 
--- Debezium reads (snapshot + logical replication) and nothing else.
-CREATE ROLE debezium_user WITH LOGIN REPLICATION PASSWORD :'debezium_password';
-GRANT CONNECT ON DATABASE telemetry_db TO debezium_user;
-GRANT USAGE ON SCHEMA public TO debezium_user;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO debezium_user;
-ALTER DEFAULT PRIVILEGES FOR ROLE :"telemetry_user" IN SCHEMA public GRANT SELECT ON TABLES TO debezium_user;
+-- Debezium's signalling table: Airflow's backfill DAG inserts ad hoc incremental-snapshot
+-- signals; Debezium inserts the snapshot's watermark rows (its only write, see below).
+CREATE TABLE public.debezium_signal (
+    id   VARCHAR(42) PRIMARY KEY,
+    type VARCHAR(32) NOT NULL,
+    data VARCHAR(2048)
+);
+ALTER TABLE public.debezium_signal OWNER TO :"telemetry_user";
 
-CREATE PUBLICATION telemetry_debezium_publication FOR TABLE public.telemetry_events;
+-- Debezium reads (snapshot + logical replication) and nothing else.
+CREATE ROLE :"debezium_user" WITH LOGIN REPLICATION PASSWORD :'debezium_password';
+GRANT CONNECT ON DATABASE telemetry_db TO :"debezium_user";
+GRANT USAGE ON SCHEMA public TO :"debezium_user";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"debezium_user";
+GRANT INSERT ON public.debezium_signal TO :"debezium_user";  -- incremental-snapshot watermarks only
+ALTER DEFAULT PRIVILEGES FOR ROLE :"telemetry_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"debezium_user";
+
+CREATE PUBLICATION telemetry_debezium_publication FOR TABLE public.telemetry_events, public.debezium_signal;

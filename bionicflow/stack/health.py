@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
 import requests
 
@@ -63,3 +65,14 @@ def airflow_component_healthy(settings: Settings, component: str) -> bool:
 
 def reports_api_healthy(settings: Settings) -> bool:
     return http_ok(f"http://{settings.host}:{settings.reports_api_port}/health")
+
+
+def consumer_healthy(settings: Settings, max_age: float = 5.0) -> bool:
+    """The consumer rewrites its status file every second while its threads live."""
+    from bionicflow.cdc.consumer import status_path
+
+    try:
+        doc = json.loads(status_path(settings).read_text())
+    except (OSError, ValueError):
+        return False
+    return time.time() - doc.get("updated_at", 0) < max_age

@@ -11,6 +11,7 @@ from typing import Protocol
 from bionicflow.config import Settings
 from bionicflow.errors import BionicflowError, ConfigurationError, ServiceStartError
 from bionicflow.stack import airflow
+from bionicflow.cdc.connectors import connector_env
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.preflight import check_port, find_java, find_mvn, find_pg_bindir
 from bionicflow.stack.services import Service, build_services
@@ -28,6 +29,7 @@ def stack_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, **airflow.airflow_env(settings)}
     env["BIONICFLOW_STATE_DIR"] = str(settings.state_dir)
     env["BIONICFLOW_HOST"] = settings.host
+    env.update(connector_env(settings))
     return env
 
 

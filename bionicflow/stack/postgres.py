@@ -199,6 +199,7 @@ class ClusterManager:
         env = {
             **os.environ,
             "PGPASSWORD": self.superuser_password(),
+            "DEBEZIUM_USER": self.settings.debezium_user,
             "DEBEZIUM_PASSWORD": self.settings.debezium_password.get_secret_value(),
             "CRM_USER": self.settings.crm_user,
             "TELEMETRY_USER": self.settings.telemetry_user,

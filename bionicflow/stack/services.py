@@ -61,6 +61,14 @@ def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service
             url=f"http://{h}:{settings.olap_port}",
         ),
     ]
+    services.append(Service(
+        name="cdc_consumer", port_field=None, depends_on=("kafka", "olap"),
+        program=lambda: Program(
+            name="cdc_consumer", command=[sys.executable, "-m", "bionicflow.cdc.consumer"],
+            directory=project_root(), stopwaitsecs=60,
+        ),
+        healthy=lambda: health.consumer_healthy(settings),
+    ))
     af_programs = {p.name: p for p in airflow.programs(settings)}
     services.append(Service(
         name="airflow_api_server", port_field="airflow_port", depends_on=("airflow_db",),

@@ -1,0 +1,130 @@
+"""Debezium connectors: their JSON files, and the Kafka Connect REST calls that manage them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bionicflow.config import Settings, project_root
+from bionicflow.errors import BionicflowError
+
+log = logging.getLogger("bionicflow.cdc.connectors")
+
+CONNECTOR_FILES = (
+    project_root() / "debezium" / "crm-connector-config.json",
+    project_root() / "debezium" / "telemetry-connector-config.json",
+)
+TIMEOUT = 10
+
+
+class ConnectError(BionicflowError):
+    """Kafka Connect answered with an error (the message carries its status and body)."""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    name: str
+    config: dict[str, str]
+    slot: str
+    database_port_var: str
+
+
+def load_connectors(files: tuple[Path, ...] = CONNECTOR_FILES) -> list[ConnectorSpec]:
+    specs = []
+    for path in files:
+        doc = json.loads(path.read_text())
+        config = doc["config"]
+        specs.append(ConnectorSpec(
+            name=doc["name"], config=config, slot=config["slot.name"],
+            database_port_var=config["database.port"].removeprefix("${env:").removesuffix("}"),
+        ))
+    return specs
+
+
+def connector_env(settings: Settings) -> dict[str, str]:
+    """What the connector JSON's ${env:...} placeholders resolve to in the Connect worker."""
+    return {
+        "CRM_DB_HOST": settings.host,
+        "CRM_DB_PORT": str(settings.crm_db_port),
+        "TELEMETRY_DB_HOST": settings.host,
+        "TELEMETRY_DB_PORT": str(settings.telemetry_db_port),
+        "DEBEZIUM_USER": settings.debezium_user,
+        "DEBEZIUM_PASSWORD": settings.debezium_password.get_secret_value(),
+    }
+
+
+class KafkaConnectClient:
+    """The Connect REST API; every call has a timeout, errors keep the server's message."""
+
+    def __init__(self, base_url: str, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+
+    def _call(self, method: str, path: str, **kw) -> requests.Response:
+        response = self.session.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kw)
+        if response.status_code >= 400:
+            log.error("Kafka Connect %s %s -> %s: %s", method, path, response.status_code, response.text[:2000])
+            raise ConnectError(f"Kafka Connect {method} {path} failed with {response.status_code}: {response.text[:300]}")
+        return response
+
+    def upsert(self, spec: ConnectorSpec) -> bool:
+        """Create the connector or update its config; True when something changed."""
+        current = self.config(spec.name)
+        wanted = {**spec.config, "name": spec.name}
+        if current == wanted:
+            return False
+        self._call("PUT", f"/connectors/{spec.name}/config", json=spec.config)
+        return True
+
+    def config(self, name: str) -> dict | None:
+        response = self.session.get(f"{self.base_url}/connectors/{name}/config", timeout=TIMEOUT)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ConnectError(f"Kafka Connect GET config of {name} failed with {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def statuses(self) -> dict[str, dict]:
+        """Every connector's state and its tasks' states."""
+        doc = self._call("GET", "/connectors", params={"expand": "status"}).json()
+        result = {}
+        for name, entry in doc.items():
+            status = entry.get("status", {})
+            result[name] = {
+                "state": status.get("connector", {}).get("state"),
+                "tasks": [{"id": t.get("id"), "state": t.get("state"), "trace": (t.get("trace") or "")[:500]}
+                          for t in status.get("tasks", [])],
+            }
+        return result
+
+    def restart_failed(self, name: str) -> None:
+        self._call("POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
+
+    def wait_running(self, names: list[str], timeout: float = 120) -> dict[str, dict]:
+        """Poll until every connector and all its tasks are RUNNING; fail with their states."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.statuses()
+            if all(_running(states.get(n)) for n in names):
+                return states
+            failed = {n: s for n, s in states.items() if n in names and _failed(s)}
+            if failed or time.monotonic() > deadline:
+                raise ConnectError(
+                    f"connectors not RUNNING after {time.monotonic() - deadline + timeout:.0f}s: "
+                    + json.dumps({n: states.get(n) for n in names})[:1500]
+                )
+            time.sleep(1)
+
+
+def _running(status: dict | None) -> bool:
+    return bool(status and status["state"] == "RUNNING" and status["tasks"]
+                and all(t["state"] == "RUNNING" for t in status["tasks"]))
+
+
+def _failed(status: dict) -> bool:
+    return status["state"] == "FAILED" or any(t["state"] == "FAILED" for t in status["tasks"])

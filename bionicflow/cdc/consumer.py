@@ -1,0 +1,239 @@
+"""Kafka -> ClickHouse consumer: the embedded stand-in for ClickHouse's Kafka table engine.
+
+One thread per CDC table, each a Kafka consumer in that table's group (the brief's group
+names). A batch of raw messages is inserted into ``debezium.<table>_kafka`` so the
+materialized views fire; offsets are committed only after ClickHouse acknowledged the
+insert (at-least-once; the replacing target tables make the final state exact).
+
+A batch ClickHouse rejects is split in halves until the message at fault is alone; that
+message goes to ``debezium.dead_letters`` with the server's error, and the stream goes on.
+Connection failures are retried with backoff, never dead-lettered.
+
+Run: ``python -m bionicflow.cdc.consumer`` (supervised as ``cdc_consumer``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from confluent_kafka import Consumer, KafkaError, Message
+
+from bionicflow.cdc.schema import DATABASE, TABLES, CdcTable
+from bionicflow.config import Settings, get_settings
+
+log = logging.getLogger("bionicflow.cdc.consumer")
+
+RAW_COLUMNS = ["payload", "_topic", "_partition", "_offset"]
+DEAD_LETTER_COLUMNS = ["topic", "partition", "offset", "raw_value", "error"]
+_QUIET_ERRORS = {KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART}
+
+
+@dataclass
+class TableProgress:
+    """What one table's consumer has done; written to the status file."""
+
+    table: str
+    group: str
+    messages: int = 0
+    batches: int = 0
+    dead_lettered_by_consumer: int = 0
+    last_poll_at: float = 0.0
+    last_commit_at: float = 0.0
+    waiting_for: str = ""
+    last_error: str = ""
+
+
+@dataclass
+class ConsumerSettings:
+    batch_size: int = 10_000
+    max_wait_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+
+
+def status_path(settings: Settings) -> Path:
+    return settings.state_dir / "cdc" / "consumer-status.json"
+
+
+def olap_client(settings: Settings):
+    return clickhouse_connect.get_client(
+        host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(), connect_timeout=5, send_receive_timeout=120,
+    )
+
+
+class Sink:
+    """Inserts raw messages; isolates and dead-letters the ones ClickHouse rejects."""
+
+    def __init__(self, table: CdcTable, client_factory: Callable[[], object], progress: TableProgress):
+        self.table = table
+        self._client_factory = client_factory
+        self._client = None
+        self.progress = progress
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def schema_ready(self) -> bool:
+        return bool(self.client.command(f"EXISTS TABLE {DATABASE}.{self.table.name}_kafka"))
+
+    def write(self, rows: list[list]) -> None:
+        """Insert ``rows``; raises OperationalError (transient) for the caller to retry."""
+        try:
+            self.client.insert(f"{DATABASE}.{self.table.name}_kafka", rows, column_names=RAW_COLUMNS)
+        except DatabaseError as exc:
+            if isinstance(exc, OperationalError) or not self.schema_ready():
+                raise OperationalError(str(exc)) from exc
+            if len(rows) == 1:
+                self._dead_letter(rows[0], str(exc))
+                return
+            middle = len(rows) // 2
+            self.write(rows[:middle])
+            self.write(rows[middle:])
+
+    def _dead_letter(self, row: list, error: str) -> None:
+        payload, topic, partition, offset = row
+        log.warning("%s: message %s/%s/%s rejected, dead-lettered: %s", self.table.name, topic, partition, offset, error[:200])
+        self.client.insert(
+            f"{DATABASE}.dead_letters", [[topic, partition, offset, payload, f"rejected by ClickHouse: {error}"]],
+            column_names=DEAD_LETTER_COLUMNS,
+        )
+        self.progress.dead_lettered_by_consumer += 1
+
+    def reset(self) -> None:
+        self._client = None
+
+
+def to_row(msg: Message) -> list:
+    value = msg.value()
+    return [value if value is not None else b"", msg.topic(), msg.partition(), msg.offset()]
+
+
+class TableConsumer(threading.Thread):
+    def __init__(self, table: CdcTable, settings: Settings, opts: ConsumerSettings, stop: threading.Event,
+                 client_factory: Callable[[], object]):
+        super().__init__(name=f"consumer-{table.name}", daemon=True)
+        self.table = table
+        self.settings = settings
+        self.opts = opts
+        self.stop = stop
+        self.progress = TableProgress(table=table.name, group=table.consumer_group)
+        self.sink = Sink(table, client_factory, self.progress)
+
+    def _consumer(self) -> Consumer:
+        return Consumer({
+            "bootstrap.servers": f"{self.settings.host}:{self.settings.kafka_port}",
+            "group.id": self.table.consumer_group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "topic.metadata.refresh.interval.ms": 5000,  # notice the topic soon after Debezium creates it
+            "max.poll.interval.ms": 600_000,
+        })
+
+    def run(self) -> None:
+        self._wait_for_schema()
+        consumer = self._consumer()
+        consumer.subscribe([self.table.topic])
+        try:
+            while not self.stop.is_set():
+                batch = consumer.consume(num_messages=self.opts.batch_size, timeout=self.opts.max_wait_seconds)
+                self.progress.last_poll_at = time.time()
+                rows = [to_row(m) for m in batch if self._usable(m)]
+                if not rows:
+                    continue
+                self._write_with_retry(rows)
+                consumer.commit(asynchronous=False)
+                self.progress.messages += len(rows)
+                self.progress.batches += 1
+                self.progress.last_commit_at = time.time()
+        finally:
+            consumer.close()  # leaves the group at once, so a restart rebalances fast
+
+    def _usable(self, msg: Message) -> bool:
+        err = msg.error()
+        if err is None:
+            return True
+        if err.code() not in _QUIET_ERRORS:
+            log.warning("%s: Kafka error: %s", self.table.name, err)
+            self.progress.last_error = str(err)
+        return False
+
+    def _wait_for_schema(self) -> None:
+        while not self.stop.is_set():
+            try:
+                if self.sink.schema_ready():
+                    self.progress.waiting_for = ""
+                    return
+                self.progress.waiting_for = f"{DATABASE}.{self.table.name}_kafka (run `bionicflow cdc bootstrap`)"
+            except (OperationalError, DatabaseError) as exc:
+                self.progress.waiting_for = f"OLAP server: {exc}"
+                self.sink.reset()
+            self.progress.last_poll_at = time.time()
+            self.stop.wait(2)
+
+    def _write_with_retry(self, rows: list[list]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self.sink.write(rows)
+                self.progress.last_error = ""
+                return
+            except (OperationalError, OSError) as exc:
+                # Offsets stay uncommitted, so nothing is lost while we wait; keep the batch
+                # even when asked to stop: an unwritten batch is simply consumed again later.
+                self.progress.last_error = f"insert failed, retrying in {delay:.1f}s: {exc}"
+                log.warning("%s: %s", self.table.name, self.progress.last_error)
+                self.sink.reset()
+                if self.stop.wait(delay):
+                    raise SystemExit(0) from None
+                delay = min(delay * 2, self.opts.retry_max_seconds)
+
+
+def write_status(path: Path, threads: list[TableConsumer]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"updated_at": time.time(), "tables": [asdict(t.progress) for t in threads]}))
+    tmp.replace(path)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    opts = ConsumerSettings(batch_size=settings.cdc_batch_size, max_wait_seconds=settings.cdc_max_wait_ms / 1000)
+    threads = [
+        TableConsumer(table, settings, opts, stop, lambda: olap_client(settings)) for table in TABLES
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("consuming %s", ", ".join(t.topic for t in TABLES))
+    path = status_path(settings)
+    while not stop.is_set() and all(t.is_alive() for t in threads):
+        write_status(path, threads)
+        stop.wait(1)
+    crashed = not stop.is_set()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    write_status(path, threads)
+    if crashed:  # a table's thread died: exit non-zero so supervisord restarts the whole consumer
+        log.error("a consumer thread died; exiting for a restart")
+        raise SystemExit(1)
+    log.info("stopped cleanly")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The ClickHouse `debezium` schema, rendered for both deployments from one definition.
+
+* ``embedded``: ``*_kafka`` tables use the ``Null`` engine and are fed by our consumer
+  (chdb's Kafka engine does not stream), with ``_topic/_partition/_offset`` as columns.
+* ``kafka``: ``*_kafka`` tables use ClickHouse's Kafka engine (compose, clusters), where the
+  same three names are the engine's virtual columns.
+
+The materialized views are the same text in both, so the two deployments transform
+messages identically. Each message is validated in SQL: a valid change goes to the
+target table; anything else goes to ``debezium.dead_letters`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DATABASE = "debezium"
+OPS = ("c", "u", "r", "d")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # column name in ClickHouse (the brief's)
+    type: str  # ClickHouse type
+    source: str  # column name in the PostgreSQL table
+    kind: str  # how to read it from the Debezium row JSON: int, string, float, micros
+
+    def extract(self, row: str) -> str:
+        """A ClickHouse expression reading this column from the row JSON ``row``."""
+        nullable = self.type.startswith("Nullable(")
+        if self.kind == "micros":
+            value = f"fromUnixTimestamp64Micro(JSONExtractInt({row}, '{self.source}'))"
+            return value
+        if nullable:
+            return f"JSONExtract({row}, '{self.source}', '{self.type}')"
+        fn = {"int": "JSONExtractInt", "string": "JSONExtractString", "float": "JSONExtractFloat"}[self.kind]
+        return f"{fn}({row}, '{self.source}')"
+
+
+@dataclass(frozen=True)
+class CdcTable:
+    name: str  # debezium.<name>
+    topic: str
+    source_table: str  # PostgreSQL table (schema public)
+    key: str  # ClickHouse key column
+    columns: tuple[Column, ...]
+    consumer_group: str
+
+    @property
+    def business_columns(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+USERS = CdcTable(
+    name="users", topic="crm.public.users", source_table="users", key="user_id",
+    consumer_group="clickhouse_crm_consumer",
+    columns=(
+        Column("user_id", "Int64", "id", "int"),
+        Column("user_uuid", "String", "user_uuid", "string"),
+        Column("name", "String", "name", "string"),
+        Column("email", "String", "email", "string"),
+        Column("age", "Nullable(Int64)", "age", "int"),
+        Column("gender", "Nullable(String)", "gender", "string"),
+        Column("country", "Nullable(String)", "country", "string"),
+        Column("address", "Nullable(String)", "address", "string"),
+        Column("phone", "Nullable(String)", "phone", "string"),
+        Column("registered_at", "DateTime64(6)", "registered_at", "micros"),
+    ),
+)
+TELEMETRY_EVENTS = CdcTable(
+    name="telemetry_events", topic="telemetry.public.telemetry_events", source_table="telemetry_events",
+    key="id", consumer_group="clickhouse_telemetry_consumer",
+    columns=(
+        Column("id", "Int64", "id", "int"),
+        Column("event_uuid", "String", "event_uuid", "string"),
+        Column("user_uuid", "String", "user_uuid", "string"),
+        Column("prosthesis_type", "String", "prosthesis_type", "string"),
+        Column("muscle_group", "String", "muscle_group", "string"),
+        Column("signal_frequency", "Int64", "signal_frequency", "int"),
+        Column("signal_duration", "Int64", "signal_duration", "int"),
+        Column("signal_amplitude", "Float64", "signal_amplitude", "float"),
+        Column("created_ts", "DateTime64(6)", "created_ts", "micros"),
+        Column("saved_ts", "DateTime64(6)", "saved_ts", "micros"),
+    ),
+)
+TABLES = (USERS, TELEMETRY_EVENTS)
+TABLES_BY_TOPIC = {t.topic: t for t in TABLES}
+
+# Bookkeeping columns on every target table.
+META_COLUMNS = (
+    ("_op", "LowCardinality(String)"),  # c, u, r (snapshot) or d
+    ("_lsn", "UInt64"),  # source position: the version of the row
+    ("_source_ts", "DateTime64(6)"),  # commit time in the source
+    ("_ingested_at", "DateTime64(6)"),  # when ClickHouse received it
+    ("is_deleted", "UInt8"),
+)
+
+
+def _message_parts() -> str:
+    """The WITH clause naming the parts of a Debezium JSON message (schemas enabled)."""
+    return (
+        "WITH JSONExtractRaw(payload, 'payload') AS p,\n"
+        "     JSONExtractString(p, 'op') AS op,\n"
+        "     if(op = 'd', JSONExtractRaw(p, 'before'), JSONExtractRaw(p, 'after')) AS img,\n"
+        "     JSONExtractRaw(p, 'source') AS src"
+    )
+
+
+def _problem(table: CdcTable) -> str:
+    """Why a message is not a usable change of this table, or '' when it is."""
+    key_source = next(c.source for c in table.columns if c.name == table.key)
+    return (
+        "multiIf(\n"
+        "    payload = '', 'empty message (tombstone or null value)',\n"
+        "    NOT isValidJSON(payload), 'not valid JSON',\n"
+        f"    op NOT IN ({', '.join(repr(o) for o in OPS)}), concat('unknown or missing payload.op: ', op),\n"
+        f"    JSONExtractString(src, 'table') != '{table.source_table}', "
+        f"concat('message is for table ', JSONExtractString(src, 'table'), ', not {table.source_table}'),\n"
+        f"    NOT JSONHas(img, '{key_source}') OR JSONType(img, '{key_source}') = 'Null', "
+        f"'row image has no {key_source}',\n"
+        "    '')"
+    )
+
+
+def kafka_table_ddl(table: CdcTable, mode: str, broker_list: str = "kafka:9093") -> str:
+    name = f"{DATABASE}.{table.name}_kafka"
+    if mode == "embedded":
+        return (
+            f"CREATE TABLE IF NOT EXISTS {name}\n(\n"
+            "    payload String,\n    _topic LowCardinality(String),\n    _partition UInt64,\n    _offset UInt64\n)\n"
+            "ENGINE = Null"
+        )
+    if mode == "kafka":
+        return (
+            f"CREATE TABLE IF NOT EXISTS {name}\n(\n    payload String\n)\n"
+            "ENGINE = Kafka\nSETTINGS\n"
+            f"    kafka_broker_list = '{broker_list}',\n"
+            f"    kafka_topic_list = '{table.topic}',\n"
+            f"    kafka_group_name = '{table.consumer_group}',\n"
+            "    kafka_format = 'JSONAsString',\n"
+            "    kafka_num_consumers = 1,\n"
+            "    kafka_thread_per_consumer = 1,\n"
+            # A message the format cannot read is kept (as _raw_message/_error), never skipped.
+            "    kafka_handle_error_mode = 'stream',\n"
+            "    kafka_max_block_size = 1048576"
+        )
+    raise ValueError(f"unknown schema mode {mode!r}: use 'embedded' or 'kafka'")
+
+
+def target_table_ddl(table: CdcTable) -> str:
+    cols = [f"    {c.name} {c.type}" for c in table.columns]
+    cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "") for name, typ in META_COLUMNS]
+    return (
+        f"CREATE TABLE IF NOT EXISTS {DATABASE}.{table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
+        # The newest source position wins; a delete's tombstone row hides the key under FINAL.
+        "ENGINE = ReplacingMergeTree(_lsn, is_deleted)\n"
+        f"ORDER BY {table.key}"
+    )
+
+
+def view_ddl(table: CdcTable) -> str:
+    selects = [f"    {c.extract('img')} AS {c.name}" for c in table.columns]
+    selects += [
+        "    op AS _op",
+        "    JSONExtractUInt(src, 'lsn') AS _lsn",
+        "    fromUnixTimestamp64Micro(JSONExtractInt(src, 'ts_us')) AS _source_ts",
+        "    now64(6) AS _ingested_at",
+        "    toUInt8(op = 'd') AS is_deleted",
+    ]
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_mv TO {DATABASE}.{table.name}\nAS\n"
+        + _message_parts() + "\nSELECT\n" + ",\n".join(selects) + "\n"
+        f"FROM {DATABASE}.{table.name}_kafka\nWHERE {_problem(table)} = ''"
+    )
+
+
+DEAD_LETTERS_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.dead_letters
+(
+    topic LowCardinality(String),
+    partition UInt64,
+    offset UInt64,
+    raw_value String,
+    error String,
+    received_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY (topic, partition, offset)"""
+
+
+def dead_letter_view_ddl(table: CdcTable) -> str:
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_dead_letters_mv TO {DATABASE}.dead_letters\nAS\n"
+        + _message_parts() + ",\n"
+        f"     {_problem(table)} AS problem\n"
+        "SELECT _topic AS topic, _partition AS partition, _offset AS offset,\n"
+        "       payload AS raw_value, problem AS error, now64(6) AS received_at\n"
+        f"FROM {DATABASE}.{table.name}_kafka\nWHERE problem != ''"
+    )
+
+
+def render(mode: str) -> list[str]:
+    """Every statement of the `debezium` schema, in the order they must run (all idempotent)."""
+    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL]
+    for table in TABLES:
+        statements += [kafka_table_ddl(table, mode), target_table_ddl(table), view_ddl(table), dead_letter_view_ddl(table)]
+    return statements
