@@ -11,7 +11,9 @@ from typing import Protocol
 from bionicflow.config import Settings
 from bionicflow.errors import BionicflowError, ConfigurationError, ServiceStartError
 from bionicflow.stack import airflow
+from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
+from bionicflow.cdc.consumer import olap_client
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.preflight import check_port, find_java, find_mvn, find_pg_bindir
 from bionicflow.stack.services import Service, build_services
@@ -136,7 +138,7 @@ def down(settings: Settings) -> list[int]:
     return pids + ([daemon] if daemon else [])
 
 
-def status(settings: Settings) -> dict:
+def status(settings: Settings, cdc: bool = True) -> dict:
     """Machine-readable health of every service (the `status --json` document)."""
     services = build_services(settings, env={})  # the env only feeds start-up steps
     supervisor = Supervisor(settings.state_dir)
@@ -154,8 +156,12 @@ def status(settings: Settings) -> dict:
 
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         result = dict(pool.map(one, services.values()))
-    return {
+    doc = {
         "supervisor": {"running": supervisor.is_running(), "pid": supervisor.daemon_pid() if states else None},
         "state_dir": str(settings.state_dir),
         "services": result,
     }
+    if cdc:
+        doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
+        doc["lag"] = monitor.lag(settings, olap_client(settings)) if result["olap"]["healthy"] else {}
+    return doc

@@ -1,0 +1,251 @@
+"""The CDC road end to end: PostgreSQL -> Debezium -> Kafka -> consumer -> ClickHouse `debezium`.
+
+Every check compares every column of every row under FINAL with the source table,
+polling with a deadline (never a fixed sleep).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import clickhouse_connect
+import psycopg2
+import pytest
+from confluent_kafka import Producer
+
+from bionicflow.cdc.bootstrap import bootstrap
+from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
+from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from tests.integration.conftest import cli
+
+CONVERGE_SECONDS = 120
+SNAPSHOT_MARK = "snapshot-row"
+
+
+def _pg(settings, db: str):
+    user, password = {
+        "crm_db": (settings.crm_user, settings.crm_password),
+        "telemetry_db": (settings.telemetry_user, settings.telemetry_password),
+    }[db]
+    port = settings.crm_db_port if db == "crm_db" else settings.telemetry_db_port
+    conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user=user, password=password.get_secret_value())
+    conn.autocommit = True
+    return conn
+
+
+def _olap(settings):
+    return clickhouse_connect.get_client(
+        host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(),
+    )
+
+
+def _norm(value):
+    if isinstance(value, datetime):
+        return (value.astimezone(timezone.utc) if value.tzinfo else value).replace(tzinfo=None)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+SOURCE_SQL = {
+    "users": "SELECT id, user_uuid, name, email, age, gender, country, address, phone, registered_at FROM users",
+    "telemetry_events": (
+        "SELECT id, event_uuid, user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+        " signal_amplitude, created_ts, saved_ts FROM telemetry_events"
+    ),
+}
+
+
+def source_rows(settings, table) -> dict:
+    db = "crm_db" if table is USERS else "telemetry_db"
+    conn = _pg(settings, db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(SOURCE_SQL[table.name])
+            return {row[0]: tuple(_norm(v) for v in row) for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def clickhouse_rows(settings, table) -> dict:
+    cols = ", ".join(table.business_columns)
+    result = _olap(settings).query(f"SELECT {cols} FROM debezium.{table.name} FINAL")
+    return {row[0]: tuple(_norm(v) for v in row) for row in result.result_rows}
+
+
+def wait_converged(settings, table, timeout: float = CONVERGE_SECONDS) -> dict:
+    """Poll until ClickHouse FINAL equals the source, row for row; fail with the differences."""
+    deadline = time.monotonic() + timeout
+    while True:
+        src, dst = source_rows(settings, table), clickhouse_rows(settings, table)
+        if src == dst:
+            return src
+        if time.monotonic() > deadline:
+            missing = sorted(set(src) - set(dst))[:5]
+            extra = sorted(set(dst) - set(src))[:5]
+            differ = [(k, src[k], dst[k]) for k in sorted(set(src) & set(dst)) if src[k] != dst[k]][:3]
+            pytest.fail(
+                f"debezium.{table.name} FINAL != source after {timeout}s: {len(src)} vs {len(dst)} rows; "
+                f"missing {missing}, extra {extra}, different {differ}"
+            )
+        time.sleep(0.5)
+
+
+def no_duplicate_keys(settings, table) -> None:
+    dupes = _olap(settings).command(f"SELECT count() - uniqExact({table.key}) FROM debezium.{table.name} FINAL")
+    assert dupes == 0, f"{dupes} duplicate keys in debezium.{table.name} FINAL"
+
+
+@pytest.fixture(scope="session")
+def cdc(stack):
+    """Rows written before the connectors exist (the snapshot), then the CDC bootstrap."""
+    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email, age) SELECT %s || g, 'snap' || g || '@example.org', g "
+                    "FROM generate_series(1, 200) g", (SNAPSHOT_MARK,))
+    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,"
+                    " signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'biceps', g, g * 2,"
+                    " g / 7.0, now() - g * interval '1 minute' FROM generate_series(1, 300) g")
+    connect = KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}")
+    result = bootstrap(_olap(stack), connect)
+    assert set(result.connectors) >= {"crm-connector", "telemetry-connector"}
+    return connect
+
+
+def test_snapshot_rows_arrive_as_reads(stack, cdc):
+    wait_converged(stack, USERS)
+    wait_converged(stack, TELEMETRY_EVENTS)
+    ops = _olap(stack).query(
+        "SELECT DISTINCT _op FROM debezium.users FINAL WHERE startsWith(name, {m:String})", parameters={"m": SNAPSHOT_MARK}
+    ).result_rows
+    assert ops == [("r",)]
+
+
+def test_streaming_changes_converge_exactly(stack, cdc):
+    big = "long address " * 400  # > 2 kB: stored out of line (TOAST) in PostgreSQL
+    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO users (name, email, age, gender, country, address, phone, registered_at) VALUES "
+            "('Zoë 🦾 Ünïcode', '', NULL, NULL, NULL, %s, '', '2024-02-29 23:59:59.999999'),"
+            "('plain', 'p@example.org', 0, 'f', 'DE', '', NULL, '1970-01-01 00:00:00.000001') RETURNING id",
+            (big,),
+        )
+        ids = [r[0] for r in cur.fetchall()]
+        for n in range(5):  # several updates per row; the large address stays untouched
+            cur.execute("UPDATE users SET name = %s, age = %s WHERE id = %s", (f"Zoë v{n}", n, ids[0]))
+        cur.execute("UPDATE users SET phone = NULL, email = 'moved@example.org' WHERE id = %s", (ids[1],))
+        cur.execute("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name LIKE %s ORDER BY id LIMIT 20)",
+                    (SNAPSHOT_MARK + "%",))
+    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+            " signal_amplitude, created_ts, saved_ts) VALUES"
+            " (gen_random_uuid(), 'leg', 'quadriceps', 0, 0, 0.0, '2026-01-01 00:00:00.000001', '2026-01-01 00:00:00.5'),"
+            " (gen_random_uuid(), 'arm', 'триц', -1, 2147483647, 1.7976931348623157e308, now(), now()),"
+            " (gen_random_uuid(), 'arm', '', 5, 5, 5e-324, now(), now()),"
+            " (gen_random_uuid(), 'arm', 'x', 5, 5, -123.456789012345, now(), now())"
+        )
+        cur.execute("UPDATE telemetry_events SET signal_amplitude = signal_amplitude * 2 WHERE id % 10 = 0")
+        cur.execute("DELETE FROM telemetry_events WHERE id % 7 = 0")
+    users = wait_converged(stack, USERS)
+    assert users[ids[0]][2] == "Zoë v4" and users[ids[0]][7] == big
+    wait_converged(stack, TELEMETRY_EVENTS)
+    no_duplicate_keys(stack, USERS)
+    no_duplicate_keys(stack, TELEMETRY_EVENTS)
+
+
+def test_malformed_message_is_dead_lettered_and_stream_goes_on(stack, cdc):
+    producer = Producer({"bootstrap.servers": f"{stack.host}:{stack.kafka_port}"})
+    marker = f"garbage-{uuid.uuid4().hex}"
+    producer.produce(USERS.topic, value=f"{{not json {marker}".encode())
+    producer.produce(USERS.topic, value=json.dumps({"payload": {"op": "c", "after": {"id": 1},
+                                                                "source": {"table": "elsewhere"}}}).encode())
+    assert producer.flush(30) == 0
+    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email) VALUES ('after garbage', 'ag@example.org')")
+    wait_converged(stack, USERS)
+    olap, deadline = _olap(stack), time.monotonic() + 60
+    while True:
+        errors = dict(olap.query(
+            "SELECT raw_value, error FROM debezium.dead_letters WHERE topic = {t:String}", parameters={"t": USERS.topic}
+        ).result_rows)
+        if any(marker in raw for raw in errors) and any("elsewhere" in e for e in errors.values()):
+            break
+        assert time.monotonic() < deadline, f"dead letters not recorded within 60s: {errors}"
+        time.sleep(0.5)
+    assert next(e for raw, e in errors.items() if marker in raw) == "not valid JSON"
+
+
+def test_connector_registration_is_idempotent_and_updates_config(stack, cdc):
+    specs = load_connectors()
+    assert [cdc.upsert(s) for s in specs] == [False, False]
+    changed = specs[0].config | {"heartbeat.interval.ms": "9000"}
+    try:
+        assert cdc.upsert(dataclasses.replace(specs[0], config=changed)) is True
+        assert cdc.config(specs[0].name)["heartbeat.interval.ms"] == "9000"
+        assert {s.name for s in specs} <= set(cdc.statuses())
+    finally:
+        assert cdc.upsert(specs[0]) is True
+    cdc.wait_running([s.name for s in specs])
+    assert len([n for n in cdc.statuses() if n.endswith("-connector")]) == 2
+
+
+def _writer(settings, stop: threading.Event, counter: list) -> None:
+    """A steady stream of inserts, updates and deletes on users until told to stop."""
+    conn = _pg(settings, "crm_db")
+    try:
+        with conn.cursor() as cur:
+            while not stop.is_set():
+                cur.execute("INSERT INTO users (name, email, age) SELECT 'stream', 's@example.org', g "
+                            "FROM generate_series(1, 20) g")
+                cur.execute("UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN "
+                            "(SELECT id FROM users ORDER BY random() LIMIT 10)")
+                cur.execute("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'stream' LIMIT 5)")
+                counter[0] += 35
+                stop.wait(0.05)  # pacing of the load generator, not synchronisation
+    finally:
+        conn.close()
+
+
+def _service_pid(name: str) -> int:
+    doc = json.loads(cli("status", "--json").stdout)
+    return doc["services"][name]["pid"]
+
+
+@pytest.mark.parametrize("service", ["cdc_consumer", "kafka_connect", "olap"])
+def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack, cdc, service):
+    stop, counter = threading.Event(), [0]
+    writer = threading.Thread(target=_writer, args=(stack, stop, counter))
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while counter[0] < 500:  # let a stream be in flight before the kill
+            assert time.monotonic() < deadline and writer.is_alive(), "load generator did not start"
+            time.sleep(0.1)
+        pid = _service_pid(service)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 180
+        while True:  # supervisord restarts it; wait for a new, healthy process
+            doc = json.loads(cli("status", "--json").stdout)["services"][service]
+            if doc["healthy"] and doc["pid"] not in (None, pid):
+                break
+            assert time.monotonic() < deadline, f"{service} not back within 180s: {doc}"
+            time.sleep(1)
+        target = counter[0] + 500
+        while counter[0] < target and writer.is_alive():  # keep changing the source after the restart
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    if service == "kafka_connect":
+        cdc.wait_running([s.name for s in load_connectors()], timeout=180)
+    wait_converged(stack, USERS, timeout=240)
+    no_duplicate_keys(stack, USERS)
