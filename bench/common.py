@@ -29,3 +29,28 @@ def timed(fn: Callable[[], object]) -> float:
 def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
     samples = [fn() for _ in range(runs)]
     return statistics.median(samples), samples
+
+
+# A benchmark's own stack: other ports and state dir than `make run` and the tests.
+BENCH_PORTS = {
+    "CRM_DB_PORT": 35444, "TELEMETRY_DB_PORT": 35445, "AIRFLOW_DB_PORT": 35446, "KAFKA_PORT": 39092,
+    "KAFKA_CONTROLLER_PORT": 39093, "KAFKA_CONNECT_PORT": 38083, "OLAP_PORT": 38123,
+    "AIRFLOW_PORT": 38080, "REPORTS_API_PORT": 38000,
+}
+
+
+def bench_env(state_dir: str) -> dict[str, str]:
+    """Environment for a benchmark stack; also applied to this process so Settings() agrees."""
+    env = {"BIONICFLOW_STATE_DIR": state_dir, **{f"BIONICFLOW_{k}": str(v) for k, v in BENCH_PORTS.items()}}
+    os.environ.update(env)
+    return {**os.environ, **env}
+
+
+def bionicflow(env: dict[str, str], *args: str) -> None:
+    """Run the real CLI; raise with its output when it fails."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "bionicflow.cli", *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"bionicflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")

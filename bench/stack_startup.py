@@ -12,33 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
+from pathlib import Path
 
 import psutil
 
-from bench.common import machine, median_of, timed
+from bench.common import bench_env, bionicflow as cli, machine, median_of, timed
 from bionicflow.stack.supervisor import Supervisor
-
-PORTS = {
-    "CRM_DB_PORT": 35444, "TELEMETRY_DB_PORT": 35445, "AIRFLOW_DB_PORT": 35446, "KAFKA_PORT": 39092,
-    "KAFKA_CONTROLLER_PORT": 39093, "KAFKA_CONNECT_PORT": 38083, "OLAP_PORT": 38123,
-    "AIRFLOW_PORT": 38080, "REPORTS_API_PORT": 38000,
-}
-
-
-def cli(env: dict, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "bionicflow.cli", *args], env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"bionicflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
 
 
 def memory(state_dir: str) -> dict:
-    root = psutil.Process(Supervisor(__import__("pathlib").Path(state_dir)).daemon_pid())
+    root = psutil.Process(Supervisor(Path(state_dir)).daemon_pid())
     procs = [root, *root.children(recursive=True)]
     rss = pss = 0
     for proc in procs:
@@ -57,7 +43,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60, help="settle time before measuring memory")
     args = parser.parse_args()
     state = tempfile.mkdtemp(prefix="bionicflow-bench-")
-    env = {**os.environ, "BIONICFLOW_STATE_DIR": state, **{f"BIONICFLOW_{k}": str(v) for k, v in PORTS.items()}}
+    env = bench_env(state)
 
     def cold() -> float:
         cli(env, "down")

@@ -107,6 +107,9 @@ class KafkaBroker:
             "group.initial.rebalance.delay.ms": "0",
             # CDC topics are the replay source for the OLAP side: keep a week.
             "log.retention.hours": "168",
+            # Room for a row with a large text value (the producer allows the same).
+            "message.max.bytes": "16777216",
+            "replica.fetch.max.bytes": "16777216",
         })
         if not (self.data / "meta.properties").exists():
             self._format()
@@ -168,6 +171,13 @@ class ConnectWorker:
             "offset.storage.replication.factor": "1",
             "status.storage.replication.factor": "1",
             "offset.flush.interval.ms": "5000",
+            # Debezium's JSON-with-schema messages are ~2 kB: Connect's producer defaults (16 kB
+            # batches, no linger) send a handful per round trip. Bigger, compressed batches
+            # (see docs/benchmarks.md for the measured difference).
+            "producer.batch.size": "1048576",
+            "producer.linger.ms": "20",
+            "producer.compression.type": "lz4",
+            "producer.max.request.size": "16777216",
             "plugin.path": str(jars / "connect-plugins"),
             "plugin.discovery": "service_load",
             # Connector JSON names secrets as ${env:...} or ${file:...}, never literally.

@@ -1,0 +1,168 @@
+"""CDC benchmarks on a stack of their own (ports 3xxxx, temporary state dir).
+
+snapshot:  N users + M events exist before the connectors start; time from `cdc bootstrap`
+           until every row is visible under FINAL in `debezium`, as rows/s end to end.
+           Ceiling in the same run: `COPY (SELECT ...) TO STDOUT` of the same tables.
+streaming: a load generator commits inserts into telemetry_events at a fixed rate for a
+           fixed time; freshness per row = `_ingested_at - _source_ts` (commit in
+           PostgreSQL -> row written in ClickHouse), reported as p50/p95/p99.
+
+Run: python -m bench.cdc snapshot [--users N --events M --runs K]
+     python -m bench.cdc streaming [--rates 2500,10000 --seconds 60 --runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import statistics
+import tempfile
+import time
+
+import clickhouse_connect
+import psycopg2
+
+from bench.common import bench_env, bionicflow, machine
+from bionicflow.config import Settings
+
+USERS_SQL = """INSERT INTO users (name, email, age, gender, country, address, phone, registered_at)
+SELECT 'user ' || g, 'user' || g || '@example.org', 18 + g %% 70, (ARRAY['f','m','x'])[1 + g %% 3],
+       (ARRAY['DE','FR','RU','US','BR'])[1 + g %% 5], g || ' Long Street, Some City', '+49-' || g,
+       timestamp '2025-01-01' + g * interval '1 second'
+FROM generate_series(1, %s) g"""
+EVENTS_SQL = """INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,
+       signal_duration, signal_amplitude, created_ts)
+SELECT gen_random_uuid(), (ARRAY['hand','arm','leg'])[1 + g %% 3], (ARRAY['biceps','triceps','quadriceps'])[1 + g %% 3],
+       g %% 500, g %% 3000, (g %% 1000) / 7.0, timestamp '2025-01-01' + g * interval '10 millisecond'
+FROM generate_series(1, %s) g"""
+
+
+def pg(settings: Settings, db: str):
+    user, password, port = (
+        (settings.crm_user, settings.crm_password, settings.crm_db_port) if db == "crm_db"
+        else (settings.telemetry_user, settings.telemetry_password, settings.telemetry_db_port)
+    )
+    conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user=user, password=password.get_secret_value())
+    conn.autocommit = True
+    return conn
+
+
+def olap(settings: Settings):
+    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
+                                         password=settings.clickhouse_password.get_secret_value())
+
+
+def copy_seconds(settings: Settings, db: str, table: str) -> float:
+    """The ceiling: PostgreSQL streaming the whole table out as text."""
+    conn = pg(settings, db)
+    sink = io.BytesIO()
+    started = time.perf_counter()
+    with conn.cursor() as cur:
+        cur.copy_expert(f"COPY (SELECT * FROM {table}) TO STDOUT", sink)
+    conn.close()
+    return time.perf_counter() - started
+
+
+def wait_rows(settings: Settings, expected: dict[str, int], timeout: float) -> None:
+    client, deadline = olap(settings), time.monotonic() + timeout
+    while True:
+        counts = {t: client.command(f"SELECT count() FROM debezium.{t} FINAL") for t in expected}
+        if counts == expected:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"snapshot incomplete after {timeout}s: {counts} of {expected}")
+        time.sleep(0.5)
+
+
+def fresh_stack(env: dict) -> str:
+    state = env["BIONICFLOW_STATE_DIR"]
+    bionicflow(env, "down")
+    shutil.rmtree(state, ignore_errors=True)
+    bionicflow(env, "up")
+    return state
+
+
+def snapshot_run(env: dict, users: int, events: int) -> dict:
+    fresh_stack(env)
+    settings = Settings()
+    for db, sql, n in (("crm_db", USERS_SQL, users), ("telemetry_db", EVENTS_SQL, events)):
+        conn = pg(settings, db)
+        with conn.cursor() as cur:
+            cur.execute(sql, (n,))
+            cur.execute("ANALYZE")
+        conn.close()
+    copy_s = copy_seconds(settings, "crm_db", "users") + copy_seconds(settings, "telemetry_db", "telemetry_events")
+    started = time.perf_counter()
+    bionicflow(env, "cdc", "bootstrap")
+    wait_rows(settings, {"users": users, "telemetry_events": events}, timeout=3600)
+    cdc_s = time.perf_counter() - started
+    total = users + events
+    return {"rows": total, "cdc_s": round(cdc_s, 1), "cdc_rows_per_s": round(total / cdc_s),
+            "copy_s": round(copy_s, 2), "copy_rows_per_s": round(total / copy_s),
+            "fraction_of_ceiling": round(copy_s / cdc_s, 3)}
+
+
+def streaming_run(env: dict, rate: int, seconds: int) -> dict:
+    settings = Settings()
+    conn = pg(settings, "telemetry_db")
+    tick = 0.02  # one transaction every 20 ms
+    per_tx = max(1, round(rate * tick))
+    with conn.cursor() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) FROM telemetry_events")
+        first_id = cur.fetchone()[0]
+        started = time.perf_counter()
+        next_at, sent = started, 0
+        while time.perf_counter() - started < seconds:
+            cur.execute(EVENTS_SQL, (per_tx,))
+            sent += per_tx
+            next_at += tick
+            time.sleep(max(0.0, next_at - time.perf_counter()))  # pacing of the load, not synchronisation
+        achieved = sent / (time.perf_counter() - started)
+    conn.close()
+    client = olap(settings)
+    deadline = time.monotonic() + 600
+    while client.command(f"SELECT count() FROM debezium.telemetry_events FINAL WHERE id > {first_id}") < sent:
+        if time.monotonic() > deadline:
+            raise RuntimeError("streaming rows did not all arrive within 600s")
+        time.sleep(0.5)
+    p50, p95, p99, worst = client.query(
+        "SELECT quantiles(0.5, 0.95, 0.99)(d)[1], quantiles(0.5, 0.95, 0.99)(d)[2], quantiles(0.5, 0.95, 0.99)(d)[3], max(d)"
+        " FROM (SELECT dateDiff('microsecond', _source_ts, _ingested_at) / 1e6 AS d"
+        f"       FROM debezium.telemetry_events WHERE id > {first_id} AND _op = 'c')"
+    ).result_rows[0]
+    return {"target_rate": rate, "achieved_rate": round(achieved), "seconds": seconds, "changes": sent,
+            "p50_s": round(p50, 3), "p95_s": round(p95, 3), "p99_s": round(p99, 3), "max_s": round(worst, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["snapshot", "streaming"])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--rates", default="2500,10000")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
+    out: dict = {"machine": machine(), "mode": args.mode, "runs": args.runs}
+    try:
+        if args.mode == "snapshot":
+            runs = [snapshot_run(env, args.users, args.events) for _ in range(args.runs)]
+            out["runs_detail"] = runs
+            out["median_cdc_rows_per_s"] = statistics.median(r["cdc_rows_per_s"] for r in runs)
+            out["median_copy_rows_per_s"] = statistics.median(r["copy_rows_per_s"] for r in runs)
+        else:
+            fresh_stack(env)
+            bionicflow(env, "cdc", "bootstrap")
+            out["runs_detail"] = [streaming_run(env, int(rate), args.seconds)
+                                  for rate in args.rates.split(",") for _ in range(args.runs)]
+    finally:
+        bionicflow(env, "down")
+        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

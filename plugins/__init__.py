@@ -1,1 +1,0 @@
-"""Airflow plugins of bionicflow (hooks, UI views)."""

@@ -1,0 +1,40 @@
+"""ClickHouse hook on clickhouse-connect, reading the Airflow connection `olap_db`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+
+class ClickHouseHook(BaseHook):
+    """Returns a clickhouse-connect client for a ClickHouse (or bionicflow OLAP) server."""
+
+    conn_name_attr = "olap_conn_id"
+    default_conn_name = "olap_db"
+    conn_type = "clickhouse"
+    hook_name = "ClickHouse"
+
+    def __init__(self, olap_conn_id: str = default_conn_name, send_receive_timeout: int = 300):
+        super().__init__()
+        self.olap_conn_id = olap_conn_id
+        self.send_receive_timeout = send_receive_timeout
+
+    def get_conn(self) -> Any:
+        import clickhouse_connect  # heavy import: only when a task runs
+
+        conn = self.get_connection(self.olap_conn_id)
+        extra = conn.extra_dejson
+        self.log.info("connecting to ClickHouse %s:%s as %s", conn.host, conn.port, conn.login)
+        return clickhouse_connect.get_client(
+            host=conn.host, port=conn.port or 8123, username=conn.login or "default", password=conn.password or "",
+            database=conn.schema or "default", secure=bool(extra.get("secure", False)),
+            connect_timeout=int(extra.get("connect_timeout", 10)), send_receive_timeout=self.send_receive_timeout,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            version = self.get_conn().server_version
+        except Exception as exc:  # reported to the UI, as Airflow's test button expects
+            return False, str(exc)
+        return True, f"connected to ClickHouse {version}"

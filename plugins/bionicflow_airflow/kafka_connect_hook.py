@@ -1,0 +1,44 @@
+"""Kafka Connect hook on requests, reading the Airflow connection `kafka_connect`."""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseHook
+
+
+class KafkaConnectHook(BaseHook):
+    """Returns a `KafkaConnectClient` whose session retries transient failures only."""
+
+    conn_name_attr = "kafka_connect_conn_id"
+    default_conn_name = "kafka_connect"
+    conn_type = "http"
+    hook_name = "Kafka Connect"
+
+    def __init__(self, kafka_connect_conn_id: str = default_conn_name):
+        super().__init__()
+        self.kafka_connect_conn_id = kafka_connect_conn_id
+
+    def base_url(self) -> str:
+        conn = self.get_connection(self.kafka_connect_conn_id)
+        return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 8083}"
+
+    def get_conn(self):
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        from bionicflow.cdc.connectors import KafkaConnectClient
+
+        session = requests.Session()
+        # Connection errors and 502/503/504 (a rebalancing worker) are transient; a 4xx is not.
+        retry = Retry(total=5, connect=5, read=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+                      allowed_methods=frozenset({"GET", "PUT", "DELETE", "POST"}))
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        return KafkaConnectClient(self.base_url(), session=session)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            info = self.get_conn().session.get(self.base_url() + "/", timeout=10).json()
+        except Exception as exc:  # reported to the UI, as Airflow's test button expects
+            return False, str(exc)
+        return True, f"Kafka Connect {info.get('version')}"
