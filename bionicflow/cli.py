@@ -162,7 +162,7 @@ def cdc_bootstrap(timeout: float = typer.Option(180, help="Seconds to wait for t
     try:
         result = bootstrap(
             olap_client(settings), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
-            timeout=timeout,
+            kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,
         )
     except BionicflowError as exc:
         _fail(exc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bionicflow.cdc import schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
+from bionicflow.cdc.topics import ensure_topics
 
 log = logging.getLogger("bionicflow.cdc.bootstrap")
 
@@ -29,8 +30,10 @@ def create_schema(olap, mode: str = "embedded") -> int:
     return len(statements)
 
 
-def bootstrap(olap, connect: KafkaConnectClient, mode: str = "embedded", timeout: float = 180) -> BootstrapResult:
+def bootstrap(olap, connect: KafkaConnectClient, kafka_bootstrap: str, mode: str = "embedded",
+              timeout: float = 180) -> BootstrapResult:
     count = create_schema(olap, mode)
+    ensure_topics(kafka_bootstrap)
     specs = load_connectors()
     changed = [spec.name for spec in specs if connect.upsert(spec)]
     for name in changed:

@@ -21,6 +21,14 @@ class KafkaConnectHook(BaseHook):
         conn = self.get_connection(self.kafka_connect_conn_id)
         return f"{conn.schema or 'http'}://{conn.host}:{conn.port or 8083}"
 
+    def kafka_bootstrap(self) -> str:
+        """The Kafka cluster behind this Connect worker (connection extra `kafka_bootstrap`)."""
+        value = self.get_connection(self.kafka_connect_conn_id).extra_dejson.get("kafka_bootstrap")
+        if not value:
+            raise ValueError(f"connection {self.kafka_connect_conn_id!r} has no extra 'kafka_bootstrap' "
+                             "(host:port of its Kafka cluster); add it to the connection")
+        return value
+
     def get_conn(self):
         import requests
         from requests.adapters import HTTPAdapter

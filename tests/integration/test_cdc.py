@@ -115,7 +115,7 @@ def cdc(stack):
                     " signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'biceps', g, g * 2,"
                     " g / 7.0, now() - g * interval '1 minute' FROM generate_series(1, 300) g")
     connect = KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}")
-    result = bootstrap(_olap(stack), connect)
+    result = bootstrap(_olap(stack), connect, kafka_bootstrap=f"{stack.host}:{stack.kafka_port}")
     assert set(result.connectors) >= {"crm-connector", "telemetry-connector"}
     return connect
 

@@ -1,0 +1,79 @@
+"""
+### cdc_bootstrap
+
+Prepares both roads into ClickHouse, idempotently:
+
+1. creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead letters);
+2. creates the CDC topics, registers or updates the Debezium connectors `crm-connector` and `telemetry-connector`
+   from `debezium/*.json` through the Kafka Connect REST API (connection `kafka_connect`);
+3. waits until every connector and task is RUNNING;
+4. checks that each table's topic exists (bootstrap creates them, so a fresh empty
+   source still has its topic).
+
+Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
+
+
+@dag(
+    dag_id="cdc_bootstrap",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["bionicflow", "cdc", "bootstrap"],
+    doc_md=__doc__,
+)
+def cdc_bootstrap():
+    @task
+    def create_schemas() -> int:
+        from bionicflow.cdc.bootstrap import create_schema
+        from bionicflow.etl.schema import render
+        from bionicflow_airflow import ClickHouseHook
+
+        olap = ClickHouseHook().get_conn()
+        for statement in render():
+            olap.command(statement)
+        return len(render()) + create_schema(olap)
+
+    @task
+    def register_connectors() -> list[str]:
+        from bionicflow.cdc.connectors import load_connectors
+        from bionicflow.cdc.topics import ensure_topics
+        from bionicflow_airflow import KafkaConnectHook
+
+        hook = KafkaConnectHook()
+        ensure_topics(hook.kafka_bootstrap())
+        connect = hook.get_conn()
+        return [spec.name for spec in load_connectors() if connect.upsert(spec)]
+
+    @task
+    def wait_running(changed: list[str]) -> dict:
+        from bionicflow.cdc.connectors import load_connectors
+        from bionicflow_airflow import KafkaConnectHook
+
+        return KafkaConnectHook().get_conn().wait_running([s.name for s in load_connectors()], timeout=300)
+
+    @task
+    def verify_topics(states: dict) -> list[str]:
+        from bionicflow.cdc.topics import ensure_topics
+        from bionicflow_airflow import KafkaConnectHook
+
+        return ensure_topics(KafkaConnectHook().kafka_bootstrap())
+
+    schemas = create_schemas()
+    changed = register_connectors()
+    schemas >> changed
+    verify_topics(wait_running(changed))
+
+
+cdc_bootstrap()

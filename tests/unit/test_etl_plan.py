@@ -1,0 +1,47 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bionicflow.etl.load import LoadError, PgSource, load_sql, resolve_table
+from bionicflow.etl.plan import DEFAULT_LOOKBACK, plan_load
+
+START = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
+END = START + timedelta(hours=1)
+
+
+def test_incremental_uses_the_data_interval_with_lookback():
+    plan = plan_load({}, START, END)
+    assert plan.mode == "window" and [t.name for t in plan.tables] == ["users", "telemetry_events"]
+    assert plan.start == (START - DEFAULT_LOOKBACK).replace(tzinfo=None) and plan.end == END.replace(tzinfo=None)
+
+
+def test_explicit_window_and_full_refresh():
+    plan = plan_load({"mode": "window", "tables": ["users"], "window_start": "2025-01-01T00:00:00",
+                      "window_end": "2025-02-01"}, None, None)
+    assert (plan.start, plan.end, plan.tables[0].name) == (datetime(2025, 1, 1), datetime(2025, 2, 1), "users")
+    assert plan_load({"mode": "full", "tables": "telemetry_events"}, None, None).mode == "full"
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"tables": ["orders"]}, "unknown table 'orders'"),
+        ({"mode": "sometimes"}, "mode 'sometimes'"),
+        ({"mode": "window", "window_start": "2025-02-01", "window_end": "2025-01-01"}, "not after its start"),
+        ({"mode": "window", "window_start": "2025-02-01"}, "needs both"),
+        ({"mode": "window", "window_start": "yesterday", "window_end": "2025-01-01"}, "not an ISO date-time"),
+        ({"mode": "window", "window_start": "1900-01-01", "window_end": "2025-01-01"}, "full refresh instead"),
+    ],
+)
+def test_bad_params_fail_with_a_clear_message(params, message):
+    with pytest.raises(LoadError, match=message):
+        plan_load(params, START, END)
+
+
+def test_load_sql_binds_every_value():
+    sql = load_sql(resolve_table("users"), "users", windowed=True)
+    assert "{password:String}" in sql and "{start:DateTime64(6)}" in sql and "{version:UInt64}" in sql
+    secret = PgSource("h", 1, "crm_db", "u", "s3cr3t").password
+    assert secret not in sql
+    assert sql.startswith("INSERT INTO default.users (user_id, user_uuid, name, email, age, gender, country, "
+                          "address, phone, registered_at, _version)")
