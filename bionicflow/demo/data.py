@@ -107,6 +107,15 @@ WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT %s)"""
 DELETE_EVENTS_SQL = "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events ORDER BY random() LIMIT %s)"
 
 
+def _copy(cur, statement: str, data: io.StringIO) -> None:
+    """COPY FROM STDIN with either driver: psycopg2 (copy_expert) or psycopg 3 (copy)."""
+    if hasattr(cur, "copy_expert"):
+        cur.copy_expert(statement, data)
+        return
+    with cur.copy(statement) as copy:
+        copy.write(data.getvalue())
+
+
 def generate(crm_conn, telemetry_conn, users: int, events: int, updates: int = 0, deletes: int = 0,
              now: np.datetime64 | None = None, seed: int | None = None) -> DemoResult:
     """Write `users` users and `events` events (linked to existing users); then update and delete some.
@@ -118,7 +127,7 @@ def generate(crm_conn, telemetry_conn, users: int, events: int, updates: int = 0
     gen = Generator(seed)
     with crm_conn.cursor() as cur:
         if users:
-            cur.copy_expert(USERS_COPY, gen.users_csv(users, now))
+            _copy(cur, USERS_COPY, gen.users_csv(users, now))
         if updates:
             cur.execute(UPDATE_USERS_SQL, (updates,))
         cur.execute(USER_UUIDS_SQL)
@@ -126,7 +135,7 @@ def generate(crm_conn, telemetry_conn, users: int, events: int, updates: int = 0
     crm_conn.commit()
     with telemetry_conn.cursor() as cur:
         if events:
-            cur.copy_expert(EVENTS_COPY, gen.events_csv(events, user_uuids, now))
+            _copy(cur, EVENTS_COPY, gen.events_csv(events, user_uuids, now))
         if deletes:
             cur.execute(DELETE_EVENTS_SQL, (deletes,))
     telemetry_conn.commit()

@@ -90,7 +90,7 @@ def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow):
     olap = _olap(stack)
     airflow.run("etl_default", {"mode": "full"})
     window = {"mode": "window", "tables": ["telemetry_events"],
-              "window_start": "2000-01-01T00:00:00", "window_end": "2100-01-01T00:00:00"}
+              "window_start": "2020-01-01T00:00:00", "window_end": "2029-12-31T00:00:00"}
     olap.command("ALTER TABLE default.telemetry_events DELETE WHERE id % 3 = 0 SETTINGS mutations_sync = 2")
     for _ in range(2):  # the same window twice: no duplicates
         run = airflow.run("etl_default", window)

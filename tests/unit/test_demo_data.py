@@ -33,3 +33,34 @@ def test_events_need_users():
 def test_bad_counts_are_refused(counts):
     with pytest.raises(DemoDataError):
         check_counts(**counts)
+
+
+def test_copy_works_with_psycopg3_style_cursors():
+    import io
+
+    from bionicflow.demo.data import _copy
+
+    class Copy:
+        def __init__(self):
+            self.written = []
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            self.written.append(data)
+
+    class Psycopg3Cursor:
+        def __init__(self):
+            self.copy_obj = Copy()
+
+        def copy(self, statement):
+            self.statement = statement
+            return self.copy_obj
+
+    cur = Psycopg3Cursor()
+    _copy(cur, "COPY t FROM STDIN", io.StringIO("a,b\n"))
+    assert cur.statement == "COPY t FROM STDIN" and cur.copy_obj.written == ["a,b\n"]
