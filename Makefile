@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 ## Start the embedded stack (first run also fetches the Kafka/Debezium jars) and print the URLs.
 run: $(STAMP)
 	$(BIN)/bionicflow up
+	$(BIN)/bionicflow demo
 
 ## The whole test suite: unit tests, then integration tests on one embedded stack started for the run.
 test: $(STAMP)

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", description="-Xmx of the Kafka broker.")
     connect_heap: str = Field("768m", description="-Xmx of the Kafka Connect worker.")
 
+    auto_bootstrap: bool = Field(
+        True, description="On a fresh stack, `up` unpauses the DAGs and runs cdc_bootstrap once."
+    )
+
     # --- CDC consumer (Kafka -> ClickHouse) -------------------------------------
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")

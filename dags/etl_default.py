@@ -59,7 +59,7 @@ def etl_default():
     def load(item: dict) -> dict:
         from datetime import datetime
 
-        from bionicflow.etl.load import full_refresh, load_window, new_run_id, record, resolve_table
+        from bionicflow.etl.load import full_refresh, load_window, record, resolve_table
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
@@ -70,7 +70,7 @@ def etl_default():
         else:
             result = load_window(olap, table, source, datetime.fromisoformat(item["start"]),
                                  datetime.fromisoformat(item["end"]))
-        record(olap, new_run_id(), result)
+        record(olap, get_current_context()["run_id"], result)
         print(f"{result.table}: {result.mode} load of {result.rows} rows in {result.seconds:.2f}s")
         return {"table": result.table, "rows": result.rows, "seconds": round(result.seconds, 3)}
 

@@ -109,7 +109,10 @@ class KafkaConnectClient:
         """Poll until every connector and all its tasks are RUNNING; fail with their states."""
         deadline = time.monotonic() + timeout
         while True:
-            states = self.statuses()
+            try:
+                states = self.statuses()
+            except (requests.RequestException, ConnectError) as exc:  # a worker still starting
+                states = {"_unreachable": {"state": str(exc)[:200], "tasks": []}}
             if all(_running(states.get(n)) for n in names):
                 return states
             failed = {n: s for n, s in states.items() if n in names and _failed(s)}

@@ -8,7 +8,6 @@ identifier taken from the project's own table definitions, never from input.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -125,7 +124,3 @@ def record(olap, run_id: str, result: LoadResult) -> None:
         [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds]],
         column_names=["run_id", "table", "mode", "window_start", "window_end", "rows", "seconds"],
     )
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex

@@ -68,6 +68,15 @@ def up(settings: Settings, reporter: Reporter) -> dict[str, Service]:
         supervisor.write_config([s.program() for s in services.values()])
         supervisor.start_daemon(env)
     _start_all(services, supervisor, reporter, running)
+    if settings.auto_bootstrap:
+        from bionicflow.demo.main_job import bootstrap_once
+
+        try:
+            bootstrap_once(settings, lambda msg: reporter.update("cdc_bootstrap", msg))
+        except BionicflowError as exc:
+            reporter.update("cdc_bootstrap", str(exc).splitlines()[0], failed=True)
+            raise
+        reporter.update("cdc_bootstrap", "done (DAGs unpaused, connectors running)", done=True)
     return services
 
 

@@ -12,6 +12,8 @@ EXPECTED = {
     "cdc_bootstrap": None,
     "etl_default": "@hourly",
     "demo_data": None,
+    "cdc_reconcile": "*/10 * * * *",
+    "backfill": None,
 }
 
 
@@ -62,3 +64,9 @@ def test_policies(dagbag, dag_id):
     assert dag.catchup is False
     assert dag.doc_md and dag.doc_md.strip().startswith("###")
     assert dag.default_args.get("retries", 0) >= 2, "retries >= 2 by default; a task may opt out (params checks)"
+
+
+def test_platform_dag_list_matches_the_folder(dagbag):
+    from bionicflow.airflow_api import PLATFORM_DAGS
+
+    assert set(PLATFORM_DAGS) == set(dagbag.dag_ids)

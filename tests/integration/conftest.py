@@ -28,6 +28,9 @@ STATE_DIR = Path(os.environ.get("BIONICFLOW_TEST_STATE_DIR", project_root() / ".
 for _name, _port in TEST_PORTS.items():
     os.environ.setdefault(f"BIONICFLOW_{_name}", str(_port))
 os.environ["BIONICFLOW_STATE_DIR"] = str(STATE_DIR)
+# Tests register the connectors themselves, after seeding rows the snapshot must carry.
+os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
+SNAPSHOT_MARK = "snapshot-row"
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -36,6 +39,26 @@ def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess
         [sys.executable, "-m", "bionicflow.cli", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )
+
+
+def seed_snapshot_rows(settings) -> None:
+    """Rows that exist before any test registers the connectors: the initial snapshot carries them."""
+    import psycopg2
+
+    for db, port, user, password, sql in (
+        ("crm_db", settings.crm_db_port, settings.crm_user, settings.crm_password,
+         "INSERT INTO users (name, email, age) SELECT %(mark)s || g, 'snap' || g || '@example.org', g "
+         "FROM generate_series(1, 200) g"),
+        ("telemetry_db", settings.telemetry_db_port, settings.telemetry_user, settings.telemetry_password,
+         "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+         " signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', %(mark)s, g, g * 2, g / 7.0,"
+         " now() - g * interval '1 minute' FROM generate_series(1, 300) g"),
+    ):
+        conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user=user,
+                                password=password.get_secret_value())
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, {"mark": SNAPSHOT_MARK})
+        conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +77,8 @@ def stack(settings):
         shutil.rmtree(STATE_DIR)
     result = cli("up", timeout=900)
     assert result.returncode == 0, f"bionicflow up failed:\n{result.stderr[-4000:]}"
+    if not reuse:
+        seed_snapshot_rows(settings)
     yield settings
     if not reuse:
         result = cli("down", timeout=300)

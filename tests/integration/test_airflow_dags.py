@@ -9,56 +9,25 @@ import psycopg2
 import pytest
 import requests
 
+from bionicflow.airflow_api import AirflowClient
 from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
 from tests.integration.test_cdc import _norm, source_rows, wait_converged
 
 RUN_TIMEOUT = 300
 
 
-class AirflowApi:
-    def __init__(self, settings):
-        self.base = f"http://{settings.host}:{settings.airflow_port}"
-        token = requests.post(f"{self.base}/auth/token", timeout=10, json={
-            "username": settings.airflow_admin_user, "password": settings.airflow_admin_password.get_secret_value()})
-        token.raise_for_status()
-        self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-    def _req(self, method: str, path: str, **kw) -> dict:
-        response = requests.request(method, f"{self.base}/api/v2{path}", headers=self.headers, timeout=30, **kw)
-        assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text[:500]}"
-        return response.json()
-
-    def wait_parsed(self, dag_id: str, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            response = requests.get(f"{self.base}/api/v2/dags/{dag_id}", headers=self.headers, timeout=30)
-            if response.status_code == 200:
-                return
-            assert time.monotonic() < deadline, f"DAG {dag_id} not parsed within {timeout}s"
-            time.sleep(1)
-
-    def run(self, dag_id: str, conf: dict | None = None, timeout: float = RUN_TIMEOUT) -> dict:
-        """Unpause, trigger, and wait for the run to finish; returns the finished run."""
-        self.wait_parsed(dag_id)
-        self._req("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        run = self._req("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self._req("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
-            if state["state"] in ("success", "failed"):
-                return state
-            assert time.monotonic() < deadline, f"{dag_id} run still {state['state']} after {timeout}s"
-            time.sleep(1)
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        doc = self._req("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        return {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"]
-                for ti in doc["task_instances"]}
+@pytest.fixture(scope="module")
+def airflow(stack):
+    return AirflowClient(f"http://{stack.host}:{stack.airflow_port}", stack.airflow_admin_user,
+                         stack.airflow_admin_password.get_secret_value())
 
 
 @pytest.fixture(scope="module")
-def airflow(stack):
-    return AirflowApi(stack)
+def bootstrapped(airflow):
+    """cdc_bootstrap run once, through Airflow, for every test of this module."""
+    run = airflow.run("cdc_bootstrap")
+    assert run["state"] == "success", airflow.task_states("cdc_bootstrap", run["dag_run_id"])
+    return run
 
 
 def _olap(settings):
@@ -72,9 +41,7 @@ def default_rows(settings, table) -> dict:
     return {row[0]: tuple(_norm(v) for v in row) for row in result.result_rows}
 
 
-def test_bootstrap_demo_data_and_full_etl(stack, airflow):
-    run = airflow.run("cdc_bootstrap")
-    assert run["state"] == "success", airflow.task_states("cdc_bootstrap", run["dag_run_id"])
+def test_bootstrap_demo_data_and_full_etl(stack, airflow, bootstrapped):
     before = len(source_rows(stack, USERS))
     run = airflow.run("demo_data", {"users": 300, "events": 3000, "updates": 20, "deletes": 50})
     assert run["state"] == "success", airflow.task_states("demo_data", run["dag_run_id"])
@@ -86,7 +53,7 @@ def test_bootstrap_demo_data_and_full_etl(stack, airflow):
         wait_converged(stack, table)  # and the CDC road carried the same demo data
 
 
-def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow):
+def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow, bootstrapped):
     olap = _olap(stack)
     airflow.run("etl_default", {"mode": "full"})
     window = {"mode": "window", "tables": ["telemetry_events"],
@@ -100,7 +67,7 @@ def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow):
     assert dupes == 0
 
 
-def test_full_refresh_removes_rows_deleted_in_the_source(stack, airflow):
+def test_full_refresh_removes_rows_deleted_in_the_source(stack, airflow, bootstrapped):
     conn = psycopg2.connect(host=stack.host, port=stack.telemetry_db_port, dbname="telemetry_db",
                             user=stack.telemetry_user, password=stack.telemetry_password.get_secret_value())
     with conn, conn.cursor() as cur:
@@ -118,14 +85,13 @@ def test_full_refresh_removes_rows_deleted_in_the_source(stack, airflow):
 ])
 def test_bad_params_fail_at_once_and_write_nothing(stack, airflow, conf, message):
     olap = _olap(stack)
-    runs_before = olap.command("SELECT count() FROM ops.etl_runs")
     run = airflow.run("etl_default", conf)
     assert run["state"] == "failed"
     states = airflow.task_states("etl_default", run["dag_run_id"])
     assert states.get("plan") == "failed", states
-    assert olap.command("SELECT count() FROM ops.etl_runs") == runs_before
-    log = requests.get(f"{airflow.base}/api/v2/dags/etl_default/dagRuns/{run['dag_run_id']}/taskInstances/plan/logs/1",
-                       headers=airflow.headers, timeout=30).text
+    assert olap.command("SELECT count() FROM ops.etl_runs WHERE run_id = {r:String}",
+                        parameters={"r": run["dag_run_id"]}) == 0
+    log = airflow.task_log("etl_default", run["dag_run_id"], "plan")
     assert message in log, log[-2000:]
 
 
@@ -135,3 +101,91 @@ def test_demo_data_refuses_negative_counts(stack, airflow):
                              json={"logical_date": None, "conf": {"users": -5}})
     assert response.status_code >= 400 and "users" in response.text  # the params form rejects it up front
     assert len(source_rows(stack, USERS)) == users_before
+
+
+def _reconciliation(settings, run: dict) -> tuple[str, int, str]:
+    """What the given cdc_reconcile run recorded in ops."""
+    rows = _olap(settings).query(
+        "SELECT verdict, debezium_degraded, details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
+        parameters={"r": run["dag_run_id"]}).result_rows
+    assert len(rows) == 1, f"run {run['dag_run_id']} recorded {len(rows)} rows in ops.reconciliation_runs"
+    return rows[0]
+
+
+def _wait_run_after(airflow: AirflowClient, dag_id: str, after: str, conf: dict, timeout: float = RUN_TIMEOUT) -> dict:
+    """Wait for a run of ``dag_id`` with ``conf``, started after ``after`` (ISO), to finish."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = airflow.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": 5})["dag_runs"]
+        newer = [r for r in runs if (r.get("start_date") or "") > after and r.get("conf") == conf]
+        if newer and newer[0]["state"] in ("success", "failed"):
+            return newer[0]
+        assert time.monotonic() < deadline, f"no finished {dag_id} run after {after} within {timeout}s: {runs[:2]}"
+        time.sleep(1)
+
+
+def test_reconcile_reports_a_full_match(stack, airflow, bootstrapped):
+    airflow.run("etl_default", {"mode": "full"})
+    for table in (USERS, TELEMETRY_EVENTS):
+        wait_converged(stack, table)
+    run = airflow.run("cdc_reconcile")
+    assert run["state"] == "success", airflow.task_states("cdc_reconcile", run["dag_run_id"])
+    verdict, degraded, details = _reconciliation(stack, run)
+    assert (verdict, degraded) == ("match", 0), details
+    assert airflow.task_states("cdc_reconcile", run["dag_run_id"])["fallback_etl_default"] == "skipped"
+
+
+def test_connect_down_degrades_cdc_and_fallback_refreshes_default(stack, airflow, bootstrapped):
+    from bionicflow.stack.supervisor import Supervisor
+
+    supervisor = Supervisor(stack.state_dir)
+    supervisor.stop("kafka_connect")
+    try:
+        conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="crm_db", user=stack.crm_user,
+                                password=stack.crm_password.get_secret_value())
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE users SET country = 'ZZ' WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 25)")
+            cur.execute("INSERT INTO users (name, email) VALUES ('while connect was down', 'down@example.org')")
+        conn.close()
+        run = airflow.run("cdc_reconcile")
+        assert run["state"] == "success", airflow.task_states("cdc_reconcile", run["dag_run_id"])
+        verdict, degraded, details = _reconciliation(stack, run)
+        assert (verdict, degraded) == ("degraded", 1) and "Kafka Connect is unreachable" in details
+        assert airflow.task_states("cdc_reconcile", run["dag_run_id"])["fallback_etl_default"] == "success"
+        fallback = _wait_run_after(airflow, "etl_default", run["start_date"], {"mode": "full"})
+        assert fallback["state"] == "success"
+        assert default_rows(stack, USERS) == source_rows(stack, USERS)  # the fallback made `default` fresh
+        health = _olap(stack).query(
+            "SELECT state FROM ops.schema_health FINAL WHERE schema = 'debezium'").result_rows
+        assert health == [("degraded",)]
+    finally:
+        supervisor.start("kafka_connect")
+    from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
+
+    KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}").wait_running(
+        [s.name for s in load_connectors()], timeout=240)
+    wait_converged(stack, USERS, timeout=240)  # debezium catches up after the outage
+    run = airflow.run("cdc_reconcile")
+    verdict, degraded, details = _reconciliation(stack, run)
+    assert (verdict, degraded) == ("match", 0), details
+
+
+@pytest.mark.parametrize("table", [USERS, TELEMETRY_EVENTS], ids=lambda t: t.name)
+def test_backfill_restores_a_window_in_both_schemas(stack, airflow, bootstrapped, table):
+    from bionicflow.etl.load import WINDOW_COLUMN
+
+    olap, column = _olap(stack), WINDOW_COLUMN[table.name]
+    airflow.run("etl_default", {"mode": "full", "tables": [table.name]})
+    wait_converged(stack, table)
+    start, end = olap.query(f"SELECT min({column}), min({column}) + INTERVAL 20 DAY FROM default.{table.name} FINAL").result_rows[0]
+    condition = f"{column} >= toDateTime64('{start.isoformat(sep=' ')}', 6) AND {column} < toDateTime64('{end.isoformat(sep=' ')}', 6)"
+    removed = olap.command(f"SELECT count() FROM default.{table.name} FINAL WHERE {condition}")
+    assert removed > 0, "the chosen window is empty: the test would prove nothing"
+    for schema in ("default", "debezium"):
+        olap.command(f"ALTER TABLE {schema}.{table.name} DELETE WHERE {condition} SETTINGS mutations_sync = 2")
+    assert default_rows(stack, table) != source_rows(stack, table)
+    run = airflow.run("backfill", {"tables": [table.name], "window_start": start.isoformat(),
+                                   "window_end": end.isoformat(), "target": "both"}, timeout=600)
+    assert run["state"] == "success", airflow.task_states("backfill", run["dag_run_id"])
+    assert default_rows(stack, table) == source_rows(stack, table)
+    wait_converged(stack, table, timeout=60)

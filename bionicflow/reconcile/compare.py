@@ -1,0 +1,98 @@
+"""Compare source, `default` and `debezium` row for row, inside ClickHouse.
+
+Each side is reduced to (key, per-row hash over every business column). ClickHouse reads
+the source itself through `postgresql()` with the same casts as the batch load, so all
+three sides go through identical type conversions. Hashes are taken over the text form
+of the row tuple, which keeps NULL apart from '' and 0. Totals (row count and the sum of
+hashes, wrapping) are order-independent; only when they differ is a full outer join run
+to count missing, extra and differing keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bionicflow.cdc.schema import CdcTable
+from bionicflow.etl.load import PgSource
+from bionicflow.etl.schema import OPS_DB
+
+SIDES = ("default", "debezium")
+
+
+@dataclass(frozen=True)
+class SideResult:
+    table: str
+    side: str  # source, default or debezium
+    rows: int
+    checksum: int
+    duplicate_keys: int = 0
+    missing_keys: int = 0  # in the source, not on this side
+    extra_keys: int = 0  # on this side, not in the source
+    differing_rows: int = 0
+
+    @property
+    def match(self) -> bool:
+        return (self.missing_keys, self.extra_keys, self.differing_rows, self.duplicate_keys) == (0, 0, 0, 0)
+
+
+def _row_hash(table: CdcTable) -> str:
+    return f"cityHash64(toString(tuple({', '.join(table.business_columns)})))"
+
+
+def _snapshot_table(table: CdcTable) -> str:
+    return f"{OPS_DB}.reconcile_source_{table.name}"
+
+
+def snapshot_source_sql(table: CdcTable) -> str:
+    """Read the source once into (key, hash) pairs; both sides are compared against it."""
+    casts = ", ".join(f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns)
+    return (
+        f"CREATE TABLE {_snapshot_table(table)} ENGINE = MergeTree ORDER BY k AS\n"
+        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {casts}\n"
+        "FROM postgresql({address:String}, {database:String}, {source_table:String}, {user:String}, {password:String}))"
+    )
+
+
+def side_totals_sql(table: CdcTable, side: str) -> str:
+    if side == "source":
+        return f"SELECT count(), sum(h), count() - uniqExact(k) FROM {_snapshot_table(table)}"
+    return f"SELECT count(), sum({_row_hash(table)}), count() - uniqExact({table.key}) FROM {side}.{table.name} FINAL"
+
+
+def diff_sql(table: CdcTable, side: str) -> str:
+    return (
+        "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h)\n"
+        f"FROM {_snapshot_table(table)} AS s\n"
+        f"FULL OUTER JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {side}.{table.name} FINAL) AS d\n"
+        "ON s.k = d.k SETTINGS join_use_nulls = 1"
+    )
+
+
+def _totals(olap, sql: str) -> tuple[int, int, int]:
+    rows, checksum, dupes = olap.query(sql).result_rows[0]
+    return int(rows), int(checksum or 0), int(dupes)
+
+
+def compare_table(olap, table: CdcTable, source: PgSource) -> list[SideResult]:
+    """Source, then each side against it."""
+    olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
+    olap.command(snapshot_source_sql(table), parameters={
+        "address": f"{source.host}:{source.port}", "database": source.database,
+        "source_table": table.source_table, "user": source.user, "password": source.password,
+    })
+    try:
+        src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
+        results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
+        for side in SIDES:
+            if not olap.command(f"EXISTS TABLE {side}.{table.name}"):
+                results.append(SideResult(table.name, side, 0, 0, 0, missing_keys=src_rows))
+                continue
+            rows, checksum, dupes = _totals(olap, side_totals_sql(table, side))
+            if (rows, checksum) == (src_rows, src_sum):
+                results.append(SideResult(table.name, side, rows, checksum, dupes))
+                continue
+            missing, extra, differing = (int(v) for v in olap.query(diff_sql(table, side)).result_rows[0])
+            results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing))
+        return results
+    finally:
+        olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

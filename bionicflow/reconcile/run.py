@@ -1,0 +1,93 @@
+"""One reconciliation run: compare every table, judge CDC health, record it all in `ops`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from bionicflow.cdc.schema import DATABASE, TABLES
+from bionicflow.etl.load import PgSource
+from bionicflow.etl.schema import OPS_DB, render as render_ops
+from bionicflow.reconcile.compare import SideResult, compare_table
+from bionicflow.reconcile.decide import Decision, decide, verdict
+
+LAST_MISMATCH_SQL = f"""SELECT JSONExtractString(details, 'debezium_mismatch_since')
+FROM {OPS_DB}.reconciliation_runs ORDER BY started_at DESC LIMIT 1"""
+LAG_SQL = f"SELECT max(_source_ts) FROM {DATABASE}.{{table}}"
+
+
+@dataclass
+class Report:
+    run_id: str
+    started_at: datetime
+    verdict: str
+    results: list[SideResult]
+    decision: Decision
+    lag_seconds: dict[str, float | None]
+
+    def summary(self) -> dict:
+        return {
+            "run_id": self.run_id, "verdict": self.verdict, "degraded": self.decision.degraded,
+            "reasons": self.decision.reasons, "restart": self.decision.restart, "fallback": self.decision.fallback,
+            "lag_seconds": self.lag_seconds,
+            "tables": [asdict(r) | {"match": r.match} for r in self.results],
+        }
+
+
+def _previous_mismatch(olap) -> datetime | None:
+    rows = olap.query(LAST_MISMATCH_SQL).result_rows
+    value = rows[0][0] if rows else ""
+    return datetime.fromisoformat(value) if value else None
+
+
+def cdc_lag(olap, last_source_commit: dict[str, datetime | None]) -> dict[str, float | None]:
+    """Seconds between each source's newest commit and the newest change visible in ClickHouse."""
+    lags: dict[str, float | None] = {}
+    for table in TABLES:
+        last = last_source_commit.get(table.name)
+        newest = olap.query(LAG_SQL.format(table=table.name)).result_rows[0][0] if olap.command(
+            f"EXISTS TABLE {DATABASE}.{table.name}") else None
+        if last is None or newest is None:
+            lags[table.name] = None
+            continue
+        newest = newest.replace(tzinfo=timezone.utc) if newest.tzinfo is None else newest
+        lags[table.name] = round(max(0.0, (last - newest).total_seconds()), 3)
+    return lags
+
+
+def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | None, expected_connectors: list[str],
+              last_source_commit: dict[str, datetime | None], now: datetime | None = None,
+              run_id: str | None = None) -> Report:
+    """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back."""
+    for statement in render_ops():
+        olap.command(statement)
+    now = now or datetime.now(timezone.utc)
+    results = [r for table in TABLES for r in compare_table(olap, table, sources[table.name])]
+    lags = cdc_lag(olap, last_source_commit)
+    previous = _previous_mismatch(olap)
+    decision = decide(connectors, expected_connectors, results, lags,
+                      previous.replace(tzinfo=timezone.utc) if previous and previous.tzinfo is None else previous, now)
+    report = Report(run_id or uuid.uuid4().hex, now, verdict(results, decision), results, decision, lags)
+    record(olap, report)
+    return report
+
+
+def record(olap, report: Report) -> None:
+    details = report.summary() | {
+        "debezium_mismatch_since": report.decision.mismatch_since.isoformat() if report.decision.mismatch_since else "",
+    }
+    started = report.started_at.replace(tzinfo=None)
+    olap.insert(f"{OPS_DB}.reconciliation_runs",
+                [[report.run_id, started, report.verdict, int(report.decision.degraded), int(report.decision.fallback),
+                  json.dumps(details, default=str)]],
+                column_names=["run_id", "started_at", "verdict", "debezium_degraded", "fallback_triggered", "details"])
+    olap.insert(f"{OPS_DB}.reconciliation_tables",
+                [[report.run_id, started, r.table, r.side, r.rows, r.checksum, r.missing_keys, r.extra_keys,
+                  r.differing_rows, int(r.match)] for r in report.results],
+                column_names=["run_id", "started_at", "table", "side", "rows", "checksum", "missing_keys",
+                              "extra_keys", "differing_rows", "match"])
+    olap.insert(f"{OPS_DB}.schema_health",
+                [["debezium", "degraded" if report.decision.degraded else "healthy", "; ".join(report.decision.reasons)]],
+                column_names=["schema", "state", "reason"])
