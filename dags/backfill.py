@@ -14,20 +14,15 @@ Progress is printed in the task logs.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30)}
+from bionicflow.dag_defaults import dag_kwargs
 
 
 @dag(
     dag_id="backfill",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
+    **dag_kwargs(retry_seconds=30),
     tags=["bionicflow", "backfill"],
     doc_md=__doc__,
     params={

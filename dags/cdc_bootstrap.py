@@ -15,21 +15,16 @@ Run it by hand after changing a connector file; `bionicflow up` runs it once on 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import dag, task
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=20)}
+from bionicflow.dag_defaults import dag_kwargs
 
 
 @dag(
     dag_id="cdc_bootstrap",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
+    **dag_kwargs(retry_seconds=20),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["bionicflow", "cdc", "bootstrap"],
     doc_md=__doc__,
 )

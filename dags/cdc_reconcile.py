@@ -15,23 +15,19 @@ connector tasks once, marks `debezium` degraded in `ops.schema_health`, and trig
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, get_current_context, task
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30)}
+from bionicflow.dag_defaults import dag_kwargs
+
 LAST_COMMIT_SQL = "SELECT (pg_last_committed_xact()).timestamp"
 
 
 @dag(
     dag_id="cdc_reconcile",
     schedule="*/10 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
+    **dag_kwargs(retry_seconds=30),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["bionicflow", "cdc", "reconcile"],
     doc_md=__doc__,
 )

@@ -17,21 +17,16 @@ Each load is recorded in `ops.etl_runs`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-DEFAULT_ARGS = {"retries": 2, "retry_delay": timedelta(seconds=30)}
+from bionicflow.dag_defaults import dag_kwargs
 
 
 @dag(
     dag_id="etl_default",
     schedule="@hourly",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
+    **dag_kwargs(retry_seconds=30),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["bionicflow", "batch", "etl"],
     doc_md=__doc__,
     params={

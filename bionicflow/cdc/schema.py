@@ -45,6 +45,11 @@ class CdcTable:
     key: str  # ClickHouse key column
     columns: tuple[Column, ...]
     consumer_group: str
+    olap_source: str = ""  # the relation ClickHouse reads for batch loads (default: the table)
+
+    @property
+    def olap_relation(self) -> str:
+        return self.olap_source or self.source_table
 
     @property
     def business_columns(self) -> list[str]:
@@ -69,7 +74,7 @@ USERS = CdcTable(
 )
 TELEMETRY_EVENTS = CdcTable(
     name="telemetry_events", topic="telemetry.public.telemetry_events", source_table="telemetry_events",
-    key="id", consumer_group="clickhouse_telemetry_consumer",
+    key="id", consumer_group="clickhouse_telemetry_consumer", olap_source="telemetry_events_olap",
     columns=(
         Column("id", "Int64", "id", "int"),
         Column("event_uuid", "String", "event_uuid", "string"),
@@ -89,7 +94,8 @@ TABLES_BY_TOPIC = {t.topic: t for t in TABLES}
 # Bookkeeping columns on every target table.
 META_COLUMNS = (
     ("_op", "LowCardinality(String)"),  # c, u, r (snapshot) or d
-    ("_lsn", "UInt64"),  # source position: the version of the row
+    ("_lsn", "UInt64"),  # source position (0 for incremental-snapshot reads)
+    ("_version", "UInt64"),  # position in the topic (Kafka offset): the newest wins
     ("_source_ts", "DateTime64(6)"),  # commit time in the source
     ("_ingested_at", "DateTime64(6)"),  # when ClickHouse received it
     ("is_deleted", "UInt8"),
@@ -152,8 +158,10 @@ def target_table_ddl(table: CdcTable) -> str:
     cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "") for name, typ in META_COLUMNS]
     return (
         f"CREATE TABLE IF NOT EXISTS {DATABASE}.{table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
-        # The newest source position wins; a delete's tombstone row hides the key under FINAL.
-        "ENGINE = ReplacingMergeTree(_lsn, is_deleted)\n"
+        # The message latest in the topic wins: Debezium's log order is its consistency
+        # guarantee, also for incremental-snapshot reads, which carry no LSN (see docs/cdc.md).
+        # A delete's tombstone row hides the key under FINAL.
+        "ENGINE = ReplacingMergeTree(_version, is_deleted)\n"
         f"ORDER BY {table.key}"
     )
 
@@ -163,6 +171,7 @@ def view_ddl(table: CdcTable) -> str:
     selects += [
         "    op AS _op",
         "    JSONExtractUInt(src, 'lsn') AS _lsn",
+        "    _offset AS _version",
         "    fromUnixTimestamp64Micro(JSONExtractInt(src, 'ts_us')) AS _source_ts",
         "    now64(6) AS _ingested_at",
         "    toUInt8(op = 'd') AS is_deleted",

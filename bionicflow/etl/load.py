@@ -65,7 +65,7 @@ def load_sql(table: CdcTable, target: str, windowed: bool) -> str:
 
 def _params(table: CdcTable, source: PgSource, version: int, **extra) -> dict:
     return {
-        "address": f"{source.host}:{source.port}", "database": source.database, "source_table": table.source_table,
+        "address": f"{source.host}:{source.port}", "database": source.database, "source_table": table.olap_relation,
         "user": source.user, "password": source.password, "version": version, **extra,
     }
 

@@ -100,7 +100,8 @@ def run_query(conn, sql: str, fmt: str, params: dict[str, str]) -> QueryResult:
         data=data,
         summary={
             "read_rows": str(result.rows_read()), "read_bytes": str(result.bytes_read()),
-            "written_rows": "0", "written_bytes": "0", "total_rows_to_read": str(result.rows_read()),
+            "written_rows": str(result.rows_written()), "written_bytes": str(result.bytes_written()),
+            "total_rows_to_read": str(result.rows_read()),
             "result_rows": "0", "result_bytes": str(len(data)),
             "elapsed_ns": str(time.perf_counter_ns() - started),
         },

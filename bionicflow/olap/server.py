@@ -120,8 +120,8 @@ class OlapApp:
         self.engine = engine
         self.users = users
 
-    def authenticate(self, request: Request) -> User:
-        creds = read_credentials(request.headers, request.query_params)
+    def authenticate(self, request: Request, params: dict) -> User:
+        creds = read_credentials(request.headers, params)
         user = self.users.get(creds.user)
         given = creds.password.encode()
         if user is None or not hmac.compare_digest(given, user.password.encode()):
@@ -141,8 +141,14 @@ class OlapApp:
         if request.method == "GET" and "query" not in request.query_params:
             return PlainTextResponse("Ok.\n", headers=base_headers)
         try:
-            user = self.authenticate(request)
-            return await self._execute(request, user, base_headers)
+            params, form_sent = dict(request.query_params), False
+            if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+                # Large bound parameters arrive as form fields (query, param_*), as ClickHouse accepts them.
+                form = await request.form()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+                form_sent = True
+            user = self.authenticate(request, params)
+            return await self._execute(request, params, form_sent, user, base_headers)
         except ClickHouseError as err:
             log.info("query %s failed: %s (%s)", query_id, err.name, err.code)
             return PlainTextResponse(
@@ -151,8 +157,8 @@ class OlapApp:
                 headers={**base_headers, "X-ClickHouse-Exception-Code": str(err.code)},
             )
 
-    async def _execute(self, request: Request, user: User, headers: dict) -> Response:
-        opts = read_options(request.query_params)
+    async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict) -> Response:
+        opts = read_options(params)
         if opts.native_compression:
             raise ClickHouseError(
                 48, "NOT_IMPLEMENTED",
@@ -161,8 +167,8 @@ class OlapApp:
             )
         readonly = user.readonly or request.method == "GET"
         decompressor = _decompressor(request.headers.get("content-encoding", ""))
-        body = _BodyReader(request, decompressor)
-        param_query = request.query_params.get("query", "")
+        body = _BodyReader(request, decompressor, consumed=form_sent)
+        param_query = params.get("query", "")
 
         head, first_data = await self._insert_head(param_query, body)
         self.engine.acquire()
@@ -238,11 +244,11 @@ class OlapApp:
 class _BodyReader:
     """The request body, decompressed, readable in a probe then in chunks."""
 
-    def __init__(self, request: Request, decompressor):
+    def __init__(self, request: Request, decompressor, consumed: bool = False):
         self._stream = request.stream()
         self._decompressor = decompressor
         self._buffer = bytearray()
-        self._done = False
+        self._done = consumed  # a form body was already read for its fields
 
     async def _next(self) -> bytes | None:
         try:

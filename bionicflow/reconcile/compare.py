@@ -78,7 +78,7 @@ def compare_table(olap, table: CdcTable, source: PgSource) -> list[SideResult]:
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters={
         "address": f"{source.host}:{source.port}", "database": source.database,
-        "source_table": table.source_table, "user": source.user, "password": source.password,
+        "source_table": table.olap_relation, "user": source.user, "password": source.password,
     })
     try:
         src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))

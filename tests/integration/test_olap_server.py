@@ -151,3 +151,11 @@ def test_header_and_parameter_credentials(stack):
     by_param = requests.post(_url(stack), params={"user": stack.clickhouse_user, "password": secret},
                              data="SELECT 7", timeout=10)
     assert by_param.text == "7\n"
+
+
+def test_large_bound_parameters_arrive_as_form_fields(admin):
+    # clickhouse-connect moves big parameters into a multipart form body (query + param_* fields)
+    keys = list(range(20_000))
+    result = admin.query("SELECT count() FROM numbers(30000) WHERE number IN {keys:Array(UInt64)}",
+                         parameters={"keys": keys})
+    assert result.result_rows == [(20_000,)]
