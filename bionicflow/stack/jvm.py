@@ -76,6 +76,26 @@ def _log4j(settings: Settings) -> Path:
     return path
 
 
+def _jvm_program(settings: Settings, name: str, heap: str, main_class: str, config: Path, directory: Path,
+                 preallocate: bool = False) -> Program:
+    """A supervised JVM on the Kafka classpath with our log4j2 configuration.
+
+    ``preallocate`` commits the whole heap at start (the broker, as Kafka's scripts do);
+    otherwise the heap grows on demand, which keeps the idle stack small.
+    """
+    return Program(
+        name=name,
+        command=[
+            str(find_java(settings)), f"-Xmx{heap}", *([f"-Xms{heap}"] if preallocate else []),
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={_log4j(settings)}", "-cp", _classpath(settings), main_class, str(config),
+        ],
+        directory=directory,
+        stopwaitsecs=60,
+        startsecs=3,
+    )
+
+
 class KafkaBroker:
     """Single-node KRaft broker + controller."""
 
@@ -125,18 +145,8 @@ class KafkaBroker:
             raise ServiceStartError(f"formatting Kafka storage failed: {(out.stdout + out.stderr).strip()[-800:]}")
 
     def program(self) -> Program:
-        return Program(
-            name="kafka",
-            command=[
-                str(find_java(self.settings)), f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={_log4j(self.settings)}",
-                "-cp", _classpath(self.settings), "kafka.Kafka", str(self.config),
-            ],
-            directory=self.root,
-            stopwaitsecs=60,
-            startsecs=3,
-        )
+        return _jvm_program(self.settings, "kafka", self.settings.kafka_heap, "kafka.Kafka", self.config, self.root,
+                            preallocate=True)
 
 
 CONNECT_TOPICS = ("_connect_configs", "_connect_offsets", "_connect_status")
@@ -187,15 +197,5 @@ class ConnectWorker:
         })
 
     def program(self) -> Program:
-        return Program(
-            name="kafka_connect",
-            command=[
-                str(find_java(self.settings)), f"-Xmx{self.settings.connect_heap}",
-                "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={_log4j(self.settings)}",
-                "-cp", _classpath(self.settings), "org.apache.kafka.connect.cli.ConnectDistributed", str(self.config),
-            ],
-            directory=self.root,
-            stopwaitsecs=60,
-            startsecs=3,
-        )
+        return _jvm_program(self.settings, "kafka_connect", self.settings.connect_heap,
+                            "org.apache.kafka.connect.cli.ConnectDistributed", self.config, self.root)

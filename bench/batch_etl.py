@@ -1,0 +1,118 @@
+"""Batch road throughput, demo-data generation and reconciliation time, on a stack of their own.
+
+Same source data for every path, each loading every row of both tables into ClickHouse:
+  (a) naive:   psycopg2 server-side cursor -> Python rows -> clickhouse-connect insert (100k batches)
+  (b) etl:     bionicflow.etl.load.full_refresh (what `etl_default` runs in full mode)
+  (c) bare:    INSERT INTO t SELECT * FROM postgresql(...) into a plain MergeTree (the ceiling)
+Also: demo-data generation rows/s (Faker pools + numpy + COPY) and one reconciliation
+(source vs default vs debezium, every row checksummed) in seconds.
+
+Run: python -m bench.batch_etl [--users N --events M --runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+
+import clickhouse_connect
+import psycopg2
+
+from bench.common import bench_env, bionicflow, machine, timed
+from bionicflow.cdc.schema import TABLES
+from bionicflow.config import Settings
+from bionicflow.demo.data import generate
+from bionicflow.etl.load import PgSource, full_refresh
+from bionicflow.reconcile.run import reconcile
+
+
+def sources(s: Settings) -> dict[str, PgSource]:
+    return {
+        "users": PgSource(s.host, s.crm_db_port, "crm_db", s.crm_user, s.crm_password.get_secret_value()),
+        "telemetry_events": PgSource(s.host, s.telemetry_db_port, "telemetry_db", s.telemetry_user,
+                                     s.telemetry_password.get_secret_value()),
+    }
+
+
+def pg(src: PgSource):
+    return psycopg2.connect(host=src.host, port=src.port, dbname=src.database, user=src.user, password=src.password)
+
+
+def olap(s: Settings):
+    return clickhouse_connect.get_client(host=s.host, port=s.olap_port, username=s.clickhouse_user,
+                                         password=s.clickhouse_password.get_secret_value(), send_receive_timeout=900)
+
+
+def naive(client, src: PgSource, table) -> None:
+    target = f"bench.naive_{table.name}"
+    client.command(f"DROP TABLE IF EXISTS {target}")
+    cols = ", ".join(f"{c.name} {c.type}" for c in table.columns)
+    client.command(f"CREATE TABLE {target} ({cols}) ENGINE = MergeTree ORDER BY {table.key}")
+    conn = pg(src)
+    with conn.cursor(name="naive") as cur:  # server-side cursor: rows stream in batches
+        cur.itersize = 100_000
+        cur.execute(f"SELECT {', '.join(c.source for c in table.columns)} FROM public.{table.source_table}")
+        while rows := cur.fetchmany(100_000):
+            client.insert(target, rows, column_names=table.business_columns)  # psycopg2 gives uuid as str
+    conn.close()
+
+
+def bare(client, src: PgSource, table) -> None:
+    target = f"bench.bare_{table.name}"
+    client.command(f"DROP TABLE IF EXISTS {target}")
+    client.command(f"CREATE TABLE {target} ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM postgresql("
+                   "{a:String}, {d:String}, {t:String}, {u:String}, {p:String}) LIMIT 0",
+                   parameters={"a": f"{src.host}:{src.port}", "d": src.database, "t": table.olap_relation,
+                               "u": src.user, "p": src.password})
+    client.command(f"INSERT INTO {target} SELECT * FROM postgresql({{a:String}}, {{d:String}}, {{t:String}}, "
+                   "{u:String}, {p:String})", parameters={"a": f"{src.host}:{src.port}", "d": src.database,
+                                                          "t": table.olap_relation, "u": src.user, "p": src.password})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
+    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
+    try:
+        bionicflow(env, "down")
+        bionicflow(env, "up")
+        s, srcs = Settings(), sources(Settings())
+        crm, tel = pg(srcs["users"]), pg(srcs["telemetry_events"])
+        gen_s = timed(lambda: generate(crm, tel, users=args.users, events=args.events, seed=1))
+        crm.close()
+        tel.close()
+        total = args.users + args.events
+        out["demo_data"] = {"seconds": round(gen_s, 1), "rows_per_s": round(total / gen_s)}
+        client = olap(s)
+        client.command("CREATE DATABASE IF NOT EXISTS bench")
+        paths = {
+            "naive": lambda: [naive(client, srcs[t.name], t) for t in TABLES],
+            "etl_default": lambda: [full_refresh(client, t, srcs[t.name]) for t in TABLES],
+            "bare_insert_select": lambda: [bare(client, srcs[t.name], t) for t in TABLES],
+        }
+        samples = {name: [timed(fn) for _ in range(args.runs)] for name, fn in paths.items()}
+        med = {name: statistics.median(v) for name, v in samples.items()}
+        out["load"] = {name: {"median_s": round(med[name], 2), "rows_per_s": round(total / med[name]),
+                              "samples_s": [round(x, 2) for x in samples[name]]} for name in paths}
+        out["etl_vs_bare"] = round(med["bare_insert_select"] / med["etl_default"], 2)
+        out["etl_vs_naive"] = round(med["naive"] / med["etl_default"], 1)
+        started = time.perf_counter()
+        report = reconcile(client, srcs, {}, [], {})
+        out["reconcile"] = {"seconds": round(time.perf_counter() - started, 1), "rows": total,
+                            "default_match": all(r.match for r in report.results if r.side == "default")}
+    finally:
+        bionicflow(env, "down")
+        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
