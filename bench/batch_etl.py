@@ -83,6 +83,7 @@ def main() -> None:
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
     try:
         bionicflow(env, "down")
+        shutil.rmtree(env["BIONICFLOW_STATE_DIR"])  # recreated world-traversable by `up` (PostgreSQL's user)
         bionicflow(env, "up")
         s, srcs = Settings(), sources(Settings())
         crm, tel = pg(srcs["users"]), pg(srcs["telemetry_events"])

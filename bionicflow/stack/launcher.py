@@ -15,7 +15,7 @@ from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.cdc.consumer import olap_client
 from bionicflow.stack.jvm import jars_dir
-from bionicflow.stack.preflight import check_port, find_java, find_mvn, find_pg_bindir
+from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
 from bionicflow.stack.services import Service, build_services
 from bionicflow.stack.supervisor import Supervisor
 
@@ -39,6 +39,8 @@ def preflight(settings: Settings, services: dict[str, Service], running: set[str
     """Every reason the stack cannot start, reported at once before anything starts."""
     problems: list[str] = []
     checks = [lambda: find_pg_bindir(settings), lambda: find_java(settings)]
+    if os.geteuid() == 0:
+        checks.append(lambda: check_reachable_by(settings.state_dir, settings.pg_os_user))
     if not (jars_dir(settings) / ".complete").exists():
         checks.append(lambda: find_mvn(settings))
     for service in services.values():

@@ -83,3 +83,23 @@ def check_port(settings: Settings, service: str, field: str) -> None:
     port = getattr(settings, field)
     if not port_is_free(settings.host, port):
         raise PortInUseError(service, settings.host, port, settings.port_env_name(field))
+
+
+def check_reachable_by(path: Path, user: str) -> None:
+    """Every folder above ``path`` must let ``user`` pass (PostgreSQL runs as that user)."""
+    import pwd
+    import stat
+
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return  # reported by the PostgreSQL step with its own fix
+    for folder in [path, *path.parents]:
+        if not folder.exists():
+            continue
+        st = folder.stat()
+        if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
+            raise ConfigurationError(
+                f"{folder} is not reachable by the {user!r} OS user that runs PostgreSQL (mode "
+                f"{stat.filemode(st.st_mode)}): chmod o+x {folder}, or set BIONICFLOW_STATE_DIR to a folder it can reach"
+            )

@@ -1,8 +1,10 @@
 """Misconfiguration: the CLI exits non-zero and says what to change, before starting anything."""
 
+import shutil
+
 import pytest
 
-from tests.integration.conftest import cli
+from tests.integration.conftest import STATE_DIR, cli
 
 # Ports nothing in the test session listens on, so only the broken setting fails.
 FREE_PORTS = {
@@ -15,7 +17,11 @@ FREE_PORTS = {
 
 @pytest.fixture
 def other_state(tmp_path):
-    return {"BIONICFLOW_STATE_DIR": str(tmp_path / "state")}
+    # Beside the test stack's state (pytest's own tmp folders are private to root, which the
+    # PostgreSQL user could not reach: a different misconfiguration than the one under test).
+    state = STATE_DIR.parent / ".bionicflow-test-other" / tmp_path.name
+    yield {"BIONICFLOW_STATE_DIR": str(state)}
+    shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def _error_lines(stderr: str) -> list[str]:

@@ -1,11 +1,13 @@
+import os
 import socket
 import stat
+from pathlib import Path
 
 import pytest
 
 from bionicflow.config import Settings
 from bionicflow.errors import ConfigurationError, PortInUseError
-from bionicflow.stack.preflight import check_port, find_java, find_pg_bindir, port_is_free
+from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_pg_bindir, port_is_free
 
 
 def _fake_program(path, body="#!/bin/sh\nexit 0\n"):
@@ -49,3 +51,19 @@ def test_taken_port_names_the_port_and_the_variable():
             check_port(Settings(olap_port=port), "olap", "olap_port")
     assert str(port) in str(info.value) and "BIONICFLOW_OLAP_PORT" in str(info.value)
     assert port_is_free("127.0.0.1", port)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the check applies when the launcher runs as root")
+def test_state_dir_under_a_private_folder_is_reported_with_the_fix():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as base:  # in /tmp: every folder above it is traversable
+        os.chmod(base, 0o755)
+        private = Path(base) / "private"
+        (private / "state").mkdir(parents=True)
+        private.chmod(0o700)
+        with pytest.raises(ConfigurationError) as info:
+            check_reachable_by(private / "state" / "pg", "postgres")
+        assert f"chmod o+x {private}" in str(info.value) and "BIONICFLOW_STATE_DIR" in str(info.value)
+        private.chmod(0o755)
+        check_reachable_by(private / "state" / "pg", "postgres")
