@@ -29,8 +29,7 @@ class Column:
         """A ClickHouse expression reading this column from the row JSON ``row``."""
         nullable = self.type.startswith("Nullable(")
         if self.kind == "micros":
-            value = f"fromUnixTimestamp64Micro(JSONExtractInt({row}, '{self.source}'))"
-            return value
+            return f"fromUnixTimestamp64Micro(JSONExtractInt({row}, '{self.source}'))"
         if nullable:
             return f"JSONExtract({row}, '{self.source}', '{self.type}')"
         fn = {"int": "JSONExtractInt", "string": "JSONExtractString", "float": "JSONExtractFloat"}[self.kind]
