@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import tempfile
 import time
 
 import clickhouse_connect
 import psycopg2
 
-from bench.common import bench_env, bionicflow, machine, timed
+from bench.common import bench_stack, fresh_stack, machine, timed
 from bionicflow.cdc.schema import TABLES
 from bionicflow.config import Settings
 from bionicflow.demo.data import generate
@@ -79,12 +77,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
-    try:
-        bionicflow(env, "down")
-        shutil.rmtree(env["BIONICFLOW_STATE_DIR"])  # recreated world-traversable by `up` (PostgreSQL's user)
-        bionicflow(env, "up")
+    with bench_stack() as env:
+        fresh_stack(env)
         s, srcs = Settings(), sources(Settings())
         crm, tel = pg(srcs["users"]), pg(srcs["telemetry_events"])
         gen_s = timed(lambda: generate(crm, tel, users=args.users, events=args.events, seed=1))
@@ -109,9 +104,6 @@ def main() -> None:
         report = reconcile(client, srcs, {}, [], {})
         out["reconcile"] = {"seconds": round(time.perf_counter() - started, 1), "rows": total,
                             "default_match": all(r.match for r in report.results if r.side == "default")}
-    finally:
-        bionicflow(env, "down")
-        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 

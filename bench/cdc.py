@@ -16,15 +16,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shutil
 import statistics
-import tempfile
 import time
 
 import clickhouse_connect
 import psycopg2
 
-from bench.common import bench_env, bionicflow, machine
+from bench.common import bench_stack, bionicflow, fresh_stack, machine
 from bionicflow.config import Settings
 
 USERS_SQL = """INSERT INTO users (name, email, age, gender, country, address, phone, registered_at)
@@ -74,14 +72,6 @@ def wait_rows(settings: Settings, expected: dict[str, int], timeout: float) -> N
         if time.monotonic() > deadline:
             raise RuntimeError(f"snapshot incomplete after {timeout}s: {counts} of {expected}")
         time.sleep(0.5)
-
-
-def fresh_stack(env: dict) -> str:
-    state = env["BIONICFLOW_STATE_DIR"]
-    bionicflow(env, "down")
-    shutil.rmtree(state, ignore_errors=True)
-    bionicflow(env, "up")
-    return state
 
 
 def snapshot_run(env: dict, users: int, events: int) -> dict:
@@ -145,9 +135,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
     out: dict = {"machine": machine(), "mode": args.mode, "runs": args.runs}
-    try:
+    with bench_stack() as env:
         if args.mode == "snapshot":
             runs = [snapshot_run(env, args.users, args.events) for _ in range(args.runs)]
             out["runs_detail"] = runs
@@ -158,9 +147,6 @@ def main() -> None:
             bionicflow(env, "cdc", "bootstrap")
             out["runs_detail"] = [streaming_run(env, int(rate), args.seconds)
                                   for rate in args.rates.split(",") for _ in range(args.runs)]
-    finally:
-        bionicflow(env, "down")
-        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 

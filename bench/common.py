@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -54,3 +55,26 @@ def bionicflow(env: dict[str, str], *args: str) -> None:
     result = subprocess.run([sys.executable, "-m", "bionicflow.cli", *args], env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"bionicflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+
+
+def fresh_stack(env: dict[str, str]) -> None:
+    """Stop the benchmark stack, wipe its state and start it again from empty."""
+    import shutil
+
+    bionicflow(env, "down")
+    shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)  # `up` recreates it reachable by PostgreSQL's user
+    bionicflow(env, "up")
+
+
+@contextlib.contextmanager
+def bench_stack():
+    """The environment of a benchmark stack in a temporary state dir; stopped and removed afterwards."""
+    import shutil
+    import tempfile
+
+    env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
+    try:
+        yield env
+    finally:
+        bionicflow(env, "down")
+        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)

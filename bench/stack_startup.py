@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-from bench.common import bench_env, bionicflow as cli, machine, median_of, timed
+from bench.common import bench_stack, bionicflow as cli, machine, median_of, timed
 from bionicflow.stack.supervisor import Supervisor
 
 
@@ -42,26 +41,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=60, help="settle time before measuring memory")
     args = parser.parse_args()
-    state = tempfile.mkdtemp(prefix="bionicflow-bench-")
-    env = bench_env(state)
+    with bench_stack() as env:
+        state = env["BIONICFLOW_STATE_DIR"]
 
-    def cold() -> float:
-        cli(env, "down")
-        shutil.rmtree(state, ignore_errors=True)
-        return timed(lambda: cli(env, "up"))
+        def cold() -> float:
+            cli(env, "down")
+            shutil.rmtree(state, ignore_errors=True)
+            return timed(lambda: cli(env, "up"))
 
-    def warm() -> float:
-        cli(env, "down")
-        return timed(lambda: cli(env, "up"))
+        def warm() -> float:
+            cli(env, "down")
+            return timed(lambda: cli(env, "up"))
 
-    try:
         cold_med, cold_all = median_of(args.runs, cold)
         warm_med, warm_all = median_of(args.runs, warm)
         time.sleep(args.idle_seconds)  # let the stack go idle: this is a measurement, not a synchronisation
         mem = memory(state)
-    finally:
-        cli(env, "down")
-        shutil.rmtree(state, ignore_errors=True)
     print(json.dumps({
         "machine": machine(), "runs": args.runs,
         "cold_up_s": round(cold_med, 1), "cold_samples": [round(x, 1) for x in cold_all],

@@ -17,6 +17,14 @@ LAST_COMMIT_SQL = "SELECT (pg_last_committed_xact()).timestamp"
 NEWEST_CHANGE_SQL = "SELECT max(_source_ts), count() FROM {db}.{table}"
 
 
+def lag_seconds(last_source_commit: datetime, newest_in_clickhouse: datetime) -> float:
+    """How far ClickHouse is behind the source's newest commit (0 when caught up); naive times are UTC."""
+    def utc(value: datetime) -> datetime:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    return round(max(0.0, (utc(last_source_commit) - utc(newest_in_clickhouse)).total_seconds()), 3)
+
+
 def connectors(settings: Settings) -> dict:
     try:
         return KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}").statuses()
@@ -94,8 +102,7 @@ def lag(settings: Settings, olap) -> dict:
             last = source["last_source_commit"]
             entry["last_source_commit"] = last.isoformat() if last else None
             if last and rows:
-                behind = (last.astimezone(timezone.utc) - newest.replace(tzinfo=timezone.utc)).total_seconds()
-                entry["lag_seconds"] = round(max(0.0, behind), 3)
+                entry["lag_seconds"] = lag_seconds(last, newest)
         except Exception as exc:
             entry["source_error"] = str(exc).splitlines()[0][:200]
         try:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from bionicflow.cdc.monitor import lag_seconds
 from bionicflow.cdc.schema import DATABASE, TABLES
 from bionicflow.etl.load import PgSource
 from bionicflow.etl.schema import OPS_DB, render as render_ops
@@ -52,8 +53,7 @@ def cdc_lag(olap, last_source_commit: dict[str, datetime | None]) -> dict[str, f
         if last is None or newest is None:
             lags[table.name] = None
             continue
-        newest = newest.replace(tzinfo=timezone.utc) if newest.tzinfo is None else newest
-        lags[table.name] = round(max(0.0, (last - newest).total_seconds()), 3)
+        lags[table.name] = lag_seconds(last, newest)
     return lags
 
 
