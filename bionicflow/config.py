@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
 
+    # --- reports ------------------------------------------------------------------
+    reports_oidc_issuer: str | None = Field(
+        None, description="OIDC issuer whose JWTs reports_api accepts (JWKS via discovery). "
+                          "Unset: reports_api is its own development issuer (embedded stack only).")
+    reports_oidc_audience: str = Field("bionicflow-reports", description="Required `aud` of report tokens.")
+    reports_roles_claim: str = Field("roles", description="Token claim listing the roles (customer, analyst).")
+    reports_uuid_claim: str = Field("user_uuid", description="Token claim naming the customer's own user_uuid.")
+    reports_token_ttl_seconds: int = Field(3600, description="Lifetime of development-issuer tokens.")
+    reports_query_timeout_seconds: int = Field(10, description="Longest a report query may run (then 504).")
+    reports_max_period_days: int = Field(366, description="Longest period one report may cover.")
+    reports_demo_actions: bool = Field(
+        True, description="The web page's 'Generate users and events' button (triggers demo_data).")
+
     # --- credentials (DEMO defaults, embedded stack only) ----------------------
     crm_user: str = "crm_user"
     crm_password: SecretStr = SecretStr("crm_password")

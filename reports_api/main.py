@@ -1,20 +1,187 @@
-"""reports_api application. The report endpoints arrive with the "reports" issue; for now
-it answers its health check so the embedded stack can supervise it."""
+"""reports_api: the user report, the overview and their comparison from `default` or `debezium`.
+
+Every data route needs a bearer JWT (see bionicflow.reports.auth); customers read only their
+own user_uuid, analysts read everything. The web pages live in reports_api.web.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from contextlib import asynccontextmanager
+from enum import Enum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bionicflow import __version__
+from bionicflow.config import Settings, get_settings
+from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, compare_reports, overview, user_report
+from bionicflow.reports.build import SCHEMAS
+from bionicflow.reports.export import to_csv
+from reports_api import deps, web
+
+log = logging.getLogger("reports_api")
+
+
+class Schema(str, Enum):
+    default = "default"
+    debezium = "debezium"
+
+
+class Format(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    # Creating schemas is cdc_bootstrap's job; here we only say what is missing and how to fix it.
+    try:
+        missing = deps.missing_tables()
+        if missing:
+            log.warning(deps.schema_advice(missing))
+    except ClickHouseError as exc:
+        log.warning("OLAP server not answering at start (%s); reports will answer 503 until it does", exc)
+    yield
+
 
 app = FastAPI(
     title="bionicflow reports_api",
     version=__version__,
-    description="Reports from ClickHouse schema `default` (batch) or `debezium` (CDC).",
+    description="Reports from ClickHouse schema `default` (batch) or `debezium` (CDC), side by side. "
+                "Authenticate with a bearer JWT (embedded stack: `bionicflow token --user analyst`).",
+    lifespan=lifespan,
 )
+app.include_router(web.router)
+
+FromQ = Annotated[str | None, Query(alias="from", description="ISO date or date-time (UTC), inclusive; "
+                                                               "default: 30 days before `to`", examples=["2026-11-01"])]
+ToQ = Annotated[str | None, Query(alias="to", description="ISO date (whole day included) or date-time (exclusive); "
+                                                          "default: now", examples=["2026-11-30"])]
+UserQ = Annotated[UUID | None, Query(description="The user; customers may omit it (their own)")]
+FormatQ = Annotated[Format, Query(description="json, or csv (field,value rows)")]
+
+
+def period(start: FromQ = None, end: ToQ = None, settings: Settings = Depends(get_settings)) -> Period:
+    try:
+        return Period.parse(start, end, max_days=settings.reports_max_period_days)
+    except PeriodError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _respond(report: dict, fmt: Format, name: str) -> Response:
+    if fmt is Format.csv:
+        return PlainTextResponse(to_csv(report), media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return JSONResponse(report)
+
+
+def _target_user(caller: auth.Principal, user_uuid: UUID | None) -> str:
+    if user_uuid is None:
+        if caller.user_uuid:
+            return caller.user_uuid
+        raise HTTPException(422, "user_uuid is required (only a customer's own report is implied)")
+    target = str(user_uuid)
+    try:
+        caller.require_user(target)
+    except auth.ForbiddenError as exc:
+        raise HTTPException(403, str(exc)) from None
+    return target
+
+
+def _olap_call(fn, *args):
+    try:
+        return fn(deps.reader(), *args)
+    except ClickHouseError as exc:
+        raise deps.olap_failure(exc) from None
 
 
 @app.get("/health", tags=["ops"])
 def health() -> dict[str, str]:
-    """Liveness of the service itself."""
+    """Liveness of the service itself (no authentication, no data)."""
     return {"status": "ok", "version": __version__}
+
+
+@app.get("/reports", tags=["reports"], summary="User report from one schema (the brief's endpoint)",
+         responses={401: {}, 403: {}, 404: {}, 422: {}, 503: {}, 504: {}})
+def get_report(schema: Annotated[Schema, Query(description="default (batch) or debezium (CDC)")],
+               user_uuid: UserQ = None, fmt: FormatQ = Format.json, the_period: Period = Depends(period),
+               caller: auth.Principal = Depends(deps.principal)) -> Response:
+    target = _target_user(caller, user_uuid)
+    try:
+        report = _olap_call(user_report, schema.value, target, the_period)
+    except UnknownUserError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return _respond(report, fmt, f"report-{schema.value}-{target}")
+
+
+@app.get("/reports/overview", tags=["reports"], summary="Overview of a period (analysts)",
+         responses={401: {}, 403: {}, 422: {}, 503: {}, 504: {}})
+def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json, the_period: Period = Depends(period),
+                 caller: auth.Principal = Depends(deps.principal)) -> Response:
+    try:
+        caller.require_analyst()
+    except auth.ForbiddenError as exc:
+        raise HTTPException(403, str(exc)) from None
+    return _respond(_olap_call(overview, schema.value, the_period), fmt, f"overview-{schema.value}")
+
+
+def build_comparison(report: str, target: str | None, the_period: Period) -> dict:
+    """The same report from both schemas with the differences; 404 when the user is in neither."""
+    built: dict[str, dict | None] = {}
+    for schema in SCHEMAS:
+        try:
+            built[schema] = (_olap_call(user_report, schema, target, the_period) if report == "user"
+                             else _olap_call(overview, schema, the_period))
+        except UnknownUserError:
+            built[schema] = None
+    if all(r is None for r in built.values()):
+        raise HTTPException(404, f"user {target} is in neither schema's users table")
+    return compare_reports(built)
+
+
+@app.get("/reports/compare", tags=["reports"], summary="The same report from both schemas, field by field",
+         responses={401: {}, 403: {}, 404: {}, 422: {}, 503: {}, 504: {}})
+def get_compare(report: Annotated[Literal["user", "overview"], Query(description="which report")] = "user",
+                user_uuid: UserQ = None, the_period: Period = Depends(period),
+                caller: auth.Principal = Depends(deps.principal)) -> dict:
+    if report == "overview":
+        try:
+            caller.require_analyst()
+        except auth.ForbiddenError as exc:
+            raise HTTPException(403, str(exc)) from None
+        return build_comparison("overview", None, the_period)
+    return build_comparison("user", _target_user(caller, user_uuid), the_period)
+
+
+# --- the embedded development issuer (off when BIONICFLOW_REPORTS_OIDC_ISSUER is set) -------------
+
+def _dev_issuer_on(settings: Settings = Depends(get_settings)) -> Settings:
+    if settings.reports_oidc_issuer:
+        raise HTTPException(404, "the development issuer is off: tokens come from " + settings.reports_oidc_issuer)
+    return settings
+
+
+@app.get("/dev-issuer/.well-known/openid-configuration", tags=["dev issuer"])
+def dev_discovery(settings: Settings = Depends(_dev_issuer_on)) -> dict:
+    base = auth.dev_issuer_url(settings)
+    return {"issuer": base, "jwks_uri": f"{base}/jwks.json", "token_endpoint": f"{base}/token",
+            "grant_types_supported": ["password"], "id_token_signing_alg_values_supported": ["RS256"]}
+
+
+@app.get("/dev-issuer/jwks.json", tags=["dev issuer"])
+def dev_jwks(settings: Settings = Depends(_dev_issuer_on)) -> dict:
+    return auth.dev_jwks(settings)
+
+
+@app.post("/dev-issuer/token", tags=["dev issuer"], summary="Password grant for the demo accounts")
+def dev_token(username: Annotated[str, Form()], password: Annotated[str, Form()],
+              settings: Settings = Depends(_dev_issuer_on)) -> dict:
+    try:
+        token = auth.issue_dev_token(settings, username, password)
+    except auth.AuthError as exc:
+        raise deps.unauthorized(str(exc)) from None
+    return {"access_token": token, "token_type": "bearer", "expires_in": settings.reports_token_ttl_seconds}

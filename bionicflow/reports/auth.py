@@ -1,0 +1,147 @@
+"""Bearer-token authentication for reports: OIDC JWT verification and an embedded dev issuer.
+
+Production: set ``BIONICFLOW_REPORTS_OIDC_ISSUER``; tokens are verified against the keys
+the issuer publishes (discovery document -> JWKS), with issuer and audience checked.
+Embedded stack (no issuer set): reports_api is its own development issuer, signing RS256
+tokens with a key kept in the state directory; `bionicflow token --user customer1` and the
+web login use it. Either way the token carries the reader's role and, for a customer, the
+one user_uuid they may read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bionicflow.config import Settings
+from bionicflow.demo.accounts import ACCOUNTS, ANALYST, CUSTOMER
+from bionicflow.errors import BionicflowError
+
+ALGORITHMS = ["RS256", "ES256"]
+DEV_KEY_ID = "bionicflow-dev-1"
+
+
+class AuthError(BionicflowError):
+    """The request carries no valid token (HTTP 401)."""
+
+
+class ForbiddenError(BionicflowError):
+    """The token is valid but does not allow this (HTTP 403)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    user_uuid: str | None
+
+    @property
+    def is_analyst(self) -> bool:
+        return ANALYST in self.roles
+
+    def require_user(self, user_uuid: str) -> None:
+        if self.is_analyst or (CUSTOMER in self.roles and self.user_uuid == user_uuid):
+            return
+        raise ForbiddenError(f"{self.subject} may read only their own report"
+                             + (f" (user_uuid {self.user_uuid})" if self.user_uuid else ""))
+
+    def require_analyst(self) -> None:
+        if not self.is_analyst:
+            raise ForbiddenError(f"{self.subject} is not an analyst: only analysts read reports across users")
+
+
+def dev_issuer_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.reports_api_port}/dev-issuer"
+
+
+def issuer_url(settings: Settings) -> str:
+    return settings.reports_oidc_issuer or dev_issuer_url(settings)
+
+
+def _dev_key_path(settings: Settings) -> Path:
+    return settings.secrets_dir / "dev_issuer_key.pem"
+
+
+def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
+    """The development issuer's signing key, created (mode 0600) on first use."""
+    path = _dev_key_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def dev_jwks(settings: Settings) -> dict:
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(dev_private_key(settings).public_key(), as_dict=True)
+    return {"keys": [{**jwk, "kid": DEV_KEY_ID, "use": "sig", "alg": "RS256"}]}
+
+
+def issue_dev_token(settings: Settings, username: str, password: str | None = None,
+                    ttl_seconds: int | None = None, now: float | None = None) -> str:
+    """Sign a token for a demo account; checks the password when one is given (web login)."""
+    if settings.reports_oidc_issuer:
+        raise AuthError("the development issuer is off because BIONICFLOW_REPORTS_OIDC_ISSUER is set: "
+                        "get tokens from that issuer")
+    account = ACCOUNTS.get(username)
+    if account is None:
+        raise AuthError(f"unknown user {username!r}: the demo accounts are {', '.join(ACCOUNTS)}")
+    if password is not None and not hmac.compare_digest(password.encode(), account.demo_password.encode()):
+        raise AuthError("wrong user name or password")
+    issued = int(now if now is not None else time.time())
+    claims = {"iss": dev_issuer_url(settings), "sub": username, "aud": settings.reports_oidc_audience,
+              "iat": issued, "exp": issued + (ttl_seconds or settings.reports_token_ttl_seconds),
+              settings.reports_roles_claim: [account.role]}
+    if account.user_uuid:
+        claims[settings.reports_uuid_claim] = account.user_uuid
+    return jwt.encode(claims, dev_private_key(settings), algorithm="RS256", headers={"kid": DEV_KEY_ID})
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(issuer: str) -> jwt.PyJWKClient:
+    import requests
+
+    discovery = requests.get(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=10)
+    discovery.raise_for_status()
+    return jwt.PyJWKClient(discovery.json()["jwks_uri"], cache_keys=True, lifespan=3600)
+
+
+def _verification_key(settings: Settings, token: str):
+    if settings.reports_oidc_issuer:
+        try:
+            return _jwks_client(settings.reports_oidc_issuer).get_signing_key_from_jwt(token).key
+        except (jwt.PyJWKClientError, OSError, KeyError, ValueError) as exc:
+            raise AuthError(f"cannot get the signing keys of {settings.reports_oidc_issuer}: {exc}") from None
+    return dev_private_key(settings).public_key()
+
+
+def verify(settings: Settings, token: str) -> Principal:
+    """The principal of a bearer token; AuthError when it is missing, expired or not ours."""
+    if not token:
+        raise AuthError("missing bearer token: send `Authorization: Bearer <token>` "
+                        "(embedded stack: `bionicflow token --user customer1`)")
+    try:
+        claims = jwt.decode(token, _verification_key(settings, token), algorithms=ALGORITHMS,
+                            audience=settings.reports_oidc_audience, issuer=issuer_url(settings),
+                            options={"require": ["exp", "iss", "sub"]}, leeway=30)
+    except jwt.ExpiredSignatureError:
+        raise AuthError("the token has expired: get a new one") from None
+    except jwt.InvalidIssuerError:
+        raise AuthError(f"the token was not issued by {issuer_url(settings)}") from None
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    roles = claims.get(settings.reports_roles_claim) or []
+    roles = frozenset([roles] if isinstance(roles, str) else roles)
+    return Principal(str(claims["sub"]), roles, claims.get(settings.reports_uuid_claim))

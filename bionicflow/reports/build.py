@@ -1,0 +1,127 @@
+"""Build reports from one schema: the user report and the overview, as plain dicts (JSON-ready)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timezone
+from uuid import UUID
+
+from bionicflow.errors import BionicflowError
+from bionicflow.reports import queries
+from bionicflow.reports.period import Period
+from bionicflow.reports.reader import OlapReader
+
+SCHEMAS = ("default", "debezium")
+TOP_USERS = 10
+
+
+class UnknownUserError(BionicflowError, LookupError):
+    """The user is not in the schema's `users` table."""
+
+
+class UnknownSchemaError(BionicflowError, ValueError):
+    """A schema reports cannot be built from."""
+
+
+def check_schema(schema: str) -> str:
+    if schema not in SCHEMAS:
+        raise UnknownSchemaError(f"unknown schema {schema!r}: use one of {', '.join(SCHEMAS)}")
+    return schema
+
+
+def _num(value) -> float | None:
+    """A JSON-safe number: the aggregate of no rows (nan) is null."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if isinstance(value, (date, datetime)) else None
+
+
+def freshness(reader: OlapReader, schema: str) -> dict:
+    newest, has_rows, age = reader.rows(queries.FRESHNESS, {"schema": schema})[0]
+    if not has_rows:
+        return {"max_saved_ts": None, "lag_seconds": None}
+    return {"max_saved_ts": _iso(newest), "lag_seconds": round(max(0.0, float(age)), 3)}
+
+
+def _profile(reader: OlapReader, schema: str, user_uuid: str) -> dict:
+    rows = reader.rows(queries.PROFILE, {"schema": schema, "user_uuid": user_uuid})
+    if not rows:
+        raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
+    name, country, age, gender = rows[0]
+    return {"name": name, "country": country, "age": age, "gender": gender}
+
+
+def _breakdown_entry(label_name: str, label, row) -> dict:
+    events, _days, amp_avg, _amin, _amax, freq_avg, dur_avg, _dur_total = row
+    return {label_name: label, "events": events, "avg_amplitude": _num(amp_avg),
+            "avg_frequency": _num(freq_avg), "avg_duration": _num(dur_avg)}
+
+
+def _events_part(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> dict:
+    rows = reader.rows(queries.USER_EVENTS, {"schema": schema, "user_uuid": user_uuid,
+                                             "start": period.start, "end": period.end})
+    total = next((r[4:] for r in rows if r[0] == "total" and r[4]), None)
+    # ClickHouse answers min/max of no rows with 0: no events means no statistics at all.
+    total = total or (0, 0, None, None, None, None, None, 0)
+    events, days, amp_avg, amp_min, amp_max, freq_avg, dur_avg, dur_total = total
+    by_level = lambda level: [r for r in rows if r[0] == level]  # noqa: E731
+    return {
+        "events_total": int(events),
+        "active_days": int(days),
+        "signal_amplitude": {"avg": _num(amp_avg), "min": _num(amp_min), "max": _num(amp_max)},
+        "signal_frequency": {"avg": _num(freq_avg)},
+        "signal_duration": {"avg": _num(dur_avg), "total": int(dur_total or 0)},
+        "by_prosthesis_type": sorted((_breakdown_entry("prosthesis_type", r[1], r[4:])
+                                      for r in by_level("prosthesis_type")), key=lambda e: e["prosthesis_type"]),
+        "by_muscle_group": sorted((_breakdown_entry("muscle_group", r[2], r[4:])
+                                   for r in by_level("muscle_group")), key=lambda e: e["muscle_group"]),
+        "daily": sorted(({"date": r[3].isoformat(), "events": r[4], "avg_amplitude": _num(r[6])}
+                         for r in by_level("day")), key=lambda e: e["date"]),
+    }
+
+
+def canonical_uuid(value: str) -> str:
+    """The lower-case hyphenated form PostgreSQL prints (how the schemas store user_uuid)."""
+    return str(UUID(str(value)))
+
+
+def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> dict:
+    """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent."""
+    schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
+    report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(),
+              "profile": _profile(reader, schema, user_uuid)}
+    report.update(_events_part(reader, schema, user_uuid, period))
+    report["freshness"] = freshness(reader, schema)
+    report["generated_at"] = datetime.now(timezone.utc).isoformat()
+    return report
+
+
+def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USERS) -> dict:
+    """Totals, users with events, breakdowns by country / prosthesis type / muscle group, top users."""
+    schema = check_schema(schema)
+    params = {"schema": schema, "start": period.start, "end": period.end}
+    events, active, amp, freq, dur = reader.rows(queries.OVERVIEW_TOTALS, params)[0]
+    breakdown = reader.rows(queries.OVERVIEW_BREAKDOWN, params)
+    section = lambda level, col: sorted(  # noqa: E731
+        ({level: r[col], "events": r[3], "users": r[4], "avg_amplitude": _num(r[5])} for r in breakdown if r[0] == level),
+        key=lambda e: e[level])
+    return {
+        "schema": schema,
+        "period": period.as_dict(),
+        "totals": {"events": int(events), "users_with_events": int(active),
+                   "users": int(reader.rows(queries.USERS_TOTAL, {"schema": schema})[0][0]),
+                   "avg_amplitude": _num(amp), "avg_frequency": _num(freq), "avg_duration": _num(dur)},
+        "by_country": [{"country": c, "events": e, "users": u}
+                       for c, e, u in reader.rows(queries.OVERVIEW_BY_COUNTRY, params)],
+        "by_prosthesis_type": section("prosthesis_type", 1),
+        "by_muscle_group": section("muscle_group", 2),
+        "top_users": [{"user_uuid": u, "name": n or None, "events": e}
+                      for u, n, e in reader.rows(queries.OVERVIEW_TOP_USERS, {**params, "top": top})],
+        "freshness": freshness(reader, schema),
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+    }

@@ -1,0 +1,68 @@
+"""The reports' SQL. The schema is bound as an Identifier, every value as a typed parameter.
+
+Both schemas hold replacing tables, so every read of current rows says FINAL (in `debezium`
+FINAL also hides deleted keys). A period is [start, end) on `created_ts`.
+"""
+
+EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}"""
+
+PROFILE = """
+SELECT name, country, age, gender
+FROM {schema:Identifier}.users FINAL
+WHERE user_uuid = {user_uuid:String}
+LIMIT 1"""
+
+# One scan of the user's events answers the totals and the three breakdowns.
+USER_EVENTS = f"""
+SELECT
+    multiIf(grouping(prosthesis_type) = 0, 'prosthesis_type', grouping(muscle_group) = 0, 'muscle_group',
+            grouping(day) = 0, 'day', 'total') AS level,
+    prosthesis_type, muscle_group, toDate(created_ts) AS day,
+    count() AS events,
+    uniqExact(toDate(created_ts)) AS active_days,
+    avg(signal_amplitude), min(signal_amplitude), max(signal_amplitude),
+    avg(signal_frequency), avg(signal_duration), sum(signal_duration)
+FROM {{schema:Identifier}}.telemetry_events FINAL
+WHERE user_uuid = {{user_uuid:String}} AND {EVENTS_IN_PERIOD}
+GROUP BY GROUPING SETS ((), (prosthesis_type), (muscle_group), (day))"""
+
+# Freshness of the schema as a whole: the newest event it has received (deleted or not).
+FRESHNESS = """
+SELECT max(saved_ts), count() > 0, dateDiff('millisecond', max(saved_ts), now64(6)) / 1000.0
+FROM {schema:Identifier}.telemetry_events"""
+
+OVERVIEW_TOTALS = f"""
+SELECT count(), uniqExact(user_uuid), avg(signal_amplitude), avg(signal_frequency), avg(signal_duration)
+FROM {{schema:Identifier}}.telemetry_events FINAL
+WHERE {EVENTS_IN_PERIOD}"""
+
+USERS_TOTAL = "SELECT count() FROM {schema:Identifier}.users FINAL"
+
+OVERVIEW_BREAKDOWN = f"""
+SELECT
+    multiIf(grouping(prosthesis_type) = 0, 'prosthesis_type', 'muscle_group') AS level,
+    prosthesis_type, muscle_group, count(), uniqExact(user_uuid), avg(signal_amplitude)
+FROM {{schema:Identifier}}.telemetry_events FINAL
+WHERE {EVENTS_IN_PERIOD}
+GROUP BY GROUPING SETS ((prosthesis_type), (muscle_group))"""
+
+# Events whose user is not (or no longer) in `users` count under country 'unknown'.
+OVERVIEW_BY_COUNTRY = f"""
+SELECT ifNull(u.country, 'unknown') AS country, count() AS events, uniqExact(e.user_uuid) AS users
+FROM (SELECT user_uuid FROM {{schema:Identifier}}.telemetry_events FINAL WHERE {EVENTS_IN_PERIOD}) AS e
+LEFT JOIN (SELECT user_uuid, country FROM {{schema:Identifier}}.users FINAL) AS u ON e.user_uuid = u.user_uuid
+GROUP BY country
+ORDER BY events DESC, country"""
+
+OVERVIEW_TOP_USERS = f"""
+SELECT e.user_uuid, u.name, e.events
+FROM (
+    SELECT user_uuid, count() AS events
+    FROM {{schema:Identifier}}.telemetry_events FINAL
+    WHERE {EVENTS_IN_PERIOD}
+    GROUP BY user_uuid
+    ORDER BY events DESC, user_uuid
+    LIMIT {{top:UInt16}}
+) AS e
+LEFT JOIN (SELECT user_uuid, name FROM {{schema:Identifier}}.users FINAL) AS u ON e.user_uuid = u.user_uuid
+ORDER BY e.events DESC, e.user_uuid"""

@@ -1,0 +1,45 @@
+"""The one thing reports need from the OLAP store: rows for a parameterised query."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+
+class OlapReader(Protocol):
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        """Run a read-only query with server-side bound parameters."""
+
+
+def bind(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as ClickHouse reads them (date-times with microseconds)."""
+    return {k: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for k, v in params.items()}
+
+
+class ClickHouseReader:
+    """OlapReader over a clickhouse-connect client (the OLAP server, or a ClickHouse cluster)."""
+
+    def __init__(self, client, timeout_seconds: float | None = None):
+        self.client = client
+        self.settings = {"max_execution_time": int(timeout_seconds)} if timeout_seconds else {}
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        return self.client.query(sql, parameters=bind(params), settings=self.settings).result_rows
+
+
+class ChdbReader:
+    """OlapReader over an in-process chdb session (tests, benchmarks' in-process baseline)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        table = self.session.query(sql, "ArrowTable", params=bind(params))
+        return [tuple(_naive(v) for v in row.values()) for row in table.to_pylist()]
+
+
+def _naive(value: Any) -> Any:
+    """Date-times as clickhouse-connect returns them: naive, in UTC."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value

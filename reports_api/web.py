@@ -1,0 +1,102 @@
+"""Server-rendered pages: login, the buttons of the brief, reports with charts side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bionicflow.config import Settings, get_settings
+from bionicflow.demo.accounts import CUSTOMERS
+from bionicflow.reports import Period, PeriodError, auth, charts
+from reports_api import deps
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["bars"] = charts.bars
+templates.env.filters["zip"] = lambda a, b: list(zip(a, b))
+DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the brief's demo volume
+VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}
+
+
+def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    settings = get_settings()
+    context.setdefault("airflow_url", f"http://{settings.host}:{settings.airflow_port}")
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_principal)) -> HTMLResponse:
+    if caller is None:
+        return _page(request, "login.html")
+    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=request.query_params.get("msg"))
+
+
+@router.post("/login")
+def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
+          settings: Settings = Depends(get_settings)) -> Response:
+    try:
+        token = auth.issue_dev_token(settings, username, password)
+    except auth.AuthError as exc:
+        return _page(request, "login.html", status=401, error=str(exc))
+    response = RedirectResponse("/", status_code=303)
+    # HttpOnly + SameSite=Strict: scripts cannot read it and other sites cannot post with it.
+    response.set_cookie(deps.COOKIE, token, httponly=True, samesite="strict",
+                        max_age=settings.reports_token_ttl_seconds)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(deps.COOKIE)
+    return response
+
+
+@router.post("/ui/generate")
+def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
+             settings: Settings = Depends(get_settings)) -> Response:
+    if caller is None:
+        return RedirectResponse("/", status_code=303)
+    if not settings.reports_demo_actions:
+        raise HTTPException(403, "demo actions are off (BIONICFLOW_REPORTS_DEMO_ACTIONS=false)")
+    from bionicflow.demo.main_job import airflow_client
+
+    run = airflow_client(settings).trigger("demo_data", DEMO_RUN)
+    msg = (f"demo_data run {run['dag_run_id']} started: {DEMO_RUN['users']} users and {DEMO_RUN['events']} events; "
+           "CDC brings them to `debezium` within seconds, the next etl_default run to `default`")
+    return RedirectResponse(f"/?msg={msg}", status_code=303)
+
+
+@router.get("/ui/report", response_class=HTMLResponse)
+def report_page(request: Request, view: str = "compare", user_uuid: str = "", start: str = "", end: str = "",
+                caller: auth.Principal | None = Depends(deps.cookie_principal),
+                settings: Settings = Depends(get_settings)) -> Response:
+    if caller is None:
+        return RedirectResponse("/", status_code=303)
+    from reports_api.main import build_comparison
+
+    try:
+        target = str(UUID(user_uuid)) if user_uuid else caller.user_uuid
+        if not target:
+            raise ValueError("enter a user_uuid")
+        caller.require_user(target)
+        period = Period.parse(start or None, end or None, max_days=settings.reports_max_period_days)
+        schemas = VIEWS.get(view)
+        if schemas is None:
+            raise ValueError(f"unknown view {view!r}")
+    except auth.ForbiddenError as exc:
+        return _page(request, "home.html", status=403, caller=caller, customers=CUSTOMERS, error=str(exc))
+    except (ValueError, PeriodError) as exc:
+        return _page(request, "home.html", status=422, caller=caller, customers=CUSTOMERS, error=str(exc))
+    try:
+        comparison = build_comparison("user", target, period)
+    except HTTPException as exc:
+        return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
+                     error=exc.detail)
+    return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
+                 reports=comparison["reports"], user_uuid=target, period=period)

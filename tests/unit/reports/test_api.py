@@ -1,0 +1,141 @@
+"""reports_api over the real engine (chdb in-process): auth matrix, validation, CSV, pages."""
+
+import csv
+import io
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from bionicflow.config import Settings, get_settings
+from bionicflow.demo.accounts import customer_uuid
+from bionicflow.reports import auth
+from bionicflow.reports.export import leaves
+from reports_api import deps
+from reports_api.main import app
+
+OTHER_USER = "00000000-0000-4000-8000-000000000002"
+PERIOD = {"from": "2026-09-20", "to": "2026-11-21"}
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(state_dir=tmp_path)
+
+
+@pytest.fixture
+def client(settings, olap, monkeypatch):
+    monkeypatch.setattr(deps, "reader", lambda: olap)
+    app.dependency_overrides[get_settings] = lambda: settings
+    yield TestClient(app)
+    app.dependency_overrides.clear()
+
+
+def bearer(settings, user):
+    return {"Authorization": f"Bearer {auth.issue_dev_token(settings, user)}"}
+
+
+def test_no_token_is_401_with_a_hint(client):
+    response = client.get("/reports", params={"schema": "default", **PERIOD})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "bionicflow token" in response.json()["detail"]
+
+
+def test_expired_wrong_issuer_and_foreign_key_tokens_are_401(client, settings):
+    expired = auth.issue_dev_token(settings, "analyst", ttl_seconds=60, now=time.time() - 3600)
+    key = auth.dev_private_key(settings)
+    claims = {"sub": "analyst", "aud": settings.reports_oidc_audience, "exp": time.time() + 600, "roles": ["analyst"]}
+    wrong_issuer = jwt.encode({**claims, "iss": "http://evil.example"}, key, algorithm="RS256")
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode({**claims, "iss": auth.dev_issuer_url(settings)}, other_key, algorithm="RS256")
+    for token, message in ((expired, "expired"), (wrong_issuer, "not issued by"), (forged, "invalid token")):
+        response = client.get("/reports", params={"schema": "default", "user_uuid": OTHER_USER},
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and message in response.json()["detail"], response.text
+
+
+def test_customer_reads_only_their_own_report(client, settings):
+    headers = bearer(settings, "customer1")
+    own = client.get("/reports", params={"schema": "debezium", **PERIOD}, headers=headers)
+    assert own.status_code == 200, own.text
+    assert own.json()["user_uuid"] == customer_uuid("customer1") and own.json()["events_total"] > 0
+    other = client.get("/reports", params={"schema": "debezium", "user_uuid": OTHER_USER}, headers=headers)
+    assert other.status_code == 403 and "only their own" in other.json()["detail"]
+    assert client.get("/reports/overview", params={"schema": "default"}, headers=headers).status_code == 403
+
+
+def test_analyst_reads_everything(client, settings):
+    headers = bearer(settings, "analyst")
+    report = client.get("/reports", params={"schema": "default", "user_uuid": OTHER_USER, **PERIOD}, headers=headers)
+    assert report.status_code == 200 and report.json()["profile"]["name"] == "user 2"
+    overview = client.get("/reports/overview", params={"schema": "debezium", **PERIOD}, headers=headers)
+    assert overview.status_code == 200 and overview.json()["totals"]["users"] == 5
+    compare = client.get("/reports/compare", params={"user_uuid": OTHER_USER, **PERIOD}, headers=headers)
+    assert compare.status_code == 200 and compare.json()["identical"], compare.json()["differences"]
+    assert client.get("/reports/compare", params={"report": "overview"}, headers=headers).json()["identical"]
+
+
+@pytest.mark.parametrize("params, status, message", [
+    ({"schema": "ops", "user_uuid": OTHER_USER}, 422, "default"),
+    ({"schema": "default", "user_uuid": "not-a-uuid"}, 422, "UUID"),
+    ({"schema": "default", "user_uuid": OTHER_USER, "from": "2026-11-05", "to": "2026-11-01"}, 422, "inverted"),
+    ({"schema": "default", "user_uuid": OTHER_USER, "from": "2000-01-01"}, 422, "366 days"),
+    ({"schema": "default"}, 422, "user_uuid is required"),
+    ({"schema": "default", "user_uuid": "00000000-0000-4000-8000-000000000099"}, 404, "not in default.users"),
+    ({"schema": "default", "user_uuid": OTHER_USER, "fmt": "xml"}, 422, "json"),
+])
+def test_bad_parameters_get_a_clear_4xx(client, settings, params, status, message):
+    response = client.get("/reports", params=params, headers=bearer(settings, "analyst"))
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_csv_holds_exactly_the_json_fields(client, settings):
+    headers, params = bearer(settings, "analyst"), {"schema": "debezium", "user_uuid": OTHER_USER, **PERIOD}
+    as_json = client.get("/reports", params=params, headers=headers).json()
+    as_csv = client.get("/reports", params={**params, "fmt": "csv"}, headers=headers)
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert rows[0] == ["field", "value"]
+    got = {field: value for field, value in rows[1:]}
+    want = {k: "" if v is None else str(v) for k, v in leaves(as_json).items()}
+    want.pop("generated_at"), got.pop("generated_at")  # two builds, two instants
+    want.pop("freshness.lag_seconds"), got.pop("freshness.lag_seconds")
+    assert got == want
+
+
+def test_dev_issuer_password_grant_and_keys(client):
+    assert client.post("/dev-issuer/token", data={"username": "customer2", "password": "nope"}).status_code == 401
+    token = client.post("/dev-issuer/token", data={"username": "customer2", "password": "customer2_password"}).json()
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["roles"] == ["customer"] and claims["user_uuid"] == customer_uuid("customer2")
+    config = client.get("/dev-issuer/.well-known/openid-configuration").json()
+    assert config["jwks_uri"].endswith("/dev-issuer/jwks.json")
+    assert client.get("/dev-issuer/jwks.json").json()["keys"][0]["kid"] == auth.DEV_KEY_ID
+
+
+def test_dev_issuer_is_off_when_a_real_issuer_is_configured(client, settings):
+    app.dependency_overrides[get_settings] = lambda: Settings(state_dir=settings.state_dir,
+                                                              reports_oidc_issuer="https://login.example")
+    assert client.get("/dev-issuer/jwks.json").status_code == 404
+    response = client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    assert response.status_code == 401 and "BIONICFLOW_REPORTS_OIDC_ISSUER" in response.text
+
+
+def test_web_login_and_side_by_side_report(client):
+    assert 'id="login"' in client.get("/").text
+    bad = client.post("/login", data={"username": "customer1", "password": "wrong"})
+    assert bad.status_code == 401 and "wrong user name or password" in bad.text
+    good = client.post("/login", data={"username": "customer1", "password": "customer1_password"}, follow_redirects=False)
+    assert good.status_code == 303 and "httponly" in good.headers["set-cookie"].lower()
+    home = client.get("/")
+    assert all(f'id="{b}"' in home.text for b in ("generate", "report-default", "report-debezium", "compare"))
+    page = client.get("/ui/report", params={"view": "compare", "start": PERIOD["from"], "end": PERIOD["to"]})
+    assert page.status_code == 200
+    assert 'id="report-default"' in page.text and 'id="report-debezium"' in page.text
+    assert "Both schemas agree" in page.text and page.text.count("<svg") == 4
+    denied = client.get("/ui/report", params={"view": "default", "user_uuid": OTHER_USER})
+    assert denied.status_code == 403 and "only their own" in denied.text
