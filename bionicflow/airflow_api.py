@@ -78,4 +78,4 @@ class AirflowClient:
 
 
 # The platform's DAGs (tests/dags checks this list against the dags/ folder).
-PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data")
+PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data", "reports")

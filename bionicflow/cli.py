@@ -83,7 +83,10 @@ def _print_urls(settings) -> None:
     h = settings.host
     out.print("\n[bold]where to look[/]")
     out.print(f"  Airflow UI       http://{h}:{settings.airflow_port}  (login {settings.airflow_admin_user})")
-    out.print(f"  reports_api      http://{h}:{settings.reports_api_port}/docs")
+    out.print(f"  reports page     http://{h}:{settings.reports_api_port}/  (login customer1 / customer1_password, "
+              "or analyst / analyst_password)")
+    out.print(f"  reports_api docs http://{h}:{settings.reports_api_port}/docs  (token: bionicflow token --user analyst)")
+    out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/bionicflow/cdc-vs-batch  (Airflow UI page)")
     out.print(f"  ClickHouse HTTP  http://{h}:{settings.olap_port}  (user {settings.clickhouse_user})")
     out.print(f"  Kafka Connect    http://{h}:{settings.kafka_connect_port}/connectors")
     out.print(f"  Kafka            {h}:{settings.kafka_port}")
@@ -169,9 +172,49 @@ def demo(
         table.add_row(t.table, str(t.source), str(t.default), str(t.debezium),
                       "-" if t.lag_seconds is None else f"{t.lag_seconds:.1f}")
     out.print(table)
+    _print_reports(result["reports"])
     _print_urls(settings)
-    if result["verdict"] != "match":
+    if result["verdict"] != "match" or not result["reports"]["identical"]:
         raise typer.Exit(code=1)
+
+
+def _print_reports(comparison: dict) -> None:
+    """The overview from both schemas side by side, and the comparison's verdict."""
+    default, debezium = comparison["reports"]["default"], comparison["reports"]["debezium"]
+    table = Table(title=f"overview {default['period']['from'][:10]} .. {default['period']['to'][:10]}: "
+                        "default (batch) vs debezium (CDC)")
+    for col in ("", "default", "debezium"):
+        table.add_column(col)
+    for key in ("events", "users_with_events", "users", "avg_amplitude"):
+        a, b = default["totals"][key], debezium["totals"][key]
+        fmt = (lambda v: "-" if v is None else f"{v:.4f}") if key == "avg_amplitude" else str
+        table.add_row(key, fmt(a), fmt(b))
+    for top in (default["by_country"][:3], default["by_muscle_group"][:3]):
+        for entry in top:
+            label = next(iter(entry.values()))
+            other = next((e for e in debezium["by_country"] + debezium["by_muscle_group"]
+                          if next(iter(e.values())) == label), {})
+            table.add_row(f"events: {label}", str(entry["events"]), str(other.get("events", "-")))
+    table.add_row("newest data (s old)", *(str((r["freshness"] or {}).get("lag_seconds")) for r in (default, debezium)))
+    out.print(table)
+    if comparison["identical"]:
+        out.print("[green]reports: both schemas agree on every field of the overview[/]")
+    else:
+        out.print(f"[red]reports: {len(comparison['differences'])} field(s) differ[/], first: {comparison['differences'][:3]}")
+
+
+@app.command()
+def token(
+    user: str = typer.Option(..., "--user", "-u", help="A demo account: customer1, customer2, customer3 or analyst."),
+    ttl: int = typer.Option(None, help="Lifetime in seconds (default BIONICFLOW_REPORTS_TOKEN_TTL_SECONDS)."),
+) -> None:
+    """Print a reports_api bearer token from the embedded development issuer."""
+    from bionicflow.reports.auth import issue_dev_token
+
+    try:
+        print(issue_dev_token(get_settings(), user, ttl_seconds=ttl))
+    except BionicflowError as exc:
+        _fail(exc)
 
 
 cdc_app = typer.Typer(help="The CDC road: Debezium -> Kafka -> ClickHouse schema `debezium`.", no_args_is_help=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bionicflow import __version__

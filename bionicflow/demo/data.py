@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
+from bionicflow.demo.accounts import CUSTOMERS
 from bionicflow.errors import BionicflowError
 
 PROSTHESIS_TYPES = ("hand", "forearm", "arm", "foot", "leg", "knee")
@@ -102,6 +103,9 @@ USERS_COPY = ("COPY users (name, email, age, gender, country, address, phone, re
 EVENTS_COPY = ("COPY telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
                "signal_duration, signal_amplitude, created_ts, saved_ts) FROM STDIN WITH (FORMAT csv)")
 USER_UUIDS_SQL = "SELECT user_uuid::text FROM users"
+PRESENT_CUSTOMERS_SQL = "SELECT user_uuid::text FROM users WHERE user_uuid = ANY(%s::uuid[])"
+INSERT_CUSTOMER_SQL = """INSERT INTO users (user_uuid, name, email, age, gender, country, address, phone)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_uuid) DO NOTHING"""
 UPDATE_USERS_SQL = """UPDATE users SET age = age + 1, phone = phone || ' ext. 1', address = address || ' (moved)'
 WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT %s)"""
 DELETE_EVENTS_SQL = "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events ORDER BY random() LIMIT %s)"
@@ -116,9 +120,23 @@ def _copy(cur, statement: str, data: io.StringIO) -> None:
         copy.write(data.getvalue())
 
 
+def _add_demo_customers(cur, gen: Generator, limit: int) -> int:
+    """The demo login accounts' CRM users (fixed user_uuids), when missing; they count as generated users."""
+    cur.execute(PRESENT_CUSTOMERS_SQL, ([a.user_uuid for a in CUSTOMERS],))
+    present = {row[0] for row in cur.fetchall()}
+    missing = [a for a in CUSTOMERS if a.user_uuid not in present][:limit]
+    for account in missing:
+        cur.execute(INSERT_CUSTOMER_SQL, (account.user_uuid, str(gen.rng.choice(gen.names)),
+                                          f"{account.username}@example.org", int(gen.rng.integers(18, 80)),
+                                          "other", "DE", str(gen.rng.choice(gen.addresses)), None))
+    return len(missing)
+
+
 def generate(crm_conn, telemetry_conn, users: int, events: int, updates: int = 0, deletes: int = 0,
              now: np.datetime64 | None = None, seed: int | None = None) -> DemoResult:
     """Write `users` users and `events` events (linked to existing users); then update and delete some.
+
+    The demo login accounts' users (customer1..3) are among the first users written.
 
     ``updates`` change that many random users; ``deletes`` remove that many random events.
     """
@@ -127,7 +145,9 @@ def generate(crm_conn, telemetry_conn, users: int, events: int, updates: int = 0
     gen = Generator(seed)
     with crm_conn.cursor() as cur:
         if users:
-            _copy(cur, USERS_COPY, gen.users_csv(users, now))
+            added = _add_demo_customers(cur, gen, users)
+            if users > added:
+                _copy(cur, USERS_COPY, gen.users_csv(users - added, now))
         if updates:
             cur.execute(UPDATE_USERS_SQL, (updates,))
         cur.execute(USER_UUIDS_SQL)

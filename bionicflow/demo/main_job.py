@@ -13,6 +13,7 @@ from bionicflow.airflow_api import PLATFORM_DAGS, AirflowApiError, AirflowClient
 from bionicflow.cdc.schema import TABLES
 from bionicflow.config import Settings
 from bionicflow.errors import ServiceStartError
+from bionicflow.reports import SCHEMAS, ClickHouseReader, Period, compare_reports, overview
 
 BOOTSTRAP_MARKER = "cdc-bootstrapped"
 
@@ -61,9 +62,12 @@ def _source_count(settings: Settings, table) -> int:
         conn.close()
 
 
-def _olap(settings: Settings):
-    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-                                         password=settings.clickhouse_password.get_secret_value())
+def _olap(settings: Settings, reader: bool = False):
+    """A client as the administrative user, or as the read-only reports user."""
+    user, password = ((settings.clickhouse_reader_user, settings.clickhouse_reader_password) if reader
+                      else (settings.clickhouse_user, settings.clickhouse_password))
+    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=user,
+                                         password=password.get_secret_value())
 
 
 def _count(olap, schema: str, table: str) -> int:
@@ -108,4 +112,10 @@ def run_main_job(settings: Settings, users: int, events: int, updates: int, dele
     lags = json.loads(details).get("lag_seconds", {})
     tables = [TableSummary(t.name, _source_count(settings, t), _count(olap, "default", t.name),
                            _count(olap, "debezium", t.name), lags.get(t.name)) for t in TABLES]
-    return {"verdict": verdict, "tables": tables, "reconcile_run": run["dag_run_id"]}
+    period = Period.parse(None, None)
+    report("reports: the same reports from both schemas (stored by the `reports` DAG)")
+    _require_success(client, "reports", client.run("reports", {"from": period.start.isoformat(),
+                                                               "to": period.end.isoformat()}))
+    reader = ClickHouseReader(_olap(settings, reader=True))
+    comparison = compare_reports({schema: overview(reader, schema, period) for schema in SCHEMAS})
+    return {"verdict": verdict, "tables": tables, "reconcile_run": run["dag_run_id"], "reports": comparison}

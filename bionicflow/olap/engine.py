@@ -69,10 +69,11 @@ class Engine:
     def release(self) -> None:
         self._slots.release()
 
-    def check_readonly_query(self, sql: str) -> None:
+    def check_readonly_query(self, sql: str, params: dict[str, str] | None = None) -> None:
         """Refuse functions that reach files, the network or other servers."""
         try:
-            ast = self._anchor.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw").bytes().decode()
+            # With the query's parameters: `{db:Identifier}` must be substituted to parse.
+            ast = self._anchor.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
         except RuntimeError as exc:  # a statement EXPLAIN cannot wrap (SET, USE, SHOW ...)
             if "SYNTAX_ERROR" not in str(exc):
                 raise ClickHouseError.from_engine(str(exc)) from None

@@ -182,7 +182,7 @@ class OlapApp:
                     return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
                 sql = await self._whole_query(param_query, first_data, body)
                 if user.readonly:
-                    await run_in_threadpool(self.engine.check_readonly_query, sql)
+                    await run_in_threadpool(self.engine.check_readonly_query, sql, opts.query_params)
                 fmt, _ = output_format(sql, opts.default_format)
                 result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
             finally:

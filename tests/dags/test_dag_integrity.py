@@ -14,6 +14,7 @@ EXPECTED = {
     "demo_data": None,
     "cdc_reconcile": "*/10 * * * *",
     "backfill": None,
+    "reports": "@daily",
 }
 
 

@@ -83,3 +83,43 @@ def stack(settings):
     if not reuse:
         result = cli("down", timeout=300)
         assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def airflow(stack):
+    """An authenticated client of the stack's Airflow REST API."""
+    from bionicflow.airflow_api import AirflowClient
+
+    return AirflowClient(f"http://{stack.host}:{stack.airflow_port}", stack.airflow_admin_user,
+                         stack.airflow_admin_password.get_secret_value())
+
+
+def run_ok(airflow, dag_id: str, conf: dict | None = None) -> dict:
+    """Trigger a DAG, wait, and fail with the task states unless it succeeded."""
+    run = airflow.run(dag_id, conf)
+    assert run["state"] == "success", airflow.task_states(dag_id, run["dag_run_id"])
+    return run
+
+
+@pytest.fixture(scope="session")
+def report_data(stack, airflow):
+    """Demo data carried by both roads, plus a CRM user without events (returns that user's uuid)."""
+    import uuid
+
+    import psycopg2
+
+    from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+    from tests.integration.test_cdc import wait_converged
+
+    run_ok(airflow, "cdc_bootstrap")
+    run_ok(airflow, "demo_data", {"users": 300, "events": 6000, "updates": 10, "deletes": 30})
+    lonely = str(uuid.uuid4())  # added after the events, so none of them is theirs
+    conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="crm_db", user=stack.crm_user,
+                            password=stack.crm_password.get_secret_value())
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (user_uuid, name, email) VALUES (%s, 'No Events', 'none@example.org')", (lonely,))
+    conn.close()
+    for table in (USERS, TELEMETRY_EVENTS):
+        wait_converged(stack, table)
+    run_ok(airflow, "etl_default", {"mode": "full"})
+    return lonely

@@ -88,6 +88,10 @@ def test_readonly_user_reads_but_cannot_write(stack, admin, table):
         reader.insert(table, [[2, "b", 0.0]], column_names=["id", "s", "f"])
     with pytest.raises(DatabaseError, match="497"):
         reader.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
+    # bound identifiers (how reports name the schema) pass the read-only check; bound values cannot smuggle calls
+    db, name = table.split(".")
+    assert reader.query("SELECT count() FROM {db:Identifier}.{t:Identifier} WHERE s = {s:String}",
+                        parameters={"db": db, "t": name, "s": "file('/etc/hostname')"}).result_rows == [(0,)]
     assert admin.query(f"SELECT count() FROM {table}").result_rows == [(1,)]
 
 

@@ -1,0 +1,180 @@
+"""User report latency through reports_api, per schema and concurrency, against PostgreSQL.
+
+Data: N users + M events generated in the sources (demo generator, fixed seed), loaded into
+`default` by the batch road's full refresh; `debezium.*` gets the same rows with CDC
+bookkeeping columns by INSERT ... SELECT (the table layout CDC produces, without waiting for
+a snapshot of millions of rows at Connect's ~6k rows/s — measured separately in bench.cdc).
+
+Each request: GET /reports?schema=…&user_uuid=…&from=…&to=… with an analyst token (HTTP,
+JSON, auth, 2 schema-level queries + profile + freshness). Baseline in the same run: the same
+report computed by PostgreSQL (profile from crm_db; totals, per type, per muscle group and per
+day from telemetry_db, which has an index on user_uuid), one connection per client thread.
+
+Run: python -m bench.reports_latency [--users N --events M --requests R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import psycopg2
+import requests
+
+from bench.batch_etl import olap, sources
+from bench.common import bench_stack, fresh_stack, machine
+from bionicflow.cdc import schema as cdc_schema
+from bionicflow.config import Settings
+from bionicflow.demo.data import generate
+from bionicflow.etl import schema as etl_schema
+from bionicflow.etl.load import full_refresh
+from bionicflow.reports.auth import issue_dev_token
+
+CONCURRENCY = (1, 16, 64)
+PG_REPORT = (
+    ("crm", "SELECT name, country, age, gender FROM users WHERE user_uuid = %(u)s"),
+    ("tel", "SELECT count(*), count(DISTINCT created_ts::date), avg(signal_amplitude), min(signal_amplitude), "
+            "max(signal_amplitude), avg(signal_frequency), avg(signal_duration), sum(signal_duration) "
+            "FROM telemetry_events WHERE user_uuid = %(u)s AND created_ts >= %(s)s AND created_ts < %(e)s"),
+    ("tel", "SELECT prosthesis_type, count(*), avg(signal_amplitude), avg(signal_frequency), avg(signal_duration) "
+            "FROM telemetry_events WHERE user_uuid = %(u)s AND created_ts >= %(s)s AND created_ts < %(e)s GROUP BY 1"),
+    ("tel", "SELECT muscle_group, count(*), avg(signal_amplitude), avg(signal_frequency), avg(signal_duration) "
+            "FROM telemetry_events WHERE user_uuid = %(u)s AND created_ts >= %(s)s AND created_ts < %(e)s GROUP BY 1"),
+    ("tel", "SELECT created_ts::date, count(*), avg(signal_amplitude) "
+            "FROM telemetry_events WHERE user_uuid = %(u)s AND created_ts >= %(s)s AND created_ts < %(e)s GROUP BY 1"),
+)
+
+
+def copy_to_debezium(client) -> None:
+    """debezium.* holds the same rows as default.*, with the bookkeeping columns CDC writes."""
+    for statement in cdc_schema.render("embedded"):
+        client.command(statement)
+    for table in cdc_schema.TABLES:
+        cols = ", ".join(table.business_columns)
+        client.command(f"TRUNCATE TABLE debezium.{table.name}")
+        client.command(f"INSERT INTO debezium.{table.name} ({cols}, _op, _lsn, _version, _source_ts, is_deleted) "
+                       f"SELECT {cols}, 'r', 0, 1, now64(6), 0 FROM default.{table.name}")
+
+
+def percentiles(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.50) * 1000, 1), "p99_ms": round(pick(0.99) * 1000, 1),
+            "requests_per_s": None}
+
+
+def run_load(call, users: list[str], clients: int, requests_total: int) -> dict:
+    """`requests_total` calls spread over `clients` threads; latency of each call."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        started = time.perf_counter()
+        call(users[i % len(users)])
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(requests_total)))
+    out = percentiles(latencies)
+    out["requests_per_s"] = round(requests_total / (time.perf_counter() - started), 1)
+    return out
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Median of each figure over the runs, plus the samples."""
+    out = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+    out["p99_ms_samples"] = [r["p99_ms"] for r in runs]
+    return out
+
+
+def api_caller(s: Settings, schema: str, period: dict):
+    token = issue_dev_token(s, "analyst", ttl_seconds=7200)
+    local = threading.local()
+
+    def call(user: str) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        response = session.get(f"http://{s.host}:{s.reports_api_port}/reports", timeout=120,
+                               params={"schema": schema, "user_uuid": user, **period},
+                               headers={"Authorization": f"Bearer {token}"})
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+    return call
+
+
+def pg_caller(s: Settings, period: dict):
+    srcs = sources(s)
+    local = threading.local()
+    start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"]) + timedelta(days=1)
+
+    def call(user: str) -> None:
+        if not hasattr(local, "conns"):
+            local.conns = {k: psycopg2.connect(host=v.host, port=v.port, dbname=v.database, user=v.user,
+                                               password=v.password) for k, v in (("crm", srcs["users"]),
+                                                                                  ("tel", srcs["telemetry_events"]))}
+        for db, sql in PG_REPORT:
+            with local.conns[db].cursor() as cur:
+                cur.execute(sql, {"u": user, "s": start, "e": end})
+                cur.fetchall()
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--requests", type=int, default=400, help="requests per (path, concurrency, run)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    today = date.today()
+    period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "period": period,
+                 "requests_per_level": args.requests, "runs": args.runs}
+    with bench_stack() as env:
+        fresh_stack(env)
+        s, srcs = Settings(), sources(Settings())
+        crm = psycopg2.connect(host=s.host, port=s.crm_db_port, dbname="crm_db", user=s.crm_user,
+                               password=s.crm_password.get_secret_value())
+        tel = psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
+                               password=s.telemetry_password.get_secret_value())
+        generate(crm, tel, users=args.users, events=args.events, seed=1)
+        with tel.cursor() as cur:
+            cur.execute("ANALYZE telemetry_events")
+            cur.execute("SELECT DISTINCT user_uuid::text FROM telemetry_events LIMIT 5000")
+            users = [r[0] for r in cur.fetchall()]
+        tel.commit()
+        crm.close()
+        tel.close()
+        random.Random(1).shuffle(users)
+        client = olap(s)
+        for statement in etl_schema.render():
+            client.command(statement)
+        for table in cdc_schema.TABLES:
+            full_refresh(client, table, srcs[table.name])
+        copy_to_debezium(client)
+        paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
+                 "postgresql": pg_caller(s, period)}
+        for name, call in paths.items():
+            call(users[0])  # warm: connections, caches
+        out["results"] = {name: {str(c): median_run([run_load(call, users, c, args.requests)
+                                                      for _ in range(args.runs)]) for c in CONCURRENCY}
+                          for name, call in paths.items()}
+        for c in map(str, CONCURRENCY):
+            pg99 = out["results"]["postgresql"][c]["p99_ms"]
+            for schema in ("default", "debezium"):
+                out["results"][f"api_{schema}"][c]["vs_postgresql_p99"] = round(
+                    pg99 / out["results"][f"api_{schema}"][c]["p99_ms"], 2)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

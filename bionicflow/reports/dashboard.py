@@ -1,0 +1,50 @@
+"""What the Airflow "CDC vs batch" page shows: the latest reconciliation and report runs."""
+
+from __future__ import annotations
+
+RECONCILIATIONS = """
+SELECT run_id, started_at, verdict, debezium_degraded, fallback_triggered
+FROM ops.reconciliation_runs
+ORDER BY started_at DESC
+LIMIT {limit:UInt16}"""
+RECONCILED_TABLES = """
+SELECT table, side, rows, missing_keys, extra_keys, differing_rows, match
+FROM ops.reconciliation_tables
+WHERE run_id = {run_id:String}
+ORDER BY table, side"""
+REPORT_RUNS = """
+SELECT run_id, period_start, period_end, users_reported, identical, differences, finished_at
+FROM ops.report_runs
+ORDER BY finished_at DESC
+LIMIT {limit:UInt16}"""
+REPORT_DIFFERENCES = """
+SELECT report, user_uuid, field, default_value, debezium_value
+FROM ops.report_differences
+WHERE run_id = {run_id:String}
+ORDER BY report, user_uuid, field
+LIMIT 50"""
+SCHEMA_HEALTH = "SELECT schema, state, reason, changed_at FROM ops.schema_health FINAL ORDER BY schema"
+
+
+def _table_exists(client, name: str) -> bool:
+    return bool(client.command("EXISTS TABLE " + name))  # name is one of this module's constants
+
+
+def _rows(client, sql: str, **params) -> list[dict]:
+    result = client.query(sql, parameters=params)
+    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+
+def latest(client, limit: int = 10) -> dict:
+    """The newest reconciliation and report runs with their details (empty lists before the first run)."""
+    page: dict = {"reconciliations": [], "tables": [], "report_runs": [], "differences": [], "health": []}
+    if _table_exists(client, "ops.reconciliation_runs"):
+        page["reconciliations"] = _rows(client, RECONCILIATIONS, limit=limit)
+        page["health"] = _rows(client, SCHEMA_HEALTH)
+        if page["reconciliations"]:
+            page["tables"] = _rows(client, RECONCILED_TABLES, run_id=page["reconciliations"][0]["run_id"])
+    if _table_exists(client, "ops.report_runs"):
+        page["report_runs"] = _rows(client, REPORT_RUNS, limit=limit)
+        if page["report_runs"]:
+            page["differences"] = _rows(client, REPORT_DIFFERENCES, run_id=page["report_runs"][0]["run_id"])
+    return page

@@ -1,0 +1,154 @@
+"""Stored reports (the `reports` DAG): every active user's report and the overview, per schema,
+and the differences between the two schemas, in ClickHouse schema `ops`.
+
+A user's stored report holds the scalar fields of the API's user report (events, active days,
+amplitude/frequency/duration statistics) computed for all users in one pass per schema; the
+breakdowns (per type, per muscle group, per day) are served on demand by reports_api.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from bionicflow.reports.build import SCHEMAS, check_schema, overview
+from bionicflow.reports.compare import compare_reports, same
+from bionicflow.reports.period import Period
+from bionicflow.reports.reader import ClickHouseReader, bind
+
+DDL = (
+    "CREATE DATABASE IF NOT EXISTS ops",
+    """CREATE TABLE IF NOT EXISTS ops.report_runs
+(
+    run_id String,
+    period_start DateTime64(6),
+    period_end DateTime64(6),
+    users_reported Map(String, UInt64),
+    overviews String,
+    identical UInt8,
+    differences UInt64,
+    finished_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY finished_at""",
+    """CREATE TABLE IF NOT EXISTS ops.user_reports
+(
+    run_id String,
+    schema LowCardinality(String),
+    user_uuid String,
+    period_start DateTime64(6),
+    period_end DateTime64(6),
+    events_total UInt64,
+    active_days UInt64,
+    amplitude_avg Float64,
+    amplitude_min Float64,
+    amplitude_max Float64,
+    frequency_avg Float64,
+    duration_avg Float64,
+    duration_total Int64
+)
+ENGINE = MergeTree
+ORDER BY (run_id, user_uuid, schema)""",
+    """CREATE TABLE IF NOT EXISTS ops.report_differences
+(
+    run_id String,
+    report LowCardinality(String),
+    user_uuid String,
+    field String,
+    default_value String,
+    debezium_value String
+)
+ENGINE = MergeTree
+ORDER BY (run_id, report, user_uuid, field)""",
+)
+
+# Users with at least one event in the period; the same aggregates as the user report's totals.
+STORE_USER_REPORTS = """
+INSERT INTO ops.user_reports
+SELECT {run_id:String}, {schema_name:String}, user_uuid, {start:DateTime64(6)}, {end:DateTime64(6)},
+       count(), uniqExact(toDate(created_ts)),
+       avg(signal_amplitude), min(signal_amplitude), max(signal_amplitude),
+       avg(signal_frequency), avg(signal_duration), sum(signal_duration)
+FROM {schema:Identifier}.telemetry_events FINAL
+WHERE created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}
+GROUP BY user_uuid"""
+USER_REPORT_FIELDS = ("events_total", "active_days", "amplitude_avg", "amplitude_min", "amplitude_max",
+                      "frequency_avg", "duration_avg", "duration_total")
+STORED_USER_REPORTS = f"""
+SELECT user_uuid, {', '.join(USER_REPORT_FIELDS)}
+FROM ops.user_reports
+WHERE run_id = {{run_id:String}} AND schema = {{schema_name:String}}"""
+DIFFERENCE_COLUMNS = ["run_id", "report", "user_uuid", "field", "default_value", "debezium_value"]
+RECORD_RUN_COLUMNS = ["run_id", "period_start", "period_end", "users_reported", "overviews", "identical", "differences"]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    run_id: str
+    users_reported: dict[str, int]
+    user_differences: int
+    overview_differences: int
+
+    @property
+    def identical(self) -> bool:
+        return not (self.user_differences or self.overview_differences)
+
+
+def ensure_tables(client) -> None:
+    for statement in DDL:
+        client.command(statement)
+
+
+def store_user_reports(client, run_id: str, schema: str, period: Period) -> int:
+    """Write every active user's report from `schema`; returns how many users."""
+    params = bind({"run_id": run_id, "schema_name": check_schema(schema), "schema": schema,
+                   "start": period.start, "end": period.end})
+    client.command(STORE_USER_REPORTS, parameters=params)
+    return int(client.command("SELECT count() FROM ops.user_reports WHERE run_id = {r:String} AND schema = {s:String}",
+                              parameters={"r": run_id, "s": schema}))
+
+
+def _stored(client, run_id: str, schema: str) -> dict[str, tuple]:
+    rows = client.query(STORED_USER_REPORTS, parameters={"run_id": run_id, "schema_name": schema}).result_rows
+    return {row[0]: row[1:] for row in rows}
+
+
+def user_differences(client, run_id: str) -> list[list]:
+    """Rows of ops.report_differences for users whose stored reports differ between the schemas."""
+    left, right = (_stored(client, run_id, s) for s in SCHEMAS)
+    out = []
+    for user in sorted(left.keys() | right.keys()):
+        a, b = left.get(user), right.get(user)
+        if a is None or b is None:
+            out.append([run_id, "user", user, "(report)", "present" if a else "absent", "present" if b else "absent"])
+            continue
+        out += [[run_id, "user", user, field, str(x), str(y)]
+                for field, x, y in zip(USER_REPORT_FIELDS, a, b) if not same(x, y)]
+    return out
+
+
+def store_run(client, run_id: str, period: Period, users_reported: dict[str, int]) -> StoredRun:
+    """Build both overviews, compare everything, record the run and its differences."""
+    reader = ClickHouseReader(client)
+    overviews = {schema: overview(reader, schema, period) for schema in SCHEMAS}
+    comparison = compare_reports(overviews)
+    rows = user_differences(client, run_id)
+    rows += [[run_id, "overview", "", d["field"], str(d["default"]), str(d["debezium"])]
+             for d in comparison["differences"]]
+    if rows:
+        client.insert("ops.report_differences", rows, column_names=DIFFERENCE_COLUMNS)
+    result = StoredRun(run_id, users_reported, sum(1 for r in rows if r[1] == "user"), len(comparison["differences"]))
+    client.insert("ops.report_runs", [[run_id, period.start, period.end, users_reported,
+                                       json.dumps(overviews, default=str), int(result.identical), len(rows)]],
+                  column_names=RECORD_RUN_COLUMNS)
+    return result
+
+
+def period_from_run(params: dict, interval_start: datetime | None, interval_end: datetime | None,
+                    max_days: int) -> Period:
+    """The period of a `reports` run: its params when given, else its data interval, else the last 30 days."""
+    start, end = params.get("from") or None, params.get("to") or None
+    if start or end or not interval_start or not interval_end or interval_start >= interval_end:
+        return Period.parse(start, end, max_days=max_days)
+    return Period.parse(interval_start.isoformat(), interval_end.isoformat(), max_days=max_days)

@@ -1,0 +1,77 @@
+"""
+### reports
+
+Builds the reports from both schemas side by side and records where they differ:
+
+* every active user's report (users with events in the period) from `default` and from `debezium`
+  into `ops.user_reports`;
+* the overview from each schema, and the run's verdict, into `ops.report_runs`;
+* every field that differs between the schemas into `ops.report_differences`.
+
+The daily schedule reports on the run's data interval (the previous day); a manual run takes
+`from` / `to` (ISO dates or date-times, UTC; a date `to` includes that day).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from bionicflow.dag_defaults import dag_kwargs
+
+SCHEMAS = ["default", "debezium"]
+
+
+@dag(
+    dag_id="reports",
+    schedule="@daily",
+    **dag_kwargs(retry_seconds=30),
+    max_active_runs=1,
+    tags=["bionicflow", "reports"],
+    doc_md=__doc__,
+    params={
+        "from": Param(None, type=["null", "string"], description="Start (inclusive), e.g. 2026-11-01."),
+        "to": Param(None, type=["null", "string"], description="End: a date includes that day; e.g. 2026-11-30."),
+    },
+)
+def reports():
+    @task(retries=0)  # bad params are not transient: fail at once, before anything is written
+    def plan() -> dict:
+        from bionicflow.config import get_settings
+        from bionicflow.reports.store import ensure_tables, period_from_run
+        from bionicflow_airflow import ClickHouseHook
+
+        ctx = get_current_context()
+        period = period_from_run(dict(ctx["params"]), ctx.get("data_interval_start"), ctx.get("data_interval_end"),
+                                 get_settings().reports_max_period_days)
+        ensure_tables(ClickHouseHook().get_conn())
+        print(f"reporting on {period.start} .. {period.end}")
+        return period.as_dict()
+
+    @task
+    def build(schema: str, period: dict) -> dict:
+        from bionicflow.reports import Period
+        from bionicflow.reports.store import store_user_reports
+        from bionicflow_airflow import ClickHouseHook
+
+        run_id = get_current_context()["run_id"]
+        users = store_user_reports(ClickHouseHook().get_conn(), run_id, schema, Period.parse(period["from"], period["to"]))
+        print(f"{schema}: stored the reports of {users} active users")
+        return {"schema": schema, "users": users}
+
+    @task
+    def compare(period: dict, built: list[dict]) -> dict:
+        from bionicflow.reports import Period
+        from bionicflow.reports.store import store_run
+        from bionicflow_airflow import ClickHouseHook
+
+        result = store_run(ClickHouseHook().get_conn(), get_current_context()["run_id"],
+                           Period.parse(period["from"], period["to"]), {b["schema"]: b["users"] for b in built})
+        print(f"users reported {result.users_reported}; differing users fields {result.user_differences}, "
+              f"differing overview fields {result.overview_differences}")
+        return {"identical": result.identical, "users_reported": result.users_reported}
+
+    period = plan()
+    compare(period, build.partial(period=period).expand(schema=SCHEMAS))
+
+
+reports()

@@ -1,0 +1,34 @@
+"""The "CDC vs batch" page inside the Airflow UI: a FastAPI app mounted on the api-server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+URL_PREFIX = "/bionicflow"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _authenticated():
+    # Plugin apps are not protected by Airflow on their own: require a logged-in Airflow user
+    # (the UI's session cookie inside the embedded page, or a bearer token from /auth/token).
+    from airflow.api_fastapi.core_api.security import requires_authenticated
+
+    return requires_authenticated()
+
+
+def build_app() -> FastAPI:
+    app = FastAPI(title="bionicflow: CDC vs batch", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/cdc-vs-batch", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])
+    def cdc_vs_batch(request: Request) -> HTMLResponse:
+        from bionicflow.reports.dashboard import latest
+        from bionicflow_airflow.clickhouse_hook import ClickHouseHook
+
+        page = latest(ClickHouseHook(send_receive_timeout=30).get_conn())
+        return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
+
+    return app

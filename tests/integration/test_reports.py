@@ -1,0 +1,144 @@
+"""Reports on the running stack: numbers against PostgreSQL, the API as deployed, the DAG, the Airflow page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import uuid
+from datetime import date, timedelta
+
+import clickhouse_connect
+import pytest
+import requests
+
+from bionicflow.demo.accounts import customer_uuid
+from bionicflow.reports.export import leaves
+from tests.integration.conftest import cli, run_ok
+from tests.integration.test_cdc import _pg
+
+TODAY = date.today()
+PERIOD = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}  # `to` includes today
+EMPTY_PERIOD = {"from": "2020-01-01", "to": "2020-01-31"}
+SCHEMAS = ("default", "debezium")
+
+
+def token(user: str) -> str:
+    result = cli("token", "--user", user)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    base = f"http://{stack.host}:{stack.reports_api_port}"
+
+    def get(path, user=None, **params):
+        headers = {"Authorization": f"Bearer {token(user)}"} if user else {}
+        return requests.get(base + path, params=params, headers=headers, timeout=60)
+    return get
+
+
+def pg_user_report(stack, user_uuid: str, period: dict) -> dict:
+    """The user report's numbers computed by PostgreSQL itself, from the source table."""
+    start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"]) + timedelta(days=1)
+    where = "user_uuid = %s AND created_ts >= %s AND created_ts < %s"
+    conn = _pg(stack, "telemetry_db")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*), count(DISTINCT created_ts::date), avg(signal_amplitude), min(signal_amplitude),"
+                        f" max(signal_amplitude), avg(signal_frequency), coalesce(sum(signal_duration), 0) "
+                        f"FROM telemetry_events WHERE {where}", (user_uuid, start, end))
+            totals = cur.fetchone()
+            cur.execute(f"SELECT prosthesis_type, count(*) FROM telemetry_events WHERE {where} GROUP BY 1",
+                        (user_uuid, start, end))
+            by_type = dict(cur.fetchall())
+            cur.execute(f"SELECT created_ts::date::text, count(*), avg(signal_amplitude) FROM telemetry_events "
+                        f"WHERE {where} GROUP BY 1", (user_uuid, start, end))
+            daily = {d: (n, a) for d, n, a in cur.fetchall()}
+    finally:
+        conn.close()
+    return {"totals": totals, "by_type": by_type, "daily": daily}
+
+
+def _close(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, float(b), rel_tol=1e-9))
+
+
+def _busiest_users(stack, n: int) -> list[str]:
+    conn = _pg(stack, "telemetry_db")
+    with conn.cursor() as cur:
+        cur.execute("SELECT e.user_uuid::text FROM telemetry_events e GROUP BY 1 ORDER BY count(*) DESC LIMIT %s", (n,))
+        found = [r[0] for r in cur.fetchall()]
+    conn.close()
+    return found
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_user_reports_equal_postgresql_aggregates(stack, report_data, api, schema):
+    users = [customer_uuid("customer1"), *_busiest_users(stack, 2), report_data]
+    for user in users:
+        for period in (PERIOD, EMPTY_PERIOD):
+            response = api("/reports", "analyst", schema=schema, user_uuid=user, **period)
+            assert response.status_code == 200, response.text
+            got, want = response.json(), pg_user_report(stack, user, period)
+            events, days, amp_avg, amp_min, amp_max, freq_avg, dur_total = want["totals"]
+            assert (got["events_total"], got["active_days"]) == (events, days), (user, period)
+            amp = got["signal_amplitude"]
+            assert _close(amp["avg"], amp_avg) and _close(amp["min"], amp_min) and _close(amp["max"], amp_max)
+            assert _close(got["signal_frequency"]["avg"], freq_avg)
+            assert got["signal_duration"]["total"] == dur_total
+            assert {e["prosthesis_type"]: e["events"] for e in got["by_prosthesis_type"]} == want["by_type"]
+            assert {d["date"]: d["events"] for d in got["daily"]} == {k: v[0] for k, v in want["daily"].items()}
+            assert all(_close(d["avg_amplitude"], want["daily"][d["date"]][1]) for d in got["daily"])
+    assert api("/reports", "analyst", schema=schema, user_uuid=report_data, **PERIOD).json()["events_total"] == 0
+
+
+def test_api_as_deployed_auth_validation_csv(stack, report_data, api):
+    assert api("/reports", schema="debezium").status_code == 401
+    own = api("/reports", "customer1", schema="debezium", **PERIOD)
+    assert own.status_code == 200 and own.json()["user_uuid"] == customer_uuid("customer1")
+    assert api("/reports", "customer1", schema="debezium", user_uuid=customer_uuid("customer2")).status_code == 403
+    assert api("/reports", "analyst", schema="debezium", user_uuid=str(uuid.uuid4())).status_code == 404
+    assert api("/reports", "analyst", schema="nope", user_uuid=report_data).status_code == 422
+    as_csv = api("/reports", "customer1", schema="default", fmt="csv", **PERIOD)
+    rows = dict(list(csv.reader(io.StringIO(as_csv.text)))[1:])
+    as_json = leaves(api("/reports", "customer1", schema="default", **PERIOD).json())
+    for field in ("events_total", "signal_amplitude.avg", "profile.name", "freshness.max_saved_ts"):
+        assert rows[field] == ("" if as_json[field] is None else str(as_json[field]))
+    compare = api("/reports/compare", "analyst", report="overview", **PERIOD).json()
+    assert compare["identical"], compare["differences"][:5]
+    overview = api("/reports/overview", "analyst", schema="debezium", **PERIOD).json()
+    assert overview["totals"]["users_with_events"] > 0 and overview["freshness"]["max_saved_ts"]
+
+
+def test_reports_dag_stores_both_schemas_matching_the_api(stack, report_data, airflow, api):
+    run = run_ok(airflow, "reports", PERIOD)
+    olap = clickhouse_connect.get_client(host=stack.host, port=stack.olap_port, username=stack.clickhouse_user,
+                                         password=stack.clickhouse_password.get_secret_value())
+    identical, reported = olap.query("SELECT identical, users_reported FROM ops.report_runs WHERE run_id = {r:String}",
+                                     parameters={"r": run["dag_run_id"]}).result_rows[0]
+    assert identical == 1 and reported["default"] == reported["debezium"] > 0
+    for user in _busiest_users(stack, 3):
+        stored = olap.query("SELECT schema, events_total, active_days, amplitude_avg, duration_total FROM ops.user_reports "
+                            "WHERE run_id = {r:String} AND user_uuid = {u:String} ORDER BY schema",
+                            parameters={"r": run["dag_run_id"], "u": user}).result_rows
+        assert [row[0] for row in stored] == list(SCHEMAS)
+        for schema, events, days, amp_avg, dur_total in stored:
+            live = api("/reports", "analyst", schema=schema, user_uuid=user, **PERIOD).json()
+            assert (events, days, dur_total) == (live["events_total"], live["active_days"],
+                                                 live["signal_duration"]["total"])
+            assert _close(amp_avg, live["signal_amplitude"]["avg"])
+
+
+def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data, airflow):
+    run_ok(airflow, "cdc_reconcile")
+    run_ok(airflow, "reports", PERIOD)
+    url = f"http://{stack.host}:{stack.airflow_port}/bionicflow/cdc-vs-batch"
+    assert requests.get(url, timeout=30).status_code == 401
+    page = requests.get(url, headers=airflow.headers, timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    assert 'id="reconciliations"' in page.text and 'id="report-runs"' in page.text
+    plugins = airflow.request("GET", "/plugins")["plugins"]
+    views = [v for p in plugins if p["name"] == "bionicflow" for v in p["external_views"]]
+    assert views and views[0]["url_route"] == "cdc-vs-batch"
