@@ -92,9 +92,13 @@ def _target_user(caller: auth.Principal, user_uuid: UUID | None) -> str:
     return target
 
 
+# A schema's freshness is one scan of a whole column: concurrent requests share a measurement this recent.
+FRESHNESS_MAX_AGE = 2.0
+
+
 def _olap_call(fn, *args):
     try:
-        return fn(deps.reader(), *args)
+        return fn(deps.reader(), *args, freshness_max_age=FRESHNESS_MAX_AGE)
     except ClickHouseError as exc:
         raise deps.olap_failure(exc) from None
 

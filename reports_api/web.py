@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -69,7 +70,7 @@ def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
     run = airflow_client(settings).trigger("demo_data", DEMO_RUN)
     msg = (f"demo_data run {run['dag_run_id']} started: {DEMO_RUN['users']} users and {DEMO_RUN['events']} events; "
            "CDC brings them to `debezium` within seconds, the next etl_default run to `default`")
-    return RedirectResponse(f"/?msg={msg}", status_code=303)
+    return RedirectResponse("/?" + urlencode({"msg": msg}), status_code=303)
 
 
 @router.get("/ui/report", response_class=HTMLResponse)

@@ -45,6 +45,16 @@ class CdcTable:
     columns: tuple[Column, ...]
     consumer_group: str
     olap_source: str = ""  # the relation ClickHouse reads for batch loads (default: the table)
+    lookup_columns: tuple[str, ...] = ("user_uuid",)  # point lookups (reports) use a bloom-filter skip index
+
+    def index_clauses(self) -> list[str]:
+        """Skip indexes for the lookup columns, as column-list entries of CREATE TABLE."""
+        return [f"    INDEX {c}_bloom {c} TYPE bloom_filter GRANULARITY 1" for c in self.lookup_columns]
+
+    def add_index_statements(self, qualified_name: str) -> list[str]:
+        """The same indexes for a table created before they existed (idempotent)."""
+        return [f"ALTER TABLE {qualified_name} ADD INDEX IF NOT EXISTS {c}_bloom {c} TYPE bloom_filter GRANULARITY 1"
+                for c in self.lookup_columns]
 
     @property
     def olap_relation(self) -> str:
@@ -155,6 +165,7 @@ def kafka_table_ddl(table: CdcTable, mode: str, broker_list: str = "kafka:9093")
 def target_table_ddl(table: CdcTable) -> str:
     cols = [f"    {c.name} {c.type}" for c in table.columns]
     cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "") for name, typ in META_COLUMNS]
+    cols += table.index_clauses()
     return (
         f"CREATE TABLE IF NOT EXISTS {DATABASE}.{table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
         # The message latest in the topic wins: Debezium's log order is its consistency
@@ -210,5 +221,6 @@ def render(mode: str) -> list[str]:
     """Every statement of the `debezium` schema, in the order they must run (all idempotent)."""
     statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL]
     for table in TABLES:
-        statements += [kafka_table_ddl(table, mode), target_table_ddl(table), view_ddl(table), dead_letter_view_ddl(table)]
+        statements += [kafka_table_ddl(table, mode), target_table_ddl(table),
+                       *table.add_index_statements(f"{DATABASE}.{table.name}"), view_ddl(table), dead_letter_view_ddl(table)]
     return statements

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import date, datetime, timezone
 from uuid import UUID
 
@@ -41,11 +42,23 @@ def _iso(value) -> str | None:
     return value.isoformat() if isinstance(value, (date, datetime)) else None
 
 
-def freshness(reader: OlapReader, schema: str) -> dict:
+_recent_freshness: dict[tuple[int, str], tuple[float, dict]] = {}
+
+
+def freshness(reader: OlapReader, schema: str, max_age: float = 0.0) -> dict:
+    """The schema's newest event; with `max_age`, a value measured at most that many seconds ago may be reused.
+
+    It scans a whole column, so a busy reports_api shares one measurement between requests.
+    """
+    key = (id(reader), schema)
+    recent = _recent_freshness.get(key)
+    if max_age and recent and time.monotonic() - recent[0] < max_age:
+        return recent[1]
     newest, has_rows, age = reader.rows(queries.FRESHNESS, {"schema": schema})[0]
-    if not has_rows:
-        return {"max_saved_ts": None, "lag_seconds": None}
-    return {"max_saved_ts": _iso(newest), "lag_seconds": round(max(0.0, float(age)), 3)}
+    value = ({"max_saved_ts": _iso(newest), "lag_seconds": round(max(0.0, float(age)), 3)} if has_rows
+             else {"max_saved_ts": None, "lag_seconds": None})
+    _recent_freshness[key] = (time.monotonic(), value)
+    return value
 
 
 def _profile(reader: OlapReader, schema: str, user_uuid: str) -> dict:
@@ -90,18 +103,19 @@ def canonical_uuid(value: str) -> str:
     return str(UUID(str(value)))
 
 
-def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> dict:
+def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
     """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent."""
     schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
     report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(),
               "profile": _profile(reader, schema, user_uuid)}
     report.update(_events_part(reader, schema, user_uuid, period))
-    report["freshness"] = freshness(reader, schema)
+    report["freshness"] = freshness(reader, schema, freshness_max_age)
     report["generated_at"] = datetime.now(timezone.utc).isoformat()
     return report
 
 
-def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USERS) -> dict:
+def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USERS,
+             freshness_max_age: float = 0.0) -> dict:
     """Totals, users with events, breakdowns by country / prosthesis type / muscle group, top users."""
     schema = check_schema(schema)
     params = {"schema": schema, "start": period.start, "end": period.end}
@@ -122,6 +136,6 @@ def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USE
         "by_muscle_group": section("muscle_group", 2),
         "top_users": [{"user_uuid": u, "name": n or None, "events": e}
                       for u, n, e in reader.rows(queries.OVERVIEW_TOP_USERS, {**params, "top": top})],
-        "freshness": freshness(reader, schema),
+        "freshness": freshness(reader, schema, freshness_max_age),
         "generated_at": datetime.now(timezone.utc).isoformat(),
     }

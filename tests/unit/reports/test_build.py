@@ -110,3 +110,21 @@ def test_both_schemas_agree_on_the_same_data(olap, dataset):
     assert result["identical"], result["differences"]
     result = compare_reports({s: overview(olap, s, period) for s in ("default", "debezium")})
     assert result["identical"], result["differences"]
+
+
+def test_freshness_is_measured_again_unless_recent_enough_to_share(olap):
+    from bionicflow.reports.build import freshness
+
+    calls = []
+
+    class Counting:
+        def rows(self, sql, params):
+            calls.append(sql)
+            return olap.rows(sql, params)
+
+    reader = Counting()
+    first = freshness(reader, "debezium", max_age=60)
+    assert freshness(reader, "debezium", max_age=60) == first and len(calls) == 1
+    freshness(reader, "debezium")  # no max_age: always measured
+    freshness(reader, "default", max_age=60)  # another schema: its own measurement
+    assert len(calls) == 3
