@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         description="Cache of the Maven-fetched JVM jars (Kafka, Connect, Debezium), shared by checkouts.",
     )
     host: str = Field("127.0.0.1", description="Address every embedded service binds to.")
+    olap_host: str | None = Field(None, description="Where clients reach the OLAP server (default: host); "
+                                                    "compose: the service name.")
+    airflow_host: str | None = Field(None, description="Where clients reach Airflow's API (default: host).")
 
     # --- ports ----------------------------------------------------------------
     crm_db_port: int = Field(5444, description="CRM PostgreSQL (crm_db).")
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
     airflow_db_password: SecretStr = SecretStr("airflow_password")
 
     # --- derived --------------------------------------------------------------
+    @property
+    def olap_address(self) -> str:
+        return self.olap_host or self.host
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.airflow_host or self.host}:{self.airflow_port}"
+
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"

@@ -35,10 +35,12 @@ def cdc_bootstrap():
         from bionicflow.etl.schema import render
         from bionicflow_airflow import ClickHouseHook
 
-        olap = ClickHouseHook().get_conn()
+        hook = ClickHouseHook()
+        olap = hook.get_conn()
         for statement in render():
             olap.command(statement)
-        return len(render()) + create_schema(olap)
+        mode, broker_list = hook.cdc_schema()
+        return len(render()) + create_schema(olap, mode, broker_list)
 
     @task
     def register_connectors() -> list[str]:

@@ -27,7 +27,7 @@ def reader() -> ClickHouseReader:
     """One client for the process: HTTP connections pooled, no session (queries run in parallel)."""
     s = get_settings()
     client = clickhouse_connect.get_client(
-        host=s.host, port=s.olap_port, username=s.clickhouse_reader_user,
+        host=s.olap_address, port=s.olap_port, username=s.clickhouse_reader_user,
         password=s.clickhouse_reader_password.get_secret_value(), autogenerate_session_id=False,
         send_receive_timeout=s.reports_query_timeout_seconds + 5, connect_timeout=5)
     return ClickHouseReader(client, timeout_seconds=s.reports_query_timeout_seconds)

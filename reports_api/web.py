@@ -26,7 +26,7 @@ VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default"
 
 def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     settings = get_settings()
-    context.setdefault("airflow_url", f"http://{settings.host}:{settings.airflow_port}")
+    context.setdefault("airflow_url", settings.airflow_url)
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 

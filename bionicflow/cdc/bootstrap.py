@@ -22,9 +22,13 @@ class BootstrapResult:
     connectors: dict[str, dict]
 
 
-def create_schema(olap, mode: str = "embedded") -> int:
-    """Run every `debezium` DDL statement; returns how many ran."""
-    statements = schema.render(mode)
+def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:
+    """Run every `debezium` DDL statement; returns how many ran.
+
+    `mode` "embedded" (our consumer feeds Null-engine tables) or "kafka" (ClickHouse's Kafka engine
+    reads `broker_list`, as in docker-compose.yaml).
+    """
+    statements = schema.render(mode, broker_list)
     for statement in statements:
         olap.command(statement)
     return len(statements)

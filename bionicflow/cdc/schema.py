@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bionicflow.cluster_ddl import for_cluster
+
 DATABASE = "debezium"
+# Kafka as ClickHouse's Kafka engine reaches it in docker-compose.yaml (the broker's internal listener).
+DEFAULT_BROKER_LIST = "kafka:29092"
 OPS = ("c", "u", "r", "d")
 
 
@@ -137,7 +141,7 @@ def _problem(table: CdcTable) -> str:
     )
 
 
-def kafka_table_ddl(table: CdcTable, mode: str, broker_list: str = "kafka:9093") -> str:
+def kafka_table_ddl(table: CdcTable, mode: str, broker_list: str = DEFAULT_BROKER_LIST) -> str:
     name = f"{DATABASE}.{table.name}_kafka"
     if mode == "embedded":
         return (
@@ -217,10 +221,13 @@ def dead_letter_view_ddl(table: CdcTable) -> str:
     )
 
 
-def render(mode: str) -> list[str]:
-    """Every statement of the `debezium` schema, in the order they must run (all idempotent)."""
+def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | None = None) -> list[str]:
+    """Every statement of the `debezium` schema, in the order they must run (all idempotent).
+
+    `cluster`: the same schema on a ClickHouse cluster (ON CLUSTER, Replicated* engines).
+    """
     statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL]
     for table in TABLES:
-        statements += [kafka_table_ddl(table, mode), target_table_ddl(table),
+        statements += [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table),
                        *table.add_index_statements(f"{DATABASE}.{table.name}"), view_ddl(table), dead_letter_view_ddl(table)]
-    return statements
+    return [for_cluster(s, cluster) for s in statements] if cluster else statements

@@ -28,7 +28,7 @@ class TableSummary:
 
 
 def airflow_client(settings: Settings) -> AirflowClient:
-    return AirflowClient(f"http://{settings.host}:{settings.airflow_port}", settings.airflow_admin_user,
+    return AirflowClient(settings.airflow_url, settings.airflow_admin_user,
                          settings.airflow_admin_password.get_secret_value())
 
 
@@ -66,7 +66,7 @@ def _olap(settings: Settings, reader: bool = False):
     """A client as the administrative user, or as the read-only reports user."""
     user, password = ((settings.clickhouse_reader_user, settings.clickhouse_reader_password) if reader
                       else (settings.clickhouse_user, settings.clickhouse_password))
-    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=user,
+    return clickhouse_connect.get_client(host=settings.olap_address, port=settings.olap_port, username=user,
                                          password=password.get_secret_value())
 
 

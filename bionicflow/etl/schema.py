@@ -10,6 +10,7 @@ in the source disappear.
 from __future__ import annotations
 
 from bionicflow.cdc.schema import TABLES, CdcTable
+from bionicflow.cluster_ddl import for_cluster
 
 DEFAULT_DB = "default"
 OPS_DB = "ops"
@@ -77,7 +78,8 @@ ORDER BY schema""",
 )
 
 
-def render() -> list[str]:
-    """Every statement of `default` and `ops`, in order (all idempotent)."""
+def render(cluster: str | None = None) -> list[str]:
+    """Every statement of `default` and `ops`, in order (all idempotent); `cluster`: their cluster form."""
     tables = [stmt for t in TABLES for stmt in (default_table_ddl(t), *t.add_index_statements(f"{DEFAULT_DB}.{t.name}"))]
-    return [f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DB}", *tables, *OPS_DDL]
+    statements = [f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DB}", *tables, *OPS_DDL]
+    return [for_cluster(s, cluster) for s in statements] if cluster else statements

@@ -32,6 +32,15 @@ class ClickHouseHook(BaseHook):
             connect_timeout=int(extra.get("connect_timeout", 10)), send_receive_timeout=self.send_receive_timeout,
         )
 
+    def cdc_schema(self) -> tuple[str, str]:
+        """How the `debezium` schema reads Kafka on this server: (mode, broker list), from the connection's extra.
+
+        `cdc_schema_mode`: "embedded" (bionicflow's consumer, the default) or "kafka" (ClickHouse's
+        Kafka engine, compose and clusters) reading `kafka_broker_list`.
+        """
+        extra = self.get_connection(self.olap_conn_id).extra_dejson
+        return extra.get("cdc_schema_mode", "embedded"), extra.get("kafka_broker_list", "kafka:29092")
+
     def test_connection(self) -> tuple[bool, str]:
         try:
             version = self.get_conn().server_version

@@ -85,7 +85,7 @@ def dataset() -> Dataset:
     return make_dataset()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # chdb allows one open data path per process: close it before other modules run
 def olap(tmp_path_factory, dataset):
     conn = chdb.connect(str(tmp_path_factory.mktemp("reports-chdb")))
     load(conn, dataset)
