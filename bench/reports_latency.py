@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import threading
@@ -139,6 +140,8 @@ def main() -> None:
     period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "period": period,
                  "requests_per_level": args.requests, "runs": args.runs}
+    # No connectors: the report tables are loaded directly (see above), and a running snapshot would compete.
+    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
     with bench_stack() as env:
         fresh_stack(env)
         s, srcs = Settings(), sources(Settings())

@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr = SecretStr("clickhouse_password")
     clickhouse_reader_user: str = Field("reports_reader", description="Read-only OLAP user for reports.")
     clickhouse_reader_password: SecretStr = SecretStr("reports_reader_password")
+    clickhouse_reader_databases: list[str] = Field(
+        ["default", "debezium"], description="The only databases the read-only OLAP user may read (never `ops`).")
     airflow_admin_user: str = "admin"
     airflow_admin_password: SecretStr = SecretStr("admin")
     airflow_db_user: str = "airflow"

@@ -18,9 +18,11 @@ import chdb
 from bionicflow.olap.protocol import (
     ClickHouseError,
     RequestOptions,
+    fenced_tables,
     outside_functions_in,
     quote_identifier,
     quote_string,
+    tables_in,
 )
 
 
@@ -69,8 +71,9 @@ class Engine:
     def release(self) -> None:
         self._slots.release()
 
-    def check_readonly_query(self, sql: str, params: dict[str, str] | None = None) -> None:
-        """Refuse functions that reach files, the network or other servers."""
+    def check_readonly_query(self, sql: str, params: dict[str, str] | None = None,
+                             databases: frozenset[str] | None = None, current_database: str = "default") -> None:
+        """Refuse functions that reach files, the network or other servers, and tables outside `databases`."""
         try:
             # With the query's parameters: `{db:Identifier}` must be substituted to parse.
             ast = self._anchor.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
@@ -83,6 +86,12 @@ class Engine:
             raise ClickHouseError(
                 497, "ACCESS_DENIED",
                 f"read-only users may not call {', '.join(sorted(found))}: they reach outside the database",
+            )
+        fenced = fenced_tables(tables_in(ast, current_database), databases) if databases is not None else set()
+        if fenced:
+            raise ClickHouseError(
+                497, "ACCESS_DENIED",
+                f"read-only users may read only databases {', '.join(sorted(databases))}: not {', '.join(sorted(fenced))}",
             )
 
 

@@ -261,6 +261,9 @@ OUTSIDE_FUNCTIONS = frozenset(
         "remoteSecure", "cluster", "clusterAllReplicas", "jdbc", "odbc", "sqlite", "mongodb",
         "redis", "executable", "input", "iceberg", "icebergS3", "deltaLake", "hudi",
         "python", "dictionary", "fileCluster", "arrowFlight", "ytsaurus", "filesystem",
+        # read tables by pattern or by name at run time, past the database fence below
+        "merge", "mergeTreeIndex", "mergeTreeProjection", "dictGet", "dictGetOrDefault", "dictGetOrNull",
+        "dictHas", "joinGet", "joinGetOrNull",
     )
 )
 _AST_FUNCTION = re.compile(r"^\s*Function\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
@@ -269,3 +272,23 @@ _AST_FUNCTION = re.compile(r"^\s*Function\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 def outside_functions_in(explain_ast: str) -> set[str]:
     """Names of outside-reaching functions in the text of ``EXPLAIN AST``."""
     return {m.group(1) for m in _AST_FUNCTION.finditer(explain_ast) if m.group(1).lower() in OUTSIDE_FUNCTIONS}
+
+
+_AST_TABLE = re.compile(r"^\s*TableIdentifier\s+([^\s(]+)", re.M)
+# System tables a read-only user may read (catalogue only: not query logs, not settings of others).
+READER_SYSTEM_TABLES = frozenset({"system.tables", "system.columns", "system.databases", "system.one",
+                                  "system.numbers", "system.functions"})
+
+
+def tables_in(explain_ast: str, current_database: str) -> set[str]:
+    """`database.table` of every table a query reads, from the text of ``EXPLAIN AST``."""
+    names = set()
+    for match in _AST_TABLE.finditer(explain_ast):
+        name = match.group(1).replace("`", "")
+        names.add(name if "." in name else f"{current_database}.{name}")
+    return names
+
+
+def fenced_tables(tables: set[str], databases: frozenset[str]) -> set[str]:
+    """The tables outside what a read-only user may read."""
+    return {t for t in tables if t.split(".", 1)[0] not in databases and t not in READER_SYSTEM_TABLES}

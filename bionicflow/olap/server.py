@@ -46,6 +46,7 @@ class User:
     name: str
     password: str
     readonly: bool
+    databases: frozenset[str] | None = None  # read-only users: the only databases they may read
 
 
 def users_from_settings(settings: Settings) -> dict[str, User]:
@@ -54,7 +55,8 @@ def users_from_settings(settings: Settings) -> dict[str, User]:
             settings.clickhouse_user, settings.clickhouse_password.get_secret_value(), readonly=False
         ),
         settings.clickhouse_reader_user: User(
-            settings.clickhouse_reader_user, settings.clickhouse_reader_password.get_secret_value(), readonly=True
+            settings.clickhouse_reader_user, settings.clickhouse_reader_password.get_secret_value(), readonly=True,
+            databases=frozenset(settings.clickhouse_reader_databases),
         ),
     }
 
@@ -182,7 +184,8 @@ class OlapApp:
                     return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
                 sql = await self._whole_query(param_query, first_data, body)
                 if user.readonly:
-                    await run_in_threadpool(self.engine.check_readonly_query, sql, opts.query_params)
+                    await run_in_threadpool(self.engine.check_readonly_query, sql, opts.query_params, user.databases,
+                                             opts.database or "default")
                 fmt, _ = output_format(sql, opts.default_format)
                 result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
             finally:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.integration.conftest import STATE_DIR, cli
+from tests.conftest import STATE_DIR, cli
 
 # Ports nothing in the test session listens on, so only the broken setting fails.
 FREE_PORTS = {

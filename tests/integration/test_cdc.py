@@ -23,7 +23,7 @@ from confluent_kafka import Producer
 from bionicflow.cdc.bootstrap import bootstrap
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
-from tests.integration.conftest import SNAPSHOT_MARK, cli
+from tests.conftest import SNAPSHOT_MARK, cli
 
 CONVERGE_SECONDS = 120
 

@@ -1,7 +1,7 @@
 """The README's main job and the first-start bootstrap, as an operator runs them."""
 
 from bionicflow.demo.main_job import BOOTSTRAP_MARKER, airflow_client, bootstrap_once
-from tests.integration.conftest import cli
+from tests.conftest import cli
 
 
 def test_first_start_bootstrap_runs_once(stack):

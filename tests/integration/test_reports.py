@@ -14,7 +14,7 @@ import requests
 
 from bionicflow.demo.accounts import customer_uuid
 from bionicflow.reports.export import leaves
-from tests.integration.conftest import cli, run_ok
+from tests.conftest import cli, run_ok
 from tests.integration.test_cdc import _pg
 
 TODAY = date.today()

@@ -6,7 +6,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.integration.conftest import cli
+from tests.conftest import cli
 
 EXAMPLES_PER_OPERATION = 40
 

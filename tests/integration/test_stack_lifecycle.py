@@ -7,7 +7,7 @@ import time
 import clickhouse_connect
 import psycopg2
 
-from tests.integration.conftest import cli
+from tests.conftest import cli
 
 REQUIRED = {
     "crm_db", "telemetry_db", "kafka", "kafka_connect", "olap", "airflow_api_server",

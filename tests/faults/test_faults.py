@@ -1,0 +1,239 @@
+"""Fault suite: processes die (kill -9) or stay down while the sources keep changing.
+
+Each scenario runs a steady stream of inserts, updates and deletes (~1,000 changes/s over
+both databases), injects the fault, and then proves: the `debezium` schema under FINAL equals
+the sources row for row, no key is duplicated, no message was dead-lettered, and the
+platform's own status shows what happened. Recovery times are written to
+test-output/faults.json (docs/reliability.md quotes them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from bionicflow.cdc import monitor
+from bionicflow.cdc.connectors import load_connectors
+from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from bionicflow.config import project_root
+from bionicflow.stack.supervisor import Supervisor
+from tests.conftest import cli, run_ok
+from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
+
+RESULTS = project_root() / "test-output" / "faults.json"
+OUTAGE_SECONDS = float(os.environ.get("BIONICFLOW_FAULT_OUTAGE_SECONDS", "180"))
+LAG_TARGET = 5.0
+
+WRITES = {
+    "crm_db": (
+        "INSERT INTO users (name, email, age) SELECT 'fault', 'f@example.org', g FROM generate_series(1, 30) g",
+        "UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN (SELECT id FROM users WHERE id > "
+        "(SELECT max(id) - 2000 FROM users) ORDER BY random() LIMIT 10)",
+        "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'fault' ORDER BY id LIMIT 10)",
+    ),
+    "telemetry_db": (
+        "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+        " signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'fault', g, g, g / 3.0, now()"
+        " FROM generate_series(1, 30) g",
+        "UPDATE telemetry_events SET signal_amplitude = signal_amplitude + 1 WHERE id IN (SELECT id FROM"
+        " telemetry_events WHERE id > (SELECT max(id) - 2000 FROM telemetry_events) ORDER BY random() LIMIT 10)",
+        "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events WHERE muscle_group = 'fault'"
+        " ORDER BY id LIMIT 10)",
+    ),
+}
+CHANGES_PER_ROUND = 50  # per database: 30 inserts, 10 updates, 10 deletes
+
+
+class SteadyLoad:
+    """~1,000 changes/s: both databases, 10 rounds a second; survives its database restarting."""
+
+    def __init__(self, settings):
+        self.settings, self.stop, self.changes, self.errors = settings, threading.Event(), 0, 0
+        self.threads = [threading.Thread(target=self._run, args=(db,), daemon=True) for db in WRITES]
+
+    def _run(self, db: str) -> None:
+        conn = None
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                conn = conn or _pg(self.settings, db)
+                with conn.cursor() as cur:
+                    for statement in WRITES[db]:
+                        cur.execute(statement)
+                self.changes += CHANGES_PER_ROUND
+            except Exception:  # the database itself may be the fault: reconnect and go on
+                self.errors += 1
+                conn = None
+            self.stop.wait(max(0.0, 0.1 - (time.monotonic() - started)))  # pacing, not synchronisation
+
+    def wait_changes(self, count: int, timeout: float = 60) -> None:
+        target, deadline = self.changes + count, time.monotonic() + timeout
+        while self.changes < target:
+            assert time.monotonic() < deadline, f"load made {self.changes} changes, wanted {target}"
+            time.sleep(0.1)
+
+    def __enter__(self) -> "SteadyLoad":
+        for t in self.threads:
+            t.start()
+        self.wait_changes(1000)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def status() -> dict:
+    result = cli("status", "--json")
+    return json.loads(result.stdout)
+
+
+def wait_restarted(service: str, old_pid: int, timeout: float = 240) -> float:
+    """Seconds until supervisord has a new, healthy process for `service`."""
+    started, deadline = time.monotonic(), time.monotonic() + timeout
+    while True:
+        doc = status()["services"][service]
+        if doc["healthy"] and doc["pid"] not in (None, old_pid):
+            return time.monotonic() - started
+        assert time.monotonic() < deadline, f"{service} not back within {timeout}s: {doc}"
+        time.sleep(1)
+
+
+def wait_lag_under(settings, target: float, timeout: float = 300) -> dict:
+    """Poll the platform's own lag measure until every table is within `target` seconds."""
+    olap, deadline = _olap(settings), time.monotonic() + timeout
+    while True:
+        lag = monitor.lag(settings, olap)
+        if all((entry.get("lag_seconds") or 0) < target and "clickhouse_error" not in entry for entry in lag.values()):
+            return lag
+        assert time.monotonic() < deadline, f"CDC lag not under {target}s within {timeout}s: {lag}"
+        time.sleep(1)
+
+
+def dead_letters(settings) -> int:
+    return int(_olap(settings).command("SELECT count() FROM debezium.dead_letters"))
+
+
+def record(scenario: str, **numbers) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    doc[scenario] = {k: round(v, 1) if isinstance(v, float) else v for k, v in numbers.items()}
+    RESULTS.write_text(json.dumps(doc, indent=2))
+
+
+def converged_exactly(settings, letters_before: int) -> None:
+    for table in (USERS, TELEMETRY_EVENTS):
+        wait_converged(settings, table, timeout=300)
+        no_duplicate_keys(settings, table)
+    assert dead_letters(settings) == letters_before, "the fault made messages undeliverable"
+
+
+@pytest.fixture(scope="module")
+def running(stack, airflow):
+    """CDC bootstrapped (idempotent) and caught up before the first fault."""
+    run_ok(airflow, "cdc_bootstrap")
+    for table in (USERS, TELEMETRY_EVENTS):
+        wait_converged(stack, table, timeout=300)
+    return stack
+
+
+KILLED = ["kafka", "kafka_connect", "cdc_consumer", "olap", "crm_db", "telemetry_db", "airflow_scheduler"]
+
+
+@pytest.mark.parametrize("service", KILLED)
+def test_kill_9_and_automatic_restart(running, airflow, service):
+    settings, letters = running, dead_letters(running)
+    with SteadyLoad(settings) as load:
+        old_pid = status()["services"][service]["pid"]
+        killed_at = time.monotonic()
+        os.kill(old_pid, signal.SIGKILL)
+        back = wait_restarted(service, old_pid)
+        load.wait_changes(2000, timeout=120)  # the sources keep changing after the restart
+        if service in ("kafka", "kafka_connect", "crm_db", "telemetry_db"):
+            airflow_client_restarts_failed_tasks(airflow)
+        wait_lag_under(settings, LAG_TARGET)
+        recovery = time.monotonic() - killed_at
+        changes = load.changes
+    converged_exactly(settings, letters)
+    if service == "airflow_scheduler":
+        run_ok(airflow, "cdc_reconcile")  # the restarted scheduler schedules and runs work again
+    record(f"kill -9 {service}", restart_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
+           load_errors=load.errors)
+
+
+def airflow_client_restarts_failed_tasks(airflow) -> None:
+    """What cdc_reconcile does on its schedule, run now: restart a connector task that failed."""
+    run_ok(airflow, "cdc_reconcile")
+
+
+def _slot_retained(settings) -> dict[str, int]:
+    lag = monitor.lag(settings, _olap(settings))
+    return {name: entry.get("slot_retained_wal_bytes") or 0 for name, entry in lag.items()}
+
+
+def test_connect_down_for_minutes_fallback_covers_then_cdc_catches_up(running, airflow):
+    settings, letters = running, dead_letters(running)
+    supervisor = Supervisor(settings.state_dir)
+    peak: dict[str, int] = {}
+    with SteadyLoad(settings) as load:
+        supervisor.stop("kafka_connect")
+        stopped_at = time.monotonic()
+        try:
+            retained_start = _slot_retained(settings)
+            run = run_ok(airflow, "cdc_reconcile")  # flags debezium degraded, triggers the batch fallback
+            olap = _olap(settings)
+            verdict, degraded, fallback = olap.query(
+                "SELECT verdict, debezium_degraded, fallback_triggered FROM ops.reconciliation_runs "
+                "WHERE run_id = {r:String}", parameters={"r": run["dag_run_id"]}).result_rows[0]
+            assert degraded == 1 and fallback == 1, (verdict, degraded, fallback)
+            while time.monotonic() - stopped_at < OUTAGE_SECONDS:
+                for name, value in _slot_retained(settings).items():
+                    peak[name] = max(peak.get(name, 0), value)
+                time.sleep(5)
+            assert all(peak[t] > retained_start[t] for t in peak), f"slots did not retain WAL: {retained_start} -> {peak}"
+        finally:
+            supervisor.start("kafka_connect")
+        load.wait_changes(1000, timeout=120)
+        restarted_at = time.monotonic()
+        from bionicflow.cdc.connectors import KafkaConnectClient
+
+        KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}").wait_running(
+            [s.name for s in load_connectors()], timeout=240)
+        wait_lag_under(settings, LAG_TARGET, timeout=600)
+        catch_up = time.monotonic() - restarted_at
+        changes = load.changes
+    converged_exactly(settings, letters)
+    health = _olap(settings).query("SELECT state FROM ops.schema_health FINAL WHERE schema = 'debezium'").result_rows
+    run_ok(airflow, "cdc_reconcile")  # and the next reconciliation sees CDC healthy again
+    verdict = _olap(settings).query("SELECT verdict FROM ops.reconciliation_runs ORDER BY started_at DESC LIMIT 1"
+                                    ).result_rows[0][0]
+    assert verdict == "match", f"after the outage: {verdict} (health during the outage: {health})"
+    record("Kafka Connect down", outage_s=OUTAGE_SECONDS, changes_during=changes,
+           peak_retained_wal_bytes=peak, catch_up_to_lag_under_5s=catch_up)
+
+
+def test_heartbeat_moves_an_idle_databases_slot(running):
+    """Only non-captured writes in crm_db: the heartbeat still advances its slot, so WAL is released."""
+    settings = running
+    conn = _pg(settings, "crm_db")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS scratch_wal (payload text)")
+        cur.execute("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'crm_debezium_slot'")
+        before = cur.fetchone()[0]
+        deadline = time.monotonic() + 120
+        while True:
+            cur.execute("INSERT INTO scratch_wal SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
+            cur.execute("SELECT confirmed_flush_lsn > %s::pg_lsn FROM pg_replication_slots "
+                        "WHERE slot_name = 'crm_debezium_slot'", (before,))
+            if cur.fetchone()[0]:
+                break
+            assert time.monotonic() < deadline, "the idle database's slot did not move within 120s"
+            time.sleep(2)
+        cur.execute("DROP TABLE scratch_wal")
+    conn.close()
