@@ -76,5 +76,8 @@ def bench_stack():
     try:
         yield env
     finally:
-        bionicflow(env, "down")
-        shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)
+        if os.environ.get("BIONICFLOW_BENCH_KEEP") == "1":  # to look at a failed run's logs and data
+            print(f"benchmark stack kept running in {env['BIONICFLOW_STATE_DIR']}", flush=True)
+        else:
+            bionicflow(env, "down")
+            shutil.rmtree(env["BIONICFLOW_STATE_DIR"], ignore_errors=True)

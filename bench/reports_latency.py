@@ -108,7 +108,8 @@ def api_caller(s: Settings, schema: str, period: dict):
                                params={"schema": schema, "user_uuid": user, **period},
                                headers={"Authorization": f"Bearer {token}"})
         if response.status_code != 200:
-            raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+            log = (s.logs_dir / "reports_api.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{response.status_code}: {response.text[:300]}\nreports_api.log:\n{log}")
     return call
 
 

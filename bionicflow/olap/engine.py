@@ -71,12 +71,15 @@ class Engine:
     def release(self) -> None:
         self._slots.release()
 
-    def check_readonly_query(self, sql: str, params: dict[str, str] | None = None,
+    def check_readonly_query(self, conn, sql: str, params: dict[str, str] | None = None,
                              databases: frozenset[str] | None = None, current_database: str = "default") -> None:
-        """Refuse functions that reach files, the network or other servers, and tables outside `databases`."""
+        """Refuse functions that reach files, the network or other servers, and tables outside `databases`.
+
+        Runs on the request's own connection: a chdb connection is not shared between threads.
+        """
         try:
             # With the query's parameters: `{db:Identifier}` must be substituted to parse.
-            ast = self._anchor.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
+            ast = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
         except RuntimeError as exc:  # a statement EXPLAIN cannot wrap (SET, USE, SHOW ...)
             if "SYNTAX_ERROR" not in str(exc):
                 raise ClickHouseError.from_engine(str(exc)) from None

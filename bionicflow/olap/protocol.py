@@ -277,7 +277,7 @@ def outside_functions_in(explain_ast: str) -> set[str]:
 _AST_TABLE = re.compile(r"^\s*TableIdentifier\s+([^\s(]+)", re.M)
 # System tables a read-only user may read (catalogue only: not query logs, not settings of others).
 READER_SYSTEM_TABLES = frozenset({"system.tables", "system.columns", "system.databases", "system.one",
-                                  "system.numbers", "system.functions"})
+                                  "system.numbers", "system.functions", "system.settings"})
 
 
 def tables_in(explain_ast: str, current_database: str) -> set[str]:

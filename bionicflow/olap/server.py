@@ -152,7 +152,9 @@ class OlapApp:
             user = self.authenticate(request, params)
             return await self._execute(request, params, form_sent, user, base_headers)
         except ClickHouseError as err:
-            log.info("query %s failed: %s (%s)", query_id, err.name, err.code)
+            # parameter names only: values may be secrets (postgresql() passwords are bound)
+            log.info("query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
+                     sorted(k for k in locals().get("params", {}) if k.startswith("param_")))
             return PlainTextResponse(
                 err.body(self.engine.version),
                 status_code=err.http_status,
@@ -184,7 +186,7 @@ class OlapApp:
                     return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
                 sql = await self._whole_query(param_query, first_data, body)
                 if user.readonly:
-                    await run_in_threadpool(self.engine.check_readonly_query, sql, opts.query_params, user.databases,
+                    await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                              opts.database or "default")
                 fmt, _ = output_format(sql, opts.default_format)
                 result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
