@@ -75,9 +75,16 @@ def run_load(call, users: list[str], clients: int, requests_total: int) -> dict:
     latencies: list[float] = []
     lock = threading.Lock()
 
+    failures: list[str] = []
+
     def one(i: int) -> None:
         started = time.perf_counter()
-        call(users[i % len(users)])
+        try:
+            call(users[i % len(users)])
+        except Exception as exc:  # counted and reported: saturation shows as errors, not a crash
+            with lock:
+                failures.append(str(exc).splitlines()[0][:120])
+            return
         elapsed = time.perf_counter() - started
         with lock:
             latencies.append(elapsed)
@@ -85,15 +92,22 @@ def run_load(call, users: list[str], clients: int, requests_total: int) -> dict:
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(requests_total)))
-    out = percentiles(latencies)
-    out["requests_per_s"] = round(requests_total / (time.perf_counter() - started), 1)
+    out = percentiles(latencies) if latencies else {"p50_ms": None, "p99_ms": None}
+    out["requests_per_s"] = round(len(latencies) / (time.perf_counter() - started), 1)
+    out["errors"] = len(failures)
+    if failures:
+        out["first_error"] = failures[0]
     return out
 
 
 def median_run(runs: list[dict]) -> dict:
-    """Median of each figure over the runs, plus the samples."""
-    out = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+    """Median of each figure over the runs, plus the samples and the errors."""
+    figures = ("p50_ms", "p99_ms", "requests_per_s")
+    out = {k: (round(statistics.median(r[k] for r in runs), 1) if all(r[k] is not None for r in runs) else None)
+           for k in figures}
     out["p99_ms_samples"] = [r["p99_ms"] for r in runs]
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["first_error"] = next((r["first_error"] for r in runs if r.get("first_error")), None)
     return out
 
 
@@ -175,8 +189,8 @@ def main() -> None:
         for c in map(str, CONCURRENCY):
             pg99 = out["results"]["postgresql"][c]["p99_ms"]
             for schema in ("default", "debezium"):
-                out["results"][f"api_{schema}"][c]["vs_postgresql_p99"] = round(
-                    pg99 / out["results"][f"api_{schema}"][c]["p99_ms"], 2)
+                p99 = out["results"][f"api_{schema}"][c]["p99_ms"]
+                out["results"][f"api_{schema}"][c]["vs_postgresql_p99"] = round(pg99 / p99, 2) if p99 and pg99 else None
     print(json.dumps(out, indent=2))
 
 

@@ -96,6 +96,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.host,
         "PYTHONPATH": str(project_root()),
         **connection_env(settings),
     }
@@ -138,5 +139,8 @@ def programs(settings: Settings) -> list[Program]:
         args = [sys.executable, "-m", "airflow", command]
         if command == "api-server":
             args += ["--host", settings.host, "--port", str(settings.airflow_port), "--workers", "1"]
+        if command in ("scheduler", "triggerer"):
+            # Airflow's log server binds every interface; task logs are local files the api-server reads.
+            args.append("--skip-serve-logs")
         result.append(Program(name=name, command=args, directory=home, stopwaitsecs=45, startsecs=3))
     return result
