@@ -71,7 +71,11 @@ def _dev_key_path(settings: Settings) -> Path:
 
 
 def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
-    """The development issuer's signing key, created (mode 0600) on first use."""
+    """The development issuer's signing key, created (mode 0600) on first use.
+
+    Loaded once per file: loading validates the RSA key, which costs ~80 ms — per request, that
+    was most of a report's latency (bench/reports_latency.py).
+    """
     path = _dev_key_path(settings)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -81,7 +85,12 @@ def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return _load_key(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _load_key(path: str, _mtime_ns: int) -> rsa.RSAPrivateKey:
+    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
 
 
 def dev_jwks(settings: Settings) -> dict:
