@@ -77,9 +77,21 @@ def test_wrong_password_is_rejected(stack):
     assert response.headers["X-ClickHouse-Exception-Code"] == "516"
 
 
-def test_readonly_user_reads_but_cannot_write(stack, admin, table):
-    admin.insert(table, [[1, "a", 0.0]], column_names=["id", "s", "f"])
+@pytest.fixture
+def default_table(admin):
+    """A fresh table in `default`, one of the databases the read-only user may read."""
+    name = f"default.it_{uuid.uuid4().hex[:8]}"
+    admin.command(f"CREATE TABLE {name} (id UInt64, s String, f Float64) ENGINE = MergeTree ORDER BY id")
+    yield name
+    admin.command(f"DROP TABLE {name}")
+
+
+def test_readonly_user_reads_but_cannot_write(stack, admin, default_table, table):
     reader = _client(stack, stack.clickhouse_reader_user, stack.clickhouse_reader_password.get_secret_value())
+    with pytest.raises(DatabaseError, match="497"):  # outside default/debezium: fenced off
+        reader.query(f"SELECT count() FROM {table}")
+    table = default_table
+    admin.insert(table, [[1, "a", 0.0]], column_names=["id", "s", "f"])
     assert reader.query(f"SELECT count() FROM {table}").result_rows == [(1,)]
     for statement in (f"INSERT INTO {table} VALUES (9, 'x', 0)", f"DROP TABLE {table}", f"ALTER TABLE {table} DELETE WHERE 1"):
         with pytest.raises(DatabaseError, match="164"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import clickhouse_connect
@@ -79,6 +80,12 @@ def test_no_password_in_logs_or_status(stack, report_data):
             assert not leaks, f"{log} contains {leaks}"
 
 
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip.split("%")[0])
+    mapped = getattr(address, "ipv4_mapped", None)  # Java listens on IPv4-mapped IPv6 sockets
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
 def test_every_service_listens_on_loopback_only(stack):
     doc = json.loads(cli("status", "--json").stdout)
     pids = [s["pid"] for s in doc["services"].values() if s.get("pid")]
@@ -94,6 +101,5 @@ def test_every_service_listens_on_loopback_only(stack):
                 conns = proc.net_connections(kind="inet")
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-            exposed += [(proc.name(), c.laddr) for c in conns
-                        if c.status == psutil.CONN_LISTEN and c.laddr.ip not in ("127.0.0.1", "::1")]
+            exposed += [(proc.name(), c.laddr) for c in conns if c.status == psutil.CONN_LISTEN and not _loopback(c.laddr.ip)]
     assert not exposed, f"listening beyond loopback: {exposed}"
