@@ -37,7 +37,6 @@ from bionicflow.etl import schema as etl_schema
 from bionicflow.etl.load import full_refresh
 from bionicflow.reports.auth import issue_dev_token
 
-CONCURRENCY = (1, 16, 64)
 PG_REPORT = (
     ("crm", "SELECT name, country, age, gender FROM users WHERE user_uuid = %(u)s"),
     ("tel", "SELECT count(*), count(DISTINCT created_ts::date), avg(signal_amplitude), min(signal_amplitude), "
@@ -150,7 +149,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--requests", type=int, default=400, help="requests per (path, concurrency, run)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", default="1,16,64", help="client counts, comma-separated")
     args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
     today = date.today()
     period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "period": period,
@@ -184,9 +185,9 @@ def main() -> None:
         for name, call in paths.items():
             call(users[0])  # warm: connections, caches
         out["results"] = {name: {str(c): median_run([run_load(call, users, c, args.requests)
-                                                      for _ in range(args.runs)]) for c in CONCURRENCY}
+                                                      for _ in range(args.runs)]) for c in levels}
                           for name, call in paths.items()}
-        for c in map(str, CONCURRENCY):
+        for c in map(str, levels):
             pg99 = out["results"]["postgresql"][c]["p99_ms"]
             for schema in ("default", "debezium"):
                 p99 = out["results"][f"api_{schema}"][c]["p99_ms"]
