@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bionicflow.config import Settings, get_settings
 from bionicflow.reports import auth
+from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
+from bionicflow.reports.build import SCHEMAS
 from bionicflow.reports.reader import ClickHouseReader
 
 log = logging.getLogger("reports_api")
@@ -81,3 +83,29 @@ def olap_failure(exc: ClickHouseError) -> HTTPException:
         return HTTPException(503, schema_advice(missing_tables()))
     log.error("report query failed: %s", text.splitlines()[0] if text else exc)
     return HTTPException(502, "the OLAP server could not answer the report query; see reports_api's log")
+
+
+# A schema's freshness is one scan of a whole column: concurrent requests share a measurement this recent.
+FRESHNESS_MAX_AGE = 2.0
+
+
+def olap_call(fn, *args):
+    """Build a report with the process's reader; OLAP failures become the HTTP status to act on."""
+    try:
+        return fn(reader(), *args, freshness_max_age=FRESHNESS_MAX_AGE)
+    except ClickHouseError as exc:
+        raise olap_failure(exc) from None
+
+
+def build_comparison(report: str, target: str | None, the_period: Period) -> dict:
+    """The same report from both schemas with the differences; 404 when the user is in neither."""
+    built: dict[str, dict | None] = {}
+    for schema in SCHEMAS:
+        try:
+            built[schema] = (olap_call(user_report, schema, target, the_period) if report == "user"
+                             else olap_call(overview, schema, the_period))
+        except UnknownUserError:
+            built[schema] = None
+    if all(r is None for r in built.values()):
+        raise HTTPException(404, f"user {target} is in neither schema's users table")
+    return compare_reports(built)

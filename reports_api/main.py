@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from bionicflow import __version__
 from bionicflow.config import Settings, get_settings
-from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, compare_reports, overview, user_report
-from bionicflow.reports.build import SCHEMAS
+from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, overview, user_report
 from bionicflow.reports.export import to_csv
 from reports_api import deps, web
 
@@ -92,16 +91,6 @@ def _target_user(caller: auth.Principal, user_uuid: UUID | None) -> str:
     return target
 
 
-# A schema's freshness is one scan of a whole column: concurrent requests share a measurement this recent.
-FRESHNESS_MAX_AGE = 2.0
-
-
-def _olap_call(fn, *args):
-    try:
-        return fn(deps.reader(), *args, freshness_max_age=FRESHNESS_MAX_AGE)
-    except ClickHouseError as exc:
-        raise deps.olap_failure(exc) from None
-
 
 @app.get("/health", tags=["ops"])
 def health() -> dict[str, str]:
@@ -116,7 +105,7 @@ def get_report(schema: Annotated[Schema, Query(description="default (batch) or d
                caller: auth.Principal = Depends(deps.principal)) -> Response:
     target = _target_user(caller, user_uuid)
     try:
-        report = _olap_call(user_report, schema.value, target, the_period)
+        report = deps.olap_call(user_report, schema.value, target, the_period)
     except UnknownUserError as exc:
         raise HTTPException(404, str(exc)) from None
     return _respond(report, fmt, f"report-{schema.value}-{target}")
@@ -130,21 +119,7 @@ def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json,
         caller.require_analyst()
     except auth.ForbiddenError as exc:
         raise HTTPException(403, str(exc)) from None
-    return _respond(_olap_call(overview, schema.value, the_period), fmt, f"overview-{schema.value}")
-
-
-def build_comparison(report: str, target: str | None, the_period: Period) -> dict:
-    """The same report from both schemas with the differences; 404 when the user is in neither."""
-    built: dict[str, dict | None] = {}
-    for schema in SCHEMAS:
-        try:
-            built[schema] = (_olap_call(user_report, schema, target, the_period) if report == "user"
-                             else _olap_call(overview, schema, the_period))
-        except UnknownUserError:
-            built[schema] = None
-    if all(r is None for r in built.values()):
-        raise HTTPException(404, f"user {target} is in neither schema's users table")
-    return compare_reports(built)
+    return _respond(deps.olap_call(overview, schema.value, the_period), fmt, f"overview-{schema.value}")
 
 
 @app.get("/reports/compare", tags=["reports"], summary="The same report from both schemas, field by field",
@@ -157,8 +132,8 @@ def get_compare(report: Annotated[Literal["user", "overview"], Query(description
             caller.require_analyst()
         except auth.ForbiddenError as exc:
             raise HTTPException(403, str(exc)) from None
-        return build_comparison("overview", None, the_period)
-    return build_comparison("user", _target_user(caller, user_uuid), the_period)
+        return deps.build_comparison("overview", None, the_period)
+    return deps.build_comparison("user", _target_user(caller, user_uuid), the_period)
 
 
 # --- the embedded development issuer (off when BIONICFLOW_REPORTS_OIDC_ISSUER is set) -------------

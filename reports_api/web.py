@@ -79,8 +79,6 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
                 settings: Settings = Depends(get_settings)) -> Response:
     if caller is None:
         return RedirectResponse("/", status_code=303)
-    from reports_api.main import build_comparison
-
     try:
         target = str(UUID(user_uuid)) if user_uuid else caller.user_uuid
         if not target:
@@ -95,7 +93,7 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
     except (ValueError, PeriodError) as exc:
         return _page(request, "home.html", status=422, caller=caller, customers=CUSTOMERS, error=str(exc))
     try:
-        comparison = build_comparison("user", target, period)
+        comparison = deps.build_comparison("user", target, period)
     except HTTPException as exc:
         return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
                      error=exc.detail)

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from bionicflow.cdc import monitor
-from bionicflow.cdc.connectors import load_connectors
+from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
 from bionicflow.config import project_root
 from bionicflow.stack.supervisor import Supervisor
@@ -156,7 +156,7 @@ def test_kill_9_and_automatic_restart(running, airflow, service):
         back = wait_restarted(service, old_pid)
         load.wait_changes(2000, timeout=120)  # the sources keep changing after the restart
         if service in ("kafka", "kafka_connect", "crm_db", "telemetry_db"):
-            airflow_client_restarts_failed_tasks(airflow)
+            run_ok(airflow, "cdc_reconcile")  # as its schedule would: restarts connector tasks that failed
         wait_lag_under(settings, LAG_TARGET)
         recovery = time.monotonic() - killed_at
         changes = load.changes
@@ -165,11 +165,6 @@ def test_kill_9_and_automatic_restart(running, airflow, service):
         run_ok(airflow, "cdc_reconcile")  # the restarted scheduler schedules and runs work again
     record(f"kill -9 {service}", restart_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
            load_errors=load.errors)
-
-
-def airflow_client_restarts_failed_tasks(airflow) -> None:
-    """What cdc_reconcile does on its schedule, run now: restart a connector task that failed."""
-    run_ok(airflow, "cdc_reconcile")
 
 
 def _slot_retained(settings) -> dict[str, int]:
@@ -201,8 +196,6 @@ def test_connect_down_for_minutes_fallback_covers_then_cdc_catches_up(running, a
             supervisor.start("kafka_connect")
         load.wait_changes(1000, timeout=120)
         restarted_at = time.monotonic()
-        from bionicflow.cdc.connectors import KafkaConnectClient
-
         KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}").wait_running(
             [s.name for s in load_connectors()], timeout=240)
         wait_lag_under(settings, LAG_TARGET, timeout=600)

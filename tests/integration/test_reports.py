@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import uuid
@@ -23,6 +24,7 @@ EMPTY_PERIOD = {"from": "2020-01-01", "to": "2020-01-31"}
 SCHEMAS = ("default", "debezium")
 
 
+@functools.lru_cache(maxsize=None)  # one CLI run per account, not one per request
 def token(user: str) -> str:
     result = cli("token", "--user", user)
     assert result.returncode == 0, result.stderr
