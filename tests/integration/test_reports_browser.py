@@ -66,8 +66,8 @@ def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, ai
 
     for view in ("report-default", "report-debezium"):
         browser.get(base)
-        _find(browser, f"#{view}").click()
-        report = _find(browser, f"#{view}")
+        _find(browser, f"button#{view}").click()
+        report = _find(browser, f"div.report#{view}")  # the report column, not the button of the same id
         assert int(report.find_element("css selector", ".events-total").text) > 0
         assert report.find_elements("css selector", "svg.chart rect"), "no chart bars drawn"
         browser.save_screenshot(str(SHOTS / f"03-{view}.png"))
@@ -76,7 +76,7 @@ def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, ai
     _find(browser, "#compare").click()
     _find(browser, "#verdict")
     for schema in ("default", "debezium"):
-        column = _find(browser, f"#report-{schema}")
+        column = _find(browser, f"div.report#report-{schema}")
         assert column.find_elements("css selector", "svg.chart"), f"{schema}: no charts"
         assert column.find_elements("css selector", ".badge"), f"{schema}: no freshness badge"
     browser.save_screenshot(str(SHOTS / "04-compare.png"))
