@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from bionicflow.config import Settings, project_root
 from bionicflow.errors import BionicflowError
@@ -24,6 +25,19 @@ TIMEOUT = 10
 
 class ConnectError(BionicflowError):
     """Kafka Connect answered with an error (the message carries its status and body)."""
+
+
+class ConnectRebalancing(ConnectError):
+    """The worker group is rebalancing (409, or 500 "rebalance is expected"); the call is retried."""
+
+
+REBALANCE_RETRY_SECONDS = 60
+
+
+def _is_rebalancing(response: requests.Response) -> bool:
+    # Connect answers 409 while a rebalance runs and 500 just after a config write, until the
+    # group has re-joined; both clear on their own within seconds.
+    return response.status_code == 409 or (response.status_code == 500 and "rebalance" in response.text)
 
 
 @dataclass(frozen=True)
@@ -65,8 +79,16 @@ class KafkaConnectClient:
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
 
-    def _call(self, method: str, path: str, **kw) -> requests.Response:
+    @retry(retry=retry_if_exception_type(ConnectRebalancing), stop=stop_after_delay(REBALANCE_RETRY_SECONDS),
+           wait=wait_exponential(multiplier=0.25, max=4), reraise=True)
+    def _call(self, method: str, path: str, ok: tuple[int, ...] = (), **kw) -> requests.Response:
         response = self.session.request(method, f"{self.base_url}{path}", timeout=TIMEOUT, **kw)
+        if response.status_code in ok:
+            return response
+        if _is_rebalancing(response):
+            log.info("Kafka Connect %s %s: worker group rebalancing, retrying", method, path)
+            raise ConnectRebalancing(f"Kafka Connect {method} {path} kept answering {response.status_code} "
+                                     f"for {REBALANCE_RETRY_SECONDS}s: {response.text[:300]}")
         if response.status_code >= 400:
             log.error("Kafka Connect %s %s -> %s: %s", method, path, response.status_code, response.text[:2000])
             raise ConnectError(f"Kafka Connect {method} {path} failed with {response.status_code}: {response.text[:300]}")
@@ -82,12 +104,8 @@ class KafkaConnectClient:
         return True
 
     def config(self, name: str) -> dict | None:
-        response = self.session.get(f"{self.base_url}/connectors/{name}/config", timeout=TIMEOUT)
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise ConnectError(f"Kafka Connect GET config of {name} failed with {response.status_code}: {response.text[:300]}")
-        return response.json()
+        response = self._call("GET", f"/connectors/{name}/config", ok=(404,))
+        return None if response.status_code == 404 else response.json()
 
     def statuses(self) -> dict[str, dict]:
         """Every connector's state and its tasks' states."""
