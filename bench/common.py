@@ -67,11 +67,17 @@ def fresh_stack(env: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def bench_stack():
-    """The environment of a benchmark stack in a temporary state dir; stopped and removed afterwards."""
+def bench_stack(reuse: str | None = None):
+    """The environment of a benchmark stack in a temporary state dir; stopped and removed afterwards.
+
+    `reuse`: the state dir of a stack an earlier run kept (BIONICFLOW_BENCH_KEEP=1); it stays running.
+    """
     import shutil
     import tempfile
 
+    if reuse:
+        yield bench_env(reuse)
+        return
     env = bench_env(tempfile.mkdtemp(prefix="bionicflow-bench-"))
     try:
         yield env

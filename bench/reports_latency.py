@@ -6,11 +6,13 @@ bookkeeping columns by INSERT ... SELECT (the table layout CDC produces, without
 a snapshot of millions of rows at Connect's ~6k rows/s — measured separately in bench.cdc).
 
 Each request: GET /reports?schema=…&user_uuid=…&from=…&to=… with an analyst token (HTTP,
-JSON, auth, 2 schema-level queries + profile + freshness). Baseline in the same run: the same
+JSON, auth, one ClickHouse query; the schema's freshness at most every 2 s). Baseline in the same run: the same
 report computed by PostgreSQL (profile from crm_db; totals, per type, per muscle group and per
 day from telemetry_db, which has an index on user_uuid), one connection per client thread.
 
 Run: python -m bench.reports_latency [--users N --events M --requests R]
+Iterate: BIONICFLOW_BENCH_KEEP=1 keeps the loaded stack; `--reuse STATE_DIR` measures it again
+without reloading (after `bionicflow stop/start olap reports_api` to pick up code changes).
 """
 
 from __future__ import annotations
@@ -142,6 +144,36 @@ def pg_caller(s: Settings, period: dict):
     return call
 
 
+def load(s: Settings, users: int, events: int) -> None:
+    """Generate the sources, load `default` by full refresh and copy it into `debezium`."""
+    crm = psycopg2.connect(host=s.host, port=s.crm_db_port, dbname="crm_db", user=s.crm_user,
+                           password=s.crm_password.get_secret_value())
+    tel = psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
+                           password=s.telemetry_password.get_secret_value())
+    generate(crm, tel, users=users, events=events, seed=1)
+    with tel.cursor() as cur:
+        cur.execute("ANALYZE telemetry_events")
+    tel.commit()
+    crm.close()
+    tel.close()
+    client, srcs = olap(s), sources(s)
+    for statement in etl_schema.render():
+        client.command(statement)
+    for table in cdc_schema.TABLES:
+        full_refresh(client, table, srcs[table.name])
+    copy_to_debezium(client)
+
+
+def sample_users(s: Settings) -> list[str]:
+    """5,000 users with events, in a fixed shuffled order."""
+    with psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
+                          password=s.telemetry_password.get_secret_value()) as tel, tel.cursor() as cur:
+        cur.execute("SELECT DISTINCT user_uuid::text FROM telemetry_events LIMIT 5000")
+        users = [r[0] for r in cur.fetchall()]
+    random.Random(1).shuffle(users)
+    return users
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -149,6 +181,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per (path, concurrency, run)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16,64", help="client counts, comma-separated")
+    parser.add_argument("--reuse", metavar="STATE_DIR", help="measure a kept, already loaded benchmark stack")
+    parser.add_argument("--load-only", action="store_true", help="load the data and stop (with BIONICFLOW_BENCH_KEEP=1)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     today = date.today()
@@ -157,28 +191,14 @@ def main() -> None:
                  "requests_per_level": args.requests, "runs": args.runs}
     # No connectors: the report tables are loaded directly (see above), and a running snapshot would compete.
     os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
-    with bench_stack() as env:
-        fresh_stack(env)
-        s, srcs = Settings(), sources(Settings())
-        crm = psycopg2.connect(host=s.host, port=s.crm_db_port, dbname="crm_db", user=s.crm_user,
-                               password=s.crm_password.get_secret_value())
-        tel = psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
-                               password=s.telemetry_password.get_secret_value())
-        generate(crm, tel, users=args.users, events=args.events, seed=1)
-        with tel.cursor() as cur:
-            cur.execute("ANALYZE telemetry_events")
-            cur.execute("SELECT DISTINCT user_uuid::text FROM telemetry_events LIMIT 5000")
-            users = [r[0] for r in cur.fetchall()]
-        tel.commit()
-        crm.close()
-        tel.close()
-        random.Random(1).shuffle(users)
-        client = olap(s)
-        for statement in etl_schema.render():
-            client.command(statement)
-        for table in cdc_schema.TABLES:
-            full_refresh(client, table, srcs[table.name])
-        copy_to_debezium(client)
+    with bench_stack(args.reuse) as env:
+        s = Settings()
+        if not args.reuse:
+            fresh_stack(env)
+            load(s, args.users, args.events)
+            if args.load_only:
+                return
+        users = sample_users(s)
         paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
                  "postgresql": pg_caller(s, period)}
         for name, call in paths.items():

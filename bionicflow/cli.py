@@ -126,6 +126,26 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
 
 
 @app.command()
+def stop(service: str = typer.Argument(..., help="A service name, as `bionicflow status` lists them.")) -> None:
+    """Stop one service (for maintenance); `bionicflow start SERVICE` or `up` brings it back."""
+    try:
+        launcher.stop_service(get_settings(), service)
+    except BionicflowError as exc:
+        _fail(exc)
+    err.print(f"stopped {service}")
+
+
+@app.command()
+def start(service: str = typer.Argument(..., help="A service name, as `bionicflow status` lists them.")) -> None:
+    """Start one stopped service and wait until it is healthy."""
+    try:
+        launcher.start_service(get_settings(), service)
+    except BionicflowError as exc:
+        _fail(exc)
+    err.print(f"{service} is healthy")
+
+
+@app.command()
 def logs(
     service: str = typer.Argument(..., help="A service name, as `bionicflow status` lists them."),
     lines: int = typer.Option(100, "--lines", "-n", help="How many trailing lines to print."),

@@ -3,7 +3,8 @@
 
 Prepares both roads into ClickHouse, idempotently:
 
-1. creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead letters);
+1. creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead letters), and warns
+   about tables an older version created with another sorting key (with the fix);
 2. creates the CDC topics, registers or updates the Debezium connectors `crm-connector` and `telemetry-connector`
    from `debezium/*.json` through the Kafka Connect REST API (connection `kafka_connect`);
 3. waits until every connector and task is RUNNING;
@@ -15,9 +16,13 @@ Run it by hand after changing a connector file; `bionicflow up` runs it once on 
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import dag, task
 
 from bionicflow.dag_defaults import dag_kwargs
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -33,6 +38,7 @@ def cdc_bootstrap():
     def create_schemas() -> int:
         from bionicflow.cdc.bootstrap import create_schema
         from bionicflow.etl.schema import render
+        from bionicflow.schema_drift import outdated_tables
         from bionicflow_airflow import ClickHouseHook
 
         hook = ClickHouseHook()
@@ -40,7 +46,10 @@ def cdc_bootstrap():
         for statement in render():
             olap.command(statement)
         mode, broker_list = hook.cdc_schema()
-        return len(render()) + create_schema(olap, mode, broker_list)
+        count = len(render()) + create_schema(olap, mode, broker_list)
+        for line in outdated_tables(olap):
+            log.warning("%s", line)
+        return count
 
     @task
     def register_connectors() -> list[str]:

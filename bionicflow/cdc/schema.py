@@ -50,6 +50,15 @@ class CdcTable:
     consumer_group: str
     olap_source: str = ""  # the relation ClickHouse reads for batch loads (default: the table)
     lookup_columns: tuple[str, ...] = ("user_uuid",)  # point lookups (reports) use a bloom-filter skip index
+    # Sorting key columns before `key`: a user's rows sit together, so a report reads a few
+    # granules instead of scanning (see docs/reports.md). Rows whose value changes are moved
+    # by the view (a delete of the old position); see `moved_rows_condition`.
+    sort_prefix: tuple[str, ...] = ("user_uuid",)
+
+    @property
+    def order_by(self) -> str:
+        columns = (*self.sort_prefix, self.key)
+        return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
 
     def index_clauses(self) -> list[str]:
         """Skip indexes for the lookup columns, as column-list entries of CREATE TABLE."""
@@ -176,24 +185,45 @@ def target_table_ddl(table: CdcTable) -> str:
         # guarantee, also for incremental-snapshot reads, which carry no LSN (see docs/cdc.md).
         # A delete's tombstone row hides the key under FINAL.
         "ENGINE = ReplacingMergeTree(_version, is_deleted)\n"
-        f"ORDER BY {table.key}"
+        f"ORDER BY {table.order_by}"
     )
 
 
+def moved_rows_condition(table: CdcTable) -> str:
+    """True for an update that changed a sorting-key column: the row's old position must be deleted.
+
+    The replacing engine collapses rows by the whole sorting key, so without this delete an
+    update of `user_uuid` would leave the old row alive next to the new one.
+    """
+    if not table.sort_prefix:
+        return "0"
+    by_name = {c.name: c for c in table.columns}
+    changed = " OR ".join(f"{by_name[n].extract('before')} != {by_name[n].extract('after')}" for n in table.sort_prefix)
+    return f"op = 'u' AND JSONType(p, 'before') = 'Object' AND ({changed})"
+
+
 def view_ddl(table: CdcTable) -> str:
-    selects = [f"    {c.extract('img')} AS {c.name}" for c in table.columns]
+    # One message gives one row, or two when it moves a row: a delete at the old position first.
+    selects = [f"    {c.extract('row_img')} AS {c.name}" for c in table.columns]
     selects += [
-        "    op AS _op",
+        "    tupleElement(image, 3) AS _op",
         "    JSONExtractUInt(src, 'lsn') AS _lsn",
         "    _offset AS _version",
         "    fromUnixTimestamp64Micro(JSONExtractInt(src, 'ts_us')) AS _source_ts",
         "    now64(6) AS _ingested_at",
-        "    toUInt8(op = 'd') AS is_deleted",
+        "    tupleElement(image, 2) AS is_deleted",
     ]
     return (
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_mv TO {DATABASE}.{table.name}\nAS\n"
-        + _message_parts() + "\nSELECT\n" + ",\n".join(selects) + "\n"
-        f"FROM {DATABASE}.{table.name}_kafka\nWHERE {_problem(table)} = ''"
+        + _message_parts() + ",\n"
+        "     JSONExtractRaw(p, 'before') AS before,\n"
+        "     JSONExtractRaw(p, 'after') AS after,\n"
+        "     tupleElement(image, 1) AS row_img\n"
+        "SELECT\n" + ",\n".join(selects) + "\n"
+        f"FROM {DATABASE}.{table.name}_kafka\n"
+        f"ARRAY JOIN arrayConcat(if({moved_rows_condition(table)}, [(before, toUInt8(1), 'd')], []),\n"
+        "                       [(img, toUInt8(op = 'd'), op)]) AS image\n"
+        f"WHERE {_problem(table)} = ''"
     )
 
 

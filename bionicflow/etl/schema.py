@@ -21,7 +21,7 @@ def default_table_ddl(table: CdcTable, name: str | None = None) -> str:
     cols += ["    _version UInt64", "    _loaded_at DateTime64(6) DEFAULT now64(6)", *table.index_clauses()]
     return (
         f"CREATE TABLE IF NOT EXISTS {DEFAULT_DB}.{name or table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
-        f"ENGINE = ReplacingMergeTree(_version)\nORDER BY {table.key}"
+        f"ENGINE = ReplacingMergeTree(_version)\nORDER BY {table.order_by}"
     )
 
 

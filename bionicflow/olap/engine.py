@@ -7,12 +7,17 @@ fresh connection (about 2 ms), so settings and ``USE`` never leak between client
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import chdb
 
 from bionicflow.olap.protocol import (
@@ -32,13 +37,83 @@ class QueryResult:
     summary: dict
 
 
+class QuerySlots:
+    """At most ``limit`` statements run at once; the rest wait their turn, up to ``wait_seconds``."""
+
+    def __init__(self, limit: int, wait_seconds: float):
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self._semaphore: anyio.Semaphore | None = None  # made on first use, inside the server's event loop
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Hold one slot for the block; the wait is awaited, never blocking the event loop.
+
+        A blocking wait on the loop thread would stop the requests holding the slots from
+        finishing, and every client would stall until the timeout.
+        """
+        if self._semaphore is None:
+            self._semaphore = anyio.Semaphore(self.limit)
+        with anyio.move_on_after(self.wait_seconds) as waited:
+            await self._semaphore.acquire()
+        if waited.cancelled_caught:
+            raise ClickHouseError(
+                202, "TOO_MANY_SIMULTANEOUS_QUERIES",
+                f"all {self.limit} query slots stayed busy for {self.wait_seconds:g}s; try again later",
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^}]*)\}")
+# Placeholder types that only ever become a literal value; any other (Identifier above all)
+# can change what the statement names, so its value is part of the verdict's key.
+LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bool|String|FixedString|UUID|"
+                          r"Date|Date32|DateTime|DateTime64|Decimal\d*|Array)\b")
+
+
+class CheckedQueries:
+    """Statements a read-only user already passed the check with (bounded, least recently used out).
+
+    The verdict depends only on the statement's structure: bound values become literals, except
+    Identifier parameters, which name tables; so the values of every placeholder not known to
+    be a literal are part of the key.
+    """
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._seen: OrderedDict[tuple, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(sql: str, params: dict[str, str] | None, databases, current_database: str) -> tuple:
+        names = sorted({n for n, typ in PLACEHOLDER.findall(sql) if not LITERAL_TYPE.match(typ.strip())})
+        return sql, tuple((n, (params or {}).get(n)) for n in names), databases, current_database
+
+    def __contains__(self, key: tuple) -> bool:
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key: tuple) -> None:
+        with self._lock:
+            self._seen[key] = None
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+
 class Engine:
     """Runs statements against one chdb data directory."""
 
-    def __init__(self, data_dir: Path, max_concurrent: int = 16):
+    def __init__(self, data_dir: Path, max_concurrent: int = 16, slot_wait_seconds: float = 30):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.slots = QuerySlots(max_concurrent, slot_wait_seconds)
+        self.checked = CheckedQueries()
         # The first connection creates the directory layout; keep one open for the
         # server's lifetime so the engine stays loaded between requests.
         self._anchor = chdb.connect(str(self.data_dir))
@@ -62,21 +137,16 @@ class Engine:
             raise
         return conn
 
-    def acquire(self) -> None:
-        if not self._slots.acquire(timeout=30):
-            raise ClickHouseError(
-                202, "TOO_MANY_SIMULTANEOUS_QUERIES", "Too many simultaneous queries; try again later"
-            )
-
-    def release(self) -> None:
-        self._slots.release()
-
     def check_readonly_query(self, conn, sql: str, params: dict[str, str] | None = None,
                              databases: frozenset[str] | None = None, current_database: str = "default") -> None:
         """Refuse functions that reach files, the network or other servers, and tables outside `databases`.
 
         Runs on the request's own connection: a chdb connection is not shared between threads.
+        A statement that passed once is not parsed again (reports repeat a few shapes).
         """
+        key = self.checked.key(sql, params, databases, current_database)
+        if key in self.checked:
+            return
         try:
             # With the query's parameters: `{db:Identifier}` must be substituted to parse.
             ast = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
@@ -96,6 +166,7 @@ class Engine:
                 497, "ACCESS_DENIED",
                 f"read-only users may read only databases {', '.join(sorted(databases))}: not {', '.join(sorted(fenced))}",
             )
+        self.checked.add(key)
 
 
 def _run(conn, sql: str, fmt: str = "TabSeparated", params: dict | None = None):

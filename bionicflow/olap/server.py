@@ -175,8 +175,7 @@ class OlapApp:
         param_query = params.get("query", "")
 
         head, first_data = await self._insert_head(param_query, body)
-        self.engine.acquire()
-        try:
+        async with self.engine.slots.hold():
             conn = await run_in_threadpool(self.engine.connect, readonly, opts)
             try:
                 if head is not None:
@@ -192,8 +191,6 @@ class OlapApp:
                 result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
             finally:
                 await run_in_threadpool(conn.close)
-        finally:
-            self.engine.release()
         data, encoding = _compress_response(
             result.data,
             request.headers.get("accept-encoding", ""),

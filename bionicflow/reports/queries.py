@@ -6,14 +6,12 @@ FINAL also hides deleted keys). A period is [start, end) on `created_ts`.
 
 EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}"""
 
-PROFILE = """
-SELECT name, country, age, gender
-FROM {schema:Identifier}.users FINAL
-WHERE user_uuid = {user_uuid:String}
-LIMIT 1"""
-
-# One scan of the user's events answers the totals and the three breakdowns.
-USER_EVENTS = f"""
+# The whole user report in one statement: one scan of the user's events answers the totals
+# and the three breakdowns; the profile rides along on every row (NULL for an unknown user).
+# Both tables are sorted by user_uuid first, so this reads a few granules, not the table.
+USER_REPORT = f"""
+WITH (SELECT tuple(name, country, age, gender) FROM {{schema:Identifier}}.users FINAL
+      WHERE user_uuid = {{user_uuid:String}} LIMIT 1) AS profile
 SELECT
     multiIf(grouping(prosthesis_type) = 0, 'prosthesis_type', grouping(muscle_group) = 0, 'muscle_group',
             grouping(day) = 0, 'day', 'total') AS level,
@@ -21,7 +19,9 @@ SELECT
     count() AS events,
     uniqExact(toDate(created_ts)) AS active_days,
     avg(signal_amplitude), min(signal_amplitude), max(signal_amplitude),
-    avg(signal_frequency), avg(signal_duration), sum(signal_duration)
+    avg(signal_frequency), avg(signal_duration), sum(signal_duration),
+    profile IS NULL AS unknown_user,
+    tupleElement(profile, 1), tupleElement(profile, 2), tupleElement(profile, 3), tupleElement(profile, 4)
 FROM {{schema:Identifier}}.telemetry_events FINAL
 WHERE user_uuid = {{user_uuid:String}} AND {EVENTS_IN_PERIOD}
 GROUP BY GROUPING SETS ((), (prosthesis_type), (muscle_group), (day))"""

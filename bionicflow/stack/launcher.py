@@ -149,6 +149,27 @@ def down(settings: Settings) -> list[int]:
     return pids + ([daemon] if daemon else [])
 
 
+def _known_service(settings: Settings, name: str) -> Service:
+    services = build_services(settings, env={})
+    if name not in services:
+        raise ConfigurationError(f"no service {name!r}; known: {', '.join(services)} (as `bionicflow status` lists them)")
+    return services[name]
+
+
+def stop_service(settings: Settings, name: str) -> None:
+    """Stop one service of a running stack (it stays stopped until `start_service` or `up`)."""
+    _known_service(settings, name)
+    Supervisor(settings.state_dir).stop(name)
+
+
+def start_service(settings: Settings, name: str) -> None:
+    """Start one stopped service again and wait until its health check passes."""
+    service = _known_service(settings, name)
+    supervisor = Supervisor(settings.state_dir)
+    supervisor.start(name)
+    _wait_healthy(service, supervisor)
+
+
 def status(settings: Settings, cdc: bool = True) -> dict:
     """Machine-readable health of every service (the `status --json` document)."""
     services = build_services(settings, env={})  # the env only feeds start-up steps

@@ -138,6 +138,8 @@ def test_streaming_changes_converge_exactly(stack, cdc):
         for n in range(5):  # several updates per row; the large address stays untouched
             cur.execute("UPDATE users SET name = %s, age = %s WHERE id = %s", (f"Zoë v{n}", n, ids[0]))
         cur.execute("UPDATE users SET phone = NULL, email = 'moved@example.org' WHERE id = %s", (ids[1],))
+        # user_uuid is in the sorting key: the row must move, not be duplicated
+        cur.execute("UPDATE users SET user_uuid = gen_random_uuid() WHERE id = %s", (ids[1],))
         cur.execute("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name LIKE %s ORDER BY id LIMIT 20)",
                     (SNAPSHOT_MARK + "%",))
     with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
@@ -150,6 +152,7 @@ def test_streaming_changes_converge_exactly(stack, cdc):
             " (gen_random_uuid(), 'arm', 'x', 5, 5, -123.456789012345, now(), now())"
         )
         cur.execute("UPDATE telemetry_events SET signal_amplitude = signal_amplitude * 2 WHERE id % 10 = 0")
+        cur.execute("UPDATE telemetry_events SET user_uuid = gen_random_uuid() WHERE id % 10 = 3")
         cur.execute("DELETE FROM telemetry_events WHERE id % 7 = 0")
     users = wait_converged(stack, USERS)
     assert users[ids[0]][2] == "Zoë v4" and users[ids[0]][7] == big

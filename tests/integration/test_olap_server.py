@@ -128,6 +128,27 @@ def test_eight_concurrent_clients(stack, table):
     assert _client(stack).query(f"SELECT count() FROM {table}").result_rows == [(80_000,)]
 
 
+def test_more_concurrent_clients_than_query_slots_all_get_answers(stack):
+    """64 clients at once against 16 slots: the waiting ones queue, none stalls or is refused."""
+    answers, errors = [], []
+
+    def work(n):
+        try:
+            client = _client(stack, send_receive_timeout=60)
+            answers.append(client.query("SELECT sum(number) + {n:UInt32} FROM numbers(3000000)",
+                                        parameters={"n": n}).result_rows[0][0] - 4499998500000)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    assert sorted(answers) == list(range(64))
+
+
 def test_raw_http_get_post_insert_and_errors(stack, table):
     auth = (stack.clickhouse_user, stack.clickhouse_password.get_secret_value())
     assert requests.get(_url(stack) + "ping", timeout=10).text == "Ok.\n"

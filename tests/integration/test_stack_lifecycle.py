@@ -91,3 +91,13 @@ def test_logs_command_prints_a_service_log(stack):
     assert "serving" in result.stdout or result.stdout.strip(), "olap log is empty"
     missing = cli("logs", "no_such_service")
     assert missing.returncode != 0 and "known:" in missing.stderr
+
+
+def test_stop_and_start_one_service(stack):
+    assert cli("stop", "reports_api").returncode == 0
+    assert _status()["services"]["reports_api"]["state"] == "STOPPED"
+    started = cli("start", "reports_api")
+    assert started.returncode == 0, started.stderr
+    assert _status()["services"]["reports_api"]["healthy"] is True
+    unknown = cli("stop", "no_such_service")
+    assert unknown.returncode == 2 and "known: crm_db" in unknown.stderr

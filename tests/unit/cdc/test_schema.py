@@ -64,3 +64,33 @@ def test_messages_become_rows_or_dead_letters(tmp_path):
         "4\tnot valid JSON", "5\tempty message (tombstone or null value)", "6\tunknown or missing payload.op: t",
         "7\tmessage is for table orders, not users", "8\trow image has no id",
     ]
+
+
+def test_an_update_of_a_sorting_key_column_moves_the_row(tmp_path):
+    """user_uuid is in the sorting key: changing it must leave one live row, at the new position."""
+    import json
+
+    conn = chdb.connect(str(tmp_path))
+    for statement in schema.render("embedded"):
+        conn.query(statement)
+    row = {"id": 7, "event_uuid": "e7", "user_uuid": "old", "prosthesis_type": "arm", "muscle_group": "biceps",
+           "signal_frequency": 5, "signal_duration": 9, "signal_amplitude": 1.5,
+           "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
+    moved, back = dict(row, user_uuid="new"), dict(row, user_uuid="old", signal_duration=11)
+    changes = [("c", None, row), ("u", row, moved), ("u", dict(moved, signal_duration=10), dict(moved, signal_duration=10))]
+
+    def insert(batch, first_offset):
+        with conn.send_insert("INSERT INTO debezium.telemetry_events_kafka", "JSONEachRow") as ins:
+            for n, (op, before, after) in enumerate(batch):
+                value = json.dumps({"payload": {"before": before, "after": after, "op": op,
+                                                "source": {"lsn": first_offset + n, "ts_us": 1, "table": "telemetry_events"}}})
+                ins.append(json.dumps({"payload": value, "_topic": "t", "_partition": 0, "_offset": first_offset + n}) + "\n")
+            ins.finish()
+
+    live = "SELECT id, user_uuid, signal_duration FROM debezium.telemetry_events FINAL ORDER BY user_uuid"
+    insert(changes, 0)
+    assert conn.query(live, "TSV").bytes().decode() == "7\tnew\t10\n"
+    deletes = conn.query("SELECT user_uuid, _op FROM debezium.telemetry_events WHERE is_deleted", "TSV").bytes().decode()
+    assert deletes == "old\td\n"  # the old position, deleted by the moving update
+    insert([("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
+    assert conn.query(live, "TSV").bytes().decode() == "7\told\t11\n"

@@ -1,0 +1,35 @@
+"""Tables created by an older bionicflow whose sorting key differs from today's definition.
+
+`CREATE TABLE IF NOT EXISTS` never changes an existing table, so the bootstrap says which
+tables still have an old layout and how to rebuild them (reports stay correct, only slower).
+"""
+
+from __future__ import annotations
+
+from bionicflow.cdc.schema import DATABASE as CDC_DB
+from bionicflow.cdc.schema import TABLES
+from bionicflow.etl.schema import DEFAULT_DB
+
+SORTING_KEYS = """
+SELECT database, name, sorting_key FROM system.tables
+WHERE database IN {databases:Array(String)} AND name IN {names:Array(String)}"""
+
+REBUILD_HINT = {
+    DEFAULT_DB: "trigger etl_default with mode=full (it rebuilds the table)",
+    CDC_DB: "rebuild it as docs/cdc.md 'Sorting keys' describes",
+}
+
+
+def expected_sorting_keys() -> dict[tuple[str, str], str]:
+    """(database, table) → sorting key as system.tables prints it."""
+    return {(db, t.name): ", ".join((*t.sort_prefix, t.key)) for db in (DEFAULT_DB, CDC_DB) for t in TABLES}
+
+
+def outdated_tables(olap) -> list[str]:
+    """One line per existing table whose sorting key is not today's, with the fix."""
+    expected = expected_sorting_keys()
+    rows = olap.query(SORTING_KEYS, parameters={"databases": [DEFAULT_DB, CDC_DB],
+                                                "names": [t.name for t in TABLES]}).result_rows
+    return [f"{db}.{name} is sorted by ({key}), not ({expected[(db, name)]}): user reports read the whole table; "
+            f"{REBUILD_HINT[db]}"
+            for db, name, key in rows if (db, name) in expected and key != expected[(db, name)]]
