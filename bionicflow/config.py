@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # --- CDC consumer (Kafka -> ClickHouse) -------------------------------------
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
+    cdc_consumer_instance: str = Field(
+        "1", description="Static group membership: the consumer joins as `<group>-<this>` (group.instance.id), "
+                         "so a restarted consumer takes its partitions back at once; unique per consumer process.")
 
     # --- reports ------------------------------------------------------------------
     reports_oidc_issuer: str | None = Field(
@@ -103,6 +106,8 @@ class Settings(BaseSettings):
     telemetry_password: SecretStr = SecretStr("telemetry_password")
     debezium_user: str = "debezium_user"
     debezium_password: SecretStr = SecretStr("debezium_password")
+    etl_reader_user: str = Field("etl_reader", description="Read-only PostgreSQL role of the batch road and reconciliation.")
+    etl_reader_password: SecretStr = SecretStr("etl_reader_password")
     clickhouse_user: str = Field("default", description="OLAP administrative user (DDL, inserts).")
     clickhouse_password: SecretStr = SecretStr("clickhouse_password")
     clickhouse_reader_user: str = Field("reports_reader", description="Read-only OLAP user for reports.")

@@ -51,7 +51,7 @@ def backfill():
         from bionicflow.cdc.signals import request_snapshot, wait_snapshot, window_keys
         from bionicflow.etl.load import load_window, record, resolve_table
         from bionicflow_airflow import ClickHouseHook
-        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
+        from bionicflow_airflow.sources import SIGNAL_CONNECTIONS, pg_source
 
         table = resolve_table(item["table"])
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
@@ -62,7 +62,7 @@ def backfill():
             print(f"default.{table.name}: re-loaded {result.rows} rows of the window in {result.seconds:.2f}s")
             done["default_rows"] = result.rows
         if item["target"] in ("debezium", "both"):
-            conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
+            conn = PostgresHook(postgres_conn_id=SIGNAL_CONNECTIONS[table.name]).get_conn()
             try:
                 keys = window_keys(conn, table, start, end)
                 since = datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,11 +1,13 @@
 -- Telemetry database: schema, the Debezium user and its publication.
 -- Run once by psql as a superuser, connected to telemetry_db: by `bionicflow up` (embedded)
 -- or from /docker-entrypoint-initdb.d (compose). Passwords come from the environment
--- (DEBEZIUM_USER, DEBEZIUM_PASSWORD, TELEMETRY_USER), never from this file.
+-- (DEBEZIUM_USER, DEBEZIUM_PASSWORD, ETL_READER_USER, ETL_READER_PASSWORD, TELEMETRY_USER), never from this file.
 \set ON_ERROR_STOP on
 \getenv debezium_user DEBEZIUM_USER
 \getenv debezium_password DEBEZIUM_PASSWORD
 \getenv telemetry_user TELEMETRY_USER
+\getenv etl_reader ETL_READER_USER
+\getenv etl_reader_password ETL_READER_PASSWORD
 
 CREATE TABLE public.telemetry_events (
     id               BIGSERIAL PRIMARY KEY,
@@ -43,6 +45,13 @@ CREATE TABLE public.debezium_signal (
     data VARCHAR(2048)
 );
 ALTER TABLE public.debezium_signal OWNER TO :"telemetry_user";
+
+-- The batch road and reconciliation read through this role: SELECT only, no replication.
+CREATE ROLE :"etl_reader" WITH LOGIN PASSWORD :'etl_reader_password';
+GRANT CONNECT ON DATABASE telemetry_db TO :"etl_reader";
+GRANT USAGE ON SCHEMA public TO :"etl_reader";
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"etl_reader";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"telemetry_user" IN SCHEMA public GRANT SELECT ON TABLES TO :"etl_reader";
 
 -- Debezium reads (snapshot + logical replication) and nothing else.
 CREATE ROLE :"debezium_user" WITH LOGIN REPLICATION PASSWORD :'debezium_password';

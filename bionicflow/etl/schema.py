@@ -18,7 +18,7 @@ OPS_DB = "ops"
 
 def default_table_ddl(table: CdcTable, name: str | None = None) -> str:
     cols = [f"    {c.name} {c.type}" for c in table.columns]
-    cols += ["    _version UInt64", "    _loaded_at DateTime64(6) DEFAULT now64(6)", *table.index_clauses()]
+    cols += ["    _version UInt64", "    _loaded_at DateTime64(6) DEFAULT now64(6)"]
     return (
         f"CREATE TABLE IF NOT EXISTS {DEFAULT_DB}.{name or table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
         f"ENGINE = ReplacingMergeTree(_version)\nORDER BY {table.order_by}"
@@ -80,6 +80,6 @@ ORDER BY schema""",
 
 def render(cluster: str | None = None) -> list[str]:
     """Every statement of `default` and `ops`, in order (all idempotent); `cluster`: their cluster form."""
-    tables = [stmt for t in TABLES for stmt in (default_table_ddl(t), *t.add_index_statements(f"{DEFAULT_DB}.{t.name}"))]
+    tables = [default_table_ddl(t) for t in TABLES]
     statements = [f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DB}", *tables, *OPS_DDL]
     return [for_cluster(s, cluster) for s in statements] if cluster else statements

@@ -11,10 +11,10 @@ from bionicflow.errors import BionicflowError
 from bionicflow.reports import queries
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import OlapReader
+from bionicflow.reports.rollup import Cell, roll_up
 
 SCHEMAS = ("default", "debezium")
 TOP_USERS = 10
-STATS_END = 12  # USER_REPORT columns: 4 labels, 8 statistics, then the profile
 
 
 class UnknownUserError(BionicflowError, LookupError):
@@ -62,39 +62,11 @@ def freshness(reader: OlapReader, schema: str, max_age: float = 0.0) -> dict:
     return value
 
 
-def _breakdown_entry(label_name: str, label, row) -> dict:
-    events, _days, amp_avg, _amin, _amax, freq_avg, dur_avg, _dur_total = row
-    return {label_name: label, "events": events, "avg_amplitude": _num(amp_avg),
-            "avg_frequency": _num(freq_avg), "avg_duration": _num(dur_avg)}
-
-
-def _profile(rows: list[tuple], schema: str, user_uuid: str) -> dict:
-    unknown, name, country, age, gender = rows[0][STATS_END:]
+def _profile(row: tuple, schema: str, user_uuid: str) -> dict:
+    unknown, name, country, age, gender = row[:5]
     if unknown:
         raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
     return {"name": name, "country": country, "age": age, "gender": gender}
-
-
-def _events_part(rows: list[tuple]) -> dict:
-    stats = [(r[:4], r[4:STATS_END]) for r in rows]
-    total = next((s for label, s in stats if label[0] == "total" and s[0]), None)
-    # ClickHouse answers min/max of no rows with 0: no events means no statistics at all.
-    total = total or (0, 0, None, None, None, None, None, 0)
-    events, days, amp_avg, amp_min, amp_max, freq_avg, dur_avg, dur_total = total
-    by_level = lambda level: [(label, s) for label, s in stats if label[0] == level]  # noqa: E731
-    return {
-        "events_total": int(events),
-        "active_days": int(days),
-        "signal_amplitude": {"avg": _num(amp_avg), "min": _num(amp_min), "max": _num(amp_max)},
-        "signal_frequency": {"avg": _num(freq_avg)},
-        "signal_duration": {"avg": _num(dur_avg), "total": int(dur_total or 0)},
-        "by_prosthesis_type": sorted((_breakdown_entry("prosthesis_type", label[1], s)
-                                      for label, s in by_level("prosthesis_type")), key=lambda e: e["prosthesis_type"]),
-        "by_muscle_group": sorted((_breakdown_entry("muscle_group", label[2], s)
-                                   for label, s in by_level("muscle_group")), key=lambda e: e["muscle_group"]),
-        "daily": sorted(({"date": label[3].isoformat(), "events": s[0], "avg_amplitude": _num(s[2])}
-                         for label, s in by_level("day")), key=lambda e: e["date"]),
-    }
 
 
 def canonical_uuid(value: str) -> str:
@@ -105,11 +77,11 @@ def canonical_uuid(value: str) -> str:
 def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
     """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent."""
     schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
-    rows = reader.rows(queries.USER_REPORT, {"schema": schema, "user_uuid": user_uuid,
-                                             "start": period.start, "end": period.end})
+    [row] = reader.rows(queries.USER_REPORT, {"schema": schema, "user_uuid": user_uuid,
+                                              "start": period.start, "end": period.end})
     report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(),
-              "profile": _profile(rows, schema, user_uuid)}
-    report.update(_events_part(rows))
+              "profile": _profile(row, schema, user_uuid)}
+    report.update(roll_up([Cell(*values) for values in zip(*row[5:])]))
     report["freshness"] = freshness(reader, schema, freshness_max_age)
     report["generated_at"] = datetime.now(timezone.utc).isoformat()
     return report

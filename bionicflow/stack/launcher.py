@@ -168,6 +168,13 @@ def start_service(settings: Settings, name: str) -> None:
     supervisor = Supervisor(settings.state_dir)
     supervisor.start(name)
     _wait_healthy(service, supervisor)
+    # healthy may come before supervisord's startsecs have passed; `status` needs both
+    deadline = time.monotonic() + 30
+    while supervisor.states()[name].state != "RUNNING":
+        if time.monotonic() > deadline:
+            raise ServiceStartError(f"{name} answers but supervisord still says {supervisor.states()[name].state}; "
+                                    f"see {supervisor.logs / (name + '.log')}")
+        time.sleep(POLL_SECONDS)
 
 
 def status(settings: Settings, cdc: bool = True) -> dict:

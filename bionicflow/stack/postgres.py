@@ -201,6 +201,8 @@ class ClusterManager:
             "PGPASSWORD": self.superuser_password(),
             "DEBEZIUM_USER": self.settings.debezium_user,
             "DEBEZIUM_PASSWORD": self.settings.debezium_password.get_secret_value(),
+            "ETL_READER_USER": self.settings.etl_reader_user,
+            "ETL_READER_PASSWORD": self.settings.etl_reader_password.get_secret_value(),
             "CRM_USER": self.settings.crm_user,
             "TELEMETRY_USER": self.settings.telemetry_user,
         }

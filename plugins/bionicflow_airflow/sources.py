@@ -6,8 +6,10 @@ from airflow.sdk import BaseHook
 
 from bionicflow.etl.load import PgSource
 
-# Which Airflow connection holds each source table.
-SOURCE_CONNECTIONS = {"users": "crm_db", "telemetry_events": "telemetry_db"}
+# Which Airflow connection reads each source table: the read-only ETL role (least privilege).
+SOURCE_CONNECTIONS = {"users": "crm_db_reader", "telemetry_events": "telemetry_db_reader"}
+# Which connection may write Debezium signals (ad hoc incremental snapshots): the database owner.
+SIGNAL_CONNECTIONS = {"users": "crm_db", "telemetry_events": "telemetry_db"}
 
 
 def pg_source(table: str) -> PgSource:

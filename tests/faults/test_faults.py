@@ -15,6 +15,8 @@ import signal
 import threading
 import time
 
+import psycopg2
+import psycopg2.extras
 import pytest
 
 from bionicflow.cdc import monitor
@@ -214,6 +216,80 @@ def test_connect_down_for_minutes_fallback_covers_then_cdc_catches_up(running, a
     assert degraded == 0, "debezium still marked degraded after catching up"
     record("Kafka Connect down", outage_s=OUTAGE_SECONDS, changes_during=changes,
            peak_retained_wal_bytes=peak, catch_up_to_lag_under_5s=catch_up)
+
+
+class SlotSquatter:
+    """Another client holding a connector's replication slot: streams from it, never acknowledges.
+
+    What a stray `pg_recvlogical` or a second connector on the same slot does. Taking the slot
+    needs it free, so the connector's own walsender is terminated first (a lost connection,
+    which Debezium retries) and the squatter takes the slot before the task reconnects.
+    """
+
+    def __init__(self, settings, spec):
+        self.settings, self.spec, self.conn = settings, spec, None
+
+    def take(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        login = {"host": self.settings.host, "port": self.settings.crm_db_port, "dbname": "crm_db",
+                 "user": self.settings.debezium_user, "password": self.settings.debezium_password.get_secret_value()}
+        admin = psycopg2.connect(**login)  # a role may end its own sessions: no superuser needed
+        admin.autocommit = True
+        while True:
+            with admin.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                            "WHERE slot_name = %s AND active_pid IS NOT NULL", (self.spec.slot,))
+            try:
+                self.conn = psycopg2.connect(**login, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+                self.conn.cursor().start_replication(
+                    slot_name=self.spec.slot, decode=False,
+                    options={"proto_version": "1", "publication_names": self.spec.config["publication.name"]})
+                admin.close()
+                return
+            except psycopg2.Error as exc:  # the task got the slot back first: try again
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+                assert time.monotonic() < deadline, f"could not take slot {self.spec.slot}: {exc}"
+                time.sleep(0.2)
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _task_states(connect: KafkaConnectClient, name: str) -> list[str]:
+    return [t["state"] for t in connect.statuses().get(name, {}).get("tasks", [])]
+
+
+def test_connector_task_failed_is_restarted_by_reconcile(running, airflow):
+    """A task that gave up (FAILED) stays down until someone restarts it; cdc_reconcile does."""
+    settings, letters = running, dead_letters(running)
+    spec = next(s for s in load_connectors() if s.name == "crm-connector")
+    connect = KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}")
+    squatter = SlotSquatter(settings, spec)
+    with SteadyLoad(settings) as load:
+        started = time.monotonic()
+        squatter.take()
+        try:
+            deadline = time.monotonic() + 300  # Debezium retries the slot (slot.max.retries x slot.retry.delay.ms)
+            while "FAILED" not in _task_states(connect, spec.name):
+                assert time.monotonic() < deadline, f"task not FAILED within 300s: {connect.statuses()[spec.name]}"
+                time.sleep(2)
+            failed_after = time.monotonic() - started
+            assert status()["connectors"][spec.name]["tasks"][0]["state"] == "FAILED"  # the platform shows it
+        finally:
+            squatter.release()
+        released_at = time.monotonic()
+        run_ok(airflow, "cdc_reconcile")  # restarts failed tasks
+        connect.wait_running([spec.name], timeout=180)
+        load.wait_changes(1000, timeout=120)
+        wait_lag_under(settings, LAG_TARGET)
+        recovery = time.monotonic() - released_at
+        changes = load.changes
+    converged_exactly(settings, letters)
+    record("connector task FAILED (its slot taken by another client)", failed_after_s=failed_after,
+           recovery_after_release_s=recovery, changes_during=changes, load_errors=load.errors)
 
 
 def test_heartbeat_moves_an_idle_databases_slot(running):

@@ -20,15 +20,22 @@ def _pg(stack, db: str, user: str, password: str):
     return psycopg2.connect(host=stack.host, port=port, dbname=db, user=user, password=password)
 
 
+@pytest.mark.parametrize("role", ["debezium", "etl_reader"])
 @pytest.mark.parametrize("db, table", [("crm_db", "users"), ("telemetry_db", "telemetry_events")])
-def test_debezium_user_reads_but_cannot_write(stack, db, table):
-    conn = _pg(stack, db, stack.debezium_user, stack.debezium_password.get_secret_value())
+def test_source_readers_read_but_cannot_write(stack, db, table, role):
+    """Debezium's user and the batch road's reader: SELECT, nothing else (Debezium: also its signals)."""
+    user, password = {"debezium": (stack.debezium_user, stack.debezium_password),
+                      "etl_reader": (stack.etl_reader_user, stack.etl_reader_password)}[role]
+    conn = _pg(stack, db, user, password.get_secret_value())
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT count(*) FROM public.{table}")  # snapshots need SELECT
-            for statement in (f"DELETE FROM public.{table}", f"UPDATE public.{table} SET id = id",
-                              f"TRUNCATE public.{table}", f"CREATE TABLE public.evil (x int)", f"DROP TABLE public.{table}"):
+            cur.execute(f"SELECT count(*) FROM public.{table}")  # snapshots and batch loads need SELECT
+            statements = [f"DELETE FROM public.{table}", f"UPDATE public.{table} SET id = id",
+                          f"TRUNCATE public.{table}", "CREATE TABLE public.evil (x int)", f"DROP TABLE public.{table}"]
+            if role == "etl_reader":
+                statements.append("INSERT INTO public.debezium_signal VALUES ('x', 'execute-snapshot', '{}')")
+            for statement in statements:
                 with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
                     cur.execute(statement)
     finally:

@@ -25,4 +25,6 @@ def test_airflow_connections_quote_credentials():
     assert env["AIRFLOW_CONN_CRM_DB"] == "postgres://crm_user:p%40ss%2Fword%3A1@127.0.0.1:5444/crm_db"
     olap = json.loads(env["AIRFLOW_CONN_OLAP_DB"])
     assert (olap["conn_type"], olap["port"]) == ("clickhouse", 8123)
-    assert set(env) == {"AIRFLOW_CONN_CRM_DB", "AIRFLOW_CONN_TELEMETRY_DB", "AIRFLOW_CONN_OLAP_DB", "AIRFLOW_CONN_KAFKA_CONNECT"}
+    assert set(env) == {"AIRFLOW_CONN_CRM_DB", "AIRFLOW_CONN_TELEMETRY_DB", "AIRFLOW_CONN_CRM_DB_READER",
+                        "AIRFLOW_CONN_TELEMETRY_DB_READER", "AIRFLOW_CONN_OLAP_DB", "AIRFLOW_CONN_KAFKA_CONNECT"}
+    assert env["AIRFLOW_CONN_TELEMETRY_DB_READER"].startswith("postgres://etl_reader:")

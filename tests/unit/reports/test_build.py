@@ -77,6 +77,25 @@ def test_unknown_user_and_schema(olap):
         user_report(olap, "ops", "00000000-0000-4000-8000-000000000001", PERIODS[0])
 
 
+def test_the_period_filter_sees_only_the_newest_version_of_an_event(olap, dataset):
+    """The user filter may run before FINAL (it is in the sorting key); the period filter must not."""
+    from .conftest import insert
+
+    user = dataset.users[4]["user_uuid"]  # no events of its own
+    columns = ["id", "event_uuid", "user_uuid", "prosthesis_type", "muscle_group", "signal_frequency",
+               "signal_duration", "signal_amplitude", "created_ts", "saved_ts", "_op", "_version", "is_deleted"]
+    inside, outside = NOW - timedelta(days=1), datetime(2001, 1, 1)
+    row = lambda created, version, deleted: [9000, "e", user, "hand", "calf", 1, 1, 1.0, created, created,  # noqa: E731
+                                             "u", version, deleted]
+    for version in (row(inside, 1, 0), row(outside, 2, 0)):  # two inserts: two parts, merged only by FINAL
+        insert(olap.session, "debezium.telemetry_events", columns, [version])
+    try:
+        assert user_report(olap, "debezium", user, PERIODS[0])["events_total"] == 0  # version 2 left the period
+    finally:
+        insert(olap.session, "debezium.telemetry_events", columns, [row(outside, 3, 1)])  # gone for the other tests
+    assert user_report(olap, "debezium", user, PERIODS[1])["events_total"] == 0
+
+
 def test_uuid_is_normalised_to_the_stored_form(olap, dataset):
     shouted = dataset.users[0]["user_uuid"].upper()
     assert user_report(olap, "debezium", shouted, PERIODS[0])["user_uuid"] == dataset.users[0]["user_uuid"]
