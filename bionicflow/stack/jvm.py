@@ -34,6 +34,11 @@ logger.reflections.level = ERROR
 """
 
 
+# The largest change message (a row's before + after image, JSON with schema) Kafka and Connect
+# accept: 16 MiB, so a text value of several MB still flows (docs/cdc.md, "Known limits").
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 def jars_dir(settings: Settings) -> Path:
     """Cache folder for this exact pom: editing a version fetches a fresh set."""
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
@@ -128,8 +133,8 @@ class KafkaBroker:
             # CDC topics are the replay source for the OLAP side: keep a week.
             "log.retention.hours": "168",
             # Room for a row with a large text value (the producer allows the same).
-            "message.max.bytes": "16777216",
-            "replica.fetch.max.bytes": "16777216",
+            "message.max.bytes": str(MAX_MESSAGE_BYTES),
+            "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
         })
         if not (self.data / "meta.properties").exists():
             self._format()
@@ -187,7 +192,7 @@ class ConnectWorker:
             "producer.batch.size": "1048576",
             "producer.linger.ms": "20",
             "producer.compression.type": "lz4",
-            "producer.max.request.size": "16777216",
+            "producer.max.request.size": str(MAX_MESSAGE_BYTES),
             "plugin.path": str(jars / "connect-plugins"),
             "plugin.discovery": "service_load",
             # Connector JSON names secrets as ${env:...} or ${file:...}, never literally.

@@ -161,6 +161,21 @@ def test_streaming_changes_converge_exactly(stack, cdc):
     no_duplicate_keys(stack, TELEMETRY_EVENTS)
 
 
+def test_a_huge_value_arrives_exactly(stack, cdc):
+    """A 5 MB text (incompressible) inserted, then its row updated: 5 and 10 MB change messages."""
+    import base64
+
+    huge = base64.b64encode(os.urandom(3_750_000)).decode()  # 5,000,000 characters
+    letters = int(_olap(stack).command("SELECT count() FROM debezium.dead_letters"))
+    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email, address) VALUES ('huge', 'h@example.org', %s) RETURNING id", (huge,))
+        user_id = cur.fetchone()[0]
+        cur.execute("UPDATE users SET name = 'huge v2' WHERE id = %s", (user_id,))  # before + after image
+    users = wait_converged(stack, USERS)
+    assert users[user_id][2] == "huge v2" and users[user_id][7] == huge
+    assert int(_olap(stack).command("SELECT count() FROM debezium.dead_letters")) == letters
+
+
 def test_malformed_message_is_dead_lettered_and_stream_goes_on(stack, cdc):
     producer = Producer({"bootstrap.servers": f"{stack.host}:{stack.kafka_port}"})
     marker = f"garbage-{uuid.uuid4().hex}"

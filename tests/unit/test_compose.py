@@ -109,6 +109,14 @@ def test_connector_secrets_and_init_sql_variables_are_provided():
             assert name in env_of(service), f"{service}/init.sql reads {name}"
 
 
+def test_message_size_limits_are_the_embedded_ones():
+    from bionicflow.stack.jvm import MAX_MESSAGE_BYTES
+
+    limit = str(MAX_MESSAGE_BYTES)
+    assert env_of("kafka")["KAFKA_MESSAGE_MAX_BYTES"] == env_of("kafka")["KAFKA_REPLICA_FETCH_MAX_BYTES"] == limit
+    assert env_of("kafka-connect")["CONNECT_PRODUCER_MAX_REQUEST_SIZE"] == limit
+
+
 def test_ports_are_the_documented_ones():
     published = {}
     for name, svc in SERVICES.items():
