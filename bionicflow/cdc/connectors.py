@@ -115,7 +115,7 @@ class KafkaConnectClient:
             status = entry.get("status", {})
             result[name] = {
                 "state": status.get("connector", {}).get("state"),
-                "tasks": [{"id": t.get("id"), "state": t.get("state"), "trace": (t.get("trace") or "")[:500]}
+                "tasks": [{"id": t.get("id"), "state": t.get("state"), "trace": trace_summary(t.get("trace") or "")}
                           for t in status.get("tasks", [])],
             }
         return result
@@ -140,6 +140,13 @@ class KafkaConnectClient:
                     + json.dumps({n: states.get(n) for n in names})[:1500]
                 )
             time.sleep(1)
+
+
+def trace_summary(trace: str, limit: int = 1000) -> str:
+    """A Java stack trace cut to what an operator needs: the exception and each "Caused by" line."""
+    lines = [line.strip() for line in trace.splitlines()]
+    kept = [line for n, line in enumerate(lines) if n == 0 or line.startswith("Caused by:")]
+    return "\n".join(kept)[:limit]
 
 
 def _running(status: dict | None) -> bool:

@@ -9,6 +9,7 @@ test-output/faults.json (docs/reliability.md quotes them).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -292,6 +293,63 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running):
     converged_exactly(settings, letters)
     record("replication slot taken by another client", stall_visible_after_s=visible_after,
            recovery_after_release_s=recovery, changes_during=changes, load_errors=load.errors)
+
+
+def _raise_topic_limit(settings, topic: str, limit: int) -> None:
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": f"{settings.host}:{settings.kafka_port}"})
+    entry = ConfigEntry("max.message.bytes", str(limit), incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(30)
+
+
+def _wait_tasks_running(connect: KafkaConnectClient, name: str, timeout: float = 180) -> None:
+    """Poll until every task of `name` is RUNNING (a FAILED state may still be the old one)."""
+    deadline = time.monotonic() + timeout
+    while set(_task_states(connect, name)) != {"RUNNING"}:
+        assert time.monotonic() < deadline, f"{name} not RUNNING within {timeout}s: {connect.statuses().get(name)}"
+        time.sleep(1)
+
+
+def test_oversized_change_fails_the_task_until_the_limit_is_raised(running, airflow):
+    """A change message over the 16 MiB limit: Kafka refuses it, the task is FAILED (and shows so);
+    the documented fix (raise the topic's and the connector's limits) resumes the stream, losing nothing."""
+    import base64
+
+    settings, letters = running, dead_letters(running)
+    spec = next(s for s in load_connectors() if s.name == "crm-connector")
+    connect = KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}")
+    oversized = base64.b64encode(os.urandom(15_000_000)).decode()  # 20 MB of text that does not compress
+    with _pg(settings, "crm_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email, address) VALUES ('oversized', 'o@example.org', %s)", (oversized,))
+    started, deadline = time.monotonic(), time.monotonic() + 180
+    while "FAILED" not in _task_states(connect, spec.name):
+        assert time.monotonic() < deadline, f"task not FAILED within 180s: {connect.statuses()[spec.name]}"
+        time.sleep(1)
+    failed_after = time.monotonic() - started
+    task = status()["connectors"][spec.name]["tasks"][0]
+    assert task["state"] == "FAILED" and "RecordTooLarge" in task["trace"], task
+    fixed_at = time.monotonic()
+    _raise_topic_limit(settings, USERS.topic, 64 * 1024 * 1024)
+    raised = dataclasses.replace(spec, config={**spec.config, "producer.override.max.request.size": str(64 * 1024 * 1024)})
+    try:
+        assert connect.upsert(raised) is True
+        run_ok(airflow, "cdc_reconcile")  # as its schedule would: restarts the FAILED task
+        _wait_tasks_running(connect, spec.name)
+        wait_converged(settings, USERS, timeout=300)
+        recovery = time.monotonic() - fixed_at
+    finally:
+        connect.upsert(spec)  # back to the file's config for the scenarios after this one
+        _wait_tasks_running(connect, spec.name)
+    converged_exactly(settings, letters)
+    record("change message over the 16 MiB limit", task_failed_after_s=failed_after,
+           recovery_after_raising_the_limit_s=recovery)
+
+
+def _task_states(connect: KafkaConnectClient, name: str) -> list[str]:
+    return [t["state"] for t in connect.statuses().get(name, {}).get("tasks", [])]
 
 
 def test_heartbeat_moves_an_idle_databases_slot(running):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bionicflow.cdc.connectors import ConnectError, ConnectRebalancing, KafkaConnectClient
+from bionicflow.cdc.connectors import ConnectError, ConnectRebalancing, KafkaConnectClient, trace_summary
 
 
 class ScriptedSession:
@@ -59,3 +59,14 @@ def test_a_rebalance_that_never_ends_gives_up_with_a_message(monkeypatch):
     with pytest.raises(ConnectRebalancing, match="kept answering 409"):
         client.statuses()
     assert len(client.session.calls) == 3
+
+
+def test_a_task_trace_keeps_the_exception_and_its_causes():
+    trace = ("org.apache.kafka.connect.errors.ConnectException: Unrecoverable exception from producer send callback\n"
+             + "\tat org.apache.kafka.connect.runtime.Worker.run(Worker.java:1)\n" * 40
+             + "Caused by: org.apache.kafka.common.errors.RecordTooLargeException: The message is 20000512 bytes\n"
+             + "\tat org.apache.kafka.clients.producer.KafkaProducer.doSend(KafkaProducer.java:2)\n")
+    assert trace_summary(trace) == (
+        "org.apache.kafka.connect.errors.ConnectException: Unrecoverable exception from producer send callback\n"
+        "Caused by: org.apache.kafka.common.errors.RecordTooLargeException: The message is 20000512 bytes")
+    assert trace_summary("") == ""
