@@ -22,7 +22,7 @@ REBUILD_HINT = {
 
 def expected_sorting_keys() -> dict[tuple[str, str], str]:
     """(database, table) → sorting key as system.tables prints it."""
-    return {(db, t.name): ", ".join((*t.sort_prefix, t.key)) for db in (DEFAULT_DB, CDC_DB) for t in TABLES}
+    return {(db, t.name): ", ".join(t.sorting_key) for db in (DEFAULT_DB, CDC_DB) for t in TABLES}
 
 
 def outdated_tables(olap) -> list[str]:

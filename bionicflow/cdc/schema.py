@@ -56,8 +56,12 @@ class CdcTable:
     sort_prefix: tuple[str, ...] = ("user_uuid",)
 
     @property
+    def sorting_key(self) -> tuple[str, ...]:
+        return (*self.sort_prefix, self.key)
+
+    @property
     def order_by(self) -> str:
-        columns = (*self.sort_prefix, self.key)
+        columns = self.sorting_key
         return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import date, datetime, timezone
 from uuid import UUID
@@ -11,7 +10,7 @@ from bionicflow.errors import BionicflowError
 from bionicflow.reports import queries
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import OlapReader
-from bionicflow.reports.rollup import Cell, roll_up
+from bionicflow.reports.rollup import Cell, json_number, roll_up
 
 SCHEMAS = ("default", "debezium")
 TOP_USERS = 10
@@ -29,14 +28,6 @@ def check_schema(schema: str) -> str:
     if schema not in SCHEMAS:
         raise UnknownSchemaError(f"unknown schema {schema!r}: use one of {', '.join(SCHEMAS)}")
     return schema
-
-
-def _num(value) -> float | None:
-    """A JSON-safe number: the aggregate of no rows (nan) is null."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
 
 
 def _iso(value) -> str | None:
@@ -95,14 +86,14 @@ def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USE
     events, active, amp, freq, dur = reader.rows(queries.OVERVIEW_TOTALS, params)[0]
     breakdown = reader.rows(queries.OVERVIEW_BREAKDOWN, params)
     section = lambda level, col: sorted(  # noqa: E731
-        ({level: r[col], "events": r[3], "users": r[4], "avg_amplitude": _num(r[5])} for r in breakdown if r[0] == level),
+        ({level: r[col], "events": r[3], "users": r[4], "avg_amplitude": json_number(r[5])} for r in breakdown if r[0] == level),
         key=lambda e: e[level])
     return {
         "schema": schema,
         "period": period.as_dict(),
         "totals": {"events": int(events), "users_with_events": int(active),
                    "users": int(reader.rows(queries.USERS_TOTAL, {"schema": schema})[0][0]),
-                   "avg_amplitude": _num(amp), "avg_frequency": _num(freq), "avg_duration": _num(dur)},
+                   "avg_amplitude": json_number(amp), "avg_frequency": json_number(freq), "avg_duration": json_number(dur)},
         "by_country": [{"country": c, "events": e, "users": u}
                        for c, e, u in reader.rows(queries.OVERVIEW_BY_COUNTRY, params)],
         "by_prosthesis_type": section("prosthesis_type", 1),

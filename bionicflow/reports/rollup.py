@@ -27,9 +27,12 @@ class Cell:
     duration_sum: int
 
 
-def _number(value: float | None) -> float | None:
-    """JSON-safe: nan and ±inf (sums of extreme amplitudes) become null."""
-    return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
+def json_number(value) -> float | None:
+    """A JSON-safe number: nan (the aggregate of no rows) and ±inf (sums of extreme amplitudes) are null."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Stats:
         return self
 
     def average(self, total: float) -> float | None:
-        return _number(total / self.events) if self.events else None
+        return json_number(total / self.events) if self.events else None
 
     def breakdown_entry(self) -> dict:
         return {"events": self.events, "avg_amplitude": self.average(self.amplitude_sum),
@@ -74,8 +77,8 @@ def roll_up(cells: list[Cell]) -> dict:
     return {
         "events_total": total.events,
         "active_days": len(days),
-        "signal_amplitude": {"avg": total.average(total.amplitude_sum), "min": _number(total.amplitude_min),
-                             "max": _number(total.amplitude_max)},
+        "signal_amplitude": {"avg": total.average(total.amplitude_sum), "min": json_number(total.amplitude_min),
+                             "max": json_number(total.amplitude_max)},
         "signal_frequency": {"avg": total.average(total.frequency_sum)},
         "signal_duration": {"avg": total.average(total.duration_sum), "total": total.duration_sum},
         "by_prosthesis_type": [{"prosthesis_type": k, **s.breakdown_entry()}
