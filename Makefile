@@ -34,3 +34,4 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.stack_startup
 	$(BIN)/python -m bench.olap_throughput
+	$(BIN)/python -m bench.cdc_views

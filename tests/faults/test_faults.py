@@ -137,6 +137,27 @@ def converged_exactly(settings, letters_before: int) -> None:
     assert dead_letters(settings) == letters_before, "the fault made messages undeliverable"
 
 
+def reconciliation_verdict(settings, airflow) -> dict:
+    """Run `cdc_reconcile` as its schedule would and require `debezium` to match the sources.
+
+    Returns what the run recorded in `ops`: its verdict and, per table, the `debezium` side's
+    missing, extra and differing keys (all 0). The run's overall verdict also covers `default`,
+    which is only as fresh as its last batch load, so it may say "mismatch"; it must not say
+    "degraded".
+    """
+    run = run_ok(airflow, "cdc_reconcile")
+    olap, params = _olap(settings), {"r": run["dag_run_id"]}
+    verdict, degraded = olap.query("SELECT verdict, debezium_degraded FROM ops.reconciliation_runs "
+                                   "WHERE run_id = {r:String}", parameters=params).result_rows[0]
+    sides = {table: {"match": bool(match), "missing": missing, "extra": extra, "differing": differing}
+             for table, match, missing, extra, differing in olap.query(
+                 "SELECT table, match, missing_keys, extra_keys, differing_rows FROM ops.reconciliation_tables "
+                 "WHERE run_id = {r:String} AND side = 'debezium'", parameters=params).result_rows}
+    assert set(sides) == {USERS.name, TELEMETRY_EVENTS.name} and all(s["match"] for s in sides.values()), sides
+    assert degraded == 0, f"debezium still marked degraded: {verdict}"
+    return {"verdict": verdict, "debezium": sides}
+
+
 @pytest.fixture(scope="module")
 def running(stack, airflow):
     """CDC bootstrapped (idempotent) and caught up before the first fault."""
@@ -164,10 +185,10 @@ def test_kill_9_and_automatic_restart(running, airflow, service):
         recovery = time.monotonic() - killed_at
         changes = load.changes
     converged_exactly(settings, letters)
-    if service == "airflow_scheduler":
-        run_ok(airflow, "cdc_reconcile")  # the restarted scheduler schedules and runs work again
+    # Also proves a restarted scheduler schedules and runs work again.
+    reconciliation = reconciliation_verdict(settings, airflow)
     record(f"kill -9 {service}", restart_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
-           load_errors=load.errors)
+           load_errors=load.errors, reconciliation=reconciliation)
 
 
 def _slot_retained(settings) -> dict[str, int]:
@@ -205,18 +226,10 @@ def test_connect_down_for_minutes_fallback_covers_then_cdc_catches_up(running, a
         catch_up = time.monotonic() - restarted_at
         changes = load.changes
     converged_exactly(settings, letters)
-    # The next reconciliation finds `debezium` equal to the sources and not degraded any more
-    # (`default` is as fresh as its last batch load: the fallback ran during the outage).
-    run = run_ok(airflow, "cdc_reconcile")
-    olap = _olap(settings)
-    sides = olap.query("SELECT table, match FROM ops.reconciliation_tables WHERE run_id = {r:String} "
-                       "AND side = 'debezium'", parameters={"r": run["dag_run_id"]}).result_rows
-    assert sides and all(match == 1 for _table, match in sides), f"debezium after the outage: {sides}"
-    degraded = olap.query("SELECT debezium_degraded FROM ops.reconciliation_runs WHERE run_id = {r:String}",
-                          parameters={"r": run["dag_run_id"]}).result_rows[0][0]
-    assert degraded == 0, "debezium still marked degraded after catching up"
+    # The next reconciliation finds `debezium` equal to the sources and not degraded any more.
+    reconciliation = reconciliation_verdict(settings, airflow)
     record("Kafka Connect down", outage_s=OUTAGE_SECONDS, changes_during=changes,
-           peak_retained_wal_bytes=peak, catch_up_to_lag_under_5s=catch_up)
+           peak_retained_wal_bytes=peak, catch_up_to_lag_under_5s=catch_up, reconciliation=reconciliation)
 
 
 class SlotSquatter:
@@ -264,7 +277,7 @@ def _crm_lag(settings) -> float:
     return monitor.lag(settings, _olap(settings))["users"].get("lag_seconds") or 0.0
 
 
-def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running):
+def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airflow):
     """A stray client on the connector's slot: Debezium cannot stream; the stall must show, and pass.
 
     With Debezium's defaults (errors.max.retries=-1) the task keeps retrying and Connect still
@@ -292,7 +305,8 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running):
         changes = load.changes
     converged_exactly(settings, letters)
     record("replication slot taken by another client", stall_visible_after_s=visible_after,
-           recovery_after_release_s=recovery, changes_during=changes, load_errors=load.errors)
+           recovery_after_release_s=recovery, changes_during=changes, load_errors=load.errors,
+           reconciliation=reconciliation_verdict(settings, airflow))
 
 
 def _raise_topic_limit(settings, topic: str, limit: int) -> None:
@@ -345,7 +359,7 @@ def test_oversized_change_fails_the_task_until_the_limit_is_raised(running, airf
         _wait_tasks_running(connect, spec.name)
     converged_exactly(settings, letters)
     record("change message over the 16 MiB limit", task_failed_after_s=failed_after,
-           recovery_after_raising_the_limit_s=recovery)
+           recovery_after_raising_the_limit_s=recovery, reconciliation=reconciliation_verdict(settings, airflow))
 
 
 def _task_states(connect: KafkaConnectClient, name: str) -> list[str]:

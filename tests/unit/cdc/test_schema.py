@@ -94,3 +94,62 @@ def test_an_update_of_a_sorting_key_column_moves_the_row(tmp_path):
     assert deletes == "old\td\n"  # the old position, deleted by the moving update
     insert([("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
     assert conn.query(live, "TSV").bytes().decode() == "7\told\t11\n"
+
+
+def test_values_that_do_not_fit_their_column_are_dead_lettered(tmp_path):
+    """The JSON extract functions would store 0 or '' for these; the views dead-letter them instead."""
+    import json
+
+    conn = chdb.connect(str(tmp_path))
+    for statement in schema.render("embedded"):
+        conn.query(statement)
+    row = {"id": 1, "user_uuid": "u", "name": "a", "email": "e", "age": None, "gender": None, "country": None,
+           "address": None, "phone": None, "registered_at": 1_700_000_000_000_000}
+    changes = [
+        ("c", None, dict(row, id=1, age=1e30)),  # a number beyond Int64 (e.g. a NUMERIC source column)
+        ("c", None, dict(row, id=2, user_uuid=5)),  # a number where text belongs
+        ("c", None, dict(row, id=3, name=None)),  # null in a non-nullable column
+        ("c", None, dict(row, id=4, registered_at="2026-01-01")),  # text where epoch microseconds belong
+        ("c", None, dict(row, id=9223372036854775808)),  # the key itself beyond Int64
+        ("c", None, {k: v for k, v in dict(row, id=5).items() if k != "email"}),  # a column missing
+        ("c", None, dict(row, id=6, age=-9223372036854775808, country="NZ")),  # fits exactly
+        ("c", None, dict(row, id=7)),
+        ("d", dict(row, id=7, name=None), None),  # a delete needs only its sorting key
+    ]
+    with conn.send_insert("INSERT INTO debezium.users_kafka", "JSONEachRow") as ins:
+        for offset, (op, before, after) in enumerate(changes):
+            value = json.dumps({"payload": {"before": before, "after": after, "op": op,
+                                            "source": {"lsn": offset, "ts_us": 1, "table": "users"}}})
+            ins.append(json.dumps({"payload": value, "_topic": "crm.public.users", "_partition": 0, "_offset": offset}) + "\n")
+        ins.finish()
+    final = conn.query("SELECT user_id, age, country FROM debezium.users FINAL ORDER BY user_id", "TSV").bytes().decode()
+    assert final == "6\t-9223372036854775808\tNZ\n"
+    errors = conn.query("SELECT offset, error FROM debezium.dead_letters ORDER BY offset", "TSV").bytes().decode()
+    assert errors.splitlines() == [
+        "0\tcolumn age: value 1e30 does not fit Nullable(Int64)",
+        "1\tcolumn user_uuid: value 5 does not fit String",
+        "2\tcolumn name: missing or null does not fit String",
+        "3\tcolumn registered_at: value \"2026-01-01\" does not fit DateTime64(6)",
+        "4\tcolumn user_id: value 9223372036854775808 does not fit Int64",
+        "5\tcolumn email: missing or null does not fit String",
+    ]
+
+
+def test_a_float_column_takes_integers_but_not_text(tmp_path):
+    import json
+
+    conn = chdb.connect(str(tmp_path))
+    for statement in schema.render("embedded"):
+        conn.query(statement)
+    row = {"id": 1, "event_uuid": "e", "user_uuid": "u", "prosthesis_type": "arm", "muscle_group": "biceps",
+           "signal_frequency": 5, "signal_duration": 9, "signal_amplitude": 3,
+           "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
+    with conn.send_insert("INSERT INTO debezium.telemetry_events_kafka", "JSONEachRow") as ins:
+        for offset, image in enumerate([row, dict(row, id=2, signal_amplitude="3.5")]):
+            value = json.dumps({"payload": {"before": None, "after": image, "op": "c",
+                                            "source": {"lsn": offset, "ts_us": 1, "table": "telemetry_events"}}})
+            ins.append(json.dumps({"payload": value, "_topic": "t", "_partition": 0, "_offset": offset}) + "\n")
+        ins.finish()
+    assert conn.query("SELECT id, signal_amplitude FROM debezium.telemetry_events FINAL", "TSV").bytes() == b"1\t3\n"
+    assert conn.query("SELECT error FROM debezium.dead_letters", "TSV").bytes().decode() == (
+        "column signal_amplitude: value \"3.5\" does not fit Float64\n")
