@@ -20,6 +20,7 @@ DATABASE = "debezium"
 # Kafka as ClickHouse's Kafka engine reaches it in docker-compose.yaml (the broker's internal listener).
 DEFAULT_BROKER_LIST = "kafka:29092"
 OPS = ("c", "u", "r", "d")
+NON_FINITE_FLOATS = """('"NaN"', '"Infinity"', '"-Infinity"')"""
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,11 @@ class Column:
         of dead-lettered. Checking the raw text parses the image once, not once per column.
         """
         raw = f"{fields}['{self.source}']"
+        # Kafka's JSON converter writes NaN and ±Infinity as the strings "NaN", "Infinity" and
+        # "-Infinity" (JSON has no such numbers); JSONExtractFloat reads them back exactly.
         condition = {"int": f"isNull(toInt64OrNull({raw}))", "micros": f"isNull(toInt64OrNull({raw}))",
-                     "float": f"isNull(toFloat64OrNull({raw}))", "string": f"NOT startsWith({raw}, '\"')"}[self.kind]
+                     "float": f"isNull(toFloat64OrNull({raw})) AND {raw} NOT IN {NON_FINITE_FLOATS}",
+                     "string": f"NOT startsWith({raw}, '\"')"}[self.kind]
         if self.type.startswith("Nullable("):
             condition = f"{raw} != 'null' AND {condition}"
         reason = (f"concat('column {self.name}: ', if({raw} IN ('', 'null'), 'missing or null', "
@@ -141,7 +145,9 @@ def _message_parts() -> str:
     return (
         "WITH JSONExtractRaw(payload, 'payload') AS p,\n"
         "     JSONExtractString(p, 'op') AS op,\n"
-        "     if(op = 'd', JSONExtractRaw(p, 'before'), JSONExtractRaw(p, 'after')) AS img,\n"
+        "     JSONExtractRaw(p, 'before') AS before,\n"
+        "     JSONExtractRaw(p, 'after') AS after,\n"
+        "     if(op = 'd', before, after) AS img,\n"
         "     JSONExtractRaw(p, 'source') AS src,\n"
         "     JSONExtractKeysAndValuesRaw(img) AS raw_fields,\n"
         "     mapFromArrays(raw_fields.1, raw_fields.2) AS fields"
@@ -260,8 +266,6 @@ def view_ddl(table: CdcTable) -> str:
     return (
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_mv TO {DATABASE}.{table.name}\nAS\n"
         + _message_parts() + ",\n"
-        "     JSONExtractRaw(p, 'before') AS before,\n"
-        "     JSONExtractRaw(p, 'after') AS after,\n"
         "     tupleElement(image, 1) AS row_img\n"
         "SELECT\n" + ",\n".join(selects) + "\n"
         f"FROM {DATABASE}.{table.name}_kafka\n"

@@ -125,16 +125,21 @@ def _start_all(services: dict[str, Service], supervisor: Supervisor, reporter: R
 
 
 def _wait_healthy(service: Service, supervisor: Supervisor) -> None:
+    """Wait until the health check passes and supervisord says RUNNING: what `status` calls healthy.
+
+    A service may answer before supervisord's `startsecs` have passed, so both are awaited.
+    """
     deadline = time.monotonic() + service.start_timeout
-    while not service.healthy():
+    while True:
         state = supervisor.states().get(service.name)
-        if state and state.state in ("FATAL", "EXITED", "STOPPED"):
-            raise ServiceStartError(
-                f"{service.name} exited ({state.state}); see {supervisor.logs / (service.name + '.log')}"
-            )
+        current = state.state if state else "NOT_STARTED"
+        if current in ("FATAL", "EXITED", "STOPPED"):
+            raise ServiceStartError(f"{service.name} exited ({current}); see {supervisor.logs / (service.name + '.log')}")
+        if current == "RUNNING" and service.healthy():
+            return
         if time.monotonic() > deadline:
             raise ServiceStartError(
-                f"{service.name} not healthy after {service.start_timeout:.0f}s; "
+                f"{service.name} not healthy after {service.start_timeout:.0f}s (supervisord: {current}); "
                 f"see {supervisor.logs / (service.name + '.log')}"
             )
         time.sleep(POLL_SECONDS)
@@ -168,13 +173,6 @@ def start_service(settings: Settings, name: str) -> None:
     supervisor = Supervisor(settings.state_dir)
     supervisor.start(name)
     _wait_healthy(service, supervisor)
-    # healthy may come before supervisord's startsecs have passed; `status` needs both
-    deadline = time.monotonic() + 30
-    while supervisor.states()[name].state != "RUNNING":
-        if time.monotonic() > deadline:
-            raise ServiceStartError(f"{name} answers but supervisord still says {supervisor.states()[name].state}; "
-                                    f"see {supervisor.logs / (name + '.log')}")
-        time.sleep(POLL_SECONDS)
 
 
 def status(settings: Settings, cdc: bool = True) -> dict:
