@@ -173,7 +173,7 @@ def _usable(table: CdcTable) -> str:
 
     The checks are array elements, which ClickHouse evaluates eagerly, not and/or arguments,
     which it evaluates lazily: a lazy argument re-parses the message's JSON (the WITH parts)
-    for itself, which made a batch of good messages ~15x slower to check (bench/cdc_views.py).
+    for itself, which made the views ~5x slower on a batch of good messages (bench/cdc_views.py).
     """
     flags = ",\n    ".join(f"toUInt8({condition})" for condition, _ in _checks(table))
     return f"NOT has([\n    {flags}], 1)"
