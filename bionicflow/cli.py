@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bionicflow.config import get_settings
-from bionicflow.errors import BionicflowError
+from bionicflow.errors import BionicflowError, ConfigurationError
 from bionicflow.stack import launcher
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
@@ -259,6 +259,43 @@ def cdc_bootstrap(timeout: float = typer.Option(180, help="Seconds to wait for t
     err.print(f"schema: {result.statements} statements; connectors changed: {', '.join(result.changed_connectors) or 'none'}")
     for name, status in result.connectors.items():
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
+
+
+
+@cdc_app.command("dead-letters")
+def cdc_dead_letters(
+    replay: str = typer.Option(None, "--replay", metavar="TABLE",
+                               help="Apply TABLE's dead letters that are usable changes now (after fixing their cause)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable summary."),
+) -> None:
+    """Why messages were dead-lettered (one line per table and cause); optionally replay a table's."""
+    from dataclasses import asdict
+
+    from bionicflow.cdc import dead_letters
+    from bionicflow.cdc.consumer import olap_client
+    from bionicflow.cdc.schema import TABLES
+
+    settings = get_settings()
+    olap = olap_client(settings)
+    if replay is not None:
+        table = next((t for t in TABLES if t.name == replay), None)
+        if table is None:
+            _fail(ConfigurationError(f"no CDC table {replay!r}; use one of: {', '.join(t.name for t in TABLES)}"))
+        result = dead_letters.replay(olap, table)
+        err.print(f"{table.name}: {result.applied} applied, {result.remaining} still dead-lettered")
+    causes = dead_letters.summary(olap)
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(c) for c in causes], indent=2) + "\n")
+        return
+    if not causes:
+        out.print("no dead letters")
+        return
+    table_view = Table(show_edge=False)
+    for col in ("table", "cause", "messages", "last", "example"):
+        table_view.add_column(col)
+    for c in causes:
+        table_view.add_row(c.table, c.cause, str(c.messages), c.last_received_at, c.example[:120])
+    out.print(table_view)
 
 
 if __name__ == "__main__":

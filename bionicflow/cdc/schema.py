@@ -252,8 +252,12 @@ def moved_rows_condition(table: CdcTable) -> str:
     return f"op = 'u' AND JSONType(p, 'before') = 'Object' AND ({changed})"
 
 
-def view_ddl(table: CdcTable) -> str:
-    # One message gives one row, or two when it moves a row: a delete at the old position first.
+def change_rows_select(table: CdcTable, source: str) -> str:
+    """The SELECT turning raw messages (payload, _topic, _partition, _offset) from `source` into rows.
+
+    One message gives one row, or two when it moves a row: a delete at the old position first.
+    Messages that are not usable changes give none (the dead-letter view takes them).
+    """
     selects = [f"    {c.extract('row_img')} AS {c.name}" for c in table.columns]
     selects += [
         "    tupleElement(image, 3) AS _op",
@@ -264,14 +268,25 @@ def view_ddl(table: CdcTable) -> str:
         "    tupleElement(image, 2) AS is_deleted",
     ]
     return (
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_mv TO {DATABASE}.{table.name}\nAS\n"
-        + _message_parts() + ",\n"
+        _message_parts() + ",\n"
         "     tupleElement(image, 1) AS row_img\n"
         "SELECT\n" + ",\n".join(selects) + "\n"
-        f"FROM {DATABASE}.{table.name}_kafka\n"
+        f"FROM {source}\n"
         f"ARRAY JOIN arrayConcat(if({moved_rows_condition(table)}, [(before, toUInt8(1), 'd')], []),\n"
         "                       [(img, toUInt8(op = 'd'), op)]) AS image\n"
         f"WHERE {_usable(table)}"
+    )
+
+
+def usable_messages_select(table: CdcTable, source: str) -> str:
+    """(_partition, _offset) of the messages in `source` that are usable changes of this table."""
+    return f"{_message_parts()}\nSELECT _partition, _offset FROM {source}\nWHERE {_usable(table)}"
+
+
+def view_ddl(table: CdcTable) -> str:
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_mv TO {DATABASE}.{table.name}\nAS\n"
+        + change_rows_select(table, f"{DATABASE}.{table.name}_kafka")
     )
 
 

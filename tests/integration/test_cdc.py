@@ -232,6 +232,35 @@ def test_malformed_message_is_dead_lettered_and_stream_goes_on(stack, cdc):
         time.sleep(0.5)
 
 
+def test_dead_letters_are_summarised_counted_and_replayed(stack, cdc):
+    """A usable change dead-lettered for a passing reason (as the consumer records a refused batch):
+    `status` counts it, `cdc dead-letters` names the cause, `--replay` applies it. Its old position
+    (offset 0) must not override the newer state of its key."""
+    olap = _olap(stack)
+    columns = USERS.business_columns
+    current = dict(zip(columns, olap.query(f"SELECT {', '.join(columns)} FROM debezium.users FINAL "
+                                           "WHERE _version > 0 ORDER BY user_id LIMIT 1").result_rows[0]))
+    image = {c.source: current[c.name] for c in USERS.columns}
+    image["registered_at"] = int(current["registered_at"].replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
+    image["name"] = "stale, must not win"
+    raw = json.dumps({"payload": {"op": "r", "before": None, "after": image,
+                                  "source": {"table": "users", "lsn": 0, "ts_us": 0}}})
+    olap.command("INSERT INTO debezium.dead_letters (topic, partition, offset, raw_value, error) VALUES "
+                 "({t:String}, 0, 0, {raw:String}, 'rejected by ClickHouse: test')",
+                 parameters={"t": USERS.topic, "raw": raw})
+    assert json.loads(cli("status", "--json").stdout)["lag"]["users"]["dead_letters"] >= 1
+    causes = json.loads(cli("cdc", "dead-letters", "--json").stdout)
+    assert any(c["table"] == "users" and c["cause"] == "rejected by ClickHouse" for c in causes), causes
+    replayed = cli("cdc", "dead-letters", "--replay", "users")
+    assert replayed.returncode == 0 and "users: 1 applied" in replayed.stderr, replayed.stderr
+    left = olap.command("SELECT count() FROM debezium.dead_letters WHERE topic = {t:String} AND offset = 0 "
+                        "AND error = 'rejected by ClickHouse: test'", parameters={"t": USERS.topic})
+    assert int(left) == 0
+    wait_converged(stack, USERS)  # the stale image was applied at version 0 and lost to the newer one
+    unknown = cli("cdc", "dead-letters", "--replay", "orders")
+    assert unknown.returncode == 2 and "use one of: users, telemetry_events" in unknown.stderr
+
+
 def test_connector_registration_is_idempotent_and_updates_config(stack, cdc):
     specs = load_connectors()
     assert [cdc.upsert(s) for s in specs] == [False, False]

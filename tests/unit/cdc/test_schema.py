@@ -4,25 +4,7 @@ import chdb
 import pytest
 
 from bionicflow.cdc import schema
-
-
-def _engine(tmp_path):
-    """A ClickHouse engine with the `debezium` schema (embedded flavour)."""
-    conn = chdb.connect(str(tmp_path))
-    for statement in schema.render("embedded"):
-        conn.query(statement)
-    return conn
-
-
-def _insert_changes(conn, table: schema.CdcTable, changes: list[tuple], first_offset: int = 0) -> None:
-    """Debezium messages for (op, before, after) changes, one offset (and LSN) each."""
-    with conn.send_insert(f"INSERT INTO debezium.{table.name}_kafka", "JSONEachRow") as ins:
-        for n, (op, before, after) in enumerate(changes):
-            offset = first_offset + n
-            value = json.dumps({"payload": {"before": before, "after": after, "op": op,
-                                            "source": {"lsn": offset, "ts_us": 1, "table": table.source_table}}})
-            ins.append(json.dumps({"payload": value, "_topic": table.topic, "_partition": 0, "_offset": offset}) + "\n")
-        ins.finish()
+from tests.unit.cdc.engine import engine, insert_changes
 
 
 def test_views_are_the_same_text_in_both_deployments():
@@ -59,7 +41,7 @@ def test_every_statement_parses_in_the_clickhouse_engine(mode):
 
 def test_messages_become_rows_or_dead_letters(tmp_path):
     """The views' semantics on hand-made Debezium messages, in the real engine."""
-    conn = _engine(tmp_path)
+    conn = engine(tmp_path)
 
     def msg(op, before, after, lsn, table="users"):
         return json.dumps({"schema": {}, "payload": {"before": before, "after": after, "op": op,
@@ -85,7 +67,7 @@ def test_messages_become_rows_or_dead_letters(tmp_path):
 
 def test_an_update_of_a_sorting_key_column_moves_the_row(tmp_path):
     """user_uuid is in the sorting key: changing it must leave one live row, at the new position."""
-    conn = _engine(tmp_path)
+    conn = engine(tmp_path)
     row = {"id": 7, "event_uuid": "e7", "user_uuid": "old", "prosthesis_type": "arm", "muscle_group": "biceps",
            "signal_frequency": 5, "signal_duration": 9, "signal_amplitude": 1.5,
            "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
@@ -93,17 +75,17 @@ def test_an_update_of_a_sorting_key_column_moves_the_row(tmp_path):
     changes = [("c", None, row), ("u", row, moved), ("u", dict(moved, signal_duration=10), dict(moved, signal_duration=10))]
 
     live = "SELECT id, user_uuid, signal_duration FROM debezium.telemetry_events FINAL ORDER BY user_uuid"
-    _insert_changes(conn, schema.TELEMETRY_EVENTS, changes)
+    insert_changes(conn, schema.TELEMETRY_EVENTS, changes)
     assert conn.query(live, "TSV").bytes().decode() == "7\tnew\t10\n"
     deletes = conn.query("SELECT user_uuid, _op FROM debezium.telemetry_events WHERE is_deleted", "TSV").bytes().decode()
     assert deletes == "old\td\n"  # the old position, deleted by the moving update
-    _insert_changes(conn, schema.TELEMETRY_EVENTS, [("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
+    insert_changes(conn, schema.TELEMETRY_EVENTS, [("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
     assert conn.query(live, "TSV").bytes().decode() == "7\told\t11\n"
 
 
 def test_values_that_do_not_fit_their_column_are_dead_lettered(tmp_path):
     """The JSON extract functions would store 0 or '' for these; the views dead-letter them instead."""
-    conn = _engine(tmp_path)
+    conn = engine(tmp_path)
     row = {"id": 1, "user_uuid": "u", "name": "a", "email": "e", "age": None, "gender": None, "country": None,
            "address": None, "phone": None, "registered_at": 1_700_000_000_000_000}
     changes = [
@@ -117,7 +99,7 @@ def test_values_that_do_not_fit_their_column_are_dead_lettered(tmp_path):
         ("c", None, dict(row, id=7)),
         ("d", dict(row, id=7, name=None), None),  # a delete needs only its sorting key
     ]
-    _insert_changes(conn, schema.USERS, changes)
+    insert_changes(conn, schema.USERS, changes)
     final = conn.query("SELECT user_id, age, country FROM debezium.users FINAL ORDER BY user_id", "TSV").bytes().decode()
     assert final == "6\t-9223372036854775808\tNZ\n"
     errors = conn.query("SELECT offset, error FROM debezium.dead_letters ORDER BY offset", "TSV").bytes().decode()
@@ -132,13 +114,13 @@ def test_values_that_do_not_fit_their_column_are_dead_lettered(tmp_path):
 
 
 def test_a_float_column_takes_integers_and_non_finite_values_but_not_other_text(tmp_path):
-    conn = _engine(tmp_path)
+    conn = engine(tmp_path)
     row = {"id": 1, "event_uuid": "e", "user_uuid": "u", "prosthesis_type": "arm", "muscle_group": "biceps",
            "signal_frequency": 5, "signal_duration": 9, "signal_amplitude": 3,
            "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
     # Kafka's JSON converter writes NaN and the infinities as strings.
     amplitudes = [3, "NaN", "Infinity", "-Infinity", "3.5"]
-    _insert_changes(conn, schema.TELEMETRY_EVENTS,
+    insert_changes(conn, schema.TELEMETRY_EVENTS,
                     [("c", None, dict(row, id=n, signal_amplitude=a)) for n, a in enumerate(amplitudes)])
     stored = conn.query("SELECT id, signal_amplitude FROM debezium.telemetry_events FINAL ORDER BY id", "TSV").bytes()
     assert stored.decode().splitlines() == ["0\t3", "1\tnan", "2\tinf", "3\t-inf"]
