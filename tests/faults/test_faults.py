@@ -37,7 +37,8 @@ LAG_TARGET = 5.0
 WRITES = {
     "crm_db": (
         "INSERT INTO users (name, email, age) SELECT 'fault', 'f@example.org', g FROM generate_series(1, 30) g",
-        "UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN (SELECT id FROM users WHERE id > "
+        # only the load's own rows: a scenario's own row (the 20 MB one) must stay as the scenario made it
+        "UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN (SELECT id FROM users WHERE name = 'fault' AND id > "
         "(SELECT max(id) - 2000 FROM users) ORDER BY random() LIMIT 10)",
         "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'fault' ORDER BY id LIMIT 10)",
     ),
