@@ -2,10 +2,13 @@
 
 Each side is reduced to (key, per-row hash over every business column). ClickHouse reads
 the source itself through `postgresql()` with the same casts as the batch load, so all
-three sides go through identical type conversions. Hashes are taken over the text form
-of the row tuple, which keeps NULL apart from '' and 0. Totals (row count and the sum of
-hashes, wrapping) are order-independent; only when they differ is a full outer join run
-to count missing, extra and differing keys.
+three sides go through identical type conversions, and the three sides' columns have the
+same types (one module defines them). The hash is taken over the row tuple's values as
+stored, which keeps NULL apart from '' and 0 and costs a quarter of hashing the row's text
+form (docs/benchmarks.md). Totals (row count and the sum of hashes, wrapping) are
+order-independent; only when they differ is a full outer join run to count missing, extra
+and differing keys. The source is read once, into a `Memory` table of (key, hash) pairs:
+no sort and no disk write, and the join of a mismatch reads it again for free.
 """
 
 from __future__ import annotations
@@ -36,20 +39,27 @@ class SideResult:
 
 
 def _row_hash(table: CdcTable) -> str:
-    return f"cityHash64(toString(tuple({', '.join(table.business_columns)})))"
+    return f"cityHash64(tuple({', '.join(table.business_columns)}))"
 
 
 def _snapshot_table(table: CdcTable) -> str:
     return f"{OPS_DB}.reconcile_source_{table.name}"
 
 
-def snapshot_source_sql(table: CdcTable) -> str:
-    """Read the source once into (key, hash) pairs; both sides are compared against it."""
+POSTGRESQL_SOURCE = ("postgresql({address:String}, {database:String}, {source_table:String}, "
+                     "{user:String}, {password:String})")
+
+
+def snapshot_source_sql(table: CdcTable, source: str = POSTGRESQL_SOURCE) -> str:
+    """Read the source once into (key, hash) pairs; both sides are compared against it.
+
+    ``source``: the relation to read, the source table through `postgresql()` unless a test
+    gives another one with the PostgreSQL column names.
+    """
     casts = ", ".join(f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns)
     return (
-        f"CREATE TABLE {_snapshot_table(table)} ENGINE = MergeTree ORDER BY k AS\n"
-        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {casts}\n"
-        "FROM postgresql({address:String}, {database:String}, {source_table:String}, {user:String}, {password:String}))"
+        f"CREATE TABLE {_snapshot_table(table)} ENGINE = Memory AS\n"
+        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {casts}\nFROM {source})"
     )
 
 
@@ -73,26 +83,31 @@ def _totals(olap, sql: str) -> tuple[int, int, int]:
     return int(rows), int(checksum or 0), int(dupes)
 
 
+def compare_with_snapshot(olap, table: CdcTable) -> list[SideResult]:
+    """Source (already read by `snapshot_source_sql`), then each side against it."""
+    src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
+    results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
+    for side in SIDES:
+        if not int(olap.command(f"EXISTS TABLE {side}.{table.name}")):
+            results.append(SideResult(table.name, side, 0, 0, 0, missing_keys=src_rows))
+            continue
+        rows, checksum, dupes = _totals(olap, side_totals_sql(table, side))
+        if (rows, checksum) == (src_rows, src_sum):
+            results.append(SideResult(table.name, side, rows, checksum, dupes))
+            continue
+        missing, extra, differing = (int(v) for v in olap.query(diff_sql(table, side)).result_rows[0])
+        results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing))
+    return results
+
+
 def compare_table(olap, table: CdcTable, source: PgSource) -> list[SideResult]:
-    """Source, then each side against it."""
+    """Read the source table once, then compare `default` and `debezium` with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters={
         "address": f"{source.host}:{source.port}", "database": source.database,
         "source_table": table.olap_relation, "user": source.user, "password": source.password,
     })
     try:
-        src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
-        results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
-        for side in SIDES:
-            if not olap.command(f"EXISTS TABLE {side}.{table.name}"):
-                results.append(SideResult(table.name, side, 0, 0, 0, missing_keys=src_rows))
-                continue
-            rows, checksum, dupes = _totals(olap, side_totals_sql(table, side))
-            if (rows, checksum) == (src_rows, src_sum):
-                results.append(SideResult(table.name, side, rows, checksum, dupes))
-                continue
-            missing, extra, differing = (int(v) for v in olap.query(diff_sql(table, side)).result_rows[0])
-            results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing))
-        return results
+        return compare_with_snapshot(olap, table)
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

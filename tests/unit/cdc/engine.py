@@ -1,6 +1,7 @@
 """The ClickHouse engine in-process (chdb) with the `debezium` schema, and Debezium messages for it."""
 
 import json
+from types import SimpleNamespace
 
 import chdb
 
@@ -24,3 +25,23 @@ def insert_changes(conn, table: schema.CdcTable, changes: list[tuple], first_off
                                             "source": {"lsn": offset, "ts_us": 1, "table": table.source_table}}})
             ins.append(json.dumps({"payload": value, "_topic": table.topic, "_partition": 0, "_offset": offset}) + "\n")
         ins.finish()
+
+
+class ChdbClient:
+    """clickhouse-connect's `query` and `command`, over an in-process chdb connection."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @staticmethod
+    def _params(parameters):
+        return {k: v if isinstance(v, str) else str(v) for k, v in (parameters or {}).items()}
+
+    def query(self, sql, parameters=None):
+        table = self.conn.query(sql, "ArrowTable", params=self._params(parameters))
+        return SimpleNamespace(result_rows=[tuple(row.values()) for row in table.to_pylist()])
+
+    def command(self, sql, parameters=None):
+        """The first value of the result, as clickhouse-connect's `command` gives it (None without a result)."""
+        rows = self.query(sql, parameters).result_rows
+        return rows[0][0] if rows else None

@@ -1,29 +1,10 @@
 """Dead letters summarised and replayed, on the real engine (chdb in-process)."""
 
 import json
-from types import SimpleNamespace
 
 from bionicflow.cdc import dead_letters
 from bionicflow.cdc.schema import USERS
-from tests.unit.cdc.engine import engine, insert_changes
-
-
-class ChdbClient:
-    """The two clickhouse-connect calls the module makes, over an in-process chdb connection."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    @staticmethod
-    def _params(parameters):
-        return {k: v if isinstance(v, str) else str(v) for k, v in (parameters or {}).items()}
-
-    def query(self, sql, parameters=None):
-        table = self.conn.query(sql, "ArrowTable", params=self._params(parameters))
-        return SimpleNamespace(result_rows=[tuple(row.values()) for row in table.to_pylist()])
-
-    def command(self, sql, parameters=None):
-        self.conn.query(sql, params=self._params(parameters))
+from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
 
 
 ROW = {"id": 1, "user_uuid": "u1", "name": "v10", "email": "e", "age": None, "gender": None, "country": None,
