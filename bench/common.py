@@ -21,6 +21,17 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
+def scale_arguments(parser, reuse_help: str, load_only: bool = False) -> None:
+    """The options of the benchmarks that load N users + M events: sizes, runs, a kept stack."""
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reuse", metavar="STATE_DIR", help=reuse_help)
+    if load_only:
+        parser.add_argument("--load-only", action="store_true",
+                            help="load the data and stop (with BIONICFLOW_BENCH_KEEP=1)")
+
+
 def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()

@@ -6,8 +6,9 @@ so both sides match the source and the common case — nothing to report — is 
 Then a few rows of `debezium` are changed and deleted and the mismatch case (which adds the
 key-by-key join) is measured too.
 
-Baseline in the same run: one read of both source tables through `postgresql()` counted in
-ClickHouse — the floor of any reconciliation that looks at every source row.
+Baseline in the same run: one read of every column of both source tables through
+`postgresql()`, counted in ClickHouse — the floor of any reconciliation that looks at every
+source row.
 
 Run: python -m bench.reconcile [--users N --events M --runs K]
 Iterate: BIONICFLOW_BENCH_KEEP=1 keeps the loaded stack; `--reuse STATE_DIR` measures it again.
@@ -17,20 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 
 from bench.batch_etl import olap, sources
-from bench.common import bench_stack, fresh_stack, machine, timed
-from bench.reports_latency import copy_to_debezium, load
+from bench.common import machine, scale_arguments, timed
+from bench.reports_latency import copy_to_debezium, loaded_stack
 from bionicflow.cdc.schema import TABLES
-from bionicflow.config import Settings
 from bionicflow.reconcile.compare import compare_table
 from bionicflow.reconcile.run import reconcile
 
+# ignore(*) makes ClickHouse fetch and parse every column (a bare count() would fetch none).
 SOURCE_READ_SQL = ("SELECT count() FROM postgresql({address:String}, {database:String}, {source_table:String}, "
-                   "{user:String}, {password:String})")
+                   "{user:String}, {password:String}) WHERE NOT ignore(*)")
 # Every 50,000th event changed, every 70,000th deleted: a few hundred differences, as after a CDC incident.
 BREAK_DEBEZIUM = (
     "ALTER TABLE debezium.telemetry_events UPDATE signal_amplitude = signal_amplitude + 1 WHERE id % 50000 = 0",
@@ -68,21 +68,12 @@ def measure(client, srcs, runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--reuse", metavar="STATE_DIR", help="measure a kept, already loaded benchmark stack")
-    parser.add_argument("--load-only", action="store_true", help="load the data and stop (with BIONICFLOW_BENCH_KEEP=1)")
+    scale_arguments(parser, "measure a kept, already loaded benchmark stack", load_only=True)
     args = parser.parse_args()
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
-    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"  # no connectors: debezium is loaded directly (see above)
-    with bench_stack(args.reuse) as env:
-        s = Settings()
-        if not args.reuse:
-            fresh_stack(env)
-            load(s, args.users, args.events)
-            if args.load_only:
-                return
+    with loaded_stack(args) as s:
+        if s is None:
+            return
         client, srcs = olap(s), sources(s)
         copy_to_debezium(client)  # a previous run may have left it broken
         reads = [timed(lambda: read_sources(client, srcs)) for _ in range(args.runs)]

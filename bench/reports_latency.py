@@ -18,6 +18,7 @@ without reloading (after `bionicflow stop/start olap reports_api` to pick up cod
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -25,13 +26,14 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import psycopg2
 import requests
 
 from bench.batch_etl import olap, sources
-from bench.common import bench_stack, fresh_stack, machine
+from bench.common import bench_stack, fresh_stack, machine, scale_arguments
 from bionicflow.cdc import schema as cdc_schema
 from bionicflow.config import Settings
 from bionicflow.demo.data import generate
@@ -164,6 +166,26 @@ def load(s: Settings, users: int, events: int) -> None:
     copy_to_debezium(client)
 
 
+@contextlib.contextmanager
+def loaded_stack(args) -> Iterator[Settings | None]:
+    """A benchmark stack whose sources, `default` and `debezium` hold N users + M events.
+
+    A fresh stack is loaded unless ``args.reuse`` names a kept one; None when ``args.load_only``
+    asks to stop once loaded. No connectors: the tables are loaded directly (see above), and
+    a running snapshot would compete.
+    """
+    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
+    with bench_stack(args.reuse) as env:
+        s = Settings()
+        if not args.reuse:
+            fresh_stack(env)
+            load(s, args.users, args.events)
+            if args.load_only:
+                yield None
+                return
+        yield s
+
+
 def sample_users(s: Settings) -> list[str]:
     """5,000 users with events, in a fixed shuffled order."""
     with psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
@@ -176,28 +198,18 @@ def sample_users(s: Settings) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=5_000_000)
+    scale_arguments(parser, "measure a kept, already loaded benchmark stack", load_only=True)
     parser.add_argument("--requests", type=int, default=400, help="requests per (path, concurrency, run)")
-    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16,64", help="client counts, comma-separated")
-    parser.add_argument("--reuse", metavar="STATE_DIR", help="measure a kept, already loaded benchmark stack")
-    parser.add_argument("--load-only", action="store_true", help="load the data and stop (with BIONICFLOW_BENCH_KEEP=1)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     today = date.today()
     period = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
     out: dict = {"machine": machine(), "users": args.users, "events": args.events, "period": period,
                  "requests_per_level": args.requests, "runs": args.runs}
-    # No connectors: the report tables are loaded directly (see above), and a running snapshot would compete.
-    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
-    with bench_stack(args.reuse) as env:
-        s = Settings()
-        if not args.reuse:
-            fresh_stack(env)
-            load(s, args.users, args.events)
-            if args.load_only:
-                return
+    with loaded_stack(args) as s:
+        if s is None:
+            return
         users = sample_users(s)
         paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
                  "postgresql": pg_caller(s, period)}
