@@ -4,6 +4,9 @@ Both sides take the same pandas DataFrame of N rows and produce the same table/D
   insert:  client.insert_df(table, df)            vs  conn.query("INSERT INTO t SELECT * FROM Python(df)")
   select:  client.query_df("SELECT * FROM t")     vs  conn.query("SELECT * FROM t", "DataFrame")
 Ratio = in-process time / server time (1.0 = the HTTP server costs nothing; target >= 0.7).
+The server side is also measured with clickhouse-connect's other ways to the same DataFrame:
+Arrow format (`insert_arrow` of the DataFrame converted by pyarrow, `query_arrow(...).to_pandas()`)
+and no compression (`compress=False`, sensible on loopback), each against the same baseline.
 
 Run: python -m bench.olap_throughput [--rows N] [--runs K]   (starts its own OLAP server on a free port)
 """
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,8 +27,9 @@ import chdb
 import clickhouse_connect
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from bench.common import machine, median_of, timed
+from bench.common import machine, timed
 from bionicflow.config import Settings
 
 DDL = "CREATE TABLE {t} (id UInt64, name String, amplitude Float64, ts DateTime64(6)) ENGINE = MergeTree ORDER BY id"
@@ -64,7 +69,7 @@ def start_server(state: str, port: int) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     df = make_frame(args.rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,10 +77,10 @@ def main() -> None:
         server = start_server(os.path.join(tmp, "server"), port)
         try:
             settings = Settings()  # the server subprocess reads the same settings
-            client = clickhouse_connect.get_client(
-                host="127.0.0.1", port=port, username=settings.clickhouse_user,
-                password=settings.clickhouse_password.get_secret_value(),
-            )
+            login = {"host": "127.0.0.1", "port": port, "username": settings.clickhouse_user,
+                     "password": settings.clickhouse_password.get_secret_value()}
+            client = clickhouse_connect.get_client(**login)
+            plain = clickhouse_connect.get_client(**login, compress=False)
             local = chdb.connect(os.path.join(tmp, "inprocess"))
             counter = iter(range(10_000))
 
@@ -84,9 +89,11 @@ def main() -> None:
                 run(DDL.format(t=name))
                 return name
 
-            def server_insert() -> float:
-                t = fresh(client.command)
-                return timed(lambda: client.insert_df(t, df))
+            def server_insert(how):
+                def run() -> float:
+                    t = fresh(client.command)
+                    return timed(lambda: how(t))
+                return run
 
             def local_insert() -> float:
                 t = fresh(local.query)
@@ -97,15 +104,35 @@ def main() -> None:
             local.query(DDL.format(t="sel"))
             local.query("INSERT INTO sel SELECT * FROM Python(df)")
             assert client.command("SELECT count() FROM sel") == args.rows
-            server_select = lambda: timed(lambda: client.query_df("SELECT * FROM sel"))  # noqa: E731
+
+            def server_select(how):
+                return lambda: timed(how)
+
             local_select = lambda: timed(lambda: local.query("SELECT * FROM sel", "DataFrame"))  # noqa: E731
 
+            as_arrow = lambda: pa.Table.from_pandas(df, preserve_index=False)  # noqa: E731
+            paths = (
+                ("insert", server_insert(lambda t: client.insert_df(t, df)), local_insert),
+                ("insert, no compression", server_insert(lambda t: plain.insert_df(t, df)), local_insert),
+                ("insert, Arrow", server_insert(lambda t: client.insert_arrow(t, as_arrow())), local_insert),
+                ("insert, Arrow, no compression", server_insert(lambda t: plain.insert_arrow(t, as_arrow())),
+                 local_insert),
+                ("select", server_select(lambda: client.query_df("SELECT * FROM sel")), local_select),
+                ("select, no compression", server_select(lambda: plain.query_df("SELECT * FROM sel")), local_select),
+                ("select, Arrow", server_select(lambda: client.query_arrow("SELECT * FROM sel").to_pandas()),
+                 local_select),
+                ("select, Arrow, no compression",
+                 server_select(lambda: plain.query_arrow("SELECT * FROM sel").to_pandas()), local_select),
+            )
             results = {}
-            for label, srv, loc in (("insert", server_insert, local_insert), ("select", server_select, local_select)):
+            for label, srv, loc in paths:
                 loc()  # warm-up of each path
                 srv()
-                s_med, s_all = median_of(args.runs, srv)
-                l_med, l_all = median_of(args.runs, loc)
+                s_all, l_all = [], []
+                for _ in range(args.runs):  # alternating, so both sides see the same machine state
+                    s_all.append(srv())
+                    l_all.append(loc())
+                s_med, l_med = statistics.median(s_all), statistics.median(l_all)
                 results[label] = {
                     "server_s": round(s_med, 3), "inprocess_s": round(l_med, 3),
                     "server_rows_per_s": round(args.rows / s_med), "inprocess_rows_per_s": round(args.rows / l_med),
