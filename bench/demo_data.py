@@ -1,10 +1,11 @@
 """Demo-data write speed: `demo_data`'s generator (bionicflow.demo.data.generate) end to end.
 
 Each run empties both source tables and writes N users + M events (generation, COPY, index
-upkeep, commit), on a stack of its own without CDC (nothing else competing for the 2 cores).
-Reports rows/s, median of the runs.
+upkeep, commit), on a stack of its own without CDC (nothing else competing for the 2 cores),
+or with `--with-cdc` while Debezium, Kafka and the consumer stream every new row at the same
+time (as in the running platform). Reports rows/s, median of the runs.
 
-Run: python -m bench.demo_data [--users N --events M --runs K] [--reuse STATE_DIR]
+Run: python -m bench.demo_data [--users N --events M --runs K] [--reuse STATE_DIR] [--with-cdc]
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ def one_run(srcs, users: int, events: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     scale_arguments(parser, "a kept benchmark stack (its source tables are emptied)")
+    parser.add_argument("--with-cdc", action="store_true", help="connectors running: CDC streams the rows meanwhile")
     args = parser.parse_args()
-    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"  # no CDC: the writes alone
-    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
+    os.environ["BIONICFLOW_AUTO_BOOTSTRAP"] = "1" if args.with_cdc else "0"
+    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs,
+                 "cdc_running": args.with_cdc}
     with bench_stack(args.reuse) as env:
         if not args.reuse:
             fresh_stack(env)
