@@ -7,6 +7,8 @@ Ratio = in-process time / server time (1.0 = the HTTP server costs nothing; targ
 The server side is also measured with clickhouse-connect's other ways to the same DataFrame:
 Arrow format (`insert_arrow` of the DataFrame converted by pyarrow, `query_arrow(...).to_pandas()`)
 and no compression (`compress=False`, sensible on loopback), each against the same baseline.
+Also the floor of any server on chdb: the time chdb itself, in-process, takes to serialise
+the table into each wire format, next to the baseline's DataFrame.
 
 Run: python -m bench.olap_throughput [--rows N] [--runs K]   (starts its own OLAP server on a free port)
 """
@@ -43,6 +45,18 @@ def make_frame(rows: int) -> pd.DataFrame:
         "amplitude": rng.random(rows),
         "ts": pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(rows), unit="ms"),
     })
+
+
+FORMATS = ("Native", "ArrowStream", "Arrow", "RowBinary", "Parquet")
+
+
+def serialisation_floor(local, runs: int) -> dict[str, float]:
+    """ms for chdb in-process to turn the whole table into a DataFrame, and into each wire format's bytes."""
+    def med(fn) -> float:
+        return round(statistics.median(timed(fn) for _ in range(runs)) * 1000, 1)
+    floor = {"DataFrame": med(lambda: local.query("SELECT * FROM sel", "DataFrame"))}
+    floor |= {fmt: med(lambda f=fmt: local.query("SELECT * FROM sel", f).bytes()) for fmt in FORMATS}
+    return floor
 
 
 def free_port() -> int:
@@ -139,10 +153,12 @@ def main() -> None:
                     "ratio": round(l_med / s_med, 2),
                     "server_samples": [round(x, 3) for x in s_all], "inprocess_samples": [round(x, 3) for x in l_all],
                 }
+            floor = serialisation_floor(local, args.runs)
         finally:
             server.terminate()
             server.wait(60)
-    print(json.dumps({"machine": machine(), "rows": args.rows, "runs": args.runs, "results": results}, indent=2))
+    print(json.dumps({"machine": machine(), "rows": args.rows, "runs": args.runs, "results": results,
+                      "inprocess_serialisation_ms": floor}, indent=2))
 
 
 if __name__ == "__main__":
