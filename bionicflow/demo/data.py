@@ -118,9 +118,8 @@ class Generator:
         rng, n = self.rng, len(created)
         head = np.empty(n, dtype=EVENT_HEAD)
         head["fields"] = 9
-        for name, size in (("event_uuid", 16), ("user_uuid", 16), ("frequency", 4), ("duration", 4),
-                           ("amplitude", 8), ("created", 8), ("saved", 8)):
-            head[f"n_{name}"] = size
+        for name in EVENT_HEAD.names[2::2]:  # each value's length field precedes it
+            head[f"n_{name}"] = EVENT_HEAD[name].itemsize
         head["event_uuid"] = pgbinary.uuid7(rng, created // 1000)
         head["user_uuid"] = users[rng.integers(0, len(users), size=n)]
         head["frequency"] = rng.integers(20, 500, size=n)

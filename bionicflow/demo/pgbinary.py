@@ -43,11 +43,6 @@ def uuid_text(raw: np.ndarray) -> np.ndarray:
     return out.view("S36").ravel().astype(str)
 
 
-def pg_timestamp(values: np.ndarray) -> np.ndarray:
-    """datetime64 values as PostgreSQL's binary `timestamp`: microseconds since 2000-01-01."""
-    return values.astype("datetime64[us]").astype(np.int64) - PG_EPOCH_MICROS
-
-
 def text_field(value: str) -> bytes:
     data = value.encode()
     return len(data).to_bytes(4, "big") + data
