@@ -1,13 +1,14 @@
 """CDC benchmarks on a stack of their own (ports 3xxxx, temporary state dir).
 
 snapshot:  N users + M events exist before the connectors start; time from `cdc bootstrap`
-           until every row is visible under FINAL in `debezium`, as rows/s end to end.
-           Ceiling in the same run: `COPY (SELECT ...) TO STDOUT` of the same tables.
+           until every row is visible under FINAL in `debezium`, as rows/s end to end, for
+           each initial load (Debezium's snapshot; ClickHouse copying while the connectors
+           stream). Ceiling in the same run: `COPY (SELECT ...) TO STDOUT` of the same tables.
 streaming: a load generator commits inserts into telemetry_events at a fixed rate for a
            fixed time; freshness per row = `_ingested_at - _source_ts` (commit in
            PostgreSQL -> row written in ClickHouse), reported as p50/p95/p99.
 
-Run: python -m bench.cdc snapshot [--users N --events M --runs K]
+Run: python -m bench.cdc snapshot [--users N --events M --runs K --initial-load debezium,olap]
      python -m bench.cdc streaming [--rates 2500,10000 --seconds 60 --runs K]
 """
 
@@ -74,7 +75,9 @@ def wait_rows(settings: Settings, expected: dict[str, int], timeout: float) -> N
         time.sleep(0.5)
 
 
-def snapshot_run(env: dict, users: int, events: int) -> dict:
+def snapshot_run(env: dict, users: int, events: int, initial_load: str) -> dict:
+    # `up` must not bootstrap: the rows have to exist before the connectors start (else they stream)
+    env = {**env, "BIONICFLOW_AUTO_BOOTSTRAP": "0"}
     fresh_stack(env)
     settings = Settings()
     for db, sql, n in (("crm_db", USERS_SQL, users), ("telemetry_db", EVENTS_SQL, events)):
@@ -85,11 +88,15 @@ def snapshot_run(env: dict, users: int, events: int) -> dict:
         conn.close()
     copy_s = copy_seconds(settings, "crm_db", "users") + copy_seconds(settings, "telemetry_db", "telemetry_events")
     started = time.perf_counter()
-    bionicflow(env, "cdc", "bootstrap")
+    bionicflow(env, "cdc", "bootstrap", "--initial-load", initial_load)
     wait_rows(settings, {"users": users, "telemetry_events": events}, timeout=3600)
     cdc_s = time.perf_counter() - started
     total = users + events
-    return {"rows": total, "cdc_s": round(cdc_s, 1), "cdc_rows_per_s": round(total / cdc_s),
+    reads = sum(olap(settings).command(f"SELECT countIf(_op = 'r') FROM debezium.{t} FINAL")
+                for t in ("users", "telemetry_events"))
+    if reads != total:  # guards what is measured: a snapshot, not a stream of inserts
+        raise RuntimeError(f"{total - reads} of {total} rows did not arrive as snapshot reads")
+    return {"initial_load": initial_load, "rows": total, "cdc_s": round(cdc_s, 1), "cdc_rows_per_s": round(total / cdc_s),
             "copy_s": round(copy_s, 2), "copy_rows_per_s": round(total / copy_s),
             "fraction_of_ceiling": round(copy_s / cdc_s, 3)}
 
@@ -131,6 +138,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["snapshot", "streaming"])
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--initial-load", default="debezium,olap", help="snapshot: initial loads to measure")
     parser.add_argument("--rates", default="2500,10000")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
@@ -138,9 +146,13 @@ def main() -> None:
     out: dict = {"machine": machine(), "mode": args.mode, "runs": args.runs}
     with bench_stack() as env:
         if args.mode == "snapshot":
-            runs = [snapshot_run(env, args.users, args.events) for _ in range(args.runs)]
+            modes = args.initial_load.split(",")
+            runs = [snapshot_run(env, args.users, args.events, mode) for _ in range(args.runs) for mode in modes]
             out["runs_detail"] = runs
-            out["median_cdc_rows_per_s"] = statistics.median(r["cdc_rows_per_s"] for r in runs)
+            for mode in modes:
+                mine = [r for r in runs if r["initial_load"] == mode]
+                out[f"median_cdc_rows_per_s_{mode}"] = statistics.median(r["cdc_rows_per_s"] for r in mine)
+                out[f"median_fraction_of_ceiling_{mode}"] = statistics.median(r["fraction_of_ceiling"] for r in mine)
             out["median_copy_rows_per_s"] = statistics.median(r["copy_rows_per_s"] for r in runs)
         else:
             fresh_stack(env)

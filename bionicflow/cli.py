@@ -242,23 +242,33 @@ app.add_typer(cdc_app, name="cdc")
 
 
 @cdc_app.command("bootstrap")
-def cdc_bootstrap(timeout: float = typer.Option(180, help="Seconds to wait for the connectors to run.")) -> None:
+def cdc_bootstrap(
+    timeout: float = typer.Option(180, help="Seconds to wait for the connectors to run."),
+    initial_load: str = typer.Option(
+        None, "--initial-load", metavar="debezium|olap",
+        help="How existing rows reach `debezium` when a connector is created: Debezium's snapshot (default), or "
+             "ClickHouse copying the tables while the connector streams (fast). Default: BIONICFLOW_CDC_INITIAL_LOAD."),
+) -> None:
     """Create the `debezium` schema and register (or update) both connectors, then wait until they run."""
     from bionicflow.cdc.bootstrap import bootstrap
     from bionicflow.cdc.connectors import KafkaConnectClient
     from bionicflow.cdc.consumer import olap_client
+    from bionicflow.etl.load import reader_sources
 
     settings = get_settings()
     try:
         result = bootstrap(
             olap_client(settings), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
             kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,
+            initial=initial_load or settings.cdc_initial_load, sources=reader_sources(settings),
         )
     except BionicflowError as exc:
         _fail(exc)
     err.print(f"schema: {result.statements} statements; connectors changed: {', '.join(result.changed_connectors) or 'none'}")
     for name, status in result.connectors.items():
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
+    for copied in result.copied:
+        err.print(f"  initial load of debezium.{copied.table}: {copied.rows:,} rows in {copied.seconds:.1f}s")
 
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,9 @@ class Settings(BaseSettings):
     )
 
     # --- CDC consumer (Kafka -> ClickHouse) -------------------------------------
+    cdc_initial_load: Literal["debezium", "olap"] = Field(
+        "debezium", description="How a new connector's existing rows reach `debezium`: Debezium's snapshot, "
+        "or ClickHouse copying the tables while the connector streams (docs/cdc.md).")
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
     cdc_consumer_instance: str = Field(

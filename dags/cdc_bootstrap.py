@@ -9,7 +9,12 @@ Prepares both roads into ClickHouse, idempotently:
    from `debezium/*.json` through the Kafka Connect REST API (connection `kafka_connect`);
 3. waits until every connector and task is RUNNING;
 4. checks that each table's topic exists (bootstrap creates them, so a fresh empty
-   source still has its topic).
+   source still has its topic);
+5. with the initial load `olap`: copies each table whose connector streams without a
+   snapshot and was not copied before, ClickHouse pulling from PostgreSQL (docs/cdc.md).
+
+Param `initial_load` (`debezium`, the default, or `olap`) only matters when a connector is
+created; an existing connector keeps the snapshot mode it was created with.
 
 Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from bionicflow.dag_defaults import dag_kwargs
 
@@ -32,6 +37,11 @@ log = logging.getLogger(__name__)
     max_active_runs=1,
     tags=["bionicflow", "cdc", "bootstrap"],
     doc_md=__doc__,
+    params={
+        "initial_load": Param("debezium", enum=["debezium", "olap"],
+                              description="How a new connector's existing rows reach `debezium`: Debezium's "
+                                          "snapshot, or ClickHouse copying the tables (fast)."),
+    },
 )
 def cdc_bootstrap():
     @task
@@ -52,15 +62,14 @@ def cdc_bootstrap():
         return count
 
     @task
-    def register_connectors() -> list[str]:
-        from bionicflow.cdc.connectors import load_connectors
+    def register_connectors(params: dict | None = None) -> list[str]:
+        from bionicflow.cdc.bootstrap import register
         from bionicflow.cdc.topics import ensure_topics
         from bionicflow_airflow import KafkaConnectHook
 
         hook = KafkaConnectHook()
         ensure_topics(hook.kafka_bootstrap())
-        connect = hook.get_conn()
-        return [spec.name for spec in load_connectors() if connect.upsert(spec)]
+        return register(hook.get_conn(), params["initial_load"])
 
     @task
     def wait_running(changed: list[str]) -> dict:
@@ -76,10 +85,22 @@ def cdc_bootstrap():
 
         return ensure_topics(KafkaConnectHook().kafka_bootstrap())
 
+    @task
+    def initial_copy(topics: list[str]) -> list[dict]:
+        from dataclasses import asdict
+
+        from bionicflow.cdc.initial_load import load_missing
+        from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
+        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
+
+        sources = {table: pg_source(table) for table in SOURCE_CONNECTIONS}
+        copied = load_missing(ClickHouseHook().get_conn(), KafkaConnectHook().get_conn(), sources)
+        return [asdict(c) for c in copied]
+
     schemas = create_schemas()
     changed = register_connectors()
     schemas >> changed
-    verify_topics(wait_running(changed))
+    initial_copy(verify_topics(wait_running(changed)))
 
 
 cdc_bootstrap()

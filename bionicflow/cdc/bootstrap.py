@@ -5,12 +5,14 @@ The Airflow `cdc_bootstrap` DAG and `bionicflow cdc bootstrap` both call this.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
-from bionicflow.cdc import schema
+from bionicflow.cdc import initial_load, schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.topics import ensure_topics
+from bionicflow.etl.load import PgSource
 
 log = logging.getLogger("bionicflow.cdc.bootstrap")
 
@@ -20,6 +22,7 @@ class BootstrapResult:
     statements: int
     changed_connectors: list[str]
     connectors: dict[str, dict]
+    copied: list[initial_load.CopiedTable] = dataclasses.field(default_factory=list)
 
 
 def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:
@@ -34,13 +37,31 @@ def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAUL
     return len(statements)
 
 
+def register(connect: KafkaConnectClient, initial: str = "debezium") -> list[str]:
+    """Register or update every connector; returns the names that changed.
+
+    `initial` ("debezium" | "olap") picks the snapshot mode of connectors created now; an
+    existing connector keeps its own (`initial_load.snapshot_mode`).
+    """
+    initial_load.check_mode(initial)
+    changed = []
+    for spec in load_connectors():
+        mode = initial_load.snapshot_mode(spec, connect.config(spec.name), initial)
+        if connect.upsert(dataclasses.replace(spec, config={**spec.config, "snapshot.mode": mode})):
+            log.info("connector %s registered or updated (snapshot.mode %s)", spec.name, mode)
+            changed.append(spec.name)
+    return changed
+
+
 def bootstrap(olap, connect: KafkaConnectClient, kafka_bootstrap: str, mode: str = "embedded",
-              timeout: float = 180) -> BootstrapResult:
+              timeout: float = 180, initial: str = "debezium",
+              sources: dict[str, PgSource] | None = None) -> BootstrapResult:
+    """Schema, topics, connectors, then (initial load "olap") the copy of tables not yet copied."""
+    initial_load.check_mode(initial)
     count = create_schema(olap, mode)
     ensure_topics(kafka_bootstrap)
-    specs = load_connectors()
-    changed = [spec.name for spec in specs if connect.upsert(spec)]
-    for name in changed:
-        log.info("connector %s registered or updated", name)
-    states = connect.wait_running([spec.name for spec in specs], timeout=timeout)
-    return BootstrapResult(statements=count, changed_connectors=changed, connectors=states)
+    changed = register(connect, initial)
+    states = connect.wait_running([spec.name for spec in load_connectors()], timeout=timeout)
+    copied = initial_load.load_missing(olap, connect, sources or {})
+    return BootstrapResult(statements=count, changed_connectors=changed, connectors=states, copied=copied)
+

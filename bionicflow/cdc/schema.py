@@ -133,7 +133,7 @@ TABLES_BY_TOPIC = {t.topic: t for t in TABLES}
 META_COLUMNS = (
     ("_op", "LowCardinality(String)"),  # c, u, r (snapshot) or d
     ("_lsn", "UInt64"),  # source position (0 for incremental-snapshot reads)
-    ("_version", "UInt64"),  # position in the topic (Kafka offset): the newest wins
+    ("_version", "UInt64"),  # position in the topic (Kafka offset + 1): the newest wins; 0 = initial load
     ("_source_ts", "DateTime64(6)"),  # commit time in the source
     ("_ingested_at", "DateTime64(6)"),  # when ClickHouse received it
     ("is_deleted", "UInt8"),
@@ -262,7 +262,9 @@ def change_rows_select(table: CdcTable, source: str) -> str:
     selects += [
         "    tupleElement(image, 3) AS _op",
         "    JSONExtractUInt(src, 'lsn') AS _lsn",
-        "    _offset AS _version",
+        # + 1: version 0 belongs to rows an initial load copied (cdc/initial_load.py), which
+        # every streamed change must outrank, the one at offset 0 included.
+        "    _offset + 1 AS _version",
         "    fromUnixTimestamp64Micro(JSONExtractInt(src, 'ts_us')) AS _source_ts",
         "    now64(6) AS _ingested_at",
         "    tupleElement(image, 2) AS is_deleted",

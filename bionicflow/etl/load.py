@@ -45,28 +45,37 @@ class LoadResult:
     window_end: datetime | None = None
 
 
-def _select(table: CdcTable) -> str:
+def source_select(table: CdcTable, meta: str) -> str:
+    """SELECT of the table's business columns from PostgreSQL, then `meta` (more select items)."""
     # CAST to the target type: PostgreSQL uuid arrives as UUID, int4 as Int32, and so on.
     exprs = [f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns]
     return (
-        "SELECT " + ", ".join(exprs) + ", {version:UInt64} AS _version\n"
+        "SELECT " + ", ".join(exprs) + f", {meta}\n"
         "FROM postgresql({address:String}, {database:String}, {source_table:String}, {user:String}, {password:String})"
     )
 
 
 def load_sql(table: CdcTable, target: str, windowed: bool) -> str:
     cols = ", ".join([*table.business_columns, "_version"])
-    sql = f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{_select(table)}"
+    sql = f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version')}"
     if windowed:
         column = WINDOW_COLUMN[table.name]
         sql += f'\nWHERE "{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
     return sql
 
 
-def _params(table: CdcTable, source: PgSource, version: int, **extra) -> dict:
+def reader_sources(settings) -> dict[str, PgSource]:
+    """Each table's source as the read-only ETL role reads it (what Airflow's `*_reader` connections hold)."""
+    user, password = settings.etl_reader_user, settings.etl_reader_password.get_secret_value()
+    return {"users": PgSource(settings.host, settings.crm_db_port, "crm_db", user, password),
+            "telemetry_events": PgSource(settings.host, settings.telemetry_db_port, "telemetry_db", user, password)}
+
+
+def source_params(table: CdcTable, source: PgSource, **extra) -> dict:
+    """The bound parameters of `source_select`, plus `extra`."""
     return {
         "address": f"{source.host}:{source.port}", "database": source.database, "source_table": table.olap_relation,
-        "user": source.user, "password": source.password, "version": version, **extra,
+        "user": source.user, "password": source.password, **extra,
     }
 
 
@@ -106,7 +115,7 @@ def load_window(olap, table: CdcTable, source: PgSource, start: datetime, end: d
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
     summary = olap.query(load_sql(table, table.name, windowed=True),
-                         parameters=_params(table, source, _version(), start=start, end=end),
+                         parameters=source_params(table, source, version=_version(), start=start, end=end),
                          settings=LOAD_SETTINGS)
     rows = int(summary.summary.get("written_rows", 0)) if summary.summary else 0
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
@@ -119,7 +128,7 @@ def full_refresh(olap, table: CdcTable, source: PgSource) -> LoadResult:
     olap.command(f"DROP TABLE IF EXISTS {DEFAULT_DB}.{staging}")
     olap.command(default_table_ddl(table, name=staging))
     started = time.perf_counter()
-    olap.command(load_sql(table, staging, windowed=False), parameters=_params(table, source, _version()),
+    olap.command(load_sql(table, staging, windowed=False), parameters=source_params(table, source, version=_version()),
                  settings=LOAD_SETTINGS)
     rows = _count(olap, staging)
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{table.name} AND {DEFAULT_DB}.{staging}")

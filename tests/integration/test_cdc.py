@@ -23,6 +23,7 @@ from confluent_kafka import Producer
 from bionicflow.cdc.bootstrap import bootstrap
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from bionicflow.etl.load import reader_sources
 from tests.conftest import SNAPSHOT_MARK, cli
 
 CONVERGE_SECONDS = 120
@@ -239,7 +240,7 @@ def test_dead_letters_are_summarised_counted_and_replayed(stack, cdc):
     olap = _olap(stack)
     columns = USERS.business_columns
     current = dict(zip(columns, olap.query(f"SELECT {', '.join(columns)} FROM debezium.users FINAL "
-                                           "WHERE _version > 0 ORDER BY user_id LIMIT 1").result_rows[0]))
+                                           "WHERE _version > 1 ORDER BY user_id LIMIT 1").result_rows[0]))
     image = {c.source: current[c.name] for c in USERS.columns}
     image["registered_at"] = int(current["registered_at"].replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
     image["name"] = "stale, must not win"
@@ -256,7 +257,7 @@ def test_dead_letters_are_summarised_counted_and_replayed(stack, cdc):
     left = olap.command("SELECT count() FROM debezium.dead_letters WHERE topic = {t:String} AND offset = 0 "
                         "AND error = 'rejected by ClickHouse: test'", parameters={"t": USERS.topic})
     assert int(left) == 0
-    wait_converged(stack, USERS)  # the stale image was applied at version 0 and lost to the newer one
+    wait_converged(stack, USERS)  # the stale image was applied at version 1 (offset 0) and lost to the newer one
     unknown = cli("cdc", "dead-letters", "--replay", "orders")
     assert unknown.returncode == 2 and "use one of: users, telemetry_events" in unknown.stderr
 
@@ -326,3 +327,35 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack, cdc, service):
         cdc.wait_running([s.name for s in load_connectors()], timeout=180)
     wait_converged(stack, USERS, timeout=240)
     no_duplicate_keys(stack, USERS)
+
+
+def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
+    """Initial load "olap": a connector that streams without a snapshot, plus ClickHouse's own copy of
+    the table (the read-only ETL role through `postgresql()`), equal the source; changes made after
+    the copy stream over it; a second bootstrap copies nothing."""
+    crm = next(s for s in load_connectors() if s.name == "crm-connector")
+    olap, kafka = _olap(stack), f"{stack.host}:{stack.kafka_port}"
+    try:
+        # as `bootstrap --initial-load olap` creates it (this one keeps its offsets, so it only streams)
+        assert cdc.upsert(dataclasses.replace(crm, config={**crm.config, "snapshot.mode": "no_data"})) is True
+        cdc.wait_running([crm.name])
+        olap.command("TRUNCATE TABLE debezium.users")
+        olap.command("DROP TABLE IF EXISTS debezium.initial_loads")
+        result = bootstrap(olap, cdc, kafka_bootstrap=kafka, initial="olap", sources=reader_sources(stack))
+        assert [(c.table, c.rows) for c in result.copied] == [("users", len(source_rows(stack, USERS)))]
+        assert olap.command("SELECT countIf(_version = 0 AND _op = 'r') = count() FROM debezium.users") == 1
+        wait_converged(stack, USERS)
+        with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+            cur.execute("SELECT min(id), max(id) FROM users")
+            low, high = cur.fetchone()
+            cur.execute("UPDATE users SET name = 'changed after the copy', age = 77 WHERE id = %s", (high,))
+            cur.execute("DELETE FROM users WHERE id = %s", (low,))
+            cur.execute("INSERT INTO users (name, email) VALUES ('inserted after the copy', 'i@example.org')")
+        rows = wait_converged(stack, USERS)
+        assert low not in rows and rows[high][2] == "changed after the copy"
+        no_duplicate_keys(stack, USERS)
+        again = bootstrap(olap, cdc, kafka_bootstrap=kafka, initial="olap", sources=reader_sources(stack))
+        assert again.copied == [] and again.changed_connectors == []
+    finally:
+        cdc.upsert(crm)  # the file's mode again; with its offsets the connector streams on, no re-snapshot
+        cdc.wait_running([crm.name])
