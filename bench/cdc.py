@@ -24,6 +24,7 @@ import clickhouse_connect
 import psycopg2
 
 from bench.common import bench_stack, bionicflow, fresh_stack, machine
+from bionicflow.cdc.connectors import load_connectors
 from bionicflow.config import Settings
 
 USERS_SQL = """INSERT INTO users (name, email, age, gender, country, address, phone, registered_at)
@@ -75,7 +76,38 @@ def wait_rows(settings: Settings, expected: dict[str, int], timeout: float) -> N
         time.sleep(0.5)
 
 
-def snapshot_run(env: dict, users: int, events: int, initial_load: str) -> dict:
+def connect_alone(settings: Settings, events: int) -> dict:
+    """Kafka Connect by itself: a copy of the telemetry connector snapshots into a topic nobody reads."""
+    import requests
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    spec = next(s for s in load_connectors() if s.name == "telemetry-connector")
+    name = "bench-connect-alone"
+    config = {**spec.config, "topic.prefix": name, "slot.name": "bench_connect_alone",
+              "table.include.list": "public.telemetry_events"}
+    url = f"http://{settings.host}:{settings.kafka_connect_port}/connectors/{name}"
+    started = time.perf_counter()
+    requests.put(f"{url}/config", json=config, timeout=30).raise_for_status()
+    consumer = Consumer({"bootstrap.servers": f"{settings.host}:{settings.kafka_port}", "group.id": name})
+    deadline = time.monotonic() + 3600
+
+    def produced() -> int:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(f"{name}.public.telemetry_events", 0), timeout=10)[1]
+        except KafkaException:  # the topic does not exist until the connector's first message
+            return 0
+
+    while produced() < events:
+        if time.monotonic() > deadline:
+            raise RuntimeError("Kafka Connect did not snapshot the table within an hour")
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    consumer.close()
+    requests.delete(url, timeout=30)
+    return {"connect_alone_s": round(seconds, 1), "connect_alone_rows_per_s": round(events / seconds)}
+
+
+def snapshot_run(env: dict, users: int, events: int, initial_load: str, with_connect_alone: bool) -> dict:
     # `up` must not bootstrap: the rows have to exist before the connectors start (else they stream)
     env = {**env, "BIONICFLOW_AUTO_BOOTSTRAP": "0"}
     fresh_stack(env)
@@ -96,9 +128,11 @@ def snapshot_run(env: dict, users: int, events: int, initial_load: str) -> dict:
                 for t in ("users", "telemetry_events"))
     if reads != total:  # guards what is measured: a snapshot, not a stream of inserts
         raise RuntimeError(f"{total - reads} of {total} rows did not arrive as snapshot reads")
-    return {"initial_load": initial_load, "rows": total, "cdc_s": round(cdc_s, 1), "cdc_rows_per_s": round(total / cdc_s),
-            "copy_s": round(copy_s, 2), "copy_rows_per_s": round(total / copy_s),
-            "fraction_of_ceiling": round(copy_s / cdc_s, 3)}
+    result = {"initial_load": initial_load, "rows": total, "cdc_s": round(cdc_s, 1),
+              "cdc_rows_per_s": round(total / cdc_s), "copy_s": round(copy_s, 2), "copy_rows_per_s": round(total / copy_s),
+              "fraction_of_ceiling": round(copy_s / cdc_s, 3)}
+    # the stack is idle now: Debezium with both cores to itself, as a reference for the end-to-end rate
+    return {**result, **(connect_alone(settings, events) if with_connect_alone else {})}
 
 
 def streaming_run(env: dict, rate: int, seconds: int) -> dict:
@@ -139,6 +173,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--initial-load", default="debezium,olap", help="snapshot: initial loads to measure")
+    parser.add_argument("--connect-alone", action="store_true",
+                        help="snapshot: also time Kafka Connect alone snapshotting the events into a spare topic")
     parser.add_argument("--rates", default="2500,10000")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
@@ -147,12 +183,15 @@ def main() -> None:
     with bench_stack() as env:
         if args.mode == "snapshot":
             modes = args.initial_load.split(",")
-            runs = [snapshot_run(env, args.users, args.events, mode) for _ in range(args.runs) for mode in modes]
+            runs = [snapshot_run(env, args.users, args.events, mode, args.connect_alone) for _ in range(args.runs) for mode in modes]
             out["runs_detail"] = runs
             for mode in modes:
                 mine = [r for r in runs if r["initial_load"] == mode]
                 out[f"median_cdc_rows_per_s_{mode}"] = statistics.median(r["cdc_rows_per_s"] for r in mine)
                 out[f"median_fraction_of_ceiling_{mode}"] = statistics.median(r["fraction_of_ceiling"] for r in mine)
+            if args.connect_alone:
+                out["median_connect_alone_rows_per_s"] = statistics.median(
+                    r["connect_alone_rows_per_s"] for r in runs)
             out["median_copy_rows_per_s"] = statistics.median(r["copy_rows_per_s"] for r in runs)
         else:
             fresh_stack(env)

@@ -3,7 +3,7 @@
 Data: N users + M events generated in the sources (demo generator, fixed seed), loaded into
 `default` by the batch road's full refresh; `debezium.*` gets the same rows with CDC
 bookkeeping columns by INSERT ... SELECT (the table layout CDC produces, without waiting for
-a snapshot of millions of rows at Connect's ~6k rows/s — measured separately in bench.cdc).
+a Debezium snapshot of millions of rows at ~7k rows/s — measured separately in bench.cdc).
 
 Each request: GET /reports?schema=…&user_uuid=…&from=…&to=… with an analyst token (HTTP,
 JSON, auth, one ClickHouse query; the schema's freshness at most every 2 s). Baseline in the same run: the same
@@ -129,6 +129,34 @@ def api_caller(s: Settings, schema: str, period: dict):
     return call
 
 
+def olap_point_read_caller(s: Settings):
+    """The floor of any report on this engine: one indexed point read, through the OLAP server as
+    reports_api's read-only user, without reports_api (no auth, no JSON, one column)."""
+    import clickhouse_connect
+
+    local = threading.local()
+
+    def call(user: str) -> None:
+        if not hasattr(local, "client"):
+            local.client = clickhouse_connect.get_client(
+                host=s.host, port=s.olap_port, username=s.clickhouse_reader_user,
+                password=s.clickhouse_reader_password.get_secret_value())
+        local.client.query("SELECT count() FROM default.telemetry_events WHERE user_uuid = {u:String}",
+                           parameters={"u": user})
+    return call
+
+
+def api_health_caller(s: Settings):
+    """The floor of reports_api itself: GET /health (HTTP and the framework, no auth, no query)."""
+    local = threading.local()
+
+    def call(user: str) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        session.get(f"http://{s.host}:{s.reports_api_port}/health", timeout=120).raise_for_status()
+    return call
+
+
 def pg_caller(s: Settings, period: dict):
     srcs = sources(s)
     local = threading.local()
@@ -212,7 +240,8 @@ def main() -> None:
             return
         users = sample_users(s)
         paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
-                 "postgresql": pg_caller(s, period)}
+                 "postgresql": pg_caller(s, period), "floor_olap_point_read": olap_point_read_caller(s),
+                 "floor_api_health": api_health_caller(s)}
         for name, call in paths.items():
             call(users[0])  # warm: connections, caches
         out["results"] = {name: {str(c): median_run([run_load(call, users, c, args.requests)

@@ -1,7 +1,7 @@
 """Initial load of the `debezium` tables by ClickHouse pulling from PostgreSQL (opt-in).
 
 Debezium's own snapshot (`snapshot.mode = initial`, the default) sends every existing row through
-Kafka Connect's JSON converter, Kafka and the views: ~8,000 rows/s on 2 cores. With the initial
+Kafka Connect's JSON converter, Kafka and the views: ~7,000 rows/s on 2 cores. With the initial
 load "olap" a connector is created with `snapshot.mode = no_data` (it streams the changes made
 after its replication slot exists) and ClickHouse copies the tables itself with `postgresql()`,
 as the batch road does (docs/cdc.md, docs/benchmarks.md).

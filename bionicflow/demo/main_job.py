@@ -41,7 +41,7 @@ def bootstrap_once(settings: Settings, report) -> None:
     client = airflow_client(settings)
     for dag_id in PLATFORM_DAGS:
         client.unpause(dag_id)
-    run = client.run("cdc_bootstrap", timeout=600)
+    run = client.run("cdc_bootstrap", conf={"initial_load": settings.cdc_initial_load}, timeout=600)
     if run["state"] != "success":
         raise ServiceStartError(f"cdc_bootstrap failed: {client.task_states('cdc_bootstrap', run['dag_run_id'])}; "
                                 "open the run in the Airflow UI for its logs")

@@ -71,3 +71,12 @@ def test_platform_dag_list_matches_the_folder(dagbag):
     from bionicflow.airflow_api import PLATFORM_DAGS
 
     assert set(PLATFORM_DAGS) == set(dagbag.dag_ids)
+
+
+def test_cdc_bootstrap_offers_both_initial_loads(dagbag):
+    from bionicflow.cdc.initial_load import MODES
+
+    param = dagbag.dags["cdc_bootstrap"].params.get_param("initial_load")
+    assert param.value == "debezium" and tuple(param.schema["enum"]) == MODES
+    tasks = dagbag.dags["cdc_bootstrap"].task_dict
+    assert tasks["initial_copy"].upstream_task_ids == {"verify_topics"}
