@@ -9,6 +9,8 @@ Each request: GET /reports?schema=…&user_uuid=…&from=…&to=… with an anal
 JSON, auth, one ClickHouse query; the schema's freshness at most every 2 s). Baseline in the same run: the same
 report computed by PostgreSQL (profile from crm_db; totals, per type, per muscle group and per
 day from telemetry_db, which has an index on user_uuid), one connection per client thread.
+Two floors in the same run, to tell the engine's and the service's share from the report's:
+one indexed point read sent straight to the OLAP server, and reports_api's `GET /health`.
 
 Run: python -m bench.reports_latency [--users N --events M --requests R]
 Iterate: BIONICFLOW_BENCH_KEEP=1 keeps the loaded stack; `--reuse STATE_DIR` measures it again
