@@ -255,8 +255,11 @@ def cdc_bootstrap(
     from bionicflow.cdc.consumer import olap_client
     from bionicflow.etl.load import reader_sources
 
+    from bionicflow.cdc.initial_load import check_mode
+
     settings = get_settings()
     try:
+        check_mode(initial_load or settings.cdc_initial_load)  # before anything connects
         result = bootstrap(
             olap_client(settings), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
             kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,

@@ -49,3 +49,11 @@ def test_missing_postgres_binaries_are_reported_with_the_fix(other_state, tmp_pa
     assert result.returncode == 2
     assert "apt-get install postgresql" in result.stderr and "BIONICFLOW_PG_BINDIR" in result.stderr
     assert len(_error_lines(result.stderr)) == 1, result.stderr
+
+
+def test_unknown_initial_load_is_refused_before_connecting(other_state):
+    # FREE_PORTS: nothing listens there, so reaching for a service would fail differently
+    result = cli("cdc", "bootstrap", "--initial-load", "fast", env={**FREE_PORTS, **other_state}, timeout=60)
+    assert result.returncode == 2
+    assert "unknown initial load 'fast'" in result.stderr and "'olap'" in result.stderr
+    assert len(_error_lines(result.stderr)) == 1, result.stderr
