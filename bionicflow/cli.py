@@ -255,13 +255,13 @@ def cdc_bootstrap(
     from bionicflow.cdc.consumer import olap_client
     from bionicflow.etl.load import reader_sources
 
-    from bionicflow.cdc.initial_load import check_mode
+    from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
 
     settings = get_settings()
     try:
         check_mode(initial_load or settings.cdc_initial_load)  # before anything connects
         result = bootstrap(
-            olap_client(settings), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
+            olap_client(settings, send_receive_timeout=COPY_TIMEOUT), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
             kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,
             initial=initial_load or settings.cdc_initial_load, sources=reader_sources(settings),
         )

@@ -89,12 +89,13 @@ def cdc_bootstrap():
     def initial_copy(topics: list[str]) -> list[dict]:
         from dataclasses import asdict
 
-        from bionicflow.cdc.initial_load import load_missing
+        from bionicflow.cdc.initial_load import COPY_TIMEOUT, load_missing
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
 
         sources = {table: pg_source(table) for table in SOURCE_CONNECTIONS}
-        copied = load_missing(ClickHouseHook().get_conn(), KafkaConnectHook().get_conn(), sources)
+        olap = ClickHouseHook(send_receive_timeout=COPY_TIMEOUT).get_conn()
+        copied = load_missing(olap, KafkaConnectHook().get_conn(), sources)
         return [asdict(c) for c in copied]
 
     schemas = create_schemas()

@@ -63,10 +63,11 @@ def status_path(settings: Settings) -> Path:
     return settings.state_dir / "cdc" / "consumer-status.json"
 
 
-def olap_client(settings: Settings):
+def olap_client(settings: Settings, send_receive_timeout: int = 120):
     return clickhouse_connect.get_client(
         host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(), connect_timeout=5, send_receive_timeout=120,
+        password=settings.clickhouse_password.get_secret_value(), connect_timeout=5,
+        send_receive_timeout=send_receive_timeout,
     )
 
 

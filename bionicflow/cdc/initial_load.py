@@ -28,6 +28,8 @@ log = logging.getLogger("bionicflow.cdc.initial_load")
 
 MODES = ("debezium", "olap")
 NO_DATA = "no_data"
+# Seconds a client should allow one table's copy (~3 s per million rows on 2 cores, docs/benchmarks.md).
+COPY_TIMEOUT = 3600
 
 INITIAL_LOADS_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.initial_loads
 (
