@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
 import platform
 import statistics
@@ -30,6 +32,21 @@ def scale_arguments(parser, reuse_help: str, load_only: bool = False) -> None:
     if load_only:
         parser.add_argument("--load-only", action="store_true",
                             help="load the data and stop (with BIONICFLOW_BENCH_KEEP=1)")
+
+
+def variant_arguments() -> argparse.Namespace:
+    """--reuse STATE_DIR (required) and --runs: the options of the experiments on a kept stack."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reuse", metavar="STATE_DIR", required=True, help="a kept, loaded benchmark stack")
+    parser.add_argument("--runs", type=int, default=3)
+    return parser.parse_args()
+
+
+def print_variants(table: str, runs: int, samples: dict[str, list[float]]) -> None:
+    """An experiment's result: the median and samples (s) of every variant."""
+    print(json.dumps({"machine": machine(), "table": table, "runs": runs,
+                      "median_s": {k: statistics.median(v) for k, v in samples.items()}, "samples_s": samples},
+                     indent=2))
 
 
 def timed(fn: Callable[[], object]) -> float:

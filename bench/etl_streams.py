@@ -10,15 +10,12 @@ Run: python -m bench.etl_streams --reuse STATE_DIR [--runs K]   (a stack loaded 
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import time
 
 import psycopg2
 
 from bench.batch_etl import olap, settle, sources
-from bench.common import bench_stack, machine
+from bench.common import bench_stack, print_variants, variant_arguments
 from bionicflow.cdc.schema import TELEMETRY_EVENTS as TABLE
 from bionicflow.config import Settings
 from bionicflow.etl.load import LOAD_SETTINGS, source_params, source_select
@@ -59,10 +56,7 @@ def load_in_streams(client, src, streams: int, settings: dict) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reuse", metavar="STATE_DIR", required=True, help="a kept, loaded benchmark stack")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = variant_arguments()
     with bench_stack(args.reuse):
         s = Settings()
         client, src = olap(s), sources(s)[TABLE.name]
@@ -71,9 +65,7 @@ def main() -> None:
             for name, (streams, settings) in VARIANTS.items():
                 samples[name].append(round(load_in_streams(client, src, streams, settings), 2))
         client.command(f"DROP TABLE IF EXISTS default.{TARGET}")
-    print(json.dumps({"machine": machine(), "table": TABLE.name, "runs": args.runs,
-                      "median_s": {k: statistics.median(v) for k, v in samples.items()}, "samples_s": samples},
-                     indent=2))
+    print_variants(TABLE.name, args.runs, samples)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:
 # The whole user report in one statement and one row: the profile (NULL for an unknown user)
 # and the user's events aggregated per (prosthesis type, muscle group, day) as parallel
 # arrays, which `rollup.roll_up` sums into totals and breakdowns. Both tables are sorted by
-# user_uuid first, so this reads a few granules, not the table.
-# PREWHERE on user_uuid is safe under FINAL because user_uuid is in the sorting key: every
-# version of a row has the same value, so the filter never hides a newer version. (A filter on
+# user_uuid's hash first, and the index serves `user_uuid = x` through it, so this reads a few
+# granules, not the table (tests/unit/reports/test_queries.py).
+# PREWHERE on user_uuid is safe under FINAL because the sorting key holds user_uuid's hash:
+# every version of a row has the same user_uuid (an update of it moves the row, see
+# cdc.schema.moved_rows_condition), so the filter never hides a newer version. (A filter on
 # another column, such as created_ts, must stay in WHERE: it runs after FINAL.) Measured: -30%.
 USER_REPORT = f"""
 WITH (SELECT tuple(name, country, age, gender) FROM {{schema:Identifier}}.users FINAL
