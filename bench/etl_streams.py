@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import time
 
-import psycopg2
-
-from bench.batch_etl import olap, settle, sources
+from bench.batch_etl import olap, pg, settle, sources
 from bench.common import bench_stack, print_variants, variant_arguments
 from bionicflow.cdc.schema import TELEMETRY_EVENTS as TABLE
 from bionicflow.config import Settings
@@ -26,8 +24,7 @@ TARGET = "bench_streams"
 
 
 def key_bounds(src) -> tuple[int, int]:
-    with psycopg2.connect(host=src.host, port=src.port, dbname=src.database, user=src.user,
-                          password=src.password) as conn, conn.cursor() as cur:
+    with pg(src) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT min(id), max(id) FROM {TABLE.olap_relation}")
         return cur.fetchone()
 

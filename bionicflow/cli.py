@@ -253,17 +253,18 @@ def cdc_bootstrap(
     from bionicflow.cdc.bootstrap import bootstrap
     from bionicflow.cdc.connectors import KafkaConnectClient
     from bionicflow.cdc.consumer import olap_client
+    from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
     from bionicflow.etl.load import reader_sources
 
-    from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
-
     settings = get_settings()
+    initial = initial_load or settings.cdc_initial_load
     try:
-        check_mode(initial_load or settings.cdc_initial_load)  # before anything connects
+        check_mode(initial)  # before anything connects
         result = bootstrap(
-            olap_client(settings, send_receive_timeout=COPY_TIMEOUT), KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
+            olap_client(settings, send_receive_timeout=COPY_TIMEOUT),
+            KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
             kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,
-            initial=initial_load or settings.cdc_initial_load, sources=reader_sources(settings),
+            initial=initial, sources=reader_sources(settings),
         )
     except BionicflowError as exc:
         _fail(exc)

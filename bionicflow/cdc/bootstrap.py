@@ -41,9 +41,8 @@ def register(connect: KafkaConnectClient, initial: str = "debezium") -> list[str
     """Register or update every connector; returns the names that changed.
 
     `initial` ("debezium" | "olap") picks the snapshot mode of connectors created now; an
-    existing connector keeps its own (`initial_load.snapshot_mode`).
+    existing connector keeps its own (`initial_load.snapshot_mode`, which also checks `initial`).
     """
-    initial_load.check_mode(initial)
     changed = []
     for spec in load_connectors():
         mode = initial_load.snapshot_mode(spec, connect.config(spec.name), initial)

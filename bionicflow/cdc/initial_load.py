@@ -90,22 +90,24 @@ def copy_sql(table: CdcTable) -> str:
 def wait_for_slot(source: PgSource, slot: str, timeout: float) -> None:
     """Poll PostgreSQL until the connector's replication slot is built; fail with the fix."""
     deadline = time.monotonic() + timeout
-    while True:
-        conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
-                                password=source.password, connect_timeout=10)
-        try:
-            with conn.cursor() as cur:
+    conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
+                            password=source.password, connect_timeout=10)
+    conn.autocommit = True  # each poll sees the catalog as it is now
+    try:
+        with conn.cursor() as cur:
+            while True:
                 cur.execute(SLOT_READY_SQL, (slot,))
                 row = cur.fetchone()
-        finally:
-            conn.close()
-        if row and row[0]:
-            return
-        if time.monotonic() > deadline:
-            raise InitialLoadError(
-                f"replication slot {slot} is not ready after {timeout:.0f}s in {source.database}, so an initial "
-                "copy could miss changes; check the connector's task (`bionicflow status`) and run the bootstrap again")
-        time.sleep(0.5)
+                if row and row[0]:
+                    return
+                if time.monotonic() > deadline:
+                    raise InitialLoadError(
+                        f"replication slot {slot} is not ready after {timeout:.0f}s in {source.database}, so an "
+                        "initial copy could miss changes; check the connector's task (`bionicflow status`) and run "
+                        "the bootstrap again")
+                time.sleep(0.5)  # polling interval; the loop condition decides
+    finally:
+        conn.close()
 
 
 def copied_tables(olap) -> set[str]:
