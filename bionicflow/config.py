@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         True, description="On a fresh stack, `up` unpauses the DAGs and runs cdc_bootstrap once."
     )
 
+    # --- OLAP server: what one read-only request may use (docs/olap-server.md) ---------
+    olap_reader_max_execution_time: int = Field(120, description="Seconds a read-only query may run.")
+    olap_reader_max_memory_usage: int = Field(4 * 1024**3, description="Bytes of memory one read-only query may use.")
+    olap_reader_max_result_rows: int = Field(10_000_000, description="Rows one read-only result may hold.")
+    olap_reader_max_result_bytes: int = Field(1024**3, description="Bytes one read-only result may hold.")
+
     # --- CDC consumer (Kafka -> ClickHouse) -------------------------------------
     cdc_initial_load: Literal["debezium", "olap"] = Field(
         "debezium", description="How a new connector's existing rows reach `debezium`: Debezium's snapshot, "

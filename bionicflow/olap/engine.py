@@ -20,15 +20,8 @@ from pathlib import Path
 import anyio
 import chdb
 
-from bionicflow.olap.protocol import (
-    ClickHouseError,
-    RequestOptions,
-    fenced_tables,
-    outside_functions_in,
-    quote_identifier,
-    quote_string,
-    tables_in,
-)
+from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
+from bionicflow.olap.protocol import ClickHouseError, RequestOptions, quote_identifier, quote_string
 
 
 @dataclass(frozen=True)
@@ -99,6 +92,10 @@ class CheckedQueries:
                 return True
             return False
 
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
     def add(self, key: tuple) -> None:
         with self._lock:
             self._seen[key] = None
@@ -123,14 +120,15 @@ class Engine:
     def close(self) -> None:
         self._anchor.close()
 
-    def connect(self, readonly: bool, opts: RequestOptions):
-        """A connection with the request's database and settings applied."""
-        # readonly=2 (not 1) so a read-only client may still tune its own query settings.
+    def connect(self, readonly: bool, opts: RequestOptions, settings: dict[str, str] | None = None):
+        """A connection with the request's database and settings applied (``settings`` replace the request's)."""
+        # readonly=2 (not 1): the server applies a reader's checked settings itself, and a
+        # SETTINGS clause or SET is refused by the statement check before it reaches the engine.
         conn = chdb.connect(f"{self.data_dir}?readonly=2" if readonly else str(self.data_dir))
         try:
             if opts.database:
                 _run(conn, f"USE {quote_identifier(opts.database)}")
-            for name, value in opts.settings.items():
+            for name, value in (opts.settings if settings is None else settings).items():
                 _run(conn, f"SET {name} = {quote_string(value)}")
         except BaseException:
             conn.close()
@@ -138,35 +136,56 @@ class Engine:
         return conn
 
     def check_readonly_query(self, conn, sql: str, params: dict[str, str] | None = None,
-                             databases: frozenset[str] | None = None, current_database: str = "default") -> None:
-        """Refuse functions that reach files, the network or other servers, and tables outside `databases`.
+                             databases: frozenset[str] = frozenset(), current_database: str = "default") -> None:
+        """Refuse anything but a read of `databases` (bionicflow.olap.access), on the engine's own parse.
 
         Runs on the request's own connection: a chdb connection is not shared between threads.
-        A statement that passed once is not parsed again (reports repeat a few shapes).
+        A statement that passed once is not parsed again until the next DDL (reports repeat a few shapes).
         """
         key = self.checked.key(sql, params, databases, current_database)
         if key in self.checked:
             return
-        try:
-            # With the query's parameters: `{db:Identifier}` must be substituted to parse.
-            ast = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
-        except RuntimeError as exc:  # a statement EXPLAIN cannot wrap (SET, USE, SHOW ...)
-            if "SYNTAX_ERROR" not in str(exc):
-                raise ClickHouseError.from_engine(str(exc)) from None
-            return
-        found = outside_functions_in(ast)
-        if found:
-            raise ClickHouseError(
-                497, "ACCESS_DENIED",
-                f"read-only users may not call {', '.join(sorted(found))}: they reach outside the database",
-            )
-        fenced = fenced_tables(tables_in(ast, current_database), databases) if databases is not None else set()
-        if fenced:
-            raise ClickHouseError(
-                497, "ACCESS_DENIED",
-                f"read-only users may read only databases {', '.join(sorted(databases))}: not {', '.join(sorted(fenced))}",
-            )
+        # The engine's parser says whether the text is one statement (a second one is refused
+        # here, before EXPLAIN, which would run it) and gives the normalised text of SHOW forms.
+        normalized = _run(conn, "SELECT formatQuery({q:String})", "TabSeparatedRaw", {"q": sql}).bytes().decode()
+        check = ReadCheck(databases, current_database, lambda db, t: _table_info(conn, db, t),
+                          lambda text: _explain_ast(conn, text, None))
+        check.statement(_explain_ast(conn, sql, params), normalized.strip())
         self.checked.add(key)
+
+    def catalogue_changed(self) -> None:
+        """A DDL statement ran: views may read other tables now, so verdicts are made anew."""
+        self.checked.clear()
+
+    def kill(self, tag: str) -> None:
+        """Cancel the running statement whose text starts with ``tag`` (a server-made comment)."""
+        conn = chdb.connect(str(self.data_dir))
+        try:
+            _run(conn, "KILL QUERY WHERE startsWith(query, {tag:String}) SYNC", params={"tag": tag})
+        finally:
+            conn.close()
+
+
+_TABLE_INFO = ("SELECT engine, create_table_query, as_select FROM system.tables "
+               "WHERE database = {db:String} AND name = {name:String}")
+
+
+def _table_info(conn, database: str, name: str) -> TableInfo | None:
+    rows = _run(conn, _TABLE_INFO, "JSONCompact", {"db": database, "name": name}).bytes()
+    data = json.loads(rows)["data"]
+    return TableInfo(*data[0]) if data else None
+
+
+def _explain_ast(conn, sql: str, params: dict | None):
+    try:
+        text = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
+    except RuntimeError as exc:
+        error = ClickHouseError.from_engine(str(exc))
+        if error.name == "SYNTAX_ERROR":  # the statement parses alone but EXPLAIN cannot wrap it
+            raise ClickHouseError(497, "ACCESS_DENIED", "the statement cannot be analysed (EXPLAIN AST refuses it); "
+                                  "statements the checker cannot analyse are refused") from None
+        raise error from None
+    return parse_explain_ast(text)
 
 
 def _run(conn, sql: str, fmt: str = "TabSeparated", params: dict | None = None):

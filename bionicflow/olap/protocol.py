@@ -38,7 +38,8 @@ _STATUS_BY_NAME = {
     "INCORRECT_DATA": 400, "TYPE_MISMATCH": 400, "ILLEGAL_TYPE_OF_ARGUMENT": 400,
     "NUMBER_OF_ARGUMENTS_DOESNT_MATCH": 400, "EMPTY_QUERY": 400, "UNKNOWN_COMPRESSION_METHOD": 415,
     "TABLE_ALREADY_EXISTS": 400, "DATABASE_ALREADY_EXISTS": 400, "NO_SUCH_COLUMN_IN_TABLE": 400,
-    "QUERY_IS_TOO_LARGE": 413,
+    "QUERY_IS_TOO_LARGE": 413, "SETTING_CONSTRAINT_VIOLATION": 400, "UNKNOWN_QUERY_PARAMETER": 400,
+    "BAD_QUERY_PARAMETER": 400, "TIMEOUT_EXCEEDED": 500, "MEMORY_LIMIT_EXCEEDED": 500,
 }
 _CODE_NAMES = {
     62: "SYNTAX_ERROR", 115: "UNKNOWN_SETTING", 164: "READONLY", 497: "ACCESS_DENIED",
@@ -251,44 +252,74 @@ def output_format(query: str, default_format: str | None) -> tuple[str, bool]:
     return default_format or "TabSeparated", False
 
 
-# Functions that reach outside the database (files, network, other servers, programs).
-# Read-only users may not call them: chdb, like clickhouse-local, does not fence file().
-OUTSIDE_FUNCTIONS = frozenset(
-    name.lower()
-    for name in (
-        "file", "url", "urlCluster", "s3", "s3Cluster", "gcs", "hdfs", "hdfsCluster",
-        "azureBlobStorage", "azureBlobStorageCluster", "postgresql", "mysql", "remote",
-        "remoteSecure", "cluster", "clusterAllReplicas", "jdbc", "odbc", "sqlite", "mongodb",
-        "redis", "executable", "input", "iceberg", "icebergS3", "deltaLake", "hudi",
-        "python", "dictionary", "fileCluster", "arrowFlight", "ytsaurus", "filesystem",
-        # read tables by pattern or by name at run time, past the database fence below
-        "merge", "mergeTreeIndex", "mergeTreeProjection", "dictGet", "dictGetOrDefault", "dictGetOrNull",
-        "dictHas", "joinGet", "joinGetOrNull",
-    )
-)
-_AST_FUNCTION = re.compile(r"^\s*Function\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+_HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")
 
 
-def outside_functions_in(explain_ast: str) -> set[str]:
-    """Names of outside-reaching functions in the text of ``EXPLAIN AST``."""
-    return {m.group(1) for m in _AST_FUNCTION.finditer(explain_ast) if m.group(1).lower() in OUTSIDE_FUNCTIONS}
+def statement_count(sql: str) -> int:
+    """How many statements a text holds: top-level ``;`` outside quotes, comments and heredocs.
+
+    A trailing ``;`` (then only blanks and comments) ends the one statement, as ClickHouse allows.
+    """
+    count, pending, i, n = 0, False, 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"`":
+            i, pending = _skip_quoted_text(sql, i), True
+        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+        elif ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
+            end = sql.find(heredoc.group(0), heredoc.end())
+            i, pending = (n if end < 0 else end + len(heredoc.group(0))), True
+        elif ch == ";":
+            count, pending, i = count + (1 if pending else 0), False, i + 1
+        else:
+            pending = pending or not ch.isspace()
+            i += 1
+    return count + (1 if pending else 0)
 
 
-_AST_TABLE = re.compile(r"^\s*TableIdentifier\s+([^\s(]+)", re.M)
-# System tables a read-only user may read (catalogue only: not query logs, not settings of others).
-READER_SYSTEM_TABLES = frozenset({"system.tables", "system.columns", "system.databases", "system.one",
-                                  "system.numbers", "system.functions", "system.settings"})
+def _skip_quoted_text(sql: str, start: int) -> int:
+    quote, i = sql[start], start + 1
+    while i < len(sql):
+        if sql[i] == "\\":
+            i += 2
+        elif sql[i] == quote:
+            if sql[i + 1 : i + 2] == quote:  # doubled quote inside the literal
+                i += 2
+                continue
+            return i + 1
+        else:
+            i += 1
+    return len(sql)
 
 
-def tables_in(explain_ast: str, current_database: str) -> set[str]:
-    """`database.table` of every table a query reads, from the text of ``EXPLAIN AST``."""
-    names = set()
-    for match in _AST_TABLE.finditer(explain_ast):
-        name = match.group(1).replace("`", "")
-        names.add(name if "." in name else f"{current_database}.{name}")
-    return names
+def _skip_block_comment(sql: str, start: int) -> int:
+    """Past a ``/* … */`` comment; ClickHouse nests them."""
+    depth, i = 0, start
+    while i < len(sql):
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    return len(sql)
 
 
-def fenced_tables(tables: set[str], databases: frozenset[str]) -> set[str]:
-    """The tables outside what a read-only user may read."""
-    return {t for t in tables if t.split(".", 1)[0] not in databases and t not in READER_SYSTEM_TABLES}
+_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
+
+
+def first_keyword(sql: str) -> str:
+    """The statement's first word, upper-cased, past blanks, comments and opening parentheses."""
+    rest = sql[_LEADING_NOISE.match(sql).end():]
+    word = re.match(r"[A-Za-z]+", rest)
+    return word.group(0).upper() if word else ""
+
+
+def multi_statement_error() -> ClickHouseError:
+    return ClickHouseError(62, "SYNTAX_ERROR", "Multi-statements are not allowed: send one statement per request")

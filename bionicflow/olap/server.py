@@ -14,6 +14,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
+import anyio
 import lz4.frame
 import uvicorn
 from starlette.applications import Starlette
@@ -23,15 +24,20 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
+from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.engine import Engine, StreamingInsert, run_query, summary_header
+from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.protocol import (
     ClickHouseError,
     InsertHead,
     auth_failed,
+    first_keyword,
+    multi_statement_error,
     output_format,
     parse_insert_head,
     read_credentials,
     read_options,
+    statement_count,
 )
 
 log = logging.getLogger("bionicflow.olap")
@@ -39,6 +45,13 @@ log = logging.getLogger("bionicflow.olap")
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
 APPEND_BATCH_BYTES = 1024 * 1024  # hand the engine ~1 MiB at a time, not every socket read
 MAX_QUERY_BYTES = 256 * 1024 * 1024
+# Statements that only read: cancelled when their client goes away (ClickHouse's
+# cancel_http_readonly_queries_on_client_close, here always on).
+READ_KINDS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN"})
+# Statements after which a view may read other tables: cached read-only verdicts are dropped.
+DDL_KINDS = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "ATTACH", "DETACH", "EXCHANGE", "REPLACE", "UNDROP"})
+# Request headers clients send instead of URL parameters (the JDBC driver does).
+HEADER_PARAMS = {"x-clickhouse-format": "default_format", "x-clickhouse-database": "database"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,11 @@ class User:
     password: str
     readonly: bool
     databases: frozenset[str] | None = None  # read-only users: the only databases they may read
+
+
+def limits_from_settings(settings: Settings) -> ReaderLimits:
+    return ReaderLimits(settings.olap_reader_max_execution_time, settings.olap_reader_max_memory_usage,
+                        settings.olap_reader_max_result_rows, settings.olap_reader_max_result_bytes)
 
 
 def users_from_settings(settings: Settings) -> dict[str, User]:
@@ -118,9 +136,10 @@ def _compress_response(data: bytes, accept: str, enabled: bool) -> tuple[bytes, 
 class OlapApp:
     """Request handling; the Starlette app is built around one instance."""
 
-    def __init__(self, engine: Engine, users: dict[str, User]):
+    def __init__(self, engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None):
         self.engine = engine
         self.users = users
+        self.limits = limits or ReaderLimits()
 
     def authenticate(self, request: Request, params: dict) -> User:
         creds = read_credentials(request.headers, params)
@@ -144,8 +163,12 @@ class OlapApp:
             return PlainTextResponse("Ok.\n", headers=base_headers)
         try:
             params, form_sent = dict(request.query_params), False
-            if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-                # Large bound parameters arrive as form fields (query, param_*), as ClickHouse accepts them.
+            for header, name in HEADER_PARAMS.items():
+                if header in request.headers:
+                    params.setdefault(name, request.headers[header])
+            # Large bound parameters arrive as multipart fields (query, param_*). A urlencoded body
+            # (curl --data-binary's default type) is the query or data itself, as ClickHouse reads it.
+            if request.headers.get("content-type", "").startswith("multipart/form-data"):
                 form = await request.form()
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
                 form_sent = True
@@ -174,9 +197,14 @@ class OlapApp:
         body = _BodyReader(request, decompressor, consumed=form_sent)
         param_query = params.get("query", "")
 
+        settings = None
+        if user.readonly:
+            settings = reader_settings(opts.settings, self.limits)
+            settings["additional_table_filters"] = catalogue_filters(user.databases)
+
         head, first_data = await self._insert_head(param_query, body)
         async with self.engine.slots.hold():
-            conn = await run_in_threadpool(self.engine.connect, readonly, opts)
+            conn = await run_in_threadpool(self.engine.connect, readonly, opts, settings)
             try:
                 if head is not None:
                     if readonly:
@@ -184,11 +212,17 @@ class OlapApp:
                     summary = await self._stream_insert(conn, head, first_data, body)
                     return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
                 sql = await self._whole_query(param_query, first_data, body)
+                if statement_count(sql) > 1:
+                    raise multi_statement_error()
                 if user.readonly:
                     await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                              opts.database or "default")
                 fmt, _ = output_format(sql, opts.default_format)
-                result = await run_in_threadpool(run_query, conn, sql, fmt, opts.query_params)
+                kind = first_keyword(sql)
+                result = await self._run_watched(request, conn, sql, fmt, opts.query_params,
+                                                 cancel_on_disconnect=user.readonly or kind in READ_KINDS)
+                if kind in DDL_KINDS:
+                    self.engine.catalogue_changed()
             finally:
                 await run_in_threadpool(conn.close)
         data, encoding = _compress_response(
@@ -200,6 +234,32 @@ class OlapApp:
         if encoding:
             out["Content-Encoding"] = encoding
         return Response(data, headers=out, media_type=_media_type(fmt))
+
+    async def _run_watched(self, request: Request, conn, sql: str, fmt: str, params: dict[str, str],
+                           cancel_on_disconnect: bool):
+        """Run the statement; a read whose client disconnects is killed at once, not left to run."""
+        if not cancel_on_disconnect:
+            return await run_in_threadpool(run_query, conn, sql, fmt, params)
+        tag = f"/* bionicflow:{uuid.uuid4().hex} */"  # server-made, so the kill finds this statement only
+
+        async def kill_on_disconnect() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass  # the body was read already; nothing else but the disconnect can arrive
+            log.info("client went away: cancelling %s", tag)
+            await run_in_threadpool(self.engine.kill, tag)
+
+        outcome: dict = {}
+        async with anyio.create_task_group() as group:
+            group.start_soon(kill_on_disconnect)
+            try:
+                outcome["result"] = await run_in_threadpool(run_query, conn, f"{tag} {sql}", fmt, params)
+            except ClickHouseError as err:  # raised below, outside the group, so it is not wrapped
+                outcome["error"] = err
+            finally:
+                group.cancel_scope.cancel()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
 
     async def _insert_head(self, param_query: str, body: "_BodyReader") -> tuple[InsertHead | None, bytes]:
         """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""
@@ -291,8 +351,8 @@ def _media_type(fmt: str) -> str:
     return "application/octet-stream"
 
 
-def build_app(engine: Engine, users: dict[str, User]) -> Starlette:
-    handler = OlapApp(engine, users)
+def build_app(engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None) -> Starlette:
+    handler = OlapApp(engine, users, limits)
     return Starlette(
         routes=[
             Route("/ping", handler.ping, methods=["GET", "HEAD"]),
@@ -319,7 +379,7 @@ def main() -> None:
     engine = Engine(settings.state_dir / "olap" / "data")
     log.info("chdb %s serving %s on %s:%s", engine.version, engine.data_dir, settings.host, settings.olap_port)
     uvicorn.run(
-        build_app(engine, users_from_settings(settings)),
+        build_app(engine, users_from_settings(settings), limits_from_settings(settings)),
         host=settings.host,
         port=settings.olap_port,
         log_level="warning",

@@ -6,7 +6,6 @@ from bionicflow.olap.protocol import (
     ClickHouseError,
     Credentials,
     output_format,
-    outside_functions_in,
     parse_insert_head,
     quote_string,
     read_credentials,
@@ -83,34 +82,3 @@ def test_output_format_from_query_or_default():
     assert output_format("SELECT 1 FORMAT JSONEachRow", None) == ("JSONEachRow", True)
     assert output_format("SELECT 'FORMAT x'", "CSV") == ("CSV", False)
     assert output_format("SELECT 1", None) == ("TabSeparated", False)
-
-
-def test_outside_functions_are_found_in_explain_ast():
-    ast = "SelectWithUnionQuery\n TablesInSelectQuery\n  TableExpression\n   Function file\n    ExpressionList\n   Function sum\n"
-    assert outside_functions_in(ast) == {"file"}
-    assert outside_functions_in("Function count\n Function plus\n") == set()
-
-
-def _ast(sql: str) -> str:
-    import chdb
-
-    conn = chdb.connect(":memory:")
-    try:
-        return conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw").bytes().decode()
-    finally:
-        conn.close()
-
-
-def test_read_only_fence_finds_every_table_a_query_reads():
-    from bionicflow.olap.protocol import fenced_tables, tables_in
-
-    allowed = frozenset({"default", "debezium"})
-    sql = ("SELECT a FROM (SELECT a FROM ops.report_runs) AS r JOIN debezium.users AS u USING a "
-           "WHERE a IN (SELECT a FROM `ops`.etl_runs) AND a IN (SELECT a FROM users)")
-    tables = tables_in(_ast(sql), "default")
-    assert tables == {"ops.report_runs", "debezium.users", "ops.etl_runs", "default.users"}
-    assert fenced_tables(tables, allowed) == {"ops.report_runs", "ops.etl_runs"}
-    assert fenced_tables(tables_in(_ast("SELECT * FROM report_runs"), "ops"), allowed) == {"ops.report_runs"}
-    catalogue = tables_in(_ast("SELECT name FROM system.tables"), "default")
-    assert fenced_tables(catalogue, allowed) == set()
-    assert fenced_tables(tables_in(_ast("SELECT query FROM system.query_log"), "default"), allowed) == {"system.query_log"}
