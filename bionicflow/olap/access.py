@@ -158,8 +158,8 @@ class ReadCheck:
             name, database = match.group(1), match.group(2)
             self.table(*_split_name(f"{database}.{name}" if database else name, self.current_database))
         else:
-            raise _denied(f"{kind} statements are not allowed; read-only users may run SELECT, SHOW, "
-                          "DESCRIBE, EXISTS and EXPLAIN")
+            raise ClickHouseError(164, "READONLY", f"Cannot execute query in readonly mode: read-only users may "
+                                  f"run SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN, not {kind}")
 
     def tree(self, node: Node) -> None:
         """Every table, table function and function under ``node``."""

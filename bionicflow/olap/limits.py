@@ -12,16 +12,15 @@ from dataclasses import dataclass
 
 from bionicflow.olap.protocol import ClickHouseError
 
-# Output/input shaping and harmless tuning a reader may ask for.
-_TUNABLE = re.compile(
-    r"^(output_format_\w+|input_format_\w+|format_\w+|date_time_\w+|max_block_size|max_threads|"
-    r"enable_http_compression|http_zlib_compression_level|send_progress_in_http_headers|"
-    r"http_headers_progress_interval_ms|wait_end_of_query|cancel_http_readonly_queries_on_client_close|"
-    r"session_timezone|join_use_nulls|extremes|final|do_not_merge_across_partitions_select_final|"
-    r"prefer_column_name_to_alias|use_client_time_zone|log_comment|enable_analyzer|"
-    r"allow_experimental_analyzer|optimize_\w+|"
-    r"max_bytes_before_external_\w+|max_rows_to_group_by|group_by_overflow_mode|"
-    r"result_overflow_mode|timeout_overflow_mode|read_overflow_mode|max_rows_to_read|max_bytes_to_read)$"
+# Settings a reader may not change, as a ClickHouse settings profile would declare them
+# read-only: they widen what the user sees (filters, introspection, a cache shared with other
+# users), name files on the server (format schemas and templates) or lift limits the server
+# keeps (per-user totals, parser limits). Every other setting may be tuned, as with readonly=2.
+_FIXED = re.compile(
+    r"^(readonly|additional_table_filters|additional_result_filter|allow_introspection_functions|allow_ddl|"
+    r"format_schema\w*|format_template_\w+|output_format_schema|\w*query_cache\w*|max_\w+_for_(user|all_users)|"
+    r"max_query_size|max_ast_depth|max_ast_elements|max_expanded_ast_elements|max_parser_depth|"
+    r"max_parser_backtracks|max_concurrent_\w+|max_temporary_data_on_disk_\w+)$"
 )
 _OVERFLOW_MODES = {"throw", "break"}
 
@@ -53,16 +52,15 @@ def reader_settings(requested: dict[str, str], limits: ReaderLimits) -> dict[str
         elif name == "readonly":
             if value not in ("1", "2"):
                 raise ClickHouseError(164, "READONLY", f"Cannot modify 'readonly' setting to {value!r} in readonly mode")
-        elif _TUNABLE.match(name):
-            if name.endswith("_overflow_mode") and value not in _OVERFLOW_MODES:
-                raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be throw or break")
-            applied[name] = value
-        else:
+        elif _FIXED.match(name):
             raise ClickHouseError(
                 164, "READONLY",
-                f"Cannot modify '{name}' setting in readonly mode: read-only users may change output, "
-                "format and tuning settings only; limits may only be lowered",
+                f"Cannot modify '{name}' setting in readonly mode: it is fixed by the server for read-only users",
             )
+        elif name.endswith("_overflow_mode") and value not in _OVERFLOW_MODES:
+            raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be throw or break")
+        else:
+            applied[name] = value
     return applied
 
 

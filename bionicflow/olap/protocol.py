@@ -99,15 +99,22 @@ def read_credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> C
     As in ClickHouse, a request without any is the user ``default`` with an empty password.
     """
     auth = headers.get("authorization", "")
-    if auth.lower().startswith("basic "):
+    given = [auth.lower().startswith("basic "), "x-clickhouse-user" in headers, "user" in params]
+    if sum(given) > 1:  # two identities in one request: which one is meant cannot be told
+        raise ClickHouseError(
+            516, "AUTHENTICATION_FAILED",
+            "Invalid authentication: use one of basic auth, X-ClickHouse-User/X-ClickHouse-Key headers "
+            "or user/password parameters, not several",
+        )
+    if given[0]:
         try:
             user, _, password = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError) as exc:
             raise ClickHouseError(516, "AUTHENTICATION_FAILED", "malformed basic auth header") from exc
         return Credentials(user, password)
-    if "x-clickhouse-user" in headers:
+    if given[1]:
         return Credentials(headers["x-clickhouse-user"], headers.get("x-clickhouse-key", ""))
-    if "user" in params:
+    if given[2]:
         return Credentials(params["user"], params.get("password", ""))
     return Credentials("default", "")
 

@@ -62,6 +62,8 @@ def test_credentials_come_from_basic_auth_headers_or_params():
     assert read_credentials({"x-clickhouse-user": "bob", "x-clickhouse-key": "k"}, {}).user == "bob"
     assert read_credentials({}, {"user": "carol", "password": "x"}).password == "x"
     assert read_credentials({}, {}).user == "default"
+    with pytest.raises(ClickHouseError, match="not several"):
+        read_credentials(basic, {"user": "admin", "password": "x"})
 
 
 def test_url_parameters_split_into_settings_query_params_and_http_options():
@@ -82,3 +84,26 @@ def test_output_format_from_query_or_default():
     assert output_format("SELECT 1 FORMAT JSONEachRow", None) == ("JSONEachRow", True)
     assert output_format("SELECT 'FORMAT x'", "CSV") == ("CSV", False)
     assert output_format("SELECT 1", None) == ("TabSeparated", False)
+
+
+@pytest.mark.parametrize("sql, count", [
+    ("SELECT 1", 1), ("SELECT 1;", 1), ("SELECT 1 ;  -- done\n", 1), ("SELECT 1; /* c */ ;", 1),
+    ("SELECT 1; SELECT 2", 2), ("SELECT 'a;b'", 1), ("SELECT 'it''s; fine'", 1), ("SELECT 'esc\\'; x'", 1),
+    ("SELECT `a;b` FROM t", 1), ('SELECT "a;b"', 1), ("SELECT 1 -- ; SELECT 2", 1), ("SELECT 1 # ; x", 1),
+    ("SELECT /* ; /* nested ; */ still ; */ 1", 1), ("SELECT $$ ; $$", 1), ("SELECT $tag$ ; $$ ; $tag$", 1),
+    ("SELECT 1;SELECT 2;SELECT 3", 3), ("", 0), (" ; ", 0),
+])
+def test_statements_are_counted_outside_quotes_comments_and_heredocs(sql, count):
+    from bionicflow.olap.protocol import statement_count
+
+    assert statement_count(sql) == count
+
+
+@pytest.mark.parametrize("sql, word", [
+    ("select 1", "SELECT"), ("  /* x */ -- y\n (SELECT 1)", "SELECT"), ("WITH a AS (SELECT 1) SELECT * FROM a", "WITH"),
+    ("create table t", "CREATE"), ("", ""),
+])
+def test_first_keyword(sql, word):
+    from bionicflow.olap.protocol import first_keyword
+
+    assert first_keyword(sql) == word
