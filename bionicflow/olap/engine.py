@@ -128,8 +128,9 @@ class Engine:
         try:
             if opts.database:
                 _run(conn, f"USE {quote_identifier(opts.database)}")
-            for name, value in (opts.settings if settings is None else settings).items():
-                _run(conn, f"SET {name} = {quote_string(value)}")
+            chosen = opts.settings if settings is None else settings
+            if chosen:  # one SET for all: each statement costs a round trip into the engine
+                _run(conn, "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in chosen.items()))
         except BaseException:
             conn.close()
             raise
@@ -150,8 +151,14 @@ class Engine:
         # (a literal, not a bound parameter: bound values are read in the escaped format, where a
         # raw newline is invalid)
         normalized = _run(conn, f"SELECT formatQuery({quote_string(sql)})", "TabSeparatedRaw").bytes().decode()
-        check = ReadCheck(databases, current_database, lambda db, t: _table_info(conn, db, t),
-                          lambda text: _explain_ast(conn, text, None))
+        known: dict[tuple[str, str], TableInfo | None] = {}
+
+        def catalogue(db: str, table: str) -> TableInfo | None:
+            if (db, table) not in known:  # a table named twice is looked up once
+                known[db, table] = _table_info(conn, db, table)
+            return known[db, table]
+
+        check = ReadCheck(databases, current_database, catalogue, lambda text: _explain_ast(conn, text, None))
         check.statement(_explain_ast(conn, sql, params), normalized.strip())
         self.checked.add(key)
 
