@@ -23,10 +23,11 @@ import clickhouse_connect
 import psycopg2
 
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
-from bionicflow.cdc.schema import TABLES
+from bionicflow.kernel.tables import TABLES
 from bionicflow.config import Settings
 from bionicflow.demo.data import generate
-from bionicflow.etl.load import PgSource, full_refresh
+from bionicflow.etl.load import full_refresh
+from bionicflow.kernel.sources import PgSource
 from bionicflow.reconcile.run import reconcile
 
 

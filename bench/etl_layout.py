@@ -18,9 +18,9 @@ from dataclasses import replace
 
 from bench.batch_etl import olap, pg, settle, sources
 from bench.common import bench_stack, print_variants, variant_arguments
-from bionicflow.cdc.schema import TELEMETRY_EVENTS as TABLE
+from bionicflow.kernel.tables import TELEMETRY_EVENTS as TABLE
 from bionicflow.config import Settings
-from bionicflow.etl.load import LOAD_SETTINGS, source_params, source_select
+from bionicflow.kernel.sources import LOAD_SETTINGS, source_params, source_select
 from bionicflow.etl.schema import default_table_ddl
 
 TARGET = "bench_layout"

@@ -14,9 +14,9 @@ import time
 
 from bench.batch_etl import olap, pg, settle, sources
 from bench.common import bench_stack, print_variants, variant_arguments
-from bionicflow.cdc.schema import TELEMETRY_EVENTS as TABLE
+from bionicflow.kernel.tables import TELEMETRY_EVENTS as TABLE
 from bionicflow.config import Settings
-from bionicflow.etl.load import LOAD_SETTINGS, source_params, source_select
+from bionicflow.kernel.sources import LOAD_SETTINGS, source_params, source_select
 from bionicflow.etl.schema import default_table_ddl
 
 VARIANTS = {"1 stream": (1, {}), "2 streams": (2, {}), "2 streams, max_insert_threads=2": (2, {"max_insert_threads": 2})}

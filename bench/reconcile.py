@@ -24,7 +24,7 @@ import time
 from bench.batch_etl import olap, sources
 from bench.common import machine, scale_arguments, timed
 from bench.reports_latency import copy_to_debezium, loaded_stack
-from bionicflow.cdc.schema import TABLES
+from bionicflow.kernel.tables import TABLES
 from bionicflow.reconcile.compare import compare_table
 from bionicflow.reconcile.run import reconcile
 

@@ -79,3 +79,9 @@ class AirflowClient:
 
 # The platform's DAGs (tests/dags checks this list against the dags/ folder).
 PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data", "reports")
+
+
+def airflow_client(settings) -> AirflowClient:
+    """A client of the stack's Airflow REST API as its admin user."""
+    return AirflowClient(settings.airflow_url, settings.airflow_admin_user,
+                         settings.airflow_admin_password.get_secret_value())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -69,14 +70,25 @@ def up() -> None:
     names = list(build_services(settings, env={}))
     reporter = LiveReporter(names) if err.is_terminal else LineReporter()
     try:
-        if isinstance(reporter, LiveReporter):
-            with reporter.live:
-                launcher.up(settings, reporter)
-        else:
+        with reporter.live if isinstance(reporter, LiveReporter) else contextlib.nullcontext():
             launcher.up(settings, reporter)
+            if settings.auto_bootstrap:
+                _bootstrap_once(settings, reporter)
     except BionicflowError as exc:
         _fail(exc)
     _print_urls(settings)
+
+
+def _bootstrap_once(settings, reporter) -> None:
+    """A fresh stack's first start: unpause the DAGs and run cdc_bootstrap (the stack itself knows no DAG)."""
+    from bionicflow.demo.main_job import bootstrap_once
+
+    try:
+        bootstrap_once(settings, lambda msg: reporter.update("cdc_bootstrap", msg))
+    except BionicflowError as exc:
+        reporter.update("cdc_bootstrap", str(exc).splitlines()[0], failed=True)
+        raise
+    reporter.update("cdc_bootstrap", "done (DAGs unpaused, connectors running)", done=True)
 
 
 def _print_urls(settings) -> None:
@@ -252,9 +264,9 @@ def cdc_bootstrap(
     """Create the `debezium` schema and register (or update) both connectors, then wait until they run."""
     from bionicflow.cdc.bootstrap import bootstrap
     from bionicflow.cdc.connectors import KafkaConnectClient
-    from bionicflow.cdc.consumer import olap_client
     from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
-    from bionicflow.etl.load import reader_sources
+    from bionicflow.kernel.olap import olap_client
+    from bionicflow.kernel.sources import reader_sources
 
     settings = get_settings()
     initial = initial_load or settings.cdc_initial_load
@@ -286,8 +298,8 @@ def cdc_dead_letters(
     from dataclasses import asdict
 
     from bionicflow.cdc import dead_letters
-    from bionicflow.cdc.consumer import olap_client
-    from bionicflow.cdc.schema import TABLES
+    from bionicflow.kernel.olap import olap_client
+    from bionicflow.kernel.tables import TABLES
 
     settings = get_settings()
     olap = olap_client(settings)

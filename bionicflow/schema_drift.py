@@ -6,9 +6,7 @@ tables still have an old layout and how to rebuild them (reports stay correct, o
 
 from __future__ import annotations
 
-from bionicflow.cdc.schema import DATABASE as CDC_DB
-from bionicflow.cdc.schema import TABLES
-from bionicflow.etl.schema import DEFAULT_DB
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
 
 SORTING_KEYS = """
 SELECT database, name, sorting_key FROM system.tables

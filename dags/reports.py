@@ -37,7 +37,8 @@ def reports():
     @task(retries=0)  # bad params are not transient: fail at once, before anything is written
     def plan() -> dict:
         from bionicflow.config import get_settings
-        from bionicflow.reports.store import ensure_tables, period_from_run
+        from bionicflow.kernel.ops_schema import ensure as ensure_tables
+        from bionicflow.reports.store import period_from_run
         from bionicflow_airflow import ClickHouseHook
 
         ctx = get_current_context()

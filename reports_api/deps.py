@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bionicflow.config import Settings, get_settings
+from bionicflow.kernel.olap import olap_client
 from bionicflow.reports import auth
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
 from bionicflow.reports.build import SCHEMAS
@@ -28,10 +28,8 @@ WHERE database IN ('default', 'debezium') AND name IN ('users', 'telemetry_event
 def reader() -> ClickHouseReader:
     """One client for the process: HTTP connections pooled, no session (queries run in parallel)."""
     s = get_settings()
-    client = clickhouse_connect.get_client(
-        host=s.olap_address, port=s.olap_port, username=s.clickhouse_reader_user,
-        password=s.clickhouse_reader_password.get_secret_value(), autogenerate_session_id=False,
-        send_receive_timeout=s.reports_query_timeout_seconds + 5, connect_timeout=5)
+    client = olap_client(s, reader=True, autogenerate_session_id=False,
+                         send_receive_timeout=s.reports_query_timeout_seconds + 5)
     return ClickHouseReader(client, timeout_seconds=s.reports_query_timeout_seconds)
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from bionicflow.config import Settings, get_settings
-from bionicflow.demo.accounts import CUSTOMERS
+from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.reports import Period, PeriodError, auth, charts
 from reports_api import deps
 
@@ -65,7 +65,7 @@ def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
         return RedirectResponse("/", status_code=303)
     if not settings.reports_demo_actions:
         raise HTTPException(403, "demo actions are off (BIONICFLOW_REPORTS_DEMO_ACTIONS=false)")
-    from bionicflow.demo.main_job import airflow_client
+    from bionicflow.airflow_api import airflow_client
 
     run = airflow_client(settings).trigger("demo_data", DEMO_RUN)
     msg = (f"demo_data run {run['dag_run_id']} started: {DEMO_RUN['users']} users and {DEMO_RUN['events']} events; "

@@ -108,7 +108,7 @@ def report_data(stack, airflow):
 
     import psycopg2
 
-    from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+    from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
     from tests.integration.test_cdc import wait_converged
 
     run_ok(airflow, "cdc_bootstrap")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bionicflow.cdc import initial_load, schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.topics import ensure_topics
-from bionicflow.etl.load import PgSource
+from bionicflow.kernel.sources import PgSource
 
 log = logging.getLogger("bionicflow.cdc.bootstrap")
 

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-import clickhouse_connect
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
-from bionicflow.cdc.schema import DATABASE, TABLES, CdcTable
+from bionicflow.cdc.schema import DATABASE, TABLES, Table
+from bionicflow.kernel.olap import olap_client
 from bionicflow.config import Settings, get_settings
 
 log = logging.getLogger("bionicflow.cdc.consumer")
@@ -63,18 +63,10 @@ def status_path(settings: Settings) -> Path:
     return settings.state_dir / "cdc" / "consumer-status.json"
 
 
-def olap_client(settings: Settings, send_receive_timeout: int = 120):
-    return clickhouse_connect.get_client(
-        host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(), connect_timeout=5,
-        send_receive_timeout=send_receive_timeout,
-    )
-
-
 class Sink:
     """Inserts raw messages; isolates and dead-letters the ones ClickHouse rejects."""
 
-    def __init__(self, table: CdcTable, client_factory: Callable[[], object], progress: TableProgress):
+    def __init__(self, table: Table, client_factory: Callable[[], object], progress: TableProgress):
         self.table = table
         self._client_factory = client_factory
         self._client = None
@@ -122,7 +114,7 @@ def to_row(msg: Message) -> list:
 
 
 class TableConsumer(threading.Thread):
-    def __init__(self, table: CdcTable, settings: Settings, opts: ConsumerSettings, stop: threading.Event,
+    def __init__(self, table: Table, settings: Settings, opts: ConsumerSettings, stop: threading.Event,
                  client_factory: Callable[[], object]):
         super().__init__(name=f"consumer-{table.name}", daemon=True)
         self.table = table

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bionicflow.cdc.schema import (DATABASE, META_COLUMNS, TABLES_BY_TOPIC, CdcTable, change_rows_select,
+from bionicflow.cdc.schema import (DATABASE, META_COLUMNS, TABLES_BY_TOPIC, Table, change_rows_select,
                                    usable_messages_select)
 
 DEAD_LETTERS = f"{DATABASE}.dead_letters"
@@ -56,7 +56,7 @@ def summary(olap) -> list[Cause]:
     ]
 
 
-def replay(olap, table: CdcTable) -> Replay:
+def replay(olap, table: Table) -> Replay:
     """Apply the dead letters of `table` that are usable changes now; leave the others."""
     params = {"topic": table.topic}
     positions = [tuple(row) for row in olap.query(usable_messages_select(table, AS_MESSAGES), parameters=params).result_rows]

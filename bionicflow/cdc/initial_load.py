@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import psycopg2
 
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import DATABASE, TABLES, CdcTable
+from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.errors import BionicflowError
-from bionicflow.etl.load import LOAD_SETTINGS, PgSource, source_params, source_select
+from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource, source_params, source_select
 
 log = logging.getLogger("bionicflow.cdc.initial_load")
 
@@ -74,13 +74,13 @@ def snapshot_mode(spec: ConnectorSpec, current: dict | None, initial_load: str) 
     return NO_DATA if initial_load == "olap" else spec.config["snapshot.mode"]
 
 
-def connector_tables(spec: ConnectorSpec) -> list[CdcTable]:
+def connector_tables(spec: ConnectorSpec) -> list[Table]:
     """The `debezium` tables fed by this connector (from its topic prefix)."""
     prefix = spec.config["topic.prefix"]
     return [t for t in TABLES if t.topic == f"{prefix}.public.{t.source_table}"]
 
 
-def copy_sql(table: CdcTable) -> str:
+def copy_sql(table: Table) -> str:
     """INSERT of every source row as a snapshot read at version 0 (bound parameters: `source_params`)."""
     cols = [*table.business_columns, "_op", "_lsn", "_version", "_source_ts", "is_deleted"]
     meta = "'r' AS _op, 0 AS _lsn, 0 AS _version, now64(6) AS _source_ts, 0 AS is_deleted"
@@ -115,7 +115,7 @@ def copied_tables(olap) -> set[str]:
     return {row[0] for row in olap.query(f"SELECT DISTINCT table FROM {DATABASE}.initial_loads").result_rows}
 
 
-def copy_table(olap, table: CdcTable, source: PgSource) -> CopiedTable:
+def copy_table(olap, table: Table, source: PgSource) -> CopiedTable:
     """Copy the whole source table into `debezium`; recorded so a later bootstrap does not copy again."""
     started = time.perf_counter()
     olap.command(copy_sql(table), parameters=source_params(table, source), settings=LOAD_SETTINGS)

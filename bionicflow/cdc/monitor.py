@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import DATABASE, TABLES, CdcTable
+from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.config import Settings
 from bionicflow.errors import BionicflowError
+from bionicflow.kernel.lag import lag_seconds
+
+# Opens a PostgreSQL connection to a source database by name, as a role that may read the
+# slots and commit timestamps (the stack passes its superuser connection: the CDC road
+# knows no cluster manager).
+SourceConnector = Callable[[str], Any]
 
 SLOT_SQL = """
 SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, active
@@ -18,14 +25,6 @@ NEWEST_CHANGE_SQL = "SELECT max(_source_ts), count() FROM {db}.{table}"
 DEAD_LETTERS_SQL = f"SELECT count() FROM {DATABASE}.dead_letters WHERE topic = {{topic:String}}"
 
 
-def lag_seconds(last_source_commit: datetime, newest_in_clickhouse: datetime) -> float:
-    """How far ClickHouse is behind the source's newest commit (0 when caught up); naive times are UTC."""
-    def utc(value: datetime) -> datetime:
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-    return round(max(0.0, (utc(last_source_commit) - utc(newest_in_clickhouse)).total_seconds()), 3)
-
-
 def connectors(settings: Settings) -> dict:
     try:
         return KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}").statuses()
@@ -33,22 +32,14 @@ def connectors(settings: Settings) -> dict:
         return {"error": f"Kafka Connect unreachable: {exc}"}
 
 
-def _source_cluster(table: CdcTable):
-    from bionicflow.stack.postgres import CLUSTERS
-
-    return CLUSTERS["crm_db" if table.topic.startswith("crm.") else "telemetry_db"]
-
-
-def _slot_for(table: CdcTable) -> str:
+def _slot_for(table: Table) -> str:
     prefix = table.topic.split(".")[0]
     return next(spec.slot for spec in load_connectors() if spec.slot.startswith(prefix))
 
 
-def source_position(settings: Settings, table: CdcTable) -> dict:
-    from bionicflow.stack.postgres import ClusterManager
-
-    manager = ClusterManager(_source_cluster(table), settings)
-    conn = manager.connect(database=_source_cluster(table).database)
+def source_position(table: Table, connect_source: SourceConnector) -> dict:
+    """The table's replication slot and the source's last commit, read over ``connect_source``."""
+    conn = connect_source(table.source_database)
     try:
         with conn.cursor() as cur:
             cur.execute(SLOT_SQL, (_slot_for(table),))
@@ -64,7 +55,7 @@ def source_position(settings: Settings, table: CdcTable) -> dict:
     }
 
 
-def consumer_lag(settings: Settings, table: CdcTable) -> int | None:
+def consumer_lag(settings: Settings, table: Table) -> int | None:
     """Messages in the topic not yet committed by the table's consumer group."""
     from confluent_kafka import Consumer, TopicPartition
 
@@ -84,7 +75,7 @@ def consumer_lag(settings: Settings, table: CdcTable) -> int | None:
         consumer.close()
 
 
-def lag(settings: Settings, olap) -> dict:
+def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
     """Per table: newest change seen in ClickHouse against the newest source commit, and backlogs."""
     result = {}
     for table in TABLES:
@@ -99,7 +90,7 @@ def lag(settings: Settings, olap) -> dict:
             entry["clickhouse_error"] = str(exc).splitlines()[0][:200]
             newest, rows = None, 0
         try:
-            source = source_position(settings, table)
+            source = source_position(table, connect_source)
             entry["slot_retained_wal_bytes"] = source["slot_retained_wal_bytes"]
             entry["slot_active"] = source["slot_active"]
             last = source["last_source_commit"]

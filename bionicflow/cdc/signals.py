@@ -7,9 +7,9 @@ import time
 import uuid
 from datetime import datetime
 
-from bionicflow.cdc.schema import DATABASE, CdcTable
+from bionicflow.cdc.schema import DATABASE, Table
 from bionicflow.errors import BionicflowError
-from bionicflow.etl.load import WINDOW_COLUMN, check_window
+from bionicflow.kernel.sources import check_window
 
 SIGNAL_SQL = "INSERT INTO public.debezium_signal (id, type, data) VALUES (%s, 'execute-snapshot', %s)"
 WINDOW_KEYS_SQL = 'SELECT id FROM public.{table} WHERE "{column}" >= %s AND "{column}" < %s'
@@ -19,10 +19,10 @@ class BackfillTimeout(BionicflowError):
     """The incremental snapshot did not deliver the window in time."""
 
 
-def snapshot_signal(table: CdcTable, start: datetime, end: datetime) -> tuple[str, str]:
+def snapshot_signal(table: Table, start: datetime, end: datetime) -> tuple[str, str]:
     """(signal id, data JSON) for an incremental snapshot of ``table`` rows in [start, end)."""
     check_window(start, end)
-    column = WINDOW_COLUMN[table.name]
+    column = table.business_time
     # The filter is SQL that Debezium runs; it is built only from our identifiers and
     # datetimes we parsed ourselves, never from text a user typed.
     condition = f"\"{column}\" >= '{start.isoformat(sep=' ')}' AND \"{column}\" < '{end.isoformat(sep=' ')}'"
@@ -32,7 +32,7 @@ def snapshot_signal(table: CdcTable, start: datetime, end: datetime) -> tuple[st
     return uuid.uuid4().hex, json.dumps(data)
 
 
-def request_snapshot(pg_conn, table: CdcTable, start: datetime, end: datetime) -> str:
+def request_snapshot(pg_conn, table: Table, start: datetime, end: datetime) -> str:
     signal_id, data = snapshot_signal(table, start, end)
     with pg_conn.cursor() as cur:
         cur.execute(SIGNAL_SQL, (signal_id, data))
@@ -40,13 +40,13 @@ def request_snapshot(pg_conn, table: CdcTable, start: datetime, end: datetime) -
     return signal_id
 
 
-def window_keys(pg_conn, table: CdcTable, start: datetime, end: datetime) -> set[int]:
+def window_keys(pg_conn, table: Table, start: datetime, end: datetime) -> set[int]:
     with pg_conn.cursor() as cur:
-        cur.execute(WINDOW_KEYS_SQL.format(table=table.source_table, column=WINDOW_COLUMN[table.name]), (start, end))
+        cur.execute(WINDOW_KEYS_SQL.format(table=table.source_table, column=table.business_time), (start, end))
         return {row[0] for row in cur.fetchall()}
 
 
-def wait_snapshot(olap, table: CdcTable, keys: set[int], since: datetime, timeout: float = 900,
+def wait_snapshot(olap, table: Table, keys: set[int], since: datetime, timeout: float = 900,
                   progress=print) -> int:
     """Poll until every key of the window was re-delivered (ingested after ``since``)."""
     deadline = time.monotonic() + timeout

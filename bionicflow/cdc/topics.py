@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bionicflow.cdc.schema import TABLES
+from bionicflow.kernel.tables import TABLES
 from bionicflow.errors import BionicflowError
 
 

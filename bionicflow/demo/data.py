@@ -23,7 +23,7 @@ import pandas as pd
 from faker import Faker
 
 from bionicflow.demo import pgbinary
-from bionicflow.demo.accounts import CUSTOMERS
+from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.errors import BionicflowError
 
 PROSTHESIS_TYPES = ("hand", "forearm", "arm", "foot", "leg", "knee")

@@ -6,13 +6,14 @@ import json
 import time
 from dataclasses import dataclass
 
-import clickhouse_connect
 import psycopg2
 
-from bionicflow.airflow_api import PLATFORM_DAGS, AirflowApiError, AirflowClient
-from bionicflow.cdc.schema import TABLES
+from bionicflow.airflow_api import PLATFORM_DAGS, AirflowApiError, AirflowClient, airflow_client
 from bionicflow.config import Settings
 from bionicflow.errors import ServiceStartError
+from bionicflow.kernel.olap import olap_client
+from bionicflow.kernel.sources import reader_sources
+from bionicflow.kernel.tables import TABLES
 from bionicflow.reports import SCHEMAS, ClickHouseReader, Period, compare_reports, overview
 
 BOOTSTRAP_MARKER = "cdc-bootstrapped"
@@ -25,11 +26,6 @@ class TableSummary:
     default: int
     debezium: int
     lag_seconds: float | None
-
-
-def airflow_client(settings: Settings) -> AirflowClient:
-    return AirflowClient(settings.airflow_url, settings.airflow_admin_user,
-                         settings.airflow_admin_password.get_secret_value())
 
 
 def bootstrap_once(settings: Settings, report) -> None:
@@ -49,11 +45,9 @@ def bootstrap_once(settings: Settings, report) -> None:
 
 
 def _source_count(settings: Settings, table) -> int:
-    db, port, user, password = (
-        ("crm_db", settings.crm_db_port, settings.crm_user, settings.crm_password) if table.name == "users"
-        else ("telemetry_db", settings.telemetry_db_port, settings.telemetry_user, settings.telemetry_password)
-    )
-    conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user=user, password=password.get_secret_value())
+    source = reader_sources(settings)[table.name]
+    conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
+                            password=source.password)
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT count(*) FROM public.{table.source_table}")
@@ -64,10 +58,7 @@ def _source_count(settings: Settings, table) -> int:
 
 def _olap(settings: Settings, reader: bool = False):
     """A client as the administrative user, or as the read-only reports user."""
-    user, password = ((settings.clickhouse_reader_user, settings.clickhouse_reader_password) if reader
-                      else (settings.clickhouse_user, settings.clickhouse_password))
-    return clickhouse_connect.get_client(host=settings.olap_address, port=settings.olap_port, username=user,
-                                         password=password.get_secret_value())
+    return olap_client(settings, reader=reader)
 
 
 def _count(olap, schema: str, table: str) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from bionicflow.cdc.schema import CdcTable
-from bionicflow.etl.load import LoadError, check_window, resolve_table
+from bionicflow.kernel.tables import Table
+from bionicflow.etl.load import resolve_table
+from bionicflow.kernel.sources import LoadError, check_window
 
 MODES = ("incremental", "full", "window")
 # Rows committed a little after their time column (slow transactions, clock skew) are
@@ -16,7 +17,7 @@ DEFAULT_LOOKBACK = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class LoadPlan:
-    tables: tuple[CdcTable, ...]
+    tables: tuple[Table, ...]
     mode: str  # "window" (incremental and explicit windows) or "full"
     start: datetime | None = None
     end: datetime | None = None

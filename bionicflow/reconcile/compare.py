@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bionicflow.cdc.schema import CdcTable
-from bionicflow.etl.load import PgSource
-from bionicflow.etl.schema import OPS_DB
+from bionicflow.kernel.sources import PgSource
+from bionicflow.kernel.tables import OPS_DB, Table
 
 SIDES = ("default", "debezium")
 
@@ -38,11 +37,11 @@ class SideResult:
         return (self.missing_keys, self.extra_keys, self.differing_rows, self.duplicate_keys) == (0, 0, 0, 0)
 
 
-def _row_hash(table: CdcTable) -> str:
+def _row_hash(table: Table) -> str:
     return f"cityHash64(tuple({', '.join(table.business_columns)}))"
 
 
-def _snapshot_table(table: CdcTable) -> str:
+def _snapshot_table(table: Table) -> str:
     return f"{OPS_DB}.reconcile_source_{table.name}"
 
 
@@ -50,7 +49,7 @@ POSTGRESQL_SOURCE = ("postgresql({address:String}, {database:String}, {source_ta
                      "{user:String}, {password:String})")
 
 
-def snapshot_source_sql(table: CdcTable, source: str = POSTGRESQL_SOURCE) -> str:
+def snapshot_source_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
     """Read the source once into (key, hash) pairs; both sides are compared against it.
 
     ``source``: the relation to read, the source table through `postgresql()` unless a test
@@ -63,13 +62,13 @@ def snapshot_source_sql(table: CdcTable, source: str = POSTGRESQL_SOURCE) -> str
     )
 
 
-def side_totals_sql(table: CdcTable, side: str) -> str:
+def side_totals_sql(table: Table, side: str) -> str:
     if side == "source":
         return f"SELECT count(), sum(h), count() - uniqExact(k) FROM {_snapshot_table(table)}"
     return f"SELECT count(), sum({_row_hash(table)}), count() - uniqExact({table.key}) FROM {side}.{table.name} FINAL"
 
 
-def diff_sql(table: CdcTable, side: str) -> str:
+def diff_sql(table: Table, side: str) -> str:
     return (
         "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h)\n"
         f"FROM {_snapshot_table(table)} AS s\n"
@@ -83,7 +82,7 @@ def _totals(olap, sql: str) -> tuple[int, int, int]:
     return int(rows), int(checksum or 0), int(dupes)
 
 
-def compare_with_snapshot(olap, table: CdcTable) -> list[SideResult]:
+def compare_with_snapshot(olap, table: Table) -> list[SideResult]:
     """Source (already read by `snapshot_source_sql`), then each side against it."""
     src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
     results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
@@ -100,7 +99,7 @@ def compare_with_snapshot(olap, table: CdcTable) -> list[SideResult]:
     return results
 
 
-def compare_table(olap, table: CdcTable, source: PgSource) -> list[SideResult]:
+def compare_table(olap, table: Table, source: PgSource) -> list[SideResult]:
     """Read the source table once, then compare `default` and `debezium` with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters={

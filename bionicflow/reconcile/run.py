@@ -7,10 +7,11 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from bionicflow.cdc.monitor import lag_seconds
-from bionicflow.cdc.schema import DATABASE, TABLES
-from bionicflow.etl.load import PgSource
-from bionicflow.etl.schema import OPS_DB, render as render_ops
+from bionicflow.kernel import ops_schema
+from bionicflow.kernel.lag import lag_seconds
+from bionicflow.kernel.sources import PgSource
+from bionicflow.kernel.tables import CDC_DB as DATABASE
+from bionicflow.kernel.tables import OPS_DB, TABLES
 from bionicflow.reconcile.compare import SideResult, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
 
@@ -61,7 +62,7 @@ def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | 
               last_source_commit: dict[str, datetime | None], now: datetime | None = None,
               run_id: str | None = None) -> Report:
     """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back."""
-    for statement in render_ops():
+    for statement in ops_schema.render():
         olap.command(statement)
     now = now or datetime.now(timezone.utc)
     results = [r for table in TABLES for r in compare_table(olap, table, sources[table.name])]

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bionicflow.config import Settings
-from bionicflow.demo.accounts import ACCOUNTS, ANALYST, CUSTOMER
+from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER
 from bionicflow.errors import BionicflowError
 
 ALGORITHMS = ["RS256", "ES256"]

@@ -17,52 +17,6 @@ from bionicflow.reports.compare import compare_reports, same
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import ClickHouseReader, bind
 
-DDL = (
-    "CREATE DATABASE IF NOT EXISTS ops",
-    """CREATE TABLE IF NOT EXISTS ops.report_runs
-(
-    run_id String,
-    period_start DateTime64(6),
-    period_end DateTime64(6),
-    users_reported Map(String, UInt64),
-    overviews String,
-    identical UInt8,
-    differences UInt64,
-    finished_at DateTime64(6) DEFAULT now64(6)
-)
-ENGINE = MergeTree
-ORDER BY finished_at""",
-    """CREATE TABLE IF NOT EXISTS ops.user_reports
-(
-    run_id String,
-    schema LowCardinality(String),
-    user_uuid String,
-    period_start DateTime64(6),
-    period_end DateTime64(6),
-    events_total UInt64,
-    active_days UInt64,
-    amplitude_avg Float64,
-    amplitude_min Float64,
-    amplitude_max Float64,
-    frequency_avg Float64,
-    duration_avg Float64,
-    duration_total Int64
-)
-ENGINE = MergeTree
-ORDER BY (run_id, user_uuid, schema)""",
-    """CREATE TABLE IF NOT EXISTS ops.report_differences
-(
-    run_id String,
-    report LowCardinality(String),
-    user_uuid String,
-    field String,
-    default_value String,
-    debezium_value String
-)
-ENGINE = MergeTree
-ORDER BY (run_id, report, user_uuid, field)""",
-)
-
 # Users with at least one event in the period; the same aggregates as the user report's totals.
 STORE_USER_REPORTS = """
 INSERT INTO ops.user_reports
@@ -93,11 +47,6 @@ class StoredRun:
     @property
     def identical(self) -> bool:
         return not (self.user_differences or self.overview_differences)
-
-
-def ensure_tables(client) -> None:
-    for statement in DDL:
-        client.command(statement)
 
 
 def store_user_reports(client, run_id: str, schema: str, period: Period) -> int:

@@ -13,8 +13,9 @@ from bionicflow.errors import BionicflowError, ConfigurationError, ServiceStartE
 from bionicflow.stack import airflow
 from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
-from bionicflow.cdc.consumer import olap_client
+from bionicflow.kernel.olap import olap_client
 from bionicflow.stack.jvm import jars_dir
+from bionicflow.stack.postgres import CLUSTERS, ClusterManager
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
 from bionicflow.stack.services import Service, build_services
 from bionicflow.stack.supervisor import Supervisor
@@ -70,15 +71,6 @@ def up(settings: Settings, reporter: Reporter) -> dict[str, Service]:
         supervisor.write_config([s.program() for s in services.values()])
         supervisor.start_daemon(env)
     _start_all(services, supervisor, reporter, running)
-    if settings.auto_bootstrap:
-        from bionicflow.demo.main_job import bootstrap_once
-
-        try:
-            bootstrap_once(settings, lambda msg: reporter.update("cdc_bootstrap", msg))
-        except BionicflowError as exc:
-            reporter.update("cdc_bootstrap", str(exc).splitlines()[0], failed=True)
-            raise
-        reporter.update("cdc_bootstrap", "done (DAGs unpaused, connectors running)", done=True)
     return services
 
 
@@ -200,5 +192,15 @@ def status(settings: Settings, cdc: bool = True) -> dict:
     }
     if cdc:
         doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
-        doc["lag"] = monitor.lag(settings, olap_client(settings)) if result["olap"]["healthy"] else {}
+        doc["lag"] = (monitor.lag(settings, olap_client(settings), superuser_connector(settings))
+                      if result["olap"]["healthy"] else {})
     return doc
+
+
+def superuser_connector(settings: Settings):
+    """Connections to the source databases as their cluster's superuser (slots, commit timestamps)."""
+    def connect(database: str):
+        cluster = CLUSTERS[database]
+        return ClusterManager(cluster, settings).connect(database=cluster.database)
+
+    return connect

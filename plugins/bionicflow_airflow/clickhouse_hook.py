@@ -21,13 +21,13 @@ class ClickHouseHook(BaseHook):
         self.send_receive_timeout = send_receive_timeout
 
     def get_conn(self) -> Any:
-        import clickhouse_connect  # heavy import: only when a task runs
+        from bionicflow.kernel.olap import connect  # heavy import (clickhouse-connect): only when a task runs
 
         conn = self.get_connection(self.olap_conn_id)
         extra = conn.extra_dejson
         self.log.info("connecting to ClickHouse %s:%s as %s", conn.host, conn.port, conn.login)
-        return clickhouse_connect.get_client(
-            host=conn.host, port=conn.port or 8123, username=conn.login or "default", password=conn.password or "",
+        return connect(
+            conn.host, conn.port or 8123, conn.login or "default", conn.password or "",
             database=conn.schema or "default", secure=bool(extra.get("secure", False)),
             connect_timeout=int(extra.get("connect_timeout", 10)), send_receive_timeout=self.send_receive_timeout,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
-from bionicflow.etl.load import PgSource
+from bionicflow.kernel.sources import PgSource
+from bionicflow.kernel.tables import TABLES
 
 # Which Airflow connection reads each source table: the read-only ETL role (least privilege).
-SOURCE_CONNECTIONS = {"users": "crm_db_reader", "telemetry_events": "telemetry_db_reader"}
+SOURCE_CONNECTIONS = {t.name: f"{t.source_database}_reader" for t in TABLES}
 # Which connection may write Debezium signals (ad hoc incremental snapshots): the database owner.
-SIGNAL_CONNECTIONS = {"users": "crm_db", "telemetry_events": "telemetry_db"}
+SIGNAL_CONNECTIONS = {t.name: t.source_database for t in TABLES}
 
 
 def pg_source(table: str) -> PgSource:

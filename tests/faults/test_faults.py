@@ -22,8 +22,9 @@ import psycopg2.extras
 import pytest
 
 from bionicflow.cdc import monitor
+from bionicflow.stack import launcher
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.config import project_root
 from bionicflow.stack.supervisor import Supervisor
 from tests.conftest import cli, run_ok
@@ -197,7 +198,7 @@ def test_kill_9_and_automatic_restart(running, airflow, service):
 
 
 def _slot_retained(settings) -> dict[str, int]:
-    lag = monitor.lag(settings, _olap(settings))
+    lag = monitor.lag(settings, _olap(settings), launcher.superuser_connector(settings))
     return {name: entry.get("slot_retained_wal_bytes") or 0 for name, entry in lag.items()}
 
 
@@ -279,7 +280,7 @@ class SlotSquatter:
 
 
 def _crm_lag(settings) -> float:
-    return monitor.lag(settings, _olap(settings))["users"].get("lag_seconds") or 0.0
+    return monitor.lag(settings, _olap(settings), launcher.superuser_connector(settings))["users"].get("lag_seconds") or 0.0
 
 
 def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airflow):

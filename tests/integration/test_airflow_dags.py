@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bionicflow.airflow_api import AirflowClient
-from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from tests.integration.test_cdc import _norm, source_rows, wait_converged
 
 RUN_TIMEOUT = 300
@@ -172,9 +172,8 @@ def test_connect_down_degrades_cdc_and_fallback_refreshes_default(stack, airflow
 
 @pytest.mark.parametrize("table", [USERS, TELEMETRY_EVENTS], ids=lambda t: t.name)
 def test_backfill_restores_a_window_in_both_schemas(stack, airflow, bootstrapped, table):
-    from bionicflow.etl.load import WINDOW_COLUMN
 
-    olap, column = _olap(stack), WINDOW_COLUMN[table.name]
+    olap, column = _olap(stack), table.business_time
     airflow.run("etl_default", {"mode": "full", "tables": [table.name]})
     wait_converged(stack, table)
     start, end = olap.query(f"SELECT min({column}), min({column}) + INTERVAL 20 DAY FROM default.{table.name} FINAL").result_rows[0]

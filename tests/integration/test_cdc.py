@@ -22,8 +22,8 @@ from confluent_kafka import Producer
 
 from bionicflow.cdc.bootstrap import bootstrap
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
-from bionicflow.etl.load import reader_sources
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
+from bionicflow.kernel.sources import reader_sources
 from tests.conftest import SNAPSHOT_MARK, cli
 
 CONVERGE_SECONDS = 120

@@ -1,6 +1,7 @@
 """The README's main job and the first-start bootstrap, as an operator runs them."""
 
-from bionicflow.demo.main_job import BOOTSTRAP_MARKER, airflow_client, bootstrap_once
+from bionicflow.airflow_api import airflow_client
+from bionicflow.demo.main_job import BOOTSTRAP_MARKER, bootstrap_once
 from tests.conftest import cli
 
 

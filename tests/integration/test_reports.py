@@ -13,7 +13,7 @@ import clickhouse_connect
 import pytest
 import requests
 
-from bionicflow.demo.accounts import customer_uuid
+from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
 from tests.conftest import cli, run_ok
 from tests.integration.test_cdc import _pg

@@ -2,7 +2,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bionicflow.etl.load import LoadError, PgSource, load_sql, resolve_table
+from bionicflow.etl.load import load_sql, resolve_table
+from bionicflow.kernel.sources import LoadError, PgSource
 from bionicflow.etl.plan import DEFAULT_LOOKBACK, plan_load
 
 START = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ def engine(tmp_path):
     return conn
 
 
-def insert_changes(conn, table: schema.CdcTable, changes: list[tuple], first_offset: int = 0) -> None:
+def insert_changes(conn, table: schema.Table, changes: list[tuple], first_offset: int = 0) -> None:
     """Debezium messages for (op, before, after) changes, one offset (and LSN) each."""
     with conn.send_insert(f"INSERT INTO debezium.{table.name}_kafka", "JSONEachRow") as ins:
         for n, (op, before, after) in enumerate(changes):

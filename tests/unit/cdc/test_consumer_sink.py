@@ -2,7 +2,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 import pytest
 
 from bionicflow.cdc.consumer import Sink, TableProgress
-from bionicflow.cdc.schema import USERS
+from bionicflow.kernel.tables import USERS
 
 
 class FakeClient:

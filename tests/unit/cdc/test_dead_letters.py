@@ -3,7 +3,7 @@
 import json
 
 from bionicflow.cdc import dead_letters
-from bionicflow.cdc.schema import USERS
+from bionicflow.kernel.tables import USERS
 from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
 
 

@@ -8,7 +8,8 @@ import pytest
 from bionicflow.cdc import initial_load, schema
 from bionicflow.cdc.bootstrap import register
 from bionicflow.cdc.connectors import load_connectors
-from bionicflow.etl.load import PgSource, source_params
+from bionicflow.kernel import tables
+from bionicflow.kernel.sources import PgSource, source_params
 from tests.unit.cdc.engine import engine, insert_changes
 
 SPECS = {spec.name: spec for spec in load_connectors()}
@@ -69,7 +70,7 @@ def test_each_connector_feeds_its_own_tables():
     assert initial_load.connector_tables(other) == []
 
 
-@pytest.mark.parametrize("table", schema.TABLES, ids=lambda t: t.name)
+@pytest.mark.parametrize("table", tables.TABLES, ids=lambda t: t.name)
 def test_the_copy_statement_parses_and_writes_every_target_column(table):
     sql = initial_load.copy_sql(table)
     params = source_params(table, PgSource("h", 1, "db", "reader", "secret"))
@@ -87,7 +88,7 @@ def test_every_streamed_change_outranks_a_copied_row(tmp_path):
     values = ", ".join(f"({r['id']}, '{r['user_uuid']}', '{r['name']}', 'e', 'r', 0, 0, 0)" for r in copied)
     conn.query("INSERT INTO debezium.users (user_id, user_uuid, name, email, _op, _lsn, _version, is_deleted) "
                f"VALUES {values}")
-    insert_changes(conn, schema.USERS, [("u", copied[0], dict(copied[0], name="streamed")),
+    insert_changes(conn, tables.USERS, [("u", copied[0], dict(copied[0], name="streamed")),
                                         ("d", copied[1], None),
                                         ("c", None, copied[2])])  # inserted after the slot, seen by the copy too
     final = conn.query("SELECT user_id, name, _op, _version FROM debezium.users FINAL ORDER BY user_id", "CSV")

@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from bionicflow.cdc.monitor import lag_seconds
+from bionicflow.kernel.lag import lag_seconds
 
 COMMIT = datetime(2026, 11, 24, 12, 0, 5, tzinfo=timezone.utc)
 

@@ -4,6 +4,7 @@ import chdb
 import pytest
 
 from bionicflow.cdc import schema
+from bionicflow.kernel import tables
 from tests.unit.cdc.engine import engine, insert_changes
 
 
@@ -22,14 +23,14 @@ def test_brief_names_and_columns():
     for name in ("users", "telemetry_events", "users_kafka", "telemetry_events_kafka", "users_mv",
                  "telemetry_events_mv", "dead_letters"):
         assert f"debezium.{name}" in statements
-    assert schema.USERS.business_columns == ["user_id", "user_uuid", "name", "email", "age", "gender", "country",
+    assert tables.USERS.business_columns == ["user_id", "user_uuid", "name", "email", "age", "gender", "country",
                                              "address", "phone", "registered_at"]
-    assert schema.TELEMETRY_EVENTS.business_columns[-2:] == ["created_ts", "saved_ts"]
+    assert tables.TELEMETRY_EVENTS.business_columns[-2:] == ["created_ts", "saved_ts"]
 
 
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="embedded"):
-        schema.kafka_table_ddl(schema.USERS, "cluster")
+        schema.kafka_table_ddl(tables.USERS, "cluster")
 
 
 @pytest.mark.parametrize("mode", ["embedded", "kafka"])
@@ -75,11 +76,11 @@ def test_an_update_of_a_sorting_key_column_moves_the_row(tmp_path):
     changes = [("c", None, row), ("u", row, moved), ("u", dict(moved, signal_duration=10), dict(moved, signal_duration=10))]
 
     live = "SELECT id, user_uuid, signal_duration FROM debezium.telemetry_events FINAL ORDER BY user_uuid"
-    insert_changes(conn, schema.TELEMETRY_EVENTS, changes)
+    insert_changes(conn, tables.TELEMETRY_EVENTS, changes)
     assert conn.query(live, "TSV").bytes().decode() == "7\tnew\t10\n"
     deletes = conn.query("SELECT user_uuid, _op FROM debezium.telemetry_events WHERE is_deleted", "TSV").bytes().decode()
     assert deletes == "old\td\n"  # the old position, deleted by the moving update
-    insert_changes(conn, schema.TELEMETRY_EVENTS, [("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
+    insert_changes(conn, tables.TELEMETRY_EVENTS, [("u", dict(moved, signal_duration=10), back)], 10)  # and back again: the newer row wins over the delete
     assert conn.query(live, "TSV").bytes().decode() == "7\told\t11\n"
 
 
@@ -99,7 +100,7 @@ def test_values_that_do_not_fit_their_column_are_dead_lettered(tmp_path):
         ("c", None, dict(row, id=7)),
         ("d", dict(row, id=7, name=None), None),  # a delete needs only its sorting key
     ]
-    insert_changes(conn, schema.USERS, changes)
+    insert_changes(conn, tables.USERS, changes)
     final = conn.query("SELECT user_id, age, country FROM debezium.users FINAL ORDER BY user_id", "TSV").bytes().decode()
     assert final == "6\t-9223372036854775808\tNZ\n"
     errors = conn.query("SELECT offset, error FROM debezium.dead_letters ORDER BY offset", "TSV").bytes().decode()
@@ -120,7 +121,7 @@ def test_a_float_column_takes_integers_and_non_finite_values_but_not_other_text(
            "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
     # Kafka's JSON converter writes NaN and the infinities as strings.
     amplitudes = [3, "NaN", "Infinity", "-Infinity", "3.5"]
-    insert_changes(conn, schema.TELEMETRY_EVENTS,
+    insert_changes(conn, tables.TELEMETRY_EVENTS,
                     [("c", None, dict(row, id=n, signal_amplitude=a)) for n, a in enumerate(amplitudes)])
     stored = conn.query("SELECT id, signal_amplitude FROM debezium.telemetry_events FINAL ORDER BY id", "TSV").bytes()
     assert stored.decode().splitlines() == ["0\t3", "1\tnan", "2\tinf", "3\t-inf"]

@@ -3,9 +3,9 @@ from datetime import datetime
 
 import pytest
 
-from bionicflow.cdc.schema import TELEMETRY_EVENTS, USERS
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.cdc.signals import snapshot_signal
-from bionicflow.etl.load import LoadError
+from bionicflow.kernel.sources import LoadError
 
 
 def test_signal_asks_for_an_incremental_snapshot_of_exactly_the_window():

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bionicflow.cdc.schema import USERS
+from bionicflow.kernel.tables import USERS
 from bionicflow.etl import schema as etl_schema
 from bionicflow.reconcile.compare import compare_with_snapshot, snapshot_source_sql
 from tests.unit.cdc.engine import ChdbClient, engine, insert_changes

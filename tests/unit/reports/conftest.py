@@ -12,8 +12,9 @@ import chdb
 import pytest
 
 from bionicflow.cdc import schema as cdc_schema
-from bionicflow.demo.accounts import customer_uuid
+from bionicflow.reports.accounts import customer_uuid
 from bionicflow.etl import schema as etl_schema
+from bionicflow.kernel import tables
 from bionicflow.reports import ChdbReader
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
@@ -55,16 +56,16 @@ def load(conn, data: Dataset) -> None:
     for statement in etl_schema.render() + cdc_schema.render("embedded"):
         conn.query(statement)
     live_events = [e for e in data.events if e["id"] not in data.deleted_event_ids]
-    for table, rows in ((cdc_schema.USERS, data.users), (cdc_schema.TELEMETRY_EVENTS, live_events)):
+    for table, rows in ((tables.USERS, data.users), (tables.TELEMETRY_EVENTS, live_events)):
         cols = table.business_columns
         insert(conn, f"default.{table.name}", cols + ["_version"], [_values(r, cols) + [1] for r in rows])
     # debezium: a stale first version of every user, then the current one; deleted events as tombstones.
-    users = cdc_schema.USERS.business_columns
+    users = tables.USERS.business_columns
     meta = ["_op", "_lsn", "_version", "_source_ts", "is_deleted"]
     stale = [_values(dict(u, name="old name", age=1), users) + ["r", 1, 1, NOW, 0] for u in data.users]
     current = [_values(u, users) + ["u", 2, 2, NOW, 0] for u in data.users]
     insert(conn, "debezium.users", users + meta, stale + current)
-    events = cdc_schema.TELEMETRY_EVENTS.business_columns
+    events = tables.TELEMETRY_EVENTS.business_columns
     rows = [_values(e, events) + ["r", 1, 1, NOW, 0] for e in data.events]
     rows += [_values(e, events) + ["d", 2, 2, NOW, 1] for e in data.events if e["id"] in data.deleted_event_ids]
     insert(conn, "debezium.telemetry_events", events + meta, rows)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from bionicflow.config import Settings, get_settings
-from bionicflow.demo.accounts import customer_uuid
+from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports import auth
 from bionicflow.reports.export import leaves
 from reports_api import deps

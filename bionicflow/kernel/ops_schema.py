@@ -1,0 +1,117 @@
+"""The `ops` schema: every table in which the platform records what it did.
+
+Batch loads (`etl_runs`), reconciliations (`reconciliation_runs`, `reconciliation_tables`),
+schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
+`report_differences`): one module, so every road creates the same tables and no road
+reaches into another for them. Every statement is idempotent.
+"""
+
+from __future__ import annotations
+
+from bionicflow.cluster_ddl import for_cluster
+from bionicflow.kernel.tables import OPS_DB
+
+OPS_DDL = (
+    f"CREATE DATABASE IF NOT EXISTS {OPS_DB}",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.etl_runs
+(
+    run_id String,
+    table LowCardinality(String),
+    mode LowCardinality(String),
+    window_start Nullable(DateTime64(6)),
+    window_end Nullable(DateTime64(6)),
+    rows UInt64,
+    seconds Float64,
+    finished_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY (table, finished_at)""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.reconciliation_runs
+(
+    run_id String,
+    started_at DateTime64(6),
+    verdict LowCardinality(String),
+    debezium_degraded UInt8,
+    fallback_triggered UInt8,
+    details String
+)
+ENGINE = MergeTree
+ORDER BY started_at""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.reconciliation_tables
+(
+    run_id String,
+    started_at DateTime64(6),
+    table LowCardinality(String),
+    side LowCardinality(String),
+    rows UInt64,
+    checksum UInt64,
+    missing_keys UInt64,
+    extra_keys UInt64,
+    differing_rows UInt64,
+    match UInt8
+)
+ENGINE = MergeTree
+ORDER BY (table, started_at)""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.schema_health
+(
+    schema LowCardinality(String),
+    state LowCardinality(String),
+    reason String,
+    changed_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplacingMergeTree(changed_at)
+ORDER BY schema""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.report_runs
+(
+    run_id String,
+    period_start DateTime64(6),
+    period_end DateTime64(6),
+    users_reported Map(String, UInt64),
+    overviews String,
+    identical UInt8,
+    differences UInt64,
+    finished_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY finished_at""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.user_reports
+(
+    run_id String,
+    schema LowCardinality(String),
+    user_uuid String,
+    period_start DateTime64(6),
+    period_end DateTime64(6),
+    events_total UInt64,
+    active_days UInt64,
+    amplitude_avg Float64,
+    amplitude_min Float64,
+    amplitude_max Float64,
+    frequency_avg Float64,
+    duration_avg Float64,
+    duration_total Int64
+)
+ENGINE = MergeTree
+ORDER BY (run_id, user_uuid, schema)""",
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.report_differences
+(
+    run_id String,
+    report LowCardinality(String),
+    user_uuid String,
+    field String,
+    default_value String,
+    debezium_value String
+)
+ENGINE = MergeTree
+ORDER BY (run_id, report, user_uuid, field)""",
+)
+
+
+def render(cluster: str | None = None) -> list[str]:
+    """Every statement of `ops`, in order; `cluster`: their cluster form (ON CLUSTER, Replicated*)."""
+    return [for_cluster(s, cluster) for s in OPS_DDL] if cluster else list(OPS_DDL)
+
+
+def ensure(client) -> None:
+    """Create whatever of `ops` is missing, through a clickhouse-connect client."""
+    for statement in OPS_DDL:
+        client.command(statement)
