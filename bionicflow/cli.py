@@ -262,7 +262,7 @@ def cdc_bootstrap(
              "ClickHouse copying the tables while the connector streams (fast). Default: BIONICFLOW_CDC_INITIAL_LOAD."),
 ) -> None:
     """Create the `debezium` schema and register (or update) both connectors, then wait until they run."""
-    from bionicflow.cdc.bootstrap import bootstrap
+    from bionicflow.bootstrap import bootstrap
     from bionicflow.cdc.connectors import KafkaConnectClient
     from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
     from bionicflow.kernel.olap import olap_client
@@ -285,6 +285,8 @@ def cdc_bootstrap(
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
     for copied in result.copied:
         err.print(f"  initial load of debezium.{copied.table}: {copied.rows:,} rows in {copied.seconds:.1f}s")
+    for warning in result.warnings:
+        err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
 
 
 

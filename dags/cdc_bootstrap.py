@@ -21,13 +21,9 @@ Run it by hand after changing a connector file; `bionicflow up` runs it once on 
 
 from __future__ import annotations
 
-import logging
-
 from airflow.sdk import Param, dag, task
 
 from bionicflow.dag_defaults import dag_kwargs
-
-log = logging.getLogger(__name__)
 
 
 @dag(
@@ -44,59 +40,50 @@ log = logging.getLogger(__name__)
     },
 )
 def cdc_bootstrap():
+    # Each task is one step of bionicflow.bootstrap, the same the CLI runs in one go.
     @task
     def create_schemas() -> int:
-        from bionicflow.cdc.bootstrap import create_schema
-        from bionicflow.etl.schema import render
-        from bionicflow.schema_drift import outdated_tables
+        from bionicflow import bootstrap
         from bionicflow_airflow import ClickHouseHook
 
         hook = ClickHouseHook()
-        olap = hook.get_conn()
-        for statement in render():
-            olap.command(statement)
-        mode, broker_list = hook.cdc_schema()
-        count = len(render()) + create_schema(olap, mode, broker_list)
-        for line in outdated_tables(olap):
-            log.warning("%s", line)
+        count, _ = bootstrap.create_schemas(hook.get_conn(), *hook.cdc_schema())
         return count
 
     @task
     def register_connectors(params: dict | None = None) -> list[str]:
-        from bionicflow.cdc.bootstrap import register
-        from bionicflow.cdc.topics import ensure_topics
+        from bionicflow import bootstrap
         from bionicflow_airflow import KafkaConnectHook
 
         hook = KafkaConnectHook()
-        ensure_topics(hook.kafka_bootstrap())
-        return register(hook.get_conn(), params["initial_load"])
+        return bootstrap.register_connectors(hook.get_conn(), hook.kafka_bootstrap(), params["initial_load"])
 
     @task
     def wait_running(changed: list[str]) -> dict:
-        from bionicflow.cdc.connectors import load_connectors
+        from bionicflow import bootstrap
         from bionicflow_airflow import KafkaConnectHook
 
-        return KafkaConnectHook().get_conn().wait_running([s.name for s in load_connectors()], timeout=300)
+        return bootstrap.wait_running(KafkaConnectHook().get_conn(), timeout=300)
 
     @task
     def verify_topics(states: dict) -> list[str]:
-        from bionicflow.cdc.topics import ensure_topics
+        from bionicflow import bootstrap
         from bionicflow_airflow import KafkaConnectHook
 
-        return ensure_topics(KafkaConnectHook().kafka_bootstrap())
+        return bootstrap.verify_topics(KafkaConnectHook().kafka_bootstrap())
 
     @task
     def initial_copy(topics: list[str]) -> list[dict]:
         from dataclasses import asdict
 
-        from bionicflow.cdc.initial_load import COPY_TIMEOUT, load_missing
+        from bionicflow import bootstrap
+        from bionicflow.cdc.initial_load import COPY_TIMEOUT
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
 
         sources = {table: pg_source(table) for table in SOURCE_CONNECTIONS}
         olap = ClickHouseHook(send_receive_timeout=COPY_TIMEOUT).get_conn()
-        copied = load_missing(olap, KafkaConnectHook().get_conn(), sources)
-        return [asdict(c) for c in copied]
+        return [asdict(c) for c in bootstrap.initial_copy(olap, KafkaConnectHook().get_conn(), sources)]
 
     schemas = create_schemas()
     changed = register_connectors()

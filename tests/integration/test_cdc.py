@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 from confluent_kafka import Producer
 
-from bionicflow.cdc.bootstrap import bootstrap
+from bionicflow.bootstrap import bootstrap
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.kernel.sources import reader_sources

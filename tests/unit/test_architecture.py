@@ -15,7 +15,7 @@ ROOT = project_root()
 KERNEL = {"kernel", "config", "errors", "cluster_ddl", "airflow_api", "dag_defaults"}
 ROADS = {"cdc", "etl", "reconcile", "reports", "olap", "schema_drift"}
 STACK = {"stack"}
-APPS = {"demo", "cli"}
+APPS = {"demo", "cli", "bootstrap"}
 
 
 def _layer(module: str) -> str:
