@@ -14,9 +14,14 @@ Progress is printed in the task logs.
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -55,11 +60,11 @@ def backfill():
 
         table = resolve_table(item["table"])
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
-        olap, done = ClickHouseHook().get_conn(), {"table": table.name}
+        olap, done = ClickHouseHook().get_client(), {"table": table.name}
         if item["target"] in ("default", "both"):
             result = load_window(olap, table, pg_source(table.name), start, end)
             record(olap, get_current_context()["run_id"], result)
-            print(f"default.{table.name}: re-loaded {result.rows} rows of the window in {result.seconds:.2f}s")
+            log.info("default.%s: re-loaded %d rows of the window in %.2fs", table.name, result.rows, result.seconds)
             done["default_rows"] = result.rows
         if item["target"] in ("debezium", "both"):
             conn = PostgresHook(postgres_conn_id=SIGNAL_CONNECTIONS[table.name]).get_conn()
@@ -69,7 +74,7 @@ def backfill():
                 signal_id = request_snapshot(conn, table, start, end)
             finally:
                 conn.close()
-            print(f"debezium.{table.name}: incremental snapshot {signal_id} requested for {len(keys)} rows")
+            log.info("debezium.%s: incremental snapshot %s requested for %d rows", table.name, signal_id, len(keys))
             done["debezium_rows"] = wait_snapshot(olap, table, keys, since) if keys else 0
         return done
 

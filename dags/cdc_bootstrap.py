@@ -47,7 +47,7 @@ def cdc_bootstrap():
         from bionicflow_airflow import ClickHouseHook
 
         hook = ClickHouseHook()
-        count, _ = bootstrap.create_schemas(hook.get_conn(), *hook.cdc_schema())
+        count, _ = bootstrap.create_schemas(hook.get_client(), *hook.cdc_schema())
         return count
 
     @task
@@ -82,7 +82,7 @@ def cdc_bootstrap():
         from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
 
         sources = {table: pg_source(table) for table in SOURCE_CONNECTIONS}
-        olap = ClickHouseHook(send_receive_timeout=COPY_TIMEOUT).get_conn()
+        olap = ClickHouseHook(send_receive_timeout=COPY_TIMEOUT).get_client()
         return [asdict(c) for c in bootstrap.initial_copy(olap, KafkaConnectHook().get_conn(), sources)]
 
     schemas = create_schemas()

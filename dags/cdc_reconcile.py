@@ -15,12 +15,17 @@ connector tasks once, marks `debezium` degraded in `ops.schema_health`, and trig
 
 from __future__ import annotations
 
+import logging
+
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
 
 LAST_COMMIT_SQL = "SELECT (pg_last_committed_xact()).timestamp"
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -44,17 +49,17 @@ def cdc_reconcile():
         try:
             connectors = KafkaConnectHook().get_conn().statuses()
         except (ConnectError, OSError) as exc:  # Connect down is a finding of this run, not a crash
-            print(f"Kafka Connect unreachable: {exc}")
+            log.warning("Kafka Connect unreachable: %s", exc)
             connectors = None
         last_commit = {table: PostgresHook(postgres_conn_id=conn_id).get_first(LAST_COMMIT_SQL)[0]
                        for table, conn_id in SOURCE_CONNECTIONS.items()}
         report = run_reconciliation(
-            ClickHouseHook().get_conn(), {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
+            ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],
         )
         for line in report.summary()["tables"]:
-            print(line)
-        print(f"verdict: {report.verdict}; reasons: {report.decision.reasons or 'none'}")
+            log.info("%s", line)
+        log.info("verdict: %s; reasons: %s", report.verdict, report.decision.reasons or "none")
         return report.summary()
 
     @task
@@ -63,7 +68,7 @@ def cdc_reconcile():
 
         connect = KafkaConnectHook().get_conn()
         for name in summary["restart"]:
-            print(f"restarting failed parts of {name}")
+            log.info("restarting failed parts of %s", name)
             connect.restart_failed(name)
         return summary["restart"]
 

@@ -9,9 +9,14 @@ so both roads have updates and deletes to carry.
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -43,7 +48,8 @@ def demo_data():
         finally:
             crm.close()
             telemetry.close()
-        print(f"wrote {result.users} users and {result.events} events; updated {result.updates}, deleted {result.deletes}")
+        log.info("wrote %d users and %d events; updated %d, deleted %d", result.users, result.events, result.updates,
+                 result.deletes)
         return result.__dict__
 
     generate()

@@ -17,9 +17,14 @@ Each load is recorded in `ops.etl_runs`.
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -58,7 +63,7 @@ def etl_default():
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
-        olap = ClickHouseHook().get_conn()
+        olap = ClickHouseHook().get_client()
         table, source = resolve_table(item["table"]), pg_source(item["table"])
         if item["mode"] == "full":
             result = full_refresh(olap, table, source)
@@ -66,7 +71,7 @@ def etl_default():
             result = load_window(olap, table, source, datetime.fromisoformat(item["start"]),
                                  datetime.fromisoformat(item["end"]))
         record(olap, get_current_context()["run_id"], result)
-        print(f"{result.table}: {result.mode} load of {result.rows} rows in {result.seconds:.2f}s")
+        log.info("%s: %s load of %d rows in %.2fs", result.table, result.mode, result.rows, result.seconds)
         return {"table": result.table, "rows": result.rows, "seconds": round(result.seconds, 3)}
 
     load.expand(item=plan())

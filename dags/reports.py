@@ -14,11 +14,16 @@ The daily schedule reports on the run's data interval (the previous day); a manu
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
 
 SCHEMAS = ["default", "debezium"]
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -44,8 +49,8 @@ def reports():
         ctx = get_current_context()
         period = period_from_run(dict(ctx["params"]), ctx.get("data_interval_start"), ctx.get("data_interval_end"),
                                  get_settings().reports_max_period_days)
-        ensure_tables(ClickHouseHook().get_conn())
-        print(f"reporting on {period.start} .. {period.end}")
+        ensure_tables(ClickHouseHook().get_client())
+        log.info("reporting on %s .. %s", period.start, period.end)
         return period.as_dict()
 
     @task
@@ -55,8 +60,8 @@ def reports():
         from bionicflow_airflow import ClickHouseHook
 
         run_id = get_current_context()["run_id"]
-        users = store_user_reports(ClickHouseHook().get_conn(), run_id, schema, Period.parse(period["from"], period["to"]))
-        print(f"{schema}: stored the reports of {users} active users")
+        users = store_user_reports(ClickHouseHook().get_client(), run_id, schema, Period.parse(period["from"], period["to"]))
+        log.info("%s: stored the reports of %s active users", schema, users)
         return {"schema": schema, "users": users}
 
     @task
@@ -65,10 +70,10 @@ def reports():
         from bionicflow.reports.store import store_run
         from bionicflow_airflow import ClickHouseHook
 
-        result = store_run(ClickHouseHook().get_conn(), get_current_context()["run_id"],
+        result = store_run(ClickHouseHook().get_client(), get_current_context()["run_id"],
                            Period.parse(period["from"], period["to"]), {b["schema"]: b["users"] for b in built})
-        print(f"users reported {result.users_reported}; differing users fields {result.user_differences}, "
-              f"differing overview fields {result.overview_differences}")
+        log.info("users reported %s; differing users fields %s, differing overview fields %s",
+                 result.users_reported, result.user_differences, result.overview_differences)
         return {"identical": result.identical, "users_reported": result.users_reported}
 
     period = plan()

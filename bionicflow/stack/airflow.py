@@ -68,7 +68,7 @@ def connection_env(settings: Settings) -> dict[str, str]:
             "schema": "default", "extra": {"secure": False},
         }),
         "AIRFLOW_CONN_KAFKA_CONNECT": json.dumps({
-            "conn_type": "http", "host": h, "port": settings.kafka_connect_port, "schema": "http",
+            "conn_type": "kafka_connect", "host": h, "port": settings.kafka_connect_port, "schema": "http",
             # the Kafka cluster this Connect worker writes to (bootstrap creates the CDC topics there)
             "extra": {"kafka_bootstrap": f"{h}:{settings.kafka_port}"},
         }),
@@ -85,6 +85,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(project_root() / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_root() / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # the UI's Test button on a connection (off by default since Airflow 2.7): admins only here
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__FERNET_KEY": _persistent_secret(settings, "airflow_fernet_key", _fernet_key),

@@ -27,7 +27,7 @@ from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.config import project_root
 from bionicflow.stack.supervisor import Supervisor
-from tests.conftest import cli, run_ok
+from tests.stack import cli, run_ok
 from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
 
 # bench/fault_recovery.py points each of its runs at its own file.

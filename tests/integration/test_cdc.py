@@ -24,7 +24,7 @@ from bionicflow.bootstrap import bootstrap
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.kernel.sources import reader_sources
-from tests.conftest import SNAPSHOT_MARK, cli
+from tests.stack import SNAPSHOT_MARK, cli
 
 CONVERGE_SECONDS = 120
 

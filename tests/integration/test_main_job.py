@@ -2,7 +2,7 @@
 
 from bionicflow.airflow_api import airflow_client
 from bionicflow.demo.main_job import BOOTSTRAP_MARKER, bootstrap_once
-from tests.conftest import cli
+from tests.stack import cli
 
 
 def test_first_start_bootstrap_runs_once(stack):

@@ -15,7 +15,7 @@ import requests
 
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
-from tests.conftest import cli, run_ok
+from tests.stack import cli, run_ok
 from tests.integration.test_cdc import _pg
 
 TODAY = date.today()

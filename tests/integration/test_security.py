@@ -12,7 +12,7 @@ import pytest
 import requests
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from tests.conftest import cli
+from tests.stack import cli
 
 
 def _pg(stack, db: str, user: str, password: str):

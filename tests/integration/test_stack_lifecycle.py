@@ -7,7 +7,7 @@ import time
 import clickhouse_connect
 import psycopg2
 
-from tests.conftest import cli
+from tests.stack import cli
 
 REQUIRED = {
     "crm_db", "telemetry_db", "kafka", "kafka_connect", "olap", "airflow_api_server",

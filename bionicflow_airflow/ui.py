@@ -28,7 +28,7 @@ def build_app() -> FastAPI:
         from bionicflow.reports.dashboard import latest
         from bionicflow_airflow.clickhouse_hook import ClickHouseHook
 
-        page = latest(ClickHouseHook(send_receive_timeout=30).get_conn())
+        page = latest(ClickHouseHook(send_receive_timeout=30).get_client())
         return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
 
     return app

@@ -1,4 +1,4 @@
-"""Kafka Connect hook on requests, reading the Airflow connection `kafka_connect`."""
+"""Kafka Connect hook on requests, reading the Airflow connection `kafka_connect` (type `kafka_connect`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ class KafkaConnectHook(BaseHook):
 
     conn_name_attr = "kafka_connect_conn_id"
     default_conn_name = "kafka_connect"
-    conn_type = "http"
+    conn_type = "kafka_connect"
     hook_name = "Kafka Connect"
 
     def __init__(self, kafka_connect_conn_id: str = default_conn_name):
@@ -45,8 +45,11 @@ class KafkaConnectHook(BaseHook):
         return KafkaConnectClient(self.base_url(), session=session)
 
     def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: the worker's version and how many connectors it runs."""
         try:
-            info = self.get_conn().session.get(self.base_url() + "/", timeout=10).json()
+            client = self.get_conn()
+            info = client.session.get(self.base_url() + "/", timeout=10).json()
+            running = len(client.session.get(self.base_url() + "/connectors", timeout=10).json())
         except Exception as exc:  # reported to the UI, as Airflow's test button expects
             return False, str(exc)
-        return True, f"Kafka Connect {info.get('version')}"
+        return True, f"Kafka Connect {info.get('version')}, {running} connector(s)"

@@ -1,0 +1,89 @@
+"""Session fixtures of the embedded stack, shared by tests/integration and tests/faults (their conftests import them).
+
+The stack starts once per test session; BIONICFLOW_TEST_REUSE=1 reuses a running test stack.
+Every test of those suites is marked `integration`: `pytest -m "not integration"` runs the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.stack import STATE_DIR, cli, run_ok, seed_snapshot_rows, stack_environment
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_stack_environment():
+    """The settings, the CLI and the stack see the test stack's ports and state directory."""
+    from bionicflow.config import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stack_environment().items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()  # a unit test may have read the defaults
+        yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings(_test_stack_environment):
+    from bionicflow.config import Settings
+
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings):
+    """A running, healthy embedded stack; stopped at the end unless it was reused."""
+    reuse = os.environ.get("BIONICFLOW_TEST_REUSE") == "1"
+    if not reuse and STATE_DIR.exists():
+        cli("down", timeout=180)
+        shutil.rmtree(STATE_DIR)
+    result = cli("up", timeout=900)
+    assert result.returncode == 0, f"bionicflow up failed:\n{result.stderr[-4000:]}"
+    if not reuse:
+        seed_snapshot_rows(settings)
+    yield settings
+    if not reuse:
+        result = cli("down", timeout=300)
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def airflow(stack):
+    """An authenticated client of the stack's Airflow REST API."""
+    from bionicflow.airflow_api import AirflowClient
+
+    return AirflowClient(f"http://{stack.host}:{stack.airflow_port}", stack.airflow_admin_user,
+                         stack.airflow_admin_password.get_secret_value())
+
+
+@pytest.fixture(scope="session")
+def report_data(stack, airflow):
+    """Demo data carried by both roads, plus a CRM user without events (returns that user's uuid)."""
+    import uuid
+
+    import psycopg2
+
+    from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
+    from tests.integration.test_cdc import wait_converged
+
+    run_ok(airflow, "cdc_bootstrap")
+    run_ok(airflow, "demo_data", {"users": 300, "events": 6000, "updates": 10, "deletes": 30})
+    lonely = str(uuid.uuid4())  # added after the events, so none of them is theirs
+    conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="crm_db", user=stack.crm_user,
+                            password=stack.crm_password.get_secret_value())
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (user_uuid, name, email) VALUES (%s, 'No Events', 'none@example.org')", (lonely,))
+    conn.close()
+    for table in (USERS, TELEMETRY_EVENTS):
+        wait_converged(stack, table)
+    run_ok(airflow, "etl_default", {"mode": "full"})
+    return lonely
+
+
+def mark_integration(items) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
