@@ -21,7 +21,12 @@ import anyio
 import chdb
 
 from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
-from bionicflow.olap.protocol import ClickHouseError, RequestOptions, quote_identifier, quote_string
+from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
+                                      register_error_names)
+
+# Every exception code the engine knows, with its name (chdb has no system.error_codes).
+ERROR_NAMES = ("SELECT toUInt32(number) AS code, errorCodeToName(code) AS name FROM numbers(2000) "
+               "WHERE name != ''")
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,6 @@ class QuerySlots:
             self._semaphore.release()
 
 
-PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^}]*)\}")
 # Placeholder types that only ever become a literal value; any other (Identifier above all)
 # can change what the statement names, so its value is part of the verdict's key.
 LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bool|String|FixedString|UUID|"
@@ -115,6 +119,7 @@ class Engine:
         # server's lifetime so the engine stays loaded between requests.
         self._anchor = chdb.connect(str(self.data_dir))
         self.version = self._anchor.query("SELECT version()", "TabSeparated").bytes().decode().strip()
+        register_error_names(dict(json.loads(self._anchor.query(ERROR_NAMES, "JSONCompact").bytes())["data"]))
         self.timezone = self._anchor.query("SELECT timezone()", "TabSeparated").bytes().decode().strip()
 
     def close(self) -> None:
@@ -210,11 +215,12 @@ def run_query(conn, sql: str, fmt: str, params: dict[str, str]) -> QueryResult:
     data = result.bytes()
     return QueryResult(
         data=data,
+        # chdb's rows_read()/bytes_read() count the result; storage_*_read() what was read
         summary={
-            "read_rows": str(result.rows_read()), "read_bytes": str(result.bytes_read()),
+            "read_rows": str(result.storage_rows_read()), "read_bytes": str(result.storage_bytes_read()),
             "written_rows": str(result.rows_written()), "written_bytes": str(result.bytes_written()),
-            "total_rows_to_read": str(result.rows_read()),
-            "result_rows": "0", "result_bytes": str(len(data)),
+            "total_rows_to_read": str(result.storage_rows_read()),
+            "result_rows": str(result.rows_read()), "result_bytes": str(result.bytes_read()),
             "elapsed_ns": str(time.perf_counter_ns() - started),
         },
     )
@@ -258,3 +264,12 @@ class StreamingInsert:
 
 def summary_header(summary: dict) -> str:
     return json.dumps(summary, separators=(",", ":"))
+
+
+_PROGRESS_FIELDS = ("read_rows", "read_bytes", "written_rows", "written_bytes", "total_rows_to_read",
+                    "result_rows", "result_bytes", "elapsed_ns")
+
+
+def progress_header(summary: dict) -> str:
+    """ClickHouse's X-ClickHouse-Progress value (the summary's progress fields)."""
+    return json.dumps({k: summary[k] for k in _PROGRESS_FIELDS if k in summary}, separators=(",", ":"))

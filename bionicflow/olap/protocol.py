@@ -24,28 +24,47 @@ SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENGINE_ERROR = re.compile(r"Code:\s*(\d+)\.\s*(?:DB::Exception:\s*)?(.*)")
 _TRAILING_NAME = re.compile(r"\s*\(([A-Z][A-Z_0-9]+)\)\s*$")
 
-# ClickHouse answers these exception codes with these HTTP statuses; anything else is 500.
-_STATUS_BY_NAME = {
-    "AUTHENTICATION_FAILED": 401, "UNKNOWN_USER": 401, "WRONG_PASSWORD": 401,
-    "REQUIRED_PASSWORD": 401,
-    "READONLY": 403, "ACCESS_DENIED": 403, "NOT_ENOUGH_PRIVILEGES": 403,
-    "UNKNOWN_TABLE": 404, "UNKNOWN_DATABASE": 404, "UNKNOWN_FUNCTION": 404,
-    "UNKNOWN_IDENTIFIER": 404, "UNKNOWN_TYPE": 404, "UNKNOWN_FORMAT": 404,
-    "UNKNOWN_STORAGE": 404, "UNKNOWN_AGGREGATE_FUNCTION": 404, "UNKNOWN_COLUMN": 404,
-    "SYNTAX_ERROR": 400, "BAD_ARGUMENTS": 400, "UNKNOWN_SETTING": 400,
-    "CANNOT_PARSE_TEXT": 400, "CANNOT_PARSE_QUOTED_STRING": 400, "CANNOT_PARSE_DATE": 400,
-    "CANNOT_PARSE_DATETIME": 400, "CANNOT_PARSE_NUMBER": 400, "CANNOT_PARSE_INPUT_ASSERTION_FAILED": 400,
-    "INCORRECT_DATA": 400, "TYPE_MISMATCH": 400, "ILLEGAL_TYPE_OF_ARGUMENT": 400,
-    "NUMBER_OF_ARGUMENTS_DOESNT_MATCH": 400, "EMPTY_QUERY": 400, "UNKNOWN_COMPRESSION_METHOD": 415,
-    "TABLE_ALREADY_EXISTS": 400, "DATABASE_ALREADY_EXISTS": 400, "NO_SUCH_COLUMN_IN_TABLE": 400,
-    "QUERY_IS_TOO_LARGE": 413, "SETTING_CONSTRAINT_VIOLATION": 400, "UNKNOWN_QUERY_PARAMETER": 400,
-    "BAD_QUERY_PARAMETER": 400, "TIMEOUT_EXCEEDED": 500, "MEMORY_LIMIT_EXCEEDED": 500,
+# HTTP statuses as ClickHouse's exceptionCodeToHTTPStatus gives them; anything else is 500.
+_CLICKHOUSE_STATUS = {
+    401: ("REQUIRED_PASSWORD",),
+    403: ("UNKNOWN_USER", "WRONG_PASSWORD", "AUTHENTICATION_FAILED", "SET_NON_GRANTED_ROLE", "ACCESS_DENIED"),
+    400: ("BAD_ARGUMENTS", "CANNOT_COMPILE_REGEXP", "CANNOT_PARSE_TEXT", "CANNOT_PARSE_ESCAPE_SEQUENCE",
+          "CANNOT_PARSE_QUOTED_STRING", "CANNOT_PARSE_DATE", "CANNOT_PARSE_DATETIME", "CANNOT_PARSE_NUMBER",
+          "CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING", "CANNOT_PARSE_IPV4", "CANNOT_PARSE_IPV6",
+          "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "CANNOT_PARSE_UUID", "DUPLICATE_COLUMN", "ILLEGAL_COLUMN",
+          "UNKNOWN_ELEMENT_IN_AST", "UNKNOWN_TYPE_OF_AST_NODE", "THERE_IS_NO_COLUMN", "TOO_DEEP_AST", "TOO_BIG_AST",
+          "UNEXPECTED_AST_STRUCTURE", "SYNTAX_ERROR", "INCORRECT_DATA", "TYPE_MISMATCH",
+          "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"),
+    404: ("UNKNOWN_TABLE", "UNKNOWN_FUNCTION", "UNKNOWN_IDENTIFIER", "UNKNOWN_TYPE", "UNKNOWN_STORAGE",
+          "UNKNOWN_DATABASE", "UNKNOWN_SETTING", "UNKNOWN_DIRECTION_OF_SORTING", "UNKNOWN_AGGREGATE_FUNCTION",
+          "UNKNOWN_FORMAT", "UNKNOWN_DATABASE_ENGINE", "UNKNOWN_TYPE_OF_QUERY", "UNKNOWN_ROLE"),
+    413: ("QUERY_IS_TOO_LARGE",),
+    501: ("NOT_IMPLEMENTED",),
+    503: ("SOCKET_TIMEOUT", "CANNOT_OPEN_FILE", "CANNOT_SCHEDULE_TASK"),
+    411: ("HTTP_LENGTH_REQUIRED",),
+    408: ("TIMEOUT_EXCEEDED",),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "UNKNOWN_COMPRESSION_METHOD"),
 }
+# Where ClickHouse says 500 for a mistake of the request's, not the server's, we say 4xx
+# (docs/olap-server.md): a client or a monitor should not take them for a server fault.
+_CLIENT_MISTAKES = {
+    403: ("READONLY",),
+    400: ("SETTING_CONSTRAINT_VIOLATION", "UNKNOWN_QUERY_PARAMETER", "BAD_QUERY_PARAMETER", "EMPTY_QUERY",
+          "CANNOT_DECOMPRESS", "CANNOT_READ_ALL_DATA", "CANNOT_PARSE_BOOL", "INCORRECT_NUMBER_OF_COLUMNS",
+          "ILLEGAL_TYPE_OF_ARGUMENT", "NUMBER_OF_ARGUMENTS_DOESNT_MATCH", "TABLE_ALREADY_EXISTS",
+          "DATABASE_ALREADY_EXISTS", "NO_SUCH_COLUMN_IN_TABLE", "MULTIPLE_EXPRESSIONS_FOR_ALIAS",
+          "INVALID_SESSION_TIMEOUT", "CANNOT_PARSE_INPUT"),
+    404: ("UNKNOWN_COLUMN", "SESSION_NOT_FOUND"),
+    409: ("SESSION_IS_LOCKED",),
+}
+_STATUS_BY_NAME = {name: status for table in (_CLICKHOUSE_STATUS, _CLIENT_MISTAKES)
+                   for status, names in table.items() for name in names}
 _CODE_NAMES = {
     62: "SYNTAX_ERROR", 115: "UNKNOWN_SETTING", 164: "READONLY", 497: "ACCESS_DENIED",
     516: "AUTHENTICATION_FAILED", 73: "UNKNOWN_FORMAT", 60: "UNKNOWN_TABLE",
     81: "UNKNOWN_DATABASE", 36: "BAD_ARGUMENTS", 48: "NOT_IMPLEMENTED",
     1001: "STD_EXCEPTION", 202: "TOO_MANY_SIMULTANEOUS_QUERIES", 394: "QUERY_WAS_CANCELLED",
+    27: "CANNOT_PARSE_INPUT_ASSERTION_FAILED", 457: "BAD_QUERY_PARAMETER",
 }
 
 
@@ -74,10 +93,24 @@ class ClickHouseError(Exception):
             return cls(1001, "STD_EXCEPTION", first_line or "unknown error")
         code, message = int(match.group(1)), match.group(2)
         name_match = _TRAILING_NAME.search(message)
-        name = name_match.group(1) if name_match else _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
         if name_match:
-            message = message[: name_match.start()]
-        return cls(code, name, message.rstrip(". "))
+            name, message = name_match.group(1), message[: name_match.start()]
+        else:  # a long error (a bad row of INSERT data) names itself at the end of its last line
+            last = _TRAILING_NAME.search(text.strip())
+            name = last.group(1) if last else _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
+        return cls(code, name, message.rstrip(". :"))
+
+
+def register_error_names(names: Mapping[int, str]) -> None:
+    """The engine's own code -> name table (``errorCodeToName``), so every code is named."""
+    _CODE_NAMES.update({code: name for code, name in names.items() if code not in _CODE_NAMES})
+
+
+def password_required() -> ClickHouseError:
+    """No credentials and no password-less user: ask for them (a browser shows its login box)."""
+    return ClickHouseError(194, "REQUIRED_PASSWORD",
+                           "Authentication required: send a user and password (basic auth, X-ClickHouse-User/"
+                           "X-ClickHouse-Key headers or user/password parameters)")
 
 
 def auth_failed(user: str) -> ClickHouseError:
@@ -91,6 +124,7 @@ def auth_failed(user: str) -> ClickHouseError:
 class Credentials:
     user: str
     password: str
+    anonymous: bool = False  # nothing was sent: the user `default` with an empty password
 
 
 def read_credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> Credentials:
@@ -116,7 +150,7 @@ def read_credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> C
         return Credentials(headers["x-clickhouse-user"], headers.get("x-clickhouse-key", ""))
     if given[2]:
         return Credentials(params["user"], params.get("password", ""))
-    return Credentials("default", "")
+    return Credentials("default", "", anonymous=True)
 
 
 @dataclass
@@ -146,6 +180,29 @@ def read_options(params: Mapping[str, str]) -> RequestOptions:
                 raise ClickHouseError(115, "UNKNOWN_SETTING", f"Setting name {name!r} is not valid")
             opts.settings[name] = value
     return opts
+
+
+PLACEHOLDER = re.compile(r"\{\s*(\w+)\s*:\s*([^}]*)\}")
+_INTEGER_TYPE = re.compile(r"^(?:Nullable\(|LowCardinality\()*(U?)Int(8|16|32|64|128|256)\)*$")
+
+
+def check_query_params(sql: str, params: Mapping[str, str]) -> None:
+    """Refuse an integer parameter outside its type, as ClickHouse does (the engine would wrap it: 300 -> 44)."""
+    for name, typ in PLACEHOLDER.findall(sql):
+        match = _INTEGER_TYPE.match(typ.strip())
+        value = params.get(name)
+        if not match or value is None or (value == "\\N" and "Nullable(" in typ):
+            continue
+        bits, signed = int(match.group(2)), not match.group(1)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+        try:
+            number = int(value.strip(), 10)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ClickHouseError(457, "BAD_QUERY_PARAMETER",
+                                  f"Value {value[:100]} cannot be parsed as {typ.strip()} for query parameter '{name}' "
+                                  f"(an integer from {low} to {high})")
 
 
 def quote_string(value: str) -> str:

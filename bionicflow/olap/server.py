@@ -11,11 +11,9 @@ import contextlib
 import hmac
 import logging
 import uuid
-import zlib
 from dataclasses import dataclass
 
 import anyio
-import lz4.frame
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,12 +23,15 @@ from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
 from bionicflow.olap.access import catalogue_filters
-from bionicflow.olap.engine import Engine, StreamingInsert, run_query, summary_header
+from bionicflow.olap.codecs import compress_response, request_decompressor
+from bionicflow.olap.engine import Engine, StreamingInsert, progress_header, run_query, summary_header
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.protocol import (
     ClickHouseError,
     InsertHead,
     auth_failed,
+    check_query_params,
+    password_required,
     first_keyword,
     multi_statement_error,
     output_format,
@@ -79,60 +80,6 @@ def users_from_settings(settings: Settings) -> dict[str, User]:
     }
 
 
-class _Frames:
-    """Decompresses a body made of one or more concatenated frames (gzip members, LZ4/zstd frames).
-
-    clickhouse-connect sends each block of an insert as its own frame.
-    """
-
-    def __init__(self, factory):
-        self._factory = factory
-        self._current = factory()
-
-    def decompress(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            out.append(self._current.decompress(data))
-            if not self._current.eof:
-                break
-            data = self._current.unused_data
-            self._current = self._factory()
-        return b"".join(out)
-
-
-def _decompressor(encoding: str) -> _Frames | None:
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return None
-    if encoding == "gzip":
-        return _Frames(lambda: zlib.decompressobj(wbits=31))
-    if encoding == "deflate":
-        return _Frames(zlib.decompressobj)
-    if encoding == "lz4":
-        return _Frames(lz4.frame.LZ4FrameDecompressor)
-    if encoding == "zstd":
-        from backports.zstd import ZstdDecompressor
-
-        return _Frames(ZstdDecompressor)
-    raise ClickHouseError(
-        415, "UNKNOWN_COMPRESSION_METHOD",
-        f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, lz4, zstd or none",
-    )
-
-
-def _compress_response(data: bytes, accept: str, enabled: bool) -> tuple[bytes, str | None]:
-    if not enabled or not data:
-        return data, None
-    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    if "lz4" in offered:
-        return lz4.frame.compress(data), "lz4"
-    if "gzip" in offered:
-        return zlib.compress(data, 1, wbits=31), "gzip"
-    if "deflate" in offered:
-        return zlib.compress(data, 1), "deflate"
-    return data, None
-
-
 class OlapApp:
     """Request handling; the Starlette app is built around one instance."""
 
@@ -146,7 +93,7 @@ class OlapApp:
         user = self.users.get(creds.user)
         given = creds.password.encode()
         if user is None or not hmac.compare_digest(given, user.password.encode()):
-            raise auth_failed(creds.user)
+            raise password_required() if creds.anonymous else auth_failed(creds.user)
         return user
 
     async def ping(self, request: Request) -> Response:
@@ -178,11 +125,10 @@ class OlapApp:
             # parameter names only: values may be secrets (postgresql() passwords are bound)
             log.info("query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
                      sorted(k for k in locals().get("params", {}) if k.startswith("param_")))
-            return PlainTextResponse(
-                err.body(self.engine.version),
-                status_code=err.http_status,
-                headers={**base_headers, "X-ClickHouse-Exception-Code": str(err.code)},
-            )
+            out = {**base_headers, "X-ClickHouse-Exception-Code": str(err.code)}
+            if err.name == "REQUIRED_PASSWORD":
+                out["WWW-Authenticate"] = 'Basic realm="bionicflow OLAP server", charset="UTF-8"'
+            return PlainTextResponse(err.body(self.engine.version), status_code=err.http_status, headers=out)
 
     async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict) -> Response:
         opts = read_options(params)
@@ -193,7 +139,7 @@ class OlapApp:
                 "use HTTP Content-Encoding/Accept-Encoding instead",
             )
         readonly = user.readonly or request.method == "GET"
-        decompressor = _decompressor(request.headers.get("content-encoding", ""))
+        decompressor = request_decompressor(request.headers.get("content-encoding", ""))
         body = _BodyReader(request, decompressor, consumed=form_sent)
         param_query = params.get("query", "")
 
@@ -214,6 +160,7 @@ class OlapApp:
                 sql = await self._whole_query(param_query, first_data, body)
                 if statement_count(sql) > 1:
                     raise multi_statement_error()
+                check_query_params(sql, opts.query_params)
                 if user.readonly:
                     await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                              opts.database or "default")
@@ -225,15 +172,27 @@ class OlapApp:
                     self.engine.catalogue_changed()
             finally:
                 await run_in_threadpool(conn.close)
-        data, encoding = _compress_response(
+        data, encoding = compress_response(
             result.data,
             request.headers.get("accept-encoding", ""),
             opts.settings.get("enable_http_compression") == "1",
         )
-        out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(result.summary)}
+        return Response(data, headers=self._result_headers(headers, opts, kind, fmt, result, encoding),
+                        media_type=_media_type(fmt))
+
+    @staticmethod
+    def _result_headers(headers: dict, opts, kind: str, fmt: str, result, encoding: str | None) -> dict:
+        out = {**headers, "X-ClickHouse-Summary": summary_header(result.summary)}
+        # A statement without a result (DDL, INSERT … SELECT, SET) names no format, as in ClickHouse:
+        # clients read that as "no rows, here is the summary" (clickhouse-connect's command()).
+        if result.data or kind in READ_KINDS:
+            out["X-ClickHouse-Format"] = fmt
+        if opts.settings.get("send_progress_in_http_headers") == "1":
+            # results are built before they are sent, so the one progress header is the final one
+            out["X-ClickHouse-Progress"] = progress_header(result.summary)
         if encoding:
             out["Content-Encoding"] = encoding
-        return Response(data, headers=out, media_type=_media_type(fmt))
+        return out
 
     async def _run_watched(self, request: Request, conn, sql: str, fmt: str, params: dict[str, str],
                            cancel_on_disconnect: bool):
@@ -297,7 +256,15 @@ class OlapApp:
                 raise ClickHouseError(
                     396, "QUERY_IS_TOO_LARGE", f"query text over {MAX_QUERY_BYTES} bytes; send data with INSERT ... FORMAT"
                 )
-        text = param_query + ("\n" if param_query and rest else "") + rest.decode("utf-8", errors="strict")
+        try:
+            body_text = rest.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise ClickHouseError(
+                36, "BAD_ARGUMENTS",
+                f"the query is not valid UTF-8 (byte 0x{rest[exc.start]:02x} at position {exc.start}); the engine takes "
+                "query text as UTF-8: send binary values as query parameters (param_x) or as INSERT data",
+            ) from None
+        text = param_query + ("\n" if param_query and rest else "") + body_text
         if not text.strip():
             raise ClickHouseError(62, "EMPTY_QUERY", "Empty query")
         return text

@@ -130,7 +130,7 @@ def test_a_second_identity_in_headers_or_parameters_is_refused(stack):
                   {"params": {"user": stack.clickhouse_user, "password": admin_password}}):
         response = requests.post(_url(stack), data=b"SELECT currentUser()", auth=_reader_auth(stack), timeout=30,
                                   **extra)
-        assert (response.status_code, response.headers.get("X-ClickHouse-Exception-Code")) == (401, "516")
+        assert (response.status_code, response.headers.get("X-ClickHouse-Exception-Code")) == (403, "516")
 
 
 def test_the_catalogue_shows_a_reader_only_its_databases(stack, fenced):

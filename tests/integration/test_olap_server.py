@@ -72,9 +72,11 @@ def test_strings_round_trip_byte_identical(admin, table):
 def test_wrong_password_is_rejected(stack):
     with pytest.raises(DatabaseError, match="516"):
         _client(stack, password="wrong")
-    response = requests.post(_url(stack), data="SELECT 1", timeout=10)
-    assert response.status_code == 401
-    assert response.headers["X-ClickHouse-Exception-Code"] == "516"
+    response = requests.post(_url(stack), data="SELECT 1", timeout=10)  # nothing sent: asked to log in
+    assert (response.status_code, response.headers["X-ClickHouse-Exception-Code"]) == (401, "194")
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+    wrong = requests.post(_url(stack), data="SELECT 1", auth=(stack.clickhouse_user, "wrong"), timeout=10)
+    assert (wrong.status_code, wrong.headers["X-ClickHouse-Exception-Code"]) == (403, "516")  # as ClickHouse
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 import gzip
 import zlib
 
+import brotli
 import lz4.frame
 import pytest
 from backports import zstd
 
+from bionicflow.olap.codecs import compress_response, request_decompressor
 from bionicflow.olap.protocol import ClickHouseError
-from bionicflow.olap.server import _decompressor
 
 PARTS = [b"first block\n" * 100, b"second block\n" * 50, b"third\n"]
 
@@ -18,17 +19,31 @@ PARTS = [b"first block\n" * 100, b"second block\n" * 50, b"third\n"]
 def test_concatenated_frames_decompress_in_any_chunking(encoding, compress):
     body = b"".join(compress(part) for part in PARTS)
     for chunk_size in (1, 7, 1000, len(body)):
-        decoder = _decompressor(encoding)
+        decoder = request_decompressor(encoding)
         out = b"".join(decoder.decompress(body[i:i + chunk_size]) for i in range(0, len(body), chunk_size))
         assert out == b"".join(PARTS), f"{encoding} with {chunk_size}-byte chunks"
 
 
-def test_deflate_and_identity():
-    assert _decompressor("deflate").decompress(zlib.compress(b"abc")) == b"abc"
-    assert _decompressor("") is None and _decompressor("identity") is None
+def test_brotli_deflate_and_identity():
+    body = brotli.compress(b"".join(PARTS))
+    decoder = request_decompressor("br")
+    assert b"".join(decoder.decompress(body[i:i + 5]) for i in range(0, len(body), 5)) == b"".join(PARTS)
+    assert request_decompressor("deflate").decompress(zlib.compress(b"abc")) == b"abc"
+    assert request_decompressor("") is None and request_decompressor("identity") is None
 
 
 def test_unknown_encoding_is_refused_with_the_alternatives():
     with pytest.raises(ClickHouseError) as info:
-        _decompressor("br")
-    assert info.value.http_status == 415 and "gzip, deflate, lz4, zstd" in info.value.message
+        request_decompressor("compress")
+    assert info.value.http_status == 415 and "gzip, deflate, br, lz4, zstd" in info.value.message
+
+
+@pytest.mark.parametrize("encoding, decode", [
+    ("zstd", zstd.decompress), ("br", brotli.decompress), ("gzip", gzip.decompress), ("lz4", lz4.frame.decompress),
+    ("deflate", zlib.decompress),
+])
+def test_responses_are_compressed_in_the_encoding_the_client_accepts(encoding, decode):
+    data = b"".join(PARTS)
+    body, chosen = compress_response(data, f"{encoding};q=1.0, identity;q=0.1", enabled=True)
+    assert chosen == encoding and decode(body) == data
+    assert compress_response(data, encoding, enabled=False) == (data, None)  # without enable_http_compression=1

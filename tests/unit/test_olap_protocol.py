@@ -107,3 +107,39 @@ def test_first_keyword(sql, word):
     from bionicflow.olap.protocol import first_keyword
 
     assert first_keyword(sql) == word
+
+
+@pytest.mark.parametrize("sql, params", [
+    ("SELECT {x:UInt8}", {"x": "300"}), ("SELECT {x:UInt8}", {"x": "-1"}), ("SELECT {x:Int8}", {"x": "-129"}),
+    ("SELECT {x:Nullable(Int16)}", {"x": "40000"}), ("SELECT {x:UInt64}", {"x": "1.5"}), ("SELECT {x:Int32}", {"x": "x"}),
+])
+def test_integer_parameters_outside_their_type_are_refused(sql, params):
+    from bionicflow.olap.protocol import check_query_params
+
+    with pytest.raises(ClickHouseError) as refused:
+        check_query_params(sql, params)
+    assert (refused.value.code, refused.value.name, refused.value.http_status) == (457, "BAD_QUERY_PARAMETER", 400)
+
+
+def test_parameters_within_their_type_pass():
+    from bionicflow.olap.protocol import check_query_params
+
+    check_query_params("SELECT {a:UInt8}, {b:Int8}, {c:Nullable(UInt64)}, {d:String}, {e:UInt8}",
+                       {"a": "255", "b": "-128", "c": "\\N", "d": "300", "e": " 7"})
+
+
+def test_an_error_named_at_the_end_of_a_long_message_keeps_its_name():
+    text = ("Streaming insert finish failed: Code: 27. DB::Exception: Cannot parse input: expected ',' before: "
+            "'abc': (at row 2)\n: \nRow 2:\nColumn 0, name: a, type: UInt8, ERROR\n. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)")
+    error = ClickHouseError.from_engine(text)
+    assert (error.code, error.http_status) == (27, 400)
+    assert error.message.startswith("Cannot parse input: expected ','")
+
+
+@pytest.mark.parametrize("name, status", [
+    ("REQUIRED_PASSWORD", 401), ("AUTHENTICATION_FAILED", 403), ("ACCESS_DENIED", 403), ("SYNTAX_ERROR", 400),
+    ("UNKNOWN_TABLE", 404), ("NOT_IMPLEMENTED", 501), ("TIMEOUT_EXCEEDED", 408), ("READONLY", 403),
+    ("SETTING_CONSTRAINT_VIOLATION", 400), ("MEMORY_LIMIT_EXCEEDED", 500),
+])
+def test_http_statuses_follow_clickhouse_with_client_mistakes_as_4xx(name, status):
+    assert ClickHouseError(0, name, "m").http_status == status
