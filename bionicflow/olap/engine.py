@@ -125,17 +125,26 @@ class Engine:
     def close(self) -> None:
         self._anchor.close()
 
-    def connect(self, readonly: bool, opts: RequestOptions, settings: dict[str, str] | None = None):
-        """A connection with the request's database and settings applied (``settings`` replace the request's)."""
+    def open(self, readonly: bool):
+        """A new engine connection (its own settings, current database and temporary tables)."""
         # readonly=2 (not 1): the server applies a reader's checked settings itself, and a
         # SETTINGS clause or SET is refused by the statement check before it reaches the engine.
-        conn = chdb.connect(f"{self.data_dir}?readonly=2" if readonly else str(self.data_dir))
+        return chdb.connect(f"{self.data_dir}?readonly=2" if readonly else str(self.data_dir))
+
+    @staticmethod
+    def prepare(conn, opts: RequestOptions, settings: dict[str, str] | None = None) -> None:
+        """The request's database and settings on ``conn`` (``settings`` replace the request's)."""
+        if opts.database:
+            _run(conn, f"USE {quote_identifier(opts.database)}")
+        chosen = opts.settings if settings is None else settings
+        if chosen:  # one SET for all: each statement costs a round trip into the engine
+            _run(conn, "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in chosen.items()))
+
+    def connect(self, readonly: bool, opts: RequestOptions, settings: dict[str, str] | None = None):
+        """A new connection with the request's database and settings applied."""
+        conn = self.open(readonly)
         try:
-            if opts.database:
-                _run(conn, f"USE {quote_identifier(opts.database)}")
-            chosen = opts.settings if settings is None else settings
-            if chosen:  # one SET for all: each statement costs a round trip into the engine
-                _run(conn, "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in chosen.items()))
+            self.prepare(conn, opts, settings)
         except BaseException:
             conn.close()
             raise

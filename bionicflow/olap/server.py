@@ -26,6 +26,7 @@ from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.codecs import compress_response, request_decompressor
 from bionicflow.olap.engine import Engine, StreamingInsert, progress_header, run_query, summary_header
 from bionicflow.olap.limits import ReaderLimits, reader_settings
+from bionicflow.olap.sessions import Sessions, session_timeout
 from bionicflow.olap.protocol import (
     ClickHouseError,
     InsertHead,
@@ -87,6 +88,7 @@ class OlapApp:
         self.engine = engine
         self.users = users
         self.limits = limits or ReaderLimits()
+        self.sessions = Sessions(engine.open)
 
     def authenticate(self, request: Request, params: dict) -> User:
         creds = read_credentials(request.headers, params)
@@ -149,29 +151,28 @@ class OlapApp:
             settings["additional_table_filters"] = catalogue_filters(user.databases)
 
         head, first_data = await self._insert_head(param_query, body)
-        async with self.engine.slots.hold():
-            conn = await run_in_threadpool(self.engine.connect, readonly, opts, settings)
-            try:
-                if head is not None:
-                    if readonly:
-                        raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
-                    summary = await self._stream_insert(conn, head, first_data, body)
-                    return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
-                sql = await self._whole_query(param_query, first_data, body)
-                if statement_count(sql) > 1:
-                    raise multi_statement_error()
-                check_query_params(sql, opts.query_params)
-                if user.readonly:
-                    await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
-                                             opts.database or "default")
-                fmt, _ = output_format(sql, opts.default_format)
-                kind = first_keyword(sql)
-                result = await self._run_watched(request, conn, sql, fmt, opts.query_params,
-                                                 cancel_on_disconnect=user.readonly or kind in READ_KINDS)
-                if kind in DDL_KINDS:
-                    self.engine.catalogue_changed()
-            finally:
-                await run_in_threadpool(conn.close)
+        async with self.engine.slots.hold(), self._connection(user, readonly, opts, settings, params) as conn:
+            if head is not None:
+                if readonly:
+                    raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
+                summary = await self._stream_insert(conn, head, first_data, body)
+                return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
+            sql = await self._whole_query(param_query, first_data, body)
+            if statement_count(sql) > 1:
+                raise multi_statement_error()
+            check_query_params(sql, opts.query_params)
+            kind = first_keyword(sql)
+            if user.readonly:
+                await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
+                                         opts.database or "default")
+            elif readonly and kind not in READ_KINDS:  # a GET (a session's connection is not read-only itself)
+                raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
+                                      "a GET request may only read; send writes with POST")
+            fmt, _ = output_format(sql, opts.default_format)
+            result = await self._run_watched(request, conn, sql, fmt, opts.query_params,
+                                             cancel_on_disconnect=user.readonly or kind in READ_KINDS)
+            if kind in DDL_KINDS:
+                self.engine.catalogue_changed()
         data, encoding = compress_response(
             result.data,
             request.headers.get("accept-encoding", ""),
@@ -179,6 +180,23 @@ class OlapApp:
         )
         return Response(data, headers=self._result_headers(headers, opts, kind, fmt, result, encoding),
                         media_type=_media_type(fmt))
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict):
+        """The request's engine connection: its session's (`session_id`), or a new one closed afterwards."""
+        session_id = params.get("session_id")
+        if not session_id:
+            conn = await run_in_threadpool(self.engine.connect, readonly, opts, settings)
+            try:
+                yield conn
+            finally:
+                await run_in_threadpool(conn.close)
+            return
+        timeout = session_timeout(params.get("session_timeout"))
+        check = params.get("session_check") in ("1", "true")
+        async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as conn:
+            await run_in_threadpool(self.engine.prepare, conn, opts, settings)
+            yield conn
 
     @staticmethod
     def _result_headers(headers: dict, opts, kind: str, fmt: str, result, encoding: str | None) -> dict:
@@ -326,15 +344,16 @@ def build_app(engine: Engine, users: dict[str, User], limits: ReaderLimits | Non
             Route("/replicas_status", handler.ping, methods=["GET"]),
             Route("/", handler.root, methods=["GET", "POST"]),
         ],
-        lifespan=_lifespan(engine),
+        lifespan=_lifespan(handler),
     )
 
 
-def _lifespan(engine: Engine):
+def _lifespan(handler: OlapApp):
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        engine.close()  # after uvicorn has drained in-flight requests
+        handler.sessions.close_all()  # after uvicorn has drained in-flight requests
+        handler.engine.close()
 
     return lifespan
 

@@ -1,6 +1,7 @@
 """The OLAP server through clickhouse-connect and raw HTTP, as real clients use it."""
 
 import gzip
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -183,3 +184,32 @@ def test_large_bound_parameters_arrive_as_form_fields(admin):
     result = admin.query("SELECT count() FROM numbers(30000) WHERE number IN {keys:Array(UInt64)}",
                          parameters={"keys": keys})
     assert result.result_rows == [(20_000,)]
+
+
+def test_a_clickhouse_connect_session_keeps_temporary_tables_and_settings(stack):
+    client = _client(stack)  # clickhouse-connect makes up a session_id per client by default
+    client.command("CREATE TEMPORARY TABLE session_tmp (x UInt8)")
+    client.command("INSERT INTO session_tmp VALUES (1), (2)")
+    client.command("SET max_threads = 1")
+    assert client.query("SELECT sum(x), getSetting('max_threads') FROM session_tmp").result_rows == [(3, 1)]
+    other = _client(stack)  # another session sees none of it
+    with pytest.raises(DatabaseError, match="UNKNOWN_TABLE|60"):
+        other.query("SELECT count() FROM session_tmp")
+
+
+def test_session_check_and_one_query_at_a_time(stack):
+    auth = (stack.clickhouse_user, stack.clickhouse_password.get_secret_value())
+    unknown = requests.post(_url(stack), params={"session_id": uuid.uuid4().hex, "session_check": "1"},
+                            data="SELECT 1", auth=auth, timeout=10)
+    assert (unknown.status_code, unknown.headers["X-ClickHouse-Exception-Code"]) == (404, "372")
+    session = {"session_id": uuid.uuid4().hex}
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.post, _url(stack), params=session, data="SELECT sleep(2)", auth=auth, timeout=30)
+        deadline = time.monotonic() + 10
+        while True:  # until the slow query holds the session
+            second = requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10)
+            if second.headers.get("X-ClickHouse-Exception-Code") == "373" or time.monotonic() > deadline:
+                break
+        assert (second.status_code, second.headers.get("X-ClickHouse-Exception-Code")) == (409, "373")
+        assert slow.result().status_code == 200
+    assert requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10).text == "1\n"

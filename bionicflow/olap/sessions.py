@@ -1,0 +1,122 @@
+"""HTTP sessions (`session_id`): one engine connection kept per user and session, as ClickHouse keeps them.
+
+A request with `session_id` runs on its session's connection, so `SET`, `USE` and temporary
+tables outlive the request; the session ends `session_timeout` seconds (default 60, at most
+3600) after its last request. One query at a time per session (`SESSION_IS_LOCKED` for a
+second one, as ClickHouse answers); `session_check=1` refuses an unknown session
+(`SESSION_NOT_FOUND`). Sessions are keyed by user, so one user cannot enter another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from bionicflow.olap.protocol import ClickHouseError
+
+DEFAULT_TIMEOUT = 60
+MAX_TIMEOUT = 3600  # ClickHouse's max_session_timeout default
+MAX_SESSIONS = 1000  # each holds an engine connection (~0.1 MB)
+
+
+@dataclass
+class Session:
+    conn: object
+    timeout: float
+    expires: float
+    busy: bool = False
+
+
+def session_timeout(value: str | None) -> float:
+    """The `session_timeout` parameter, checked as ClickHouse checks it."""
+    if value in (None, ""):
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_TIMEOUT:
+        raise ClickHouseError(374, "INVALID_SESSION_TIMEOUT",
+                              f"Invalid session timeout: {value!r}; give seconds from 0 to {MAX_TIMEOUT}")
+    return seconds
+
+
+class Sessions:
+    """The live sessions of one server; `open_connection(readonly)` makes a session's engine connection."""
+
+    def __init__(self, open_connection: Callable[[bool], object], clock: Callable[[], float] = time.monotonic,
+                 max_sessions: int = MAX_SESSIONS):
+        self._open = open_connection
+        self._clock = clock
+        self._max = max_sessions
+        self._live: dict[tuple[str, str], Session] = {}
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @contextlib.asynccontextmanager
+    async def use(self, user: str, session_id: str, readonly: bool, timeout: float, check: bool) -> AsyncIterator[object]:
+        """The session's connection for one request: made on first use, locked while the request runs."""
+        await run_in_threadpool(self.expire)
+        key = (user, session_id)
+        session = self._claim(key, check)
+        if session is None:
+            conn = await run_in_threadpool(self._open, readonly)
+            session = self._add(key, conn, timeout)
+        try:
+            yield session.conn
+        finally:
+            with self._guard:
+                session.busy = False
+                session.timeout = timeout
+                session.expires = self._clock() + timeout
+
+    def _claim(self, key: tuple[str, str], check: bool) -> Session | None:
+        with self._guard:
+            session = self._live.get(key)
+            if session is None:
+                if check:
+                    raise ClickHouseError(372, "SESSION_NOT_FOUND", f"Session {key[1]} not found")
+                return None
+            if session.busy:
+                raise ClickHouseError(373, "SESSION_IS_LOCKED",
+                                      f"Session {key[1]} is locked by a concurrent client: one query at a time")
+            session.busy = True
+            return session
+
+    def _add(self, key: tuple[str, str], conn, timeout: float) -> Session:
+        with self._guard:
+            if key in self._live or len(self._live) >= self._max:
+                busy = key in self._live
+                conn.close()
+                if busy:  # two first requests raced: the other one made it
+                    raise ClickHouseError(373, "SESSION_IS_LOCKED",
+                                          f"Session {key[1]} is locked by a concurrent client: one query at a time")
+                raise ClickHouseError(202, "TOO_MANY_SIMULTANEOUS_QUERIES",
+                                      f"{self._max} sessions are open; end some (or let them time out) first")
+            session = Session(conn, timeout, self._clock() + timeout, busy=True)
+            self._live[key] = session
+            return session
+
+    def expire(self) -> int:
+        """Close the sessions past their timeout; returns how many."""
+        now = self._clock()
+        with self._guard:
+            ended = [k for k, s in self._live.items() if not s.busy and s.expires <= now]
+            conns = [self._live.pop(k).conn for k in ended]
+        for conn in conns:
+            conn.close()
+        return len(conns)
+
+    def close_all(self) -> None:
+        with self._guard:
+            conns = [s.conn for s in self._live.values()]
+            self._live.clear()
+        for conn in conns:
+            conn.close()
