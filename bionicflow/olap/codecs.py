@@ -1,15 +1,19 @@
-"""HTTP body encodings of the OLAP server: request bodies decompressed while they stream, responses compressed.
+"""Body encodings of the OLAP server: request bodies decompressed while they stream, responses compressed.
 
-gzip, deflate, br, lz4 and zstd, as ClickHouse accepts and answers them.
+HTTP's (gzip, deflate, br, lz4, zstd) and ClickHouse's own compressed blocks (`compress=1`,
+`decompress=1`, what the JDBC driver asks for by default), as ClickHouse accepts and answers them.
 """
 
 from __future__ import annotations
 
+import struct
 import zlib
 
 import brotli
+import lz4.block
 import lz4.frame
 from backports.zstd import ZstdCompressor, ZstdDecompressor
+from clickhouse_cityhash.cityhash import CityHash128
 
 from bionicflow.olap.protocol import ClickHouseError
 
@@ -89,3 +93,80 @@ def compress_response(data: bytes, accept: str, enabled: bool) -> tuple[bytes, s
         if name in offered:
             return encode(data), name
     return data, None
+
+
+# ClickHouse's own compressed-block format (`compress=1` answers in it, `decompress=1` sends in it):
+# per block a CityHash128 (v1.0.2) checksum of what follows, a method byte, the compressed size
+# (header included) and the raw size as little-endian UInt32, then the compressed bytes.
+NATIVE_METHODS = {"lz4": 0x82, "zstd": 0x90, "none": 0x02}
+_NATIVE_HEADER = struct.Struct("<BII")
+_CHECKSUM_SIZE = 16
+NATIVE_BLOCK_BYTES = 1024 * 1024  # raw bytes per block, as ClickHouse's max_compress_block_size
+
+
+def _checksum(block: bytes) -> bytes:
+    value = CityHash128(block)
+    return struct.pack("<QQ", (value >> 64) & 0xFFFFFFFFFFFFFFFF, value & 0xFFFFFFFFFFFFFFFF)
+
+
+def _encode_native(raw: bytes, method: str) -> bytes:
+    if method == "lz4":
+        return lz4.block.compress(raw, store_size=False)
+    if method == "zstd":
+        return ZstdCompressor(level=1).compress(raw, ZstdCompressor.FLUSH_FRAME)
+    return raw
+
+
+def native_compress(data: bytes, method: str = "lz4") -> bytes:
+    """``data`` as ClickHouse compressed blocks (``method``: lz4, zstd or none)."""
+    if method not in NATIVE_METHODS:
+        raise ClickHouseError(
+            36, "BAD_ARGUMENTS", f"network_compression_method {method!r}: use lz4, zstd or none")
+    out = bytearray()
+    for start in range(0, len(data), NATIVE_BLOCK_BYTES):
+        raw = data[start : start + NATIVE_BLOCK_BYTES]
+        packed = _encode_native(raw, method)
+        block = _NATIVE_HEADER.pack(NATIVE_METHODS[method], _NATIVE_HEADER.size + len(packed), len(raw)) + packed
+        out += _checksum(block) + block
+    return bytes(out)
+
+
+class NativeBlocks:
+    """A request body of ClickHouse compressed blocks, decompressed block by block as it streams."""
+
+    def __init__(self):
+        self._pending = bytearray()
+
+    def decompress(self, data: bytes) -> bytes:
+        self._pending += data
+        out = []
+        while len(self._pending) >= _CHECKSUM_SIZE + _NATIVE_HEADER.size:
+            method, size, raw_size = _NATIVE_HEADER.unpack_from(self._pending, _CHECKSUM_SIZE)
+            if size < _NATIVE_HEADER.size or len(self._pending) < _CHECKSUM_SIZE + size:
+                break
+            block = bytes(self._pending[_CHECKSUM_SIZE : _CHECKSUM_SIZE + size])
+            if _checksum(block) != bytes(self._pending[:_CHECKSUM_SIZE]):
+                raise ClickHouseError(40, "CHECKSUM_DOESNT_MATCH",
+                                      "Checksum doesn't match: corrupted data in a compressed block")
+            del self._pending[: _CHECKSUM_SIZE + size]
+            out.append(self._decode(method, block[_NATIVE_HEADER.size :], raw_size))
+        return b"".join(out)
+
+    @staticmethod
+    def _decode(method: int, packed: bytes, raw_size: int) -> bytes:
+        try:
+            if method == NATIVE_METHODS["lz4"]:
+                return lz4.block.decompress(packed, uncompressed_size=raw_size)
+            if method == NATIVE_METHODS["zstd"]:
+                return ZstdDecompressor().decompress(packed)
+            if method == NATIVE_METHODS["none"]:
+                return packed
+        except Exception as exc:  # a corrupt block is the client's mistake, not a crash
+            raise ClickHouseError(271, "CANNOT_DECOMPRESS", f"a compressed block does not decompress: {exc}") from None
+        raise ClickHouseError(89, "UNKNOWN_COMPRESSION_METHOD", f"unknown compression method byte 0x{method:02x}")
+
+    def finish(self) -> None:
+        """The body ended: a partial block left over means it was cut off."""
+        if self._pending:
+            raise ClickHouseError(271, "CANNOT_DECOMPRESS",
+                                  f"the body ends inside a compressed block ({len(self._pending)} bytes left over)")

@@ -162,7 +162,8 @@ class RequestOptions:
     query_id: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
     query_params: dict[str, str] = field(default_factory=dict)
-    native_compression: bool = False
+    compress: bool = False  # `compress=1`: answer in ClickHouse's compressed blocks
+    decompress: bool = False  # `decompress=1`: the request body is ClickHouse's compressed blocks
 
 
 def read_options(params: Mapping[str, str]) -> RequestOptions:
@@ -170,7 +171,8 @@ def read_options(params: Mapping[str, str]) -> RequestOptions:
         database=params.get("database") or params.get("default_database") or None,
         default_format=params.get("default_format") or None,
         query_id=params.get("query_id") or None,
-        native_compression=params.get("compress") == "1" or params.get("decompress") == "1",
+        compress=params.get("compress") in ("1", "true"),
+        decompress=params.get("decompress") in ("1", "true"),
     )
     for name, value in params.items():
         if name.startswith(QUERY_PARAM_PREFIX):

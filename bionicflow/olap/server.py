@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
 from bionicflow.olap.access import catalogue_filters
-from bionicflow.olap.codecs import compress_response, request_decompressor
+from bionicflow.olap.codecs import NativeBlocks, compress_response, native_compress, request_decompressor
 from bionicflow.olap.engine import Engine, StreamingInsert, progress_header, run_query, summary_header
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.sessions import Sessions, session_timeout
@@ -134,14 +134,9 @@ class OlapApp:
 
     async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict) -> Response:
         opts = read_options(params)
-        if opts.native_compression:
-            raise ClickHouseError(
-                48, "NOT_IMPLEMENTED",
-                "ClickHouse native compression (compress=1/decompress=1) is not supported; "
-                "use HTTP Content-Encoding/Accept-Encoding instead",
-            )
         readonly = user.readonly or request.method == "GET"
-        decompressor = request_decompressor(request.headers.get("content-encoding", ""))
+        decompressor = NativeBlocks() if opts.decompress else request_decompressor(
+            request.headers.get("content-encoding", ""))
         body = _BodyReader(request, decompressor, consumed=form_sent)
         param_query = params.get("query", "")
 
@@ -173,11 +168,11 @@ class OlapApp:
                                              cancel_on_disconnect=user.readonly or kind in READ_KINDS)
             if kind in DDL_KINDS:
                 self.engine.catalogue_changed()
-        data, encoding = compress_response(
-            result.data,
-            request.headers.get("accept-encoding", ""),
-            opts.settings.get("enable_http_compression") == "1",
-        )
+        if opts.compress:
+            data, encoding = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower()), None
+        else:
+            data, encoding = compress_response(result.data, request.headers.get("accept-encoding", ""),
+                                               opts.settings.get("enable_http_compression") == "1")
         return Response(data, headers=self._result_headers(headers, opts, kind, fmt, result, encoding),
                         media_type=_media_type(fmt))
 
@@ -302,11 +297,15 @@ class _BodyReader:
             raw = await self._stream.__anext__()
         except StopAsyncIteration:
             self._done = True
+            if hasattr(self._decompressor, "finish"):
+                self._decompressor.finish()
             return None
         if self._decompressor is None:
             return raw
         try:
             return self._decompressor.decompress(raw)
+        except ClickHouseError:
+            raise
         except Exception as exc:  # corrupt compressed body: a client error, not a crash
             raise ClickHouseError(
                 354, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"

@@ -47,3 +47,31 @@ def test_responses_are_compressed_in_the_encoding_the_client_accepts(encoding, d
     body, chosen = compress_response(data, f"{encoding};q=1.0, identity;q=0.1", enabled=True)
     assert chosen == encoding and decode(body) == data
     assert compress_response(data, encoding, enabled=False) == (data, None)  # without enable_http_compression=1
+
+
+@pytest.mark.parametrize("method", ["lz4", "zstd", "none"])
+def test_native_blocks_round_trip_in_any_chunking(method):
+    from bionicflow.olap.codecs import NATIVE_BLOCK_BYTES, NativeBlocks, native_compress
+
+    data = b"".join(PARTS) * 3000  # over one block: several blocks
+    body = native_compress(data, method)
+    assert len(data) > NATIVE_BLOCK_BYTES and body[16] == {"lz4": 0x82, "zstd": 0x90, "none": 0x02}[method]
+    for chunk in (1000, 65536, len(body)):
+        reader = NativeBlocks()
+        out = b"".join(reader.decompress(body[i:i + chunk]) for i in range(0, len(body), chunk))
+        reader.finish()
+        assert out == data
+
+
+def test_a_corrupt_or_cut_native_block_is_refused():
+    from bionicflow.olap.codecs import NativeBlocks, native_compress
+
+    body = bytearray(native_compress(b"x" * 5000))
+    body[30] ^= 0xFF
+    with pytest.raises(ClickHouseError) as corrupt:
+        NativeBlocks().decompress(bytes(body))
+    assert corrupt.value.name == "CHECKSUM_DOESNT_MATCH"
+    reader = NativeBlocks()
+    reader.decompress(native_compress(b"y" * 5000)[:-3])
+    with pytest.raises(ClickHouseError, match="ends inside a compressed block"):
+        reader.finish()
