@@ -69,7 +69,7 @@ def request_decompressor(encoding: str) -> Frames | None:
     if encoding == "br":
         return Frames(_BrotliFrame)
     raise ClickHouseError(
-        415, "UNKNOWN_COMPRESSION_METHOD",
+        89, "UNKNOWN_COMPRESSION_METHOD",
         f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, br, lz4, zstd or none",
     )
 

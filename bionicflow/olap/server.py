@@ -12,13 +12,14 @@ import hmac
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
@@ -267,7 +268,7 @@ class OlapApp:
             rest += chunk
             if len(rest) > MAX_QUERY_BYTES:
                 raise ClickHouseError(
-                    396, "QUERY_IS_TOO_LARGE", f"query text over {MAX_QUERY_BYTES} bytes; send data with INSERT ... FORMAT"
+                    229, "QUERY_IS_TOO_LARGE", f"query text over {MAX_QUERY_BYTES} bytes; send data with INSERT ... FORMAT"
                 )
         try:
             body_text = rest.decode("utf-8", errors="strict")
@@ -279,7 +280,7 @@ class OlapApp:
             ) from None
         text = param_query + ("\n" if param_query and rest else "") + body_text
         if not text.strip():
-            raise ClickHouseError(62, "EMPTY_QUERY", "Empty query")
+            raise ClickHouseError(211, "EMPTY_QUERY", "Empty query")
         return text
 
 
@@ -308,7 +309,7 @@ class _BodyReader:
             raise
         except Exception as exc:  # corrupt compressed body: a client error, not a crash
             raise ClickHouseError(
-                354, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
+                271, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
             ) from None
 
     async def read_at_least(self, size: int) -> bytes:
@@ -335,11 +336,25 @@ def _media_type(fmt: str) -> str:
     return "application/octet-stream"
 
 
+PLAY_PAGE = Path(__file__).with_name("play.html")
+# The page loads nothing from elsewhere and talks to this server only.
+PLAY_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+               "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+async def play(request: Request) -> Response:
+    """A SQL page (ClickHouse's users expect /play): the query runs as the user typed into it, over `/`."""
+    return HTMLResponse(PLAY_PAGE.read_text(encoding="utf-8"),
+                        headers={"Content-Security-Policy": PLAY_POLICY, "X-Content-Type-Options": "nosniff",
+                                 "Cache-Control": "no-store"})
+
+
 def build_app(engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None) -> Starlette:
     handler = OlapApp(engine, users, limits)
     return Starlette(
         routes=[
             Route("/ping", handler.ping, methods=["GET", "HEAD"]),
+            Route("/play", play, methods=["GET"]),
             Route("/replicas_status", handler.ping, methods=["GET"]),
             Route("/", handler.root, methods=["GET", "POST"]),
         ],

@@ -143,3 +143,23 @@ def test_an_error_named_at_the_end_of_a_long_message_keeps_its_name():
 ])
 def test_http_statuses_follow_clickhouse_with_client_mistakes_as_4xx(name, status):
     assert ClickHouseError(0, name, "m").http_status == status
+
+
+def test_every_error_the_server_raises_pairs_the_engines_code_with_its_name():
+    import re
+    from pathlib import Path
+
+    import chdb
+
+    package = Path(__file__).resolve().parents[2] / "bionicflow" / "olap"
+    raised = set()
+    for path in package.glob("*.py"):
+        raised |= {(int(c), n) for c, n in re.findall(r'ClickHouseError\(\s*(\d+),\s*"([A-Z_]+)"', path.read_text())}
+    assert len(raised) > 15
+    conn = chdb.connect(":memory:")
+    try:
+        wrong = {(code, name) for code, name in raised
+                 if conn.query(f"SELECT errorCodeToName({code})", "TabSeparatedRaw").bytes().decode().strip() != name}
+    finally:
+        conn.close()
+    assert not wrong, f"codes that the engine names otherwise: {sorted(wrong)}"

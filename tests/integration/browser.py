@@ -1,0 +1,49 @@
+"""A real headless Chromium for the browser tests (the distribution's chromium and chromium-driver).
+
+Screenshots are saved under test-output/screenshots/ (kept after the run, ignored by git).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from bionicflow.config import project_root
+
+SHOTS = project_root() / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    assert driver_path, "chromedriver not found: apt-get install chromium chromium-driver (done by .ci/run)"
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1800"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(120)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def find(driver, css: str, timeout: float = 30):
+    """Poll for an element (pages are server-rendered, but navigation completes asynchronously)."""
+    from selenium.common.exceptions import NoSuchElementException
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return driver.find_element(By.CSS_SELECTOR, css)
+        except NoSuchElementException:
+            if time.monotonic() > deadline:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                driver.save_screenshot(str(SHOTS / "failure.png"))
+                pytest.fail(f"{css} not on {driver.current_url} after {timeout}s; see {SHOTS / 'failure.png'}")
+            time.sleep(0.2)
