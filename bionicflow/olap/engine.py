@@ -21,6 +21,7 @@ import anyio
 import chdb
 
 from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
+from bionicflow.olap.pool import ConnectionPool
 from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
                                       register_error_names)
 
@@ -115,6 +116,7 @@ class Engine:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.slots = QuerySlots(max_concurrent, slot_wait_seconds)
         self.checked = CheckedQueries()
+        self.pool = ConnectionPool(self.open, lambda conn, sql: _run(conn, sql))
         # The first connection creates the directory layout; keep one open for the
         # server's lifetime so the engine stays loaded between requests.
         self._anchor = chdb.connect(str(self.data_dir))

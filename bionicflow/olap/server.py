@@ -147,11 +147,13 @@ class OlapApp:
             settings["additional_table_filters"] = catalogue_filters(user.databases)
 
         head, first_data = await self._insert_head(param_query, body)
-        async with self.engine.slots.hold(), self._connection(user, readonly, opts, settings, params) as conn:
+        async with self.engine.slots.hold(), self._connection(user, readonly, opts, settings, params) as held:
+            conn = held.conn
             if head is not None:
                 if readonly:
                     raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
                 summary = await self._stream_insert(conn, head, first_data, body)
+                held.reusable = True  # a streamed INSERT changes no setting of the connection
                 return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
             sql = await self._whole_query(param_query, first_data, body)
             if statement_count(sql) > 1:
@@ -169,6 +171,7 @@ class OlapApp:
                                              cancel_on_disconnect=user.readonly or kind in READ_KINDS)
             if kind in DDL_KINDS:
                 self.engine.catalogue_changed()
+            held.reusable = kind in READ_KINDS  # SET, USE and DDL may leave state behind: those connections close
         if opts.compress:
             data, encoding = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower()), None
         else:
@@ -179,20 +182,22 @@ class OlapApp:
 
     @contextlib.asynccontextmanager
     async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict):
-        """The request's engine connection: its session's (`session_id`), or a new one closed afterwards."""
+        """The request's engine connection: its session's (`session_id`), or one leased from the pool."""
         session_id = params.get("session_id")
         if not session_id:
-            conn = await run_in_threadpool(self.engine.connect, readonly, opts, settings)
+            lease = await run_in_threadpool(self.engine.pool.lease, readonly, opts.database,
+                                            opts.settings if settings is None else settings)
+            held = _Held(lease.conn)
             try:
-                yield conn
+                yield held
             finally:
-                await run_in_threadpool(conn.close)
+                await run_in_threadpool(self.engine.pool.release, lease, held.reusable)
             return
         timeout = session_timeout(params.get("session_timeout"))
         check = params.get("session_check") in ("1", "true")
         async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as conn:
             await run_in_threadpool(self.engine.prepare, conn, opts, settings)
-            yield conn
+            yield _Held(conn)
 
     @staticmethod
     def _result_headers(headers: dict, opts, kind: str, fmt: str, result, encoding: str | None) -> dict:
@@ -284,6 +289,14 @@ class OlapApp:
         return text
 
 
+@dataclass
+class _Held:
+    """The connection a request runs on, and whether it may serve the next request (set on success)."""
+
+    conn: object
+    reusable: bool = False
+
+
 class _BodyReader:
     """The request body, decompressed, readable in a probe then in chunks."""
 
@@ -367,6 +380,7 @@ def _lifespan(handler: OlapApp):
     async def lifespan(app):
         yield
         handler.sessions.close_all()  # after uvicorn has drained in-flight requests
+        handler.engine.pool.close_all()
         handler.engine.close()
 
     return lifespan
