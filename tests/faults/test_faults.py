@@ -116,7 +116,7 @@ def wait_lag_under(settings, target: float, timeout: float = 300) -> dict:
     """Poll the platform's own lag measure until every table is within `target` seconds."""
     olap, deadline = _olap(settings), time.monotonic() + timeout
     while True:
-        lag = monitor.lag(settings, olap)
+        lag = monitor.lag(settings, olap, launcher.superuser_connector(settings))
         if all((entry.get("lag_seconds") or 0) < target and "clickhouse_error" not in entry for entry in lag.values()):
             return lag
         assert time.monotonic() < deadline, f"CDC lag not under {target}s within {timeout}s: {lag}"
