@@ -21,6 +21,7 @@ import anyio
 import chdb
 
 from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
+from bionicflow.olap.external import ExternalTable
 from bionicflow.olap.pool import ConnectionPool
 from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
                                       register_error_names)
@@ -177,6 +178,18 @@ class Engine:
         check = ReadCheck(databases, current_database, catalogue, lambda text: _explain_ast(conn, text, None))
         check.statement(_explain_ast(conn, sql, params), normalized.strip())
         self.checked.add(key)
+
+    @staticmethod
+    def load_external(conn, table: ExternalTable) -> None:
+        """An external table of the request, as a temporary table of its connection."""
+        _run(conn, table.create())
+        insert = StreamingInsert(conn, f"INSERT INTO {quote_identifier(table.name)}", table.format)
+        insert.append(table.data)
+        insert.finish()
+
+    @staticmethod
+    def drop_external(conn, table: ExternalTable) -> None:
+        _run(conn, table.drop())
 
     def catalogue_changed(self) -> None:
         """A DDL statement ran: views may read other tables now, so verdicts are made anew."""

@@ -166,7 +166,8 @@ class RequestOptions:
     decompress: bool = False  # `decompress=1`: the request body is ClickHouse's compressed blocks
 
 
-def read_options(params: Mapping[str, str]) -> RequestOptions:
+def read_options(params: Mapping[str, str], not_settings: set[str] = frozenset()) -> RequestOptions:
+    """The request's options; ``not_settings``: more parameter names the HTTP layer handles (external data)."""
     opts = RequestOptions(
         database=params.get("database") or params.get("default_database") or None,
         default_format=params.get("default_format") or None,
@@ -177,7 +178,7 @@ def read_options(params: Mapping[str, str]) -> RequestOptions:
     for name, value in params.items():
         if name.startswith(QUERY_PARAM_PREFIX):
             opts.query_params[name[len(QUERY_PARAM_PREFIX):]] = value
-        elif name not in HTTP_PARAMS:
+        elif name not in HTTP_PARAMS and name not in not_settings:
             if not SETTING_NAME.match(name):
                 raise ClickHouseError(115, "UNKNOWN_SETTING", f"Setting name {name!r} is not valid")
             opts.settings[name] = value

@@ -18,6 +18,7 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from bionicflow.config import Settings, get_settings
 from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.codecs import NativeBlocks, compress_response, native_compress, request_decompressor
+from bionicflow.olap.external import external_parameter_names, external_tables
 from bionicflow.olap.engine import Engine, StreamingInsert, progress_header, run_query, summary_header
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.sessions import Sessions, session_timeout
@@ -112,7 +114,7 @@ class OlapApp:
         if request.method == "GET" and "query" not in request.query_params:
             return PlainTextResponse("Ok.\n", headers=base_headers)
         try:
-            params, form_sent = dict(request.query_params), False
+            params, form_sent, files = dict(request.query_params), False, {}
             for header, name in HEADER_PARAMS.items():
                 if header in request.headers:
                     params.setdefault(name, request.headers[header])
@@ -121,9 +123,10 @@ class OlapApp:
             if request.headers.get("content-type", "").startswith("multipart/form-data"):
                 form = await request.form()
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
+                files = {k: await v.read() for k, v in form.items() if isinstance(v, UploadFile)}  # external data
                 form_sent = True
             user = self.authenticate(request, params)
-            return await self._execute(request, params, form_sent, user, base_headers)
+            return await self._execute(request, params, form_sent, user, base_headers, files)
         except ClickHouseError as err:
             # parameter names only: values may be secrets (postgresql() passwords are bound)
             log.info("query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
@@ -133,8 +136,10 @@ class OlapApp:
                 out["WWW-Authenticate"] = 'Basic realm="bionicflow OLAP server", charset="UTF-8"'
             return PlainTextResponse(err.body(self.engine.version), status_code=err.http_status, headers=out)
 
-    async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict) -> Response:
-        opts = read_options(params)
+    async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict,
+                       files: dict[str, bytes]) -> Response:
+        opts = read_options(params, external_parameter_names(files))
+        external = external_tables(files, params)
         readonly = user.readonly or request.method == "GET"
         decompressor = NativeBlocks() if opts.decompress else request_decompressor(
             request.headers.get("content-encoding", ""))
@@ -167,11 +172,15 @@ class OlapApp:
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
                                       "a GET request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)
+            for table in external:  # temporary tables of this connection: it is not handed on afterwards
+                await run_in_threadpool(self.engine.load_external, conn, table)
             result = await self._run_watched(request, conn, sql, fmt, opts.query_params,
                                              cancel_on_disconnect=user.readonly or kind in READ_KINDS)
             if kind in DDL_KINDS:
                 self.engine.catalogue_changed()
-            held.reusable = kind in READ_KINDS  # SET, USE and DDL may leave state behind: those connections close
+            held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
+            for table in external if params.get("session_id") else ():
+                await run_in_threadpool(self.engine.drop_external, conn, table)  # a session keeps its connection
         if opts.compress:
             data, encoding = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower()), None
         else:

@@ -213,3 +213,17 @@ def test_session_check_and_one_query_at_a_time(stack):
         assert (second.status_code, second.headers.get("X-ClickHouse-Exception-Code")) == (409, "373")
         assert slow.result().status_code == 200
     assert requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10).text == "1\n"
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["admin", "reader"])
+def test_external_data_is_a_table_for_the_one_query(stack, reader):
+    from clickhouse_connect.driver.external import ExternalData
+
+    user = (stack.clickhouse_reader_user, stack.clickhouse_reader_password.get_secret_value()) if reader else (None, None)
+    client = _client(stack, *user, autogenerate_session_id=False)
+    data = ExternalData(data=b"1\tone\n2\ttwo\n3\tthree\n", file_name="lookup", structure=["id UInt64", "name String"])
+    data.add_file(data=b"2\n3\n", file_name="wanted", types="UInt64")
+    result = client.query("SELECT name FROM lookup WHERE id IN (SELECT _1 FROM wanted) ORDER BY id", external_data=data)
+    assert result.result_rows == [("two",), ("three",)]
+    with pytest.raises(DatabaseError, match="UNKNOWN_TABLE|60"):  # gone with its query
+        client.query("SELECT count() FROM lookup")
