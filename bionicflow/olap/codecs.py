@@ -170,3 +170,76 @@ class NativeBlocks:
         if self._pending:
             raise ClickHouseError(271, "CANNOT_DECOMPRESS",
                                   f"the body ends inside a compressed block ({len(self._pending)} bytes left over)")
+
+
+class ResponseEncoder:
+    """A streamed response body in one encoding: ``chunk`` for each piece, ``finish`` once at the end."""
+
+    def __init__(self, name: str | None, native_method: str | None = None):
+        self.name = name  # the Content-Encoding, or None
+        self._native = native_method
+        self._stream = _STREAM_ENCODERS[name]() if name else None
+
+    def chunk(self, data: bytes) -> bytes:
+        if self._native:
+            return native_compress(data, self._native)
+        return self._stream.compress(data) if self._stream else data
+
+    def finish(self) -> bytes:
+        return self._stream.flush() if self._stream else b""
+
+
+class _Lz4Stream:
+    def __init__(self):
+        self._inner = lz4.frame.LZ4FrameCompressor()
+        self._started = False
+
+    def compress(self, data: bytes) -> bytes:
+        head = b"" if self._started else self._inner.begin()
+        self._started = True
+        return head + self._inner.compress(data)
+
+    def flush(self) -> bytes:
+        return (b"" if self._started else self._inner.begin()) + self._inner.flush()
+
+
+class _ZstdStream:
+    def __init__(self):
+        self._inner = ZstdCompressor(level=1)
+
+    def compress(self, data: bytes) -> bytes:
+        return self._inner.compress(data)
+
+    def flush(self) -> bytes:
+        return self._inner.flush(ZstdCompressor.FLUSH_FRAME)
+
+
+class _BrotliStream:
+    def __init__(self):
+        self._inner = brotli.Compressor(quality=1)
+
+    def compress(self, data: bytes) -> bytes:
+        return self._inner.process(data)
+
+    def flush(self) -> bytes:
+        return self._inner.finish()
+
+
+_STREAM_ENCODERS = {
+    "lz4": _Lz4Stream, "zstd": _ZstdStream, "br": _BrotliStream,
+    "gzip": lambda: zlib.compressobj(1, wbits=31), "deflate": lambda: zlib.compressobj(1),
+}
+
+
+def response_encoder(accept: str, enabled: bool, native_method: str | None) -> ResponseEncoder:
+    """How a streamed response is encoded: ClickHouse blocks (compress=1), an HTTP encoding, or none."""
+    if native_method:
+        if native_method not in NATIVE_METHODS:
+            raise ClickHouseError(36, "BAD_ARGUMENTS", f"network_compression_method {native_method!r}: use lz4, zstd or none")
+        return ResponseEncoder(None, native_method)
+    if enabled:
+        offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        for name in _RESPONSE_ENCODERS:
+            if name in offered:
+                return ResponseEncoder(name)
+    return ResponseEncoder(None)

@@ -250,6 +250,47 @@ def run_query(conn, sql: str, fmt: str, params: dict[str, str]) -> QueryResult:
     )
 
 
+# Formats whose output is the concatenation of the engine's streamed chunks (the others repeat
+# their header or document frame in every chunk, so they are sent whole).
+STREAMABLE_FORMATS = frozenset(name.lower() for name in (
+    "Native", "RowBinary", "TabSeparated", "TSV", "TabSeparatedRaw", "TSVRaw", "CSV", "JSONEachRow",
+    "JSONCompactEachRow", "JSONStringsEachRow", "JSONCompactStringsEachRow", "JSONLines", "NDJSON",
+))
+
+
+class ResultStream:
+    """A query's result as the engine streams it, chunk by chunk (blocking calls: run them in a worker thread)."""
+
+    def __init__(self, conn, sql: str, fmt: str, params: dict[str, str]):
+        self._started = time.perf_counter_ns()
+        self._stream = conn.send_query(sql, fmt, params=params or None)
+        self.rows = self.read_rows = self.read_bytes = 0
+
+    def next(self) -> bytes | None:
+        """The next chunk, None at the end; a failure is a ClickHouseError."""
+        try:
+            chunk = self._stream.fetch()
+        except RuntimeError as exc:
+            raise ClickHouseError.from_engine(str(exc)) from None
+        if chunk is None:
+            return None
+        self.rows += chunk.rows_read()
+        self.read_rows += chunk.storage_rows_read()
+        self.read_bytes += chunk.storage_bytes_read()
+        return chunk.bytes()
+
+    def cancel(self) -> None:
+        try:
+            self._stream.cancel()
+        except Exception:  # already finished or failed: nothing left to stop
+            pass
+
+    def summary(self) -> dict:
+        return {"read_rows": str(self.read_rows), "read_bytes": str(self.read_bytes), "written_rows": "0",
+                "written_bytes": "0", "total_rows_to_read": str(self.read_rows), "result_rows": str(self.rows),
+                "result_bytes": "0", "elapsed_ns": str(time.perf_counter_ns() - self._started)}
+
+
 class StreamingInsert:
     """An INSERT whose data is appended chunk by chunk as the request body arrives."""
 

@@ -388,5 +388,12 @@ def first_keyword(sql: str) -> str:
     return word.group(0).upper() if word else ""
 
 
+def in_stream_exception(tag: str, error_text: str) -> bytes:
+    """ClickHouse's block for an error after a response's first bytes (its X-ClickHouse-Exception-Tag names ``tag``)."""
+    message = error_text.rstrip("\n").encode()
+    return (b"\r\n__exception__\r\n" + tag.encode() + b"\r\n" + message + b"\n"
+            + str(len(message)).encode() + b" " + tag.encode() + b"\r\n__exception__\r\n")
+
+
 def multi_statement_error() -> ClickHouseError:
     return ClickHouseError(62, "SYNTAX_ERROR", "Multi-statements are not allowed: send one statement per request")

@@ -20,14 +20,16 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
 from bionicflow.olap.access import catalogue_filters
-from bionicflow.olap.codecs import NativeBlocks, compress_response, native_compress, request_decompressor
+from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
+                                    response_encoder)
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import Engine, StreamingInsert, progress_header, run_query, summary_header
+from bionicflow.olap.engine import (STREAMABLE_FORMATS, Engine, ResultStream, StreamingInsert, progress_header, run_query,
+                                    summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.sessions import Sessions, session_timeout
 from bionicflow.olap.protocol import (
@@ -35,6 +37,7 @@ from bionicflow.olap.protocol import (
     InsertHead,
     auth_failed,
     check_query_params,
+    in_stream_exception,
     password_required,
     first_keyword,
     multi_statement_error,
@@ -152,7 +155,9 @@ class OlapApp:
             settings["additional_table_filters"] = catalogue_filters(user.databases)
 
         head, first_data = await self._insert_head(param_query, body)
-        async with self.engine.slots.hold(), self._connection(user, readonly, opts, settings, params) as held:
+        async with contextlib.AsyncExitStack() as scope:  # a streamed result takes the scope with it
+            await scope.enter_async_context(self.engine.slots.hold())
+            held = await scope.enter_async_context(self._connection(user, readonly, opts, settings, params))
             conn = held.conn
             if head is not None:
                 if readonly:
@@ -172,10 +177,13 @@ class OlapApp:
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
                                       "a GET request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)
+            if kind in READ_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
+                    and params.get("wait_end_of_query") not in ("1", "true"):
+                return await self._streamed(request, scope, held, sql, fmt, opts, headers)
             for table in external:  # temporary tables of this connection: it is not handed on afterwards
                 await run_in_threadpool(self.engine.load_external, conn, table)
-            result = await self._run_watched(request, conn, sql, fmt, opts.query_params,
-                                             cancel_on_disconnect=user.readonly or kind in READ_KINDS)
+            result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
+                                         sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS)
             if kind in DDL_KINDS:
                 self.engine.catalogue_changed()
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
@@ -222,11 +230,51 @@ class OlapApp:
             out["Content-Encoding"] = encoding
         return out
 
-    async def _run_watched(self, request: Request, conn, sql: str, fmt: str, params: dict[str, str],
-                           cancel_on_disconnect: bool):
-        """Run the statement; a read whose client disconnects is killed at once, not left to run."""
+    async def _streamed(self, request: Request, scope: contextlib.AsyncExitStack, held: "_Held", sql: str, fmt: str,
+                        opts, headers: dict) -> Response:
+        """Send the result as the engine makes it; a failure after the first byte is ClickHouse's in-stream exception."""
+        encoder = response_encoder(request.headers.get("accept-encoding", ""),
+                                   opts.settings.get("enable_http_compression") == "1",
+                                   opts.settings.get("network_compression_method", "lz4").lower() if opts.compress else None)
+
+        def start(tagged: str) -> tuple[ResultStream, bytes | None]:
+            stream = ResultStream(held.conn, tagged, fmt, opts.query_params)
+            return stream, stream.next()  # an error before the first chunk is still an ordinary error response
+
+        stream, first = await self._watched(request, start, sql, cancel_on_disconnect=True)
+        tag = uuid.uuid4().hex[:16]
+        body_scope = scope.pop_all()  # the slot and the connection now live as long as the body
+
+        async def body():
+            finished = False
+            try:
+                try:
+                    chunk = first
+                    while chunk is not None:
+                        yield encoder.chunk(chunk)
+                        chunk = await run_in_threadpool(stream.next)
+                    finished = True
+                except ClickHouseError as err:
+                    log.info("query failed after its first bytes: %s (%s)", err.name, err.code)
+                    yield encoder.chunk(in_stream_exception(tag, err.body(self.engine.version)))
+                yield encoder.finish()
+            finally:
+                with anyio.CancelScope(shield=True):  # also when the client went away mid-stream
+                    if not finished:
+                        await run_in_threadpool(stream.cancel)
+                    held.reusable = finished
+                    await body_scope.aclose()
+
+        out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Exception-Tag": tag,
+               "X-ClickHouse-Summary": summary_header(stream.summary())}
+        if encoder.name:
+            out["Content-Encoding"] = encoder.name
+        return StreamingResponse(body(), headers=out, media_type=_media_type(fmt))
+
+    async def _watched(self, request: Request, work, sql: str, cancel_on_disconnect: bool):
+        """Run ``work(sql)`` in a worker thread; a read whose client disconnects is killed at once, not left to run."""
         if not cancel_on_disconnect:
-            return await run_in_threadpool(run_query, conn, sql, fmt, params)
+            return await run_in_threadpool(work, sql)
         tag = f"/* bionicflow:{uuid.uuid4().hex} */"  # server-made, so the kill finds this statement only
 
         async def kill_on_disconnect() -> None:
@@ -239,7 +287,7 @@ class OlapApp:
         async with anyio.create_task_group() as group:
             group.start_soon(kill_on_disconnect)
             try:
-                outcome["result"] = await run_in_threadpool(run_query, conn, f"{tag} {sql}", fmt, params)
+                outcome["result"] = await run_in_threadpool(work, f"{tag} {sql}")
             except ClickHouseError as err:  # raised below, outside the group, so it is not wrapped
                 outcome["error"] = err
             finally:

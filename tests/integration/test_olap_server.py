@@ -227,3 +227,16 @@ def test_external_data_is_a_table_for_the_one_query(stack, reader):
     assert result.result_rows == [("two",), ("three",)]
     with pytest.raises(DatabaseError, match="UNKNOWN_TABLE|60"):  # gone with its query
         client.query("SELECT count() FROM lookup")
+
+
+def test_results_stream_and_an_error_after_the_first_bytes_arrives_in_the_stream(admin, stack):
+    assert admin.query("SELECT number, toString(number) FROM numbers(2000000)").row_count == 2_000_000
+    with pytest.raises(DatabaseError, match="395|FUNCTION_THROW_IF_VALUE_IS_NON_ZERO"):
+        admin.query("SELECT throwIf(number = 1900000) FROM numbers(2000000)")
+    assert admin.query("SELECT 1").result_rows == [(1,)]  # the connection that failed is not handed on broken
+    auth = (stack.clickhouse_user, stack.clickhouse_password.get_secret_value())
+    raw = requests.post(_url(stack), data="SELECT throwIf(number = 1900000) FROM numbers(2000000)", auth=auth,
+                        timeout=60)
+    tag = raw.headers["X-ClickHouse-Exception-Tag"]
+    assert raw.status_code == 200 and raw.content.startswith(b"0\n")  # the rows before the failure were sent
+    assert raw.content.endswith(f" {tag}\r\n__exception__\r\n".encode()) and b"Code: 395" in raw.content[-2000:]

@@ -75,3 +75,24 @@ def test_a_corrupt_or_cut_native_block_is_refused():
     reader.decompress(native_compress(b"y" * 5000)[:-3])
     with pytest.raises(ClickHouseError, match="ends inside a compressed block"):
         reader.finish()
+
+
+@pytest.mark.parametrize("encoding, decode", [
+    ("zstd", zstd.decompress), ("br", brotli.decompress), ("gzip", gzip.decompress), ("lz4", lz4.frame.decompress),
+    ("deflate", zlib.decompress), (None, lambda b: b),
+])
+def test_a_streamed_response_decodes_to_its_pieces(encoding, decode):
+    from bionicflow.olap.codecs import response_encoder
+
+    encoder = response_encoder(encoding or "", enabled=encoding is not None, native_method=None)
+    assert encoder.name == encoding
+    body = b"".join(encoder.chunk(part) for part in PARTS) + encoder.finish()
+    assert decode(body) == b"".join(PARTS)
+
+
+def test_a_streamed_response_in_clickhouse_blocks():
+    from bionicflow.olap.codecs import NativeBlocks, response_encoder
+
+    encoder = response_encoder("gzip", enabled=True, native_method="zstd")  # compress=1 wins over HTTP encodings
+    body = b"".join(encoder.chunk(part) for part in PARTS) + encoder.finish()
+    assert encoder.name is None and NativeBlocks().decompress(body) == b"".join(PARTS)

@@ -70,3 +70,31 @@ def test_checked_statements_are_bounded():
     for n in range(3):
         checked.add(("q", n))
     assert ("q", 0) not in checked and ("q", 1) in checked and ("q", 2) in checked
+
+
+def test_every_streamed_format_concatenates_to_the_whole_result(tmp_path):
+    """Formats on the streaming list must not repeat a header or frame per chunk (the engine's chunks are whole documents)."""
+    import chdb
+
+    from bionicflow.olap.engine import STREAMABLE_FORMATS, ResultStream
+
+    conn = chdb.connect(str(tmp_path / "data"))
+    sql = "SELECT number, toString(number) AS s, [number, 1] AS a FROM numbers(300000)"
+    try:
+        for fmt in sorted(STREAMABLE_FORMATS):
+            stream, parts = ResultStream(conn, sql, fmt, {}), []
+            while (chunk := stream.next()) is not None:
+                parts.append(chunk)
+            assert len(parts) > 1, f"{fmt}: one chunk proves nothing"
+            assert b"".join(parts) == conn.query(sql, fmt).bytes(), fmt
+        assert stream.rows == 300000
+    finally:
+        conn.close()
+
+
+def test_an_error_after_the_first_bytes_is_clickhouses_in_stream_block():
+    from bionicflow.olap.protocol import in_stream_exception
+
+    block = in_stream_exception("abc123", "Code: 395. DB::Exception: boom. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)\n")
+    assert block.startswith(b"\r\n__exception__\r\nabc123\r\nCode: 395.")
+    assert block.endswith(b" abc123\r\n__exception__\r\n")
