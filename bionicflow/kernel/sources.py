@@ -35,14 +35,20 @@ class PgSource:
     password: str
 
 
+# The source table as ClickHouse reads it; every value bound (`source_params`).
+POSTGRESQL_SOURCE = ("postgresql({address:String}, {database:String}, {source_table:String}, "
+                     "{user:String}, {password:String})")
+
+
+def source_columns(table: Table) -> str:
+    """The table's business columns read from PostgreSQL, cast to their ClickHouse types."""
+    # CAST to the target type: PostgreSQL uuid arrives as UUID, int4 as Int32, and so on.
+    return ", ".join(f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns)
+
+
 def source_select(table: Table, meta: str) -> str:
     """SELECT of the table's business columns from PostgreSQL, then `meta` (more select items)."""
-    # CAST to the target type: PostgreSQL uuid arrives as UUID, int4 as Int32, and so on.
-    exprs = [f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns]
-    return (
-        "SELECT " + ", ".join(exprs) + f", {meta}\n"
-        "FROM postgresql({address:String}, {database:String}, {source_table:String}, {user:String}, {password:String})"
-    )
+    return f"SELECT {source_columns(table)}, {meta}\nFROM {POSTGRESQL_SOURCE}"
 
 
 def source_params(table: Table, source: PgSource, **extra) -> dict:

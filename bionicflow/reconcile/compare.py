@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bionicflow.kernel.sources import PgSource
+from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_columns, source_params
 from bionicflow.kernel.tables import OPS_DB, Table
 
 SIDES = ("default", "debezium")
@@ -45,20 +45,15 @@ def _snapshot_table(table: Table) -> str:
     return f"{OPS_DB}.reconcile_source_{table.name}"
 
 
-POSTGRESQL_SOURCE = ("postgresql({address:String}, {database:String}, {source_table:String}, "
-                     "{user:String}, {password:String})")
-
-
 def snapshot_source_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
     """Read the source once into (key, hash) pairs; both sides are compared against it.
 
     ``source``: the relation to read, the source table through `postgresql()` unless a test
     gives another one with the PostgreSQL column names.
     """
-    casts = ", ".join(f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns)
     return (
         f"CREATE TABLE {_snapshot_table(table)} ENGINE = Memory AS\n"
-        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {casts}\nFROM {source})"
+        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {source_columns(table)}\nFROM {source})"
     )
 
 
@@ -102,10 +97,7 @@ def compare_with_snapshot(olap, table: Table) -> list[SideResult]:
 def compare_table(olap, table: Table, source: PgSource) -> list[SideResult]:
     """Read the source table once, then compare `default` and `debezium` with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
-    olap.command(snapshot_source_sql(table), parameters={
-        "address": f"{source.host}:{source.port}", "database": source.database,
-        "source_table": table.olap_relation, "user": source.user, "password": source.password,
-    })
+    olap.command(snapshot_source_sql(table), parameters=source_params(table, source))
     try:
         return compare_with_snapshot(olap, table)
     finally:
