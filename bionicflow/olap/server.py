@@ -237,11 +237,22 @@ class OlapApp:
                                    opts.settings.get("enable_http_compression") == "1",
                                    opts.settings.get("network_compression_method", "lz4").lower() if opts.compress else None)
 
-        def start(tagged: str) -> tuple[ResultStream, bytes | None]:
+        def start(tagged: str) -> tuple[ResultStream, list[bytes]]:
+            """The first two chunks: an error before them is still an ordinary error response, and a
+            result that ends there (most reads) is answered whole, with its final summary."""
             stream = ResultStream(held.conn, tagged, fmt, opts.query_params)
-            return stream, stream.next()  # an error before the first chunk is still an ordinary error response
+            first = stream.next()
+            second = stream.next() if first is not None else None
+            return stream, [c for c in (first, second) if c is not None]
 
-        stream, first = await self._watched(request, start, sql, cancel_on_disconnect=True)
+        stream, head = await self._watched(request, start, sql, cancel_on_disconnect=True)
+        if len(head) < 2:
+            held.reusable = True
+            data = b"".join(encoder.chunk(c) for c in head) + encoder.finish()
+            out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(stream.summary())}
+            if encoder.name:
+                out["Content-Encoding"] = encoder.name
+            return Response(data, headers=out, media_type=_media_type(fmt))
         tag = uuid.uuid4().hex[:16]
         body_scope = scope.pop_all()  # the slot and the connection now live as long as the body
 
@@ -249,10 +260,10 @@ class OlapApp:
             finished = False
             try:
                 try:
-                    chunk = first
-                    while chunk is not None:
+                    for chunk in head:
                         yield encoder.chunk(chunk)
-                        chunk = await run_in_threadpool(stream.next)
+                    while (chunk := await run_in_threadpool(stream.next)) is not None:
+                        yield encoder.chunk(chunk)
                     finished = True
                 except ClickHouseError as err:
                     log.info("query failed after its first bytes: %s (%s)", err.name, err.code)
