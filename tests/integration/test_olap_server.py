@@ -10,6 +10,8 @@ import pytest
 import requests
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from bionicflow.olap.codecs import NativeBlocks
+
 
 def _client(settings, user=None, password=None, **kw):
     return clickhouse_connect.get_client(
@@ -160,8 +162,8 @@ def test_raw_http_get_post_insert_and_errors(stack, table):
     assert bad.text.startswith("Code: 62. DB::Exception:") and "(SYNTAX_ERROR)" in bad.text
     unknown = requests.post(_url(stack), params={"default_format": "NoSuchFormat"}, data="SELECT 1", auth=auth, timeout=10)
     assert unknown.status_code >= 400 and "Exception" in unknown.text
-    refused = requests.post(_url(stack), params={"query": "SELECT 1", "compress": "1"}, auth=auth, timeout=10)
-    assert refused.status_code == 500 and "not supported" in refused.text
+    blocks = requests.post(_url(stack), params={"query": "SELECT 1", "compress": "1"}, auth=auth, timeout=10)
+    assert blocks.status_code == 200 and NativeBlocks().decompress(blocks.content) == b"1\n"  # ClickHouse's own blocks
     assert requests.get(_url(stack) + "ping", timeout=10).text == "Ok.\n"  # still serving
     # GET is read-only, as in ClickHouse
     ro = requests.get(_url(stack), params={"query": f"INSERT INTO {table} VALUES (9,'x',0)"}, auth=auth, timeout=10)
@@ -202,14 +204,18 @@ def test_session_check_and_one_query_at_a_time(stack):
     unknown = requests.post(_url(stack), params={"session_id": uuid.uuid4().hex, "session_check": "1"},
                             data="SELECT 1", auth=auth, timeout=10)
     assert (unknown.status_code, unknown.headers["X-ClickHouse-Exception-Code"]) == (404, "372")
-    session = {"session_id": uuid.uuid4().hex}
+    session, marker = {"session_id": uuid.uuid4().hex}, f"slow_{uuid.uuid4().hex}"
+    running = ("SELECT count() FROM system.processes WHERE query LIKE {m:String} "
+               "AND query NOT LIKE '%system.processes%'")
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(requests.post, _url(stack), params=session, data="SELECT sleep(2)", auth=auth, timeout=30)
-        deadline = time.monotonic() + 10
-        while True:  # until the slow query holds the session
-            second = requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10)
-            if second.headers.get("X-ClickHouse-Exception-Code") == "373" or time.monotonic() > deadline:
-                break
+        slow = pool.submit(requests.post, _url(stack), params=session, data=f"SELECT sleep(3) /* {marker} */",
+                           auth=auth, timeout=30)
+        deadline = time.monotonic() + 20
+        while requests.post(_url(stack), params={"param_m": f"%{marker}%"}, data=running, auth=auth,
+                            timeout=10).text.strip() != "1":  # until the slow query holds the session
+            assert time.monotonic() < deadline, "the slow query never started"
+            time.sleep(0.05)
+        second = requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10)
         assert (second.status_code, second.headers.get("X-ClickHouse-Exception-Code")) == (409, "373")
         assert slow.result().status_code == 200
     assert requests.post(_url(stack), params=session, data="SELECT 1", auth=auth, timeout=10).text == "1\n"
