@@ -57,6 +57,7 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MV_TARGET = re.compile(r"^CREATE MATERIALIZED VIEW \S+ TO (\S+)")
 _SHOW_FORMS = re.compile(r"^SHOW (DATABASES|(?:FULL )?(?:TEMPORARY )?TABLES|FUNCTIONS|ENGINES)\b")
 _SHOW_COLUMNS = re.compile(r"^SHOW (?:EXTENDED )?(?:FULL )?(?:COLUMNS|INDEXES|INDEX|KEYS) FROM (\S+)(?: FROM (\S+))?")
+_FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$")
 _MAX_VIEW_DEPTH = 8
 
 
@@ -149,7 +150,11 @@ class ReadCheck:
         elif kind in ("ShowTables", "ShowFunctions", "ShowEngineQuery"):
             if not _SHOW_FORMS.match(normalized):
                 raise _denied(f"{normalized.split(chr(10))[0][:60]} is not one of the SHOW forms a read-only user may run")
-            for database in _identifiers(root):
+            names = _identifiers(root)
+            output = _FORMAT_CLAUSE.search(normalized)
+            if output and names and names[-1] == output.group(1):
+                names = names[:-1]  # `… FORMAT Native`: the output format, not a database
+            for database in names:
                 self.database(database)
         elif kind in ("ShowColumns", "ShowIndexes"):
             match = _SHOW_COLUMNS.match(normalized)

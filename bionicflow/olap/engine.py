@@ -258,13 +258,20 @@ STREAMABLE_FORMATS = frozenset(name.lower() for name in (
 ))
 
 
+# Statement kinds the engine streams (it refuses EXISTS, SHOW, DESCRIBE …: those are sent whole).
+STREAMABLE_KINDS = frozenset({"SELECT", "WITH"})
+
+
 class ResultStream:
     """A query's result as the engine streams it, chunk by chunk (blocking calls: run them in a worker thread)."""
 
     def __init__(self, conn, sql: str, fmt: str, params: dict[str, str]):
         self._started = time.perf_counter_ns()
-        self._stream = conn.send_query(sql, fmt, params=params or None)
         self.rows = self.read_rows = self.read_bytes = 0
+        try:
+            self._stream = conn.send_query(sql, fmt, params=params or None)
+        except RuntimeError as exc:
+            raise ClickHouseError.from_engine(str(exc)) from None
 
     def next(self) -> bytes | None:
         """The next chunk, None at the end; a failure is a ClickHouseError."""

@@ -28,7 +28,7 @@ from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
                                     response_encoder)
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import (STREAMABLE_FORMATS, Engine, ResultStream, StreamingInsert, progress_header, run_query,
+from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, Engine, ResultStream, StreamingInsert, progress_header, run_query,
                                     summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.sessions import Sessions, session_timeout
@@ -177,7 +177,7 @@ class OlapApp:
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
                                       "a GET request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)
-            if kind in READ_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
+            if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
                     and params.get("wait_end_of_query") not in ("1", "true"):
                 return await self._streamed(request, scope, held, sql, fmt, opts, headers)
             for table in external:  # temporary tables of this connection: it is not handed on afterwards
@@ -237,19 +237,25 @@ class OlapApp:
                                    opts.settings.get("enable_http_compression") == "1",
                                    opts.settings.get("network_compression_method", "lz4").lower() if opts.compress else None)
 
-        def start(tagged: str) -> tuple[ResultStream, list[bytes]]:
+        def start(tagged: str) -> tuple[ResultStream | None, list[bytes], dict]:
             """The first two chunks: an error before them is still an ordinary error response, and a
             result that ends there (most reads) is answered whole, with its final summary."""
-            stream = ResultStream(held.conn, tagged, fmt, opts.query_params)
+            try:
+                stream = ResultStream(held.conn, tagged, fmt, opts.query_params)
+            except ClickHouseError as err:
+                if "Streaming query is not supported" not in err.message:
+                    raise
+                whole = run_query(held.conn, tagged, fmt, opts.query_params)  # a statement the engine sends whole
+                return None, [whole.data] if whole.data else [], whole.summary
             first = stream.next()
             second = stream.next() if first is not None else None
-            return stream, [c for c in (first, second) if c is not None]
+            return stream, [c for c in (first, second) if c is not None], stream.summary()
 
-        stream, head = await self._watched(request, start, sql, cancel_on_disconnect=True)
-        if len(head) < 2:
+        stream, head, summary = await self._watched(request, start, sql, cancel_on_disconnect=True)
+        if stream is None or len(head) < 2:
             held.reusable = True
             data = b"".join(encoder.chunk(c) for c in head) + encoder.finish()
-            out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(stream.summary())}
+            out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(summary)}
             if encoder.name:
                 out["Content-Encoding"] = encoder.name
             return Response(data, headers=out, media_type=_media_type(fmt))

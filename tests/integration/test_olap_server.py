@@ -246,3 +246,12 @@ def test_results_stream_and_an_error_after_the_first_bytes_arrives_in_the_stream
     tag = raw.headers["X-ClickHouse-Exception-Tag"]
     assert raw.status_code == 200 and raw.content.startswith(b"0\n")  # the rows before the failure were sent
     assert raw.content.endswith(f" {tag}\r\n__exception__\r\n".encode()) and b"Code: 395" in raw.content[-2000:]
+
+
+@pytest.mark.parametrize("sql", ["EXISTS TABLE system.one", "SHOW TABLES FROM system LIKE 'one'", "DESCRIBE system.one",
+                                 "EXPLAIN SELECT 1", "SHOW DATABASES", "WITH 1 AS x SELECT x"])
+def test_every_read_kind_answers_through_clickhouse_connect(stack, sql):
+    """Statements the engine will not stream are answered whole (clickhouse-connect appends FORMAT Native)."""
+    for user, password in ((stack.clickhouse_user, stack.clickhouse_password),
+                           (stack.clickhouse_reader_user, stack.clickhouse_reader_password)):
+        assert _client(stack, user, password.get_secret_value()).query(sql).row_count >= 1, (user, sql)

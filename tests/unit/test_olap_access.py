@@ -54,6 +54,10 @@ def check(conn, sql: str, current: str = "default") -> None:
     "SHOW DATABASES", "SHOW TABLES", "SHOW TABLES FROM debezium LIKE 'u%'", "SHOW COLUMNS FROM users FROM debezium",
     "SHOW CREATE TABLE debezium.users", "DESCRIBE TABLE debezium.users", "EXISTS TABLE debezium.users",
     "EXPLAIN SELECT * FROM debezium.users", "EXPLAIN header = 1 SELECT 1", "SHOW FUNCTIONS LIKE 'count%'",
+    # as clickhouse-connect sends them: with the output format appended
+    "SHOW DATABASES FORMAT Native", "SHOW TABLES FROM debezium LIKE 'u%' FORMAT Native", "SHOW TABLES FORMAT JSON",
+    "EXISTS TABLE debezium.users FORMAT Native", "SHOW CREATE TABLE debezium.users FORMAT Native",
+    "SHOW COLUMNS FROM users FROM debezium FORMAT Native", "SELECT 1 FORMAT Native",
 ])
 def test_reads_of_the_users_databases_pass(conn, sql):
     check(conn, sql)
@@ -98,6 +102,7 @@ def test_reads_of_the_users_databases_pass(conn, sql):
     ("SELECT 1 INTO OUTFILE '/tmp/out.tsv'", "INTO OUTFILE"),
     ("SHOW CREATE TABLE ops.etl_runs", "not ops.etl_runs"),
     ("SHOW TABLES FROM ops", "not ops"),
+    ("SHOW TABLES FROM ops FORMAT Native", "not ops"),
     ("SHOW SETTINGS LIKE 'max%'", "SHOW forms"),
     ("SHOW COLUMNS FROM etl_runs FROM ops", "not ops.etl_runs"),
     ("DESCRIBE ops.etl_runs", "not ops.etl_runs"),
