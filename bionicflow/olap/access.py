@@ -128,9 +128,12 @@ class ReadCheck:
             raise _denied(f"database {self.current_database} is not one of {_names(self.databases)}")
         kind = root.kind
         if kind == "Explain":
+            output = _FORMAT_CLAUSE.search(normalized)
             for child in root.children:
                 if child.kind == "Set":
                     continue  # EXPLAIN's own options (header=1, actions=1 …)
+                if child.kind == "Identifier" and output and child.detail == output.group(1):
+                    continue  # `… FORMAT Native`: the output format
                 if child.kind != "SelectWithUnionQuery":
                     raise _denied(f"EXPLAIN of {child.kind} is not allowed; read-only users may EXPLAIN a SELECT")
                 self.tree(child)

@@ -57,7 +57,8 @@ def check(conn, sql: str, current: str = "default") -> None:
     # as clickhouse-connect sends them: with the output format appended
     "SHOW DATABASES FORMAT Native", "SHOW TABLES FROM debezium LIKE 'u%' FORMAT Native", "SHOW TABLES FORMAT JSON",
     "EXISTS TABLE debezium.users FORMAT Native", "SHOW CREATE TABLE debezium.users FORMAT Native",
-    "SHOW COLUMNS FROM users FROM debezium FORMAT Native", "SELECT 1 FORMAT Native",
+    "SHOW COLUMNS FROM users FROM debezium FORMAT Native", "SELECT 1 FORMAT Native", "EXPLAIN SELECT 1 FORMAT Native",
+    "DESCRIBE TABLE debezium.users FORMAT Native", "EXISTS DATABASE debezium FORMAT Native",
 ])
 def test_reads_of_the_users_databases_pass(conn, sql):
     check(conn, sql)
