@@ -256,6 +256,8 @@ class OlapApp:
             held.reusable = True
             data = b"".join(encoder.chunk(c) for c in head) + encoder.finish()
             out = {**headers, "X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary_header(summary)}
+            if opts.settings.get("send_progress_in_http_headers") == "1":
+                out["X-ClickHouse-Progress"] = progress_header(summary)  # whole: the final numbers
             if encoder.name:
                 out["Content-Encoding"] = encoder.name
             return Response(data, headers=out, media_type=_media_type(fmt))
