@@ -16,7 +16,7 @@ from rich.text import Text
 
 from bionicflow.config import get_settings
 from bionicflow.errors import BionicflowError, ConfigurationError
-from bionicflow.stack import launcher
+from bionicflow.stack import launcher, proctree
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
 # soft_wrap: long lines (paths, fixes) stay whole lines when output is not a terminal
@@ -108,13 +108,25 @@ def _print_urls(settings) -> None:
 
 
 @app.command()
-def down() -> None:
+def down(
+    force: bool = typer.Option(False, "--force", help="Also stop unsupervised processes of this stack (orphans)."),
+) -> None:
     """Stop every service cleanly; data stays in the state directory."""
     try:
-        pids = launcher.down(get_settings())
+        pids, left = launcher.down(get_settings(), force=force)
     except BionicflowError as exc:
         _fail(exc)
     err.print(f"stopped {len(pids)} processes" if pids else "the stack was not running")
+    if left:
+        _warn_orphans(left, "still running")
+        raise typer.Exit(code=1)
+
+
+def _warn_orphans(orphans: list, state: str) -> None:
+    err.print(Text.assemble(("warning: ", "yellow"), f"{len(orphans)} unsupervised process(es) of this stack {state}:"))
+    for p in orphans:
+        err.print("  " + p.describe(), highlight=False, markup=False)
+    err.print("  stop them with `bionicflow down --force`", highlight=False, markup=False)
 
 
 @app.command()
@@ -133,7 +145,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
             str(svc["pid"] or "-"), str(svc["port"] or "-"), svc["url"] or "-",
         )
     out.print(table)
-    if not all(s["healthy"] for s in doc["services"].values()):
+    if doc["orphans"]:
+        _warn_orphans([proctree.StackProcess(**p) for p in doc["orphans"]], "running beside it")
+    if doc["orphans"] or not all(s["healthy"] for s in doc["services"].values()):
         raise typer.Exit(code=1)
 
 

@@ -49,6 +49,10 @@ def stack(settings):
     if not reuse:
         result = cli("down", timeout=300)
         assert result.returncode == 0, result.stderr
+        from bionicflow.stack import proctree
+
+        left = proctree.stack_processes(STATE_DIR)
+        assert not left, "processes of the test stack outlived `down`:\n" + "\n".join(p.describe() for p in left)
 
 
 @pytest.fixture(scope="session")

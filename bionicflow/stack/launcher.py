@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from bionicflow.config import Settings
-from bionicflow.errors import BionicflowError, ConfigurationError, ServiceStartError
-from bionicflow.stack import airflow
+from bionicflow.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
+from bionicflow.stack import airflow, proctree
 from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.kernel.olap import olap_client
@@ -21,6 +21,9 @@ from bionicflow.stack.services import Service, build_services
 from bionicflow.stack.supervisor import Supervisor
 
 POLL_SECONDS = 0.5
+# after a supervisord crash its services stop by themselves (their keepers die with it): the longest
+# stop grace (60 s) plus the keeper's sweep (2 x 5 s), with a margin
+ORPHANS_EXIT_SECONDS = 90.0
 
 
 class Reporter(Protocol):
@@ -66,12 +69,33 @@ def up(settings: Settings, reporter: Reporter) -> dict[str, Service]:
     supervisor = Supervisor(settings.state_dir)
     states = supervisor.states()
     running = {name for name, st in states.items() if st.state in ("RUNNING", "STARTING")}
+    wait_orphans_gone(settings, supervisor, reporter)
     preflight(settings, services, running)
     if not supervisor.is_running():
         supervisor.write_config([s.program() for s in services.values()])
         supervisor.start_daemon(env)
     _start_all(services, supervisor, reporter, running)
     return services
+
+
+def orphans(settings: Settings, supervisor: Supervisor | None = None) -> list[proctree.StackProcess]:
+    """Processes of this state directory that no running supervisord owns."""
+    supervisor = supervisor or Supervisor(settings.state_dir)
+    return proctree.unsupervised(settings.state_dir, supervisor.daemon_pid() if supervisor.is_running() else None)
+
+
+def wait_orphans_gone(settings: Settings, supervisor: Supervisor, reporter: Reporter) -> None:
+    """Refuse to start beside unsupervised processes of this stack.
+
+    Right after a supervisord crash its services are still stopping by themselves (each
+    keeper dies with supervisord and stops its tree): those are given time to finish.
+    """
+    deadline = time.monotonic() + (0 if supervisor.is_running() else ORPHANS_EXIT_SECONDS)
+    while left := orphans(settings, supervisor):
+        if time.monotonic() >= deadline:
+            raise OrphanProcessesError(left)
+        reporter.update("supervisor", f"waiting for {len(left)} process(es) of the crashed run to stop")
+        time.sleep(1)
 
 
 def _start_all(services: dict[str, Service], supervisor: Supervisor, reporter: Reporter, running: set[str]) -> None:
@@ -137,13 +161,22 @@ def _wait_healthy(service: Service, supervisor: Supervisor) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def down(settings: Settings) -> list[int]:
-    """Stop every service and supervisord; returns the pids that were stopped."""
+def down(settings: Settings, force: bool = False) -> tuple[list[int], list[proctree.StackProcess]]:
+    """Stop every service and supervisord (and, with ``force``, unsupervised processes of the stack).
+
+    Returns the pids stopped and the stack processes still running (orphans left without ``force``).
+    """
     supervisor = Supervisor(settings.state_dir)
-    pids = [st.pid for st in supervisor.states().values() if st.pid]
-    daemon = supervisor.daemon_pid()
+    states = supervisor.states()
+    pids = [st.pid for st in states.values() if st.pid]
+    daemon = supervisor.daemon_pid() if states else None
     supervisor.shutdown()
-    return pids + ([daemon] if daemon else [])
+    pids += [daemon] if daemon else []
+    left = orphans(settings, supervisor)
+    if force and left:
+        pids += proctree.terminate([p.pid for p in left], grace=10)
+        left = orphans(settings, supervisor)
+    return pids, left
 
 
 def _known_service(settings: Settings, name: str) -> Service:
@@ -189,6 +222,7 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         "supervisor": {"running": supervisor.is_running(), "pid": supervisor.daemon_pid() if states else None},
         "state_dir": str(settings.state_dir),
         "services": result,
+        "orphans": [{"pid": p.pid, "service": p.service, "command": p.command} for p in orphans(settings, supervisor)],
     }
     if cdc:
         doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}

@@ -82,7 +82,25 @@ def port_is_free(host: str, port: int) -> bool:
 def check_port(settings: Settings, service: str, field: str) -> None:
     port = getattr(settings, field)
     if not port_is_free(settings.host, port):
-        raise PortInUseError(service, settings.host, port, settings.port_env_name(field))
+        raise PortInUseError(service, settings.host, port, settings.port_env_name(field), port_holder(port))
+
+
+def port_holder(port: int) -> str | None:
+    """"pid N (command)" of the process listening on ``port``, when this user may see it."""
+    import psutil
+
+    try:
+        listening = [c for c in psutil.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+    except psutil.AccessDenied:
+        return None
+    for conn in listening:
+        if conn.laddr and conn.laddr.port == port and conn.pid:
+            try:
+                command = " ".join(psutil.Process(conn.pid).cmdline())[:100]
+            except psutil.Error:
+                command = "?"
+            return f"pid {conn.pid} ({command})"
+    return None
 
 
 def check_reachable_by(path: Path, user: str) -> None:

@@ -2,7 +2,8 @@
 
 supervisord keeps every service of the embedded stack running (restarting one that
 dies), owns their log files, and is driven over XML-RPC on a unix socket in the
-state directory. Nothing here forks or reaps processes by hand.
+state directory. Each service runs under its process-tree keeper
+(`bionicflow.stack.proctree`), which owns everything the service starts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from bionicflow.errors import ServiceStartError, StackNotRunningError
+from bionicflow.stack import proctree
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,15 @@ class Program:
 class ProcessState:
     name: str
     state: str  # RUNNING, STARTING, STOPPED, BACKOFF, FATAL, EXITED ...
-    pid: int | None
+    pid: int | None  # the service's main process (its death means the service is down)
+    keeper_pid: int | None = None  # the process-tree keeper supervisord runs
 
 
 class Supervisor:
     """The supervisord of one state directory."""
 
     def __init__(self, state_dir: Path):
+        self.state_dir = state_dir
         self.dir = state_dir / "supervisor"
         self.socket = self.dir / "supervisor.sock"
         self.conf = self.dir / "supervisord.conf"
@@ -73,7 +77,7 @@ class Supervisor:
         conf["supervisorctl"] = {"serverurl": f"unix://{self.socket}"}
         for prog in programs:
             section = {
-                "command": " ".join(_quote(part) for part in prog.command),
+                "command": " ".join(_quote(part) for part in self.keeper_command(prog)),
                 "directory": str(prog.directory),
                 "autostart": "false",
                 # a service that dies is restarted: recovery is part of the product
@@ -81,22 +85,30 @@ class Supervisor:
                 "startsecs": str(prog.startsecs),
                 "startretries": "5",
                 "stopsignal": prog.stopsignal,
-                "stopwaitsecs": str(prog.stopwaitsecs),
-                "stopasgroup": "true",
+                # the keeper signals the service, kills its tree after stopwaitsecs and sweeps (2 x 5 s):
+                # supervisord's own SIGKILL is only the backstop for a keeper that hangs
+                "stopwaitsecs": str(prog.stopwaitsecs + 15),
+                "stopasgroup": "false",
                 "killasgroup": "true",
                 "redirect_stderr": "true",
                 "stdout_logfile": str(self.logs / f"{prog.name}.log"),
                 "stdout_logfile_maxbytes": "50MB",
                 "stdout_logfile_backups": "2",
             }
-            if prog.user:
-                section["user"] = prog.user
             if prog.environment:
                 section["environment"] = ",".join(f'{k}="{_escape_env(v)}"' for k, v in prog.environment.items())
             conf[f"program:{prog.name}"] = section
         with open(self.conf, "w") as fh:
             conf.write(fh)
         os.chmod(self.conf, 0o600)
+
+    def keeper_command(self, prog: Program) -> list[str]:
+        """The program's command run under its process-tree keeper (bionicflow.stack.proctree)."""
+        return [
+            sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(self.state_dir),
+            "--service", prog.name, "--grace", str(prog.stopwaitsecs), "--stop-signal", prog.stopsignal,
+            *(["--user", prog.user] if prog.user else []), "--", *prog.command,
+        ]
 
     # --- daemon -------------------------------------------------------------
     def is_running(self) -> bool:
@@ -171,10 +183,12 @@ class Supervisor:
     def states(self) -> dict[str, ProcessState]:
         if not self.is_running():
             return {}
-        return {
-            info["name"]: ProcessState(info["name"], info["statename"], info["pid"] or None)
-            for info in self.rpc().supervisor.getAllProcessInfo()
-        }
+        return {info["name"]: self._state(info) for info in self.rpc().supervisor.getAllProcessInfo()}
+
+    def _state(self, info: dict) -> ProcessState:
+        keeper = info["pid"] or None
+        main = proctree.main_pid(self.state_dir, info["name"], keeper) if keeper else None
+        return ProcessState(info["name"], info["statename"], main or keeper, keeper)
 
 
 def _alive(pid: int) -> bool:

@@ -17,12 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import psycopg2
 import psycopg2.extras
 import pytest
 
 from bionicflow.cdc import monitor
-from bionicflow.stack import launcher
+from bionicflow.stack import launcher, proctree
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.config import project_root
@@ -173,7 +174,31 @@ def running(stack, airflow):
     return stack
 
 
-KILLED = ["kafka", "kafka_connect", "cdc_consumer", "olap", "crm_db", "telemetry_db", "airflow_scheduler"]
+def keepers_per_service(settings) -> dict[str, int]:
+    """How many process-tree keepers run each service (one each, or something is duplicated)."""
+    counts: dict[str, int] = {}
+    for p in proctree.stack_processes(settings.state_dir):
+        args = p.command.split()
+        if "bionicflow.stack.proctree" in args:
+            name = args[args.index("--service") + 1]
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(running):
+    """After every scenario: no process of the test stack outside supervision, none duplicated."""
+    yield
+    deadline = time.monotonic() + 60
+    while (orphans := status()["orphans"]) and time.monotonic() < deadline:
+        time.sleep(1)  # a keeper may still be sweeping the tree of a process killed at the very end
+    assert not orphans, f"unsupervised processes of the test stack: {orphans}"
+    counts = keepers_per_service(running)
+    assert set(counts.values()) == {1} and set(counts) == set(status()["services"]), counts
+
+
+KILLED = ["kafka", "kafka_connect", "cdc_consumer", "olap", "crm_db", "telemetry_db", "airflow_scheduler",
+          "airflow_triggerer"]
 
 
 @pytest.mark.parametrize("service", KILLED)
@@ -195,6 +220,29 @@ def test_kill_9_and_automatic_restart(running, airflow, service):
     reconciliation = reconciliation_verdict(settings, airflow)
     record(f"kill -9 {service}", restart_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
            load_errors=load.errors, reconciliation=reconciliation)
+
+
+def test_supervisord_killed_9_stops_every_tree_and_up_recovers(running, airflow):
+    """supervisord itself dies: each keeper stops its service's tree; `up` starts one of each again."""
+    settings, letters = running, dead_letters(running)
+    with SteadyLoad(settings) as load:
+        doc = status()
+        old = {psutil.Process(svc["pid"]) for svc in doc["services"].values() if svc["pid"]}
+        killed_at = time.monotonic()
+        os.kill(doc["supervisor"]["pid"], signal.SIGKILL)
+        result = cli("up", timeout=900)  # waits for the old trees to finish stopping, then starts anew
+        assert result.returncode == 0, result.stderr[-4000:]
+        back = time.monotonic() - killed_at
+        survivors = [p for p in old if p.is_running()]  # is_running also compares the start time
+        assert not survivors, f"main processes of the crashed run survived: {survivors}"
+        load.wait_changes(2000, timeout=120)
+        run_ok(airflow, "cdc_reconcile")  # restarts connector tasks that failed while their databases were down
+        wait_lag_under(settings, LAG_TARGET)
+        recovery = time.monotonic() - killed_at
+        changes = load.changes
+    converged_exactly(settings, letters)
+    record("kill -9 supervisord", up_again_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
+           load_errors=load.errors, reconciliation=reconciliation_verdict(settings, airflow))
 
 
 def _slot_retained(settings) -> dict[str, int]:

@@ -2,11 +2,16 @@
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import clickhouse_connect
 import psycopg2
 
+from bionicflow.stack import proctree
+from bionicflow.stack.preflight import port_is_free
 from tests.stack import cli
 
 REQUIRED = {
@@ -54,6 +59,47 @@ def test_second_up_reuses_the_running_stack(stack):
     assert {n: s["pid"] for n, s in _status()["services"].items()} == before
 
 
+def _fake_orphan(settings, service: str, port: int) -> subprocess.Popen:
+    """A process of this stack that no supervisor owns (as a crash leaves one), holding ``port``."""
+    listen = textwrap.dedent(f"""
+        import socket, time
+        s = socket.socket()
+        s.bind(({settings.host!r}, {port}))
+        s.listen()
+        time.sleep(600)
+    """)
+    env = {**os.environ, proctree.TAG_VARIABLE: proctree.tag(settings.state_dir, service)}
+    orphan = subprocess.Popen([sys.executable, "-c", listen], cwd=settings.state_dir, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while port_is_free(settings.host, port):
+        assert time.monotonic() < deadline, f"the stand-in orphan did not listen on {port} within 30s"
+        time.sleep(0.1)
+    return orphan
+
+
+def test_orphan_is_named_up_refuses_it_and_down_force_leaves_no_process(stack):
+    """A leftover process of this stack holding a service's port: status names it, up refuses, down --force stops it."""
+    settings = stack
+    assert cli("stop", "reports_api").returncode == 0
+    orphan = _fake_orphan(settings, "reports_api", settings.reports_api_port)
+    try:
+        named = [o for o in _status()["orphans"] if o["pid"] == orphan.pid]
+        assert named and named[0]["service"] == "reports_api", _status()["orphans"]
+        refused = cli("up", timeout=300)
+        assert refused.returncode == 2 and f"pid {orphan.pid}" in refused.stderr, refused.stderr
+        assert "bionicflow down --force" in refused.stderr
+        plain = cli("down", timeout=300)
+        assert plain.returncode == 1 and f"pid {orphan.pid}" in plain.stderr, plain.stderr
+        forced = cli("down", "--force", timeout=300)
+        assert forced.returncode == 0, forced.stderr
+        orphan.wait(timeout=30)
+    finally:
+        orphan.kill()
+    assert proctree.stack_processes(settings.state_dir) == [], "processes of the stack left after down --force"
+    result = cli("up", timeout=900)
+    assert result.returncode == 0, result.stderr
+
+
 def test_down_leaves_no_process_and_up_finds_the_data(stack):
     settings = stack
     marker = f"lifecycle-{time.time_ns()}"
@@ -71,6 +117,7 @@ def test_down_leaves_no_process_and_up_finds_the_data(stack):
     assert result.returncode == 0, result.stderr
     still = [pid for pid in pids if _alive(pid)]
     assert not still, f"processes left behind after down: {still}"
+    assert proctree.stack_processes(settings.state_dir) == [], "processes of the stack left after down"
     assert not any(s["healthy"] for s in _status()["services"].values())
 
     result = cli("up", timeout=900)

@@ -1,4 +1,6 @@
 import configparser
+import shlex
+import sys
 
 from bionicflow.stack.supervisor import Program, Supervisor
 
@@ -11,10 +13,16 @@ def test_programs_are_rendered_supervised_and_restarted(tmp_path):
     conf = configparser.RawConfigParser()
     conf.read(sup.conf)
     section = conf["program:olap"]
-    assert section["command"] == "/usr/bin/python3 -m x 50%%"  # '%' escaped for supervisord
+    keeper, service = shlex.split(section["command"].replace("%%", "%")), ["/usr/bin/python3", "-m", "x", "50%"]
+    assert section["command"].endswith(" -- /usr/bin/python3 -m x 50%%")  # '%' escaped for supervisord
+    # the service runs under its process-tree keeper, which switches to the service's user itself
+    assert keeper[:3] == [sys.executable, "-m", "bionicflow.stack.proctree"]
+    assert keeper[keeper.index("--") + 1:] == service
+    assert keeper[keeper.index("--user") + 1] == "postgres" and "user" not in section
+    assert keeper[keeper.index("--state-dir") + 1] == str(tmp_path)
+    assert section["stopasgroup"] == "false"  # the keeper forwards the stop signal to the service once
     assert section["autostart"] == "false"  # the launcher starts services in dependency order
     assert section["autorestart"] == "true"
-    assert section["user"] == "postgres"
     assert section["stdout_logfile"] == str(tmp_path / "logs" / "olap.log")
     assert conf["unix_http_server"]["chmod"] == "0700"
     assert (sup.conf.stat().st_mode & 0o777) == 0o600

@@ -1,0 +1,326 @@
+"""Each service's whole process tree, owned: nothing a service starts outlives it.
+
+supervisord does not run a service's command itself but this keeper:
+
+    python -m bionicflow.stack.proctree --state-dir DIR --service NAME [--user U] [--grace S]
+        [--stop-signal SIG] -- COMMAND...
+
+The keeper
+* tags the service's environment with ``BIONICFLOW_PROCESS_TREE=<state dir>::<service>``.
+  Every process the service starts inherits it, including the ones that leave the process
+  group (Airflow's task processes) or are re-parented; the tag is how a tree is found;
+* is the child subreaper of the tree (orphans are re-parented to it, not to init);
+* dies with supervisord (``PR_SET_PDEATHSIG``), and its service's main process dies with
+  the keeper; both stop cleanly: the stop signal first, then, after the grace period,
+  SIGKILL to every tagged process;
+* when the main process exits, however it died (kill -9 included), stops what is left of
+  the tree before exiting, so supervisord's restart never meets the old tree;
+* on start, first stops any process still tagged with its service (left over when the
+  keeper itself was killed with -9).
+
+It writes the main process's pid to ``<state dir>/supervisor/<service>.pid``: that is the
+pid `status` reports, the one whose death means the service is down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+TAG_VARIABLE = "BIONICFLOW_PROCESS_TREE"
+# supervisord's stop signal and the keeper's parent-death signal: forwarded as the service's own stop signal
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+FORWARDED = (*STOP_SIGNALS, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+SWEEP_GRACE = 5.0
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class StackProcess:
+    """A running process that belongs to one state directory's stack."""
+
+    pid: int
+    service: str | None  # from its tag; None when it is recognised by its command line only
+    command: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.service or 'unknown service'}: {self.command[:100]})"
+
+
+def tag(state_dir: Path, service: str) -> str:
+    return f"{Path(state_dir).resolve()}::{service}"
+
+
+def main_pid_file(state_dir: Path, service: str) -> Path:
+    return Path(state_dir) / "supervisor" / f"{service}.pid"
+
+
+def main_pid(state_dir: Path, service: str, keeper_pid: int) -> int | None:
+    """The main process of a service whose keeper is ``keeper_pid``, if the keeper recorded it."""
+    try:
+        pid = int(main_pid_file(state_dir, service).read_text().split()[0])
+        return pid if psutil.Process(pid).ppid() == keeper_pid else None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+
+
+def _previous_keeper(state_dir: Path, service: str) -> int | None:
+    try:
+        return int(main_pid_file(state_dir, service).read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes still in process group ``pgid`` (Linux never reuses a pid while a group holds it)."""
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+def stack_processes(state_dir: Path, service: str | None = None, exclude: set[int] | None = None) -> list[StackProcess]:
+    """Every process of this state directory's stack (of one service, when given).
+
+    A process belongs to the stack when it carries the tag. Some processes overwrite the
+    memory the kernel shows as their environment (``setproctitle``: Airflow's workers and
+    their task processes), so a process without a readable tag also belongs to the stack
+    when it runs Python, Java or PostgreSQL and its command line names the state directory
+    or its working directory is inside it; its service is then unknown. ``exclude``
+    defaults to this process, its ancestors and its descendants.
+    """
+    root = Path(state_dir).resolve()
+    mine = _own_lineage() if exclude is None else exclude
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "name", "cwd", "environ"]):
+        if proc.pid in mine:
+            continue
+        belongs, owner = _owner(proc.info, root)
+        if belongs and (service is None or owner == service):
+            cmdline = " ".join(proc.info["cmdline"] or []).strip() or (proc.info["name"] or "")
+            found.append(StackProcess(proc.pid, owner, cmdline))
+    return found
+
+
+def _owner(info: dict, root: Path) -> tuple[bool, str | None]:
+    """(belongs to the stack of ``root``, its service when tagged)."""
+    value = (info["environ"] or {}).get(TAG_VARIABLE, "")
+    prefix = f"{root}::"
+    if value:
+        return (True, value[len(prefix):]) if value.startswith(prefix) else (False, None)
+    cmdline = info["cmdline"] or []
+    if not cmdline or not Path(cmdline[0]).name.startswith(("python", "java", "postgres", "airflow")):
+        if not (info["name"] or "").startswith(("python", "java", "postgres", "airflow")):
+            return False, None
+    cwd = info["cwd"] or ""
+    named = str(root) in " ".join(cmdline) or cwd == str(root) or cwd.startswith(f"{root}/")
+    return named, None
+
+
+def unsupervised(state_dir: Path, supervisor_pid: int | None, exclude: set[int] | None = None) -> list[StackProcess]:
+    """Stack processes that no running supervisord owns: orphans of an earlier run or a crash."""
+    owned: set[int] = set()
+    if supervisor_pid:
+        try:
+            root = psutil.Process(supervisor_pid)
+            owned = {root.pid, *(p.pid for p in root.children(recursive=True))}
+        except psutil.NoSuchProcess:
+            pass
+    return [p for p in stack_processes(state_dir, exclude=exclude) if p.pid not in owned and not _run_by_command(p.pid)]
+
+
+def _run_by_command(pid: int) -> bool:
+    """A helper a running `bionicflow` command started (`up` formats Kafka's storage, runs initdb ...)."""
+    try:
+        ancestors = psutil.Process(pid).parents()
+    except psutil.Error:
+        return False
+    for proc in ancestors:
+        try:
+            args = proc.cmdline()[:3]
+        except psutil.Error:
+            continue
+        if any(Path(a).name == "bionicflow" or a.startswith("bionicflow.cli") for a in args):
+            return True
+    return False
+
+
+def terminate(pids: list[int], grace: float = SWEEP_GRACE) -> list[int]:
+    """SIGTERM, then SIGKILL what is still alive after ``grace`` seconds; returns the pids stopped."""
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            proc.terminate()
+            procs.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(alive, timeout=grace)
+    return [p.pid for p in procs]
+
+
+def _describe(pid: int) -> str:
+    try:
+        return f"{pid} ({' '.join(psutil.Process(pid).cmdline())[:60]})"
+    except psutil.Error:
+        return str(pid)
+
+
+def _own_lineage() -> set[int]:
+    """This process, its ancestors and its descendants: never "orphans" of anything."""
+    me = psutil.Process()
+    pids = {me.pid, *(p.pid for p in me.parents())}
+    try:
+        pids.update(p.pid for p in me.children(recursive=True))
+    except psutil.Error:
+        pass
+    return pids
+
+
+# --- the keeper ---------------------------------------------------------------------------
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _child_setup() -> None:
+    """In the service's main process, before exec: die with the keeper, receive signals again."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Keeper:
+    def __init__(self, args: argparse.Namespace):
+        self.state_dir, self.service, self.grace = Path(args.state_dir), args.service, args.grace
+        self.command, self.user = args.command, args.user
+        self.stop_signal = signal.Signals[f"SIG{args.stop_signal}"]
+        self.main: subprocess.Popen | None = None
+        self.stop_deadline: float | None = None
+
+    def say(self, message: str) -> None:
+        line = f"[proctree {self.service}] {message}\n"
+        try:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+        except OSError:  # supervisord, the reader of this pipe, died: write to the service's log ourselves
+            with open(self.state_dir / "logs" / f"{self.service}.log", "a") as log:
+                log.write(line)
+
+    def run(self) -> int:
+        parent = os.getppid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # exited children must stay to be reaped here
+        signal.pthread_sigmask(signal.SIG_BLOCK, {*FORWARDED, signal.SIGCHLD})
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)  # supervisord died: stop the service cleanly
+        if os.getppid() != parent:
+            return 1  # supervisord died before the line above: nobody would supervise this tree
+        previous = _previous_keeper(self.state_dir, self.service)
+        # a keeper killed with -9 leaves its tree: the old process group and the tagged processes
+        self.sweep("left over from the previous run of this service",
+                   _group_members(previous) if previous and previous != os.getpid() else [])
+        self.main = self.spawn()
+        try:
+            main_pid_file(self.state_dir, self.service).parent.mkdir(parents=True, exist_ok=True)
+            main_pid_file(self.state_dir, self.service).write_text(f"{self.main.pid} {os.getpid()}\n")
+            return self.wait_main()
+        finally:
+            # every orphan of the tree was re-parented to this subreaper: its descendants are the tree
+            self.sweep("left behind by the main process", [p.pid for p in psutil.Process().children(recursive=True)])
+
+    def spawn(self) -> subprocess.Popen:
+        env = {**os.environ, TAG_VARIABLE: tag(self.state_dir, self.service)}
+        extra: dict = {}
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            extra = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": os.getgrouplist(self.user, pw.pw_gid)}
+        return subprocess.Popen(self.command, env=env, preexec_fn=_child_setup, **extra)
+
+    def wait_main(self) -> int:
+        """Forward signals to the main process until it exits; reap every orphan meanwhile."""
+        assert self.main is not None
+        while True:
+            timeout = None if self.stop_deadline is None else max(0.0, self.stop_deadline - time.monotonic())
+            info = signal.sigtimedwait({*FORWARDED, signal.SIGCHLD}, timeout if timeout is not None else 3600)
+            if info is None:
+                if self.stop_deadline is not None and time.monotonic() >= self.stop_deadline:
+                    self.say(f"main process still running {self.grace:.0f}s after the stop signal: killing the tree")
+                    self.main.kill()
+                    self.stop_deadline = None
+                continue
+            if info.si_signo == signal.SIGCHLD:
+                status = self.reap()
+                if status is not None:
+                    return status
+                continue
+            stopping = info.si_signo in STOP_SIGNALS
+            os.kill(self.main.pid, self.stop_signal if stopping else info.si_signo)
+            if stopping and self.stop_deadline is None:
+                self.stop_deadline = time.monotonic() + self.grace
+
+    def reap(self) -> int | None:
+        """Reap every exited child; the main process's exit status once it has exited."""
+        result = None
+        while True:
+            try:
+                pid, raw = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return result
+            if pid == 0:
+                return result
+            if self.main is not None and pid == self.main.pid:
+                code = os.waitstatus_to_exitcode(raw)
+                self.say(f"main process {pid} exited ({'signal ' + str(-code) if code < 0 else 'code ' + str(code)})")
+                result = 128 - code if code < 0 else code
+
+    def sweep(self, why: str, known: list[int]) -> None:
+        """Stop ``known`` and every process tagged with this service, this keeper excepted."""
+        tagged = stack_processes(self.state_dir, self.service, exclude={os.getpid()})
+        pids = sorted({*known, *(p.pid for p in tagged)} - {os.getpid()})
+        if pids:
+            self.say(f"stopping {len(pids)} process(es) {why}: " + ", ".join(_describe(pid) for pid in pids))
+            terminate(pids)
+        self.reap()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bionicflow.stack.proctree", description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--user", help="run the service as this OS user (the keeper stays the caller)")
+    parser.add_argument("--grace", type=float, default=30.0, help="seconds between the stop signal and SIGKILL")
+    parser.add_argument("--stop-signal", default="TERM", choices=["TERM", "INT", "QUIT"],
+                        help="the signal that stops the service cleanly (sent for SIGTERM or SIGINT)")
+    parser.add_argument("command", nargs="+", help="the service's command, after --")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return Keeper(parse_args(argv)).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The process-tree keeper with real processes: whatever dies, nothing the service started stays."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bionicflow.stack import proctree
+
+# A service that starts a grandchild which leaves the process group (as Airflow's task
+# processes do) and writes its pid; "ignore-term" makes the service deaf to its stop signal.
+SERVICE = textwrap.dedent("""
+    import os, signal, sys, time
+    if sys.argv[2] == "ignore-term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.fork() == 0:
+        os.setsid()
+        with open(sys.argv[1] + ".tmp", "w") as fh:
+            fh.write(str(os.getpid()))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    while True:
+        time.sleep(1)
+""")
+
+
+def wait_for(predicate, what: str, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, f"{what} within {timeout}s"
+        time.sleep(0.05)
+    return result
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+class Tree:
+    """A keeper running SERVICE for service "svc" in a state directory of its own."""
+
+    def __init__(self, state_dir: Path, mode: str = "normal", parent: list[str] | None = None):
+        self.state_dir, self.marker = state_dir, state_dir / f"grandchild-{time.monotonic_ns()}"
+        script = state_dir / "service.py"
+        script.write_text(SERVICE)
+        command = [*(parent or []), sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(state_dir),
+                   "--service", "svc", "--grace", "2", "--", sys.executable, str(script), str(self.marker), mode]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.grandchild = int(wait_for(lambda: self.marker.exists() and self.marker.read_text(), "grandchild started"))
+        self.main = int(wait_for(lambda: _pidfile(state_dir), "main pid recorded"))
+
+    def keeper_pid(self) -> int:
+        return int(proctree.main_pid_file(self.state_dir, "svc").read_text().split()[1])
+
+
+def _pidfile(state_dir: Path) -> str | None:
+    path = proctree.main_pid_file(state_dir, "svc")
+    return path.exists() and path.read_text().split()[0]
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    yield tmp_path
+    for p in proctree.stack_processes(tmp_path, exclude={os.getpid()}):  # a failed test must not leave its processes either
+        os.kill(p.pid, signal.SIGKILL)
+
+
+def test_the_recorded_main_pid_is_the_service_and_its_processes_carry_the_tag(state_dir):
+    tree = Tree(state_dir)
+    assert proctree.main_pid(state_dir, "svc", tree.process.pid) == tree.main
+    found = {p.pid: p.service for p in proctree.stack_processes(state_dir, exclude=set())}
+    assert found.get(tree.main) == "svc" and found.get(tree.grandchild) == "svc"
+
+
+def test_main_process_killed_9_takes_the_grandchild_with_it(state_dir):
+    tree = Tree(state_dir)
+    os.kill(tree.main, signal.SIGKILL)
+    assert tree.process.wait(timeout=30) == 128 + signal.SIGKILL
+    wait_for(lambda: gone(tree.grandchild), "the grandchild stopped with its service")
+
+
+def test_stop_signal_is_forwarded_and_a_deaf_service_is_killed_after_its_grace(state_dir):
+    tree = Tree(state_dir, mode="ignore-term")
+    tree.process.send_signal(signal.SIGTERM)
+    tree.process.wait(timeout=30)
+    assert gone(tree.main) and gone(tree.grandchild)
+
+
+def test_keeper_dies_with_its_parent_and_stops_the_tree(state_dir):
+    # stands in for supervisord: the keeper's parent, killed with -9
+    parent = ["python3", "-c", "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(600)"]
+    tree = Tree(state_dir, parent=parent)
+    keeper = tree.keeper_pid()
+    tree.process.kill()
+    tree.process.wait(timeout=10)
+    wait_for(lambda: gone(keeper) and gone(tree.main) and gone(tree.grandchild), "the whole tree stopped")
+
+
+def test_keeper_killed_9_leaves_an_orphan_that_is_named_and_swept_by_the_next_keeper(state_dir):
+    first = Tree(state_dir)
+    keeper = first.keeper_pid()
+    os.kill(keeper, signal.SIGKILL)
+    first.process.wait(timeout=10)
+    wait_for(lambda: gone(first.main), "the main process died with its keeper")
+    orphans = {p.pid: p.service for p in proctree.unsupervised(state_dir, supervisor_pid=None, exclude=set())}
+    assert orphans == {first.grandchild: "svc"}, orphans
+    second = Tree(state_dir)  # what supervisord does next: start the service again
+    wait_for(lambda: gone(first.grandchild), "the next keeper stopped the leftover")
+    assert not gone(second.grandchild)
+    assert {p.pid for p in proctree.unsupervised(state_dir, supervisor_pid=None, exclude=set())} == {
+        second.process.pid, second.main, second.grandchild}  # here no supervisord owns the keeper
+
+
+def test_untagged_processes_are_recognised_by_their_working_directory(state_dir, tmp_path_factory):
+    inside, outside = state_dir / "airflow", tmp_path_factory.mktemp("elsewhere")
+    inside.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != proctree.TAG_VARIABLE}
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], cwd=cwd, env=env)
+                for cwd in (inside, outside)]
+    try:
+        found = {p.pid: p.service for p in proctree.stack_processes(state_dir, exclude=set())}
+        assert found == {sleepers[0].pid: None}
+    finally:
+        for s in sleepers:
+            s.kill()
+            s.wait()
