@@ -143,7 +143,8 @@ class KafkaBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         out = subprocess.run(
             [str(find_java(self.settings)), "-cp", _classpath(self.settings), "kafka.tools.StorageTool",
-             "format", "-t", cluster_id, "-c", str(self.config), "--ignore-formatted"],
+             # one token: a random id may begin with "-", which the tool would take for an option
+             "format", f"--cluster-id={cluster_id}", "-c", str(self.config), "--ignore-formatted"],
             capture_output=True, text=True, check=False,
         )
         if out.returncode != 0:
