@@ -70,10 +70,11 @@ class AirflowClient:
         return {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti["state"]
                 for ti in doc["task_instances"]}
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
+        """The task's log as text; ``map_index`` picks one instance of a mapped task."""
         response = requests.get(
             f"{self.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            headers=self.headers, timeout=TIMEOUT)
+            params={"map_index": map_index} if map_index >= 0 else None, headers=self.headers, timeout=TIMEOUT)
         return response.text
 
 

@@ -145,6 +145,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
             str(svc["pid"] or "-"), str(svc["port"] or "-"), svc["url"] or "-",
         )
     out.print(table)
+    for name, batch in doc.get("batch", {}).items():
+        age = batch.get("age_seconds")
+        out.print(f"default.{name}: " + (f"last loaded {age / 60:.0f} min ago ({batch['mode']})" if age is not None
+                                         else batch.get("error") or "never loaded (etl_default runs hourly)"))
     if doc["orphans"]:
         _warn_orphans([proctree.StackProcess(**p) for p in doc["orphans"]], "running beside it")
     if doc["orphans"] or not all(s["healthy"] for s in doc["services"].values()):

@@ -5,14 +5,19 @@ The batch road: loads `default.users` and `default.telemetry_events` from the Po
 sources. ClickHouse pulls the rows itself (`INSERT ... SELECT FROM postgresql(...)`), so no
 row passes through Python.
 
-* **incremental** (the hourly schedule): rows whose `registered_at` / `created_ts` falls in
-  the run's data interval, reaching back one hour for late commits;
-* **window**: an explicit `window_start` .. `window_end` (used by `backfill`);
-* **full**: a fresh copy of each table swapped in atomically; rows deleted in the source
-  disappear (used as the CDC fallback by `cdc_reconcile`).
+* **incremental** (the default, hourly): every row inserted, updated or deleted in the
+  source since the table's previous load, whatever its business timestamps say. Changes
+  are found by PostgreSQL's transaction ids (a cursor per table in `ops.etl_cursors`),
+  deletes by comparing keys. When the cursor cannot be trusted (first load, TRUNCATE,
+  restored database, transaction-id wraparound) the run refreshes the whole table by
+  itself and says why in its log and in `ops.etl_runs.reason`;
+* **interval**: rows whose `registered_at` / `created_ts` falls in the run's data interval,
+  reaching back one hour (needs a data interval: a scheduled run, or a logical date);
+* **window**: an explicit `window_start` .. `window_end` on business time (at most 400 days);
+* **full**: a fresh copy of each table swapped in atomically (also the CDC fallback).
 
-Every load is idempotent: re-running a window never duplicates under `FINAL`.
-Each load is recorded in `ops.etl_runs`.
+Every load is idempotent: re-running never duplicates under `FINAL`.
+Each load is recorded in `ops.etl_runs`. docs/airflow.md has the details.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ log = logging.getLogger("airflow.task")
     tags=["bionicflow", "batch", "etl"],
     doc_md=__doc__,
     params={
-        "mode": Param("incremental", enum=["incremental", "window", "full"], description="What to load."),
+        "mode": Param("incremental", enum=["incremental", "interval", "window", "full"],
+                      description="incremental: every change since the last load; interval: the data interval on "
+                                  "business time; window: window_start..window_end; full: a fresh copy."),
         "tables": Param(["users", "telemetry_events"], type="array", description="Tables to load."),
         "window_start": Param(None, type=["null", "string"], description="mode=window: ISO start (inclusive)."),
         "window_end": Param(None, type=["null", "string"], description="mode=window: ISO end (exclusive)."),
@@ -59,20 +66,27 @@ def etl_default():
     def load(item: dict) -> dict:
         from datetime import datetime
 
+        from bionicflow.etl.changes import load_changes
         from bionicflow.etl.load import full_refresh, load_window, record, resolve_table
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
-        olap = ClickHouseHook().get_client()
+        olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
         table, source = resolve_table(item["table"]), pg_source(item["table"])
         if item["mode"] == "full":
-            result = full_refresh(olap, table, source)
+            result = full_refresh(olap, table, source, run_id)
+        elif item["mode"] == "incremental":
+            result = load_changes(olap, table, source, run_id)
         else:
             result = load_window(olap, table, source, datetime.fromisoformat(item["start"]),
                                  datetime.fromisoformat(item["end"]))
-        record(olap, get_current_context()["run_id"], result)
-        log.info("%s: %s load of %d rows in %.2fs", result.table, result.mode, result.rows, result.seconds)
-        return {"table": result.table, "rows": result.rows, "seconds": round(result.seconds, 3)}
+        record(olap, run_id, result)
+        if result.reason:
+            log.warning("%s: refreshed whole instead of incrementally: %s", result.table, result.reason)
+        log.info("%s: %s load of %d rows, %d deleted, in %.2fs (next load resumes at xid %s)", result.table,
+                 result.mode, result.rows, result.deleted, result.seconds, result.cursor_xid)
+        return {"table": result.table, "mode": result.mode, "rows": result.rows, "deleted": result.deleted,
+                "reason": result.reason, "seconds": round(result.seconds, 3)}
 
     load.expand(item=plan())
 

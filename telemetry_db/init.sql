@@ -27,15 +27,7 @@ ALTER TABLE public.telemetry_events OWNER TO :"telemetry_user";
 -- Full before/after images: deletes carry every column (see crm_db/init.sql).
 ALTER TABLE public.telemetry_events REPLICA IDENTITY FULL;
 
--- What ClickHouse reads for batch loads and reconciliation: the table, with the amplitude
--- as text. ClickHouse's PostgreSQL reader rejects subnormal doubles such as 5e-324 that its
--- own text parser accepts, so ClickHouse casts the text itself (exact: PostgreSQL prints
--- the shortest text that reads back as the same double).
-CREATE VIEW public.telemetry_events_olap AS
-SELECT id, event_uuid, user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,
-       signal_amplitude::text AS signal_amplitude, created_ts, saved_ts
-FROM public.telemetry_events;
-ALTER VIEW public.telemetry_events_olap OWNER TO :"telemetry_user";
+-- What ClickHouse reads for batch loads and reconciliation: telemetry_db/views.sql, run after this file.
 
 -- Debezium's signalling table: Airflow's backfill DAG inserts ad hoc incremental-snapshot
 -- signals; Debezium inserts the snapshot's watermark rows (its only write, see below).

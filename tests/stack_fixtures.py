@@ -42,6 +42,8 @@ def stack(settings):
         cli("down", timeout=180)
         shutil.rmtree(STATE_DIR)
     result = cli("up", timeout=900)
+    if result.returncode != 0 and not reuse:
+        cli("down", "--force", timeout=300)  # a half-started stack must not outlive the failed run
     assert result.returncode == 0, f"bionicflow up failed:\n{result.stderr[-4000:]}"
     if not reuse:
         seed_snapshot_rows(settings)

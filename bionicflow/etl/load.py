@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from bionicflow.etl.cursor import Cursor
+from bionicflow.etl.cursor_store import read_source_state, write_cursor
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, LoadError, PgSource, check_window, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table
@@ -19,19 +21,26 @@ from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table
 @dataclass(frozen=True)
 class LoadResult:
     table: str
-    mode: str
-    rows: int
+    mode: str  # incremental, full, window
+    rows: int  # rows written
     seconds: float
     window_start: datetime | None = None
     window_end: datetime | None = None
+    deleted: int = 0  # keys removed because the source no longer has them
+    reason: str = ""  # why an incremental load refreshed the whole table instead
+    cursor_xid: int | None = None  # where the next incremental load resumes
 
 
-def load_sql(table: Table, target: str, windowed: bool) -> str:
+def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False) -> str:
+    """INSERT of the source's rows: all, those of a business-time window, or those written since a cursor."""
     cols = ", ".join([*table.business_columns, "_version"])
     sql = f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version')}"
     if windowed:
         column = table.business_time
         sql += f'\nWHERE "{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
+    if changed:
+        # ClickHouse passes the comparison to PostgreSQL: only the changed rows travel
+        sql += '\nWHERE "_xid" >= {since:Int64}'
     return sql
 
 
@@ -42,7 +51,7 @@ def resolve_table(name: str) -> Table:
         raise LoadError(f"unknown table {name!r}: choose from {', '.join(TABLES_BY_NAME)}") from None
 
 
-def _version() -> int:
+def new_version() -> int:
     # Microseconds since the epoch: a later load always wins under FINAL.
     return time.time_ns() // 1000
 
@@ -57,30 +66,38 @@ def load_window(olap, table: Table, source: PgSource, start: datetime, end: date
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
     summary = olap.query(load_sql(table, table.name, windowed=True),
-                         parameters=source_params(table, source, version=_version(), start=start, end=end),
+                         parameters=source_params(table, source, version=new_version(), start=start, end=end),
                          settings=LOAD_SETTINGS)
     rows = int(summary.summary.get("written_rows", 0)) if summary.summary else 0
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
 
-def full_refresh(olap, table: Table, source: PgSource) -> LoadResult:
-    """Build a fresh copy of the table and swap it in atomically: deleted source rows disappear."""
+def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason: str = "") -> LoadResult:
+    """Build a fresh copy of the table and swap it in atomically: deleted source rows disappear.
+
+    The next incremental load resumes from the source's state read just before the copy.
+    """
+    state = read_source_state(olap, table, source)
     staging = f"{table.name}__refresh"
     olap.command(default_table_ddl(table))
     olap.command(f"DROP TABLE IF EXISTS {DEFAULT_DB}.{staging}")
     olap.command(default_table_ddl(table, name=staging))
     started = time.perf_counter()
-    olap.command(load_sql(table, staging, windowed=False), parameters=source_params(table, source, version=_version()),
+    olap.command(load_sql(table, staging, windowed=False), parameters=source_params(table, source, version=new_version()),
                  settings=LOAD_SETTINGS)
     rows = _count(olap, staging)
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{table.name} AND {DEFAULT_DB}.{staging}")
     olap.command(f"DROP TABLE {DEFAULT_DB}.{staging}")
-    return LoadResult(table.name, "full", rows, time.perf_counter() - started)
+    write_cursor(olap, table, Cursor.after(state, "full"), run_id)
+    return LoadResult(table.name, "full", rows, time.perf_counter() - started, reason=reason,
+                      cursor_xid=state.snapshot_xmin)
 
 
 def record(olap, run_id: str, result: LoadResult) -> None:
     olap.insert(
         f"{OPS_DB}.etl_runs",
-        [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds]],
-        column_names=["run_id", "table", "mode", "window_start", "window_end", "rows", "seconds"],
+        [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds,
+          result.deleted, result.reason, result.cursor_xid]],
+        column_names=["run_id", "table", "mode", "window_start", "window_end", "rows", "seconds", "deleted", "reason",
+                      "cursor_xid"],
     )

@@ -9,16 +9,20 @@ from bionicflow.kernel.tables import Table
 from bionicflow.etl.load import resolve_table
 from bionicflow.kernel.sources import LoadError, check_window
 
-MODES = ("incremental", "full", "window")
+# incremental: every change since the table's cursor (the default, bionicflow/etl/changes.py);
+# interval: the run's data interval on business time; window: an explicit business-time
+# window; full: a fresh copy of each table
+MODES = ("incremental", "interval", "window", "full")
 # Rows committed a little after their time column (slow transactions, clock skew) are
-# still caught: incremental windows reach back this far; loads are idempotent.
+# still caught: interval windows reach back this far; loads are idempotent.
 DEFAULT_LOOKBACK = timedelta(hours=1)
+MAX_WINDOW_DAYS = 400
 
 
 @dataclass(frozen=True)
 class LoadPlan:
     tables: tuple[Table, ...]
-    mode: str  # "window" (incremental and explicit windows) or "full"
+    mode: str  # "incremental", "full" or "window" (interval and explicit windows)
     start: datetime | None = None
     end: datetime | None = None
 
@@ -43,17 +47,18 @@ def plan_load(params: dict, interval_start: datetime | None, interval_end: datet
     if isinstance(names, str):
         names = [names]
     tables = tuple(resolve_table(n) for n in dict.fromkeys(names))
-    if mode == "full":
-        return LoadPlan(tables, "full")
+    if mode in ("full", "incremental"):
+        return LoadPlan(tables, mode)
     if mode == "window":
         start, end = _parse_time(params.get("window_start"), "window_start"), _parse_time(params.get("window_end"), "window_end")
         if start is None or end is None:
             raise LoadError("mode 'window' needs both window_start and window_end")
     else:
         if interval_start is None or interval_end is None:
-            raise LoadError("an incremental run needs a data interval: trigger it with mode 'full' or 'window' instead")
+            raise LoadError("mode 'interval' loads the run's data interval and this run has none (triggered with "
+                            "logical_date null): use mode 'incremental', or 'window' with window_start and window_end")
         start, end = interval_start - DEFAULT_LOOKBACK, interval_end
-    check_window(_naive_utc(start), _naive_utc(end))
+    check_window(_naive_utc(start), _naive_utc(end), max_days=MAX_WINDOW_DAYS)
     return LoadPlan(tables, "window", _naive_utc(start), _naive_utc(end))
 
 

@@ -1,6 +1,6 @@
 """The `ops` schema: every table in which the platform records what it did.
 
-Batch loads (`etl_runs`), reconciliations (`reconciliation_runs`, `reconciliation_tables`),
+Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations (`reconciliation_runs`, `reconciliation_tables`),
 schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
 `report_differences`): one module, so every road creates the same tables and no road
 reaches into another for them. Every statement is idempotent.
@@ -22,10 +22,33 @@ OPS_DDL = (
     window_end Nullable(DateTime64(6)),
     rows UInt64,
     seconds Float64,
-    finished_at DateTime64(6) DEFAULT now64(6)
+    finished_at DateTime64(6) DEFAULT now64(6),
+    deleted UInt64 DEFAULT 0,
+    reason String DEFAULT '',
+    cursor_xid Nullable(UInt64)
 )
 ENGINE = MergeTree
 ORDER BY (table, finished_at)""",
+    # tables created before change detection
+    f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS deleted UInt64 DEFAULT 0",
+    f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
+    f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS cursor_xid Nullable(UInt64)",
+    # Where each table's incremental load resumes (docs/airflow.md, "How changes are detected"):
+    # rows written by transactions >= cursor_xid are loaded by the next run. The source's
+    # identity and the table's file tell the next run whether it may trust the cursor.
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.etl_cursors
+(
+    table LowCardinality(String),
+    system_identifier String,
+    filenode UInt64,
+    cursor_xid UInt64,
+    next_xid UInt64,
+    run_id String,
+    mode LowCardinality(String),
+    loaded_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplacingMergeTree(loaded_at)
+ORDER BY table""",
     f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.reconciliation_runs
 (
     run_id String,

@@ -72,4 +72,5 @@ def check_window(start: datetime, end: datetime, max_days: int = 3660) -> None:
     if end <= start:
         raise LoadError(f"window end {end.isoformat()} is not after its start {start.isoformat()}")
     if end - start > timedelta(days=max_days):
-        raise LoadError(f"window of {(end - start).days} days is longer than {max_days}; use full refresh instead")
+        raise LoadError(f"window of {(end - start).days} days is longer than {max_days} days: split it, "
+                        "or use mode 'full' (a full refresh)")

@@ -34,7 +34,9 @@ class Table:
     columns: tuple[Column, ...]
     topic: str  # the Kafka topic Debezium writes its changes to
     consumer_group: str  # the group the CDC consumer (or ClickHouse's Kafka engine) reads it in
-    olap_source: str = ""  # the relation ClickHouse reads for batch loads (default: the table)
+    # the relation ClickHouse reads for batch loads (default: the table); the views of
+    # <database>/views.sql add `_xid`, the transaction that last wrote the row
+    olap_source: str = ""
     # Columns whose hash leads the sorting key, before `key`: a user's rows sit together, so a
     # report reads a few granules instead of scanning (see docs/reports.md; it replaced a
     # bloom-filter skip index, which still scanned 5-40x more and cost ~1 ms per read once the
@@ -59,13 +61,23 @@ class Table:
         return self.olap_source or self.source_table
 
     @property
+    def key_buckets(self) -> str:
+        """The source's view of key counts per bucket of 65,536 ids (<database>/views.sql)."""
+        return f"{self.source_table}_key_buckets"
+
+    @property
+    def source_key(self) -> str:
+        """The key column's name in the source."""
+        return next(c.source for c in self.columns if c.name == self.key)
+
+    @property
     def business_columns(self) -> list[str]:
         return [c.name for c in self.columns]
 
 
 USERS = Table(
     name="users", source_database="crm_db", source_table="users", key="user_id", business_time="registered_at",
-    topic="crm.public.users", consumer_group="clickhouse_crm_consumer",
+    topic="crm.public.users", consumer_group="clickhouse_crm_consumer", olap_source="users_olap",
     columns=(
         Column("user_id", "Int64", "id", "int"),
         Column("user_uuid", "String", "user_uuid", "string"),
@@ -97,5 +109,7 @@ TELEMETRY_EVENTS = Table(
     ),
 )
 TABLES = (USERS, TELEMETRY_EVENTS)
+# the view in each source database that tells a load whether to trust its cursor (<database>/views.sql)
+SOURCE_STATE_VIEW = "bionicflow_source_state"
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 TABLES_BY_TOPIC = {t.topic: t for t in TABLES}

@@ -31,6 +31,7 @@ class Cluster:
     database: str
     owner_field: str  # settings field of the owning role
     init_sql: Path | None  # project SQL run once as superuser (tables, users, publication)
+    views_sql: Path | None = None  # project SQL run as superuser on every start (idempotent: views)
 
     def port(self, settings: Settings) -> int:
         return getattr(settings, self.port_field)
@@ -42,10 +43,11 @@ class Cluster:
 
 
 CLUSTERS = {
-    "crm_db": Cluster("crm_db", "crm_db_port", "crm_db", "crm_user", project_root() / "crm_db" / "init.sql"),
+    "crm_db": Cluster("crm_db", "crm_db_port", "crm_db", "crm_user", project_root() / "crm_db" / "init.sql",
+                      project_root() / "crm_db" / "views.sql"),
     "telemetry_db": Cluster(
         "telemetry_db", "telemetry_db_port", "telemetry_db", "telemetry_user",
-        project_root() / "telemetry_db" / "init.sql",
+        project_root() / "telemetry_db" / "init.sql", project_root() / "telemetry_db" / "views.sql",
     ),
     "airflow_db": Cluster("airflow_db", "airflow_db_port", "airflow", "airflow_db_user", None),
 }
@@ -170,7 +172,12 @@ class ClusterManager:
         return True
 
     def initialize(self) -> None:
-        """Create the owner role and database, then run the project's init SQL — once."""
+        """Create the owner role and database and run the project's init SQL once; its views SQL every start."""
+        self._create_once()
+        if self.cluster.views_sql:
+            self._run_sql(self.cluster.views_sql)
+
+    def _create_once(self) -> None:
         marker = self.root / INITIALIZED_MARKER
         if marker.exists():
             return
@@ -192,10 +199,10 @@ class ClusterManager:
         finally:
             conn.close()
         if self.cluster.init_sql:
-            self._run_init_sql()
+            self._run_sql(self.cluster.init_sql)
         marker.write_text("ok\n")
 
-    def _run_init_sql(self) -> None:
+    def _run_sql(self, path: Path) -> None:
         env = {
             **os.environ,
             "PGPASSWORD": self.superuser_password(),
@@ -210,10 +217,8 @@ class ClusterManager:
             [str(find_psql(find_pg_bindir(self.settings))), "-X", "-q", "-v", "ON_ERROR_STOP=1",
              "--single-transaction",  # all or nothing, so a failed first start can simply retry
              "-h", self.settings.host, "-p", str(self.cluster.port(self.settings)),
-             "-U", SUPERUSER, "-d", self.cluster.database, "-f", str(self.cluster.init_sql)],
+             "-U", SUPERUSER, "-d", self.cluster.database, "-f", str(path)],
             env=env, capture_output=True, text=True, check=False,
         )
         if out.returncode != 0:
-            raise ServiceStartError(
-                f"{self.cluster.init_sql} failed on {self.cluster.name}: {out.stderr.strip()[-800:]}"
-            )
+            raise ServiceStartError(f"{path} failed on {self.cluster.name}: {out.stderr.strip()[-800:]}")

@@ -10,9 +10,16 @@ START = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
 END = START + timedelta(hours=1)
 
 
-def test_incremental_uses_the_data_interval_with_lookback():
-    plan = plan_load({}, START, END)
-    assert plan.mode == "window" and [t.name for t in plan.tables] == ["users", "telemetry_events"]
+def test_the_default_mode_captures_changes_with_or_without_a_data_interval():
+    for interval in ((START, END), (None, None)):  # scheduled, or triggered with logical_date null
+        plan = plan_load({}, *interval)
+        assert plan.mode == "incremental" and [t.name for t in plan.tables] == ["users", "telemetry_events"]
+        assert plan.start is None and plan.end is None
+
+
+def test_interval_mode_uses_the_data_interval_with_lookback():
+    plan = plan_load({"mode": "interval"}, START, END)
+    assert plan.mode == "window"
     assert plan.start == (START - DEFAULT_LOOKBACK).replace(tzinfo=None) and plan.end == END.replace(tzinfo=None)
 
 
@@ -31,12 +38,13 @@ def test_explicit_window_and_full_refresh():
         ({"mode": "window", "window_start": "2025-02-01", "window_end": "2025-01-01"}, "not after its start"),
         ({"mode": "window", "window_start": "2025-02-01"}, "needs both"),
         ({"mode": "window", "window_start": "yesterday", "window_end": "2025-01-01"}, "not an ISO date-time"),
-        ({"mode": "window", "window_start": "1900-01-01", "window_end": "2025-01-01"}, "full refresh instead"),
+        ({"mode": "window", "window_start": "2024-01-01", "window_end": "2025-02-05"}, "longer than 400 days"),
+        ({"mode": "interval"}, "this run has none"),
     ],
 )
 def test_bad_params_fail_with_a_clear_message(params, message):
     with pytest.raises(LoadError, match=message):
-        plan_load(params, START, END)
+        plan_load(params, *((None, None) if params.get("mode") == "interval" else (START, END)))
 
 
 def test_load_sql_binds_every_value():

@@ -1,0 +1,98 @@
+"""The change-capturing incremental load against the full refresh, measured in the same run.
+
+On a stack of its own loaded with N users + M events (1M + 5M by default), per run:
+  (a) incremental, nothing changed since the last load (end to end inside the task:
+      source state, changed rows, key sync, cursor);
+  (b) 1% of the rows changed (a third backdated inserts, a third updates of several
+      columns, a third deletes, over both tables), then the incremental load;
+  (c) a full refresh of both tables (the baseline).
+Each is checked: after (b) and (c) `default` must equal the source (reconciliation by row hash).
+
+Run: python -m bench.batch_incremental [--users N --events M --runs K] [--reuse STATE_DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+from bench.batch_etl import demo_data, olap, pg, settle, source_rows, sources
+from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
+from bionicflow.config import Settings
+from bionicflow.etl import schema
+from bionicflow.etl.changes import load_changes
+from bionicflow.etl.load import full_refresh
+from bionicflow.kernel.tables import TABLES, TELEMETRY_EVENTS, USERS
+from bionicflow.reconcile.compare import compare_table
+
+CHANGES = {
+    USERS.name: (
+        "INSERT INTO users (name, email, age, registered_at) SELECT 'bench ' || g, 'b' || g || '@example.org', "
+        "20 + g %% 50, now() - interval '4 years' FROM generate_series(1, %(n)s) g",
+        "UPDATE users SET age = coalesce(age, 0) + 1, country = 'NL' WHERE random() < %(share)s",
+        "DELETE FROM users WHERE random() < %(share)s",
+    ),
+    TELEMETRY_EVENTS.name: (
+        "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration, "
+        "signal_amplitude, created_ts) SELECT gen_random_uuid(), 'arm', 'bench', g %% 500, g %% 900, g / 7.0, "
+        "now() - interval '3 years' FROM generate_series(1, %(n)s) g",
+        "UPDATE telemetry_events SET signal_amplitude = signal_amplitude + 1, muscle_group = 'bench' "
+        "WHERE random() < %(share)s",
+        "DELETE FROM telemetry_events WHERE random() < %(share)s",
+    ),
+}
+
+
+def change_one_percent(srcs, rows: dict[str, int]) -> None:
+    """Inserts, updates and deletes of 1/300 of the rows each (1% in all), scattered over the whole key range."""
+    for table in TABLES:
+        with pg(srcs[table.name]) as conn, conn.cursor() as cur:
+            for statement in CHANGES[table.name]:
+                cur.execute(statement, {"n": max(1, rows[table.name] // 300), "share": 1 / 300})
+
+
+def matches(client, srcs) -> bool:
+    return all(r.match for t in TABLES for r in compare_table(client, t, srcs[t.name]) if r.side == "default")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    scale_arguments(parser, "a kept benchmark stack whose sources are loaded")
+    args = parser.parse_args()
+    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
+    with bench_stack(args.reuse) as env:
+        s = Settings()
+        srcs = sources(s)
+        if not args.reuse:
+            fresh_stack(env)
+            out["demo_data"] = demo_data(srcs, args.users, args.events)
+        client = olap(s)
+        for statement in schema.render():
+            client.command(statement)
+        full = lambda: [full_refresh(client, t, srcs[t.name]) for t in TABLES]  # noqa: E731
+        incremental = lambda: [load_changes(client, t, srcs[t.name]) for t in TABLES]  # noqa: E731
+        full()  # the cursor every incremental run resumes from
+        rows = {t.name: n for t, n in zip(TABLES, (args.users, args.events))}
+        samples: dict[str, list[float]] = {"nothing_changed": [], "one_percent_changed": [], "full_refresh": []}
+        checks = []
+        for _ in range(args.runs):
+            settle(client)
+            samples["nothing_changed"].append(timed(incremental))
+            change_one_percent(srcs, rows)
+            settle(client)
+            samples["one_percent_changed"].append(timed(incremental))
+            checks.append(matches(client, srcs))
+            settle(client)
+            samples["full_refresh"].append(timed(full))
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        out["seconds"] = {k: {"median": round(med[k], 2), "samples": [round(x, 2) for x in v]}
+                          for k, v in samples.items()}
+        out["one_percent_vs_full"] = round(med["one_percent_changed"] / med["full_refresh"], 3)
+        out["default_equals_source_after_each_incremental"] = checks
+        out["source_rows"] = source_rows(srcs)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Whether an incremental load may trust its cursor, and where the next one resumes (pure logic).
+
+A table's cursor is a PostgreSQL transaction id: the next load reads every row whose
+`_xid` (the 64-bit id of the transaction that last wrote it, <database>/views.sql) is at or
+above it. It is the `snapshot_xmin` taken just before the previous load read the source:
+every transaction below it had ended, so their rows were visible to that load; any
+transaction at or above it may not have been, so the next load reads its rows again
+(idempotent under FINAL). The cursor cannot be trusted when the source is not the one it
+was taken on, or the table's rows were rewritten, or so many transactions passed that the
+32-bit `xmin` may have wrapped: the load then refreshes the whole table and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# `_xid` is exact for rows written in the last 2^31 transactions (PostgreSQL freezes rows
+# long before their xmin could be 2^31 old; the view widens xmin against the next xid).
+XID_HORIZON = 2**31
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The source as a load finds it (`bionicflow_source_state`, <database>/views.sql)."""
+
+    system_identifier: str  # the PostgreSQL cluster (changes on initdb, so on a logical restore elsewhere)
+    filenode: int  # the table's file (changes on TRUNCATE, VACUUM FULL, CLUSTER)
+    snapshot_xmin: int  # every transaction below it has ended
+    next_xid: int  # the next transaction id to be assigned (64-bit)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a table's next incremental load resumes (`ops.etl_cursors`)."""
+
+    system_identifier: str
+    filenode: int
+    cursor_xid: int
+    next_xid: int
+    loaded_at: datetime | None = None
+    mode: str = ""
+
+    @classmethod
+    def after(cls, state: SourceState, mode: str = "") -> "Cursor":
+        """The cursor a load leaves when it read the source after ``state`` was taken."""
+        return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An incremental load's decision: rows changed since ``since_xid``, or the whole table and why."""
+
+    full: bool
+    since_xid: int | None = None
+    reason: str = ""
+
+
+def plan_incremental(previous: Cursor | None, now: SourceState) -> Plan:
+    """Trust the previous cursor, or refresh the whole table with the reason in one line."""
+    if previous is None:
+        return Plan(True, reason="no cursor yet: the first load of this table copies it whole")
+    if previous.system_identifier != now.system_identifier:
+        return Plan(True, reason=(f"the source is another PostgreSQL cluster (system identifier "
+                                  f"{now.system_identifier}, was {previous.system_identifier}): restored or re-created"))
+    if now.next_xid < previous.next_xid:
+        return Plan(True, reason=(f"the source's transaction counter went back (next xid {now.next_xid}, was "
+                                  f"{previous.next_xid}): the database was restored from a backup"))
+    if now.filenode != previous.filenode:
+        return Plan(True, reason="the table was rewritten (TRUNCATE, VACUUM FULL or CLUSTER gave it a new file)")
+    if now.next_xid - previous.cursor_xid >= XID_HORIZON:
+        return Plan(True, reason=(f"{now.next_xid - previous.cursor_xid} transactions since the cursor: "
+                                  "the 32-bit row xids may have wrapped around"))
+    return Plan(False, since_xid=previous.cursor_xid)

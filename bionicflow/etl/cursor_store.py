@@ -1,0 +1,66 @@
+"""Reading the source's state and keeping each table's cursor in `ops.etl_cursors`, through ClickHouse."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from bionicflow.etl.cursor import Cursor, SourceState
+from bionicflow.kernel.sources import POSTGRESQL_SOURCE, LoadError, PgSource, source_params
+from bionicflow.kernel.tables import OPS_DB, SOURCE_STATE_VIEW, TABLES, Table
+
+SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid FROM {POSTGRESQL_SOURCE} "
+                    "WHERE table_name = {table_name:String}")
+CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode FROM {OPS_DB}.etl_cursors "
+              "FINAL WHERE table = {table:String}")
+CURSORS_SQL = f"SELECT table, cursor_xid, next_xid, mode, loaded_at FROM {OPS_DB}.etl_cursors FINAL"
+
+
+def read_source_state(olap, table: Table, source: PgSource) -> SourceState:
+    """The source cluster, the table's file and the transaction horizon, read now."""
+    params = source_params(table, source, source_table=SOURCE_STATE_VIEW, table_name=table.source_table)
+    try:
+        rows = olap.query(SOURCE_STATE_SQL, parameters=params).result_rows
+    except DatabaseError as exc:
+        if "does not exist" not in str(exc):
+            raise
+        raise LoadError(
+            f"{source.database} has no view {SOURCE_STATE_VIEW}: apply {source.database}/views.sql "
+            f"(`bionicflow up` does on every start; compose: psql -f {source.database}/views.sql)"
+        ) from None
+    if not rows:
+        raise LoadError(f"{SOURCE_STATE_VIEW} in {source.database} does not list {table.source_table}")
+    system_identifier, filenode, snapshot_xmin, next_xid = rows[0]
+    return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid))
+
+
+def read_cursor(olap, table: Table) -> Cursor | None:
+    rows = olap.query(CURSOR_SQL, parameters={"table": table.name}).result_rows
+    if not rows:
+        return None
+    system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode = rows[0]
+    return Cursor(system_identifier, int(filenode), int(cursor_xid), int(next_xid), loaded_at, mode)
+
+
+def write_cursor(olap, table: Table, cursor: Cursor, run_id: str) -> None:
+    olap.insert(
+        f"{OPS_DB}.etl_cursors",
+        [[table.name, cursor.system_identifier, cursor.filenode, cursor.cursor_xid, cursor.next_xid, run_id,
+          cursor.mode]],
+        column_names=["table", "system_identifier", "filenode", "cursor_xid", "next_xid", "run_id", "mode"],
+    )
+
+
+def freshness(olap, now: datetime | None = None) -> dict[str, dict]:
+    """Per table: when `default` was last loaded, how long ago, by which mode, and its cursor."""
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    result: dict[str, dict] = {t.name: {"last_load": None} for t in TABLES}
+    try:
+        rows = olap.query(CURSORS_SQL).result_rows
+    except DatabaseError as exc:  # reported, not raised: a stack not bootstrapped yet has no ops tables
+        return {name: {"error": str(exc).splitlines()[0][:200]} for name in result}
+    for table, cursor_xid, next_xid, mode, loaded_at in rows:
+        result[table] = {"last_load": loaded_at.isoformat(), "age_seconds": round((now - loaded_at).total_seconds(), 1),
+                         "mode": mode, "cursor_xid": int(cursor_xid)}
+    return result

@@ -1,0 +1,178 @@
+"""The batch road converges: after one default-form `etl_default` run, `default` equals the source.
+
+Data arrives as it really does: rows dated years in the past, several updates of several
+columns, deletes, an insert and a delete in one transaction, a TRUNCATE. Runs are
+triggered through the REST API with `logical_date: null` and an empty conf (the default
+form, as scripts and `airflow dags trigger` send it). Every column of every row is
+compared, read from PostgreSQL directly and from `default` under FINAL.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
+from tests.integration.test_airflow_dags import _olap, bootstrapped, default_rows  # noqa: F401 (fixture)
+from tests.integration.test_cdc import _pg, source_rows
+from tests.stack import run_ok
+
+CHANGES = {
+    "crm_db": [
+        # inserted today, dated three years ago: the business-time window would never see them
+        "INSERT INTO users (name, email, age, country, registered_at) SELECT 'backdated ' || g, 'b' || g || "
+        "'@example.org', 30 + g % 40, 'PT', now() - interval '3 years' - g * interval '1 day' "
+        "FROM generate_series(1, 60) g",
+        # several columns, several times
+        "UPDATE users SET age = coalesce(age, 0) + 1, country = 'NL' WHERE id IN (SELECT id FROM users ORDER BY id "
+        "LIMIT 25)",
+        "UPDATE users SET email = 'moved-' || id || '@example.org', phone = '+31 ' || id WHERE id IN "
+        "(SELECT id FROM users ORDER BY id LIMIT 25)",
+        "UPDATE users SET age = age * 2 WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 10)",
+        "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'baseline' ORDER BY id LIMIT 15)",
+        "BEGIN; INSERT INTO users (name, email) VALUES ('fleeting', 'f@example.org'); "
+        "DELETE FROM users WHERE name = 'fleeting'; COMMIT",
+    ],
+    "telemetry_db": [
+        "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+        " signal_amplitude, created_ts) SELECT gen_random_uuid(), 'arm', 'biceps', g, g * 2, g / 7.0, "
+        "now() - interval '2 years' - g * interval '1 hour' FROM generate_series(1, 200) g",
+        "UPDATE telemetry_events SET signal_amplitude = -signal_amplitude, muscle_group = 'triceps' WHERE id IN "
+        "(SELECT id FROM telemetry_events ORDER BY id LIMIT 40)",
+        "UPDATE telemetry_events SET signal_frequency = signal_frequency + 1 WHERE id IN "
+        "(SELECT id FROM telemetry_events ORDER BY id LIMIT 40)",
+        "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events WHERE muscle_group = 'baseline' "
+        "ORDER BY id LIMIT 30)",
+    ],
+}
+# rows loaded before the changes: the deletes above remove some of them
+BASELINE = {
+    "crm_db": ["INSERT INTO users (name, email) SELECT 'baseline', 'base' || g || '@example.org' "
+               "FROM generate_series(1, 40) g"],
+    "telemetry_db": ["INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
+                     "signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'leg', 'baseline', g, g, "
+                     "g / 3.0, now() FROM generate_series(1, 100) g"],
+}
+
+
+def _apply(settings, db: str, statements: list[str]) -> None:
+    conn = _pg(settings, db)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _loads(settings, run_id: str) -> dict[str, tuple]:
+    rows = _olap(settings).query(
+        "SELECT table, mode, rows, deleted, reason FROM ops.etl_runs WHERE run_id = {r:String}",
+        parameters={"r": run_id}).result_rows
+    return {table: rest for table, *rest in rows}
+
+
+@pytest.fixture(scope="module")
+def loaded(stack, airflow, bootstrapped):  # noqa: F811
+    """Baseline rows, and `default` freshly loaded: every later run has a cursor to resume from."""
+    for db, statements in BASELINE.items():
+        _apply(stack, db, statements)
+    run_ok(airflow, "etl_default", {"mode": "full"})
+    return stack
+
+
+def test_default_form_run_brings_every_insert_update_and_delete(loaded, airflow):
+    settings = loaded
+    for db, statements in CHANGES.items():
+        _apply(settings, db, statements)
+    run = run_ok(airflow, "etl_default")  # logical_date null, conf {}: the default form
+    for table in (USERS, TELEMETRY_EVENTS):
+        assert default_rows(settings, table) == source_rows(settings, table), f"{table.name} differs"
+    loads = _loads(settings, run["dag_run_id"])
+    assert {t: (mode, reason) for t, (mode, _, _, reason) in loads.items()} == {
+        "users": ("incremental", ""), "telemetry_events": ("incremental", "")}
+    # found by comparing keys: the loaded rows deleted since (the fleeting row was never loaded)
+    assert (loads["users"][2], loads["telemetry_events"][2]) == (15, 30), loads
+
+
+def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):
+    settings = loaded
+    run_ok(airflow, "etl_default")
+    run = run_ok(airflow, "etl_default")
+    loads = _loads(settings, run["dag_run_id"])
+    assert {t: (mode, rows, deleted) for t, (mode, rows, deleted, _) in loads.items()} == {
+        "users": ("incremental", 0, 0), "telemetry_events": ("incremental", 0, 0)}, loads
+    assert default_rows(settings, USERS) == source_rows(settings, USERS)
+
+
+def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(loaded, airflow):
+    settings = loaded
+    # TRUNCATE, then half of the rows back in the same transaction (CDC, which does not carry
+    # TRUNCATE yet, sees the half as inserts): the table has a new file, the cursor is void
+    _apply(settings, "crm_db", [
+        "BEGIN; CREATE TEMP TABLE kept ON COMMIT DROP AS SELECT * FROM users; TRUNCATE users; "
+        "INSERT INTO users SELECT * FROM kept; COMMIT",
+        "DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 5)",
+    ])
+    run = run_ok(airflow, "etl_default", {"tables": ["users"]})
+    mode, rows, _, reason = _loads(settings, run["dag_run_id"])["users"]
+    assert mode == "full" and "TRUNCATE" in reason, (mode, reason)
+    assert default_rows(settings, USERS) == source_rows(settings, USERS)
+    log = airflow.task_log("etl_default", run["dag_run_id"], "load", map_index=0)
+    assert "refreshed whole instead of incrementally" in log and "TRUNCATE" in log, log[-2000:]
+
+
+@pytest.mark.parametrize("next_xid, raw, expected", [
+    (5_010, 4_321, 4_321),  # epoch 0
+    (2**32 + 100, 2**32 - 96, 2**32 - 96),  # written before the 32-bit counter wrapped, read after
+    (2**32 + 100, 50, 2**32 + 50),  # written after the wrap
+    (5 * 2**32 + 10, 3, 5 * 2**32 + 3),
+    (5 * 2**32 + 10, 2**32 - 1, 5 * 2**32 - 1),  # the last id of the previous epoch
+    (5 * 2**32 + 10, 9, 5 * 2**32 + 9),  # the newest possible row: next_xid - 1
+])
+def test_row_xids_are_widened_across_wraparound_by_postgresql_itself(stack, next_xid, raw, expected):
+    for db in ("crm_db", "telemetry_db"):
+        conn = _pg(stack, db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT public.bionicflow_xid64(%s::text::xid, %s)", (str(raw), next_xid))
+                assert cur.fetchone()[0] == expected, db
+        finally:
+            conn.close()
+
+
+def test_a_rows_xid_is_its_writers_64_bit_id_before_and_after_freezing(stack):
+    from bionicflow.stack.launcher import superuser_connector
+
+    conn = _pg(stack, "crm_db")
+    with conn, conn.cursor() as cur:  # one transaction: the row's writer
+        cur.execute("INSERT INTO users (name, email) VALUES ('xid-check', 'x@example.org') RETURNING id")
+        key = cur.fetchone()[0]
+        cur.execute("SELECT pg_current_xact_id()::text::bigint")
+        writer = cur.fetchone()[0]
+
+    def row(sql: str):
+        with conn.cursor() as cur:
+            cur.execute(sql, (key,))
+            return cur.fetchone()[0]
+
+    row_xid = "SELECT _xid FROM users_olap WHERE id = %s"
+    assert row(row_xid) == writer
+    admin = superuser_connector(stack)("crm_db")
+    admin.autocommit = True
+    deadline = time.monotonic() + 60
+    with admin.cursor() as cur:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+        block = int(row("SELECT ctid::text FROM users WHERE id = %s").strip("()").split(",")[0])
+        while True:  # another session's snapshot may hold the freeze back for a moment
+            cur.execute("VACUUM (FREEZE) users")
+            cur.execute("SELECT all_frozen FROM pg_visibility_map('users'::regclass, %s)", (block,))
+            if cur.fetchone()[0]:
+                break
+            assert time.monotonic() < deadline, "VACUUM FREEZE did not freeze the row's page within 60s"
+            time.sleep(1)
+    assert row(row_xid) == writer, "freezing changed the row's transaction id"
+    admin.close()
+    conn.close()
