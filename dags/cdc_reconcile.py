@@ -11,6 +11,11 @@ When CDC is unhealthy (a connector or task FAILED, lag over 5 minutes, or `debez
 still differing from the source after a 10-minute grace period) the run restarts failed
 connector tasks once, marks `debezium` degraded in `ops.schema_health`, and triggers
 `etl_default` in full-refresh mode as the fallback so `default` is fresh.
+
+`default` is judged by its last load's cursor: rows written since are lag (the next load
+brings them); rows written before it that are missing or different mean `default` is
+wrong. Then the run repairs it with a full refresh (through `etl_default`, so it never runs
+beside a scheduled load) and verifies it; a difference that persists fails the run.
 """
 
 from __future__ import annotations
@@ -74,13 +79,29 @@ def cdc_reconcile():
 
     @task.short_circuit
     def needs_fallback(summary: dict) -> bool:
-        return bool(summary["fallback"])
+        if summary["repair_default"]:
+            log.warning("default lacks rows its last load should have brought (%s): refreshing it whole",
+                        ", ".join(summary["repair_default"]))
+        return bool(summary["fallback"] or summary["repair_default"])
+
+    @task
+    def verify_default() -> list[dict]:
+        from dataclasses import asdict
+
+        from bionicflow.reconcile.run import verify_default as verify
+        from bionicflow_airflow import ClickHouseHook
+        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
+
+        results = verify(ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS})
+        return [asdict(r) for r in results]
 
     summary = reconcile()
     restart_failed(summary)
+    # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
     needs_fallback(summary) >> TriggerDagRunOperator(
         task_id="fallback_etl_default", trigger_dag_id="etl_default", conf={"mode": "full"},
-    )
+        wait_for_completion=True, poke_interval=5, failed_states=["failed"],
+    ) >> verify_default()
 
 
 cdc_reconcile()

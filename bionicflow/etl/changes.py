@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 
-from bionicflow.etl.cursor import Cursor, Plan, plan_incremental
-from bionicflow.etl.cursor_store import read_cursor, read_source_state, write_cursor
+from bionicflow.etl.cursor import Plan, plan_incremental
+from bionicflow.kernel.cursors import Cursor, read_cursor, read_source_state, write_cursor
 from bionicflow.etl.load import LoadResult, full_refresh, load_sql, new_version
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select

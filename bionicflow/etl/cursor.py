@@ -13,38 +13,12 @@ was taken on, or the table's rows were rewritten, or so many transactions passed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+
+from bionicflow.kernel.cursors import Cursor, SourceState
 
 # `_xid` is exact for rows written in the last 2^31 transactions (PostgreSQL freezes rows
 # long before their xmin could be 2^31 old; the view widens xmin against the next xid).
 XID_HORIZON = 2**31
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """The source as a load finds it (`bionicflow_source_state`, <database>/views.sql)."""
-
-    system_identifier: str  # the PostgreSQL cluster (changes on initdb, so on a logical restore elsewhere)
-    filenode: int  # the table's file (changes on TRUNCATE, VACUUM FULL, CLUSTER)
-    snapshot_xmin: int  # every transaction below it has ended
-    next_xid: int  # the next transaction id to be assigned (64-bit)
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """Where a table's next incremental load resumes (`ops.etl_cursors`)."""
-
-    system_identifier: str
-    filenode: int
-    cursor_xid: int
-    next_xid: int
-    loaded_at: datetime | None = None
-    mode: str = ""
-
-    @classmethod
-    def after(cls, state: SourceState, mode: str = "") -> "Cursor":
-        """The cursor a load leaves when it read the source after ``state`` was taken."""
-        return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from bionicflow.etl.cursor import Cursor
-from bionicflow.etl.cursor_store import read_source_state, write_cursor
+from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, LoadError, PgSource, check_window, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table

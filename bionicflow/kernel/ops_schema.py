@@ -71,10 +71,12 @@ ORDER BY started_at""",
     missing_keys UInt64,
     extra_keys UInt64,
     differing_rows UInt64,
-    match UInt8
+    match UInt8,
+    stale_rows UInt64 DEFAULT 0
 )
 ENGINE = MergeTree
 ORDER BY (table, started_at)""",
+    f"ALTER TABLE {OPS_DB}.reconciliation_tables ADD COLUMN IF NOT EXISTS stale_rows UInt64 DEFAULT 0",
     f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.schema_health
 (
     schema LowCardinality(String),

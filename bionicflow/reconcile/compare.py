@@ -1,6 +1,8 @@
 """Compare source, `default` and `debezium` row for row, inside ClickHouse.
 
-Each side is reduced to (key, per-row hash over every business column). ClickHouse reads
+Each side is reduced to (key, per-row hash over every business column); the source also
+keeps each row's writing transaction (`_xid`), which tells `default`'s lag (rows written
+since its last load) from its errors (rows written before it). ClickHouse reads
 the source itself through `postgresql()` with the same casts as the batch load, so all
 three sides go through identical type conversions, and the three sides' columns have the
 same types (one module defines them). The hash is taken over the row tuple's values as
@@ -31,6 +33,10 @@ class SideResult:
     missing_keys: int = 0  # in the source, not on this side
     extra_keys: int = 0  # on this side, not in the source
     differing_rows: int = 0
+    # `default` only: missing or differing rows written before its last load's cursor, which
+    # that load should have brought. Zero means `default` is only behind (changes since the
+    # load, deletes included), not wrong.
+    stale_rows: int = 0
 
     @property
     def match(self) -> bool:
@@ -53,7 +59,8 @@ def snapshot_source_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
     """
     return (
         f"CREATE TABLE {_snapshot_table(table)} ENGINE = Memory AS\n"
-        f"SELECT {table.key} AS k, {_row_hash(table)} AS h FROM (SELECT {source_columns(table)}\nFROM {source})"
+        f"SELECT {table.key} AS k, {_row_hash(table)} AS h, x FROM (SELECT {source_columns(table)}, "
+        f'toInt64("_xid") AS x\nFROM {source})'
     )
 
 
@@ -64,8 +71,10 @@ def side_totals_sql(table: Table, side: str) -> str:
 
 
 def diff_sql(table: Table, side: str) -> str:
+    """Missing, extra, differing; then stale: missing or differing rows written before ``cursor`` (bound)."""
     return (
-        "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h)\n"
+        "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h),"
+        "\n countIf(s.k IS NOT NULL AND s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h))\n"
         f"FROM {_snapshot_table(table)} AS s\n"
         f"FULL OUTER JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {side}.{table.name} FINAL) AS d\n"
         "ON s.k = d.k SETTINGS join_use_nulls = 1"
@@ -77,8 +86,11 @@ def _totals(olap, sql: str) -> tuple[int, int, int]:
     return int(rows), int(checksum or 0), int(dupes)
 
 
-def compare_with_snapshot(olap, table: Table) -> list[SideResult]:
-    """Source (already read by `snapshot_source_sql`), then each side against it."""
+def compare_with_snapshot(olap, table: Table, default_cursor: int = 0) -> list[SideResult]:
+    """Source (already read by `snapshot_source_sql`), then each side against it.
+
+    ``default_cursor``: the cursor of `default`'s last load (rows written before it must be there).
+    """
     src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
     results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
     for side in SIDES:
@@ -89,16 +101,18 @@ def compare_with_snapshot(olap, table: Table) -> list[SideResult]:
         if (rows, checksum) == (src_rows, src_sum):
             results.append(SideResult(table.name, side, rows, checksum, dupes))
             continue
-        missing, extra, differing = (int(v) for v in olap.query(diff_sql(table, side)).result_rows[0])
-        results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing))
+        cursor = default_cursor if side == "default" else 0
+        missing, extra, differing, stale = (
+            int(v) for v in olap.query(diff_sql(table, side), parameters={"cursor": cursor}).result_rows[0])
+        results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing, stale))
     return results
 
 
-def compare_table(olap, table: Table, source: PgSource) -> list[SideResult]:
+def compare_table(olap, table: Table, source: PgSource, default_cursor: int = 0) -> list[SideResult]:
     """Read the source table once, then compare `default` and `debezium` with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters=source_params(table, source))
     try:
-        return compare_with_snapshot(olap, table)
+        return compare_with_snapshot(olap, table, default_cursor)
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

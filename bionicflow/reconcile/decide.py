@@ -18,6 +18,8 @@ class Decision:
     restart: list[str] = field(default_factory=list)  # connectors with FAILED parts: restart once
     fallback: bool = False  # run etl_default (full) so `default` is fresh
     mismatch_since: datetime | None = None
+    # tables whose `default` lacks rows its last load should have brought: refreshed whole, then verified
+    repair_default: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -59,7 +61,9 @@ def decide(
             tables = ", ".join(sorted({r.table for r in mismatched}))
             reasons.append(f"debezium differs from the source for {(now - mismatch_since).total_seconds() / 60:.0f} min ({tables})")
     degraded = bool(reasons)
-    return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded, mismatch_since=mismatch_since)
+    repair = sorted({r.table for r in results if r.side == "default" and r.stale_rows})
+    return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded, mismatch_since=mismatch_since,
+                    repair_default=repair)
 
 
 def verdict(results: list[SideResult], decision: Decision) -> str:

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from bionicflow.errors import BionicflowError
+from bionicflow.kernel.cursors import read_cursor
 from bionicflow.kernel import ops_schema
 from bionicflow.kernel.lag import lag_seconds
 from bionicflow.kernel.sources import PgSource
@@ -33,6 +35,7 @@ class Report:
         return {
             "run_id": self.run_id, "verdict": self.verdict, "degraded": self.decision.degraded,
             "reasons": self.decision.reasons, "restart": self.decision.restart, "fallback": self.decision.fallback,
+            "repair_default": self.decision.repair_default,
             "lag_seconds": self.lag_seconds,
             "tables": [asdict(r) | {"match": r.match} for r in self.results],
         }
@@ -58,6 +61,31 @@ def cdc_lag(olap, last_source_commit: dict[str, datetime | None]) -> dict[str, f
     return lags
 
 
+class DefaultDivergedError(BionicflowError):
+    """`default` still lacks rows its last load should have brought, after a repair."""
+
+
+def default_cursors(olap) -> dict[str, int]:
+    """Each table's last-load cursor (0 for a table never loaded: then nothing in it is overdue)."""
+    return {table.name: (cursor.cursor_xid if (cursor := read_cursor(olap, table)) else 0) for table in TABLES}
+
+
+def compare_all(olap, sources: dict[str, PgSource]) -> list[SideResult]:
+    cursors = default_cursors(olap)
+    return [r for table in TABLES for r in compare_table(olap, table, sources[table.name], cursors[table.name])]
+
+
+def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
+    """After a repair: `default` must hold every row written before its new cursor, exactly."""
+    results = [r for r in compare_all(olap, sources) if r.side == "default"]
+    stale = [r for r in results if r.stale_rows]
+    if stale:
+        raise DefaultDivergedError("default still differs from the source after the repair: " + "; ".join(
+            f"{r.table}: {r.stale_rows} rows written before the load are missing or different "
+            f"({r.missing_keys} missing, {r.differing_rows} differing, {r.extra_keys} extra keys)" for r in stale))
+    return results
+
+
 def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | None, expected_connectors: list[str],
               last_source_commit: dict[str, datetime | None], now: datetime | None = None,
               run_id: str | None = None) -> Report:
@@ -65,7 +93,7 @@ def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | 
     for statement in ops_schema.render():
         olap.command(statement)
     now = now or datetime.now(timezone.utc)
-    results = [r for table in TABLES for r in compare_table(olap, table, sources[table.name])]
+    results = compare_all(olap, sources)
     lags = cdc_lag(olap, last_source_commit)
     previous = _previous_mismatch(olap)
     decision = decide(connectors, expected_connectors, results, lags,
@@ -86,9 +114,9 @@ def record(olap, report: Report) -> None:
                 column_names=["run_id", "started_at", "verdict", "debezium_degraded", "fallback_triggered", "details"])
     olap.insert(f"{OPS_DB}.reconciliation_tables",
                 [[report.run_id, started, r.table, r.side, r.rows, r.checksum, r.missing_keys, r.extra_keys,
-                  r.differing_rows, int(r.match)] for r in report.results],
+                  r.differing_rows, int(r.match), r.stale_rows] for r in report.results],
                 column_names=["run_id", "started_at", "table", "side", "rows", "checksum", "missing_keys",
-                              "extra_keys", "differing_rows", "match"])
+                              "extra_keys", "differing_rows", "match", "stale_rows"])
     olap.insert(f"{OPS_DB}.schema_health",
                 [["debezium", "degraded" if report.decision.degraded else "healthy", "; ".join(report.decision.reasons)]],
                 column_names=["schema", "state", "reason"])

@@ -13,7 +13,7 @@ from bionicflow.errors import BionicflowError, ConfigurationError, OrphanProcess
 from bionicflow.stack import airflow, proctree
 from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
-from bionicflow.etl import cursor_store
+from bionicflow.kernel import cursors
 from bionicflow.kernel.olap import olap_client
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.postgres import CLUSTERS, ClusterManager
@@ -230,7 +230,7 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         doc["lag"] = (monitor.lag(settings, olap_client(settings), superuser_connector(settings))
                       if result["olap"]["healthy"] else {})
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
-        doc["batch"] = cursor_store.freshness(olap_client(settings)) if result["olap"]["healthy"] else {}
+        doc["batch"] = cursors.freshness(olap_client(settings)) if result["olap"]["healthy"] else {}
     return doc
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import clickhouse_connect
 import psycopg2
@@ -56,9 +57,11 @@ def test_bootstrap_demo_data_and_full_etl(stack, airflow, bootstrapped):
 def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow, bootstrapped):
     olap = _olap(stack)
     airflow.run("etl_default", {"mode": "full"})
+    end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)  # the events span the last 30 days
     window = {"mode": "window", "tables": ["telemetry_events"],
-              "window_start": "2020-01-01T00:00:00", "window_end": "2029-12-31T00:00:00"}
-    olap.command("ALTER TABLE default.telemetry_events DELETE WHERE id % 3 = 0 SETTINGS mutations_sync = 2")
+              "window_start": (end - timedelta(days=400)).isoformat(), "window_end": end.isoformat()}
+    olap.command("ALTER TABLE default.telemetry_events DELETE WHERE id % 3 = 0 AND created_ts >= {s:DateTime64(6)} "
+                 "SETTINGS mutations_sync = 2", parameters={"s": window["window_start"]})  # rows the window covers
     for _ in range(2):  # the same window twice: no duplicates
         run = airflow.run("etl_default", window)
         assert run["state"] == "success", airflow.task_states("etl_default", run["dag_run_id"])
@@ -82,6 +85,8 @@ def test_full_refresh_removes_rows_deleted_in_the_source(stack, airflow, bootstr
     ({"mode": "window", "tables": ["orders"], "window_start": "2025-01-01", "window_end": "2025-02-01"},
      "unknown table"),
     ({"mode": "window", "window_start": "2025-02-01", "window_end": "2025-01-01"}, "not after its start"),
+    ({"mode": "window", "window_start": "2020-01-01", "window_end": "2025-01-01"}, "longer than 400 days"),
+    ({"mode": "interval"}, "this run has none"),
 ])
 def test_bad_params_fail_at_once_and_write_nothing(stack, airflow, conf, message):
     olap = _olap(stack)

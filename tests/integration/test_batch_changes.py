@@ -9,6 +9,7 @@ compared, read from PostgreSQL directly and from `default` under FINAL.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -107,23 +108,6 @@ def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):
     assert default_rows(settings, USERS) == source_rows(settings, USERS)
 
 
-def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(loaded, airflow):
-    settings = loaded
-    # TRUNCATE, then half of the rows back in the same transaction (CDC, which does not carry
-    # TRUNCATE yet, sees the half as inserts): the table has a new file, the cursor is void
-    _apply(settings, "crm_db", [
-        "BEGIN; CREATE TEMP TABLE kept ON COMMIT DROP AS SELECT * FROM users; TRUNCATE users; "
-        "INSERT INTO users SELECT * FROM kept; COMMIT",
-        "DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 5)",
-    ])
-    run = run_ok(airflow, "etl_default", {"tables": ["users"]})
-    mode, rows, _, reason = _loads(settings, run["dag_run_id"])["users"]
-    assert mode == "full" and "TRUNCATE" in reason, (mode, reason)
-    assert default_rows(settings, USERS) == source_rows(settings, USERS)
-    log = airflow.task_log("etl_default", run["dag_run_id"], "load", map_index=0)
-    assert "refreshed whole instead of incrementally" in log and "TRUNCATE" in log, log[-2000:]
-
-
 @pytest.mark.parametrize("next_xid, raw, expected", [
     (5_010, 4_321, 4_321),  # epoch 0
     (2**32 + 100, 2**32 - 96, 2**32 - 96),  # written before the 32-bit counter wrapped, read after
@@ -176,3 +160,35 @@ def test_a_rows_xid_is_its_writers_64_bit_id_before_and_after_freezing(stack):
     assert row(row_xid) == writer, "freezing changed the row's transaction id"
     admin.close()
     conn.close()
+
+
+def test_reconcile_repairs_a_default_corrupted_behind_its_back(loaded, airflow):
+    settings = loaded
+    run_ok(airflow, "etl_default")
+    olap = _olap(settings)
+    victims = [k for (k,) in olap.query("SELECT user_id FROM default.users FINAL ORDER BY user_id LIMIT 3").result_rows]
+    olap.command("DELETE FROM default.users WHERE user_id IN {k:Array(Int64)}", parameters={"k": victims[:2]})
+    olap.command("ALTER TABLE default.users UPDATE name = 'tampered' WHERE user_id = {k:Int64} "
+                 "SETTINGS mutations_sync = 1", parameters={"k": victims[2]})
+    run = run_ok(airflow, "cdc_reconcile")
+    states = airflow.task_states("cdc_reconcile", run["dag_run_id"])
+    assert states["fallback_etl_default"] == "success" and states["verify_default"] == "success", states
+    stale = olap.command("SELECT stale_rows FROM ops.reconciliation_tables WHERE run_id = {r:String} "
+                         "AND side = 'default' AND table = 'users'", parameters={"r": run["dag_run_id"]})
+    assert int(stale) == 3, stale  # two rows gone, one different: all written before the last load
+    assert default_rows(settings, USERS) == source_rows(settings, USERS)
+
+
+def test_default_only_behind_is_not_repaired(loaded, airflow):
+    settings = loaded
+    run_ok(airflow, "etl_default")
+    _apply(settings, "crm_db", ["UPDATE users SET age = coalesce(age, 0) + 1 WHERE id = (SELECT min(id) FROM users)",
+                                "INSERT INTO users (name, email) VALUES ('later', 'later@example.org')"])
+    run = run_ok(airflow, "cdc_reconcile")
+    rows = _olap(settings).query(
+        "SELECT missing_keys, differing_rows, stale_rows FROM ops.reconciliation_tables WHERE run_id = {r:String} "
+        "AND side = 'default' AND table = 'users'", parameters={"r": run["dag_run_id"]}).result_rows
+    assert rows == [(1, 1, 0)], rows  # changes since the load: lag, not an error
+    details = _olap(settings).command("SELECT details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
+                                      parameters={"r": run["dag_run_id"]})
+    assert json.loads(details)["repair_default"] == [], details

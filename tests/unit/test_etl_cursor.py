@@ -2,7 +2,8 @@
 
 import pytest
 
-from bionicflow.etl.cursor import XID_HORIZON, Cursor, SourceState, plan_incremental
+from bionicflow.etl.cursor import XID_HORIZON, plan_incremental
+from bionicflow.kernel.cursors import Cursor, SourceState
 
 CLUSTER = "7714401700868736741"
 NOW = SourceState(CLUSTER, filenode=16387, snapshot_xmin=5_000, next_xid=5_010)

@@ -16,7 +16,7 @@ from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
 
 SOURCE_DDL = """CREATE TABLE src.users (id Int32, user_uuid UUID, name String, email String, age Nullable(Int32),
 gender Nullable(String), country Nullable(String), address Nullable(String), phone Nullable(String),
-registered_at DateTime64(6)) ENGINE = Memory"""
+registered_at DateTime64(6), _xid Int64 DEFAULT 100) ENGINE = Memory"""
 MICROS = 1_700_000_000_123_456
 # Debezium's row images (PostgreSQL column names); NULLs, empty strings and zero side by side.
 ROWS = [
@@ -59,11 +59,21 @@ def sides(tmp_path):
     return conn
 
 
-def _compare(conn) -> dict:
+def _compare(conn, default_cursor: int = 0) -> dict:
     client = ChdbClient(conn)
     client.command("DROP TABLE IF EXISTS ops.reconcile_source_users")
     client.command(snapshot_source_sql(USERS, source="src.users"))
-    return {r.side: r for r in compare_with_snapshot(client, USERS)}
+    return {r.side: r for r in compare_with_snapshot(client, USERS, default_cursor)}
+
+
+def test_default_behind_is_told_from_default_wrong_by_its_load_cursor(sides):
+    """Every source row was written by transaction 100: a load whose cursor is above it should have it."""
+    sides.query("DELETE FROM default.users WHERE user_id = 2")
+    sides.query("ALTER TABLE default.users UPDATE name = 'wrong' WHERE user_id = 3 SETTINGS mutations_sync = 1")
+    behind, wrong = _compare(sides, default_cursor=100), _compare(sides, default_cursor=101)
+    assert (behind["default"].missing_keys, behind["default"].differing_rows) == (1, 1)
+    assert behind["default"].stale_rows == 0  # written at or after the cursor: changes since the load
+    assert wrong["default"].stale_rows == 2  # written before it: the load should have brought both
 
 
 def test_equal_sides_match_with_equal_checksums(sides):

@@ -1,14 +1,46 @@
-"""Reading the source's state and keeping each table's cursor in `ops.etl_cursors`, through ClickHouse."""
+"""Each table's batch cursor (`ops.etl_cursors`) and the source state it is checked against, through ClickHouse.
+
+The batch road writes cursors (bionicflow/etl/changes.py decides when to trust them);
+reconciliation reads them to tell `default`'s lag from its errors; `status` shows them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from bionicflow.etl.cursor import Cursor, SourceState
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, LoadError, PgSource, source_params
 from bionicflow.kernel.tables import OPS_DB, SOURCE_STATE_VIEW, TABLES, Table
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The source as a load finds it (`bionicflow_source_state`, <database>/views.sql)."""
+
+    system_identifier: str  # the PostgreSQL cluster (changes on initdb, so on a logical restore elsewhere)
+    filenode: int  # the table's file (changes on TRUNCATE, VACUUM FULL, CLUSTER)
+    snapshot_xmin: int  # every transaction below it has ended
+    next_xid: int  # the next transaction id to be assigned (64-bit)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a table's next incremental load resumes (`ops.etl_cursors`)."""
+
+    system_identifier: str
+    filenode: int
+    cursor_xid: int
+    next_xid: int
+    loaded_at: datetime | None = None
+    mode: str = ""
+
+    @classmethod
+    def after(cls, state: SourceState, mode: str = "") -> "Cursor":
+        """The cursor a load leaves when it read the source after ``state`` was taken."""
+        return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode)
+
 
 SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid FROM {POSTGRESQL_SOURCE} "
                     "WHERE table_name = {table_name:String}")
