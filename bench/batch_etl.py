@@ -15,6 +15,7 @@ Run: python -m bench.batch_etl [--users N --events M --runs K]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -100,19 +101,30 @@ def source_rows(srcs: dict[str, PgSource]) -> int:
     return total
 
 
-def main() -> None:
+def scale_run() -> tuple[argparse.Namespace, dict]:
+    """The command line of a benchmark over N users + M events, and its result document so far."""
     parser = argparse.ArgumentParser()
     scale_arguments(parser, "a kept benchmark stack whose sources are loaded")
     args = parser.parse_args()
-    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
+    return args, {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
+
+
+@contextlib.contextmanager
+def loaded_stack(args: argparse.Namespace, out: dict):
+    """A benchmark stack whose sources hold the data (generated now unless reused); yields settings, sources."""
     with bench_stack(args.reuse) as env:
-        s, srcs = Settings(), sources(Settings())
-        if args.reuse:
-            total = source_rows(srcs)
-        else:
+        s = Settings()
+        srcs = sources(s)
+        if not args.reuse:
             fresh_stack(env)
-            total = args.users + args.events
             out["demo_data"] = demo_data(srcs, args.users, args.events)
+        yield s, srcs
+
+
+def main() -> None:
+    args, out = scale_run()
+    with loaded_stack(args, out) as (s, srcs):
+        total = source_rows(srcs) if args.reuse else args.users + args.events
         client = olap(s)
         client.command("CREATE DATABASE IF NOT EXISTS bench")
         paths = {

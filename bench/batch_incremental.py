@@ -13,13 +13,11 @@ Run: python -m bench.batch_incremental [--users N --events M --runs K] [--reuse 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 
-from bench.batch_etl import demo_data, olap, pg, settle, source_rows, sources
-from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
-from bionicflow.config import Settings
+from bench.batch_etl import loaded_stack, olap, pg, scale_run, settle, source_rows
+from bench.common import timed
 from bionicflow.etl import schema
 from bionicflow.etl.changes import load_changes
 from bionicflow.etl.load import full_refresh
@@ -57,16 +55,8 @@ def matches(client, srcs) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    scale_arguments(parser, "a kept benchmark stack whose sources are loaded")
-    args = parser.parse_args()
-    out: dict = {"machine": machine(), "users": args.users, "events": args.events, "runs": args.runs}
-    with bench_stack(args.reuse) as env:
-        s = Settings()
-        srcs = sources(s)
-        if not args.reuse:
-            fresh_stack(env)
-            out["demo_data"] = demo_data(srcs, args.users, args.events)
+    args, out = scale_run()
+    with loaded_stack(args, out) as (s, srcs):
         client = olap(s)
         for statement in schema.render():
             client.command(statement)
