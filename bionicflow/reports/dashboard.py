@@ -1,6 +1,8 @@
-"""What the Airflow "CDC vs batch" page shows: the latest reconciliation and report runs."""
+"""What the Airflow "CDC vs batch" page shows: `default`'s freshness, the latest reconciliation and report runs."""
 
 from __future__ import annotations
+
+from bionicflow.kernel.cursors import freshness
 
 RECONCILIATIONS = """
 SELECT run_id, started_at, verdict, debezium_degraded, fallback_triggered
@@ -8,7 +10,7 @@ FROM ops.reconciliation_runs
 ORDER BY started_at DESC
 LIMIT {limit:UInt16}"""
 RECONCILED_TABLES = """
-SELECT table, side, rows, missing_keys, extra_keys, differing_rows, match
+SELECT table, side, rows, missing_keys, extra_keys, differing_rows, stale_rows, match
 FROM ops.reconciliation_tables
 WHERE run_id = {run_id:String}
 ORDER BY table, side"""
@@ -37,7 +39,8 @@ def _rows(client, sql: str, **params) -> list[dict]:
 
 def latest(client, limit: int = 10) -> dict:
     """The newest reconciliation and report runs with their details (empty lists before the first run)."""
-    page: dict = {"reconciliations": [], "tables": [], "report_runs": [], "differences": [], "health": []}
+    page: dict = {"reconciliations": [], "tables": [], "report_runs": [], "differences": [], "health": [],
+                  "batch": freshness(client)}
     if _table_exists(client, "ops.reconciliation_runs"):
         page["reconciliations"] = _rows(client, RECONCILIATIONS, limit=limit)
         page["health"] = _rows(client, SCHEMA_HEALTH)

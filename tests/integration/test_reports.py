@@ -141,6 +141,8 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     page = requests.get(url, headers=airflow.headers, timeout=30)
     assert page.status_code == 200, page.text[:500]
     assert 'id="reconciliations"' in page.text and 'id="report-runs"' in page.text
+    batch = page.text[page.text.index('id="batch"'):page.text.index("</table>", page.text.index('id="batch"'))]
+    assert "<td>users</td>" in batch and " min</td>" in batch and "never loaded" not in batch, batch  # default's age
     plugins = airflow.request("GET", "/plugins")["plugins"]
     views = [v for p in plugins if p["name"] == "bionicflow" for v in p["external_views"]]
     assert views and views[0]["url_route"] == "cdc-vs-batch"
