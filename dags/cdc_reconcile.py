@@ -21,6 +21,7 @@ beside a scheduled load) and verifies it; a difference that persists fails the r
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, get_current_context, task
@@ -98,9 +99,11 @@ def cdc_reconcile():
     summary = reconcile()
     restart_failed(summary)
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
+    # a paused etl_default would leave its run queued: fail after 20 min rather than wait forever
     needs_fallback(summary) >> TriggerDagRunOperator(
         task_id="fallback_etl_default", trigger_dag_id="etl_default", conf={"mode": "full"},
         wait_for_completion=True, poke_interval=5, failed_states=["failed"],
+        execution_timeout=timedelta(minutes=20),
     ) >> verify_default()
 
 

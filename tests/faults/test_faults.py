@@ -167,8 +167,9 @@ def reconciliation_verdict(settings, airflow) -> dict:
 
 @pytest.fixture(scope="module")
 def running(stack, airflow):
-    """CDC bootstrapped (idempotent) and caught up before the first fault."""
+    """CDC bootstrapped (idempotent) and caught up before the first fault; the batch road unpaused, as `up` leaves it."""
     run_ok(airflow, "cdc_bootstrap")
+    airflow.unpause("etl_default")  # the fallback's etl_default run must be able to start
     for table in (USERS, TELEMETRY_EVENTS):
         wait_converged(stack, table, timeout=300)
     return stack
