@@ -64,14 +64,18 @@ def _fake_orphan(settings, service: str, port: int) -> subprocess.Popen:
     listen = textwrap.dedent(f"""
         import socket, time
         s = socket.socket()
+        # as every server does: connections the stopped service left in TIME_WAIT must not block the bind
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(({settings.host!r}, {port}))
         s.listen()
         time.sleep(600)
     """)
     env = {**os.environ, proctree.TAG_VARIABLE: proctree.tag(settings.state_dir, service)}
-    orphan = subprocess.Popen([sys.executable, "-c", listen], cwd=settings.state_dir, env=env, start_new_session=True)
+    orphan = subprocess.Popen([sys.executable, "-c", listen], cwd=settings.state_dir, env=env,
+                              start_new_session=True, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while port_is_free(settings.host, port):
+        assert orphan.poll() is None, f"the stand-in orphan exited: {orphan.stderr.read()}"
         assert time.monotonic() < deadline, f"the stand-in orphan did not listen on {port} within 30s"
         time.sleep(0.1)
     return orphan
