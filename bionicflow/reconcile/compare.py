@@ -86,14 +86,15 @@ def _totals(olap, sql: str) -> tuple[int, int, int]:
     return int(rows), int(checksum or 0), int(dupes)
 
 
-def compare_with_snapshot(olap, table: Table, default_cursor: int = 0) -> list[SideResult]:
-    """Source (already read by `snapshot_source_sql`), then each side against it.
+def compare_with_snapshot(olap, table: Table, default_cursor: int = 0,
+                          sides: tuple[str, ...] = SIDES) -> list[SideResult]:
+    """Source (already read by `snapshot_source_sql`), then each of ``sides`` against it.
 
     ``default_cursor``: the cursor of `default`'s last load (rows written before it must be there).
     """
     src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
     results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
-    for side in SIDES:
+    for side in sides:
         if not int(olap.command(f"EXISTS TABLE {side}.{table.name}")):
             results.append(SideResult(table.name, side, 0, 0, 0, missing_keys=src_rows))
             continue
@@ -108,11 +109,12 @@ def compare_with_snapshot(olap, table: Table, default_cursor: int = 0) -> list[S
     return results
 
 
-def compare_table(olap, table: Table, source: PgSource, default_cursor: int = 0) -> list[SideResult]:
-    """Read the source table once, then compare `default` and `debezium` with it."""
+def compare_table(olap, table: Table, source: PgSource, default_cursor: int = 0,
+                  sides: tuple[str, ...] = SIDES) -> list[SideResult]:
+    """Read the source table once, then compare ``sides`` (`default` and `debezium`) with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters=source_params(table, source))
     try:
-        return compare_with_snapshot(olap, table, default_cursor)
+        return compare_with_snapshot(olap, table, default_cursor, sides)
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

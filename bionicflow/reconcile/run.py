@@ -14,7 +14,7 @@ from bionicflow.kernel.lag import lag_seconds
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import CDC_DB as DATABASE
 from bionicflow.kernel.tables import OPS_DB, TABLES
-from bionicflow.reconcile.compare import SideResult, compare_table
+from bionicflow.reconcile.compare import SIDES, SideResult, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
 
 LAST_MISMATCH_SQL = f"""SELECT JSONExtractString(details, 'debezium_mismatch_since')
@@ -70,14 +70,15 @@ def default_cursors(olap) -> dict[str, int]:
     return {table.name: (cursor.cursor_xid if (cursor := read_cursor(olap, table)) else 0) for table in TABLES}
 
 
-def compare_all(olap, sources: dict[str, PgSource]) -> list[SideResult]:
+def compare_all(olap, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES) -> list[SideResult]:
     cursors = default_cursors(olap)
-    return [r for table in TABLES for r in compare_table(olap, table, sources[table.name], cursors[table.name])]
+    return [r for table in TABLES
+            for r in compare_table(olap, table, sources[table.name], cursors[table.name], sides)]
 
 
 def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
     """After a repair: `default` must hold every row written before its new cursor, exactly."""
-    results = [r for r in compare_all(olap, sources) if r.side == "default"]
+    results = [r for r in compare_all(olap, sources, sides=("default",)) if r.side == "default"]
     stale = [r for r in results if r.stale_rows]
     if stale:
         raise DefaultDivergedError("default still differs from the source after the repair: " + "; ".join(

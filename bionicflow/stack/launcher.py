@@ -227,10 +227,10 @@ def status(settings: Settings, cdc: bool = True) -> dict:
     }
     if cdc:
         doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
-        doc["lag"] = (monitor.lag(settings, olap_client(settings), superuser_connector(settings))
-                      if result["olap"]["healthy"] else {})
+        olap = olap_client(settings) if result["olap"]["healthy"] else None
+        doc["lag"] = monitor.lag(settings, olap, superuser_connector(settings)) if olap else {}
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
-        doc["batch"] = cursors.freshness(olap_client(settings)) if result["olap"]["healthy"] else {}
+        doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc
 
 
