@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 
 from bench.batch_etl import loaded_stack, olap, pg, scale_run, settle, source_rows
 from bench.common import timed
+from bionicflow.airflow_api import AirflowClient
 from bionicflow.etl import schema
 from bionicflow.etl.changes import load_changes
 from bionicflow.etl.load import full_refresh
+from bionicflow.kernel.sources import reader_sources
 from bionicflow.kernel.tables import TABLES, TELEMETRY_EVENTS, USERS
 from bionicflow.reconcile.compare import compare_table
 
@@ -51,17 +54,32 @@ def change_one_percent(srcs, rows: dict[str, int]) -> None:
 
 
 def matches(client, srcs) -> bool:
-    return all(r.match for t in TABLES for r in compare_table(client, t, srcs[t.name]) if r.side == "default")
+    return all(r.match for t in TABLES for r in compare_table(client, t, srcs[t.name], sides=("default",))
+               if r.side == "default")
+
+
+def pause_dags(s) -> None:
+    """No scheduled etl_default or cdc_reconcile may run beside the measured loads (they share cursors and scratch tables)."""
+    client = AirflowClient(s.airflow_url, s.airflow_admin_user, s.airflow_admin_password.get_secret_value())
+    for dag in client.request("GET", "/dags", params={"limit": 100})["dags"]:
+        client.request("PATCH", f"/dags/{dag['dag_id']}", json={"is_paused": True})
+    deadline = time.monotonic() + 900
+    while client.request("GET", "/dags/~/dagRuns", params={"state": ["running", "queued"]})["total_entries"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("DAG runs still running 15 min after pausing every DAG: see the Airflow UI")
+        time.sleep(5)
 
 
 def main() -> None:
     args, out = scale_run()
     with loaded_stack(args, out) as (s, srcs):
+        pause_dags(s)
         client = olap(s)
         for statement in schema.render():
             client.command(statement)
-        full = lambda: [full_refresh(client, t, srcs[t.name]) for t in TABLES]  # noqa: E731
-        incremental = lambda: [load_changes(client, t, srcs[t.name]) for t in TABLES]  # noqa: E731
+        readers = reader_sources(s)  # the loads read as etl_default does: the read-only ETL role
+        full = lambda: [full_refresh(client, t, readers[t.name]) for t in TABLES]  # noqa: E731
+        incremental = lambda: [load_changes(client, t, readers[t.name]) for t in TABLES]  # noqa: E731
         full()  # the cursor every incremental run resumes from
         rows = {t.name: n for t, n in zip(TABLES, (args.users, args.events))}
         samples: dict[str, list[float]] = {"nothing_changed": [], "one_percent_changed": [], "full_refresh": []}

@@ -6,15 +6,18 @@
 \getenv owner CRM_USER
 \getenv etl_reader ETL_READER_USER
 \set table users
-\set key_buckets users_key_buckets
+\set key_masks users_key_masks
+DROP VIEW IF EXISTS public.users_key_buckets;  -- replaced by users_key_masks (December 2026)
 \ir ../sources/batch_views.sql
 
 -- The table as batch loads and reconciliation read it, plus `_xid`: the 64-bit id of the
 -- transaction that last wrote the row. The load filters `_xid >= cursor`.
 CREATE OR REPLACE VIEW public.users_olap AS
-WITH s AS MATERIALIZED (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid)  -- once per query
+WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin)  -- once per query
 SELECT u.id, u.user_uuid, u.name, u.email, u.age, u.gender, u.country, u.address, u.phone, u.registered_at,
-       public.bionicflow_xid64(u.xmin, s.next_xid) AS _xid
+       s.origin - age(u.xmin) AS _xid
 FROM public.users AS u CROSS JOIN s;
 ALTER VIEW public.users_olap OWNER TO :"owner";
 GRANT SELECT ON public.users_olap TO :"etl_reader";
+-- the text-cast widening the view used before December 2026
+DROP FUNCTION IF EXISTS public.bionicflow_xid64(xid, bigint);

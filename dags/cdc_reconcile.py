@@ -14,8 +14,10 @@ connector tasks once, marks `debezium` degraded in `ops.schema_health`, and trig
 
 `default` is judged by its last load's cursor: rows written since are lag (the next load
 brings them); rows written before it that are missing or different mean `default` is
-wrong. Then the run repairs it with a full refresh (through `etl_default`, so it never runs
-beside a scheduled load) and verifies it; a difference that persists fails the run.
+wrong. Then the run repairs it through `etl_default` (so it never runs beside a scheduled
+load): mode `repair` reloads the wrong rows by key (recorded in `ops.default_repair_keys`),
+or, past 100,000 of them, mode `full` refreshes those tables whole. Then it verifies
+`default`; a difference that persists fails the run.
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ def cdc_reconcile():
         return summary["restart"]
 
     @task.short_circuit
-    def needs_fallback(summary: dict) -> bool:
+    def needs_fallback(summary: dict) -> dict | None:
+        """The conf of the etl_default run to start (a fallback or a repair); nothing to do skips the rest."""
+        conf = summary["etl_default_conf"]
         if summary["repair_default"]:
-            log.warning("default lacks rows its last load should have brought (%s): refreshing it whole",
-                        ", ".join(summary["repair_default"]))
-        return bool(summary["fallback"] or summary["repair_default"])
+            log.warning("default lacks rows its last load should have brought (%s): etl_default with %s",
+                        ", ".join(summary["repair_default"]), conf)
+        return conf
 
     @task
     def verify_default() -> list[dict]:
@@ -100,8 +104,8 @@ def cdc_reconcile():
     restart_failed(summary)
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
     # a paused etl_default would leave its run queued: fail after 20 min rather than wait forever
-    needs_fallback(summary) >> TriggerDagRunOperator(
-        task_id="fallback_etl_default", trigger_dag_id="etl_default", conf={"mode": "full"},
+    TriggerDagRunOperator(
+        task_id="fallback_etl_default", trigger_dag_id="etl_default", conf=needs_fallback(summary),
         wait_for_completion=True, poke_interval=5, failed_states=["failed"],
         execution_timeout=timedelta(minutes=20),
     ) >> verify_default()

@@ -14,7 +14,9 @@ row passes through Python.
 * **interval**: rows whose `registered_at` / `created_ts` falls in the run's data interval,
   reaching back one hour (needs a data interval: a scheduled run, or a logical date);
 * **window**: an explicit `window_start` .. `window_end` on business time (at most 400 days);
-* **full**: a fresh copy of each table swapped in atomically (also the CDC fallback).
+* **full**: a fresh copy of each table swapped in atomically (also the CDC fallback);
+* **repair**: incremental, plus a comparison of the key sets and a reload by key of the
+  rows `cdc_reconcile` found wrong (`ops.default_repair_keys`); `cdc_reconcile` starts it.
 
 Every load is idempotent: re-running never duplicates under `FINAL`.
 Each load is recorded in `ops.etl_runs`. docs/airflow.md has the details.
@@ -40,9 +42,11 @@ log = logging.getLogger("airflow.task")
     tags=["bionicflow", "batch", "etl"],
     doc_md=__doc__,
     params={
-        "mode": Param("incremental", enum=["incremental", "interval", "window", "full"],
+        "mode": Param("incremental", enum=["incremental", "interval", "window", "full", "repair"],
                       description="incremental: every change since the last load; interval: the data interval on "
-                                  "business time; window: window_start..window_end; full: a fresh copy."),
+                                  "business time; window: window_start..window_end; full: a fresh copy; repair: "
+                                  "incremental, plus the key sets compared and the rows reconciliation found "
+                                  "wrong reloaded."),
         "tables": Param(["users", "telemetry_events"], type="array", description="Tables to load."),
         "window_start": Param(None, type=["null", "string"], description="mode=window: ISO start (inclusive)."),
         "window_end": Param(None, type=["null", "string"], description="mode=window: ISO end (exclusive)."),
@@ -68,15 +72,20 @@ def etl_default():
 
         from bionicflow.etl.changes import load_changes
         from bionicflow.etl.load import full_refresh, load_window, record, resolve_table
+        from bionicflow.etl import schema
+        from bionicflow.etl.repair import repair
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
         olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
         table, source = resolve_table(item["table"]), pg_source(item["table"])
+        schema.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns
         if item["mode"] == "full":
             result = full_refresh(olap, table, source, run_id)
         elif item["mode"] == "incremental":
             result = load_changes(olap, table, source, run_id)
+        elif item["mode"] == "repair":
+            result = repair(olap, table, source, run_id)
         else:
             result = load_window(olap, table, source, datetime.fromisoformat(item["start"]),
                                  datetime.fromisoformat(item["end"]))
@@ -85,8 +94,11 @@ def etl_default():
             log.warning("%s: refreshed whole instead of incrementally: %s", result.table, result.reason)
         log.info("%s: %s load of %d rows, %d deleted, in %.2fs (next load resumes at xid %s)", result.table,
                  result.mode, result.rows, result.deleted, result.seconds, result.cursor_xid)
+        if result.skipped:
+            log.info("%s: skipped the %s: PostgreSQL's row counters show nothing that needs it", result.table,
+                     result.skipped)
         return {"table": result.table, "mode": result.mode, "rows": result.rows, "deleted": result.deleted,
-                "reason": result.reason, "seconds": round(result.seconds, 3)}
+                "reason": result.reason, "skipped": result.skipped, "seconds": round(result.seconds, 3)}
 
     load.expand(item=plan())
 

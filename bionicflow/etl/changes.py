@@ -2,14 +2,15 @@
 
 1. Read the source's state and the table's cursor; refresh the whole table when the
    cursor cannot be trusted (bionicflow/etl/cursor.py says when).
-2. Load every row written by a transaction at or above the cursor (`_xid >= cursor`),
-   whatever its business timestamps say: inserts (backdated ones too) and updates.
-3. Sync the keys: compare per bucket of 65,536 ids the source's key count and key sum
-   (aggregated in PostgreSQL, a few rows travel) with `default`'s; in the buckets that
-   differ, compare key by key, delete from `default` the keys the source no longer has and
-   load the keys `default` lacks. Ids come from a sequence, so a bucket whose keys changed
-   always differs (a later key is larger than every earlier one).
-4. Store the new cursor: the state read in step 1.
+2. Unless PostgreSQL's row counters show no row written since the cursor, load every row
+   written by a transaction at or above the cursor (`_xid >= cursor`), whatever its
+   business timestamps say: inserts (backdated ones too) and updates.
+3. Unless the counters show no row updated or deleted, sync the keys: the source's keys
+   arrive as one 64-bit bitmap per 64 ids (aggregated in PostgreSQL: 1/64 of the rows
+   travel), `default` builds the same bitmaps; where they differ, the keys only `default`
+   has are deleted from it and the keys only the source has are loaded by key (or the
+   whole table is refreshed when there are too many to read by key).
+4. Store the new cursor: the state read in step 1, for the steps that ran.
 
 A run that dies before step 4 leaves the old cursor: the next run reads the same rows
 again, which duplicates nothing (the replacing engine keeps the newest version per key).
@@ -18,108 +19,149 @@ again, which duplicates nothing (the replacing engine keeps the newest version p
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
-from bionicflow.kernel.cursors import Cursor, read_cursor, read_source_state, write_cursor
 from bionicflow.etl.load import LoadResult, full_refresh, load_sql, new_version
 from bionicflow.etl.schema import default_table_ddl
+from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
 
-BUCKET_BITS = 16  # 65,536 ids per bucket, as in <database>/views.sql
+MASK_BITS = 6  # 64 ids per bitmap, as in sources/batch_views.sql
+KEYS_PER_READ = 5_000  # keys per pushed-down `IN` list
+# Over the scratch table of differing bitmaps: the keys only `default` has, only the source has.
+EXTRA_BITS = "bitAnd(default_mask, bitNot(source_mask))"
+MISSING_BITS = "bitAnd(source_mask, bitNot(default_mask))"
 
 
-def _scratch(table: Table, what: str) -> str:
-    return f"{OPS_DB}.etl_{what}_{table.name}"
+@dataclass(frozen=True)
+class KeyDiff:
+    extra: int  # keys `default` has and the source no longer has
+    missing: int  # keys the source has and `default` lacks
 
 
-def differing_buckets_sql(table: Table) -> str:
-    """Buckets whose key count or key sum differs between the source and `default`."""
+def _scratch(table: Table) -> str:
+    return f"{OPS_DB}.etl_key_diff_{table.name}"
+
+
+def key_diff_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
+    """The bitmaps that differ between the source and `default`, into a scratch table."""
+    # Both sides as plain UInt64 (PostgreSQL's bigint arrives Nullable and signed, groupBitOr
+    # may answer Int64): a mask with bit 63 set must compare equal on both sides. No FINAL on
+    # `default`: OR-ing a key's bit is the same for one version or several, and a lightweight
+    # DELETE hides every version of a key. A bucket only one side has is all-zero on the other.
     return (
-        "SELECT bucket FROM\n"
-        f"(SELECT toInt64(bucket) AS bucket, toUInt64(keys) AS keys, toUInt64(low_bits_sum) AS low FROM "
-        f"{POSTGRESQL_SOURCE}) AS s\n"
+        f"CREATE TABLE {_scratch(table)} ENGINE = Memory AS\n"
+        "SELECT ifNull(s.bucket, d.bucket) AS bucket, ifNull(s.mask, 0) AS source_mask, "
+        "ifNull(d.mask, 0) AS default_mask FROM\n"
+        "(SELECT assumeNotNull(toInt64(bucket)) AS bucket, reinterpretAsUInt64(assumeNotNull(toInt64(key_mask))) "
+        f"AS mask FROM {source}) AS s\n"
         "FULL OUTER JOIN\n"
-        f"(SELECT bitShiftRight({table.key}, {BUCKET_BITS}) AS bucket, count() AS keys, "
-        f"sum(bitAnd({table.key}, 65535)) AS low FROM {DEFAULT_DB}.{table.name} FINAL GROUP BY bucket) AS d\n"
-        "USING bucket\nWHERE s.keys != d.keys OR s.low != d.low ORDER BY bucket"
+        f"(SELECT bitShiftRight({table.key}, {MASK_BITS}) AS bucket, "
+        f"reinterpretAsUInt64(groupBitOr(bitShiftLeft(toUInt64(1), toUInt8(bitAnd({table.key}, 63))))) AS mask "
+        f"FROM {DEFAULT_DB}.{table.name} GROUP BY bucket) AS d\n"
+        "ON s.bucket = d.bucket\nWHERE source_mask != default_mask SETTINGS join_use_nulls = 1"
     )
 
 
-def source_keys_sql(table: Table) -> str:
-    """The source's keys in [lo, hi), into a scratch table (the range is passed to PostgreSQL)."""
-    return (
-        f"CREATE TABLE {_scratch(table, 'source_keys')} ENGINE = Memory AS\n"
-        f'SELECT CAST("{table.source_key}" AS Int64) AS k FROM {POSTGRESQL_SOURCE}\n'
-        f'WHERE "{table.source_key}" >= {{lo:Int64}} AND "{table.source_key}" < {{hi:Int64}}'
-    )
+def _keys(table: Table, bits: str) -> str:
+    """The keys whose bits are set in ``bits`` (an expression over the scratch table's masks)."""
+    return f"SELECT bitShiftLeft(bucket, {MASK_BITS}) + arrayJoin(bitPositionsToArray({bits})) AS k FROM {_scratch(table)}"
 
 
-def default_keys_sql(table: Table) -> str:
-    return (f"SELECT {table.key} FROM {DEFAULT_DB}.{table.name} FINAL "
-            f"WHERE bitShiftRight({table.key}, {BUCKET_BITS}) IN {{buckets:Array(Int64)}}")
+def count_diff_sql(table: Table) -> str:
+    return f"SELECT sum(bitCount({EXTRA_BITS})), sum(bitCount({MISSING_BITS})) FROM {_scratch(table)}"
 
 
 def delete_extra_sql(table: Table) -> str:
     """A lightweight delete: FINAL and every later read no longer see the keys."""
-    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE bitShiftRight({table.key}, {BUCKET_BITS}) IN "
-            f"{{buckets:Array(Int64)}} AND {table.key} NOT IN (SELECT k FROM {_scratch(table, 'source_keys')})")
+    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN ({_keys(table, EXTRA_BITS)})"
 
 
-def count_extra_sql(table: Table) -> str:
-    return (f"SELECT count() FROM ({default_keys_sql(table)}) "
-            f"WHERE {table.key} NOT IN (SELECT k FROM {_scratch(table, 'source_keys')})")
+def missing_keys_sql(table: Table) -> str:
+    return f"{_keys(table, MISSING_BITS)} ORDER BY k"
 
 
-def load_missing_sql(table: Table) -> str:
-    """Rows whose keys the source has in the differing buckets and `default` lacks."""
+def load_keys_sql(table: Table, keys: list[int]) -> str:
+    """The source's rows with these keys, into `default`.
+
+    The keys are written into the SQL as integer literals, not bound: ClickHouse passes a
+    literal `IN (...)` list down to PostgreSQL, a bound array it does not (the whole table
+    would travel). Every key is an `int` the load computed itself.
+    """
+    ids = ", ".join(str(int(k)) for k in keys)
     cols = ", ".join([*table.business_columns, "_version"])
-    return (
-        f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n"
-        f"SELECT * FROM ({source_select(table, '{version:UInt64} AS _version')}\n"
-        f'WHERE "{table.source_key}" >= {{lo:Int64}} AND "{table.source_key}" < {{hi:Int64}})\n'
-        f"WHERE {table.key} IN (SELECT k FROM {_scratch(table, 'source_keys')}) "
-        f"AND {table.key} NOT IN ({default_keys_sql(table)})"
-    )
+    return (f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n"
+            f"{source_select(table, '{version:UInt64} AS _version')}\nWHERE \"{table.source_key}\" IN ({ids})")
 
 
-def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int]:
-    """Delete the keys the source no longer has, load the ones `default` lacks; (deleted, loaded)."""
-    buckets = [int(b) for (b,) in olap.query(
-        differing_buckets_sql(table), parameters=source_params(table, source, source_table=table.key_buckets),
-    ).result_rows]
-    if not buckets:
-        return 0, 0
-    lo, hi = min(buckets) << BUCKET_BITS, (max(buckets) + 1) << BUCKET_BITS
-    scratch = _scratch(table, "source_keys")
-    olap.command(f"DROP TABLE IF EXISTS {scratch}")
-    olap.command(source_keys_sql(table), parameters=source_params(table, source, lo=lo, hi=hi))
-    try:
-        deleted = int(olap.command(count_extra_sql(table), parameters={"buckets": buckets}))
-        if deleted:
-            olap.command(delete_extra_sql(table), parameters={"buckets": buckets})
-        summary = olap.query(load_missing_sql(table), parameters=source_params(
-            table, source, lo=lo, hi=hi, buckets=buckets, version=new_version()), settings=LOAD_SETTINGS).summary
-        return deleted, int((summary or {}).get("written_rows", 0))
-    finally:
-        olap.command(f"DROP TABLE IF EXISTS {scratch}")
+def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:
+    """Compare the key sets; the differing bitmaps stay in the scratch table for the repair."""
+    olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
+    olap.command(key_diff_sql(table), parameters=source_params(table, source, source_table=table.key_masks))
+    return count_key_diff(olap, table)
 
 
-def load_changes(olap, table: Table, source: PgSource, run_id: str = "") -> LoadResult:
-    """One incremental load of ``table``: changed rows, deleted keys, new cursor (or a full refresh, and why)."""
+def count_key_diff(olap, table: Table) -> KeyDiff:
+    extra, missing = olap.query(count_diff_sql(table)).result_rows[0]
+    return KeyDiff(int(extra or 0), int(missing or 0))
+
+
+def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
+    loaded = 0
+    for start in range(0, len(keys), KEYS_PER_READ):
+        summary = olap.query(load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
+                             parameters=source_params(table, source, version=new_version()),
+                             settings=LOAD_SETTINGS).summary
+        loaded += int((summary or {}).get("written_rows", 0))
+    return loaded
+
+
+def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int) -> int:
+    summary = olap.query(load_sql(table, table.name, changed=True),
+                         parameters=source_params(table, source, since=since_xid, version=new_version()),
+                         settings=LOAD_SETTINGS).summary
+    return int((summary or {}).get("written_rows", 0))
+
+
+def _skipped(plan: Plan) -> str:
+    parts = [what for what, done in (("row scan", plan.read_rows), ("key sync", plan.sync_keys)) if not done]
+    return " and ".join(parts)
+
+
+def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_keys: bool = False) -> LoadResult:
+    """One incremental load of ``table``: changed rows, deleted keys, new cursor (or a full refresh, and why).
+
+    ``verify_keys``: compare the key sets even when the counters say no key went (a repair).
+    """
     state = read_source_state(olap, table, source)
-    plan = plan_incremental(read_cursor(olap, table), state)
+    previous = read_cursor(olap, table)
+    plan = plan_incremental(previous, state, verify_keys)
     if not plan.full and not int(olap.command(f"EXISTS TABLE {DEFAULT_DB}.{table.name}")):
         plan = Plan(True, reason=f"{DEFAULT_DB}.{table.name} did not exist")
     if plan.full:
         return full_refresh(olap, table, source, run_id, reason=plan.reason)
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
-    summary = olap.query(load_sql(table, table.name, changed=True),
-                         parameters=source_params(table, source, since=plan.since_xid, version=new_version()),
-                         settings=LOAD_SETTINGS).summary
-    changed = int((summary or {}).get("written_rows", 0))
-    deleted, missing = sync_keys(olap, table, source)
-    write_cursor(olap, table, Cursor.after(state, "incremental"), run_id)
-    return LoadResult(table.name, "incremental", changed + missing, time.perf_counter() - started,
-                      deleted=deleted, cursor_xid=state.snapshot_xmin)
+    loaded = load_changed_rows(olap, table, source, plan.since_xid) if plan.read_rows else 0
+    deleted = 0
+    if plan.sync_keys:
+        try:
+            diff = read_key_diff(olap, table, source)
+            if diff.missing > RELOAD_BY_KEY_LIMIT:
+                return full_refresh(olap, table, source, run_id, reason=(
+                    f"{diff.missing} keys of the source are missing from {DEFAULT_DB}.{table.name}: "
+                    "one full read is cheaper than reading them by key"))
+            if diff.extra:
+                olap.command(delete_extra_sql(table))
+                deleted = diff.extra
+            if diff.missing:
+                keys = [int(k) for (k,) in olap.query(missing_keys_sql(table)).result_rows]
+                loaded += load_keys(olap, table, source, keys)
+        finally:
+            olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
+    cursor = previous.advanced(state, plan.read_rows, plan.sync_keys, "incremental")
+    write_cursor(olap, table, cursor, run_id)
+    return LoadResult(table.name, "incremental", loaded, time.perf_counter() - started, deleted=deleted,
+                      cursor_xid=cursor.cursor_xid, skipped=_skipped(plan))

@@ -8,13 +8,19 @@ transaction at or above it may not have been, so the next load reads its rows ag
 (idempotent under FINAL). The cursor cannot be trusted when the source is not the one it
 was taken on, or the table's rows were rewritten, or so many transactions passed that the
 32-bit `xmin` may have wrapped: the load then refreshes the whole table and says why.
+
+PostgreSQL's cumulative row counters (inserted + updated, updated + deleted) let a load skip
+work: equal counters within one statistics epoch mean no row was written (no scan needed)
+or no key can have gone (no key sync needed). Counters lag a commit by up to PostgreSQL's
+statistics flush interval; a load that skips keeps its old position, so a change whose
+counts arrive late is read by the next run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bionicflow.kernel.cursors import Cursor, SourceState
+from bionicflow.kernel.cursors import Cursor, SourceState, keys_unchanged_since
 
 # `_xid` is exact for rows written in the last 2^31 transactions (PostgreSQL freezes rows
 # long before their xmin could be 2^31 old; the view widens xmin against the next xid).
@@ -28,10 +34,15 @@ class Plan:
     full: bool
     since_xid: int | None = None
     reason: str = ""
+    read_rows: bool = True  # rows may have been written since the cursor
+    sync_keys: bool = True  # keys may have gone (or, when verifying, be missing) since the cursor
 
 
-def plan_incremental(previous: Cursor | None, now: SourceState) -> Plan:
-    """Trust the previous cursor, or refresh the whole table with the reason in one line."""
+def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: bool = False) -> Plan:
+    """Trust the previous cursor, or refresh the whole table with the reason in one line.
+
+    ``verify_keys``: compare the keys even when the counters say none went (a repair).
+    """
     if previous is None:
         return Plan(True, reason="no cursor yet: the first load of this table copies it whole")
     if previous.system_identifier != now.system_identifier:
@@ -45,4 +56,7 @@ def plan_incremental(previous: Cursor | None, now: SourceState) -> Plan:
     if now.next_xid - previous.cursor_xid >= XID_HORIZON:
         return Plan(True, reason=(f"{now.next_xid - previous.cursor_xid} transactions since the cursor: "
                                   "the 32-bit row xids may have wrapped around"))
-    return Plan(False, since_xid=previous.cursor_xid)
+    counted = bool(now.stats_epoch) and now.stats_epoch == previous.stats_epoch
+    return Plan(False, since_xid=previous.cursor_xid,
+                read_rows=not counted or now.rows_written != previous.rows_written,
+                sync_keys=verify_keys or not keys_unchanged_since(previous, now))

@@ -28,6 +28,7 @@ class LoadResult:
     deleted: int = 0  # keys removed because the source no longer has them
     reason: str = ""  # why an incremental load refreshed the whole table instead
     cursor_xid: int | None = None  # where the next incremental load resumes
+    skipped: str = ""  # work PostgreSQL's row counters showed unneeded ("row scan", "key sync")
 
 
 def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False) -> str:
@@ -96,7 +97,7 @@ def record(olap, run_id: str, result: LoadResult) -> None:
     olap.insert(
         f"{OPS_DB}.etl_runs",
         [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds,
-          result.deleted, result.reason, result.cursor_xid]],
+          result.deleted, result.reason, result.cursor_xid, result.skipped]],
         column_names=["run_id", "table", "mode", "window_start", "window_end", "rows", "seconds", "deleted", "reason",
-                      "cursor_xid"],
+                      "cursor_xid", "skipped"],
     )

@@ -11,8 +11,9 @@ from bionicflow.kernel.sources import LoadError, check_window
 
 # incremental: every change since the table's cursor (the default, bionicflow/etl/changes.py);
 # interval: the run's data interval on business time; window: an explicit business-time
-# window; full: a fresh copy of each table
-MODES = ("incremental", "interval", "window", "full")
+# window; full: a fresh copy of each table; repair: an incremental load that also compares
+# the key sets and reloads by key the rows reconciliation found wrong (bionicflow/etl/repair.py)
+MODES = ("incremental", "interval", "window", "full", "repair")
 # Rows committed a little after their time column (slow transactions, clock skew) are
 # still caught: interval windows reach back this far; loads are idempotent.
 DEFAULT_LOOKBACK = timedelta(hours=1)
@@ -22,7 +23,7 @@ MAX_WINDOW_DAYS = 400
 @dataclass(frozen=True)
 class LoadPlan:
     tables: tuple[Table, ...]
-    mode: str  # "incremental", "full" or "window" (interval and explicit windows)
+    mode: str  # "incremental", "full", "repair" or "window" (interval and explicit windows)
     start: datetime | None = None
     end: datetime | None = None
 
@@ -47,7 +48,7 @@ def plan_load(params: dict, interval_start: datetime | None, interval_end: datet
     if isinstance(names, str):
         names = [names]
     tables = tuple(resolve_table(n) for n in dict.fromkeys(names))
-    if mode in ("full", "incremental"):
+    if mode in ("full", "incremental", "repair"):
         return LoadPlan(tables, mode)
     if mode == "window":
         start, end = _parse_time(params.get("window_start"), "window_start"), _parse_time(params.get("window_end"), "window_end")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bionicflow.cluster_ddl import for_cluster
 from bionicflow.kernel import ops_schema
+from bionicflow.kernel.cursors import BATCH_LOADS_DDL
 from bionicflow.kernel.tables import DEFAULT_DB, TABLES, Table
 
 
@@ -25,8 +26,14 @@ def default_table_ddl(table: Table, name: str | None = None) -> str:
 
 def render(cluster: str | None = None) -> list[str]:
     """Every statement of `default` and `ops`, in order (all idempotent); `cluster`: their cluster form."""
-    tables = [default_table_ddl(t) for t in TABLES]
+    tables = [default_table_ddl(t) for t in TABLES] + [BATCH_LOADS_DDL]
     statements = [f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DB}", *tables]
     if cluster:
         statements = [for_cluster(s, cluster) for s in statements]
     return statements + ops_schema.render(cluster)
+
+
+def apply(olap) -> None:
+    """Create what is missing of `default` and `ops` (after an upgrade, before the first load writes)."""
+    for statement in render():
+        olap.command(statement)

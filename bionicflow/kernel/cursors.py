@@ -6,13 +6,31 @@ reconciliation reads them to tell `default`'s lag from its errors; `status` show
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, LoadError, PgSource, source_params
-from bionicflow.kernel.tables import OPS_DB, SOURCE_STATE_VIEW, TABLES, Table
+from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, SOURCE_STATE_VIEW, TABLES, Table
+
+
+# `default`'s own record of its last load per table, beside the data: reports may read
+# `default` but not `ops`, and still say how far behind the source `default` is.
+BATCH_LOADS = f"{DEFAULT_DB}.batch_loads"
+BATCH_LOADS_DDL = f"""CREATE TABLE IF NOT EXISTS {BATCH_LOADS}
+(
+    table LowCardinality(String),
+    loaded_at DateTime64(6) DEFAULT now64(6),
+    mode LowCardinality(String),
+    cursor_xid UInt64
+)
+ENGINE = ReplacingMergeTree(loaded_at)
+ORDER BY table"""
+
+# Past this many keys, reloading rows by key (a pushed-down `IN` list per few thousand)
+# costs more than one full read of the table: loads and repairs refresh the table whole.
+RELOAD_BY_KEY_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -23,11 +41,18 @@ class SourceState:
     filenode: int  # the table's file (changes on TRUNCATE, VACUUM FULL, CLUSTER)
     snapshot_xmin: int  # every transaction below it has ended
     next_xid: int  # the next transaction id to be assigned (64-bit)
+    stats_epoch: str = ""  # the statistics counters' reset epoch; "" when they are off
+    rows_written: int = 0  # rows inserted + updated, as counted since the epoch began
+    rows_removed: int = 0  # rows updated + deleted (an update may change the key)
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a table's next incremental load resumes (`ops.etl_cursors`)."""
+    """Where a table's next incremental load resumes (`ops.etl_cursors`).
+
+    Two positions: the rows (``cursor_xid``, ``next_xid``, ``rows_written``: moved by a load
+    that read the changed rows) and the keys (``rows_removed``: moved by a key sync).
+    """
 
     system_identifier: str
     filenode: int
@@ -35,17 +60,34 @@ class Cursor:
     next_xid: int
     loaded_at: datetime | None = None
     mode: str = ""
+    stats_epoch: str = ""
+    rows_written: int = 0
+    rows_removed: int = 0
 
     @classmethod
     def after(cls, state: SourceState, mode: str = "") -> "Cursor":
-        """The cursor a load leaves when it read the source after ``state`` was taken."""
-        return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode)
+        """The cursor a load leaves when it read every changed row and synced the keys after ``state`` was taken."""
+        return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode,
+                   stats_epoch=state.stats_epoch, rows_written=state.rows_written, rows_removed=state.rows_removed)
+
+    def advanced(self, state: SourceState, rows_read: bool, keys_synced: bool, mode: str) -> "Cursor":
+        """This cursor moved past what a load did after ``state`` was taken (its epoch and file unchanged)."""
+        rows = Cursor.after(state) if rows_read else self
+        return replace(self, cursor_xid=rows.cursor_xid, next_xid=rows.next_xid, rows_written=rows.rows_written,
+                       rows_removed=state.rows_removed if keys_synced else self.rows_removed, mode=mode,
+                       loaded_at=None)
 
 
-SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid FROM {POSTGRESQL_SOURCE} "
-                    "WHERE table_name = {table_name:String}")
-CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode FROM {OPS_DB}.etl_cursors "
-              "FINAL WHERE table = {table:String}")
+def keys_unchanged_since(cursor: Cursor, state: SourceState) -> bool:
+    """No source row was updated or deleted since ``cursor``'s key sync (PostgreSQL's counters say so)."""
+    return (bool(state.stats_epoch) and state.stats_epoch == cursor.stats_epoch and state.filenode == cursor.filenode
+            and state.system_identifier == cursor.system_identifier and state.rows_removed == cursor.rows_removed)
+
+
+SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid, ifNull(stats_epoch, ''), "
+                    f"rows_written, rows_removed FROM {POSTGRESQL_SOURCE} WHERE table_name = {{table_name:String}}")
+CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode, stats_epoch, rows_written, "
+              f"rows_removed FROM {OPS_DB}.etl_cursors FINAL WHERE table = {{table:String}}")
 CURSORS_SQL = f"SELECT table, cursor_xid, next_xid, mode, loaded_at FROM {OPS_DB}.etl_cursors FINAL"
 
 
@@ -63,25 +105,29 @@ def read_source_state(olap, table: Table, source: PgSource) -> SourceState:
         ) from None
     if not rows:
         raise LoadError(f"{SOURCE_STATE_VIEW} in {source.database} does not list {table.source_table}")
-    system_identifier, filenode, snapshot_xmin, next_xid = rows[0]
-    return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid))
+    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed = rows[0]
+    return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid), epoch,
+                       int(written), int(removed))
 
 
 def read_cursor(olap, table: Table) -> Cursor | None:
     rows = olap.query(CURSOR_SQL, parameters={"table": table.name}).result_rows
     if not rows:
         return None
-    system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode = rows[0]
-    return Cursor(system_identifier, int(filenode), int(cursor_xid), int(next_xid), loaded_at, mode)
+    system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode, epoch, written, removed = rows[0]
+    return Cursor(system_identifier, int(filenode), int(cursor_xid), int(next_xid), loaded_at, mode, epoch,
+                  int(written), int(removed))
 
 
 def write_cursor(olap, table: Table, cursor: Cursor, run_id: str) -> None:
     olap.insert(
         f"{OPS_DB}.etl_cursors",
         [[table.name, cursor.system_identifier, cursor.filenode, cursor.cursor_xid, cursor.next_xid, run_id,
-          cursor.mode]],
-        column_names=["table", "system_identifier", "filenode", "cursor_xid", "next_xid", "run_id", "mode"],
+          cursor.mode, cursor.stats_epoch, cursor.rows_written, cursor.rows_removed]],
+        column_names=["table", "system_identifier", "filenode", "cursor_xid", "next_xid", "run_id", "mode",
+                      "stats_epoch", "rows_written", "rows_removed"],
     )
+    olap.insert(BATCH_LOADS, [[table.name, cursor.mode, cursor.cursor_xid]], column_names=["table", "mode", "cursor_xid"])
 
 
 def freshness(olap, now: datetime | None = None) -> dict[str, dict]:

@@ -1,6 +1,7 @@
 """The `ops` schema: every table in which the platform records what it did.
 
-Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations (`reconciliation_runs`, `reconciliation_tables`),
+Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations (`reconciliation_runs`, `reconciliation_tables`) and the keys they
+found wrong in `default` (`default_repair_keys`),
 schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
 `report_differences`): one module, so every road creates the same tables and no road
 reaches into another for them. Every statement is idempotent.
@@ -25,7 +26,8 @@ OPS_DDL = (
     finished_at DateTime64(6) DEFAULT now64(6),
     deleted UInt64 DEFAULT 0,
     reason String DEFAULT '',
-    cursor_xid Nullable(UInt64)
+    cursor_xid Nullable(UInt64),
+    skipped String DEFAULT ''
 )
 ENGINE = MergeTree
 ORDER BY (table, finished_at)""",
@@ -33,6 +35,7 @@ ORDER BY (table, finished_at)""",
     f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS deleted UInt64 DEFAULT 0",
     f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
     f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS cursor_xid Nullable(UInt64)",
+    f"ALTER TABLE {OPS_DB}.etl_runs ADD COLUMN IF NOT EXISTS skipped String DEFAULT ''",
     # Where each table's incremental load resumes (docs/airflow.md, "How changes are detected"):
     # rows written by transactions >= cursor_xid are loaded by the next run. The source's
     # identity and the table's file tell the next run whether it may trust the cursor.
@@ -45,10 +48,28 @@ ORDER BY (table, finished_at)""",
     next_xid UInt64,
     run_id String,
     mode LowCardinality(String),
-    loaded_at DateTime64(6) DEFAULT now64(6)
+    loaded_at DateTime64(6) DEFAULT now64(6),
+    stats_epoch String DEFAULT '',
+    rows_written UInt64 DEFAULT 0,
+    rows_removed UInt64 DEFAULT 0
 )
 ENGINE = ReplacingMergeTree(loaded_at)
 ORDER BY table""",
+    # cursors written before the statistics fingerprint: an empty epoch means "not known"
+    f"ALTER TABLE {OPS_DB}.etl_cursors ADD COLUMN IF NOT EXISTS stats_epoch String DEFAULT ''",
+    f"ALTER TABLE {OPS_DB}.etl_cursors ADD COLUMN IF NOT EXISTS rows_written UInt64 DEFAULT 0",
+    f"ALTER TABLE {OPS_DB}.etl_cursors ADD COLUMN IF NOT EXISTS rows_removed UInt64 DEFAULT 0",
+    # Keys whose rows in `default` reconciliation found missing or different although written
+    # before its last load: `etl_default` in mode "repair" reloads them by key, then removes them.
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.default_repair_keys
+(
+    table LowCardinality(String),
+    key Int64,
+    run_id String,
+    found_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = MergeTree
+ORDER BY (table, key)""",
     f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.reconciliation_runs
 (
     run_id String,

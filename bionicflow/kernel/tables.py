@@ -61,9 +61,9 @@ class Table:
         return self.olap_source or self.source_table
 
     @property
-    def key_buckets(self) -> str:
-        """The source's view of key counts per bucket of 65,536 ids (<database>/views.sql)."""
-        return f"{self.source_table}_key_buckets"
+    def key_masks(self) -> str:
+        """The source's view of its keys as one bitmap per 64 ids (sources/batch_views.sql)."""
+        return f"{self.source_table}_key_masks"
 
     @property
     def source_key(self) -> str:

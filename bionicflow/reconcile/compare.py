@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_columns, source_params
-from bionicflow.kernel.tables import OPS_DB, Table
+from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
 
 SIDES = ("default", "debezium")
 
@@ -34,13 +34,21 @@ class SideResult:
     extra_keys: int = 0  # on this side, not in the source
     differing_rows: int = 0
     # `default` only: missing or differing rows written before its last load's cursor, which
-    # that load should have brought. Zero means `default` is only behind (changes since the
-    # load, deletes included), not wrong.
+    # that load should have brought, and extra keys when no row was deleted since that load.
+    # Zero means `default` is only behind (changes since the load, deletes included), not wrong.
     stale_rows: int = 0
 
     @property
     def match(self) -> bool:
         return (self.missing_keys, self.extra_keys, self.differing_rows, self.duplicate_keys) == (0, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class DefaultLoad:
+    """What `default`'s last load of a table promises (none when it was never loaded)."""
+
+    cursor_xid: int = 0  # every row written before this transaction is there, as in the source
+    keys_current: bool = False  # no source row was deleted since: a key only `default` has is an error
 
 
 def _row_hash(table: Table) -> str:
@@ -71,13 +79,25 @@ def side_totals_sql(table: Table, side: str) -> str:
 
 
 def diff_sql(table: Table, side: str) -> str:
-    """Missing, extra, differing; then stale: missing or differing rows written before ``cursor`` (bound)."""
+    """Missing, extra, differing; then stale: missing or differing rows written before ``cursor``, and extra
+    keys when ``extra_stale`` (both bound)."""
     return (
         "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h),"
-        "\n countIf(s.k IS NOT NULL AND s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h))\n"
+        "\n countIf(s.k IS NOT NULL AND s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h))"
+        " + countIf(s.k IS NULL AND {extra_stale:Bool})\n"
         f"FROM {_snapshot_table(table)} AS s\n"
         f"FULL OUTER JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {side}.{table.name} FINAL) AS d\n"
         "ON s.k = d.k SETTINGS join_use_nulls = 1"
+    )
+
+
+def record_stale_keys_sql(table: Table) -> str:
+    """Keys whose `default` rows are missing or different although written before ``cursor``: for the repair."""
+    return (
+        f"INSERT INTO {OPS_DB}.default_repair_keys (table, key, run_id)\n"
+        f"SELECT {{table:String}}, s.k, {{run_id:String}} FROM {_snapshot_table(table)} AS s\n"
+        f"LEFT JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {DEFAULT_DB}.{table.name} FINAL) AS d\n"
+        "ON s.k = d.k WHERE s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h) SETTINGS join_use_nulls = 1"
     )
 
 
@@ -86,11 +106,12 @@ def _totals(olap, sql: str) -> tuple[int, int, int]:
     return int(rows), int(checksum or 0), int(dupes)
 
 
-def compare_with_snapshot(olap, table: Table, default_cursor: int = 0,
-                          sides: tuple[str, ...] = SIDES) -> list[SideResult]:
+def compare_with_snapshot(olap, table: Table, load: DefaultLoad = DefaultLoad(), sides: tuple[str, ...] = SIDES,
+                          run_id: str | None = None) -> list[SideResult]:
     """Source (already read by `snapshot_source_sql`), then each of ``sides`` against it.
 
-    ``default_cursor``: the cursor of `default`'s last load (rows written before it must be there).
+    ``load``: what `default`'s last load promises (what it lacks beyond that is lag).
+    ``run_id``: record the keys of `default`'s stale rows in `ops.default_repair_keys` under it.
     """
     src_rows, src_sum, src_dupes = _totals(olap, side_totals_sql(table, "source"))
     results = [SideResult(table.name, "source", src_rows, src_sum, src_dupes)]
@@ -102,19 +123,22 @@ def compare_with_snapshot(olap, table: Table, default_cursor: int = 0,
         if (rows, checksum) == (src_rows, src_sum):
             results.append(SideResult(table.name, side, rows, checksum, dupes))
             continue
-        cursor = default_cursor if side == "default" else 0
-        missing, extra, differing, stale = (
-            int(v) for v in olap.query(diff_sql(table, side), parameters={"cursor": cursor}).result_rows[0])
+        promise = load if side == "default" else DefaultLoad()
+        missing, extra, differing, stale = (int(v) for v in olap.query(diff_sql(table, side), parameters={
+            "cursor": promise.cursor_xid, "extra_stale": promise.keys_current}).result_rows[0])
         results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing, stale))
+        if side == "default" and stale and run_id:
+            olap.command(record_stale_keys_sql(table),
+                         parameters={"table": table.name, "run_id": run_id, "cursor": load.cursor_xid})
     return results
 
 
-def compare_table(olap, table: Table, source: PgSource, default_cursor: int = 0,
-                  sides: tuple[str, ...] = SIDES) -> list[SideResult]:
+def compare_table(olap, table: Table, source: PgSource, load: DefaultLoad = DefaultLoad(),
+                  sides: tuple[str, ...] = SIDES, run_id: str | None = None) -> list[SideResult]:
     """Read the source table once, then compare ``sides`` (`default` and `debezium`) with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
     olap.command(snapshot_source_sql(table), parameters=source_params(table, source))
     try:
-        return compare_with_snapshot(olap, table, default_cursor, sides)
+        return compare_with_snapshot(olap, table, load, sides, run_id)
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

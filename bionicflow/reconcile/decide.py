@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.reconcile.compare import SideResult
 
 LAG_THRESHOLD_SECONDS = 300.0
@@ -18,8 +19,22 @@ class Decision:
     restart: list[str] = field(default_factory=list)  # connectors with FAILED parts: restart once
     fallback: bool = False  # run etl_default (full) so `default` is fresh
     mismatch_since: datetime | None = None
-    # tables whose `default` lacks rows its last load should have brought: refreshed whole, then verified
+    # tables whose `default` lacks rows its last load should have brought: repaired, then verified
     repair_default: list[str] = field(default_factory=list)
+    repair_keys: int = 0  # how many rows of them are missing or different
+
+    def etl_default_conf(self) -> dict | None:
+        """The `etl_default` run this decision asks for, or None.
+
+        A CDC fallback refreshes `default` whole; a repair alone reloads the wrong rows by
+        key, unless there are so many that one full read of those tables is cheaper.
+        """
+        if self.fallback:
+            return {"mode": "full"}
+        if not self.repair_default:
+            return None
+        mode = "repair" if self.repair_keys <= RELOAD_BY_KEY_LIMIT else "full"
+        return {"mode": mode, "tables": list(self.repair_default)}
 
 
 def decide(
@@ -61,9 +76,9 @@ def decide(
             tables = ", ".join(sorted({r.table for r in mismatched}))
             reasons.append(f"debezium differs from the source for {(now - mismatch_since).total_seconds() / 60:.0f} min ({tables})")
     degraded = bool(reasons)
-    repair = sorted({r.table for r in results if r.side == "default" and r.stale_rows})
+    stale = [r for r in results if r.side == "default" and r.stale_rows]
     return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded, mismatch_since=mismatch_since,
-                    repair_default=repair)
+                    repair_default=sorted({r.table for r in stale}), repair_keys=sum(r.stale_rows for r in stale))
 
 
 def verdict(results: list[SideResult], decision: Decision) -> str:

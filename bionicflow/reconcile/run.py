@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from bionicflow.errors import BionicflowError
-from bionicflow.kernel.cursors import read_cursor
+from bionicflow.kernel.cursors import keys_unchanged_since, read_cursor, read_source_state
 from bionicflow.kernel import ops_schema
 from bionicflow.kernel.lag import lag_seconds
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import CDC_DB as DATABASE
 from bionicflow.kernel.tables import OPS_DB, TABLES
-from bionicflow.reconcile.compare import SIDES, SideResult, compare_table
+from bionicflow.reconcile.compare import SIDES, DefaultLoad, SideResult, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
 
 LAST_MISMATCH_SQL = f"""SELECT JSONExtractString(details, 'debezium_mismatch_since')
@@ -36,6 +36,7 @@ class Report:
             "run_id": self.run_id, "verdict": self.verdict, "degraded": self.decision.degraded,
             "reasons": self.decision.reasons, "restart": self.decision.restart, "fallback": self.decision.fallback,
             "repair_default": self.decision.repair_default,
+            "etl_default_conf": self.decision.etl_default_conf(),
             "lag_seconds": self.lag_seconds,
             "tables": [asdict(r) | {"match": r.match} for r in self.results],
         }
@@ -65,15 +66,22 @@ class DefaultDivergedError(BionicflowError):
     """`default` still lacks rows its last load should have brought, after a repair."""
 
 
-def default_cursors(olap) -> dict[str, int]:
-    """Each table's last-load cursor (0 for a table never loaded: then nothing in it is overdue)."""
-    return {table.name: (cursor.cursor_xid if (cursor := read_cursor(olap, table)) else 0) for table in TABLES}
+def default_loads(olap, sources: dict[str, PgSource]) -> dict[str, DefaultLoad]:
+    """What each table's last load promises (nothing for a table never loaded: nothing in it is overdue)."""
+    loads = {}
+    for table in TABLES:
+        cursor = read_cursor(olap, table)
+        loads[table.name] = DefaultLoad() if cursor is None else DefaultLoad(
+            cursor.cursor_xid, keys_unchanged_since(cursor, read_source_state(olap, table, sources[table.name])))
+    return loads
 
 
-def compare_all(olap, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES) -> list[SideResult]:
-    cursors = default_cursors(olap)
+def compare_all(olap, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES,
+                run_id: str | None = None) -> list[SideResult]:
+    """``run_id``: record `default`'s stale keys under it, for the repair."""
+    loads = default_loads(olap, sources)
     return [r for table in TABLES
-            for r in compare_table(olap, table, sources[table.name], cursors[table.name], sides)]
+            for r in compare_table(olap, table, sources[table.name], loads[table.name], sides, run_id)]
 
 
 def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
@@ -94,12 +102,13 @@ def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | 
     for statement in ops_schema.render():
         olap.command(statement)
     now = now or datetime.now(timezone.utc)
-    results = compare_all(olap, sources)
+    run_id = run_id or uuid.uuid4().hex
+    results = compare_all(olap, sources, run_id=run_id)
     lags = cdc_lag(olap, last_source_commit)
     previous = _previous_mismatch(olap)
     decision = decide(connectors, expected_connectors, results, lags,
                       previous.replace(tzinfo=timezone.utc) if previous and previous.tzinfo is None else previous, now)
-    report = Report(run_id or uuid.uuid4().hex, now, verdict(results, decision), results, decision, lags)
+    report = Report(run_id, now, verdict(results, decision), results, decision, lags)
     record(olap, report)
     return report
 

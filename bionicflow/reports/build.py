@@ -49,8 +49,21 @@ def freshness(reader: OlapReader, schema: str, max_age: float = 0.0) -> dict:
     newest, has_rows, age = reader.rows(queries.FRESHNESS, {"schema": schema})[0]
     value = ({"max_saved_ts": _iso(newest), "lag_seconds": round(max(0.0, float(age)), 3)} if has_rows
              else {"max_saved_ts": None, "lag_seconds": None})
+    if schema == "default":
+        value |= last_batch_load(reader)
     _recent_freshness[key] = (time.monotonic(), value)
     return value
+
+
+def last_batch_load(reader: OlapReader) -> dict:
+    """When `default` was last loaded (the older of its tables) and how long ago; None before the first load."""
+    loaded = {"last_load": None, "load_age_seconds": None}
+    if not reader.rows(queries.BATCH_LOADS_EXIST, {})[0][0]:
+        return loaded
+    at, age, tables = reader.rows(queries.LAST_BATCH_LOAD, {})[0]
+    if not tables:
+        return loaded
+    return {"last_load": _iso(at), "load_age_seconds": round(max(0.0, float(age)), 3)}
 
 
 def _profile(row: tuple, schema: str, user_uuid: str) -> dict:

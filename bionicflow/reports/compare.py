@@ -51,10 +51,14 @@ def compare_reports(reports: dict[str, dict | None]) -> dict:
         absent = left_name if left is None else right_name
         differences.insert(0, {"field": "(report)", left_name: "present" if left else "absent",
                                right_name: "present" if right else "absent", "note": f"not found in {absent}"})
+    freshness = {name: (r or {}).get("freshness") for name, r in reports.items()}
     return {
         "schemas": [left_name, right_name],
         "identical": not differences,
         "differences": differences,
-        "freshness": {name: (r or {}).get("freshness") for name, r in reports.items()},
+        "freshness": freshness,
+        # the batch road is as current as its last load: differences are what changed since
+        "default_behind_seconds": ((freshness.get("default") or {}).get("load_age_seconds")
+                                   if differences else None),
         "reports": reports,
     }

@@ -29,7 +29,8 @@ from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.config import project_root
 from bionicflow.stack.supervisor import Supervisor
 from tests.stack import cli, run_ok
-from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
+from tests.integration.test_airflow_dags import default_rows
+from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, source_rows, wait_converged
 
 # bench/fault_recovery.py points each of its runs at its own file.
 RESULTS = Path(os.environ.get("BIONICFLOW_FAULT_RESULTS", project_root() / "test-output" / "faults.json"))
@@ -244,6 +245,49 @@ def test_supervisord_killed_9_stops_every_tree_and_up_recovers(running, airflow)
     converged_exactly(settings, letters)
     record("kill -9 supervisord", up_again_s=back, recovery_to_lag_under_5s=recovery, changes_during=changes,
            load_errors=load.errors, reconciliation=reconciliation_verdict(settings, airflow))
+
+
+def test_scheduler_killed_mid_batch_load_next_run_loses_and_duplicates_nothing(running, airflow):
+    """The scheduler dies while `etl_default` loads; the cursor of an unfinished load is never written, so the
+    next run reads those changes again: `default` ends equal to the source, row for row."""
+    settings = running
+    with SteadyLoad(settings) as load:
+        run = airflow.trigger("etl_default")  # the default form, as a script or the UI sends it
+        deadline = time.monotonic() + 300
+        while not any(k.startswith("load") and v == "running"
+                      for k, v in airflow.task_states("etl_default", run["dag_run_id"]).items()):
+            assert time.monotonic() < deadline, airflow.task_states("etl_default", run["dag_run_id"])
+            time.sleep(0.2)
+        old_pid = status()["services"]["airflow_scheduler"]["pid"]
+        killed_at = time.monotonic()
+        os.kill(old_pid, signal.SIGKILL)
+        back = wait_restarted("airflow_scheduler", old_pid)
+        load.wait_changes(2000, timeout=120)
+        changes = load.changes
+    interrupted = airflow.wait("etl_default", run["dag_run_id"], timeout=600)["state"]  # retried, or failed
+    run_ok(airflow, "etl_default")
+    recovery = time.monotonic() - killed_at
+    for table in (USERS, TELEMETRY_EVENTS):
+        assert default_rows(settings, table) == source_rows(settings, table), f"default.{table.name} differs"
+    record("kill -9 airflow_scheduler mid batch load", restart_s=back, next_load_equal_after_s=recovery,
+           interrupted_run=interrupted, changes_during=changes, load_errors=load.errors)
+
+
+def test_reconcile_fails_visibly_while_a_source_is_down(running, airflow):
+    """No silent green: with crm_db stopped, `cdc_reconcile` fails and its log names the unreachable source."""
+    settings, letters = running, dead_letters(running)
+    assert cli("stop", "crm_db").returncode == 0
+    try:
+        run = airflow.trigger("cdc_reconcile")
+        finished = airflow.wait("cdc_reconcile", run["dag_run_id"], timeout=600)
+        assert finished["state"] == "failed", airflow.task_states("cdc_reconcile", run["dag_run_id"])
+        log = airflow.task_log("cdc_reconcile", run["dag_run_id"], "reconcile")
+        assert f"port {settings.crm_db_port} failed" in log, log[-3000:]
+    finally:
+        assert cli("start", "crm_db").returncode == 0
+    run_ok(airflow, "cdc_reconcile")  # as its schedule would: restarts connector tasks that failed meanwhile
+    wait_lag_under(settings, LAG_TARGET)
+    converged_exactly(settings, letters)
 
 
 def _slot_retained(settings) -> dict[str, int]:

@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import math
+import time
 import uuid
 from datetime import date, timedelta
 
@@ -146,3 +147,26 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     plugins = airflow.request("GET", "/plugins")["plugins"]
     views = [v for p in plugins if p["name"] == "bionicflow" for v in p["external_views"]]
     assert views and views[0]["url_route"] == "cdc-vs-batch"
+
+
+def test_a_comparison_says_how_far_behind_default_is_when_only_cdc_has_the_news(stack, report_data, airflow, api):
+    run_ok(airflow, "etl_default")  # default current: both roads agree
+    params = {"report": "user", "user_uuid": customer_uuid("customer1"), **PERIOD}
+    assert api("/reports/compare", "analyst", **params).json()["identical"]
+    conn = _pg(stack, "telemetry_db")
+    try:
+        with conn, conn.cursor() as cur:  # news that only CDC carries until the next batch load
+            cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
+                        "signal_duration, signal_amplitude, created_ts) VALUES (%s, 'arm', 'behind', 5, 5, 1.5, now())",
+                        (customer_uuid("customer1"),))
+    finally:
+        conn.close()
+    deadline = time.monotonic() + 120
+    while (compare := api("/reports/compare", "analyst", **params).json())["identical"]:
+        assert time.monotonic() < deadline, "debezium did not get the new event within 120s"
+        time.sleep(1)
+    behind = compare["default_behind_seconds"]
+    assert behind is not None and 0 <= behind < 3600, compare
+    assert compare["freshness"]["default"]["last_load"], compare["freshness"]
+    run_ok(airflow, "etl_default")
+    assert api("/reports/compare", "analyst", **params).json()["identical"]

@@ -5,7 +5,11 @@ Screenshots are saved under test-output/screenshots/ (kept after the run, ignore
 
 from __future__ import annotations
 
+import time
+
+from bionicflow.reports.accounts import customer_uuid
 from tests.integration.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
+from tests.integration.test_cdc import _pg
 
 
 def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, airflow, browser):
@@ -40,3 +44,31 @@ def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, ai
         assert column.find_elements("css selector", ".badge"), f"{schema}: no freshness badge"
     browser.save_screenshot(str(SHOTS / "04-compare.png"))
     assert (SHOTS / "04-compare.png").stat().st_size > 10_000
+
+
+def test_compare_says_default_is_behind_when_only_cdc_has_the_news(stack, report_data, browser):
+    """An event of the logged-in customer reaches `debezium` in seconds, `default` at the next batch load."""
+    conn = _pg(stack, "telemetry_db")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
+                        "signal_duration, signal_amplitude, created_ts) VALUES (%s, 'leg', 'browser', 7, 7, 2.5, now())",
+                        (customer_uuid("customer1"),))
+    finally:
+        conn.close()
+    base = f"http://{stack.host}:{stack.reports_api_port}/"
+    browser.get(base)
+    if browser.find_elements("css selector", "#username"):  # a browser of its own: log in
+        find(browser, "#username").send_keys("customer1")
+        find(browser, "#password").send_keys("customer1_password")
+        find(browser, "#login").click()
+    find(browser, "#compare").click()
+    deadline = time.monotonic() + 120
+    while not browser.find_elements("css selector", "#behind"):
+        assert time.monotonic() < deadline, "the comparison never said default is behind: " + find(browser, "#verdict").text
+        time.sleep(2)
+        browser.refresh()
+    verdict = find(browser, "#verdict").text
+    assert "behind the source" in verdict and "etl_default" in verdict, verdict
+    assert find(browser, "#last-load-default").text.startswith("last batch load"), "no last-load badge on default"
+    browser.save_screenshot(str(SHOTS / "05-default-behind.png"))

@@ -12,7 +12,10 @@ import psycopg2
 
 from bionicflow.stack import proctree
 from bionicflow.stack.preflight import port_is_free
-from tests.stack import cli
+from bionicflow.kernel.tables import USERS
+from tests.integration.test_airflow_dags import default_rows
+from tests.integration.test_cdc import source_rows
+from tests.stack import cli, run_ok
 
 REQUIRED = {
     "crm_db", "telemetry_db", "kafka", "kafka_connect", "olap", "airflow_api_server",
@@ -104,8 +107,9 @@ def test_orphan_is_named_up_refuses_it_and_down_force_leaves_no_process(stack):
     assert result.returncode == 0, result.stderr
 
 
-def test_down_leaves_no_process_and_up_finds_the_data(stack):
+def test_down_leaves_no_process_and_up_finds_the_data(stack, airflow):
     settings = stack
+    run_ok(airflow, "etl_default", {"tables": ["users"]})  # a batch cursor that must outlive down/up
     marker = f"lifecycle-{time.time_ns()}"
     with psycopg2.connect(host=settings.host, port=settings.crm_db_port, dbname="crm_db",
                           user=settings.crm_user, password=settings.crm_password.get_secret_value()) as conn:
@@ -134,6 +138,13 @@ def test_down_leaves_no_process_and_up_finds_the_data(stack):
     conn.close()
     rows = _olap(settings).query("SELECT count() FROM default.lifecycle WHERE v = {m:String}", parameters={"m": marker})
     assert rows.result_rows == [(1,)]
+    # the cursor survived: the next load resumes from it (no whole-table refresh) and brings the row written
+    # after the last load and before `down`, duplicating nothing
+    run = run_ok(airflow, "etl_default", {"tables": ["users"]})
+    mode, reason = _olap(settings).query("SELECT mode, reason FROM ops.etl_runs WHERE run_id = {r:String}",
+                                         parameters={"r": run["dag_run_id"]}).result_rows[0]
+    assert (mode, reason) == ("incremental", ""), (mode, reason)
+    assert default_rows(settings, USERS) == source_rows(settings, USERS)
 
 
 def test_logs_command_prints_a_service_log(stack):

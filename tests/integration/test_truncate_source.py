@@ -25,7 +25,7 @@ def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(loaded, airfl
         "DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 5)",
     ])
     run = run_ok(airflow, "etl_default", {"tables": ["users"]})
-    mode, rows, _, reason = _loads(settings, run["dag_run_id"])["users"]
+    mode, rows, _, reason, _ = _loads(settings, run["dag_run_id"])["users"]
     assert mode == "full" and "TRUNCATE" in reason, (mode, reason)
     assert default_rows(settings, USERS) == source_rows(settings, USERS)
     log = airflow.task_log("etl_default", run["dag_run_id"], "load", map_index=0)

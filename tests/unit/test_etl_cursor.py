@@ -41,3 +41,40 @@ def test_an_untrusted_cursor_refreshes_the_whole_table_and_says_why(previous, no
         assert not plan.full
     else:
         assert plan.full and plan.since_xid is None and reason in plan.reason
+
+
+EPOCH = "2026-12-01 21:05:11+00 / never"
+COUNTED = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_written=700, rows_removed=30)
+
+
+@pytest.mark.parametrize("previous, now, read_rows, sync_keys", [
+    # same epoch, same counters: nothing was written, no key can have gone
+    (cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=30), COUNTED, False, False),
+    # rows inserted or updated only
+    (cursor(stats_epoch=EPOCH, rows_written=690, rows_removed=30), COUNTED, True, False),
+    # an update or delete: keys may have gone
+    (cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=29), COUNTED, False, True),
+    # the counters were reset (server restart, pg_stat_reset): nothing can be inferred
+    (cursor(stats_epoch="2026-11-30 08:00:00+00 / never", rows_written=700, rows_removed=30), COUNTED, True, True),
+    # counters off (track_counts) now, or unknown to a cursor written before they were kept
+    (cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=30),
+     SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch="", rows_written=700, rows_removed=30), True, True),
+    (cursor(), COUNTED, True, True),
+])
+def test_the_row_counters_say_what_work_a_load_may_skip(previous, now, read_rows, sync_keys):
+    plan = plan_incremental(previous, now)
+    assert (plan.full, plan.read_rows, plan.sync_keys) == (False, read_rows, sync_keys)
+
+
+def test_a_repair_compares_the_keys_even_when_the_counters_say_none_went():
+    previous = cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=30)
+    assert plan_incremental(previous, COUNTED, verify_keys=True).sync_keys
+
+
+def test_a_load_that_skipped_the_rows_keeps_their_position_and_moves_the_keys():
+    previous = cursor(stats_epoch=EPOCH, rows_written=690, rows_removed=20)
+    moved = previous.advanced(COUNTED, rows_read=False, keys_synced=True, mode="incremental")
+    # a change whose counts had not arrived yet is still at or above the old position: read next time
+    assert (moved.cursor_xid, moved.next_xid, moved.rows_written, moved.rows_removed) == (4_000, 4_020, 690, 30)
+    both = previous.advanced(COUNTED, rows_read=True, keys_synced=False, mode="incremental")
+    assert (both.cursor_xid, both.next_xid, both.rows_written, both.rows_removed) == (5_000, 5_010, 700, 20)

@@ -54,3 +54,8 @@ def test_load_sql_binds_every_value():
     assert secret not in sql
     assert sql.startswith("INSERT INTO default.users (user_id, user_uuid, name, email, age, gender, country, "
                           "address, phone, registered_at, _version)")
+
+
+def test_repair_mode_names_its_tables_and_needs_no_interval():
+    plan = plan_load({"mode": "repair", "tables": ["users"]}, None, None)
+    assert plan.mode == "repair" and [t.name for t in plan.tables] == ["users"]

@@ -11,7 +11,7 @@ import pytest
 
 from bionicflow.kernel.tables import USERS
 from bionicflow.etl import schema as etl_schema
-from bionicflow.reconcile.compare import compare_with_snapshot, snapshot_source_sql
+from bionicflow.reconcile.compare import DefaultLoad, compare_with_snapshot, snapshot_source_sql
 from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
 
 SOURCE_DDL = """CREATE TABLE src.users (id Int32, user_uuid UUID, name String, email String, age Nullable(Int32),
@@ -59,11 +59,11 @@ def sides(tmp_path):
     return conn
 
 
-def _compare(conn, default_cursor: int = 0) -> dict:
+def _compare(conn, default_cursor: int = 0, keys_current: bool = False) -> dict:
     client = ChdbClient(conn)
     client.command("DROP TABLE IF EXISTS ops.reconcile_source_users")
     client.command(snapshot_source_sql(USERS, source="src.users"))
-    return {r.side: r for r in compare_with_snapshot(client, USERS, default_cursor)}
+    return {r.side: r for r in compare_with_snapshot(client, USERS, DefaultLoad(default_cursor, keys_current))}
 
 
 def test_default_behind_is_told_from_default_wrong_by_its_load_cursor(sides):
@@ -74,6 +74,14 @@ def test_default_behind_is_told_from_default_wrong_by_its_load_cursor(sides):
     assert (behind["default"].missing_keys, behind["default"].differing_rows) == (1, 1)
     assert behind["default"].stale_rows == 0  # written at or after the cursor: changes since the load
     assert wrong["default"].stale_rows == 2  # written before it: the load should have brought both
+
+
+def test_an_extra_key_is_an_error_only_when_no_source_row_was_deleted_since_the_load(sides):
+    """A key only `default` has: a delete since the load (lag), or, when the counters show none, an error."""
+    _insert(sides, "default.users", [_as_default(ROWS[0], user_id=99)])
+    lag, wrong = _compare(sides, default_cursor=101), _compare(sides, default_cursor=101, keys_current=True)
+    assert lag["default"].extra_keys == wrong["default"].extra_keys == 1
+    assert (lag["default"].stale_rows, wrong["default"].stale_rows) == (0, 1)
 
 
 def test_equal_sides_match_with_equal_checksums(sides):

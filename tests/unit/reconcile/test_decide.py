@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
+from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.reconcile.compare import SideResult
 from bionicflow.reconcile.decide import MISMATCH_GRACE, decide, verdict
 
@@ -59,3 +60,18 @@ def test_duplicate_keys_are_a_mismatch():
 def test_unreachable_connect_degrades_with_that_reason():
     decision = decide(None, NAMES, [side()], {}, None, NOW)
     assert decision.degraded and decision.reasons == ["Kafka Connect is unreachable"] and decision.restart == []
+
+
+def test_what_etl_default_run_a_decision_asks_for():
+    assert decide(HEALTHY, NAMES, [side("default", missing_keys=3), side()], {}, None, NOW).etl_default_conf() is None
+    # rows written before default's last load and missing or different: reloaded by key
+    few = decide(HEALTHY, NAMES, [side("default", missing_keys=2, differing_rows=1, stale_rows=3), side()], {}, None,
+                 NOW)
+    assert (few.repair_keys, few.etl_default_conf()) == (3, {"mode": "repair", "tables": ["users"]})
+    # past the reload-by-key limit, one full read of the table is cheaper
+    many = decide(HEALTHY, NAMES, [side("default", missing_keys=RELOAD_BY_KEY_LIMIT + 1,
+                                        stale_rows=RELOAD_BY_KEY_LIMIT + 1), side()], {}, None, NOW)
+    assert many.etl_default_conf() == {"mode": "full", "tables": ["users"]}
+    # CDC unhealthy: the fallback refreshes every table whole
+    down = decide(None, NAMES, [side("default", stale_rows=3), side()], {}, None, NOW)
+    assert down.etl_default_conf() == {"mode": "full"}

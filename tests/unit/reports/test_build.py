@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
+from bionicflow.reports import queries
 from bionicflow.reports.build import UnknownSchemaError
 
 from .conftest import NOW
@@ -146,4 +147,21 @@ def test_freshness_is_measured_again_unless_recent_enough_to_share(olap):
     assert freshness(reader, "debezium", max_age=60) == first and len(calls) == 1
     freshness(reader, "debezium")  # no max_age: always measured
     freshness(reader, "default", max_age=60)  # another schema: its own measurement
-    assert len(calls) == 3
+    assert calls.count(queries.FRESHNESS) == 3
+
+
+def test_defaults_freshness_is_its_older_tables_last_batch_load(olap):
+    from bionicflow.kernel.cursors import BATCH_LOADS_DDL
+    from bionicflow.reports.build import last_batch_load
+
+    olap.session.query("DROP TABLE IF EXISTS default.batch_loads")
+    assert last_batch_load(olap) == {"last_load": None, "load_age_seconds": None}  # never loaded
+    olap.session.query(BATCH_LOADS_DDL)
+    olap.session.query("INSERT INTO default.batch_loads (table, loaded_at, mode, cursor_xid) VALUES "
+                       "('users', now64(6) - INTERVAL 30 MINUTE, 'incremental', 7), "
+                       "('telemetry_events', now64(6) - INTERVAL 2 MINUTE, 'incremental', 9), "
+                       "('users', now64(6) - INTERVAL 90 MINUTE, 'full', 5)")
+    loaded = last_batch_load(olap)
+    # users' newest load (30 min ago) is the older table's: default is that far behind at most
+    assert 30 * 60 <= loaded["load_age_seconds"] < 31 * 60, loaded
+    olap.session.query("DROP TABLE default.batch_loads")

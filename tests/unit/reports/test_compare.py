@@ -29,3 +29,11 @@ def test_a_report_missing_on_one_side_is_a_difference():
     result = compare_reports({"default": {"events_total": 1}, "debezium": None})
     assert not result["identical"]
     assert result["differences"][0]["note"] == "not found in debezium"
+
+
+def test_differences_come_with_how_far_behind_default_is():
+    behind = {"events_total": 3, "freshness": {"lag_seconds": 1, "load_age_seconds": 1800.0}}
+    current = {"events_total": 4, "freshness": {"lag_seconds": 1}}
+    assert compare_reports({"default": behind, "debezium": current})["default_behind_seconds"] == 1800.0
+    same_data = compare_reports({"default": behind | {"events_total": 4}, "debezium": current})
+    assert same_data["identical"] and same_data["default_behind_seconds"] is None

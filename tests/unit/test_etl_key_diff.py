@@ -1,0 +1,72 @@
+"""The key sync's bitmap comparison on the real engine (chdb in-process).
+
+The source's bitmaps are a local table shaped as `postgresql()` returns the source's
+`<table>_key_masks` view: Nullable signed 64-bit values, computed here the way PostgreSQL does
+(`bit_or(1::bigint << (id & 63))`, so bit 63 makes a mask negative).
+"""
+
+import pytest
+
+from bionicflow.etl import changes
+from bionicflow.etl import schema as etl_schema
+from bionicflow.kernel.tables import USERS
+from tests.unit.cdc.engine import ChdbClient, engine
+
+SOURCE = "src.users_key_masks"
+
+
+def _signed(mask: int) -> int:
+    return mask - 2**64 if mask >= 2**63 else mask
+
+
+def source_masks(keys: set[int]) -> list[tuple[int, int]]:
+    masks: dict[int, int] = {}
+    for key in keys:
+        masks[key >> 6] = masks.get(key >> 6, 0) | (1 << (key & 63))
+    return [(bucket, _signed(mask)) for bucket, mask in masks.items()]
+
+
+@pytest.fixture
+def client(tmp_path):
+    conn = engine(tmp_path)
+    for statement in etl_schema.render():
+        conn.query(statement)
+    conn.query("CREATE DATABASE src")
+    conn.query(f"CREATE TABLE {SOURCE} (bucket Nullable(Int64), key_mask Nullable(Int64)) ENGINE = Memory")
+    return ChdbClient(conn)
+
+
+def diff(client, source_keys: set[int], default_keys: list[int]) -> tuple[changes.KeyDiff, set[int], set[int]]:
+    if source_keys:
+        values = ", ".join(f"({b}, {m})" for b, m in source_masks(source_keys))
+        client.command(f"INSERT INTO {SOURCE} VALUES {values}")
+    if default_keys:
+        rows = ", ".join(f"({k}, generateUUIDv4(), 'n', 'e', now64(6), 1)" for k in default_keys)
+        client.command(f"INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) "
+                       f"VALUES {rows}")
+    client.command(changes.key_diff_sql(USERS, source=SOURCE))
+    found = changes.count_key_diff(client, USERS)
+    extra = {int(k) for (k,) in client.query(changes._keys(USERS, changes.EXTRA_BITS)).result_rows}
+    missing = {int(k) for (k,) in client.query(changes.missing_keys_sql(USERS)).result_rows}
+    return found, extra, missing
+
+
+def test_equal_key_sets_differ_nowhere_even_with_every_bit_of_a_bucket_set(client):
+    keys = set(range(0, 128)) | {200, 4_000_000_063}  # two full buckets: masks with bit 63 set (negative in PG)
+    assert diff(client, keys, sorted(keys) + [5, 200])[0] == changes.KeyDiff(0, 0)  # versions: same keys
+
+
+def test_deleted_missing_and_phantom_keys_are_found_exactly(client):
+    source = set(range(1, 300)) - {7, 64, 127}  # 7, 64 and 127 deleted in the source
+    default = sorted((source | {7, 64, 127, 987_654_321}) - {250, 299})  # a phantom; 250 and 299 never loaded
+    found, extra, missing = diff(client, source, default)
+    assert (found, extra, missing) == (changes.KeyDiff(4, 2), {7, 64, 127, 987_654_321}, {250, 299})
+
+
+def test_a_side_with_no_keys_differs_in_every_key(client):
+    found, _, missing = diff(client, {1, 2, 3, 100}, [])
+    assert (found, missing) == (changes.KeyDiff(0, 4), {1, 2, 3, 100})
+
+
+def test_no_keys_on_either_side_is_no_difference(client):
+    assert diff(client, set(), [])[0] == changes.KeyDiff(0, 0)
