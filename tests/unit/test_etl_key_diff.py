@@ -8,9 +8,8 @@ The source's bitmaps are a local table shaped as `postgresql()` returns the sour
 import pytest
 
 from bionicflow.etl import changes
-from bionicflow.etl import schema as etl_schema
 from bionicflow.kernel.tables import USERS
-from tests.unit.cdc.engine import ChdbClient, engine
+from tests.unit.cdc.engine import ChdbClient, engine_with_sources
 
 SOURCE = "src.users_key_masks"
 
@@ -28,10 +27,7 @@ def source_masks(keys: set[int]) -> list[tuple[int, int]]:
 
 @pytest.fixture
 def client(tmp_path):
-    conn = engine(tmp_path)
-    for statement in etl_schema.render():
-        conn.query(statement)
-    conn.query("CREATE DATABASE src")
+    conn = engine_with_sources(tmp_path)
     conn.query(f"CREATE TABLE {SOURCE} (bucket Nullable(Int64), key_mask Nullable(Int64)) ENGINE = Memory")
     return ChdbClient(conn)
 

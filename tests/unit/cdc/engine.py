@@ -16,6 +16,17 @@ def engine(tmp_path):
     return conn
 
 
+def engine_with_sources(tmp_path):
+    """An engine with `debezium`, `default` and `ops`, and an empty database `src` standing in for the sources."""
+    from bionicflow.etl import schema as etl_schema
+
+    conn = engine(tmp_path)
+    for statement in etl_schema.render():
+        conn.query(statement)
+    conn.query("CREATE DATABASE src")
+    return conn
+
+
 def insert_changes(conn, table: schema.Table, changes: list[tuple], first_offset: int = 0) -> None:
     """Debezium messages for (op, before, after) changes, one offset (and LSN) each."""
     with conn.send_insert(f"INSERT INTO debezium.{table.name}_kafka", "JSONEachRow") as ins:

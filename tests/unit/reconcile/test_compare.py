@@ -10,9 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from bionicflow.kernel.tables import USERS
-from bionicflow.etl import schema as etl_schema
 from bionicflow.reconcile.compare import DefaultLoad, compare_with_snapshot, snapshot_source_sql
-from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
+from tests.unit.cdc.engine import ChdbClient, engine_with_sources, insert_changes
 
 SOURCE_DDL = """CREATE TABLE src.users (id Int32, user_uuid UUID, name String, email String, age Nullable(Int32),
 gender Nullable(String), country Nullable(String), address Nullable(String), phone Nullable(String),
@@ -48,10 +47,7 @@ def _as_default(row: dict, **changes) -> dict:
 @pytest.fixture
 def sides(tmp_path):
     """Source, `default` and `debezium` holding the same three users."""
-    conn = engine(tmp_path)
-    for statement in etl_schema.render():
-        conn.query(statement)
-    conn.query("CREATE DATABASE src")
+    conn = engine_with_sources(tmp_path)
     conn.query(SOURCE_DDL)
     _insert(conn, "src.users", [r | {"registered_at": _text_time(r["registered_at"])} for r in ROWS])
     _insert(conn, "default.users", [_as_default(r) for r in ROWS])
