@@ -149,9 +149,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
         age = batch.get("age_seconds")
         out.print(f"default.{name}: " + (f"last loaded {age / 60:.0f} min ago ({batch['mode']})" if age is not None
                                          else batch.get("error") or "never loaded (etl_default runs hourly)"))
+    for warning in doc.get("warnings", []):
+        err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
     if doc["orphans"]:
         _warn_orphans([proctree.StackProcess(**p) for p in doc["orphans"]], "running beside it")
-    if doc["orphans"] or not all(s["healthy"] for s in doc["services"].values()):
+    if doc["orphans"] or doc.get("warnings") or not all(s["healthy"] for s in doc["services"].values()):
         raise typer.Exit(code=1)
 
 

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         "or ClickHouse copying the tables while the connector streams (docs/cdc.md).")
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
+    wal_retained_limit_bytes: int = Field(
+        1024**3, ge=1, description="WAL a source's replication slot may hold back before `bionicflow status` warns "
+        "and `cdc_reconcile` fails: a stalled slot fills the source's disk (docs/cdc.md, 'Retained WAL').")
     cdc_consumer_instance: str = Field(
         "1", description="Static group membership: the consumer joins as `<group>-<this>` (group.instance.id), "
                          "so a restarted consumer takes its partitions back at once; unique per consumer process.")

@@ -18,6 +18,10 @@ wrong. Then the run repairs it through `etl_default` (so it never runs beside a 
 load): mode `repair` reloads the wrong rows by key (recorded in `ops.default_repair_keys`),
 or, past 100,000 of them, mode `full` refreshes those tables whole. Then it verifies
 `default`; a difference that persists fails the run.
+
+`check_retained_wal` fails the run when a source's replication slot holds back more WAL than
+`wal_retained_limit_bytes` (the param, or BIONICFLOW_WAL_RETAINED_LIMIT_BYTES, 1 GiB by
+default): a stalled slot fills the source's disk, the classic CDC outage.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 from datetime import timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from bionicflow.dag_defaults import dag_kwargs
 
@@ -43,6 +47,11 @@ log = logging.getLogger("airflow.task")
     max_active_runs=1,
     tags=["bionicflow", "cdc", "reconcile"],
     doc_md=__doc__,
+    params={
+        "wal_retained_limit_bytes": Param(None, type=["null", "integer"], minimum=1,
+                                          description="Fail when a replication slot holds back more WAL than this "
+                                                      "(empty: BIONICFLOW_WAL_RETAINED_LIMIT_BYTES, 1 GiB)."),
+    },
 )
 def cdc_reconcile():
     @task
@@ -100,6 +109,25 @@ def cdc_reconcile():
         results = verify(ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS})
         return [asdict(r) for r in results]
 
+    @task(retries=0)  # a slot over the limit is not transient: say so at once
+    def check_retained_wal() -> dict:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        from bionicflow.cdc.monitor import SLOTS_SQL, RetainedWalError, retained_wal_problems
+        from bionicflow.config import Settings
+        from bionicflow_airflow.sources import SOURCE_CONNECTIONS
+
+        limit = get_current_context()["params"].get("wal_retained_limit_bytes") or Settings().wal_retained_limit_bytes
+        slots = {name: (int(retained), bool(active)) for conn_id in dict.fromkeys(SOURCE_CONNECTIONS.values())
+                 for name, retained, active in PostgresHook(postgres_conn_id=conn_id).get_records(SLOTS_SQL)}
+        for name, (retained, _) in slots.items():
+            log.info("slot %s holds back %.1f MiB of WAL (limit %.1f MiB)", name, retained / 1024**2, limit / 1024**2)
+        problems = retained_wal_problems(slots, limit)
+        if problems:
+            raise RetainedWalError("; ".join(problems))
+        return {name: retained for name, (retained, _) in slots.items()}
+
+    check_retained_wal()
     summary = reconcile()
     restart_failed(summary)
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load

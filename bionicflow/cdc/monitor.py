@@ -20,6 +20,26 @@ SLOT_SQL = """
 SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, active
 FROM pg_replication_slots WHERE slot_name = %s
 """
+# Every slot of the database, with what it holds back (reconciliation checks them all).
+SLOTS_SQL = """
+SELECT slot_name, coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint, active
+FROM pg_replication_slots WHERE database = current_database() ORDER BY slot_name
+"""
+
+
+class RetainedWalError(BionicflowError):
+    """A replication slot holds back more WAL than the configured limit."""
+
+
+def retained_wal_problems(slots: dict[str, tuple[int, bool]], limit_bytes: int) -> list[str]:
+    """One line per slot over the limit, with what to do: ``slots`` maps a slot to (retained bytes, active)."""
+    return [
+        f"replication slot {name} holds back {retained / 1024**2:.1f} MiB of WAL (limit {limit_bytes / 1024**2:.1f} "
+        f"MiB){'' if active else ', and no client is reading it'}: the source's disk fills until it is read. Check "
+        "the connector (`bionicflow status`, Kafka Connect); if the slot is abandoned, drop it: "
+        f"SELECT pg_drop_replication_slot('{name}')"
+        for name, (retained, active) in sorted(slots.items()) if retained > limit_bytes
+    ]
 LAST_COMMIT_SQL = "SELECT (pg_last_committed_xact()).timestamp"
 NEWEST_CHANGE_SQL = "SELECT max(_source_ts), count() FROM {db}.{table}"
 DEAD_LETTERS_SQL = f"SELECT count() FROM {DATABASE}.dead_letters WHERE topic = {{topic:String}}"
@@ -49,6 +69,7 @@ def source_position(table: Table, connect_source: SourceConnector) -> dict:
     finally:
         conn.close()
     return {
+        "slot": _slot_for(table),
         "slot_retained_wal_bytes": slot[0] if slot else None,
         "slot_active": slot[1] if slot else None,
         "last_source_commit": last_commit,
@@ -91,6 +112,7 @@ def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
             newest, rows = None, 0
         try:
             source = source_position(table, connect_source)
+            entry["slot"] = source["slot"]
             entry["slot_retained_wal_bytes"] = source["slot_retained_wal_bytes"]
             entry["slot_active"] = source["slot_active"]
             last = source["last_source_commit"]

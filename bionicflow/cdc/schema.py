@@ -22,9 +22,21 @@ OPS = ("c", "u", "r", "d")
 NON_FINITE_FLOATS = """('"NaN"', '"Infinity"', '"-Infinity"')"""
 
 
-def extract(column: Column, row: str) -> str:
-    """A ClickHouse expression reading this column from the row JSON ``row``."""
+def extract(column: Column, row: str, fields: str | None = None) -> str:
+    """A ClickHouse expression reading this column from the row JSON ``row``.
+
+    ``fields``: the row image's raw field texts as read from the message itself (see
+    `_message_parts`); floats are read from there, exactly.
+    """
     nullable = column.type.startswith("Nullable(")
+    if column.kind == "float" and fields:
+        # -0.0 survives only the first serialisation of the message ("-0"); JSON read again
+        # takes "-0" for the integer 0 and loses the sign. The text parse keeps every bit;
+        # the non-finite strings ("NaN", "Infinity") are left to JSONExtractFloat.
+        exact = f"toFloat64OrNull({fields}['{column.source}'])"
+        fallback = extract(column, row)
+        return f"if(isNull({exact}), {fallback}, assumeNotNull({exact}))" if not nullable else (
+            f"if(isNull({exact}), {fallback}, {exact})")
     if column.kind == "micros":
         return f"fromUnixTimestamp64Micro(JSONExtractInt({row}, '{column.source}'))"
     if nullable:
@@ -74,7 +86,8 @@ def _message_parts() -> str:
         "     JSONExtractRaw(p, 'after') AS after,\n"
         "     if(op = 'd', before, after) AS img,\n"
         "     JSONExtractRaw(p, 'source') AS src,\n"
-        "     JSONExtractKeysAndValuesRaw(img) AS raw_fields,\n"
+        # from the message itself, not from `img`: a value serialised twice can lose bits (-0.0)
+        "     JSONExtractKeysAndValuesRaw(payload, 'payload', if(op = 'd', 'before', 'after')) AS raw_fields,\n"
         "     mapFromArrays(raw_fields.1, raw_fields.2) AS fields"
     )
 
@@ -183,7 +196,7 @@ def change_rows_select(table: Table, source: str) -> str:
     One message gives one row, or two when it moves a row: a delete at the old position first.
     Messages that are not usable changes give none (the dead-letter view takes them).
     """
-    selects = [f"    {extract(c, 'row_img')} AS {c.name}" for c in table.columns]
+    selects = [f"    {extract(c, 'row_img', fields='fields')} AS {c.name}" for c in table.columns]
     selects += [
         "    tupleElement(image, 3) AS _op",
         "    JSONExtractUInt(src, 'lsn') AS _lsn",

@@ -229,6 +229,9 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
         olap = olap_client(settings) if result["olap"]["healthy"] else None
         doc["lag"] = monitor.lag(settings, olap, superuser_connector(settings)) if olap else {}
+        slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
+                 for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
+        doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
         doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc

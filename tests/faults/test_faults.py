@@ -285,8 +285,11 @@ def test_reconcile_fails_visibly_while_a_source_is_down(running, airflow):
         assert f"port {settings.crm_db_port} failed" in log, log[-3000:]
     finally:
         assert cli("start", "crm_db").returncode == 0
-    run_ok(airflow, "cdc_reconcile")  # as its schedule would: restarts connector tasks that failed meanwhile
-    wait_lag_under(settings, LAG_TARGET)
+    # lag is measured against the newest commit, so changes must flow for it to mean anything
+    with SteadyLoad(settings) as load:
+        run_ok(airflow, "cdc_reconcile")  # as its schedule would: restarts connector tasks that failed meanwhile
+        load.wait_changes(2000, timeout=120)
+        wait_lag_under(settings, LAG_TARGET)
     converged_exactly(settings, letters)
 
 
@@ -395,6 +398,14 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airf
                 assert time.monotonic() < deadline, f"lag did not show the stall within 180s: {_crm_lag(settings)}"
                 time.sleep(2)
             visible_after = time.monotonic() - started
+            # the slot holds WAL back meanwhile: past a small limit, status warns (and exits 1) naming it
+            small = {"BIONICFLOW_WAL_RETAINED_LIMIT_BYTES": str(256 * 1024)}
+            deadline = time.monotonic() + 180
+            while not any(spec.slot in w for w in json.loads(cli("status", "--json", env=small).stdout)["warnings"]):
+                assert time.monotonic() < deadline, "no retained-WAL warning within 180s"
+                time.sleep(2)
+            plain = cli("status", env=small)
+            assert plain.returncode == 1 and f"replication slot {spec.slot} holds back" in plain.stderr, plain.stderr
         finally:
             squatter.release()
         released_at = time.monotonic()

@@ -13,6 +13,7 @@ import requests
 from bionicflow.airflow_api import AirflowClient
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from tests.integration.test_cdc import _norm, source_rows, wait_converged
+from tests.stack import run_ok
 
 RUN_TIMEOUT = 300
 
@@ -193,3 +194,15 @@ def test_backfill_restores_a_window_in_both_schemas(stack, airflow, bootstrapped
     assert run["state"] == "success", airflow.task_states("backfill", run["dag_run_id"])
     assert default_rows(stack, table) == source_rows(stack, table)
     wait_converged(stack, table, timeout=60)
+
+
+def test_reconcile_fails_when_a_slot_holds_back_more_wal_than_the_limit(stack, airflow, bootstrapped):
+    """The retained-WAL alarm: every connector's slot holds back a few bytes at least; a 1-byte limit trips it."""
+    ok = run_ok(airflow, "cdc_reconcile")
+    assert airflow.task_states("cdc_reconcile", ok["dag_run_id"])["check_retained_wal"] == "success"
+    run = airflow.trigger("cdc_reconcile", {"wal_retained_limit_bytes": 1})
+    finished = airflow.wait("cdc_reconcile", run["dag_run_id"], timeout=600)
+    states = airflow.task_states("cdc_reconcile", run["dag_run_id"])
+    assert finished["state"] == "failed" and states["check_retained_wal"] == "failed", states
+    log = airflow.task_log("cdc_reconcile", run["dag_run_id"], "check_retained_wal")
+    assert "replication slot crm_debezium_slot holds back" in log, log[-3000:]

@@ -201,6 +201,34 @@ def test_nan_and_infinity_arrive_as_such(stack, cdc):
     wait_converged(stack, TELEMETRY_EVENTS)
 
 
+def test_edge_doubles_arrive_bit_for_bit_and_reconcile_as_equal(stack, cdc):
+    """-0.0 keeps its sign, subnormals and the extremes every bit: the row hash agrees with the source's."""
+    import struct
+
+    from bionicflow.kernel.sources import reader_sources
+    from bionicflow.reconcile.compare import compare_table
+
+    edges = [-0.0, 5e-324, -1e-310, 2.2250738585072014e-308, 1.7976931348623157e308, -0.1]
+    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,"
+                    " signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'edge',"
+                    " 1, 1, a, now() FROM unnest(%s::float8[]) a RETURNING id, signal_amplitude", (edges,))
+        written = dict(cur.fetchall())
+    bits = {k: struct.unpack("<Q", struct.pack("<d", v))[0] for k, v in written.items()}
+    olap, deadline = _olap(stack), time.monotonic() + CONVERGE_SECONDS
+    while True:
+        stored = dict(olap.query("SELECT id, reinterpretAsUInt64(signal_amplitude) FROM debezium.telemetry_events "
+                                 "FINAL WHERE id IN {ids:Array(Int64)}", parameters={"ids": list(bits)}).result_rows)
+        if len(stored) == len(bits):
+            break
+        assert time.monotonic() < deadline, f"edge rows not in ClickHouse after {CONVERGE_SECONDS}s: {stored}"
+        time.sleep(0.5)
+    assert stored == bits
+    debezium = [r for r in compare_table(olap, TELEMETRY_EVENTS, reader_sources(stack)["telemetry_events"],
+                                         sides=("debezium",)) if r.side == "debezium"]
+    assert debezium[0].differing_rows == 0, debezium
+
+
 def test_malformed_message_is_dead_lettered_and_stream_goes_on(stack, cdc):
     """Bad input in the topic: not JSON, a tombstone, another table, a value that does not fit."""
     producer = Producer({"bootstrap.servers": f"{stack.host}:{stack.kafka_port}"})

@@ -127,3 +127,20 @@ def test_a_float_column_takes_integers_and_non_finite_values_but_not_other_text(
     assert stored.decode().splitlines() == ["0\t3", "1\tnan", "2\tinf", "3\t-inf"]
     assert conn.query("SELECT offset, error FROM debezium.dead_letters", "TSV").bytes().decode() == (
         "4\tcolumn signal_amplitude: value \"3.5\" does not fit Float64\n")
+
+
+def test_floats_arrive_bit_for_bit_negative_zero_and_subnormals_included(tmp_path):
+    import struct
+
+    conn = engine(tmp_path)
+    row = {"id": 1, "event_uuid": "e", "user_uuid": "u", "prosthesis_type": "arm", "muscle_group": "biceps",
+           "signal_frequency": 5, "signal_duration": 9, "signal_amplitude": 3,
+           "created_ts": 1_700_000_000_000_000, "saved_ts": 1_700_000_000_000_000}
+    amplitudes = [-0.0, 0.0, 5e-324, -1e-310, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, -123.456]
+    changes = [("c", None, dict(row, id=n, signal_amplitude=a)) for n, a in enumerate(amplitudes)]
+    changes.append(("u", dict(row, id=0), dict(row, id=0, signal_amplitude=-0.0, muscle_group="again")))
+    insert_changes(conn, tables.TELEMETRY_EVENTS, changes)
+    stored = conn.query("SELECT id, reinterpretAsUInt64(signal_amplitude) FROM debezium.telemetry_events FINAL "
+                        "ORDER BY id", "TSV").bytes().decode().splitlines()
+    expected = [f"{n}\t{struct.unpack('<Q', struct.pack('<d', a))[0]}" for n, a in enumerate(amplitudes)]
+    assert stored == expected
