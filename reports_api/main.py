@@ -15,6 +15,7 @@ from uuid import UUID
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Form, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from bionicflow import __version__
 from bionicflow.config import Settings, get_settings
@@ -47,7 +48,10 @@ async def lifespan(_app: FastAPI):
     yield
 
 
-app = FastAPI(
+# FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from assets shipped in the
+# fastapi-offline package, so the API docs render on a machine without internet (FastAPI's
+# own pages fetch them from a CDN).
+app = FastAPIOffline(
     title="bionicflow reports_api",
     version=__version__,
     description="Reports from ClickHouse schema `default` (batch) or `debezium` (CDC), side by side. "
@@ -55,6 +59,19 @@ app = FastAPI(
     lifespan=lifespan,
 )
 app.include_router(web.router)
+
+# The API docs' assets are served from here; the policy keeps the pages from fetching anything
+# elsewhere (ReDoc's bundle links its logo from a CDN: blocked, never requested off the machine).
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:")
+
+
+@app.middleware("http")
+async def docs_stay_local(request, call_next):
+    response = await call_next(request)
+    if request.url.path in ("/docs", "/redoc"):
+        response.headers["Content-Security-Policy"] = DOCS_POLICY
+    return response
 
 FromQ = Annotated[str | None, Query(alias="from", description="ISO date or date-time (UTC), inclusive; "
                                                                "default: 30 days before `to`", examples=["2026-11-01"])]

@@ -25,6 +25,7 @@ def browser():
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1800"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # every request, for `requested_urls`
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(120)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -47,3 +48,21 @@ def find(driver, css: str, timeout: float = 30):
                 driver.save_screenshot(str(SHOTS / "failure.png"))
                 pytest.fail(f"{css} not on {driver.current_url} after {timeout}s; see {SHOTS / 'failure.png'}")
             time.sleep(0.2)
+
+
+def requested_urls(driver) -> list[str]:
+    """The URLs the browser sent requests to since the last call (Chrome's performance log).
+
+    A request the page's Content-Security-Policy blocked never leaves the browser: not listed.
+    """
+    import json
+
+    sent, blocked = {}, set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            sent[params["requestId"]] = params["request"]["url"]
+        elif message.get("method") == "Network.loadingFailed" and params.get("blockedReason"):
+            blocked.add(params["requestId"])
+    return [url for request_id, url in sent.items() if request_id not in blocked]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from bionicflow.reports.accounts import customer_uuid
-from tests.integration.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
+from tests.integration.browser import SHOTS, browser, find, requested_urls  # noqa: F401 (browser is a fixture)
 from tests.integration.test_cdc import _pg
 
 
@@ -72,3 +72,21 @@ def test_compare_says_default_is_behind_when_only_cdc_has_the_news(stack, report
     assert "behind the source" in verdict and "etl_default" in verdict, verdict
     assert find(browser, "#last-load-default").text.startswith("last batch load"), "no last-load badge on default"
     browser.save_screenshot(str(SHOTS / "05-default-behind.png"))
+
+
+def test_api_docs_render_with_nothing_fetched_from_elsewhere(stack, browser):
+    """Swagger UI and ReDoc come from reports_api itself: they work on a machine without internet."""
+    from urllib.parse import urlparse
+
+    base = f"http://{stack.host}:{stack.reports_api_port}"
+    requested_urls(browser)  # forget what earlier tests fetched
+    browser.get(base + "/docs")
+    assert "bionicflow reports_api" in find(browser, ".swagger-ui .info .title", timeout=60).text
+    assert browser.find_elements("css selector", ".opblock"), "Swagger UI lists no operations"
+    browser.save_screenshot(str(SHOTS / "06-docs.png"))
+    browser.get(base + "/redoc")
+    assert "bionicflow reports_api" in find(browser, "h1", timeout=60).text
+    browser.save_screenshot(str(SHOTS / "07-redoc.png"))
+    urls = requested_urls(browser)
+    elsewhere = [u for u in urls if urlparse(u).scheme in ("http", "https") and urlparse(u).hostname != stack.host]
+    assert urls and not elsewhere, f"requests left {stack.host}: {elsewhere}"
