@@ -98,7 +98,7 @@ def _print_urls(settings) -> None:
     out.print(f"  reports page     http://{h}:{settings.reports_api_port}/  (login customer1 / customer1_password, "
               "or analyst / analyst_password)")
     out.print(f"  reports_api docs http://{h}:{settings.reports_api_port}/docs  (token: bionicflow token --user analyst)")
-    out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/bionicflow/cdc-vs-batch  (Airflow UI page)")
+    out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/plugin/cdc-vs-batch  (Airflow UI page, menu Browse)")
     out.print(f"  ClickHouse HTTP  http://{h}:{settings.olap_port}  (user {settings.clickhouse_user})")
     out.print(f"  Kafka Connect    http://{h}:{settings.kafka_connect_port}/connectors")
     out.print(f"  Kafka            {h}:{settings.kafka_port}")

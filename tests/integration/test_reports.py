@@ -138,7 +138,10 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     run_ok(airflow, "cdc_reconcile")
     run_ok(airflow, "reports", PERIOD)
     url = f"http://{stack.host}:{stack.airflow_port}/bionicflow/cdc-vs-batch"
-    assert requests.get(url, timeout=30).status_code == 401
+    assert requests.get(url, timeout=30).status_code == 401  # an API client without a token
+    browser = requests.get(url, headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
+    assert browser.status_code == 307 and "login" in browser.headers["location"], (browser.status_code, browser.headers)
+    assert "next=%2Fplugin%2Fcdc-vs-batch" in browser.headers["location"], browser.headers["location"]
     page = requests.get(url, headers=airflow.headers, timeout=30)
     assert page.status_code == 200, page.text[:500]
     assert 'id="reconciliations"' in page.text and 'id="report-runs"' in page.text
