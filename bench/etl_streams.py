@@ -37,8 +37,8 @@ def load_in_streams(client, src, streams: int, settings: dict) -> float:
     params = source_params(TABLE, src, version=1)
     branches = []
     for i in range(streams):
-        branches.append(source_select(TABLE, "{version:UInt64} AS _version")
-                        + f' WHERE "id" >= {{lo{i}:Int64}} AND "id" < {{hi{i}:Int64}}')
+        branches.append(source_select(TABLE, "{version:UInt64} AS _version",
+                                      where=f'"id" >= {{lo{i}:Int64}} AND "id" < {{hi{i}:Int64}}'))
         params[f"lo{i}"], params[f"hi{i}"] = low + i * step, low + (i + 1) * step
     columns = ", ".join([*TABLE.business_columns, "_version"])
     settle(client)

@@ -92,8 +92,8 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
     """
     ids = ", ".join(str(int(k)) for k in keys)
     cols = ", ".join([*table.business_columns, "_version"])
-    return (f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n"
-            f"{source_select(table, '{version:UInt64} AS _version')}\nWHERE \"{table.source_key}\" IN ({ids})")
+    where = f'"{table.source_key}" IN ({ids})'
+    return f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
 
 def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:

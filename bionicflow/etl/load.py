@@ -34,14 +34,14 @@ class LoadResult:
 def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False) -> str:
     """INSERT of the source's rows: all, those of a business-time window, or those written since a cursor."""
     cols = ", ".join([*table.business_columns, "_version"])
-    sql = f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version')}"
+    where = ""
     if windowed:
         column = table.business_time
-        sql += f'\nWHERE "{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
+        where = f'"{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
     if changed:
-        # ClickHouse passes the comparison to PostgreSQL: only the changed rows travel
-        sql += '\nWHERE "_xid" >= {since:Int64}'
-    return sql
+        where = '"_xid" >= {since:Int64}'
+    # ClickHouse passes the condition to PostgreSQL: only the selected rows travel
+    return f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
 
 def resolve_table(name: str) -> Table:

@@ -46,9 +46,16 @@ def source_columns(table: Table) -> str:
     return ", ".join(f'CAST("{c.source}" AS {c.type}) AS {c.name}' for c in table.columns)
 
 
-def source_select(table: Table, meta: str) -> str:
-    """SELECT of the table's business columns from PostgreSQL, then `meta` (more select items)."""
-    return f"SELECT {source_columns(table)}, {meta}\nFROM {POSTGRESQL_SOURCE}"
+def source_select(table: Table, meta: str, where: str = "") -> str:
+    """SELECT of the table's business columns from PostgreSQL, then `meta` (more select items).
+
+    ``where``: a condition on the source's own columns, passed down to PostgreSQL. It filters
+    an inner SELECT because the outer one names its casts after the columns (`CAST("id" AS
+    Int64) AS id`): there `id` would mean the cast, which ClickHouse cannot pass down, and
+    the whole table would travel to be filtered.
+    """
+    rows = f"(SELECT * FROM {POSTGRESQL_SOURCE} WHERE {where})" if where else POSTGRESQL_SOURCE
+    return f"SELECT {source_columns(table)}, {meta}\nFROM {rows}"
 
 
 def source_params(table: Table, source: PgSource, **extra) -> dict:
