@@ -15,13 +15,15 @@ from uuid import UUID
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Form, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bionicflow import __version__
 from bionicflow.config import Settings, get_settings
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, overview, user_report
 from bionicflow.reports.export import to_csv
-from reports_api import deps, web
+from reports_api import deps, errors, web
 
 log = logging.getLogger("reports_api")
 
@@ -59,6 +61,8 @@ app = FastAPIOffline(
     lifespan=lifespan,
 )
 app.include_router(web.router)
+app.add_exception_handler(StarletteHTTPException, errors.http_error)
+app.add_exception_handler(RequestValidationError, errors.validation_error)
 
 # The API docs' assets are served from here; the policy keeps the pages from fetching anything
 # elsewhere (ReDoc's bundle links its logo from a CDN: blocked, never requested off the machine).
@@ -116,7 +120,7 @@ def health() -> dict[str, str]:
 
 
 @app.get("/reports", tags=["reports"], summary="User report from one schema (the brief's endpoint)",
-         responses={401: {}, 403: {}, 404: {}, 422: {}, 503: {}, 504: {}})
+         responses=errors.error_responses(401, 403, 404, 422, 503, 504))
 def get_report(schema: Annotated[Schema, Query(description="default (batch) or debezium (CDC)")],
                user_uuid: UserQ = None, fmt: FormatQ = Format.json, the_period: Period = Depends(period),
                caller: auth.Principal = Depends(deps.principal)) -> Response:
@@ -129,7 +133,7 @@ def get_report(schema: Annotated[Schema, Query(description="default (batch) or d
 
 
 @app.get("/reports/overview", tags=["reports"], summary="Overview of a period (analysts)",
-         responses={401: {}, 403: {}, 422: {}, 503: {}, 504: {}})
+         responses=errors.error_responses(401, 403, 422, 503, 504))
 def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json, the_period: Period = Depends(period),
                  caller: auth.Principal = Depends(deps.principal)) -> Response:
     try:
@@ -140,7 +144,7 @@ def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json,
 
 
 @app.get("/reports/compare", tags=["reports"], summary="The same report from both schemas, field by field",
-         responses={401: {}, 403: {}, 404: {}, 422: {}, 503: {}, 504: {}})
+         responses=errors.error_responses(401, 403, 404, 422, 503, 504))
 def get_compare(report: Annotated[Literal["user", "overview"], Query(description="which report")] = "user",
                 user_uuid: UserQ = None, the_period: Period = Depends(period),
                 caller: auth.Principal = Depends(deps.principal)) -> dict:

@@ -1,4 +1,5 @@
-"""schemathesis against reports_api's own OpenAPI schema, on the running stack: no input gives a 5xx."""
+"""schemathesis against reports_api's own OpenAPI schema, on the running stack: no input gives a 5xx,
+and every error has the documented shape `{"detail": str, "errors": [...]}`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ from schemathesis.checks import not_a_server_error
 from tests.stack import cli
 
 EXAMPLES_PER_OPERATION = 40
+
+
+def errors_have_one_shape(ctx, response, case) -> None:
+    """Every 4xx/5xx body is `{"detail": "<text>", "errors": [...]}` (docs/reports.md)."""
+    if response.status_code < 400:
+        return None
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"detail", "errors"}, f"{response.status_code}: {body}"
+    assert isinstance(body["detail"], str) and body["detail"] and isinstance(body["errors"], list), body
+    return None
 
 
 def test_no_generated_request_makes_the_server_fail(stack, report_data):
@@ -23,6 +34,6 @@ def test_no_generated_request_makes_the_server_fail(stack, report_data):
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)
         def no_server_error(case):
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(headers=headers, checks=[not_a_server_error, errors_have_one_shape])
 
         no_server_error()

@@ -139,3 +139,28 @@ def test_web_login_and_side_by_side_report(client):
     assert "Both schemas agree" in page.text and page.text.count("<svg") == 4
     denied = client.get("/ui/report", params={"view": "default", "user_uuid": OTHER_USER})
     assert denied.status_code == 403 and "only their own" in denied.text
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"schema": "ops", "user_uuid": OTHER_USER, "fmt": "xml"}, 422),  # two invalid parameters
+    ({"schema": "default"}, 422),  # raised by the endpoint itself
+    ({"schema": "default", "user_uuid": "00000000-0000-4000-8000-000000000099"}, 404),
+])
+def test_every_error_has_one_shape(client, settings, params, status):
+    response = client.get("/reports", params=params, headers=bearer(settings, "analyst"))
+    body = response.json()
+    assert response.status_code == status and set(body) == {"detail", "errors"}, body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    if params.get("schema") == "ops":  # each invalid parameter named, with its message
+        assert {e["parameter"] for e in body["errors"]} == {"query.schema", "query.fmt"}, body
+        assert "query.schema" in body["detail"] and "query.fmt" in body["detail"], body
+    unauthenticated = client.get("/reports", params={"schema": "default"})
+    assert unauthenticated.status_code == 401 and set(unauthenticated.json()) == {"detail", "errors"}
+
+
+def test_the_openapi_schema_documents_the_error_body(client):
+    spec = client.get("/openapi.json").json()
+    for path in ("/reports", "/reports/overview", "/reports/compare"):
+        for code in ("401", "403", "422"):
+            ref = spec["paths"][path]["get"]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+            assert ref.endswith("/ErrorBody"), (path, code, ref)
