@@ -26,6 +26,7 @@ log = logging.getLogger("airflow.task")
 
 @dag(
     dag_id="backfill",
+    description="Reload a business-time window of default and/or debezium (ad hoc).",
     schedule=None,
     **dag_kwargs(retry_seconds=30),
     tags=["bionicflow", "backfill"],

@@ -28,6 +28,7 @@ from bionicflow.dag_defaults import dag_kwargs
 
 @dag(
     dag_id="cdc_bootstrap",
+    description="Create the ClickHouse schemas and register the Debezium connectors (idempotent).",
     schedule=None,
     **dag_kwargs(retry_seconds=20),
     max_active_runs=1,

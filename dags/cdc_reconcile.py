@@ -42,6 +42,7 @@ log = logging.getLogger("airflow.task")
 
 @dag(
     dag_id="cdc_reconcile",
+    description="Every 10 min: compare source, default and debezium row by row; repair default, restart CDC tasks.",
     schedule="*/10 * * * *",
     **dag_kwargs(retry_seconds=30),
     max_active_runs=1,

@@ -21,6 +21,7 @@ log = logging.getLogger("airflow.task")
 
 @dag(
     dag_id="demo_data",
+    description="Generate demo users and telemetry events in the PostgreSQL sources.",
     schedule=None,
     **dag_kwargs(retry_seconds=10),
     tags=["bionicflow", "demo"],

@@ -36,6 +36,7 @@ log = logging.getLogger("airflow.task")
 
 @dag(
     dag_id="etl_default",
+    description="Hourly batch load of default: every change since the last load (inserts, updates, deletes).",
     schedule="@hourly",
     **dag_kwargs(retry_seconds=30),
     max_active_runs=1,

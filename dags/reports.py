@@ -28,6 +28,7 @@ log = logging.getLogger("airflow.task")
 
 @dag(
     dag_id="reports",
+    description="Build and store every user's report from both schemas and record their differences.",
     schedule="@daily",
     **dag_kwargs(retry_seconds=30),
     max_active_runs=1,

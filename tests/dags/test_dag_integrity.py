@@ -64,6 +64,7 @@ def test_policies(dagbag, dag_id):
     assert "bionicflow" in dag.tags
     assert dag.catchup is False
     assert dag.doc_md and dag.doc_md.strip().startswith("###")
+    assert dag.description and len(dag.description) <= 120, "a one-line description for the UI's DAG list"
     assert dag.default_args.get("retries", 0) >= 2, "retries >= 2 by default; a task may opt out (params checks)"
 
 
