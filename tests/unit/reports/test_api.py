@@ -139,6 +139,8 @@ def test_web_login_and_side_by_side_report(client):
     assert "Both schemas agree" in page.text and page.text.count("<svg") == 4
     denied = client.get("/ui/report", params={"view": "default", "user_uuid": OTHER_USER})
     assert denied.status_code == 403 and "only their own" in denied.text
+    empty = client.get("/ui/report", params={"view": "default", "start": "2001-01-01", "end": "2001-01-31"})
+    assert "No events in this period" in empty.text and "None" not in empty.text, empty.text[-1500:]
 
 
 @pytest.mark.parametrize("params, status", [
