@@ -34,7 +34,10 @@ def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResp
 def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_principal)) -> HTMLResponse:
     if caller is None:
         return _page(request, "login.html")
-    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=request.query_params.get("msg"))
+    # the form keeps what the last report asked for ("← back" passes it along)
+    chosen = {k: request.query_params.get(k, "") for k in ("user_uuid", "start", "end")}
+    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=request.query_params.get("msg"),
+                 chosen=chosen)
 
 
 @router.post("/login")
@@ -97,5 +100,6 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
     except HTTPException as exc:
         return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
                      error=exc.detail)
+    back = "/?" + urlencode({"user_uuid": user_uuid, "start": start, "end": end})
     return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
-                 reports=comparison["reports"], user_uuid=target, period=period)
+                 reports=comparison["reports"], user_uuid=target, period=period, back=back)

@@ -5,6 +5,8 @@ import io
 import time
 
 import jwt
+import re
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
@@ -141,6 +143,10 @@ def test_web_login_and_side_by_side_report(client):
     assert denied.status_code == 403 and "only their own" in denied.text
     empty = client.get("/ui/report", params={"view": "default", "start": "2001-01-01", "end": "2001-01-31"})
     assert "No events in this period" in empty.text and "None" not in empty.text, empty.text[-1500:]
+    # "← back" keeps the period: the form comes back filled with it
+    back = re.search(r'href="([^"]*)" id="back"', empty.text).group(1).replace("&amp;", "&")
+    form = client.get(back).text
+    assert 'value="2001-01-01"' in form and 'value="2001-01-31"' in form, back
 
 
 @pytest.mark.parametrize("params, status", [
