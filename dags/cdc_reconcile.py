@@ -60,6 +60,8 @@ def cdc_reconcile():
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         from bionicflow.cdc.connectors import ConnectError, load_connectors
+        from bionicflow.kernel.source_columns import column_drift, read_source_columns
+        from bionicflow.kernel.tables import TABLES
         from bionicflow.reconcile.run import reconcile as run_reconciliation
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
@@ -71,6 +73,13 @@ def cdc_reconcile():
             connectors = None
         last_commit = {table: PostgresHook(postgres_conn_id=conn_id).get_first(LAST_COMMIT_SQL)[0]
                        for table, conn_id in SOURCE_CONNECTIONS.items()}
+        for table in TABLES:  # a source column added, dropped or renamed: never a silent divergence
+            conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
+            try:
+                for line in column_drift(table, read_source_columns(conn, table)):
+                    log.warning("source schema: %s", line)
+            finally:
+                conn.close()
         report = run_reconciliation(
             ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],

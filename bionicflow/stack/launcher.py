@@ -15,6 +15,8 @@ from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.kernel import cursors
 from bionicflow.kernel.olap import olap_client
+from bionicflow.kernel.source_columns import column_drift, read_source_columns
+from bionicflow.kernel.tables import TABLES
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.postgres import CLUSTERS, ClusterManager
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
@@ -232,9 +234,25 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
                  for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
         doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
+        doc["warnings"] += source_column_drift(settings, result)
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
         doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc
+
+
+def source_column_drift(settings: Settings, services: dict) -> list[str]:
+    """Differences between the source tables' columns and the ones bionicflow copies (docs/cdc.md)."""
+    lines: list[str] = []
+    connect = superuser_connector(settings)
+    for table in TABLES:
+        if not services.get(table.source_database, {}).get("healthy"):
+            continue  # a database that is down is reported as such already
+        conn = connect(table.source_database)
+        try:
+            lines += column_drift(table, read_source_columns(conn, table))
+        finally:
+            conn.close()
+    return lines
 
 
 def superuser_connector(settings: Settings):

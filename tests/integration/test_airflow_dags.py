@@ -206,3 +206,33 @@ def test_reconcile_fails_when_a_slot_holds_back_more_wal_than_the_limit(stack, a
     assert finished["state"] == "failed" and states["check_retained_wal"] == "failed", states
     log = airflow.task_log("cdc_reconcile", run["dag_run_id"], "check_retained_wal")
     assert "replication slot crm_debezium_slot holds back" in log, log[-3000:]
+
+
+def test_a_source_column_added_is_surfaced_by_status_and_reconcile(stack, airflow, bootstrapped):
+    """Neither road copies a column it does not know: status and cdc_reconcile say so, never silently."""
+    import json
+
+    from tests.integration.test_cdc import _pg
+    from tests.stack import cli
+
+    def drift() -> list[str]:
+        return [w for w in json.loads(cli("status", "--json").stdout)["warnings"] if "crm_db.users" in w]
+
+    assert drift() == []
+    conn = _pg(stack, "crm_db")
+    conn.autocommit = True
+    try:
+        conn.cursor().execute("ALTER TABLE users ADD COLUMN note text")
+        try:
+            lines = drift()
+            assert len(lines) == 1 and "column note" in lines[0] and "does not copy" in lines[0], lines
+            plain = cli("status")
+            assert plain.returncode == 1 and "column note" in plain.stderr, plain.stderr
+            run = run_ok(airflow, "cdc_reconcile")
+            log = airflow.task_log("cdc_reconcile", run["dag_run_id"], "reconcile")
+            assert "source schema: crm_db.users has a column note" in log, log[-3000:]
+        finally:
+            conn.cursor().execute("ALTER TABLE users DROP COLUMN note")
+    finally:
+        conn.close()
+    assert drift() == []

@@ -1,0 +1,46 @@
+"""Whether a source table still has the columns bionicflow copies, and no others (pure logic + one query).
+
+Neither road changes ClickHouse's tables when a source table changes: a dropped or renamed
+column, or a new one, must never be a silent divergence. `bionicflow status` and
+`cdc_reconcile` report each difference with what it does to the two roads and the fix
+(docs/cdc.md, "Schema changes").
+"""
+
+from __future__ import annotations
+
+from bionicflow.kernel.tables import Table
+
+# The catalogue is readable by every role (the read-only ETL role included), unlike
+# information_schema, which shows only columns the role has a privilege on.
+SOURCE_COLUMNS_SQL = """
+SELECT a.attname::text FROM pg_attribute AS a
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+"""
+
+
+def column_drift(table: Table, actual: list[str]) -> list[str]:
+    """One line per difference between the source table's columns and the ones bionicflow copies."""
+    if not actual:
+        return [f"{table.source_database}.{table.source_table} is missing or has no columns"]
+    expected = [c.source for c in table.columns]
+    where = f"{table.source_database}.{table.source_table}"
+    lines = [
+        f"{where} has no column {name} any more (dropped or renamed): CDC changes lack it, so `debezium` stores "
+        f"them without it (or dead-letters them when it may not be empty); batch loads read {table.olap_relation}, "
+        "which a rename follows and a DROP ... CASCADE removed. Restore the column, or change bionicflow's table "
+        "definition (bionicflow/kernel/tables.py) and rebuild both schemas"
+        for name in expected if name not in actual
+    ]
+    lines += [
+        f"{where} has a column {name} that bionicflow does not copy: neither `default` nor `debezium` carries it. "
+        "Add it to bionicflow/kernel/tables.py and rebuild both schemas to copy it"
+        for name in actual if name not in expected
+    ]
+    return lines
+
+
+def read_source_columns(conn, table: Table) -> list[str]:
+    """The table's current column names, over a psycopg2-style connection to its database."""
+    with conn.cursor() as cur:
+        cur.execute(SOURCE_COLUMNS_SQL, (f"public.{table.source_table}",))
+        return [row[0] for row in cur.fetchall()]
