@@ -5,7 +5,8 @@
 2. Unless PostgreSQL's row counters show no row written since the cursor, load every row
    written by a transaction at or above the cursor (`_xid >= cursor`), whatever its
    business timestamps say: inserts (backdated ones too) and updates.
-3. Unless the counters show no row updated or deleted, sync the keys: the source's keys
+3. Unless the counters show no row updated or deleted, sync the keys, and remove the old
+   position of every row an update moved (a changed `user_uuid` changes the sorting key): the source's keys
    arrive as one 64-bit bitmap per 64 ids (aggregated in PostgreSQL: 1/64 of the rows
    travel), `default` builds the same bitmaps; where they differ, the keys only `default`
    has are deleted from it and the keys only the source has are loaded by key (or the
@@ -96,6 +97,34 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
     return f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
 
+def _moved_keys(table: Table) -> str:
+    """Keys with versions at more than one position: an update changed the sorting key (e.g. `user_uuid`)."""
+    prefix = ", ".join(table.sort_prefix)
+    return (f"SELECT {table.key}, groupArray(_version) AS versions, max(_version) AS newest "
+            f"FROM {DEFAULT_DB}.{table.name} GROUP BY {table.key} HAVING uniqExact(tuple({prefix})) > 1")
+
+
+def count_moved_sql(table: Table) -> str:
+    return f"SELECT count() FROM ({_moved_keys(table)})"
+
+
+def drop_moved_sql(table: Table) -> str:
+    """Delete every version but the newest of a moved key (the replacing engine keeps one version per
+    sorting key, so a row whose `user_uuid` changed would otherwise stay twice under FINAL)."""
+    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key}, _version) IN "
+            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) FROM ({_moved_keys(table)}))")
+
+
+def drop_moved_versions(olap, table: Table) -> int:
+    """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved."""
+    if not table.sort_prefix:
+        return 0
+    moved = int(olap.command(count_moved_sql(table)))
+    if moved:
+        olap.command(drop_moved_sql(table))
+    return moved
+
+
 def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:
     """Compare the key sets; the differing bitmaps stay in the scratch table for the repair."""
     olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
@@ -161,6 +190,8 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
                 loaded += load_keys(olap, table, source, keys)
         finally:
             olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
+        # an update (counted with the deletes) may have changed a row's sorting key
+        drop_moved_versions(olap, table)
     cursor = previous.advanced(state, plan.read_rows, plan.sync_keys, "incremental")
     write_cursor(olap, table, cursor, run_id)
     return LoadResult(table.name, "incremental", loaded, time.perf_counter() - started, deleted=deleted,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bionicflow.etl.changes import load_changes, load_keys
+from bionicflow.etl.changes import drop_moved_versions, load_changes, load_keys
 from bionicflow.etl.load import LoadResult, full_refresh
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.kernel.sources import PgSource
@@ -38,6 +38,7 @@ def repair(olap, table: Table, source: PgSource, run_id: str = "") -> LoadResult
         result = load_changes(olap, table, source, run_id, verify_keys=True)
         if result.mode == "incremental":
             reloaded = load_keys(olap, table, source, keys)
+            drop_moved_versions(olap, table)
             result = replace(result, mode="repair", rows=result.rows + reloaded, seconds=time.perf_counter() - started)
     olap.command(FORGET_KEYS_SQL, parameters={"table": table.name, "read_at": read_at})
     return result

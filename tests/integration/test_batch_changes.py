@@ -45,6 +45,9 @@ CHANGES = {
         "(SELECT id FROM telemetry_events ORDER BY id LIMIT 40)",
         "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events WHERE muscle_group = 'baseline' "
         "ORDER BY id LIMIT 30)",
+        # an event moved to another user: its sorting key in `default` changes
+        "UPDATE telemetry_events SET user_uuid = gen_random_uuid() WHERE id IN (SELECT id FROM telemetry_events "
+        "WHERE muscle_group = 'baseline' ORDER BY id DESC LIMIT 12)",
     ],
 }
 # rows loaded before the changes: the deletes above remove some of them
@@ -91,6 +94,9 @@ def test_default_form_run_brings_every_insert_update_and_delete(loaded, airflow)
     run = run_ok(airflow, "etl_default")  # logical_date null, conf {}: the default form
     for table in (USERS, TELEMETRY_EVENTS):
         assert default_rows(settings, table) == source_rows(settings, table), f"{table.name} differs"
+        rows, keys = _olap(settings).query(f"SELECT count(), uniqExact({table.key}) FROM default.{table.name} FINAL"
+                                           ).result_rows[0]
+        assert rows == keys, f"default.{table.name}: {rows - keys} keys twice under FINAL (a moved row kept)"
     loads = _loads(settings, run["dag_run_id"])
     assert {t: (mode, reason) for t, (mode, _, _, reason, _) in loads.items()} == {
         "users": ("incremental", ""), "telemetry_events": ("incremental", "")}

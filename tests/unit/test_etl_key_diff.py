@@ -66,3 +66,17 @@ def test_a_side_with_no_keys_differs_in_every_key(client):
 
 def test_no_keys_on_either_side_is_no_difference(client):
     assert diff(client, set(), [])[0] == changes.KeyDiff(0, 0)
+
+
+def test_a_row_whose_sorting_key_changed_keeps_only_its_newest_position(client):
+    """An update of `user_uuid` puts the new version at another sorting key: FINAL alone would keep both."""
+    rows = [(1, "00000000-0000-4000-8000-00000000000a", 1), (1, "00000000-0000-4000-8000-00000000000b", 2),
+            (2, "00000000-0000-4000-8000-00000000000a", 1), (3, "00000000-0000-4000-8000-00000000000c", 1),
+            (3, "00000000-0000-4000-8000-00000000000c", 5)]  # 3: versions at one position (FINAL collapses them)
+    values = ", ".join(f"({k}, '{u}', 'n', 'e', now64(6), {v})" for k, u, v in rows)
+    client.command(f"INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) VALUES {values}")
+    final = "SELECT user_id, toString(user_uuid) FROM default.users FINAL ORDER BY user_id"
+    assert len(client.query(final).result_rows) == 4  # key 1 twice
+    assert changes.drop_moved_versions(client, USERS) == 1
+    assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (3, rows[3][1])]
+    assert changes.drop_moved_versions(client, USERS) == 0  # nothing left to move
