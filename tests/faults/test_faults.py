@@ -419,6 +419,27 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airf
            reconciliation=reconciliation_verdict(settings, airflow))
 
 
+def test_heartbeat_moves_an_idle_databases_slot(running):
+    """Only non-captured writes in crm_db: the heartbeat still advances its slot, so WAL is released."""
+    settings = running
+    conn = _pg(settings, "crm_db")
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS scratch_wal (payload text)")
+        cur.execute("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'crm_debezium_slot'")
+        before = cur.fetchone()[0]
+        deadline = time.monotonic() + 120
+        while True:
+            cur.execute("INSERT INTO scratch_wal SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
+            cur.execute("SELECT confirmed_flush_lsn > %s::pg_lsn FROM pg_replication_slots "
+                        "WHERE slot_name = 'crm_debezium_slot'", (before,))
+            if cur.fetchone()[0]:
+                break
+            assert time.monotonic() < deadline, "the idle database's slot did not move within 120s"
+            time.sleep(2)
+        cur.execute("DROP TABLE scratch_wal")
+    conn.close()
+
+
 def _raise_topic_limit(settings, topic: str, limit: int) -> None:
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
@@ -479,24 +500,3 @@ def test_oversized_change_fails_the_task_until_the_limit_is_raised(running, airf
 
 def _task_states(connect: KafkaConnectClient, name: str) -> list[str]:
     return [t["state"] for t in connect.statuses().get(name, {}).get("tasks", [])]
-
-
-def test_heartbeat_moves_an_idle_databases_slot(running):
-    """Only non-captured writes in crm_db: the heartbeat still advances its slot, so WAL is released."""
-    settings = running
-    conn = _pg(settings, "crm_db")
-    with conn.cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS scratch_wal (payload text)")
-        cur.execute("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'crm_debezium_slot'")
-        before = cur.fetchone()[0]
-        deadline = time.monotonic() + 120
-        while True:
-            cur.execute("INSERT INTO scratch_wal SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
-            cur.execute("SELECT confirmed_flush_lsn > %s::pg_lsn FROM pg_replication_slots "
-                        "WHERE slot_name = 'crm_debezium_slot'", (before,))
-            if cur.fetchone()[0]:
-                break
-            assert time.monotonic() < deadline, "the idle database's slot did not move within 120s"
-            time.sleep(2)
-        cur.execute("DROP TABLE scratch_wal")
-    conn.close()
