@@ -157,6 +157,7 @@ def test_reconcile_repairs_a_default_corrupted_behind_its_back(loaded, airflow):
     settings = loaded
     run_ok(airflow, "etl_default")
     olap = _olap(settings)
+    damaged_at = olap.query("SELECT now64(6)").result_rows[0][0]
     victims = [k for (k,) in olap.query("SELECT user_id FROM default.users FINAL ORDER BY user_id LIMIT 3").result_rows]
     olap.command("DELETE FROM default.users WHERE user_id IN {k:Array(Int64)}", parameters={"k": victims[:2]})
     olap.command("ALTER TABLE default.users UPDATE name = 'tampered' WHERE user_id = {k:Int64} "
@@ -164,14 +165,19 @@ def test_reconcile_repairs_a_default_corrupted_behind_its_back(loaded, airflow):
     # a key the source never had: no source row was deleted since the load, so it cannot be lag
     olap.command("INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) "
                  "VALUES (987654321, generateUUIDv4(), 'phantom', 'p@example.org', now64(6), 1)")
-    run = run_ok(airflow, "cdc_reconcile")
-    states = airflow.task_states("cdc_reconcile", run["dag_run_id"])
-    assert states["fallback_etl_default"] == "success" and states["verify_default"] == "success", states
-    stale = olap.command("SELECT stale_rows FROM ops.reconciliation_tables WHERE run_id = {r:String} "
-                         "AND side = 'default' AND table = 'users'", parameters={"r": run["dag_run_id"]})
+    run_ok(airflow, "cdc_reconcile")
+    # the schedule's own run may find the damage first (max_active_runs=1 queues ours behind it): whichever did
+    found = olap.query(
+        "SELECT run_id, stale_rows FROM ops.reconciliation_tables WHERE side = 'default' AND table = 'users' "
+        "AND started_at >= {t:DateTime64(6)} AND stale_rows > 0 ORDER BY started_at LIMIT 1",
+        parameters={"t": damaged_at}).result_rows
+    assert found, "no reconciliation after the damage found default.users wrong"
+    run_id, stale = found[0]
     assert int(stale) == 4, stale  # two rows gone, one different, one phantom: all wrong, none lag
+    states = airflow.task_states("cdc_reconcile", run_id)
+    assert states["fallback_etl_default"] == "success" and states["verify_default"] == "success", states
     details = json.loads(olap.command("SELECT details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
-                                      parameters={"r": run["dag_run_id"]}))
+                                      parameters={"r": run_id}))
     assert details["etl_default_conf"] == {"mode": "repair", "tables": ["users"]}, details
     # the repair reloaded by key what reconciliation recorded, deleted the phantom, and forgot the keys
     mode, rows, deleted = olap.query("SELECT mode, rows, deleted FROM ops.etl_runs WHERE table = 'users' "
