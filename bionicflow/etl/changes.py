@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
-from bionicflow.etl.load import LoadResult, full_refresh, load_sql, new_version
+from bionicflow.etl.load import LoadResult, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
@@ -140,18 +140,16 @@ def count_key_diff(olap, table: Table) -> KeyDiff:
 def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
     loaded = 0
     for start in range(0, len(keys), KEYS_PER_READ):
-        summary = olap.query(load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
-                             parameters=source_params(table, source, version=new_version()),
-                             settings=LOAD_SETTINGS).summary
-        loaded += int((summary or {}).get("written_rows", 0))
+        loaded += written_rows(olap.query(load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
+                                          parameters=source_params(table, source, version=new_version()),
+                                          settings=LOAD_SETTINGS).summary)
     return loaded
 
 
 def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int) -> int:
-    summary = olap.query(load_sql(table, table.name, changed=True),
-                         parameters=source_params(table, source, since=since_xid, version=new_version()),
-                         settings=LOAD_SETTINGS).summary
-    return int((summary or {}).get("written_rows", 0))
+    return written_rows(olap.query(load_sql(table, table.name, changed=True),
+                                   parameters=source_params(table, source, since=since_xid, version=new_version()),
+                                   settings=LOAD_SETTINGS).summary)
 
 
 def _skipped(plan: Plan) -> str:

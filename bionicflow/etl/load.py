@@ -44,6 +44,11 @@ def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = 
     return f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
 
+def written_rows(summary: dict | None) -> int:
+    """Rows an INSERT wrote, from its query summary (clickhouse-connect's `QueryResult.summary`)."""
+    return int((summary or {}).get("written_rows", 0))
+
+
 def resolve_table(name: str) -> Table:
     try:
         return TABLES_BY_NAME[name]
@@ -65,10 +70,9 @@ def load_window(olap, table: Table, source: PgSource, start: datetime, end: date
     check_window(start, end)
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
-    summary = olap.query(load_sql(table, table.name, windowed=True),
-                         parameters=source_params(table, source, version=new_version(), start=start, end=end),
-                         settings=LOAD_SETTINGS)
-    rows = int(summary.summary.get("written_rows", 0)) if summary.summary else 0
+    rows = written_rows(olap.query(load_sql(table, table.name, windowed=True),
+                                   parameters=source_params(table, source, version=new_version(), start=start, end=end),
+                                   settings=LOAD_SETTINGS).summary)
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
 

@@ -181,11 +181,13 @@ def terminate(pids: list[int], grace: float = SWEEP_GRACE) -> list[int]:
     return [p.pid for p in procs]
 
 
-def _describe(pid: int) -> str:
+def _process(pid: int, service: str | None) -> StackProcess:
+    """What is known of ``pid`` right now (a process that has just exited keeps only its pid)."""
     try:
-        return f"{pid} ({' '.join(psutil.Process(pid).cmdline())[:60]})"
+        command = " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:
-        return str(pid)
+        command = ""
+    return StackProcess(pid, service, command)
 
 
 def _own_lineage() -> set[int]:
@@ -301,7 +303,7 @@ class Keeper:
         tagged = stack_processes(self.state_dir, self.service, exclude={os.getpid()})
         pids = sorted({*known, *(p.pid for p in tagged)} - {os.getpid()})
         if pids:
-            self.say(f"stopping {len(pids)} process(es) {why}: " + ", ".join(_describe(pid) for pid in pids))
+            self.say(f"stopping {len(pids)} process(es) {why}: " + ", ".join(_process(pid, self.service).describe() for pid in pids))
             terminate(pids)
         self.reap()
 
