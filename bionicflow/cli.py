@@ -309,6 +309,19 @@ def cdc_bootstrap(
         err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
 
 
+@cdc_app.command("apply-truncations")
+def cdc_apply_truncations() -> None:
+    """Purge `debezium` of the rows a source TRUNCATE removed (compose; the embedded consumer does it itself)."""
+    from bionicflow.cdc.truncations import apply_pending
+    from bionicflow.kernel.olap import olap_client
+
+    purges = apply_pending(olap_client(get_settings()))
+    for purge in purges:
+        err.print(f"{purge.table}: rows before topic position {purge.version - 1} deleted "
+                  f"({purge.truncations} TRUNCATE message(s))")
+    if not purges:
+        err.print("no TRUNCATE waiting to be applied")
+
 
 @cdc_app.command("dead-letters")
 def cdc_dead_letters(

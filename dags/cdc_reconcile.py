@@ -19,6 +19,9 @@ load): mode `repair` reloads the wrong rows by key (recorded in `ops.default_rep
 or, past 100,000 of them, mode `full` refreshes those tables whole. Then it verifies
 `default`; a difference that persists fails the run.
 
+`apply_truncations` first purges `debezium` of the rows a source TRUNCATE removed, where the
+CDC consumer has not already (compose: ClickHouse's Kafka engine feeds the views).
+
 `check_retained_wal` fails the run when a source's replication slot holds back more WAL than
 `wal_retained_limit_bytes` (the param, or BIONICFLOW_WAL_RETAINED_LIMIT_BYTES, 1 GiB by
 default): a stalled slot fills the source's disk, the classic CDC outage.
@@ -90,6 +93,16 @@ def cdc_reconcile():
         return report.summary()
 
     @task
+    def apply_truncations() -> list[dict]:
+        """Purge `debezium` of what a source TRUNCATE removed (compose's Kafka engine has no consumer to do it)."""
+        from dataclasses import asdict
+
+        from bionicflow.cdc.truncations import apply_pending
+        from bionicflow_airflow import ClickHouseHook
+
+        return [asdict(p) for p in apply_pending(ClickHouseHook().get_client())]
+
+    @task
     def restart_failed(summary: dict) -> list[str]:
         from bionicflow_airflow import KafkaConnectHook
 
@@ -139,6 +152,7 @@ def cdc_reconcile():
 
     check_retained_wal()
     summary = reconcile()
+    apply_truncations() >> summary
     restart_failed(summary)
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
     # a paused etl_default would leave its run queued: fail after 20 min rather than wait forever

@@ -27,6 +27,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
+from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
 from bionicflow.kernel.olap import olap_client
 from bionicflow.config import Settings, get_settings
 
@@ -46,6 +47,7 @@ class TableProgress:
     messages: int = 0
     batches: int = 0
     dead_lettered_by_consumer: int = 0
+    truncations_applied: int = 0
     last_poll_at: float = 0.0
     last_commit_at: float = 0.0
     waiting_for: str = ""
@@ -139,6 +141,7 @@ class TableConsumer(threading.Thread):
 
     def run(self) -> None:
         self._wait_for_schema()
+        self._with_retry(self._apply_truncations)  # one recorded but not purged before a restart
         consumer = self._consumer()
         consumer.subscribe([self.table.topic])
         try:
@@ -148,7 +151,9 @@ class TableConsumer(threading.Thread):
                 rows = [to_row(m) for m in batch if self._usable(m)]
                 if not rows:
                     continue
-                self._write_with_retry(rows)
+                self._with_retry(lambda: self.sink.write(rows))
+                if has_truncate_hint(row[0] for row in rows):  # purge before the offsets are committed
+                    self._with_retry(self._apply_truncations)
                 consumer.commit(asynchronous=False)
                 self.progress.messages += len(rows)
                 self.progress.batches += 1
@@ -178,11 +183,14 @@ class TableConsumer(threading.Thread):
             self.progress.last_poll_at = time.time()
             self.stop.wait(2)
 
-    def _write_with_retry(self, rows: list[list]) -> None:
+    def _apply_truncations(self) -> None:
+        self.progress.truncations_applied += sum(p.truncations for p in apply_pending(self.sink.client, self.table.name))
+
+    def _with_retry(self, action: Callable[[], None]) -> None:
         delay = 0.5
         while True:
             try:
-                self.sink.write(rows)
+                action()
                 self.progress.last_error = ""
                 return
             except (OperationalError, OSError) as exc:

@@ -249,7 +249,45 @@ def dead_letter_view_ddl(table: Table) -> str:
         + _message_parts() + "\n"
         "SELECT _topic AS topic, _partition AS partition, _offset AS offset,\n"
         f"       payload AS raw_value, {_problem(table)} AS error, now64(6) AS received_at\n"
-        f"FROM {DATABASE}.{table.name}_kafka\nWHERE NOT {_usable(table)}"
+        f"FROM {DATABASE}.{table.name}_kafka\nWHERE NOT {_usable(table)} AND NOT ({_truncate(table)})"
+    )
+
+
+# One row per TRUNCATE message: every row of the table older than `_version` is gone in the
+# source. The purge itself (a lightweight DELETE) is run by bionicflow/cdc/truncations.py;
+# a redelivered TRUNCATE inserts its row again with `applied_at` NULL, so it is purged again
+# (the redelivery brought the rows before it back too).
+TRUNCATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.truncations
+(
+    table_name LowCardinality(String),
+    _version UInt64,
+    topic LowCardinality(String),
+    partition UInt64,
+    offset UInt64,
+    _lsn UInt64,
+    _source_ts DateTime64(6),
+    received_at DateTime64(6) DEFAULT now64(6),
+    applied_at Nullable(DateTime64(6))
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (table_name, _version)"""
+
+
+def _truncate(table: Table) -> str:
+    """True for Debezium's TRUNCATE message of this table (op `t`: no row image, table in `source`)."""
+    return (f"isValidJSON(payload) AND op = 't' "
+            f"AND JSONExtractString(src, 'table') = '{table.source_table}'")
+
+
+def truncation_view_ddl(table: Table) -> str:
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_truncations_mv TO {DATABASE}.truncations\nAS\n"
+        + _message_parts() + "\n"
+        f"SELECT '{table.name}' AS table_name, _offset + 1 AS _version, _topic AS topic, _partition AS partition,\n"
+        "       _offset AS offset, JSONExtractUInt(src, 'lsn') AS _lsn,\n"
+        "       fromUnixTimestamp64Micro(JSONExtractInt(src, 'ts_us')) AS _source_ts, now64(6) AS received_at,\n"
+        "       CAST(NULL AS Nullable(DateTime64(6))) AS applied_at\n"
+        f"FROM {DATABASE}.{table.name}_kafka\nWHERE {_truncate(table)}"
     )
 
 
@@ -258,8 +296,8 @@ def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | Non
 
     `cluster`: the same schema on a ClickHouse cluster (ON CLUSTER, Replicated* engines).
     """
-    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL]
+    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL, TRUNCATIONS_DDL]
     for table in TABLES:
         statements += [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table),
-                       view_ddl(table), dead_letter_view_ddl(table)]
+                       view_ddl(table), dead_letter_view_ddl(table), truncation_view_ddl(table)]
     return [for_cluster(s, cluster) for s in statements] if cluster else statements

@@ -1,9 +1,8 @@
 """A TRUNCATE of a source table: the batch road notices the rewritten table and refreshes it whole.
 
-In a module of its own that runs after tests/integration/test_cdc.py: CDC does not carry
-TRUNCATE yet (Debezium skips it by default), so the test truncates and puts the rows back
-in one transaction; CDC then sees every row inserted again, which changes what
-test_cdc's snapshot test looks at.
+In a module of its own that runs after tests/integration/test_cdc.py: the test truncates and
+puts the rows back in one transaction, which CDC carries as a TRUNCATE followed by every row
+inserted again, which changes what test_cdc's snapshot test looks at.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from tests.stack import run_ok
 
 def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(loaded, airflow):
     settings = loaded
-    # TRUNCATE, then the rows back in the same transaction (CDC, which does not carry TRUNCATE
-    # yet, sees them as inserts), then a few deleted: the table has a new file, the cursor is void
+    # TRUNCATE, then the rows back in the same transaction, then a few deleted: the table has a
+    # new file, the cursor is void
     _apply(settings, "crm_db", [
         "BEGIN; CREATE TEMP TABLE kept ON COMMIT DROP AS SELECT * FROM users; TRUNCATE users; "
         "INSERT INTO users SELECT * FROM kept; COMMIT",

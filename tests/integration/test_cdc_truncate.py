@@ -1,0 +1,126 @@
+"""TRUNCATE on the CDC road, on the live stack: `debezium` follows the source through it.
+
+Runs after tests/integration/test_cdc.py (whose snapshot test looks at the seeded rows); each
+test keeps a copy of its table and puts the rows back at the end, for the modules after it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
+from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
+from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, source_rows, wait_converged
+from tests.stack import cli
+
+BURST = {
+    "users": [
+        "INSERT INTO users (name, email, age, country, registered_at) "
+        "SELECT 'burst ' || g, 'b@example.org', g, 'DE', now() - interval '3 years' FROM generate_series(1, 40) g",
+        "UPDATE users SET age = age + 100, country = 'FR' WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 15)",
+        "DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 5)",
+    ],
+    "telemetry_events": [
+        "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
+        " signal_amplitude, created_ts, saved_ts) SELECT gen_random_uuid(), 'arm', 'burst', g, g, g * 0.5,"
+        " now() - interval '2 years', now() FROM generate_series(1, 40) g",
+        "UPDATE telemetry_events SET signal_amplitude = -signal_amplitude, signal_duration = 7 WHERE id IN "
+        "(SELECT id FROM telemetry_events ORDER BY id DESC LIMIT 15)",
+        "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events ORDER BY id DESC LIMIT 5)",
+    ],
+}
+
+
+def _run(settings, db: str, statements: list[str]) -> None:
+    conn = _pg(settings, db)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _topic_messages(settings, table, start: int) -> list[list]:
+    """The table topic's raw messages from offset ``start`` to its end, as the consumer inserts them."""
+    consumer = Consumer({"bootstrap.servers": f"{settings.host}:{settings.kafka_port}",
+                         "group.id": f"test-redelivery-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        _, high = consumer.get_watermark_offsets(TopicPartition(table.topic, 0), timeout=10)
+        consumer.assign([TopicPartition(table.topic, 0, start)])
+        rows = []
+        while len(rows) < high - start:
+            msg = consumer.poll(10)
+            assert msg is not None, f"{table.topic}: only {len(rows)} of {high - start} messages read back"
+            assert msg.error() is None, msg.error()
+            rows.append([msg.value() or b"", msg.topic(), msg.partition(), msg.offset()])
+        return rows
+    finally:
+        consumer.close()
+
+
+def _truncations(settings, table) -> list[tuple]:
+    return _olap(settings).query(
+        "SELECT _version, applied_at IS NOT NULL FROM debezium.truncations FINAL WHERE table_name = {t:String} "
+        "ORDER BY _version", parameters={"t": table.name}).result_rows
+
+
+@pytest.mark.parametrize("table", [USERS, TELEMETRY_EVENTS], ids=lambda t: t.name)
+def test_truncate_between_bursts_is_followed_in_order_and_survives_redelivery(stack, cdc, table):
+    db = table.source_database
+    olap = _olap(stack)
+    wait_converged(stack, table)
+    dead_before = olap.command("SELECT count() FROM debezium.dead_letters WHERE topic = {t:String}",
+                               parameters={"t": table.topic})
+    known = {v for v, _ in _truncations(stack, table)}
+    kept = f"kept_{table.name}"
+    _run(stack, db, [f"DROP TABLE IF EXISTS {kept}", f"CREATE TABLE {kept} AS SELECT * FROM {table.source_table}"])
+    try:
+        _run(stack, db, BURST[table.name])
+        wait_converged(stack, table)
+
+        _run(stack, db, [f"TRUNCATE {table.source_table}"])
+        assert wait_converged(stack, table) == {}, "debezium still has rows of a truncated table"
+
+        _run(stack, db, BURST[table.name])  # a burst after the TRUNCATE: these rows stay
+        assert len(wait_converged(stack, table)) == 35
+
+        # one transaction: rows in, TRUNCATE, rows in again: only the last ones remain
+        _run(stack, db, ["BEGIN", *BURST[table.name][:1], f"TRUNCATE {table.source_table}", *BURST[table.name], "COMMIT"])
+        assert len(wait_converged(stack, table)) == 35
+        new = [(v, applied) for v, applied in _truncations(stack, table) if v not in known]
+        assert len(new) == 2 and all(applied for _, applied in new), new
+
+        # redelivery: the consumer died before committing, everything from the first TRUNCATE's
+        # burst on arrives again at the same offsets; applying the truncations again changes nothing
+        first = min(v for v, _ in new) - 1
+        expected = source_rows(stack, table)
+        olap.insert(f"debezium.{table.name}_kafka", _topic_messages(stack, table, max(0, first - 100)),
+                    column_names=["payload", "_topic", "_partition", "_offset"])
+        applied = cli("cdc", "apply-truncations")
+        assert applied.returncode == 0 and "TRUNCATE message(s)" in applied.stderr, applied.stderr
+        assert wait_converged(stack, table) == expected
+        no_duplicate_keys(stack, table)
+        dead_after = olap.command("SELECT count() FROM debezium.dead_letters WHERE topic = {t:String}",
+                                  parameters={"t": table.topic})
+        assert dead_after == dead_before, "a TRUNCATE message was dead-lettered"
+    finally:  # the rows back, for the modules after this one
+        _run(stack, db, [f"TRUNCATE {table.source_table}",
+                         f"INSERT INTO {table.source_table} SELECT * FROM {kept}", f"DROP TABLE {kept}"])
+    wait_converged(stack, table)
+
+
+def test_truncations_are_visible_to_the_operator(stack, cdc):
+    """The CLI says what it did, and applying with nothing pending is harmless."""
+    out = cli("cdc", "apply-truncations")
+    assert out.returncode == 0, out.stderr
+    assert "no TRUNCATE waiting to be applied" in out.stderr, out.stderr
+    rows = _olap(stack).query("SELECT table_name, count(), countIf(applied_at IS NULL) FROM debezium.truncations "
+                              "FINAL GROUP BY table_name ORDER BY table_name").result_rows
+    assert [(name, pending) for name, _, pending in rows] == [("telemetry_events", 0), ("users", 0)], rows
+    assert all(count >= 3 for _, count, _ in rows), rows  # two in each test and one while putting the rows back
+    assert json.loads(cli("status", "--json").stdout)["services"]["cdc_consumer"]["healthy"]
