@@ -129,6 +129,18 @@ def _warn_orphans(orphans: list, state: str) -> None:
     err.print("  stop them with `bionicflow down --force`", highlight=False, markup=False)
 
 
+def _cdc_line(entry: dict) -> str:
+    """One table's CDC lag in words, as `status` prints it."""
+    if entry.get("lag_seconds") is None:
+        return "lag unknown: " + (entry.get("kafka_error") or entry.get("lag_basis") or "not measured")
+    line = f"CDC lag {entry['lag_seconds']:.1f} s (since the {entry['lag_basis']})"
+    if entry.get("consumer_lag_messages"):
+        line += f", {entry['consumer_lag_messages']:,} messages not yet read"
+    if entry.get("slot_retained_wal_bytes") is not None:
+        line += f"; slot {entry['slot']} holds {entry['slot_retained_wal_bytes'] / 1024**2:.1f} MiB of WAL"
+    return line
+
+
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print the machine-readable document.")) -> None:
     """Health, pid, port and URL of every service."""
@@ -149,6 +161,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
         age = batch.get("age_seconds")
         out.print(f"default.{name}: " + (f"last loaded {age / 60:.0f} min ago ({batch['mode']})" if age is not None
                                          else batch.get("error") or "never loaded (etl_default runs hourly)"))
+    for name, cdc in doc.get("lag", {}).items():
+        out.print(f"debezium.{name}: " + _cdc_line(cdc), highlight=False)
     for warning in doc.get("warnings", []):
         err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
     if doc["orphans"]:

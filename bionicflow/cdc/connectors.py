@@ -123,6 +123,13 @@ class KafkaConnectClient:
     def restart_failed(self, name: str) -> None:
         self._call("POST", f"/connectors/{name}/restart", params={"includeTasks": "true", "onlyFailed": "true"})
 
+    def pause(self, name: str) -> None:
+        """Stop streaming (the slot keeps what the connector has not read); `resume` goes on from there."""
+        self._call("PUT", f"/connectors/{name}/pause")
+
+    def resume(self, name: str) -> None:
+        self._call("PUT", f"/connectors/{name}/resume")
+
     def wait_running(self, names: list[str], timeout: float = 120) -> dict[str, dict]:
         """Poll until every connector and all its tasks are RUNNING; fail with their states."""
         deadline = time.monotonic() + timeout

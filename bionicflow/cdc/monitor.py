@@ -9,7 +9,7 @@ from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.config import Settings
 from bionicflow.errors import BionicflowError
-from bionicflow.kernel.lag import lag_seconds
+from bionicflow.cdc.heartbeat_lag import pipeline_lag
 
 # Opens a PostgreSQL connection to a source database by name, as a role that may read the
 # slots and commit timestamps (the stack passes its superuser connection: the CDC road
@@ -76,28 +76,8 @@ def source_position(table: Table, connect_source: SourceConnector) -> dict:
     }
 
 
-def consumer_lag(settings: Settings, table: Table) -> int | None:
-    """Messages in the topic not yet committed by the table's consumer group."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": f"{settings.host}:{settings.kafka_port}", "group.id": table.consumer_group,
-                         "enable.auto.commit": False})
-    try:
-        meta = consumer.list_topics(table.topic, timeout=5).topics.get(table.topic)
-        if meta is None or meta.error is not None:
-            return None
-        parts = [TopicPartition(table.topic, p) for p in meta.partitions]
-        lag = 0
-        for tp in consumer.committed(parts, timeout=5):
-            low, high = consumer.get_watermark_offsets(tp, timeout=5)
-            lag += high - (tp.offset if tp.offset >= 0 else low)
-        return lag
-    finally:
-        consumer.close()
-
-
 def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
-    """Per table: newest change seen in ClickHouse against the newest source commit, and backlogs."""
+    """Per table: the lag against Debezium's heartbeats (bionicflow/cdc/heartbeat_lag.py), backlogs, the slot."""
     result = {}
     for table in TABLES:
         entry: dict = {}
@@ -109,7 +89,6 @@ def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
             entry["dead_letters"] = int(olap.query(DEAD_LETTERS_SQL, parameters={"topic": table.topic}).result_rows[0][0])
         except Exception as exc:  # reported, not raised: status must show every part it can
             entry["clickhouse_error"] = str(exc).splitlines()[0][:200]
-            newest, rows = None, 0
         try:
             source = source_position(table, connect_source)
             entry["slot"] = source["slot"]
@@ -117,12 +96,14 @@ def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
             entry["slot_active"] = source["slot_active"]
             last = source["last_source_commit"]
             entry["last_source_commit"] = last.isoformat() if last else None
-            if last and rows:
-                entry["lag_seconds"] = lag_seconds(last, newest)
         except Exception as exc:
             entry["source_error"] = str(exc).splitlines()[0][:200]
         try:
-            entry["consumer_lag_messages"] = consumer_lag(settings, table)
+            measured = pipeline_lag(f"{settings.host}:{settings.kafka_port}", table)
+            entry["lag_seconds"] = measured.seconds
+            entry["lag_basis"] = measured.basis
+            entry["last_heartbeat"] = measured.heartbeat_at.isoformat() if measured.heartbeat_at else None
+            entry["consumer_lag_messages"] = measured.unread_messages
         except Exception as exc:
             entry["kafka_error"] = str(exc)[:200]
         entry["measured_at"] = datetime.now(timezone.utc).isoformat()

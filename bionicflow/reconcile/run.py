@@ -97,14 +97,19 @@ def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
 
 def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | None, expected_connectors: list[str],
               last_source_commit: dict[str, datetime | None], now: datetime | None = None,
-              run_id: str | None = None) -> Report:
-    """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back."""
+              run_id: str | None = None, measured_lags: dict[str, float | None] | None = None) -> Report:
+    """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back.
+
+    ``measured_lags``: CDC lag per table measured against Debezium's heartbeats (the CDC road's
+    `heartbeat_lag`); a table without one falls back to newest commit vs newest change.
+    """
     for statement in ops_schema.render():
         olap.command(statement)
     now = now or datetime.now(timezone.utc)
     run_id = run_id or uuid.uuid4().hex
     results = compare_all(olap, sources, run_id=run_id)
     lags = cdc_lag(olap, last_source_commit)
+    lags.update({t: lag for t, lag in (measured_lags or {}).items() if lag is not None})
     previous = _previous_mismatch(olap)
     decision = decide(connectors, expected_connectors, results, lags,
                       previous.replace(tzinfo=timezone.utc) if previous and previous.tzinfo is None else previous, now)
