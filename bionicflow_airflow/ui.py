@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
+
+from markupsafe import Markup
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -11,6 +14,24 @@ from fastapi.templating import Jinja2Templates
 
 URL_PREFIX = "/bionicflow"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def when(value) -> Markup:
+    """A stored UTC time as a <time> element: seconds, marked UTC; the page's script shows it in the reader's zone."""
+    if value in (None, ""):
+        return Markup("")
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        moment.isoformat(timespec="seconds"), moment.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def counts(value) -> str:
+    """A per-schema count map ({'default': 3, 'debezium': 3}) as words."""
+    return " · ".join(f"{name} {count:,}" for name, count in sorted(dict(value or {}).items()))
+
+
+templates.env.filters.update(when=when, counts=counts)
 
 
 def _authenticated():
@@ -43,9 +64,11 @@ def build_app() -> FastAPI:
     @app.get("/cdc-vs-batch", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])
     def cdc_vs_batch(request: Request) -> HTMLResponse:
         from bionicflow.reports.dashboard import latest
+        from bionicflow_airflow.cdc_health import live_cdc_health
         from bionicflow_airflow.clickhouse_hook import ClickHouseHook
 
-        page = latest(ClickHouseHook(send_receive_timeout=30).get_client())
+        olap = ClickHouseHook(send_receive_timeout=30).get_client()
+        page = {**latest(olap), "cdc": live_cdc_health(olap)}
         return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
 
     return app

@@ -145,15 +145,12 @@ def cdc_reconcile():
 
     @task(retries=0)  # a slot over the limit is not transient: say so at once
     def check_retained_wal() -> dict:
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-        from bionicflow.cdc.monitor import SLOTS_SQL, RetainedWalError, retained_wal_problems
+        from bionicflow.cdc.monitor import RetainedWalError, retained_wal_problems
         from bionicflow.config import Settings
-        from bionicflow_airflow.sources import SOURCE_CONNECTIONS
+        from bionicflow_airflow.cdc_health import read_slots
 
         limit = get_current_context()["params"].get("wal_retained_limit_bytes") or Settings().wal_retained_limit_bytes
-        slots = {name: (int(retained), bool(active)) for conn_id in dict.fromkeys(SOURCE_CONNECTIONS.values())
-                 for name, retained, active in PostgresHook(postgres_conn_id=conn_id).get_records(SLOTS_SQL)}
+        slots = read_slots()
         for name, (retained, _) in slots.items():
             log.info("slot %s holds back %.1f MiB of WAL (limit %.1f MiB)", name, retained / 1024**2, limit / 1024**2)
         problems = retained_wal_problems(slots, limit)

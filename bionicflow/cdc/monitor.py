@@ -57,6 +57,50 @@ def _slot_for(table: Table) -> str:
     return next(spec.slot for spec in load_connectors() if spec.slot.startswith(prefix))
 
 
+def connector_for(table: Table) -> str:
+    """The name of the connector that streams ``table`` (debezium/*.json)."""
+    prefix = table.topic.split(".")[0]
+    return next(spec.name for spec in load_connectors() if spec.config.get("topic.prefix") == prefix)
+
+
+def _connector_state(status: dict | None) -> str:
+    if not status:
+        return "not registered"
+    tasks = [t.get("state") for t in status.get("tasks", [])]
+    return status.get("state", "?") + (f" (tasks: {', '.join(tasks)})" if tasks != ["RUNNING"] else "")
+
+
+def table_health(olap, kafka_bootstrap: str, connector_states: dict | None,
+                 slots: dict[str, tuple[int, bool]], limit_bytes: int) -> list[dict]:
+    """Per table, the CDC road as it is now: connector, lag, unread messages, retained WAL, dead letters.
+
+    ``connector_states``: Kafka Connect's statuses (None: Connect unreachable); ``slots``: slot
+    name -> (retained bytes, active), as SLOTS_SQL reads them. Each part that cannot be read
+    says why instead of failing the whole.
+    """
+    rows = []
+    for table in TABLES:
+        row: dict[str, Any] = {"table": table.name, "connector": connector_for(table)}
+        row["connector_state"] = ("Kafka Connect unreachable" if connector_states is None
+                                  else _connector_state(connector_states.get(row["connector"])))
+        try:
+            measured = pipeline_lag(kafka_bootstrap, table)
+            row.update(lag_seconds=measured.seconds, lag_basis=measured.basis, unread=measured.unread_messages)
+        except Exception as exc:  # shown on the page, not raised: the other parts still count
+            row.update(lag_seconds=None, lag_basis=f"Kafka unreachable: {str(exc)[:120]}", unread=None)
+        slot = _slot_for(table)
+        retained, active = slots.get(slot, (None, None))
+        row.update(slot=slot, retained_wal_bytes=retained, slot_active=active,
+                   wal_problem=retained_wal_problems({slot: (retained, bool(active))}, limit_bytes)[0]
+                   if retained is not None and retained > limit_bytes else "")
+        try:
+            row["dead_letters"] = int(olap.query(DEAD_LETTERS_SQL, parameters={"topic": table.topic}).result_rows[0][0])
+        except Exception as exc:
+            row["dead_letters"] = f"unknown: {str(exc).splitlines()[0][:120]}"
+        rows.append(row)
+    return rows
+
+
 def source_position(table: Table, connect_source: SourceConnector) -> dict:
     """The table's replication slot and the source's last commit, read over ``connect_source``."""
     conn = connect_source(table.source_database)

@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import math
+import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -147,6 +148,12 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     assert 'id="reconciliations"' in page.text and 'id="report-runs"' in page.text
     batch = page.text[page.text.index('id="batch"'):page.text.index("</table>", page.text.index('id="batch"'))]
     assert "<td>users</td>" in batch and " min</td>" in batch and "never loaded" not in batch, batch  # default's age
+    cdc = page.text[page.text.index('id="cdc"'):page.text.index("</table>", page.text.index('id="cdc"'))]
+    for expected in ("crm-connector: RUNNING", "telemetry-connector: RUNNING", "crm_debezium_slot", " MiB</td>"):
+        assert expected in cdc, (expected, cdc)
+    assert re.search(r"<td>\d+\.\d s</td><td>newest (heartbeat|change)</td>", cdc), cdc  # the lag, live
+    assert re.search(r'<time datetime="[0-9T:-]+\+00:00">[0-9 :-]+ UTC</time>', page.text)  # zoned, whole seconds
+    assert 'href="/dags/cdc_reconcile/runs/' in page.text and "{'default'" not in page.text
     plugins = airflow.request("GET", "/plugins")["plugins"]
     views = [v for p in plugins if p["name"] == "bionicflow" for v in p["external_views"]]
     assert views and views[0]["url_route"] == "cdc-vs-batch"
