@@ -52,22 +52,31 @@ def principal(request: Request, credentials: HTTPAuthorizationCredentials | None
               settings: Settings = Depends(get_settings)) -> auth.Principal:
     """The caller of an API route: `Authorization: Bearer`, else the web page's login cookie
     (so the page's CSV links work; the cookie is SameSite=Strict and these routes only read)."""
-    token = credentials.credentials if credentials else request.cookies.get(COOKIE, "")
     try:
-        return auth.verify(settings, token)
+        return auth.verify(settings, request_token(request, credentials))
     except auth.AuthError as exc:
         raise unauthorized(str(exc)) from None
 
 
 def cookie_principal(request: Request, settings: Settings = Depends(get_settings)) -> auth.Principal | None:
-    """The caller of a web page, from the login cookie (None when not logged in)."""
+    """The caller of a web page, from the login cookie (None when not logged in).
+
+    When a cookie was sent but refused, ``request.state.session_problem`` says why (expired,
+    revoked, invalid), so the login page can tell the reader.
+    """
     token = request.cookies.get(COOKIE)
     if not token:
         return None
     try:
         return auth.verify(settings, token)
-    except auth.AuthError:
+    except auth.AuthError as exc:
+        request.state.session_problem = exc.kind
         return None
+
+
+def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token of an API call, else the page's login cookie."""
+    return credentials.credentials if credentials else request.cookies.get(COOKIE, "")
 
 
 def olap_failure(exc: ClickHouseError) -> HTTPException:

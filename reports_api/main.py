@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Form, HTTPException, Query
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
@@ -163,6 +164,19 @@ def _dev_issuer_on(settings: Settings = Depends(get_settings)) -> Settings:
     if settings.reports_oidc_issuer:
         raise HTTPException(404, "the development issuer is off: tokens come from " + settings.reports_oidc_issuer)
     return settings
+
+
+@app.post("/auth/logout", status_code=204, tags=["auth"], summary="Revoke the caller's token",
+          responses=errors.error_responses(401))
+def logout_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(deps.bearer),
+                 settings: Settings = Depends(get_settings)) -> Response:
+    """End the session of this token on the server: every later request with it gets 401, until and
+    after it expires. Works for the development issuer's tokens and an OIDC issuer's alike."""
+    try:
+        auth.revoke(settings, deps.request_token(request, credentials))
+    except auth.AuthError as exc:
+        raise deps.unauthorized(str(exc)) from None
+    return Response(status_code=204)
 
 
 @app.get("/dev-issuer/.well-known/openid-configuration", tags=["dev issuer"])

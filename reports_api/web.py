@@ -30,10 +30,23 @@ def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResp
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
+# Why the login form shows again (the reader's session ended): the page says so.
+SESSION_NOTICES = {
+    "expired": "Your session expired. Log in again.",
+    "revoked": "This session was logged out. Log in again.",
+    "invalid": "Your session is not valid any more (the server's key changed, or the cookie was altered). Log in again.",
+    "logged_out": "You logged out. The session is closed on the server too.",
+}
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_principal)) -> HTMLResponse:
     if caller is None:
-        return _page(request, "login.html")
+        problem = getattr(request.state, "session_problem", None) or request.query_params.get("session")
+        response = _page(request, "login.html", notice=SESSION_NOTICES.get(problem or ""))
+        if problem:
+            response.delete_cookie(deps.COOKIE)
+        return response
     # the form keeps what the last report asked for ("← back" passes it along)
     chosen = {k: request.query_params.get(k, "") for k in ("user_uuid", "start", "end")}
     return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=request.query_params.get("msg"),
@@ -55,8 +68,15 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
 
 
 @router.post("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/", status_code=303)
+def logout(request: Request, settings: Settings = Depends(get_settings)) -> Response:
+    """Revoke the session's token on the server (not only forget the cookie), then show the login."""
+    token = request.cookies.get(deps.COOKIE)
+    if token:
+        try:
+            auth.revoke(settings, token)
+        except auth.AuthError:
+            pass  # already expired, revoked or foreign: nothing left to end
+    response = RedirectResponse("/?session=logged_out", status_code=303)
     response.delete_cookie(deps.COOKIE)
     return response
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bionicflow.config import Settings
+from bionicflow.reports import revocation
 from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER
 from bionicflow.errors import BionicflowError
 
@@ -30,7 +31,14 @@ DEV_KEY_ID = "bionicflow-dev-1"
 
 
 class AuthError(BionicflowError):
-    """The request carries no valid token (HTTP 401)."""
+    """The request carries no valid token (HTTP 401).
+
+    ``kind`` says why, for the page to tell the reader: missing, expired, revoked or invalid.
+    """
+
+    def __init__(self, message: str, kind: str = "invalid"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class ForbiddenError(BionicflowError):
@@ -42,6 +50,7 @@ class Principal:
     subject: str
     roles: frozenset[str]
     user_uuid: str | None
+    expires_at: int = 0  # the token's `exp` (epoch seconds)
 
     @property
     def is_analyst(self) -> bool:
@@ -140,17 +149,26 @@ def verify(settings: Settings, token: str) -> Principal:
     """The principal of a bearer token; AuthError when it is missing, expired or not ours."""
     if not token:
         raise AuthError("missing bearer token: send `Authorization: Bearer <token>` "
-                        "(embedded stack: `bionicflow token --user customer1`)")
+                        "(embedded stack: `bionicflow token --user customer1`)", kind="missing")
     try:
         claims = jwt.decode(token, _verification_key(settings, token), algorithms=ALGORITHMS,
                             audience=settings.reports_oidc_audience, issuer=issuer_url(settings),
                             options={"require": ["exp", "iss", "sub"]}, leeway=30)
     except jwt.ExpiredSignatureError:
-        raise AuthError("the token has expired: get a new one") from None
+        raise AuthError("the token has expired: get a new one", kind="expired") from None
     except jwt.InvalidIssuerError:
         raise AuthError(f"the token was not issued by {issuer_url(settings)}") from None
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid token: {exc}") from None
+    if revocation.is_revoked(settings, token):
+        raise AuthError("the token was revoked (its session logged out): get a new one", kind="revoked")
     roles = claims.get(settings.reports_roles_claim) or []
     roles = frozenset([roles] if isinstance(roles, str) else roles)
-    return Principal(str(claims["sub"]), roles, claims.get(settings.reports_uuid_claim))
+    return Principal(str(claims["sub"]), roles, claims.get(settings.reports_uuid_claim), int(claims["exp"]))
+
+
+def revoke(settings: Settings, token: str) -> Principal:
+    """Log a token out: refused from now on until it expires. Only a valid token can be revoked."""
+    caller = verify(settings, token)
+    revocation.revoke(settings, token, caller.expires_at)
+    return caller

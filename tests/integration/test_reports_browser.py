@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import requests
+
 from bionicflow.reports.accounts import customer_uuid
 from tests.integration.browser import SHOTS, browser, find, requested_urls  # noqa: F401 (browser is a fixture)
 from tests.integration.test_cdc import _pg
@@ -72,6 +74,25 @@ def test_compare_says_default_is_behind_when_only_cdc_has_the_news(stack, report
     assert "behind the source" in verdict and "etl_default" in verdict, verdict
     assert find(browser, "#last-load-default").text.startswith("last batch load"), "no last-load badge on default"
     browser.save_screenshot(str(SHOTS / "05-default-behind.png"))
+
+
+def test_log_out_ends_the_session_on_the_server(stack, report_data, browser):
+    base = f"http://{stack.host}:{stack.reports_api_port}/"
+    browser.get(base)
+    if browser.find_elements("css selector", "#username"):
+        find(browser, "#username").send_keys("customer1")
+        find(browser, "#password").send_keys("customer1_password")
+        find(browser, "#login").click()
+    find(browser, "#compare")
+    token = browser.get_cookie("bionicflow_token")["value"]
+    api = f"{base}reports"
+    params = {"schema": "debezium", "from": "2026-01-01", "to": "2026-12-31"}
+    assert requests.get(api, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
+    find(browser, "form[action='/logout'] button").click()
+    assert "You logged out" in find(browser, "#session-notice").text
+    browser.save_screenshot(str(SHOTS / "06-logged-out.png"))
+    refused = requests.get(api, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"], refused.text
 
 
 def test_api_docs_render_with_nothing_fetched_from_elsewhere(stack, browser):

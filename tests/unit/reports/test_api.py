@@ -172,3 +172,32 @@ def test_the_openapi_schema_documents_the_error_body(client):
         for code in ("401", "403", "422"):
             ref = spec["paths"][path]["get"]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorBody"), (path, code, ref)
+
+
+def test_a_logged_out_token_is_refused_until_and_after_it_expires(client, settings):
+    headers = bearer(settings, "analyst")
+    assert client.get("/reports/overview", params={"schema": "default", **PERIOD}, headers=headers).status_code == 200
+    assert client.post("/auth/logout", headers=headers).status_code == 204
+    refused = client.get("/reports/overview", params={"schema": "default", **PERIOD}, headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"], refused.text
+    assert client.post("/auth/logout", headers=headers).status_code == 401  # nothing left to log out
+    other = bearer(settings, "analyst")  # another session of the same user is not touched
+    assert client.get("/reports/overview", params={"schema": "default", **PERIOD}, headers=other).status_code == 200
+
+
+def test_the_page_logout_ends_the_session_on_the_server_and_says_why_the_login_shows(client):
+    client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    cookie = client.cookies.get(deps.COOKIE)
+    assert cookie and 'id="report-default"' in client.get("/").text
+    out = client.post("/logout")
+    assert out.status_code == 200 and 'id="session-notice"' in out.text and "You logged out" in out.text
+    client.cookies.set(deps.COOKIE, cookie)  # the old cookie, kept by a copy of the browser's profile
+    again = client.get("/")
+    assert 'id="login"' in again.text and "This session was logged out" in again.text
+    api = client.get("/reports", params={"schema": "default", **PERIOD}, headers={"Authorization": f"Bearer {cookie}"})
+    assert api.status_code == 401 and "revoked" in api.json()["detail"]
+
+
+def test_an_expired_session_is_named_on_the_login_page(client, settings):
+    client.cookies.set(deps.COOKIE, auth.issue_dev_token(settings, "customer1", ttl_seconds=60, now=time.time() - 3600))
+    assert "Your session expired" in client.get("/").text
