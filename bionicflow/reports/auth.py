@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -119,8 +120,10 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
     if password is not None and not hmac.compare_digest(password.encode(), account.demo_password.encode()):
         raise AuthError("wrong user name or password")
     issued = int(now if now is not None else time.time())
+    # jti: two logins in the same second would otherwise get the same token (RS256 signatures are
+    # deterministic), and logging one out would end the other
     claims = {"iss": dev_issuer_url(settings), "sub": username, "aud": settings.reports_oidc_audience,
-              "iat": issued, "exp": issued + (ttl_seconds or settings.reports_token_ttl_seconds),
+              "jti": uuid.uuid4().hex, "iat": issued, "exp": issued + (ttl_seconds or settings.reports_token_ttl_seconds),
               settings.reports_roles_claim: [account.role]}
     if account.user_uuid:
         claims[settings.reports_uuid_claim] = account.user_uuid
