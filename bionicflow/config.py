@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     cdc_initial_load: Literal["debezium", "olap"] = Field(
         "debezium", description="How a new connector's existing rows reach `debezium`: Debezium's snapshot, "
         "or ClickHouse copying the tables while the connector streams (docs/cdc.md).")
+    etl_schedule: str = Field(
+        "@hourly", description="When `etl_default` loads `default` (a cron expression or preset, read when the DAG "
+        "is parsed): its age is at most this interval plus a load (docs/benchmarks.md, batch freshness).")
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
     wal_retained_limit_bytes: int = Field(

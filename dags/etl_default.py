@@ -28,6 +28,7 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from bionicflow.config import Settings
 from bionicflow.dag_defaults import dag_kwargs
 
 # The task log: Airflow routes the standard logging of a running task there.
@@ -37,7 +38,7 @@ log = logging.getLogger("airflow.task")
 @dag(
     dag_id="etl_default",
     description="Hourly batch load of default: every change since the last load (inserts, updates, deletes).",
-    schedule="@hourly",
+    schedule=Settings().etl_schedule,  # BIONICFLOW_ETL_SCHEDULE, @hourly by default
     **dag_kwargs(retry_seconds=30),
     max_active_runs=1,
     tags=["bionicflow", "batch", "etl"],

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
-from bionicflow.etl.load import LoadResult, full_refresh, load_sql, new_version, written_rows
+from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
@@ -95,34 +95,6 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
     cols = ", ".join([*table.business_columns, "_version"])
     where = f'"{table.source_key}" IN ({ids})'
     return f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
-
-
-def _moved_keys(table: Table) -> str:
-    """Keys with versions at more than one position: an update changed the sorting key (e.g. `user_uuid`)."""
-    prefix = ", ".join(table.sort_prefix)
-    return (f"SELECT {table.key}, groupArray(_version) AS versions, max(_version) AS newest "
-            f"FROM {DEFAULT_DB}.{table.name} GROUP BY {table.key} HAVING uniqExact(tuple({prefix})) > 1")
-
-
-def count_moved_sql(table: Table) -> str:
-    return f"SELECT count() FROM ({_moved_keys(table)})"
-
-
-def drop_moved_sql(table: Table) -> str:
-    """Delete every version but the newest of a moved key (the replacing engine keeps one version per
-    sorting key, so a row whose `user_uuid` changed would otherwise stay twice under FINAL)."""
-    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key}, _version) IN "
-            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) FROM ({_moved_keys(table)}))")
-
-
-def drop_moved_versions(olap, table: Table) -> int:
-    """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved."""
-    if not table.sort_prefix:
-        return 0
-    moved = int(olap.command(count_moved_sql(table)))
-    if moved:
-        olap.command(drop_moved_sql(table))
-    return moved
 
 
 def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:

@@ -65,6 +65,34 @@ def _count(olap, target: str) -> int:
     return int(olap.command(f"SELECT count() FROM {DEFAULT_DB}.{target}"))
 
 
+def _moved_keys(table: Table) -> str:
+    """Keys with versions at more than one position: an update changed the sorting key (e.g. `user_uuid`)."""
+    prefix = ", ".join(table.sort_prefix)
+    return (f"SELECT {table.key}, groupArray(_version) AS versions, max(_version) AS newest "
+            f"FROM {DEFAULT_DB}.{table.name} GROUP BY {table.key} HAVING uniqExact(tuple({prefix})) > 1")
+
+
+def count_moved_sql(table: Table) -> str:
+    return f"SELECT count() FROM ({_moved_keys(table)})"
+
+
+def drop_moved_sql(table: Table) -> str:
+    """Delete every version but the newest of a moved key (the replacing engine keeps one version per
+    sorting key, so a row whose `user_uuid` changed would otherwise stay twice under FINAL)."""
+    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key}, _version) IN "
+            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) FROM ({_moved_keys(table)}))")
+
+
+def drop_moved_versions(olap, table: Table) -> int:
+    """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved."""
+    if not table.sort_prefix:
+        return 0
+    moved = int(olap.command(count_moved_sql(table)))
+    if moved:
+        olap.command(drop_moved_sql(table))
+    return moved
+
+
 def load_window(olap, table: Table, source: PgSource, start: datetime, end: datetime) -> LoadResult:
     """Re-load the rows whose time column falls in [start, end); idempotent."""
     check_window(start, end)
@@ -73,6 +101,7 @@ def load_window(olap, table: Table, source: PgSource, start: datetime, end: date
     rows = written_rows(olap.query(load_sql(table, table.name, windowed=True),
                                    parameters=source_params(table, source, version=new_version(), start=start, end=end),
                                    settings=LOAD_SETTINGS).summary)
+    drop_moved_versions(olap, table)  # a row of the window whose user_uuid changed left its old position
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
 

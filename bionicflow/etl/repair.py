@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bionicflow.etl.changes import drop_moved_versions, load_changes, load_keys
+from bionicflow.etl.changes import load_changes, load_keys
+from bionicflow.etl.load import drop_moved_versions
 from bionicflow.etl.load import LoadResult, full_refresh
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.kernel.sources import PgSource

@@ -7,7 +7,7 @@ The source's bitmaps are a local table shaped as `postgresql()` returns the sour
 
 import pytest
 
-from bionicflow.etl import changes
+from bionicflow.etl import changes, load
 from bionicflow.kernel.tables import USERS
 from tests.unit.cdc.engine import ChdbClient, engine_with_sources
 
@@ -77,6 +77,6 @@ def test_a_row_whose_sorting_key_changed_keeps_only_its_newest_position(client):
     client.command(f"INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) VALUES {values}")
     final = "SELECT user_id, toString(user_uuid) FROM default.users FINAL ORDER BY user_id"
     assert len(client.query(final).result_rows) == 4  # key 1 twice
-    assert changes.drop_moved_versions(client, USERS) == 1
+    assert load.drop_moved_versions(client, USERS) == 1
     assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (3, rows[3][1])]
-    assert changes.drop_moved_versions(client, USERS) == 0  # nothing left to move
+    assert load.drop_moved_versions(client, USERS) == 0  # nothing left to move
