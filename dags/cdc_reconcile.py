@@ -63,6 +63,7 @@ def cdc_reconcile():
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         from bionicflow.cdc.connectors import ConnectError, load_connectors
+        from bionicflow.cdc.evolve import extended
         from bionicflow.cdc.heartbeat_lag import pipeline_lag
         from bionicflow.kernel.source_columns import column_drift, read_source_columns
         from bionicflow.kernel.tables import TABLES
@@ -77,6 +78,7 @@ def cdc_reconcile():
             connectors = None
         last_commit = {table: PostgresHook(postgres_conn_id=conn_id).get_first(LAST_COMMIT_SQL)[0]
                        for table, conn_id in SOURCE_CONNECTIONS.items()}
+        olap = ClickHouseHook().get_client()
         lags = {}
         for table in TABLES:  # against Debezium's heartbeats: an idle table is not late
             try:
@@ -89,12 +91,12 @@ def cdc_reconcile():
         for table in TABLES:  # a source column added, dropped or renamed: never a silent divergence
             conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
             try:
-                for line in column_drift(table, read_source_columns(conn, table)):
+                for line in column_drift(extended(olap, table), read_source_columns(conn, table)):
                     log.warning("source schema: %s", line)
             finally:
                 conn.close()
         report = run_reconciliation(
-            ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
+            olap, {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],
             measured_lags=lags,
         )

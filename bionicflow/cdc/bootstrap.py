@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bionicflow.cdc import initial_load, schema
+from bionicflow.cdc import evolve, initial_load, schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 
 log = logging.getLogger("bionicflow.cdc.bootstrap")
@@ -23,6 +23,11 @@ def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAUL
     statements = schema.render(mode, broker_list)
     for statement in statements:
         olap.command(statement)
+    for table in schema.TABLES:  # views just made from the catalogue lack the columns the CDC road added
+        grown = evolve.extended(olap, table)
+        if evolve.views_lack(olap, grown):
+            log.info("%s: views made again with the added columns", table.name)
+            evolve.rebuild_views(olap, grown)
     return len(statements)
 
 

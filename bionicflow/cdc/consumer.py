@@ -26,6 +26,7 @@ from typing import Callable
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
+from bionicflow.cdc import evolve
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
 from bionicflow.kernel.olap import olap_client
@@ -48,6 +49,7 @@ class TableProgress:
     batches: int = 0
     dead_lettered_by_consumer: int = 0
     truncations_applied: int = 0
+    columns_added: int = 0
     last_poll_at: float = 0.0
     last_commit_at: float = 0.0
     waiting_for: str = ""
@@ -124,6 +126,7 @@ class TableConsumer(threading.Thread):
         self.opts = opts
         self.stop = stop
         self.progress = TableProgress(table=table.name, group=table.consumer_group)
+        self._schemas_seen: set[bytes] = set()  # row schemas already checked for new columns
         self.sink = Sink(table, client_factory, self.progress)
 
     def _consumer(self) -> Consumer:
@@ -142,6 +145,7 @@ class TableConsumer(threading.Thread):
     def run(self) -> None:
         self._wait_for_schema()
         self._with_retry(self._apply_truncations)  # one recorded but not purged before a restart
+        self._with_retry(self._load_added_columns)
         consumer = self._consumer()
         consumer.subscribe([self.table.topic])
         try:
@@ -151,6 +155,7 @@ class TableConsumer(threading.Thread):
                 rows = [to_row(m) for m in batch if self._usable(m)]
                 if not rows:
                     continue
+                self._with_retry(lambda: self._evolve(rows))  # a new source column: add it before storing
                 self._with_retry(lambda: self.sink.write(rows))
                 if has_truncate_hint(row[0] for row in rows):  # purge before the offsets are committed
                     self._with_retry(self._apply_truncations)
@@ -182,6 +187,23 @@ class TableConsumer(threading.Thread):
                 self.sink.reset()
             self.progress.last_poll_at = time.time()
             self.stop.wait(2)
+
+    def _load_added_columns(self) -> None:
+        """Know the columns added earlier; views made again by an older bootstrap get them back."""
+        self.table = evolve.extended(self.sink.client, self.table)
+        if evolve.views_lack(self.sink.client, self.table):
+            evolve.rebuild_views(self.sink.client, self.table)
+
+    def _evolve(self, rows: list[list]) -> None:
+        for part in {evolve.schema_part(row[0]) for row in rows} - self._schemas_seen - {None}:
+            change = evolve.plan(self.table, evolve.after_fields(part))
+            for reason in change.refused:
+                log.warning("%s: source column not added to %s.%s: %s", self.table.name, DATABASE, self.table.name,
+                            reason)
+            if change.columns:
+                self.table = evolve.evolve(self.sink.client, self.table, change.columns)
+                self.progress.columns_added += len(change.columns)
+            self._schemas_seen.add(part)
 
     def _apply_truncations(self) -> None:
         self.progress.truncations_applied += sum(p.truncations for p in apply_pending(self.sink.client, self.table.name))

@@ -12,6 +12,8 @@ target table; anything else goes to ``debezium.dead_letters`` with the reason.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bionicflow.cluster_ddl import for_cluster
 from bionicflow.kernel.tables import CDC_DB, TABLES, TABLES_BY_TOPIC, Column, Table
 
@@ -28,6 +30,10 @@ def extract(column: Column, row: str, fields: str | None = None) -> str:
     ``fields``: the row image's raw field texts as read from the message itself (see
     `_message_parts`); floats are read from there, exactly.
     """
+    if column.added and fields:
+        # a message from before the column existed has no such field: the column's default
+        present = extract(replace(column, added=False), row, fields)
+        return f"if(mapContains({fields}, '{column.source}'), {present}, {column.default or 'NULL'})"
     nullable = column.type.startswith("Nullable(")
     if column.kind == "float" and fields:
         # -0.0 survives only the first serialisation of the message ("-0"); JSON read again
@@ -38,7 +44,9 @@ def extract(column: Column, row: str, fields: str | None = None) -> str:
         return f"if(isNull({exact}), {fallback}, assumeNotNull({exact}))" if not nullable else (
             f"if(isNull({exact}), {fallback}, {exact})")
     if column.kind == "micros":
-        return f"fromUnixTimestamp64Micro(JSONExtractInt({row}, '{column.source}'))"
+        micros = (f"JSONExtract({row}, '{column.source}', 'Nullable(Int64)')" if nullable
+                  else f"JSONExtractInt({row}, '{column.source}')")
+        return f"fromUnixTimestamp64Micro({micros})"
     if nullable:
         return f"JSONExtract({row}, '{column.source}', '{column.type}')"
     fn = {"int": "JSONExtractInt", "string": "JSONExtractString", "float": "JSONExtractFloat"}[column.kind]
@@ -61,6 +69,8 @@ def misfit(column: Column, fields: str) -> tuple[str, str]:
                  "string": f"NOT startsWith({raw}, '\"')"}[column.kind]
     if column.type.startswith("Nullable("):
         condition = f"{raw} != 'null' AND {condition}"
+    if column.added:  # absent from messages written before the column existed
+        condition = f"mapContains({fields}, '{column.source}') AND {condition}"
     reason = (f"concat('column {column.name}: ', if({raw} IN ('', 'null'), 'missing or null', "
               f"concat('value ', substring({raw}, 1, 60))), ' does not fit {column.type}')")
     return condition, reason

@@ -19,7 +19,11 @@ WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER
 
 
 def column_drift(table: Table, actual: list[str]) -> list[str]:
-    """One line per difference between the source table's columns and the ones bionicflow copies."""
+    """One line per difference between the source table's columns and the ones bionicflow copies.
+
+    ``table`` may carry columns the CDC road added (``Column.added``): `debezium` copies those,
+    `default` does not yet.
+    """
     if not actual:
         return [f"{table.source_database}.{table.source_table} is missing or has no columns"]
     expected = [c.source for c in table.columns]
@@ -32,9 +36,16 @@ def column_drift(table: Table, actual: list[str]) -> list[str]:
         for name in expected if name not in actual
     ]
     lines += [
-        f"{where} has a column {name} that bionicflow does not copy: neither `default` nor `debezium` carries it. "
-        "Add it to bionicflow/kernel/tables.py and rebuild both schemas to copy it"
+        f"{where} has a column {name} that bionicflow does not copy: neither `default` nor `debezium` carries it "
+        "(the CDC road adds a column it can type when the first change carrying it arrives; docs/cdc.md). "
+        "Otherwise add it to bionicflow/kernel/tables.py and rebuild both schemas to copy it"
         for name in actual if name not in expected
+    ]
+    lines += [
+        f"{where} has a column {c.source} that `debezium` copies (added by the CDC road) and `default` does not "
+        "yet: compare the two schemas on the other columns; add it to bionicflow/kernel/tables.py and refresh "
+        "`default` (etl_default, mode=full) to copy it there too"
+        for c in table.columns if c.added and c.source in actual
     ]
     return lines
 

@@ -8,7 +8,7 @@ here, never from input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # ClickHouse databases: the batch road's copy, the CDC road's copy, the platform's own records.
 DEFAULT_DB = "default"
@@ -22,6 +22,10 @@ class Column:
     type: str  # ClickHouse type
     source: str  # column name in the PostgreSQL table
     kind: str  # how to read it from the Debezium row JSON: int, string, float, micros
+    # A column the CDC road added after the source gained it (bionicflow/cdc/evolve.py): messages
+    # from before it existed lack the field and get `default` (a ClickHouse literal; "" = NULL).
+    added: bool = False
+    default: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,11 @@ class Table:
     @property
     def business_columns(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def with_columns(self, extra: tuple[Column, ...]) -> "Table":
+        """This table with columns added since the catalogue was written (the CDC road's schema evolution)."""
+        known = {c.name for c in self.columns}
+        return replace(self, columns=self.columns + tuple(c for c in extra if c.name not in known))
 
 
 USERS = Table(

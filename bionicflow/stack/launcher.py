@@ -11,7 +11,7 @@ from typing import Protocol
 from bionicflow.config import Settings
 from bionicflow.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
 from bionicflow.stack import airflow, proctree
-from bionicflow.cdc import monitor
+from bionicflow.cdc import evolve, monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.kernel import cursors
 from bionicflow.kernel.olap import olap_client
@@ -234,22 +234,23 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
                  for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
         doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
-        doc["warnings"] += source_column_drift(settings, result)
+        doc["warnings"] += source_column_drift(settings, result, olap)
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
         doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc
 
 
-def source_column_drift(settings: Settings, services: dict) -> list[str]:
+def source_column_drift(settings: Settings, services: dict, olap=None) -> list[str]:
     """Differences between the source tables' columns and the ones bionicflow copies (docs/cdc.md)."""
     lines: list[str] = []
     connect = superuser_connector(settings)
     for table in TABLES:
         if not services.get(table.source_database, {}).get("healthy"):
             continue  # a database that is down is reported as such already
+        copied = evolve.extended(olap, table) if olap else table  # with the columns the CDC road added
         conn = connect(table.source_database)
         try:
-            lines += column_drift(table, read_source_columns(conn, table))
+            lines += column_drift(copied, read_source_columns(conn, table))
         finally:
             conn.close()
     return lines

@@ -23,3 +23,13 @@ def test_a_new_column_and_a_renamed_one_are_each_named_with_what_they_do():
 
 def test_a_missing_table_is_said_so():
     assert column_drift(USERS, []) == ["crm_db.users is missing or has no columns"]
+
+
+def test_a_column_the_cdc_road_added_is_named_as_copied_by_debezium_only():
+    from bionicflow.kernel.tables import Column
+
+    grown = USERS.with_columns((Column("note", "Nullable(String)", "note", "string", added=True),))
+    lines = column_drift(grown, COLUMNS + ["note"])
+    assert len(lines) == 1 and "`debezium` copies (added by the CDC road)" in lines[0] and "`default`" in lines[0]
+    dropped = column_drift(grown, COLUMNS)  # the source dropped it again
+    assert len(dropped) == 1 and "has no column note any more" in dropped[0]
