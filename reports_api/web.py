@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from bionicflow.config import Settings, get_settings
 from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.reports import Period, PeriodError, auth, charts
-from reports_api import deps
+from reports_api import deps, i18n
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -27,7 +27,11 @@ VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default"
 def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
     settings = get_settings()
     context.setdefault("airflow_url", settings.airflow_url)
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    lang = i18n.choose(request)
+    response = templates.TemplateResponse(request, name, {**i18n.context(lang), **context}, status_code=status)
+    if request.query_params.get("lang") == lang:  # the page's language switch: remembered
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
 
 
 # Why the login form shows again (the reader's session ended): the page says so.
@@ -49,8 +53,11 @@ def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_p
         return response
     # the form keeps what the last report asked for ("← back" passes it along)
     chosen = {k: request.query_params.get(k, "") for k in ("user_uuid", "start", "end")}
-    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=request.query_params.get("msg"),
-                 chosen=chosen)
+    run = request.query_params.get("run")
+    message = i18n.translations(i18n.choose(request)).gettext(
+        "demo_data run %(run)s started: %(users)s users and %(events)s events; CDC brings them to debezium within "
+        "seconds, the next etl_default run to default") % {"run": run, **DEMO_RUN} if run else None
+    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=message, chosen=chosen)
 
 
 @router.post("/login")
@@ -91,9 +98,7 @@ def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
     from bionicflow.airflow_api import airflow_client
 
     run = airflow_client(settings).trigger("demo_data", DEMO_RUN)
-    msg = (f"demo_data run {run['dag_run_id']} started: {DEMO_RUN['users']} users and {DEMO_RUN['events']} events; "
-           "CDC brings them to `debezium` within seconds, the next etl_default run to `default`")
-    return RedirectResponse("/?" + urlencode({"msg": msg}), status_code=303)
+    return RedirectResponse("/?" + urlencode({"run": run["dag_run_id"]}), status_code=303)
 
 
 @router.get("/ui/report", response_class=HTMLResponse)

@@ -5,6 +5,7 @@ Screenshots are saved under test-output/screenshots/ (kept after the run, ignore
 
 from __future__ import annotations
 
+import json
 import time
 
 import requests
@@ -33,7 +34,7 @@ def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, ai
         browser.get(base)
         find(browser, f"button#{view}").click()
         report = find(browser, f"div.report#{view}")  # the report column, not the button of the same id
-        assert int(report.find_element("css selector", ".events-total").text) > 0
+        assert int(report.find_element("css selector", ".events-total").get_attribute("data-value")) > 0
         assert report.find_elements("css selector", "svg.chart rect"), "no chart bars drawn"
         browser.save_screenshot(str(SHOTS / f"03-{view}.png"))
 
@@ -74,6 +75,37 @@ def test_compare_says_default_is_behind_when_only_cdc_has_the_news(stack, report
     assert "behind the source" in verdict and "etl_default" in verdict, verdict
     assert find(browser, "#last-load-default").text.startswith("last batch load"), "no last-load badge on default"
     browser.save_screenshot(str(SHOTS / "05-default-behind.png"))
+
+
+def test_in_russian_the_debezium_report_draws_readable_charts(stack, report_data, browser):
+    """The brief's button in the brief's language; charts with axes, values and whole category names."""
+    base = f"http://{stack.host}:{stack.reports_api_port}/"
+    browser.get(base + "?lang=ru")
+    if browser.find_elements("css selector", "#username"):
+        assert find(browser, "#login").text == "Войти"
+        find(browser, "#username").send_keys("customer1")
+        find(browser, "#password").send_keys("customer1_password")
+        find(browser, "#login").click()
+    button = find(browser, "button#report-debezium")
+    assert button.text == "Отчёт (debezium)" and find(browser, "#generate").text == "Сгенерировать юзеров и события"
+    browser.save_screenshot(str(SHOTS / "07-ru-home.png"))
+    started = time.monotonic()
+    button.click()
+    report = find(browser, "div.report#report-debezium")
+    chart = report.find_element("css selector", "svg#muscle-debezium")
+    drawn_ms = round((time.monotonic() - started) * 1000)
+    (SHOTS.parent / "page-timings.json").write_text(json.dumps({"ru: press 'Отчёт (debezium)' to chart drawn (ms)": drawn_ms}))
+    token = browser.get_cookie("bionicflow_token")["value"]
+    api = requests.get(f"{base}reports", params={"schema": "debezium"},  # the page's default period too
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    groups = {g["muscle_group"] for g in api["by_muscle_group"]}
+    labels = {t.text for t in chart.find_elements("css selector", "text.category")}
+    assert groups and labels == groups, (labels, groups)  # whole names, not their last letters
+    assert len(chart.find_elements("css selector", "text.value")) == len(groups)  # a value on every bar
+    assert len(chart.find_elements("css selector", "text.axis")) == 2  # 0 and the top of the scale
+    assert "События по дням" in report.text and "Средняя амплитуда по группам мышц" in report.text
+    browser.save_screenshot(str(SHOTS / "08-ru-report-debezium.png"))
+    browser.get(base + "?lang=en")  # the switch back, for the tests after this one
 
 
 def test_log_out_ends_the_session_on_the_server(stack, report_data, browser):
