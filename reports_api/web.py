@@ -19,6 +19,7 @@ from reports_api import deps, i18n
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["bars"] = charts.bars
+templates.env.globals["shared_top"] = charts.shared_top
 templates.env.filters["zip"] = lambda a, b: list(zip(a, b))
 DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the brief's demo volume
 VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}
@@ -128,3 +129,28 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
     back = "/?" + urlencode({"user_uuid": user_uuid, "start": start, "end": end})
     return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
                  reports=comparison["reports"], user_uuid=target, period=period, back=back)
+
+
+@router.get("/ui/overview", response_class=HTMLResponse)
+def overview_page(request: Request, start: str = "", end: str = "",
+                  caller: auth.Principal | None = Depends(deps.cookie_principal),
+                  settings: Settings = Depends(get_settings)) -> Response:
+    """The analyst's overview of a period, both schemas side by side (customers are sent home)."""
+    if caller is None:
+        return RedirectResponse("/", status_code=303)
+    try:
+        caller.require_analyst()
+        period = Period.parse(start or None, end or None, max_days=settings.reports_max_period_days)
+    except auth.ForbiddenError as exc:
+        return _page(request, "home.html", status=403, caller=caller, customers=CUSTOMERS, error=str(exc))
+    except PeriodError as exc:
+        return _page(request, "home.html", status=422, caller=caller, customers=CUSTOMERS, error=str(exc))
+    try:
+        comparison = deps.build_comparison("overview", None, period)
+    except HTTPException as exc:
+        return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
+                     error=exc.detail)
+    query = urlencode({k: v for k, v in (("from", start), ("to", end)) if v})  # the API reads them as the page did
+    back = "/?" + urlencode({"start": start, "end": end})
+    return _page(request, "overview.html", caller=caller, comparison=comparison, reports=comparison["reports"],
+                 period=period, back=back, csv_query=query, start=start, end=end)

@@ -127,6 +127,26 @@ def test_log_out_ends_the_session_on_the_server(stack, report_data, browser):
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"], refused.text
 
 
+def test_the_analyst_opens_the_overview_and_a_top_user_from_it(stack, report_data, browser):
+    base = f"http://{stack.host}:{stack.reports_api_port}/"
+    browser.get(base)
+    if browser.find_elements("css selector", "#logout"):
+        find(browser, "#logout").click()
+    find(browser, "#username").send_keys("analyst")
+    find(browser, "#password").send_keys("analyst_password")
+    find(browser, "#login").click()
+    find(browser, "#overview").click()
+    for schema in ("default", "debezium"):
+        column = find(browser, f"div.report#overview-{schema}")
+        assert column.find_elements("css selector", "svg.chart text.category"), f"{schema}: no country/type chart"
+        assert int(column.find_element("css selector", ".events-total").get_attribute("data-value")) > 0
+    browser.save_screenshot(str(SHOTS / "09-overview.png"))
+    find(browser, "#top-debezium a").click()  # the busiest user's comparison
+    find(browser, "#verdict")
+    assert find(browser, "div.report#report-debezium").find_elements("css selector", "svg.chart")
+    find(browser, "#logout").click()
+
+
 def test_api_docs_render_with_nothing_fetched_from_elsewhere(stack, browser):
     """Swagger UI and ReDoc come from reports_api itself: they work on a machine without internet."""
     from urllib.parse import urlparse
@@ -136,10 +156,10 @@ def test_api_docs_render_with_nothing_fetched_from_elsewhere(stack, browser):
     browser.get(base + "/docs")
     assert "bionicflow reports_api" in find(browser, ".swagger-ui .info .title", timeout=60).text
     assert browser.find_elements("css selector", ".opblock"), "Swagger UI lists no operations"
-    browser.save_screenshot(str(SHOTS / "06-docs.png"))
+    browser.save_screenshot(str(SHOTS / "10-docs.png"))
     browser.get(base + "/redoc")
     assert "bionicflow reports_api" in find(browser, "h1", timeout=60).text
-    browser.save_screenshot(str(SHOTS / "07-redoc.png"))
+    browser.save_screenshot(str(SHOTS / "11-redoc.png"))
     urls = requested_urls(browser)
     elsewhere = [u for u in urls if urlparse(u).scheme in ("http", "https") and urlparse(u).hostname != stack.host]
     assert urls and not elsewhere, f"requests left {stack.host}: {elsewhere}"

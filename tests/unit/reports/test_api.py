@@ -201,3 +201,27 @@ def test_the_page_logout_ends_the_session_on_the_server_and_says_why_the_login_s
 def test_an_expired_session_is_named_on_the_login_page(client, settings):
     client.cookies.set(deps.COOKIE, auth.issue_dev_token(settings, "customer1", ttl_seconds=60, now=time.time() - 3600))
     assert "Your session expired" in client.get("/").text
+
+
+def test_the_analysts_overview_page_shows_both_schemas_and_keeps_the_period(client):
+    client.post("/login", data={"username": "analyst", "password": "analyst_password"})
+    assert 'id="overview"' in client.get("/").text
+    page = client.get("/ui/overview", params={"start": PERIOD["from"], "end": PERIOD["to"]})
+    assert page.status_code == 200, page.text[-1500:]
+    for part in ('id="overview-default"', 'id="overview-debezium"', 'id="country-default"', 'id="prosthesis-debezium"',
+                 'id="top-default"', "Both schemas agree"):
+        assert part in page.text, part
+    csv_link = re.search(r'href="(/reports/overview\?schema=default&amp;[^"]+)" id="csv-default"', page.text).group(1)
+    assert f"from={PERIOD['from']}&amp;to={PERIOD['to']}" in csv_link, csv_link
+    csv_page = client.get(csv_link.replace("&amp;", "&"))
+    assert csv_page.status_code == 200 and csv_page.headers["content-type"].startswith("text/csv")
+    assert f"start={PERIOD['from']}" in page.text  # a top user's link keeps the period
+    back = re.search(r'href="([^"]*)" id="back"', page.text).group(1).replace("&amp;", "&")
+    assert f'value="{PERIOD["from"]}"' in client.get(back).text
+
+
+def test_a_customer_is_refused_the_overview_page(client):
+    client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    assert 'id="overview"' not in client.get("/").text
+    refused = client.get("/ui/overview")
+    assert refused.status_code == 403 and "not an analyst" in refused.text
