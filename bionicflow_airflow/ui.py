@@ -7,6 +7,8 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from bionicflow.reports import charts
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,7 +33,15 @@ def counts(value) -> str:
     return " · ".join(f"{name} {count:,}" for name, count in sorted(dict(value or {}).items()))
 
 
-templates.env.filters.update(when=when, counts=counts)
+def num(value) -> str:
+    """A count with thousands separators; a fraction with three decimals."""
+    if value is None:
+        return "—"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.3f}"
+
+
+templates.env.filters.update(when=when, counts=counts, num=num, zip=lambda a, b: list(zip(a, b)))
+templates.env.globals.update(bars=charts.bars, shared_top=charts.shared_top)
 
 
 def _authenticated():
@@ -70,5 +80,18 @@ def build_app() -> FastAPI:
         olap = ClickHouseHook(send_receive_timeout=30).get_client()
         page = {**latest(olap), "cdc": live_cdc_health(olap)}
         return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
+
+    @app.get("/report-runs/{run_id}", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])
+    def report_run(request: Request, run_id: str) -> HTMLResponse:
+        """A stored `reports` run: both schemas' overviews as charts side by side (linked from the runs)."""
+        from fastapi import HTTPException
+
+        from bionicflow.reports.dashboard import report_run as stored_run
+        from bionicflow_airflow.clickhouse_hook import ClickHouseHook
+
+        run = stored_run(ClickHouseHook(send_receive_timeout=30).get_client(), run_id)
+        if run is None:
+            raise HTTPException(404, f"no stored reports run {run_id!r}: see the latest runs on the CDC vs batch page")
+        return templates.TemplateResponse(request, "report_run.html", {"run": run})
 
     return app

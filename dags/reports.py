@@ -8,6 +8,9 @@ Builds the reports from both schemas side by side and records where they differ:
 * the overview from each schema, and the run's verdict, into `ops.report_runs`;
 * every field that differs between the schemas into `ops.report_differences`.
 
+Each run's charts (both overviews side by side, one scale per chart) are at
+`/bionicflow/report-runs/<run_id>` in the Airflow UI, linked from Browse → CDC vs batch.
+
 The daily schedule reports on the run's data interval (the previous day); a manual run takes
 `from` / `to` (ISO dates or date-times, UTC; a date `to` includes that day).
 """
@@ -67,6 +70,8 @@ def reports():
 
     @task
     def compare(period: dict, built: list[dict]) -> dict:
+        from urllib.parse import quote
+
         from bionicflow.reports import Period
         from bionicflow.reports.store import store_run
         from bionicflow_airflow import ClickHouseHook
@@ -75,6 +80,8 @@ def reports():
                            Period.parse(period["from"], period["to"]), {b["schema"]: b["users"] for b in built})
         log.info("users reported %s; differing users fields %s, differing overview fields %s",
                  result.users_reported, result.user_differences, result.overview_differences)
+        log.info("charts of this run: /bionicflow/report-runs/%s (also linked from Browse -> CDC vs batch)",
+                 quote(get_current_context()["run_id"], safe=""))
         return {"identical": result.identical, "users_reported": result.users_reported}
 
     period = plan()

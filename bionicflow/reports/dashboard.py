@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bionicflow.kernel.cursors import freshness
 
 RECONCILIATIONS = """
@@ -25,6 +27,12 @@ FROM ops.report_differences
 WHERE run_id = {run_id:String}
 ORDER BY report, user_uuid, field
 LIMIT 50"""
+REPORT_RUN = """
+SELECT run_id, period_start, period_end, users_reported, identical, differences, finished_at, overviews
+FROM ops.report_runs
+WHERE run_id = {run_id:String}
+ORDER BY finished_at DESC
+LIMIT 1"""
 SCHEMA_HEALTH = "SELECT schema, state, reason, changed_at FROM ops.schema_health FINAL ORDER BY schema"
 
 
@@ -51,3 +59,16 @@ def latest(client, limit: int = 10) -> dict:
         if page["report_runs"]:
             page["differences"] = _rows(client, REPORT_DIFFERENCES, run_id=page["report_runs"][0]["run_id"])
     return page
+
+
+def report_run(client, run_id: str) -> dict | None:
+    """One stored `reports` run with the overview of each schema (None when there is no such run)."""
+    if not _table_exists(client, "ops.report_runs"):
+        return None
+    rows = _rows(client, REPORT_RUN, run_id=run_id)
+    if not rows:
+        return None
+    run = rows[0]
+    run["overviews"] = json.loads(run["overviews"] or "{}")
+    run["differing"] = _rows(client, REPORT_DIFFERENCES, run_id=run_id)
+    return run

@@ -9,6 +9,7 @@ import math
 import re
 import time
 import uuid
+from urllib.parse import quote
 from datetime import date, timedelta
 
 import clickhouse_connect
@@ -137,7 +138,7 @@ def test_reports_dag_stores_both_schemas_matching_the_api(stack, report_data, ai
 
 def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data, airflow):
     run_ok(airflow, "cdc_reconcile")
-    run_ok(airflow, "reports", PERIOD)
+    reports_run = run_ok(airflow, "reports", PERIOD)
     url = f"http://{stack.host}:{stack.airflow_port}/bionicflow/cdc-vs-batch"
     assert requests.get(url, timeout=30).status_code == 401  # an API client without a token
     browser = requests.get(url, headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
@@ -154,6 +155,17 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     assert re.search(r"<td>\d+\.\d s</td><td>newest (heartbeat|change)</td>", cdc), cdc  # the lag, live
     assert re.search(r'<time datetime="[0-9T:-]+\+00:00">[0-9 :-]+ UTC</time>', page.text)  # zoned, whole seconds
     assert 'href="/dags/cdc_reconcile/runs/' in page.text and "{'default'" not in page.text
+    # each stored reports run has its charts, linked from the page
+    link = f"/bionicflow/report-runs/{quote(reports_run['dag_run_id'], safe='')}"
+    assert f'href="{link}"' in page.text, page.text[-3000:]
+    charts = requests.get(f"http://{stack.host}:{stack.airflow_port}{link}", headers=airflow.headers, timeout=30)
+    assert charts.status_code == 200, charts.text[:500]
+    for schema in ("default", "debezium"):
+        assert f'id="prosthesis-{schema}"' in charts.text and f'id="country-{schema}"' in charts.text
+    assert 'class="category"' in charts.text and 'class="value"' in charts.text
+    missing = requests.get(f"http://{stack.host}:{stack.airflow_port}/bionicflow/report-runs/nope",
+                           headers=airflow.headers, timeout=30)
+    assert missing.status_code == 404
     plugins = airflow.request("GET", "/plugins")["plugins"]
     views = [v for p in plugins if p["name"] == "bionicflow" for v in p["external_views"]]
     assert views and views[0]["url_route"] == "cdc-vs-batch"

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from bionicflow_airflow.ui import counts, when
+from bionicflow_airflow.ui import counts, num, when
 
 
 def test_a_stored_utc_time_becomes_a_time_element_in_whole_seconds():
@@ -19,3 +19,7 @@ def test_aware_times_are_shown_in_utc_and_nothing_is_empty():
 def test_counts_per_schema_read_as_words_not_a_dict():
     assert counts({"debezium": 1000, "default": 998}) == "debezium 1,000 · default 998"
     assert counts(None) == ""
+
+
+def test_numbers_read_with_separators_and_fractions_with_three_decimals():
+    assert (num(14756), num(14756.0), num(0.81534), num(None)) == ("14,756", "14,756", "0.815", "—")
