@@ -102,6 +102,11 @@ def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
     return RedirectResponse("/?" + urlencode({"run": run["dag_run_id"]}), status_code=303)
 
 
+def _home_with_error(request: Request, caller: auth.Principal, status: int, error: str) -> HTMLResponse:
+    """The form again, saying what was wrong with the request (the page translates the message)."""
+    return _page(request, "home.html", status=status, caller=caller, customers=CUSTOMERS, error=error)
+
+
 @router.get("/ui/report", response_class=HTMLResponse)
 def report_page(request: Request, view: str = "compare", user_uuid: str = "", start: str = "", end: str = "",
                 caller: auth.Principal | None = Depends(deps.cookie_principal),
@@ -118,14 +123,13 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
         if schemas is None:
             raise ValueError(f"unknown view {view!r}")
     except auth.ForbiddenError as exc:
-        return _page(request, "home.html", status=403, caller=caller, customers=CUSTOMERS, error=str(exc))
+        return _home_with_error(request, caller, 403, str(exc))
     except (ValueError, PeriodError) as exc:
-        return _page(request, "home.html", status=422, caller=caller, customers=CUSTOMERS, error=str(exc))
+        return _home_with_error(request, caller, 422, str(exc))
     try:
         comparison = deps.build_comparison("user", target, period)
     except HTTPException as exc:
-        return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
-                     error=exc.detail)
+        return _home_with_error(request, caller, exc.status_code, exc.detail)
     back = "/?" + urlencode({"user_uuid": user_uuid, "start": start, "end": end})
     return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
                  reports=comparison["reports"], user_uuid=target, period=period, back=back)
@@ -142,14 +146,13 @@ def overview_page(request: Request, start: str = "", end: str = "",
         caller.require_analyst()
         period = Period.parse(start or None, end or None, max_days=settings.reports_max_period_days)
     except auth.ForbiddenError as exc:
-        return _page(request, "home.html", status=403, caller=caller, customers=CUSTOMERS, error=str(exc))
+        return _home_with_error(request, caller, 403, str(exc))
     except PeriodError as exc:
-        return _page(request, "home.html", status=422, caller=caller, customers=CUSTOMERS, error=str(exc))
+        return _home_with_error(request, caller, 422, str(exc))
     try:
         comparison = deps.build_comparison("overview", None, period)
     except HTTPException as exc:
-        return _page(request, "home.html", status=exc.status_code, caller=caller, customers=CUSTOMERS,
-                     error=exc.detail)
+        return _home_with_error(request, caller, exc.status_code, exc.detail)
     query = urlencode({k: v for k, v in (("from", start), ("to", end)) if v})  # the API reads them as the page did
     back = "/?" + urlencode({"start": start, "end": end})
     return _page(request, "overview.html", caller=caller, comparison=comparison, reports=comparison["reports"],

@@ -13,21 +13,12 @@ from datetime import datetime, timezone
 
 from bionicflow.cdc import evolve
 from bionicflow.kernel.tables import USERS
+from tests.integration.test_batch_changes import _apply
 from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
 from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
 from tests.stack import cli
 
 ADDED = ("note", "score", "seen_at", "memo")
-
-
-def _run(settings, statements: list[str]) -> None:
-    conn = _pg(settings, "crm_db")
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
 
 
 def _utc(value):
@@ -78,9 +69,9 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
     olap = _olap(stack)
     dead_before = olap.command("SELECT count() FROM debezium.dead_letters")
     try:
-        _run(stack, ["ALTER TABLE users ADD COLUMN note text", "ALTER TABLE users ADD COLUMN score integer DEFAULT 7",
+        _apply(stack, "crm_db", ["ALTER TABLE users ADD COLUMN note text", "ALTER TABLE users ADD COLUMN score integer DEFAULT 7",
                      "ALTER TABLE users ADD COLUMN seen_at timestamp NULL"])
-        _run(stack, [
+        _apply(stack, "crm_db", [
             "INSERT INTO users (name, email, note, score, seen_at) VALUES "
             "('evolve 1', 'e1@example.org', 'first note', 42, '2026-12-01 10:00:00.123456'), "
             "('evolve 2', 'e2@example.org', NULL, NULL, NULL), ('evolve 3', 'e3@example.org', 'ünïcode ✓', 3, NULL)",
@@ -96,7 +87,7 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         assert len(lines) == 3 and all("added by the CDC road" in line for line in lines), lines
 
         # a rename: reported (the old name gone, the new one carried from its first change on); the stream flows
-        _run(stack, ["ALTER TABLE users RENAME COLUMN note TO memo",
+        _apply(stack, "crm_db", ["ALTER TABLE users RENAME COLUMN note TO memo",
                      "INSERT INTO users (name, email, memo) VALUES ('evolve 4', 'e4@example.org', 'renamed')"])
         wait_converged(stack, USERS)
         lines = _warnings()
@@ -112,7 +103,7 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         no_duplicate_keys(stack, USERS)
         assert olap.command("SELECT count() FROM debezium.dead_letters") == dead_before
     finally:  # the source and `debezium` as they were, for the modules after this one
-        _run(stack, [f"ALTER TABLE users DROP COLUMN IF EXISTS {name}" for name in ADDED])
+        _apply(stack, "crm_db", [f"ALTER TABLE users DROP COLUMN IF EXISTS {name}" for name in ADDED])
         assert cli("stop", "cdc_consumer").returncode == 0
         try:
             for name in ADDED:

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
+from tests.integration.test_batch_changes import _apply
 from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
 from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, source_rows, wait_converged
 from tests.stack import cli
@@ -32,16 +33,6 @@ BURST = {
         "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events ORDER BY id DESC LIMIT 5)",
     ],
 }
-
-
-def _run(settings, db: str, statements: list[str]) -> None:
-    conn = _pg(settings, db)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
 
 
 def _topic_messages(settings, table, start: int) -> list[list]:
@@ -77,19 +68,19 @@ def test_truncate_between_bursts_is_followed_in_order_and_survives_redelivery(st
                                parameters={"t": table.topic})
     known = {v for v, _ in _truncations(stack, table)}
     kept = f"kept_{table.name}"
-    _run(stack, db, [f"DROP TABLE IF EXISTS {kept}", f"CREATE TABLE {kept} AS SELECT * FROM {table.source_table}"])
+    _apply(stack, db, [f"DROP TABLE IF EXISTS {kept}", f"CREATE TABLE {kept} AS SELECT * FROM {table.source_table}"])
     try:
-        _run(stack, db, BURST[table.name])
+        _apply(stack, db, BURST[table.name])
         wait_converged(stack, table)
 
-        _run(stack, db, [f"TRUNCATE {table.source_table}"])
+        _apply(stack, db, [f"TRUNCATE {table.source_table}"])
         assert wait_converged(stack, table) == {}, "debezium still has rows of a truncated table"
 
-        _run(stack, db, BURST[table.name])  # a burst after the TRUNCATE: these rows stay
+        _apply(stack, db, BURST[table.name])  # a burst after the TRUNCATE: these rows stay
         assert len(wait_converged(stack, table)) == 35
 
         # one transaction: rows in, TRUNCATE, rows in again: only the last ones remain
-        _run(stack, db, ["BEGIN", *BURST[table.name][:1], f"TRUNCATE {table.source_table}", *BURST[table.name], "COMMIT"])
+        _apply(stack, db, ["BEGIN", *BURST[table.name][:1], f"TRUNCATE {table.source_table}", *BURST[table.name], "COMMIT"])
         assert len(wait_converged(stack, table)) == 35
         new = [(v, applied) for v, applied in _truncations(stack, table) if v not in known]
         assert len(new) == 2 and all(applied for _, applied in new), new
@@ -110,7 +101,7 @@ def test_truncate_between_bursts_is_followed_in_order_and_survives_redelivery(st
                                   parameters={"t": table.topic})
         assert dead_after == dead_before, "a TRUNCATE message was dead-lettered"
     finally:  # the rows back, for the modules after this one
-        _run(stack, db, [f"TRUNCATE {table.source_table}",
+        _apply(stack, db, [f"TRUNCATE {table.source_table}",
                          f"INSERT INTO {table.source_table} SELECT * FROM {kept}", f"DROP TABLE {kept}"])
     wait_converged(stack, table)
 
