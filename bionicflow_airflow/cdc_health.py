@@ -37,3 +37,22 @@ def live_cdc_health(olap) -> list[dict]:
         log.warning("replication slots unreadable: %s", exc)
         slots = {}
     return table_health(olap, hook.kafka_bootstrap(), states, slots, Settings().wal_retained_limit_bytes)
+
+
+def source_drift(olap) -> list[str]:
+    """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md)."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from bionicflow.cdc.evolve import extended
+    from bionicflow.kernel.source_columns import column_drift, read_source_columns
+    from bionicflow.kernel.tables import TABLES
+    from bionicflow_airflow.sources import SOURCE_CONNECTIONS
+
+    lines = []
+    for table in TABLES:
+        conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
+        try:
+            lines += column_drift(extended(olap, table), read_source_columns(conn, table))
+        finally:
+            conn.close()
+    return lines

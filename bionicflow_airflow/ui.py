@@ -74,11 +74,11 @@ def build_app() -> FastAPI:
     @app.get("/cdc-vs-batch", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])
     def cdc_vs_batch(request: Request) -> HTMLResponse:
         from bionicflow.reports.dashboard import latest
-        from bionicflow_airflow.cdc_health import live_cdc_health
+        from bionicflow_airflow.cdc_health import live_cdc_health, source_drift
         from bionicflow_airflow.clickhouse_hook import ClickHouseHook
 
         olap = ClickHouseHook(send_receive_timeout=30).get_client()
-        page = {**latest(olap), "cdc": live_cdc_health(olap)}
+        page = {**latest(olap), "cdc": live_cdc_health(olap), "drift": source_drift(olap)}
         return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
 
     @app.get("/report-runs/{run_id}", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])

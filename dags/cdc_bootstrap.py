@@ -21,9 +21,15 @@ Run it by hand after changing a connector file; `bionicflow up` runs it once on 
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import Param, dag, task
 
 from bionicflow.dag_defaults import dag_kwargs
+
+
+# The task log: Airflow routes the standard logging of a running task there.
+log = logging.getLogger("airflow.task")
 
 
 @dag(
@@ -47,8 +53,13 @@ def cdc_bootstrap():
         from bionicflow import bootstrap
         from bionicflow_airflow import ClickHouseHook
 
+        from bionicflow_airflow.cdc_health import source_drift
+
         hook = ClickHouseHook()
-        count, _ = bootstrap.create_schemas(hook.get_client(), *hook.cdc_schema())
+        olap = hook.get_client()
+        count, _ = bootstrap.create_schemas(olap, *hook.cdc_schema())
+        for line in source_drift(olap):  # columns added, dropped or renamed in a source: never silent
+            log.warning("source schema: %s", line)
         return count
 
     @task

@@ -63,12 +63,11 @@ def cdc_reconcile():
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         from bionicflow.cdc.connectors import ConnectError, load_connectors
-        from bionicflow.cdc.evolve import extended
         from bionicflow.cdc.heartbeat_lag import pipeline_lag
-        from bionicflow.kernel.source_columns import column_drift, read_source_columns
         from bionicflow.kernel.tables import TABLES
         from bionicflow.reconcile.run import reconcile as run_reconciliation
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
+        from bionicflow_airflow.cdc_health import source_drift
         from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
 
         try:
@@ -88,13 +87,8 @@ def cdc_reconcile():
                 continue
             lags[table.name] = measured.seconds
             log.info("%s: CDC lag %s s (%s)", table.name, measured.seconds, measured.basis)
-        for table in TABLES:  # a source column added, dropped or renamed: never a silent divergence
-            conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
-            try:
-                for line in column_drift(extended(olap, table), read_source_columns(conn, table)):
-                    log.warning("source schema: %s", line)
-            finally:
-                conn.close()
+        for line in source_drift(olap):  # a source column added, dropped or renamed: never a silent divergence
+            log.warning("source schema: %s", line)
         report = run_reconciliation(
             olap, {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],

@@ -231,6 +231,12 @@ def test_a_source_column_added_is_surfaced_by_status_and_reconcile(stack, airflo
             run = run_ok(airflow, "cdc_reconcile")
             log = airflow.task_log("cdc_reconcile", run["dag_run_id"], "reconcile")
             assert "source schema: crm_db.users has a column note" in log, log[-3000:]
+            run = run_ok(airflow, "cdc_bootstrap")
+            log = airflow.task_log("cdc_bootstrap", run["dag_run_id"], "create_schemas")
+            assert "source schema: crm_db.users has a column note" in log, log[-3000:]
+            page = requests.get(f"http://{stack.host}:{stack.airflow_port}/bionicflow/cdc-vs-batch",
+                                headers=airflow.headers, timeout=60)
+            assert 'id="drift"' in page.text and "crm_db.users has a column note" in page.text, page.text[-2000:]
         finally:
             conn.cursor().execute("ALTER TABLE users DROP COLUMN note")
     finally:
