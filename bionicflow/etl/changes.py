@@ -20,8 +20,6 @@ again, which duplicates nothing (the replacing engine keeps the newest version p
 from __future__ import annotations
 
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
@@ -46,11 +44,6 @@ class KeyDiff:
 
 def _scratch(table: Table) -> str:
     return f"{OPS_DB}.etl_key_diff_{table.name}"
-
-
-def _source_masks(table: Table) -> str:
-    """The source's key bitmaps, fetched while the changed rows load."""
-    return f"{OPS_DB}.etl_key_source_{table.name}"
 
 
 def key_diff_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
@@ -83,14 +76,8 @@ def count_diff_sql(table: Table) -> str:
 
 
 def delete_extra_sql(table: Table) -> str:
-    """A lightweight delete: FINAL and every later read no longer see the keys.
-
-    Only versions older than `{before}`: a row this run's row scan just loaded stays even if
-    the source's bitmaps were read a moment before it was inserted (they are read at the same
-    time as the rows); a delete that raced the run is found by the next one.
-    """
-    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN ({_keys(table, EXTRA_BITS)}) "
-            "AND _version < {before:UInt64}")
+    """A lightweight delete: FINAL and every later read no longer see the keys."""
+    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN ({_keys(table, EXTRA_BITS)})"
 
 
 def missing_keys_sql(table: Table) -> str:
@@ -110,25 +97,11 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
     return f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
 
-def read_key_diff(olap, table: Table, source: PgSource, fetched: bool = False) -> KeyDiff:
-    """Compare the key sets; the differing bitmaps stay in the scratch table for the repair.
-
-    ``fetched``: the source's bitmaps are already in `_source_masks` (`fetch_source_masks`).
-    """
+def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:
+    """Compare the key sets; the differing bitmaps stay in the scratch table for the repair."""
     olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
-    if fetched:
-        olap.command(key_diff_sql(table, source=_source_masks(table)))
-    else:
-        olap.command(key_diff_sql(table), parameters=source_params(table, source, source_table=table.key_masks))
+    olap.command(key_diff_sql(table), parameters=source_params(table, source, source_table=table.key_masks))
     return count_key_diff(olap, table)
-
-
-def fetch_source_masks(olap, table: Table, source: PgSource) -> None:
-    """Copy the source's key bitmaps into ClickHouse; runs beside the row load, in a session of its own."""
-    own = {"session_id": uuid.uuid4().hex}  # a session runs one query at a time; the row load holds the client's
-    olap.command(f"DROP TABLE IF EXISTS {_source_masks(table)}", settings=own)
-    olap.command(f"CREATE TABLE {_source_masks(table)} ENGINE = Memory AS SELECT bucket, key_mask FROM {POSTGRESQL_SOURCE}",
-                 parameters=source_params(table, source, source_table=table.key_masks), settings=own)
 
 
 def count_key_diff(olap, table: Table) -> KeyDiff:
@@ -145,27 +118,10 @@ def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
     return loaded
 
 
-def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int, version: int) -> int:
+def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int) -> int:
     return written_rows(olap.query(load_sql(table, table.name, changed=True),
-                                   parameters=source_params(table, source, since=since_xid, version=version),
+                                   parameters=source_params(table, source, since=since_xid, version=new_version()),
                                    settings=LOAD_SETTINGS).summary)
-
-
-def _load_rows_and_fetch_masks(olap, table: Table, source: PgSource, plan: Plan, version: int) -> int:
-    """The changed rows and the source's key bitmaps: two scans of the source, run at the same time.
-
-    Each scan is mostly PostgreSQL's work; side by side they use both cores (bench/batch_incremental).
-    """
-    if not plan.sync_keys:
-        return load_changed_rows(olap, table, source, plan.since_xid, version) if plan.read_rows else 0
-    if not plan.read_rows:
-        fetch_source_masks(olap, table, source)
-        return 0
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        masks = pool.submit(fetch_source_masks, olap, table, source)
-        loaded = load_changed_rows(olap, table, source, plan.since_xid, version)
-        masks.result()
-    return loaded
 
 
 def _skipped(plan: Plan) -> str:
@@ -187,26 +143,23 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
         return full_refresh(olap, table, source, run_id, reason=plan.reason)
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
-    version = new_version()
+    loaded = load_changed_rows(olap, table, source, plan.since_xid) if plan.read_rows else 0
     deleted = 0
-    try:
-        loaded = _load_rows_and_fetch_masks(olap, table, source, plan, version)
-        if plan.sync_keys:
-            diff = read_key_diff(olap, table, source, fetched=True)
+    if plan.sync_keys:
+        try:
+            diff = read_key_diff(olap, table, source)
             if diff.missing > RELOAD_BY_KEY_LIMIT:
                 return full_refresh(olap, table, source, run_id, reason=(
                     f"{diff.missing} keys of the source are missing from {DEFAULT_DB}.{table.name}: "
                     "one full read is cheaper than reading them by key"))
             if diff.extra:
-                olap.command(delete_extra_sql(table), parameters={"before": version})
+                olap.command(delete_extra_sql(table))
                 deleted = diff.extra
             if diff.missing:
                 keys = [int(k) for (k,) in olap.query(missing_keys_sql(table)).result_rows]
                 loaded += load_keys(olap, table, source, keys)
-    finally:
-        for scratch in (_scratch(table), _source_masks(table)):
-            olap.command(f"DROP TABLE IF EXISTS {scratch}")
-    if plan.sync_keys:
+        finally:
+            olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
         # an update (counted with the deletes) may have changed a row's sorting key
         drop_moved_versions(olap, table)
     cursor = previous.advanced(state, plan.read_rows, plan.sync_keys, "incremental")

@@ -80,17 +80,3 @@ def test_a_row_whose_sorting_key_changed_keeps_only_its_newest_position(client):
     assert load.drop_moved_versions(client, USERS) == 1
     assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (3, rows[3][1])]
     assert load.drop_moved_versions(client, USERS) == 0  # nothing left to move
-
-
-def test_the_delete_spares_rows_this_run_loaded_after_the_bitmaps_were_read(client):
-    """The bitmaps and the changed rows are read side by side: a row inserted in between is in
-    `default` (this run's version) but not in the bitmaps; it must stay. Older rows go."""
-    diff(client, {1}, [1, 2])  # key 2: gone from the source, stored at version 1
-    client.command("INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) "
-                   "VALUES (3, generateUUIDv4(), 'new', 'e', now64(6), 500)")  # this run's row scan, version 500
-    client.command(f"DROP TABLE {changes._scratch(USERS)}")
-    client.command(changes.key_diff_sql(USERS, source=SOURCE))
-    assert changes.count_key_diff(client, USERS) == changes.KeyDiff(extra=2, missing=0)
-    client.command(changes.delete_extra_sql(USERS), parameters={"before": 500})
-    left = [k for (k,) in client.query("SELECT user_id FROM default.users FINAL ORDER BY user_id").result_rows]
-    assert left == [1, 3]
