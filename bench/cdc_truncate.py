@@ -82,9 +82,11 @@ def main() -> None:
         conn = pg(src)
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("TRUNCATE telemetry_events")
+            # taken before: a writer row stamped earlier was inserted before the TRUNCATE took its lock, so
+            # it is gone; one stamped after the TRUNCATE's commit (but before a later clock read) is not
             cur.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
             truncated_at = cur.fetchone()[0]
+            cur.execute("TRUNCATE telemetry_events")
         conn.close()
         phase[0], started = "during", time.monotonic()
         client = olap(s)
