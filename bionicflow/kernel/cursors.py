@@ -73,9 +73,14 @@ class Cursor:
     def advanced(self, state: SourceState, rows_read: bool, keys_synced: bool, mode: str) -> "Cursor":
         """This cursor moved past what a load did after ``state`` was taken (its epoch and file unchanged)."""
         rows = Cursor.after(state) if rows_read else self
+        # Counters compare only within one statistics epoch: a load that did both steps (as every
+        # load after a PostgreSQL restart does) takes the new epoch with the new counters; keeping
+        # the old one made every later load of the table scan again (found in bench.batch_freshness).
+        epoch = state.stats_epoch if (rows_read and keys_synced) or state.stats_epoch == self.stats_epoch \
+            else self.stats_epoch
         return replace(self, cursor_xid=rows.cursor_xid, next_xid=rows.next_xid, rows_written=rows.rows_written,
                        rows_removed=state.rows_removed if keys_synced else self.rows_removed, mode=mode,
-                       loaded_at=None)
+                       loaded_at=None, stats_epoch=epoch)
 
 
 def keys_unchanged_since(cursor: Cursor, state: SourceState) -> bool:

@@ -78,3 +78,15 @@ def test_a_load_that_skipped_the_rows_keeps_their_position_and_moves_the_keys():
     assert (moved.cursor_xid, moved.next_xid, moved.rows_written, moved.rows_removed) == (4_000, 4_020, 690, 30)
     both = previous.advanced(COUNTED, rows_read=True, keys_synced=False, mode="incremental")
     assert (both.cursor_xid, both.next_xid, both.rows_written, both.rows_removed) == (5_000, 5_010, 700, 20)
+
+
+def test_after_a_postgresql_restart_the_next_load_takes_the_new_epoch_so_later_loads_skip_again():
+    restarted = cursor(stats_epoch="2026-11-30 08:00:00+00 / never", rows_written=650, rows_removed=25)
+    plan = plan_incremental(restarted, COUNTED)
+    assert (plan.read_rows, plan.sync_keys) == (True, True)  # another epoch: counters not comparable
+    after = restarted.advanced(COUNTED, rows_read=plan.read_rows, keys_synced=plan.sync_keys, mode="incremental")
+    assert (after.stats_epoch, after.rows_written, after.rows_removed) == (EPOCH, 700, 30)
+    again = plan_incremental(after, COUNTED)  # nothing written since: both steps skipped
+    assert (again.read_rows, again.sync_keys) == (False, False)
+    half = restarted.advanced(COUNTED, rows_read=True, keys_synced=False, mode="incremental")
+    assert half.stats_epoch == restarted.stats_epoch  # a mix of counters from two epochs is never trusted
