@@ -77,11 +77,11 @@ def cdc_reconcile():
             connectors = None
         last_commit = {table: PostgresHook(postgres_conn_id=conn_id).get_first(LAST_COMMIT_SQL)[0]
                        for table, conn_id in SOURCE_CONNECTIONS.items()}
-        olap = ClickHouseHook().get_client()
+        olap, kafka_bootstrap = ClickHouseHook().get_client(), KafkaConnectHook().kafka_bootstrap()
         lags = {}
         for table in TABLES:  # against Debezium's heartbeats: an idle table is not late
             try:
-                measured = pipeline_lag(KafkaConnectHook().kafka_bootstrap(), table)
+                measured = pipeline_lag(kafka_bootstrap, table)
             except Exception as exc:  # Kafka down is a finding too; the commit-based lag stands in
                 log.warning("%s: CDC lag not measurable against heartbeats: %s", table.name, exc)
                 continue

@@ -27,21 +27,11 @@ import re
 from dataclasses import dataclass
 
 from bionicflow.cdc import schema
+from bionicflow.cdc.schema import ADDED_COLUMNS_DDL
 from bionicflow.kernel.tables import CDC_DB, Column, Table
 
 log = logging.getLogger("bionicflow.cdc.evolve")
 
-ADDED_COLUMNS_DDL = f"""CREATE TABLE IF NOT EXISTS {CDC_DB}.added_columns
-(
-    table_name LowCardinality(String),
-    name String,
-    type String,
-    kind LowCardinality(String),
-    default_sql String,
-    added_at DateTime64(6) DEFAULT now64(6)
-)
-ENGINE = ReplacingMergeTree
-ORDER BY (table_name, name)"""
 ADDED_SQL = (f"SELECT name, type, kind, default_sql FROM {CDC_DB}.added_columns FINAL "
              "WHERE table_name = {table:String} ORDER BY added_at, name")
 REGISTER_SQL = (f"INSERT INTO {CDC_DB}.added_columns (table_name, name, type, kind, default_sql) VALUES "
@@ -126,7 +116,9 @@ def plan(table: Table, fields: list[dict]) -> Plan:
 
 
 def added_columns(olap, table: Table) -> tuple[Column, ...]:
-    olap.command(ADDED_COLUMNS_DDL)
+    # a read: the table is made by the bootstrap (schema.render) or by the first `evolve`, not here
+    if not int(olap.command(f"EXISTS TABLE {CDC_DB}.added_columns")):
+        return ()
     rows = olap.query(ADDED_SQL, parameters={"table": table.name}).result_rows
     return tuple(Column(name, ch_type, name, kind, added=True, default=default) for name, ch_type, kind, default in rows)
 

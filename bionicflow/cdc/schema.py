@@ -263,6 +263,20 @@ def dead_letter_view_ddl(table: Table) -> str:
     )
 
 
+# The columns the CDC road added to a table after its source gained them (bionicflow/cdc/evolve.py).
+ADDED_COLUMNS_DDL = f"""CREATE TABLE IF NOT EXISTS {DATABASE}.added_columns
+(
+    table_name LowCardinality(String),
+    name String,
+    type String,
+    kind LowCardinality(String),
+    default_sql String,
+    added_at DateTime64(6) DEFAULT now64(6)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (table_name, name)"""
+
+
 # One row per TRUNCATE message: every row of the table older than `_version` is gone in the
 # source. The purge itself (a lightweight DELETE) is run by bionicflow/cdc/truncations.py;
 # a redelivered TRUNCATE inserts its row again with `applied_at` NULL, so it is purged again
@@ -306,7 +320,7 @@ def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | Non
 
     `cluster`: the same schema on a ClickHouse cluster (ON CLUSTER, Replicated* engines).
     """
-    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL, TRUNCATIONS_DDL]
+    statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL, TRUNCATIONS_DDL, ADDED_COLUMNS_DDL]
     for table in TABLES:
         statements += [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table),
                        view_ddl(table), dead_letter_view_ddl(table), truncation_view_ddl(table)]
