@@ -10,7 +10,7 @@ from markupsafe import Markup
 from bionicflow.reports import charts
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.templating import Jinja2Templates
 
@@ -40,8 +40,8 @@ def num(value) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.3f}"
 
 
-templates.env.filters.update(when=when, counts=counts, num=num, zip=lambda a, b: list(zip(a, b)))
-templates.env.globals.update(bars=charts.bars, shared_top=charts.shared_top)
+templates.env.filters.update(when=when, counts=counts, num=num)
+templates.env.globals.update(chart_specs=charts.by_id, vega_version=charts.vega_version)
 
 
 def _authenticated():
@@ -67,6 +67,18 @@ def _login_redirect(request: Request, exc: StarletteHTTPException):
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+def _stored_run(run_id: str) -> dict:
+    from fastapi import HTTPException
+
+    from bionicflow.reports.dashboard import report_run as stored_run
+    from bionicflow_airflow.clickhouse_hook import ClickHouseHook
+
+    run = stored_run(ClickHouseHook(send_receive_timeout=30).get_client(), run_id)
+    if run is None:
+        raise HTTPException(404, f"no stored reports run {run_id!r}: see the latest runs on the CDC vs batch page")
+    return run
+
+
 def build_app() -> FastAPI:
     app = FastAPI(title="bionicflow: CDC vs batch", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(StarletteHTTPException, _login_redirect)
@@ -84,14 +96,32 @@ def build_app() -> FastAPI:
     @app.get("/report-runs/{run_id}", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])
     def report_run(request: Request, run_id: str) -> HTMLResponse:
         """A stored `reports` run: both schemas' overviews as charts side by side (linked from the runs)."""
+        run = _stored_run(run_id)
+        return templates.TemplateResponse(request, "report_run.html",
+                                          {"run": run, "charts": charts.overview_charts(run["overviews"])})
+
+    @app.get("/report-runs/{run_id}/charts/{chart}.{fmt}", dependencies=[Depends(_authenticated())])
+    def report_run_chart(run_id: str, chart: str, fmt: str) -> Response:
+        """One chart of a stored run as a PNG or SVG file, drawn on the server (to keep or attach)."""
         from fastapi import HTTPException
 
-        from bionicflow.reports.dashboard import report_run as stored_run
-        from bionicflow_airflow.clickhouse_hook import ClickHouseHook
+        specs = charts.by_id(charts.overview_charts(_stored_run(run_id)["overviews"]))
+        if specs.get(chart) is None or fmt not in ("png", "svg"):
+            raise HTTPException(404, f"no chart {chart}.{fmt} in run {run_id!r}: charts are "
+                                     f"{', '.join(c for c, s in specs.items() if s)} as .png or .svg")
+        media = "image/png" if fmt == "png" else "image/svg+xml"
+        return Response(charts.render(specs[chart], fmt), media_type=media, headers={
+            "Content-Disposition": f'inline; filename="{run_id}-{chart}.{fmt}"'.replace(":", "_")})
 
-        run = stored_run(ClickHouseHook(send_receive_timeout=30).get_client(), run_id)
-        if run is None:
-            raise HTTPException(404, f"no stored reports run {run_id!r}: see the latest runs on the CDC vs batch page")
-        return templates.TemplateResponse(request, "report_run.html", {"run": run})
+    @app.get("/static/{name}")
+    def chart_script(name: str, request: Request) -> Response:
+        """The chart library and the page's chart script, served from the installed packages."""
+        from fastapi import HTTPException
+
+        try:
+            body, headers = charts.script(name, request.headers.get("accept-encoding", ""))
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return Response(body, headers=headers)
 
     return app

@@ -106,13 +106,19 @@ def olap_call(fn, *args):
 
 def build_comparison(report: str, target: str | None, the_period: Period) -> dict:
     """The same report from both schemas with the differences; 404 when the user is in neither."""
+    return compare_reports(build_reports(report, target, the_period, SCHEMAS))
+
+
+def build_reports(report: str, target: str | None, the_period: Period, schemas) -> dict[str, dict | None]:
+    """The report from each of ``schemas`` (None where the user is not); 404 when the user is in none."""
     built: dict[str, dict | None] = {}
-    for schema in SCHEMAS:
+    for schema in schemas:
         try:
             built[schema] = (olap_call(user_report, schema, target, the_period) if report == "user"
                              else olap_call(overview, schema, the_period))
         except UnknownUserError:
             built[schema] = None
     if all(r is None for r in built.values()):
-        raise HTTPException(404, f"user {target} is in neither schema's users table")
-    return compare_reports(built)
+        raise HTTPException(404, f"user {target} is in neither schema's users table" if len(built) > 1
+                            else f"user {target} is not in {schemas[0]}.users")
+    return built

@@ -7,6 +7,7 @@ own user_uuid, analysts read everything. The web pages live in reports_api.web.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Annotated, Literal
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bionicflow import __version__
 from bionicflow.config import Settings, get_settings
-from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, overview, user_report
+from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
 from bionicflow.reports.export import to_csv
 from reports_api import deps, errors, web
 
@@ -48,6 +49,8 @@ async def lifespan(_app: FastAPI):
             log.warning(deps.schema_advice(missing))
     except ClickHouseError as exc:
         log.warning("OLAP server not answering at start (%s); reports will answer 503 until it does", exc)
+    # Building the chart library's bundle takes ~2 s: done now, not on the first reader's page.
+    threading.Thread(target=charts.vega_bundle_gzip, name="vega-bundle", daemon=True).start()
     yield
 
 

@@ -13,14 +13,13 @@ from fastapi.templating import Jinja2Templates
 
 from bionicflow.config import Settings, get_settings
 from bionicflow.reports.accounts import CUSTOMERS
-from bionicflow.reports import Period, PeriodError, auth, charts
+from bionicflow.reports import Period, PeriodError, auth, charts, compare_reports
 from reports_api import deps, i18n
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["bars"] = charts.bars
-templates.env.globals["shared_top"] = charts.shared_top
-templates.env.filters["zip"] = lambda a, b: list(zip(a, b))
+templates.env.globals["chart_specs"] = charts.by_id
+templates.env.globals["vega_version"] = charts.vega_version
 DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the brief's demo volume
 VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}
 
@@ -126,13 +125,16 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
         return _home_with_error(request, caller, 403, str(exc))
     except (ValueError, PeriodError) as exc:
         return _home_with_error(request, caller, 422, str(exc))
-    try:
-        comparison = deps.build_comparison("user", target, period)
+    try:  # only the schemas shown are read: one report for a single view
+        reports = deps.build_reports("user", target, period, schemas)
     except HTTPException as exc:
         return _home_with_error(request, caller, exc.status_code, exc.detail)
+    comparison = compare_reports(reports) if view == "compare" else None
     back = "/?" + urlencode({"user_uuid": user_uuid, "start": start, "end": end})
+    lang = i18n.choose(request)
     return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
-                 reports=comparison["reports"], user_uuid=target, period=period, back=back)
+                 reports=reports, user_uuid=target, period=period, back=back,
+                 charts=charts.user_report_charts(reports, i18n.translations(lang).gettext, lang))
 
 
 @router.get("/ui/overview", response_class=HTMLResponse)
@@ -155,5 +157,17 @@ def overview_page(request: Request, start: str = "", end: str = "",
         return _home_with_error(request, caller, exc.status_code, exc.detail)
     query = urlencode({k: v for k, v in (("from", start), ("to", end)) if v})  # the API reads them as the page did
     back = "/?" + urlencode({"start": start, "end": end})
+    lang = i18n.choose(request)
     return _page(request, "overview.html", caller=caller, comparison=comparison, reports=comparison["reports"],
-                 period=period, back=back, csv_query=query, start=start, end=end)
+                 period=period, back=back, csv_query=query, start=start, end=end,
+                 charts=charts.overview_charts(comparison["reports"], i18n.translations(lang).gettext, lang))
+
+
+@router.get("/static/{name}")
+def chart_script(name: str, request: Request) -> Response:
+    """The chart library (Vega, Vega-Lite, vega-embed from the installed package) and the page's chart script."""
+    try:
+        body, headers = charts.script(name, request.headers.get("accept-encoding", ""))
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(body, headers=headers)

@@ -66,3 +66,16 @@ def requested_urls(driver) -> list[str]:
         elif message.get("method") == "Network.loadingFailed" and params.get("blockedReason"):
             blocked.add(params["requestId"])
     return [url for request_id, url in sent.items() if request_id not in blocked]
+
+
+def drawn_chart(driver, chart: str, timeout: float = 30):
+    """The SVG of the page's chart ``chart`` once vega-embed has drawn it (its figure says so in data-drawn)."""
+    figure = find(driver, f"figure#chart-{chart}[data-drawn]", timeout)
+    assert figure.get_attribute("data-drawn") == "true", f"chart {chart} was not drawn: {figure.text}"
+    return figure.find_element("css selector", "svg")
+
+
+def axis_labels(svg, axis: str = "X") -> list[str]:
+    """The labels of a drawn chart's ``axis`` ("X" or "Y"), as the reader sees them."""
+    return [t.text for t in svg.find_elements("css selector", f"g.role-axis[aria-label^='{axis}-axis'] "
+                                                             "g.role-axis-label text")]

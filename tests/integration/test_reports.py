@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 import math
 import re
 import time
@@ -161,8 +162,14 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     charts = requests.get(f"http://{stack.host}:{stack.airflow_port}{link}", headers=airflow.headers, timeout=30)
     assert charts.status_code == 200, charts.text[:500]
     for schema in ("default", "debezium"):
-        assert f'id="prosthesis-{schema}"' in charts.text and f'id="country-{schema}"' in charts.text
-    assert 'class="category"' in charts.text and 'class="value"' in charts.text
+        assert f'id="run-{schema}"' in charts.text
+    specs = json.loads(re.search(r'id="chart-specs">(.*?)</script>', charts.text, re.S).group(1))
+    assert {r["schema"] for r in specs["prosthesis"]["data"]["values"]} == {"default", "debezium"}
+    script = re.search(r'<script src="(/bionicflow/static/vega-[^"]+\.js)"', charts.text).group(1)
+    assert "vegaEmbed" in requests.get(f"http://{stack.host}:{stack.airflow_port}{script}", timeout=60).text
+    png = requests.get(f"http://{stack.host}:{stack.airflow_port}{link}/charts/country.png", headers=airflow.headers,
+                       timeout=60)
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG", png.text[:300]  # the run's chart as a file
     missing = requests.get(f"http://{stack.host}:{stack.airflow_port}/bionicflow/report-runs/nope",
                            headers=airflow.headers, timeout=30)
     assert missing.status_code == 404

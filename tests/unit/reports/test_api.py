@@ -2,10 +2,11 @@
 
 import csv
 import io
+import json
+import re
 import time
 
 import jwt
-import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -138,7 +139,11 @@ def test_web_login_and_side_by_side_report(client):
     page = client.get("/ui/report", params={"view": "compare", "start": PERIOD["from"], "end": PERIOD["to"]})
     assert page.status_code == 200
     assert 'id="report-default"' in page.text and 'id="report-debezium"' in page.text
-    assert "Both schemas agree" in page.text and page.text.count("<svg") == 4
+    assert "Both schemas agree" in page.text
+    specs = chart_specs(page.text)
+    assert set(specs) == {"daily", "amplitude", "muscle", "prosthesis"}
+    assert {row["schema"] for row in specs["daily"]["data"]["values"]} == {"default", "debezium"}  # one plot, both roads
+    assert all(f'data-chart="{cid}"' in page.text for cid in specs) and "/static/charts.js" in page.text
     denied = client.get("/ui/report", params={"view": "default", "user_uuid": OTHER_USER})
     assert denied.status_code == 403 and "only their own" in denied.text
     empty = client.get("/ui/report", params={"view": "default", "start": "2001-01-01", "end": "2001-01-31"})
@@ -208,8 +213,8 @@ def test_the_analysts_overview_page_shows_both_schemas_and_keeps_the_period(clie
     assert 'id="overview"' in client.get("/").text
     page = client.get("/ui/overview", params={"start": PERIOD["from"], "end": PERIOD["to"]})
     assert page.status_code == 200, page.text[-1500:]
-    for part in ('id="overview-default"', 'id="overview-debezium"', 'id="country-default"', 'id="prosthesis-debezium"',
-                 'id="top-default"', "Both schemas agree"):
+    for part in ('id="overview-default"', 'id="overview-debezium"', 'id="chart-country"', 'id="chart-prosthesis"',
+                 'id="chart-top-users"', 'id="top-default"', "Both schemas agree"):
         assert part in page.text, part
     csv_link = re.search(r'href="(/reports/overview\?schema=default&amp;[^"]+)" id="csv-default"', page.text).group(1)
     assert f"from={PERIOD['from']}&amp;to={PERIOD['to']}" in csv_link, csv_link
@@ -218,6 +223,23 @@ def test_the_analysts_overview_page_shows_both_schemas_and_keeps_the_period(clie
     assert f"start={PERIOD['from']}" in page.text  # a top user's link keeps the period
     back = re.search(r'href="([^"]*)" id="back"', page.text).group(1).replace("&amp;", "&")
     assert f'value="{PERIOD["from"]}"' in client.get(back).text
+
+
+def chart_specs(page: str) -> dict:
+    """The Vega-Lite specifications a page hands to its chart script."""
+    return json.loads(re.search(r'<script type="application/json" id="chart-specs">(.*?)</script>', page, re.S).group(1))
+
+
+def test_the_chart_library_is_served_by_reports_api_itself(client):
+    from bionicflow.reports import charts
+
+    page = client.get("/ui/report", params={"view": "debezium"})  # no login needed for the scripts themselves
+    script = client.get(f"/static/vega-{charts.vega_version()}.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "window.vegaEmbed" in script.text and "immutable" in script.headers["cache-control"]
+    assert client.get("/static/vega-0.0.0.js").status_code == 404
+    own = client.get("/static/charts.js")
+    assert own.status_code == 200 and "vegaEmbed(" in own.text and page.status_code in (200, 303)
 
 
 def test_a_customer_is_refused_the_overview_page(client):

@@ -61,15 +61,3 @@ def test_an_overflowing_sum_is_null_not_infinity():
     huge = 1.7976931348623157e308
     report = roll_up([Cell("arm", "x", date(2026, 1, 1), 2, math.inf, huge, huge, 2, 2)])
     assert report["signal_amplitude"] == {"avg": None, "min": huge, "max": huge}
-
-
-def test_side_by_side_charts_share_one_scale():
-    from bionicflow.reports.charts import bars, shared_top
-
-    left = {"daily": [{"date": "d1", "events": 5}]}
-    right = {"daily": [{"date": "d1", "events": 10}]}
-    top = shared_top([left, None, right], "daily", "events")
-    assert top == 10 and shared_top([None], "daily", "events") is None
-    (half,) = bars([("d1", 5)], height=160, top=top)
-    (full,) = bars([("d1", 10)], height=160, top=top)
-    assert (half.height, full.height) == (80, 160)  # equal heights mean equal values across the two
