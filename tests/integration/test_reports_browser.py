@@ -14,6 +14,7 @@ from bionicflow.reports.accounts import customer_uuid
 from tests.integration.browser import (  # noqa: F401 (browser is a fixture)
     SHOTS, axis_labels, browser, drawn_chart, find, requested_urls)
 from tests.integration.test_cdc import _pg
+from tests.stack import run_ok
 
 
 def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, airflow, browser):
@@ -183,3 +184,26 @@ def test_api_docs_render_with_nothing_fetched_from_elsewhere(stack, browser):
     urls = requested_urls(browser)
     elsewhere = [u for u in urls if urlparse(u).scheme in ("http", "https") and urlparse(u).hostname != stack.host]
     assert urls and not elsewhere, f"requests left {stack.host}: {elsewhere}"
+
+
+def test_a_stored_reports_run_draws_its_charts_in_the_airflow_ui(stack, report_data, airflow, browser):
+    """What the `reports` DAG's log links to: the run's overview charts, drawn with the library Airflow serves."""
+    from urllib.parse import quote
+
+    run_id = run_ok(airflow, "reports")["dag_run_id"]
+    base = f"http://{stack.host}:{stack.airflow_port}"
+    token = requests.post(f"{base}/auth/token", json={"username": stack.airflow_admin_user,
+                                                      "password": stack.airflow_admin_password.get_secret_value()},
+                          timeout=30).json()["access_token"]
+    browser.get(f"{base}/api/v2/version")  # the Airflow UI's session cookie, as its login sets it
+    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+    requested_urls(browser)
+    browser.get(f"{base}/bionicflow/report-runs/{quote(run_id, safe='')}")
+    for chart in ("country", "prosthesis", "muscle", "top-users"):
+        svg = drawn_chart(browser, chart)
+        assert axis_labels(svg), f"{chart}: no category labels"
+        assert [t.text for t in svg.find_elements("css selector", "g.role-legend-label text")] == ["default", "debezium"]
+    assert find(browser, "#chart-country a.chart-png").get_attribute("href").endswith("/charts/country.png")
+    browser.save_screenshot(str(SHOTS / "12-airflow-report-run.png"))
+    elsewhere = [u for u in requested_urls(browser) if not u.startswith(base) and not u.startswith("data:")]
+    assert not elsewhere, elsewhere  # the chart library comes from the api-server itself
