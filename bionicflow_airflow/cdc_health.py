@@ -44,6 +44,7 @@ def source_drift(olap) -> list[str]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from bionicflow.cdc.evolve import extended
+    from bionicflow.etl.evolve import default_added
     from bionicflow.kernel.source_columns import column_drift, read_source_columns
     from bionicflow.kernel.tables import TABLES
     from bionicflow_airflow.sources import SOURCE_CONNECTIONS
@@ -52,7 +53,7 @@ def source_drift(olap) -> list[str]:
     for table in TABLES:
         conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
         try:
-            lines += column_drift(extended(olap, table), read_source_columns(conn, table))
+            lines += column_drift(extended(olap, table), read_source_columns(conn, table), default_added(olap, table))
         finally:
             conn.close()
     return lines

@@ -10,14 +10,9 @@
 DROP VIEW IF EXISTS public.users_key_buckets;  -- replaced by users_key_masks (December 2026)
 \ir ../sources/batch_views.sql
 
--- The table as batch loads and reconciliation read it, plus `_xid`: the 64-bit id of the
--- transaction that last wrote the row. The load filters `_xid >= cursor`.
-CREATE OR REPLACE VIEW public.users_olap AS
-WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin)  -- once per query
-SELECT u.id, u.user_uuid, u.name, u.email, u.age, u.gender, u.country, u.address, u.phone, u.registered_at,
-       s.origin - age(u.xmin) AS _xid
-FROM public.users AS u CROSS JOIN s;
-ALTER VIEW public.users_olap OWNER TO :"owner";
+-- The table as batch loads and reconciliation read it (sources/batch_views.sql): made from the
+-- table's columns, and made again by an event trigger when the table gains a column.
+SELECT public.bionicflow_make_olap_view('public.users');
 GRANT SELECT ON public.users_olap TO :"etl_reader";
 -- the text-cast widening the view used before December 2026
 DROP FUNCTION IF EXISTS public.bionicflow_xid64(xid, bigint);

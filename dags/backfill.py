@@ -55,7 +55,8 @@ def backfill():
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         from bionicflow.cdc.signals import request_snapshot, wait_snapshot, window_keys
-        from bionicflow.etl.load import load_window, record, resolve_table
+        from bionicflow.etl.load import record, resolve_table
+        from bionicflow.etl.run import run_load
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import SIGNAL_CONNECTIONS, pg_source
 
@@ -63,8 +64,11 @@ def backfill():
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
         olap, done = ClickHouseHook().get_client(), {"table": table.name}
         if item["target"] in ("default", "both"):
-            result = load_window(olap, table, pg_source(table.name), start, end)
-            record(olap, get_current_context()["run_id"], result)
+            run_id = get_current_context()["run_id"]
+            result = run_load(olap, table, pg_source(table.name), run_id, "window", start, end)
+            record(olap, run_id, result)
+            if result.reason:  # the source gained a column: the whole table was copied, the window with it
+                log.warning("default.%s: refreshed whole: %s", table.name, result.reason)
             log.info("default.%s: re-loaded %d rows of the window in %.2fs", table.name, result.rows, result.seconds)
             done["default_rows"] = result.rows
         if item["target"] in ("debezium", "both"):

@@ -72,25 +72,17 @@ def etl_default():
     def load(item: dict) -> dict:
         from datetime import datetime
 
-        from bionicflow.etl.changes import load_changes
-        from bionicflow.etl.load import full_refresh, load_window, record, resolve_table
+        from bionicflow.etl.load import record, resolve_table
         from bionicflow.etl import schema
-        from bionicflow.etl.repair import repair
+        from bionicflow.etl.run import run_load
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
         olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
         table, source = resolve_table(item["table"]), pg_source(item["table"])
         schema.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns
-        if item["mode"] == "full":
-            result = full_refresh(olap, table, source, run_id)
-        elif item["mode"] == "incremental":
-            result = load_changes(olap, table, source, run_id)
-        elif item["mode"] == "repair":
-            result = repair(olap, table, source, run_id)
-        else:
-            result = load_window(olap, table, source, datetime.fromisoformat(item["start"]),
-                                 datetime.fromisoformat(item["end"]))
+        window = [datetime.fromisoformat(item[k]) if item[k] else None for k in ("start", "end")]
+        result = run_load(olap, table, source, run_id, item["mode"], *window)
         record(olap, run_id, result)
         if result.reason:
             log.warning("%s: refreshed whole instead of incrementally: %s", result.table, result.reason)

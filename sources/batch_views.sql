@@ -55,3 +55,132 @@ FROM pg_class AS c
 WHERE c.relnamespace = 'public'::regnamespace AND c.relname = :'table';
 ALTER VIEW public.bionicflow_source_state OWNER TO :"owner";
 GRANT SELECT ON public.bionicflow_source_state TO :"etl_reader";
+
+-- The columns a batch load can read from each `<table>_olap` view (below), with the type of
+-- the table column each reads: how a load finds a column added to a source since bionicflow's
+-- table definition was written (the ETL role sees no information_schema rows for columns it
+-- has no privilege on; the catalogue is readable by all).
+DROP VIEW IF EXISTS public.bionicflow_columns;
+CREATE OR REPLACE VIEW public.bionicflow_olap_columns AS
+SELECT t.relname::text AS table_name, v.attname::text AS column_name, v.attnum::int AS position,
+       format_type(a.atttypid, a.atttypmod) AS type_name, ty.typtype = 'e' AS is_enum
+FROM pg_class AS vc
+JOIN pg_class AS t ON t.relnamespace = vc.relnamespace AND t.relname = left(vc.relname, -5) AND t.relkind IN ('r', 'p')
+JOIN pg_attribute AS v ON v.attrelid = vc.oid AND v.attnum > 0
+JOIN pg_attribute AS a ON a.attrelid = t.oid
+     AND a.attnum = substring(col_description(vc.oid, v.attnum) FROM '^attnum ([0-9]+)$')::int
+JOIN pg_type AS ty ON ty.oid = a.atttypid
+WHERE vc.relnamespace = 'public'::regnamespace AND vc.relkind = 'v' AND vc.relname LIKE '%\_olap';
+ALTER VIEW public.bionicflow_olap_columns OWNER TO :"owner";
+GRANT SELECT ON public.bionicflow_olap_columns TO :"etl_reader";
+
+-- `<table>_olap`: the table as batch loads read it — every column, floats as text (ClickHouse's
+-- PostgreSQL reader rejects subnormal doubles its own text parser accepts; PostgreSQL prints
+-- the shortest text that reads back as the same double), plus `_xid`, the 64-bit id of the
+-- transaction that last wrote the row (loads filter `_xid >= cursor`). Made from the table's
+-- columns as they are now, so the event triggers below make it again around every ALTER
+-- TABLE. Each view column's comment names the table column it reads (`attnum N`): a renamed
+-- column keeps its old name in the view, so loads go on (`bionicflow status` reports the
+-- rename). The view keeps its owner (the table's) and its readers (and those of
+-- `<table>_key_masks`, for when it was dropped). Runs as its owner, a superuser (views.sql
+-- creates it), because the triggers call it for whoever altered the table.
+CREATE OR REPLACE FUNCTION public.bionicflow_make_olap_view(source regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    table_name text;
+    owner_name text;
+    view_name text;
+    view_oid oid;
+    select_list text;
+    comments text;
+    readers text[];
+    reader text;
+BEGIN
+    SELECT c.relname, c.relowner::regrole::text INTO table_name, owner_name FROM pg_class AS c WHERE c.oid = source;
+    view_name := table_name || '_olap';
+    view_oid := to_regclass(format('public.%I', view_name));
+    CREATE TEMP TABLE IF NOT EXISTS bionicflow_view_names (relid oid, attnum int, name name);
+    INSERT INTO bionicflow_view_names
+    SELECT source, substring(col_description(view_oid, v.attnum) FROM '^attnum ([0-9]+)$')::int, v.attname
+    FROM pg_attribute AS v WHERE v.attrelid = view_oid AND v.attnum > 0
+      AND col_description(view_oid, v.attnum) ~ '^attnum [0-9]+$';
+    SELECT string_agg(format(CASE WHEN a.atttypid IN ('float4'::regtype, 'float8'::regtype)
+                                  THEN 't.%I::text AS %I' ELSE 't.%I AS %I' END,
+                             a.attname, coalesce(n.name, a.attname)), ', ' ORDER BY a.attnum),
+           string_agg(format('COMMENT ON COLUMN public.%I.%I IS %L', view_name, coalesce(n.name, a.attname),
+                             'attnum ' || a.attnum), '; ')
+    INTO select_list, comments
+    FROM pg_attribute AS a
+    LEFT JOIN (SELECT DISTINCT ON (s.attnum) s.attnum, s.name FROM bionicflow_view_names AS s
+               WHERE s.relid = source) AS n ON n.attnum = a.attnum
+    WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped;
+    DELETE FROM bionicflow_view_names WHERE relid = source;
+    SELECT array_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE x.grantee::regrole::text END)
+    INTO readers
+    FROM pg_class AS v CROSS JOIN LATERAL aclexplode(v.relacl) AS x
+    WHERE v.oid IN (view_oid, to_regclass(format('public.%I', table_name || '_key_masks')))
+      AND x.privilege_type = 'SELECT' AND x.grantee <> v.relowner;
+    EXECUTE format('DROP VIEW IF EXISTS public.%I', view_name);
+    EXECUTE format('CREATE VIEW public.%I AS WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin) '
+                   'SELECT %s, s.origin - age(t.xmin) AS _xid FROM %s AS t CROSS JOIN s', view_name, select_list, source);
+    EXECUTE comments;
+    EXECUTE format('ALTER VIEW public.%I OWNER TO %s', view_name, owner_name);
+    FOREACH reader IN ARRAY coalesce(readers, '{}') LOOP
+        EXECUTE format('GRANT SELECT ON public.%I TO %s', view_name, reader);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION public.bionicflow_make_olap_view(regclass) FROM PUBLIC;
+
+-- Around every ALTER TABLE in this database, in its own transaction: before it, each
+-- `<table>_olap` view is put aside (its column names kept), so the view never blocks the
+-- source's own change (DROP COLUMN, ALTER COLUMN TYPE); after it, the view is made again from
+-- the table as it is now: a column added appears at once, the next batch load sees it without
+-- a restart; a column dropped is gone from the view (the next load then fails naming it, as
+-- `bionicflow status` does). When the ALTER fails, its transaction takes the drop back.
+CREATE OR REPLACE FUNCTION public.bionicflow_olap_views_aside() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    view_oid oid;
+    source oid;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS bionicflow_view_names (relid oid, attnum int, name name);
+    FOR view_oid, source IN
+        SELECT v.oid, t.oid FROM pg_class AS v JOIN pg_class AS t
+          ON t.relname = left(v.relname, -5) AND t.relnamespace = v.relnamespace AND t.relkind IN ('r', 'p')
+        WHERE v.relnamespace = 'public'::regnamespace AND v.relkind = 'v' AND v.relname LIKE '%\_olap' LOOP
+        INSERT INTO bionicflow_view_names
+        SELECT source, substring(col_description(view_oid, v.attnum) FROM '^attnum ([0-9]+)$')::int, v.attname
+        FROM pg_attribute AS v WHERE v.attrelid = view_oid AND v.attnum > 0
+          AND col_description(view_oid, v.attnum) ~ '^attnum [0-9]+$';
+        EXECUTE format('DROP VIEW %s', view_oid::regclass);
+    END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION public.bionicflow_olap_views_back() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    source oid;
+BEGIN
+    FOR source IN
+        SELECT t.oid FROM pg_class AS t
+        WHERE t.relnamespace = 'public'::regnamespace AND t.relkind IN ('r', 'p')
+          AND to_regclass(format('public.%I', t.relname || '_key_masks')) IS NOT NULL
+          AND to_regclass(format('public.%I', t.relname || '_olap')) IS NULL LOOP
+        PERFORM public.bionicflow_make_olap_view(source::regclass);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION public.bionicflow_olap_views_aside() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.bionicflow_olap_views_back() FROM PUBLIC;
+DROP EVENT TRIGGER IF EXISTS bionicflow_follow_new_columns;
+DROP FUNCTION IF EXISTS public.bionicflow_follow_new_columns();
+DROP EVENT TRIGGER IF EXISTS bionicflow_olap_views_aside;
+DROP EVENT TRIGGER IF EXISTS bionicflow_olap_views_back;
+CREATE EVENT TRIGGER bionicflow_olap_views_aside ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION public.bionicflow_olap_views_aside();
+CREATE EVENT TRIGGER bionicflow_olap_views_back ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION public.bionicflow_olap_views_back();

@@ -18,11 +18,11 @@ WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER
 """
 
 
-def column_drift(table: Table, actual: list[str]) -> list[str]:
+def column_drift(table: Table, actual: list[str], in_default: frozenset[str] = frozenset()) -> list[str]:
     """One line per difference between the source table's columns and the ones bionicflow copies.
 
-    ``table`` may carry columns the CDC road added (``Column.added``): `debezium` copies those,
-    `default` does not yet.
+    ``table`` may carry columns the CDC road added (``Column.added``): `debezium` copies those;
+    ``in_default``: the added columns `default` has (the batch road adds them at its next load).
     """
     if not actual:
         return [f"{table.source_database}.{table.source_table} is missing or has no columns"]
@@ -33,21 +33,37 @@ def column_drift(table: Table, actual: list[str]) -> list[str]:
         f"them without it (or dead-letters them when it may not be empty); batch loads read {table.olap_relation}, "
         "which a rename follows and a DROP ... CASCADE removed. Restore the column, or change bionicflow's table "
         "definition (bionicflow/kernel/tables.py) and rebuild both schemas"
-        for name in expected if name not in actual
+        for name in expected if name not in actual and not _added(table, name)
     ]
     lines += [
-        f"{where} has a column {name} that bionicflow does not copy: neither `default` nor `debezium` carries it "
-        "(the CDC road adds a column it can type when the first change carrying it arrives; docs/cdc.md). "
-        "Otherwise add it to bionicflow/kernel/tables.py and rebuild both schemas to copy it"
-        for name in actual if name not in expected
+        f"{where} has a column {name} that neither `default` nor `debezium` copies yet: the CDC road adds a column "
+        "it can type at the first change carrying it, the batch road at the next etl_default load (which copies "
+        "the table whole once); a column of another type is never copied (docs/cdc.md, \"Schema changes\"): add "
+        "it to bionicflow/kernel/tables.py and rebuild both schemas to copy it"
+        for name in actual if name not in expected and name not in in_default
     ]
     lines += [
         f"{where} has a column {c.source} that `debezium` copies (added by the CDC road) and `default` does not "
-        "yet: compare the two schemas on the other columns; add it to bionicflow/kernel/tables.py and refresh "
-        "`default` (etl_default, mode=full) to copy it there too"
-        for c in table.columns if c.added and c.source in actual
+        "yet: the next etl_default load copies it (the table whole, once); until then the two schemas compare on "
+        "the other columns"
+        for c in table.columns if c.added and c.source in actual and c.source not in in_default
+    ]
+    lines += [
+        f"{where} has a column {name} that `default` copies (added by the batch road) and `debezium` does not "
+        "yet: the CDC road adds it at the first change carrying it"
+        for name in sorted(in_default) if name in actual and name not in expected
+    ]
+    lines += [
+        f"{where} has no column {name} any more (dropped or renamed): the copies of it stay as they were, new and "
+        "changed rows get NULL there (docs/cdc.md, \"Schema changes\")"
+        for name in [c.source for c in table.columns if c.added] + sorted(in_default - set(expected))
+        if name not in actual
     ]
     return lines
+
+
+def _added(table: Table, name: str) -> bool:
+    return any(c.added and c.source == name for c in table.columns)
 
 
 def read_source_columns(conn, table: Table) -> list[str]:

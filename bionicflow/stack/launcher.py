@@ -15,6 +15,7 @@ from bionicflow.cdc import evolve, monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.kernel import cursors
 from bionicflow.kernel.olap import olap_client
+from bionicflow.etl.evolve import default_added
 from bionicflow.kernel.source_columns import column_drift, read_source_columns
 from bionicflow.kernel.tables import TABLES
 from bionicflow.stack.jvm import jars_dir
@@ -250,7 +251,8 @@ def source_column_drift(settings: Settings, services: dict, olap=None) -> list[s
         copied = evolve.extended(olap, table) if olap else table  # with the columns the CDC road added
         conn = connect(table.source_database)
         try:
-            lines += column_drift(copied, read_source_columns(conn, table))
+            in_default = default_added(olap, table) if olap else frozenset()
+            lines += column_drift(copied, read_source_columns(conn, table), in_default)
         finally:
             conn.close()
     return lines

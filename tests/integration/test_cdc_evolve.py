@@ -1,4 +1,5 @@
-"""A column added to a source table appears in `debezium`, on the live stack, without a restart.
+"""A column added to a source table appears in `debezium` and, at the next batch load, in `default`,
+on the live stack, without a restart.
 
 Runs after tests/integration/test_airflow_dags.py (whose drift test expects a source without
 extra columns); this module takes its columns out again at the end, in the source and in
@@ -13,10 +14,10 @@ from datetime import datetime, timezone
 
 from bionicflow.cdc import evolve
 from bionicflow.kernel.tables import USERS
-from tests.integration.test_batch_changes import _apply
+from tests.integration.test_batch_changes import _apply, _loads
 from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
 from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
-from tests.stack import cli
+from tests.stack import cli, run_ok
 
 ADDED = ("note", "score", "seen_at", "memo")
 
@@ -37,13 +38,13 @@ def _source(settings, columns: tuple[str, ...]) -> dict:
         conn.close()
 
 
-def _debezium(settings, columns: tuple[str, ...]) -> dict | None:
+def _debezium(settings, columns: tuple[str, ...], schema: str = "debezium") -> dict | None:
     olap = _olap(settings)
-    present = {name for (name,) in olap.query("SELECT name FROM system.columns WHERE database = 'debezium' "
-                                              "AND table = 'users'").result_rows}
+    present = {name for (name,) in olap.query("SELECT name FROM system.columns WHERE database = {s:String} "
+                                              "AND table = 'users'", parameters={"s": schema}).result_rows}
     if not set(columns) <= present:
         return None
-    rows = olap.query(f"SELECT user_id, {', '.join(columns)} FROM debezium.users FINAL").result_rows
+    rows = olap.query(f"SELECT user_id, {', '.join(columns)} FROM {schema}.users FINAL").result_rows
     return {row[0]: tuple(_utc(v) for v in row[1:]) for row in rows}
 
 
@@ -64,7 +65,7 @@ def _warnings() -> list[str]:
     return [w for w in json.loads(cli("status", "--json").stdout)["warnings"] if "crm_db.users" in w]
 
 
-def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack, cdc):
+def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack, cdc, airflow):
     wait_converged(stack, USERS)
     olap = _olap(stack)
     dead_before = olap.command("SELECT count() FROM debezium.dead_letters")
@@ -86,12 +87,30 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         lines = _warnings()
         assert len(lines) == 3 and all("added by the CDC road" in line for line in lines), lines
 
+        # the batch road: the next etl_default run (the default form, logical_date null) copies the table whole
+        # once with the new columns, so old rows carry the source's default too; then incremental again
+        run = run_ok(airflow, "etl_default")
+        mode, _, _, reason, _ = _loads(stack, run["dag_run_id"])["users"]
+        assert mode == "full" and "note, score, seen_at" in reason, (mode, reason)
+        assert _debezium(stack, ("note", "score", "seen_at"), "default") == _source(stack, ("note", "score", "seen_at"))
+        types = dict(olap.query("SELECT name, type FROM system.columns WHERE database = 'default' AND table = 'users' "
+                                "AND name IN ('note', 'score', 'seen_at')").result_rows)
+        assert types == {"note": "Nullable(String)", "score": "Nullable(Int64)", "seen_at": "Nullable(DateTime64(6))"}
+        _apply(stack, "crm_db", ["UPDATE users SET note = 'changed later', score = 8 WHERE name = 'evolve 2'"])
+        run = run_ok(airflow, "etl_default")
+        assert _loads(stack, run["dag_run_id"])["users"][0] == "incremental"
+        assert _debezium(stack, ("note", "score", "seen_at"), "default") == _source(stack, ("note", "score", "seen_at"))
+        assert _warnings() == [], "both roads copy the new columns: nothing left to report"
+
         # a rename: reported (the old name gone, the new one carried from its first change on); the stream flows
         _apply(stack, "crm_db", ["ALTER TABLE users RENAME COLUMN note TO memo",
                      "INSERT INTO users (name, email, memo) VALUES ('evolve 4', 'e4@example.org', 'renamed')"])
         wait_converged(stack, USERS)
         lines = _warnings()
         assert any("has no column note any more" in line for line in lines), lines
+        # batch loads go on: the source's view keeps the old name for the renamed column
+        run = run_ok(airflow, "etl_default")
+        assert _debezium(stack, ("note",), "default") == _source(stack, ("memo",))
         assert any("column memo that `debezium` copies" in line for line in lines), lines
         # `memo` is carried from the rename on; rows not changed since keep their value under `note` until a
         # re-read (the `backfill` DAG), as docs/cdc.md says
@@ -108,6 +127,7 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         try:
             for name in ADDED:
                 olap.command(f"ALTER TABLE debezium.users DROP COLUMN IF EXISTS {name}")
+                olap.command(f"ALTER TABLE default.users DROP COLUMN IF EXISTS {name}")
             olap.command("DELETE FROM debezium.added_columns WHERE table_name = 'users'")
             evolve.rebuild_views(olap, USERS)
         finally:

@@ -17,7 +17,7 @@ def test_a_new_column_and_a_renamed_one_are_each_named_with_what_they_do():
     assert len(lines) == 3, lines
     gone, *new = lines
     assert gone.startswith("crm_db.users has no column phone any more") and "users_olap" in gone
-    assert all("that bionicflow does not copy" in line for line in new)
+    assert all("that neither `default` nor `debezium` copies yet" in line for line in new)
     assert {line.split(" has a column ")[1].split(" ")[0] for line in new} == {"phone_number", "note"}
 
 
@@ -33,3 +33,14 @@ def test_a_column_the_cdc_road_added_is_named_as_copied_by_debezium_only():
     assert len(lines) == 1 and "`debezium` copies (added by the CDC road)" in lines[0] and "`default`" in lines[0]
     dropped = column_drift(grown, COLUMNS)  # the source dropped it again
     assert len(dropped) == 1 and "has no column note any more" in dropped[0]
+
+
+def test_a_column_each_road_added_is_named_until_both_have_it():
+    from bionicflow.kernel.tables import Column
+
+    note = (Column("note", "Nullable(String)", "note", "string", added=True),)
+    batch_only = column_drift(USERS, COLUMNS + ["note"], in_default=frozenset({"note"}))
+    assert len(batch_only) == 1 and "`default` copies (added by the batch road)" in batch_only[0]
+    assert column_drift(USERS.with_columns(note), COLUMNS + ["note"], in_default=frozenset({"note"})) == []
+    gone = column_drift(USERS, COLUMNS, in_default=frozenset({"note"}))
+    assert len(gone) == 1 and gone[0].startswith("crm_db.users has no column note any more"), gone
