@@ -8,6 +8,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from bionicflow.reports import charts
+from bionicflow.reports.chart_assets import chart_scripts
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -113,15 +114,5 @@ def build_app() -> FastAPI:
         return Response(charts.render(specs[chart], fmt), media_type=media, headers={
             "Content-Disposition": f'inline; filename="{run_id}-{chart}.{fmt}"'.replace(":", "_")})
 
-    @app.get("/static/{name}")
-    def chart_script(name: str, request: Request) -> Response:
-        """The chart library and the page's chart script, served from the installed packages."""
-        from fastapi import HTTPException
-
-        try:
-            body, headers = charts.script(name, request.headers.get("accept-encoding", ""))
-        except LookupError as exc:
-            raise HTTPException(404, str(exc)) from None
-        return Response(body, headers=headers)
-
+    app.include_router(chart_scripts())  # the chart library, for the run pages
     return app

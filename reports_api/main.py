@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bionicflow import __version__
 from bionicflow.config import Settings, get_settings
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
+from bionicflow.reports.chart_assets import chart_scripts
 from bionicflow.reports.export import to_csv
 from reports_api import deps, errors, web
 
@@ -65,6 +66,7 @@ app = FastAPIOffline(
     lifespan=lifespan,
 )
 app.include_router(web.router)
+app.include_router(chart_scripts())
 app.add_exception_handler(StarletteHTTPException, errors.http_error)
 app.add_exception_handler(RequestValidationError, errors.validation_error)
 

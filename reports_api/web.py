@@ -162,12 +162,3 @@ def overview_page(request: Request, start: str = "", end: str = "",
                  period=period, back=back, csv_query=query, start=start, end=end,
                  charts=charts.overview_charts(comparison["reports"], i18n.translations(lang).gettext, lang))
 
-
-@router.get("/static/{name}")
-def chart_script(name: str, request: Request) -> Response:
-    """The chart library (Vega, Vega-Lite, vega-embed from the installed package) and the page's chart script."""
-    try:
-        body, headers = charts.script(name, request.headers.get("accept-encoding", ""))
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    return Response(body, headers=headers)
