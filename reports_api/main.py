@@ -26,7 +26,7 @@ from bionicflow.config import Settings, get_settings
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
 from bionicflow.reports.chart_assets import chart_scripts
 from bionicflow.reports.export import to_csv
-from reports_api import deps, errors, web
+from reports_api import deps, errors, schemas, web
 
 log = logging.getLogger("reports_api")
 
@@ -119,14 +119,14 @@ def _target_user(caller: auth.Principal, user_uuid: UUID | None) -> str:
 
 
 
-@app.get("/health", tags=["ops"])
+@app.get("/health", tags=["ops"], responses={200: {"model": schemas.Health}})
 def health() -> dict[str, str]:
     """Liveness of the service itself (no authentication, no data)."""
     return {"status": "ok", "version": __version__}
 
 
 @app.get("/reports", tags=["reports"], summary="User report from one schema (the brief's endpoint)",
-         responses=errors.error_responses(401, 403, 404, 422, 503, 504))
+         responses={**schemas.report_responses(schemas.UserReport), **errors.error_responses(401, 403, 404, 422, 503, 504)})
 def get_report(schema: Annotated[Schema, Query(description="default (batch) or debezium (CDC)")],
                user_uuid: UserQ = None, fmt: FormatQ = Format.json, the_period: Period = Depends(period),
                caller: auth.Principal = Depends(deps.principal)) -> Response:
@@ -139,7 +139,7 @@ def get_report(schema: Annotated[Schema, Query(description="default (batch) or d
 
 
 @app.get("/reports/overview", tags=["reports"], summary="Overview of a period (analysts)",
-         responses=errors.error_responses(401, 403, 422, 503, 504))
+         responses={**schemas.report_responses(schemas.Overview), **errors.error_responses(401, 403, 422, 503, 504)})
 def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json, the_period: Period = Depends(period),
                  caller: auth.Principal = Depends(deps.principal)) -> Response:
     try:
@@ -150,7 +150,7 @@ def get_overview(schema: Annotated[Schema, Query()], fmt: FormatQ = Format.json,
 
 
 @app.get("/reports/compare", tags=["reports"], summary="The same report from both schemas, field by field",
-         responses=errors.error_responses(401, 403, 404, 422, 503, 504))
+         responses={200: {"model": schemas.Comparison}, **errors.error_responses(401, 403, 404, 422, 503, 504)})
 def get_compare(report: Annotated[Literal["user", "overview"], Query(description="which report")] = "user",
                 user_uuid: UserQ = None, the_period: Period = Depends(period),
                 caller: auth.Principal = Depends(deps.principal)) -> dict:
@@ -196,7 +196,8 @@ def dev_jwks(settings: Settings = Depends(_dev_issuer_on)) -> dict:
     return auth.dev_jwks(settings)
 
 
-@app.post("/dev-issuer/token", tags=["dev issuer"], summary="Password grant for the demo accounts")
+@app.post("/dev-issuer/token", tags=["dev issuer"], summary="Password grant for the demo accounts",
+          responses={200: {"model": schemas.Token}, **errors.error_responses(401)})
 def dev_token(username: Annotated[str, Form()], password: Annotated[str, Form()],
               settings: Settings = Depends(_dev_issuer_on)) -> dict:
     try:
