@@ -17,15 +17,13 @@ Run: python -m bench.cdc_add_column --reuse STATE_DIR [--rate 2500 --seconds 60]
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from bench.batch_etl import olap, pg, sources
-from bench.cdc_under_load import Stream, under_load, wait_for
-from bench.common import bench_env, bionicflow, machine
+from bench.batch_etl import olap, pg
+from bench.cdc_under_load import Stream, setup, under_load, wait_for
+from bench.common import bionicflow, machine
 from bionicflow.cdc import evolve as cdc_evolve
-from bionicflow.config import Settings
 from bionicflow.etl.run import run_load
 from bionicflow.kernel.tables import USERS
 
@@ -40,17 +38,7 @@ HAS_COLUMN_SQL = "SELECT count() FROM system.columns WHERE database = {d:String}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reuse", metavar="STATE_DIR", required=True, help="a kept, loaded benchmark stack")
-    parser.add_argument("--rate", type=int, default=2500, help="rows/s the writer inserts meanwhile")
-    parser.add_argument("--seconds", type=float, default=60, help="length of the before and after phases")
-    args = parser.parse_args()
-    env = bench_env(args.reuse)
-    s = Settings()
-    src = sources(s)["users"]
-    with pg(src) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM users")
-        rows = cur.fetchone()[0]
+    args, env, s, src, rows = setup("users")
     checker = olap(s)
     run_load(olap(s), USERS, src, "bench-add-column-baseline", "incremental")  # `default` current before the change
 

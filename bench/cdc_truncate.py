@@ -12,13 +12,11 @@ Run: python -m bench.cdc_truncate --reuse STATE_DIR [--rate 2500 --seconds 60]
 
 from __future__ import annotations
 
-import argparse
 import json
 
-from bench.batch_etl import olap, pg, sources
-from bench.cdc_under_load import Stream, under_load, wait_for
-from bench.common import bench_env, machine
-from bionicflow.config import Settings
+from bench.batch_etl import olap, pg
+from bench.cdc_under_load import Stream, setup, under_load, wait_for
+from bench.common import machine
 
 STREAM = Stream(
     insert_sql="INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
@@ -31,17 +29,7 @@ OLDER_SQL = "SELECT count() FROM debezium.telemetry_events FINAL WHERE saved_ts 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reuse", metavar="STATE_DIR", required=True, help="a kept, loaded benchmark stack")
-    parser.add_argument("--rate", type=int, default=2500, help="rows/s the writer inserts meanwhile")
-    parser.add_argument("--seconds", type=float, default=60, help="length of the before and after phases")
-    args = parser.parse_args()
-    bench_env(args.reuse)
-    s = Settings()
-    src = sources(s)["telemetry_events"]
-    with pg(src) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM telemetry_events")
-        rows = cur.fetchone()[0]
+    args, _, s, src, rows = setup("telemetry_events")
     client = olap(s)
 
     def truncate() -> dict:

@@ -8,6 +8,7 @@ test, until its own condition is met), `after` (--seconds).
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import threading
 import time
@@ -15,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bench.batch_etl import pg
+from bench.batch_etl import pg, sources
+from bench.common import bench_env
+from bionicflow.config import Settings
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,19 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 1800) ->
             raise SystemExit(f"{what} did not happen in {timeout:.0f} s")
         time.sleep(0.1)  # polling interval; the loop condition decides
     return time.monotonic() - started
+
+
+def setup(table: str) -> tuple[argparse.Namespace, dict, Settings, object, int]:
+    """The benchmark's arguments, its stack's environment and settings, ``table``'s source and its row count."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reuse", metavar="STATE_DIR", required=True, help="a kept, loaded benchmark stack")
+    parser.add_argument("--rate", type=int, default=2500, help="rows/s the writer inserts meanwhile")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the before and after phases")
+    args = parser.parse_args()
+    env = bench_env(args.reuse)
+    settings = Settings()
+    src = sources(settings)[table]
+    with pg(src) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {table}")  # a table name of the catalogue, not input
+        rows = cur.fetchone()[0]
+    return args, env, settings, src, rows
