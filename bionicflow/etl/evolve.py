@@ -84,9 +84,8 @@ def clickhouse_type(pg_type: str) -> str | None:
 def plan(table: Table, source_columns: list[tuple[str, str]], default_columns: list[tuple[str, str]]) -> Evolution:
     """What `default.<table>` gets from the source's columns (name, PostgreSQL type) and its own (name, type)."""
     known = {c.source for c in table.columns}  # source names; `default` calls them by `c.name`
-    present = {name: kind for name, kind in default_columns}
-    defined = {c.name for c in table.columns} | set(BOOKKEEPING)
-    carried = tuple(Column(name, kind, name, "", added=True) for name, kind in default_columns if name not in defined)
+    present = {name for name, _ in default_columns}
+    carried = tuple(Column(name, kind, name, "", added=True) for name, kind in _beyond_definition(table, default_columns))
     new, refused = [], []
     for name, pg_type in source_columns:
         if name in known or name in present:
@@ -119,8 +118,13 @@ def evolve(olap, table: Table, source: PgSource) -> Evolution:
     return plan(table, source_columns, default_columns)
 
 
+def _beyond_definition(table: Table, default_columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (name, type) of `default.<table>`'s columns beyond bionicflow's definition and bookkeeping."""
+    defined = {c.name for c in table.columns} | set(BOOKKEEPING)
+    return [(name, kind) for name, kind in default_columns if name not in defined]
+
+
 def default_added(olap, table: Table) -> frozenset[str]:
     """The columns `default.<table>` has beyond bionicflow's definition (added by earlier loads)."""
-    known = {c.name for c in table.columns} | set(BOOKKEEPING)
     rows = olap.query(DEFAULT_COLUMNS_SQL, parameters={"table": table.name}).result_rows
-    return frozenset(name for name, _ in rows if name not in known)
+    return frozenset(name for name, _ in _beyond_definition(table, [tuple(r) for r in rows]))
