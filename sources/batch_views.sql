@@ -33,6 +33,121 @@ GRANT SELECT ON public.:"key_masks" TO :"etl_reader";
 -- database get more (a query of theirs uses it at most once per hash).
 ALTER ROLE :"etl_reader" IN DATABASE :"DBNAME" SET work_mem = '32MB';
 
+-- The change journal: which keys changed, and in which transaction, so that a load reads
+-- the changed rows by key instead of scanning the table twice (rows by `_xid`, keys by
+-- bitmap). Per table `<table>_changes` holds one row per key written since the last load
+-- (its newest writing transaction's 64-bit id), filled by three statement-level triggers
+-- (insert, update, delete) from their transition tables: one INSERT per statement, however
+-- many rows it wrote. They fire ALWAYS, also under session_replication_role = replica.
+-- `bionicflow_journals.complete_from`: the journal holds every change of every transaction
+-- that ended after the one with this id; a load trusts it only from a cursor at or above
+-- it (so never across the triggers' creation, an ALTER TABLE or a trim), and reads the
+-- table otherwise. docs/airflow.md, "How changes are detected".
+CREATE TABLE IF NOT EXISTS public.bionicflow_journals (
+    table_name text PRIMARY KEY,
+    complete_from bigint NOT NULL
+);
+ALTER TABLE public.bionicflow_journals OWNER TO :"owner";
+
+CREATE OR REPLACE FUNCTION public.bionicflow_make_journal(source regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    table_name text;
+    owner_name text;
+    key_name text;
+    journal text;
+    note text;
+    op text;
+    transition text;
+    trigger_name text;
+    changed boolean := false;
+BEGIN
+    SELECT c.relname, c.relowner::regrole::text INTO table_name, owner_name FROM pg_class AS c WHERE c.oid = source;
+    SELECT a.attname INTO key_name FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indrelid = source AND i.indisprimary AND i.indnatts = 1;
+    IF key_name IS NULL THEN
+        RAISE EXCEPTION 'bionicflow: % has no one-column primary key; the change journal needs one', source;
+    END IF;
+    journal := table_name || '_changes';
+    note := 'bionicflow_note_' || journal;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (id bigint PRIMARY KEY, xid bigint NOT NULL)', journal);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON public.%I (xid)', journal || '_xid', journal);
+    EXECUTE format('ALTER TABLE public.%I OWNER TO %s', journal, owner_name);
+    -- Static SQL per table (planned once per session); an UPDATE notes the old key too (a
+    -- changed key is a delete of the old one). A key already noted by this transaction is
+    -- left alone: no dead row per statement.
+    EXECUTE format($fn$
+CREATE OR REPLACE FUNCTION public.%1$I() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $body$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.%2$I AS j (id, xid)
+        SELECT n.%3$I, pg_current_xact_id()::text::bigint FROM new_rows AS n
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO public.%2$I AS j (id, xid)
+        SELECT o.%3$I, pg_current_xact_id()::text::bigint FROM old_rows AS o
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+    ELSE
+        INSERT INTO public.%2$I AS j (id, xid)
+        SELECT k.id, pg_current_xact_id()::text::bigint
+        FROM (SELECT n.%3$I AS id FROM new_rows AS n UNION SELECT o.%3$I FROM old_rows AS o) AS k
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+    END IF;
+    RETURN NULL;
+END
+$body$ $fn$, note, journal, key_name);
+    EXECUTE format('ALTER FUNCTION public.%I() OWNER TO %s', note, owner_name);
+    EXECUTE format('REVOKE ALL ON FUNCTION public.%I() FROM PUBLIC', note);
+    FOR op, transition IN VALUES ('insert', 'NEW TABLE AS new_rows'),
+                                 ('update', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'),
+                                 ('delete', 'OLD TABLE AS old_rows') LOOP
+        trigger_name := 'bionicflow_journal_' || op;
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger AS t WHERE t.tgrelid = source AND t.tgname = trigger_name) THEN
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION public.%I()',
+                           trigger_name, upper(op), source, transition, note);
+            changed := true;
+        END IF;
+        IF (SELECT t.tgenabled FROM pg_trigger AS t WHERE t.tgrelid = source AND t.tgname = trigger_name) <> 'A' THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', source, trigger_name);
+            changed := true;
+        END IF;
+    END LOOP;
+    -- Complete for the transactions that end after this one (a writer still running waits
+    -- for the triggers' lock and then fires them).
+    INSERT INTO public.bionicflow_journals AS b (table_name, complete_from)
+    VALUES (table_name, pg_current_xact_id()::text::bigint + 1)
+    ON CONFLICT ON CONSTRAINT bionicflow_journals_pkey DO UPDATE SET complete_from = excluded.complete_from WHERE changed;
+END
+$$;
+REVOKE ALL ON FUNCTION public.bionicflow_make_journal(regclass) FROM PUBLIC;
+
+-- A load that stored its cursor forgets the journal's keys below it (what it has read);
+-- the journal is complete from there on. Callable by the ETL reader: the worst it can do
+-- is make the next load read the table instead of the journal.
+CREATE OR REPLACE FUNCTION public.bionicflow_forget_changes(source_table text, below bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    forgotten bigint;
+BEGIN
+    IF to_regclass(format('public.%I', source_table || '_changes')) IS NULL THEN
+        RAISE EXCEPTION 'bionicflow: % has no change journal', source_table;
+    END IF;
+    UPDATE public.bionicflow_journals SET complete_from = greatest(complete_from, below)
+    WHERE table_name = source_table;
+    EXECUTE format('DELETE FROM public.%I WHERE xid < $1', source_table || '_changes') USING below;
+    GET DIAGNOSTICS forgotten = ROW_COUNT;
+    RETURN forgotten;
+END
+$$;
+ALTER FUNCTION public.bionicflow_forget_changes(text, bigint) OWNER TO :"owner";
+REVOKE ALL ON FUNCTION public.bionicflow_forget_changes(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.bionicflow_forget_changes(text, bigint) TO :"etl_reader";
+
 -- What a load must know before it trusts its cursor: which cluster this is, whether the
 -- table was rewritten (TRUNCATE, VACUUM FULL, CLUSTER give it a new file), and the
 -- transaction horizon of now (`snapshot_xmin`: every transaction below it has ended).
@@ -50,7 +165,11 @@ SELECT c.relname::text AS table_name, pg_relation_filenode(c.oid)::bigint AS fil
                (SELECT d.stats_reset::text FROM pg_stat_database AS d WHERE d.datname = current_database()), 'never')
        END AS stats_epoch,
        pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid) AS rows_written,
-       pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid) AS rows_removed
+       pg_stat_get_tuples_updated(c.oid) + pg_stat_get_tuples_deleted(c.oid) AS rows_removed,
+       CASE WHEN (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A'
+                  AND t.tgname IN ('bionicflow_journal_insert', 'bionicflow_journal_update', 'bionicflow_journal_delete')) = 3
+            THEN (SELECT j.complete_from FROM public.bionicflow_journals AS j WHERE j.table_name = c.relname)
+       END AS journal_from
 FROM pg_class AS c
 WHERE c.relnamespace = 'public'::regnamespace AND c.relname = :'table';
 ALTER VIEW public.bionicflow_source_state OWNER TO :"owner";
@@ -96,6 +215,9 @@ DECLARE
     comments text;
     readers text[];
     reader text;
+    journal regclass;
+    key_name text;
+    views text[];
 BEGIN
     SELECT c.relname, c.relowner::regrole::text INTO table_name, owner_name FROM pg_class AS c WHERE c.oid = source;
     view_name := table_name || '_olap';
@@ -125,9 +247,30 @@ BEGIN
     EXECUTE format('CREATE VIEW public.%I AS WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin) '
                    'SELECT %s, s.origin - age(t.xmin) AS _xid FROM %s AS t CROSS JOIN s', view_name, select_list, source);
     EXECUTE comments;
-    EXECUTE format('ALTER VIEW public.%I OWNER TO %s', view_name, owner_name);
-    FOREACH reader IN ARRAY coalesce(readers, '{}') LOOP
-        EXECUTE format('GRANT SELECT ON public.%I TO %s', view_name, reader);
+    journal := to_regclass(format('public.%I', table_name || '_changes'));
+    IF journal IS NOT NULL THEN
+        -- The rows of the keys the journal names, and the keys it names that the table no
+        -- longer has; loads filter both on `_change_xid >= cursor` (an index range scan).
+        SELECT a.attname INTO key_name FROM pg_index AS i
+        JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE i.indrelid = source AND i.indisprimary AND i.indnatts = 1;
+        EXECUTE format('DROP VIEW IF EXISTS public.%I, public.%I', table_name || '_olap_changes', table_name || '_gone');
+        EXECUTE format('CREATE VIEW public.%I AS WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin) '
+                       'SELECT %s, s.origin - age(t.xmin) AS _xid, j.xid AS _change_xid '
+                       'FROM %s AS j JOIN %s AS t ON t.%I = j.id CROSS JOIN s',
+                       table_name || '_olap_changes', select_list, journal, source, key_name);
+        EXECUTE format('CREATE VIEW public.%I AS SELECT j.id, j.xid AS _change_xid FROM %s AS j '
+                       'WHERE NOT EXISTS (SELECT FROM %s AS t WHERE t.%I = j.id)',
+                       table_name || '_gone', journal, source, key_name);
+        views := ARRAY[view_name, table_name || '_olap_changes', table_name || '_gone'];
+    ELSE
+        views := ARRAY[view_name];
+    END IF;
+    FOREACH view_name IN ARRAY views LOOP
+        EXECUTE format('ALTER VIEW public.%I OWNER TO %s', view_name, owner_name);
+        FOREACH reader IN ARRAY coalesce(readers, '{}') LOOP
+            EXECUTE format('GRANT SELECT ON public.%I TO %s', view_name, reader);
+        END LOOP;
     END LOOP;
 END
 $$;
@@ -145,6 +288,7 @@ AS $$
 DECLARE
     view_oid oid;
     source oid;
+    table_name text;
 BEGIN
     CREATE TEMP TABLE IF NOT EXISTS bionicflow_view_names (relid oid, attnum int, name name);
     FOR view_oid, source IN
@@ -155,6 +299,8 @@ BEGIN
         SELECT source, substring(col_description(view_oid, v.attnum) FROM '^attnum ([0-9]+)$')::int, v.attname
         FROM pg_attribute AS v WHERE v.attrelid = view_oid AND v.attnum > 0
           AND col_description(view_oid, v.attnum) ~ '^attnum [0-9]+$';
+        SELECT c.relname INTO table_name FROM pg_class AS c WHERE c.oid = source;
+        EXECUTE format('DROP VIEW IF EXISTS public.%I, public.%I', table_name || '_olap_changes', table_name || '_gone');
         EXECUTE format('DROP VIEW %s', view_oid::regclass);
     END LOOP;
 END
@@ -165,6 +311,11 @@ AS $$
 DECLARE
     source oid;
 BEGIN
+    -- An ALTER TABLE of a journaled table may have disabled and enabled the journal's
+    -- triggers: no load trusts the journal across it (the first after it reads the table).
+    UPDATE public.bionicflow_journals AS j SET complete_from = greatest(j.complete_from, pg_current_xact_id()::text::bigint + 1)
+    WHERE j.table_name IN (SELECT c.relname FROM pg_event_trigger_ddl_commands() AS d JOIN pg_class AS c ON c.oid = d.objid
+                           WHERE d.classid = 'pg_class'::regclass AND c.relnamespace = 'public'::regnamespace);
     FOR source IN
         SELECT t.oid FROM pg_class AS t
         WHERE t.relnamespace = 'public'::regnamespace AND t.relkind IN ('r', 'p')

@@ -10,9 +10,12 @@
 DROP VIEW IF EXISTS public.telemetry_events_key_buckets;  -- replaced by telemetry_events_key_masks (December 2026)
 \ir ../sources/batch_views.sql
 
+-- The table's change journal (sources/batch_views.sql): its triggers are made once and kept.
+SELECT public.bionicflow_make_journal('public.telemetry_events');
 -- The table as batch loads and reconciliation read it (sources/batch_views.sql): made from the
--- table's columns, and made again by an event trigger when the table gains a column.
+-- table's columns, and made again by an event trigger when the table gains a column; with
+-- the journal's two views of the changed rows and of the keys gone.
 SELECT public.bionicflow_make_olap_view('public.telemetry_events');
-GRANT SELECT ON public.telemetry_events_olap TO :"etl_reader";
+GRANT SELECT ON public.telemetry_events_olap, public.telemetry_events_olap_changes, public.telemetry_events_gone TO :"etl_reader";
 -- the text-cast widening the view used before December 2026
 DROP FUNCTION IF EXISTS public.bionicflow_xid64(xid, bigint);

@@ -11,7 +11,11 @@
    travel), `default` builds the same bitmaps; where they differ, the keys only `default`
    has are deleted from it and the keys only the source has are loaded by key (or the
    whole table is refreshed when there are too many to read by key).
-4. Store the new cursor: the state read in step 1, for the steps that ran.
+   Where the source's change journal covers the cursor (bionicflow/etl/journal.py), steps
+   2 and 3 read only what it names: the current rows of the keys written since the cursor,
+   and the keys among them the source no longer has (no table scan, no key bitmaps).
+4. Store the new cursor: the state read in step 1, for the steps that ran; then let the
+   source forget the journal's keys below it.
 
 A run that dies before step 4 leaves the old cursor: the next run reads the same rows
 again, which duplicates nothing (the replacing engine keeps the newest version per key).
@@ -23,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
+from bionicflow.etl.journal import delete_gone_keys, forget_read_changes
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
@@ -118,15 +123,38 @@ def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
     return loaded
 
 
-def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int) -> int:
-    return written_rows(olap.query(load_sql(table, table.name, changed=True),
-                                   parameters=source_params(table, source, since=since_xid, version=new_version()),
-                                   settings=LOAD_SETTINGS).summary)
+def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int, version: int,
+                      journaled: bool = False) -> int:
+    """Every row written since the cursor: by `_xid` (a scan of the table), or the keys the journal names."""
+    params = source_params(table, source, since=since_xid, version=version)
+    if journaled:
+        params["source_table"] = table.changes_view
+    return written_rows(olap.query(load_sql(table, table.name, changed=not journaled, journaled=journaled),
+                                   parameters=params, settings=LOAD_SETTINGS).summary)
 
 
 def _skipped(plan: Plan) -> str:
     parts = [what for what, done in (("row scan", plan.read_rows), ("key sync", plan.sync_keys)) if not done]
+    if plan.journal and plan.read_rows:
+        parts = ["table scans (the change journal named the keys)"]
     return " and ".join(parts)
+
+
+def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int] | None:
+    """Delete the keys only `default` has, load the ones only the source has; None when too many are missing."""
+    try:
+        diff = read_key_diff(olap, table, source)
+        if diff.missing > RELOAD_BY_KEY_LIMIT:
+            return None
+        if diff.extra:
+            olap.command(delete_extra_sql(table))
+        loaded = 0
+        if diff.missing:
+            keys = [int(k) for (k,) in olap.query(missing_keys_sql(table)).result_rows]
+            loaded = load_keys(olap, table, source, keys)
+        return diff.extra, loaded
+    finally:
+        olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
 
 
 def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_keys: bool = False) -> LoadResult:
@@ -143,26 +171,24 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
         return full_refresh(olap, table, source, run_id, reason=plan.reason)
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
-    loaded = load_changed_rows(olap, table, source, plan.since_xid) if plan.read_rows else 0
+    version = new_version()
+    loaded = load_changed_rows(olap, table, source, plan.since_xid, version, plan.journal) if plan.read_rows else 0
     deleted = 0
-    if plan.sync_keys:
-        try:
-            diff = read_key_diff(olap, table, source)
-            if diff.missing > RELOAD_BY_KEY_LIMIT:
-                return full_refresh(olap, table, source, run_id, reason=(
-                    f"{diff.missing} keys of the source are missing from {DEFAULT_DB}.{table.name}: "
-                    "one full read is cheaper than reading them by key"))
-            if diff.extra:
-                olap.command(delete_extra_sql(table))
-                deleted = diff.extra
-            if diff.missing:
-                keys = [int(k) for (k,) in olap.query(missing_keys_sql(table)).result_rows]
-                loaded += load_keys(olap, table, source, keys)
-        finally:
-            olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
-        # an update (counted with the deletes) may have changed a row's sorting key
+    if plan.journal and plan.sync_keys:
+        deleted = delete_gone_keys(olap, table, source, plan.since_xid)
+        # an update (counted with the deletes) may have changed a loaded row's sorting key
+        drop_moved_versions(olap, table, version)
+    elif plan.sync_keys:
+        synced = sync_keys(olap, table, source)
+        if synced is None:
+            return full_refresh(olap, table, source, run_id, reason=(
+                f"over {RELOAD_BY_KEY_LIMIT} keys of the source are missing from {DEFAULT_DB}.{table.name}: "
+                "one full read is cheaper than reading them by key"))
+        deleted, by_key = synced
+        loaded += by_key
         drop_moved_versions(olap, table)
     cursor = previous.advanced(state, plan.read_rows, plan.sync_keys, "incremental")
     write_cursor(olap, table, cursor, run_id)
+    forget_read_changes(source, table, state, cursor.cursor_xid)
     return LoadResult(table.name, "incremental", loaded, time.perf_counter() - started, deleted=deleted,
                       cursor_xid=cursor.cursor_xid, skipped=_skipped(plan))

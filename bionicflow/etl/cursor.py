@@ -9,6 +9,9 @@ transaction at or above it may not have been, so the next load reads its rows ag
 was taken on, or the table's rows were rewritten, or so many transactions passed that the
 32-bit `xmin` may have wrapped: the load then refreshes the whole table and says why.
 
+When the source keeps a change journal (sources/batch_views.sql) that is complete from the
+cursor on, a load reads the rows and the gone keys it names instead of scanning the table.
+
 PostgreSQL's cumulative row counters (inserted + updated, updated + deleted) let a load skip
 work: equal counters within one statistics epoch mean no row was written (no scan needed)
 or no key can have gone (no key sync needed). Counters lag a commit by up to PostgreSQL's
@@ -36,6 +39,7 @@ class Plan:
     reason: str = ""
     read_rows: bool = True  # rows may have been written since the cursor
     sync_keys: bool = True  # keys may have gone (or, when verifying, be missing) since the cursor
+    journal: bool = False  # the change journal names every key written since the cursor: no table scan
 
 
 def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: bool = False) -> Plan:
@@ -57,6 +61,12 @@ def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: boo
         return Plan(True, reason=(f"{now.next_xid - previous.cursor_xid} transactions since the cursor: "
                                   "the 32-bit row xids may have wrapped around"))
     counted = bool(now.stats_epoch) and now.stats_epoch == previous.stats_epoch
-    return Plan(False, since_xid=previous.cursor_xid,
-                read_rows=not counted or now.rows_written != previous.rows_written,
-                sync_keys=verify_keys or not keys_unchanged_since(previous, now))
+    # A repair compares the whole key sets (what it looks for bypassed every journal).
+    journal = not verify_keys and now.journal_from is not None and previous.cursor_xid >= now.journal_from
+    read_rows = not counted or now.rows_written != previous.rows_written
+    sync_keys = verify_keys or not keys_unchanged_since(previous, now)
+    if journal and (read_rows or sync_keys):
+        # One journal position for rows and keys: both steps, or a late-counted change of the
+        # skipped kind would fall below the cursor (each step is an index range scan).
+        read_rows = sync_keys = True
+    return Plan(False, since_xid=previous.cursor_xid, read_rows=read_rows, sync_keys=sync_keys, journal=journal)

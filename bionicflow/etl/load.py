@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
+from bionicflow.etl.journal import forget_read_changes
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, LoadError, PgSource, check_window, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table
@@ -31,8 +32,12 @@ class LoadResult:
     skipped: str = ""  # work PostgreSQL's row counters showed unneeded ("row scan", "key sync")
 
 
-def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False) -> str:
-    """INSERT of the source's rows: all, those of a business-time window, or those written since a cursor."""
+def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False, journaled: bool = False) -> str:
+    """INSERT of the source's rows: all, those of a business-time window, or those written since a cursor.
+
+    ``journaled``: the rows of the keys the change journal names since the cursor (read from
+    the table's `changes_view`).
+    """
     cols = ", ".join([*table.business_columns, "_version"])
     where = ""
     if windowed:
@@ -40,6 +45,8 @@ def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = 
         where = f'"{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
     if changed:
         where = '"_xid" >= {since:Int64}'
+    if journaled:
+        where = '"_change_xid" >= {since:Int64}'
     # ClickHouse passes the condition to PostgreSQL: only the selected rows travel
     return f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 
@@ -65,31 +72,41 @@ def _count(olap, target: str) -> int:
     return int(olap.command(f"SELECT count() FROM {DEFAULT_DB}.{target}"))
 
 
-def _moved_keys(table: Table) -> str:
-    """Keys with versions at more than one position: an update changed the sorting key (e.g. `user_uuid`)."""
+def _moved_keys(table: Table, version: int | None = None) -> str:
+    """Keys with versions at more than one position: an update changed the sorting key (e.g. `user_uuid`).
+
+    ``version``: only among the keys that load wrote (every key it moved is one of them).
+    """
     prefix = ", ".join(table.sort_prefix)
+    among = "" if version is None else (
+        f"WHERE {table.key} IN (SELECT {table.key} FROM {DEFAULT_DB}.{table.name} WHERE _version = {int(version)}) ")
     return (f"SELECT {table.key}, groupArray(_version) AS versions, max(_version) AS newest "
-            f"FROM {DEFAULT_DB}.{table.name} GROUP BY {table.key} HAVING uniqExact(tuple({prefix})) > 1")
+            f"FROM {DEFAULT_DB}.{table.name} {among}GROUP BY {table.key} HAVING uniqExact(tuple({prefix})) > 1")
 
 
-def count_moved_sql(table: Table) -> str:
-    return f"SELECT count() FROM ({_moved_keys(table)})"
+def count_moved_sql(table: Table, version: int | None = None) -> str:
+    return f"SELECT count() FROM ({_moved_keys(table, version)})"
 
 
-def drop_moved_sql(table: Table) -> str:
+def drop_moved_sql(table: Table, version: int | None = None) -> str:
     """Delete every version but the newest of a moved key (the replacing engine keeps one version per
     sorting key, so a row whose `user_uuid` changed would otherwise stay twice under FINAL)."""
     return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key}, _version) IN "
-            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) FROM ({_moved_keys(table)}))")
+            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) "
+            f"FROM ({_moved_keys(table, version)}))")
 
 
-def drop_moved_versions(olap, table: Table) -> int:
-    """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved."""
+def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
+    """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved.
+
+    ``version``: look only at the keys of the load that wrote this version (the version is an
+    `int` the load computed itself, written into the SQL as a literal).
+    """
     if not table.sort_prefix:
         return 0
-    moved = int(olap.command(count_moved_sql(table)))
+    moved = int(olap.command(count_moved_sql(table, version)))
     if moved:
-        olap.command(drop_moved_sql(table))
+        olap.command(drop_moved_sql(table, version))
     return moved
 
 
@@ -122,6 +139,7 @@ def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason:
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{table.name} AND {DEFAULT_DB}.{staging}")
     olap.command(f"DROP TABLE {DEFAULT_DB}.{staging}")
     write_cursor(olap, table, Cursor.after(state, "full"), run_id)
+    forget_read_changes(source, table, state, state.snapshot_xmin)
     return LoadResult(table.name, "full", rows, time.perf_counter() - started, reason=reason,
                       cursor_xid=state.snapshot_xmin)
 

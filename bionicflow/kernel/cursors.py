@@ -44,6 +44,9 @@ class SourceState:
     stats_epoch: str = ""  # the statistics counters' reset epoch; "" when they are off
     rows_written: int = 0  # rows inserted + updated, as counted since the epoch began
     rows_removed: int = 0  # rows updated + deleted (an update may change the key)
+    # the change journal holds every change from a cursor at or above this (None: no journal,
+    # or its triggers are not all enabled)
+    journal_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,8 @@ def keys_unchanged_since(cursor: Cursor, state: SourceState) -> bool:
 
 
 SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid, ifNull(stats_epoch, ''), "
-                    f"rows_written, rows_removed FROM {POSTGRESQL_SOURCE} WHERE table_name = {{table_name:String}}")
+                    f"rows_written, rows_removed, journal_from FROM {POSTGRESQL_SOURCE} "
+                    "WHERE table_name = {table_name:String}")
 CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode, stats_epoch, rows_written, "
               f"rows_removed FROM {OPS_DB}.etl_cursors FINAL WHERE table = {{table:String}}")
 CURSORS_SQL = f"SELECT table, cursor_xid, next_xid, mode, loaded_at FROM {OPS_DB}.etl_cursors FINAL"
@@ -110,9 +114,9 @@ def read_source_state(olap, table: Table, source: PgSource) -> SourceState:
         ) from None
     if not rows:
         raise LoadError(f"{SOURCE_STATE_VIEW} in {source.database} does not list {table.source_table}")
-    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed = rows[0]
+    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed, journal_from = rows[0]
     return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid), epoch,
-                       int(written), int(removed))
+                       int(written), int(removed), None if journal_from is None else int(journal_from))
 
 
 def read_cursor(olap, table: Table) -> Cursor | None:

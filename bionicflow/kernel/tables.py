@@ -70,6 +70,16 @@ class Table:
         return f"{self.source_table}_key_masks"
 
     @property
+    def changes_view(self) -> str:
+        """The source's view of the rows its change journal names, with `_change_xid` (sources/batch_views.sql)."""
+        return f"{self.source_table}_olap_changes"
+
+    @property
+    def gone_view(self) -> str:
+        """The source's view of the keys its change journal names and the table no longer has."""
+        return f"{self.source_table}_gone"
+
+    @property
     def source_key(self) -> str:
         """The key column's name in the source."""
         return next(c.source for c in self.columns if c.name == self.key)

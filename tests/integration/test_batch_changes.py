@@ -100,8 +100,41 @@ def test_default_form_run_brings_every_insert_update_and_delete(loaded, airflow)
     loads = _loads(settings, run["dag_run_id"])
     assert {t: (mode, reason) for t, (mode, _, _, reason, _) in loads.items()} == {
         "users": ("incremental", ""), "telemetry_events": ("incremental", "")}
-    # found by comparing keys: the loaded rows deleted since (the fleeting row was never loaded)
+    # the loaded rows deleted since (the fleeting row was never loaded)
     assert (loads["users"][2], loads["telemetry_events"][2]) == (15, 30), loads
+    # read from the change journal, which covers the cursor the full load left: no table scan
+    assert {t: skipped for t, (*_, skipped) in loads.items()} == {
+        t: "table scans (the change journal named the keys)" for t in ("users", "telemetry_events")}, loads
+    journal = _pg(settings, "crm_db")
+    with journal, journal.cursor() as cur:  # what the run read was forgotten, and only that
+        cur.execute("SELECT count(*) FROM users_changes AS j JOIN bionicflow_source_state AS s "
+                    "ON s.table_name = 'users' WHERE j.xid < s.snapshot_xmin")
+        assert cur.fetchone()[0] == 0
+    journal.close()
+
+
+def test_with_a_journal_trigger_disabled_the_load_reads_the_table_and_converges(loaded, airflow):
+    """Changes the journal missed (its trigger off) are found by the table scans; with the trigger back, the
+    first load after it scans too, and the next reads the journal again."""
+    settings = loaded
+    run_ok(airflow, "etl_default")
+    _apply(settings, "crm_db", [
+        "ALTER TABLE users DISABLE TRIGGER bionicflow_journal_update",
+        "UPDATE users SET country = 'unjournaled' WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 7)"])
+    try:
+        run = run_ok(airflow, "etl_default")
+        assert _loads(settings, run["dag_run_id"])["users"][4] == "", "a load trusted a journal with a trigger off"
+        assert default_rows(settings, USERS) == source_rows(settings, USERS)
+    finally:
+        _apply(settings, "crm_db", ["ALTER TABLE users ENABLE ALWAYS TRIGGER bionicflow_journal_update"])
+    # re-enabled: changes between the load above and here were not journaled either
+    _apply(settings, "crm_db", ["UPDATE users SET age = 77 WHERE id = (SELECT max(id) FROM users)"])
+    run = run_ok(airflow, "etl_default")
+    assert _loads(settings, run["dag_run_id"])["users"][4] == "", "the journal was trusted across its re-enabling"
+    _apply(settings, "crm_db", ["UPDATE users SET age = 78 WHERE id = (SELECT max(id) FROM users)"])
+    run = run_ok(airflow, "etl_default")
+    assert _loads(settings, run["dag_run_id"])["users"][4].startswith("table scans"), "the journal was not used again"
+    assert default_rows(settings, USERS) == source_rows(settings, USERS)
 
 
 def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):

@@ -90,3 +90,38 @@ def test_after_a_postgresql_restart_the_next_load_takes_the_new_epoch_so_later_l
     assert (again.read_rows, again.sync_keys) == (False, False)
     half = restarted.advanced(COUNTED, rows_read=True, keys_synced=False, mode="incremental")
     assert half.stats_epoch == restarted.stats_epoch  # a mix of counters from two epochs is never trusted
+
+
+JOURNALED = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_written=700, rows_removed=30,
+                        journal_from=3_500)
+
+
+@pytest.mark.parametrize("journal_from, cursor_xid, verify, journal", [
+    (3_500, 4_000, False, True),  # complete since before the cursor
+    (4_000, 4_000, False, True),  # complete from exactly the cursor
+    (4_001, 4_000, False, False),  # made, trimmed or its triggers re-enabled after the cursor was taken
+    (None, 4_000, False, False),  # no journal, or a trigger disabled
+    (3_500, 4_000, True, False),  # a repair compares the whole key sets
+])
+def test_the_journal_is_read_only_from_a_cursor_it_covers(journal_from, cursor_xid, verify, journal):
+    now = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_written=700, rows_removed=30,
+                      journal_from=journal_from)
+    previous = cursor(cursor_xid=cursor_xid, stats_epoch=EPOCH, rows_written=690, rows_removed=30)
+    plan = plan_incremental(previous, now, verify_keys=verify)
+    assert not plan.full and plan.journal == journal and plan.since_xid == cursor_xid
+
+
+@pytest.mark.parametrize("written, removed", [(690, 30), (700, 29)])
+def test_from_the_journal_a_load_reads_rows_and_gone_keys_together(written, removed):
+    # one journal position for both: a change of the kind the counters missed would otherwise be trimmed unread
+    previous = cursor(stats_epoch=EPOCH, rows_written=written, rows_removed=removed)
+    plan = plan_incremental(previous, JOURNALED)
+    assert (plan.journal, plan.read_rows, plan.sync_keys) == (True, True, True)
+
+
+def test_from_the_journal_nothing_counted_still_skips_everything_and_keeps_the_cursor():
+    previous = cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=30)
+    plan = plan_incremental(previous, JOURNALED)
+    assert (plan.journal, plan.read_rows, plan.sync_keys) == (True, False, False)
+    kept = previous.advanced(JOURNALED, plan.read_rows, plan.sync_keys, "incremental")
+    assert kept.cursor_xid == 4_000  # what it trims below: nothing it has not read

@@ -80,3 +80,16 @@ def test_a_row_whose_sorting_key_changed_keeps_only_its_newest_position(client):
     assert load.drop_moved_versions(client, USERS) == 1
     assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (3, rows[3][1])]
     assert load.drop_moved_versions(client, USERS) == 0  # nothing left to move
+
+
+def test_a_load_looks_for_moved_rows_only_among_the_keys_it_wrote(client):
+    """A journal load passes its version: a key it did not write is not its to fix (nor worth the scan)."""
+    rows = [(1, "00000000-0000-4000-8000-00000000000a", 1), (1, "00000000-0000-4000-8000-00000000000b", 7),
+            (2, "00000000-0000-4000-8000-00000000000a", 1), (2, "00000000-0000-4000-8000-00000000000c", 3)]
+    values = ", ".join(f"({k}, '{u}', 'n', 'e', now64(6), {v})" for k, u, v in rows)
+    client.command(f"INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) VALUES {values}")
+    assert load.drop_moved_versions(client, USERS, version=7) == 1  # key 1 only: version 7 wrote it
+    final = "SELECT user_id, toString(user_uuid) FROM default.users FINAL ORDER BY user_id, user_uuid"
+    assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (2, rows[3][1])]
+    assert load.drop_moved_versions(client, USERS, version=3) == 1
+    assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[3][1])]

@@ -1,0 +1,70 @@
+"""Incremental loads from the source's change journal (sources/batch_views.sql).
+
+Each source table's triggers note in `<table>_changes` the key of every row inserted,
+updated or deleted, with the writing transaction's id. A load whose cursor the journal
+covers reads `<table>_olap_changes` (the current rows of those keys) and `<table>_gone`
+(those keys the table no longer has) from the cursor on: two index range scans, instead
+of a scan of the whole table for changed rows and another for its keys. After storing its
+cursor, a load tells the source to forget the journal's keys below it.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+
+from bionicflow.kernel.cursors import SourceState
+from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_params
+from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
+
+FORGET_SQL = "SELECT public.bionicflow_forget_changes(%s, %s)"
+CONNECT_TIMEOUT_S = 10
+
+
+def _gone(table: Table) -> str:
+    return f"{OPS_DB}.etl_gone_{table.name}"
+
+
+def gone_keys_sql(table: Table) -> str:
+    """The keys the journal names since the cursor that the source no longer has, into a scratch table."""
+    return (f"CREATE TABLE {_gone(table)} ENGINE = Memory AS "
+            f"SELECT assumeNotNull(toInt64(id)) AS k FROM {POSTGRESQL_SOURCE} WHERE _change_xid >= {{since:Int64}}")
+
+
+def delete_gone_sql(table: Table) -> str:
+    """A lightweight delete: FINAL and every later read no longer see the keys."""
+    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN (SELECT k FROM {_gone(table)})"
+
+
+def delete_gone_keys(olap, table: Table, source: PgSource, since_xid: int) -> int:
+    """Delete from `default` the keys deleted in the source since the cursor; returns how many it had."""
+    olap.command(f"DROP TABLE IF EXISTS {_gone(table)}")
+    try:
+        olap.command(gone_keys_sql(table), parameters=source_params(table, source, source_table=table.gone_view,
+                                                                      since=since_xid))
+        # what `default` had of them (a key inserted and deleted between two loads it never had)
+        gone = int(olap.command(f"SELECT uniqExact({table.key}) FROM {DEFAULT_DB}.{table.name} "
+                                f"WHERE {table.key} IN (SELECT k FROM {_gone(table)})"))
+        if gone:
+            olap.command(delete_gone_sql(table))
+        return gone
+    finally:
+        olap.command(f"DROP TABLE IF EXISTS {_gone(table)}")
+
+
+def forget_read_changes(source: PgSource, table: Table, state: SourceState, cursor_xid: int) -> int:
+    """Forget the journal's keys below ``cursor_xid``, the cursor just stored; returns how many.
+
+    Runs after the cursor is stored: a load that dies before leaves them for the next one.
+    Nothing to do where the source (as ``state`` found it) keeps no journal.
+    """
+    if state.journal_from is None:
+        return 0
+    conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
+                            password=source.password, connect_timeout=CONNECT_TIMEOUT_S,
+                            application_name="bionicflow etl")
+    try:
+        with conn, conn.cursor() as cur:  # one transaction, committed on leaving
+            cur.execute(FORGET_SQL, (table.source_table, cursor_xid))
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
