@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS public.bionicflow_journals (
 );
 ALTER TABLE public.bionicflow_journals OWNER TO :"owner";
 
+-- A table's one-column primary key (NULL when it has none or a wider one).
+CREATE OR REPLACE FUNCTION public.bionicflow_primary_key(source regclass) RETURNS name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.attname FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE i.indrelid = source AND i.indisprimary AND i.indnatts = 1
+$$;
+
 CREATE OR REPLACE FUNCTION public.bionicflow_make_journal(source regclass) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -64,9 +73,7 @@ DECLARE
     changed boolean := false;
 BEGIN
     SELECT c.relname, c.relowner::regrole::text INTO table_name, owner_name FROM pg_class AS c WHERE c.oid = source;
-    SELECT a.attname INTO key_name FROM pg_index AS i
-    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-    WHERE i.indrelid = source AND i.indisprimary AND i.indnatts = 1;
+    key_name := public.bionicflow_primary_key(source);
     IF key_name IS NULL THEN
         RAISE EXCEPTION 'bionicflow: % has no one-column primary key; the change journal needs one', source;
     END IF;
@@ -251,9 +258,7 @@ BEGIN
     IF journal IS NOT NULL THEN
         -- The rows of the keys the journal names, and the keys it names that the table no
         -- longer has; loads filter both on `_change_xid >= cursor` (an index range scan).
-        SELECT a.attname INTO key_name FROM pg_index AS i
-        JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-        WHERE i.indrelid = source AND i.indisprimary AND i.indnatts = 1;
+        key_name := public.bionicflow_primary_key(source);
         EXECUTE format('DROP VIEW IF EXISTS public.%I, public.%I', table_name || '_olap_changes', table_name || '_gone');
         EXECUTE format('CREATE VIEW public.%I AS WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin) '
                        'SELECT %s, s.origin - age(t.xmin) AS _xid, j.xid AS _change_xid '
