@@ -6,9 +6,10 @@ sources. ClickHouse pulls the rows itself (`INSERT ... SELECT FROM postgresql(..
 row passes through Python.
 
 * **incremental** (the default, hourly): every row inserted, updated or deleted in the
-  source since the table's previous load, whatever its business timestamps say. Changes
-  are found by PostgreSQL's transaction ids (a cursor per table in `ops.etl_cursors`),
-  deletes by comparing keys. When the cursor cannot be trusted (first load, TRUNCATE,
+  source since the table's previous load, whatever its business timestamps say. The
+  source's change journal (triggers noting each written key) names them; where it cannot
+  cover the cursor (a cursor per table in `ops.etl_cursors`), changes are found by
+  PostgreSQL's transaction ids and deletes by comparing keys. When the cursor cannot be trusted (first load, TRUNCATE,
   restored database, transaction-id wraparound) the run refreshes the whole table by
   itself and says why in its log and in `ops.etl_runs.reason`;
 * **interval**: rows whose `registered_at` / `created_ts` falls in the run's data interval,

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
-from bionicflow.etl.journal import delete_gone_keys, forget_read_changes
+from bionicflow.etl.journal import delete_superseded, forget_read_changes
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
@@ -175,9 +175,7 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
     loaded = load_changed_rows(olap, table, source, plan.since_xid, version, plan.journal) if plan.read_rows else 0
     deleted = 0
     if plan.journal and plan.sync_keys:
-        deleted = delete_gone_keys(olap, table, source, plan.since_xid)
-        # an update (counted with the deletes) may have changed a loaded row's sorting key
-        drop_moved_versions(olap, table, version)
+        deleted = delete_superseded(olap, table, source, plan.since_xid, version)
     elif plan.sync_keys:
         synced = sync_keys(olap, table, source)
         if synced is None:

@@ -30,22 +30,32 @@ def gone_keys_sql(table: Table) -> str:
             f"SELECT assumeNotNull(toInt64(id)) AS k FROM {POSTGRESQL_SOURCE} WHERE _change_xid >= {{since:Int64}}")
 
 
-def delete_gone_sql(table: Table) -> str:
-    """A lightweight delete: FINAL and every later read no longer see the keys."""
-    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN (SELECT k FROM {_gone(table)})"
+def superseded_sql(table: Table, version: int) -> str:
+    """One lightweight delete: every version of the keys gone, and every older version of the keys this load wrote.
+
+    The second part keeps one version per key, so a row whose sorting key changed (a new
+    `user_uuid`) leaves no copy at its old position, with no search for such rows. The
+    version is an `int` the load computed itself, written in as a literal.
+    """
+    version = int(version)
+    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key} IN (SELECT k FROM {_gone(table)}) "
+            f"OR {table.key} IN (SELECT {table.key} FROM {DEFAULT_DB}.{table.name} WHERE _version = {version})) "
+            f"AND _version != {version}")
 
 
-def delete_gone_keys(olap, table: Table, source: PgSource, since_xid: int) -> int:
-    """Delete from `default` the keys deleted in the source since the cursor; returns how many it had."""
+def delete_superseded(olap, table: Table, source: PgSource, since_xid: int, version: int) -> int:
+    """After the changed rows are in: delete the keys gone since the cursor and the versions this load replaced.
+
+    Returns how many of the gone keys `default` had (a key inserted and deleted between two
+    loads it never had).
+    """
     olap.command(f"DROP TABLE IF EXISTS {_gone(table)}")
     try:
         olap.command(gone_keys_sql(table), parameters=source_params(table, source, source_table=table.gone_view,
                                                                       since=since_xid))
-        # what `default` had of them (a key inserted and deleted between two loads it never had)
         gone = int(olap.command(f"SELECT uniqExact({table.key}) FROM {DEFAULT_DB}.{table.name} "
                                 f"WHERE {table.key} IN (SELECT k FROM {_gone(table)})"))
-        if gone:
-            olap.command(delete_gone_sql(table))
+        olap.command(superseded_sql(table, version))
         return gone
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_gone(table)}")

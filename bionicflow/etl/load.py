@@ -115,10 +115,11 @@ def load_window(olap, table: Table, source: PgSource, start: datetime, end: date
     check_window(start, end)
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
+    version = new_version()
     rows = written_rows(olap.query(load_sql(table, table.name, windowed=True),
-                                   parameters=source_params(table, source, version=new_version(), start=start, end=end),
+                                   parameters=source_params(table, source, version=version, start=start, end=end),
                                    settings=LOAD_SETTINGS).summary)
-    drop_moved_versions(olap, table)  # a row of the window whose user_uuid changed left its old position
+    drop_moved_versions(olap, table, version)  # a row of the window whose user_uuid changed left its old position
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
 
