@@ -79,30 +79,43 @@ BEGIN
     END IF;
     journal := table_name || '_changes';
     note := 'bionicflow_note_' || journal;
-    EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (id bigint PRIMARY KEY, xid bigint NOT NULL)', journal);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (id bigint PRIMARY KEY, xid bigint NOT NULL, '
+                   'gone boolean NOT NULL DEFAULT false)', journal);
+    IF NOT EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = format('public.%I', journal)::regclass
+                   AND a.attname = 'gone' AND NOT a.attisdropped) THEN
+        -- a journal of the first version (2026-12-02) did not mark deletes: trusted from now on only
+        EXECUTE format('ALTER TABLE public.%I ADD COLUMN gone boolean NOT NULL DEFAULT false', journal);
+        changed := true;
+    END IF;
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON public.%I (xid)', journal || '_xid', journal);
     EXECUTE format('ALTER TABLE public.%I OWNER TO %s', journal, owner_name);
-    -- Static SQL per table (planned once per session); an UPDATE notes the old key too (a
-    -- changed key is a delete of the old one). A key already noted by this transaction is
-    -- left alone: no dead row per statement.
+    -- Static SQL per table (planned once per session). `gone`: the statement deleted the
+    -- key (an UPDATE that changed a key deletes the old one), so a load finds the deleted keys
+    -- without looking each up in the table. A key already noted the same way by this
+    -- transaction is left alone: no dead row per statement.
     EXECUTE format($fn$
 CREATE OR REPLACE FUNCTION public.%1$I() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $body$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO public.%2$I AS j (id, xid)
-        SELECT n.%3$I, pg_current_xact_id()::text::bigint FROM new_rows AS n
-        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+        INSERT INTO public.%2$I AS j (id, xid, gone)
+        SELECT n.%3$I, pg_current_xact_id()::text::bigint, false FROM new_rows AS n
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid, gone = excluded.gone
+        WHERE j.xid <> excluded.xid OR j.gone <> excluded.gone;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO public.%2$I AS j (id, xid)
-        SELECT o.%3$I, pg_current_xact_id()::text::bigint FROM old_rows AS o
-        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+        INSERT INTO public.%2$I AS j (id, xid, gone)
+        SELECT o.%3$I, pg_current_xact_id()::text::bigint, true FROM old_rows AS o
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid, gone = excluded.gone
+        WHERE j.xid <> excluded.xid OR j.gone <> excluded.gone;
     ELSE
-        INSERT INTO public.%2$I AS j (id, xid)
-        SELECT k.id, pg_current_xact_id()::text::bigint
-        FROM (SELECT n.%3$I AS id FROM new_rows AS n UNION SELECT o.%3$I FROM old_rows AS o) AS k
-        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid WHERE j.xid <> excluded.xid;
+        INSERT INTO public.%2$I AS j (id, xid, gone)
+        SELECT k.id, pg_current_xact_id()::text::bigint, k.gone
+        FROM (SELECT n.%3$I AS id, false AS gone FROM new_rows AS n
+              UNION ALL
+              SELECT o.%3$I, true FROM old_rows AS o WHERE NOT EXISTS (SELECT FROM new_rows AS n WHERE n.%3$I = o.%3$I)) AS k
+        ON CONFLICT (id) DO UPDATE SET xid = excluded.xid, gone = excluded.gone
+        WHERE j.xid <> excluded.xid OR j.gone <> excluded.gone;
     END IF;
     RETURN NULL;
 END
@@ -256,17 +269,16 @@ BEGIN
     EXECUTE comments;
     journal := to_regclass(format('public.%I', table_name || '_changes'));
     IF journal IS NOT NULL THEN
-        -- The rows of the keys the journal names, and the keys it names that the table no
-        -- longer has; loads filter both on `_change_xid >= cursor` (an index range scan).
+        -- The rows of the keys the journal names, and the keys it names as deleted; loads
+        -- filter both on `_change_xid >= cursor` (an index range scan).
         key_name := public.bionicflow_primary_key(source);
         EXECUTE format('DROP VIEW IF EXISTS public.%I, public.%I', table_name || '_olap_changes', table_name || '_gone');
         EXECUTE format('CREATE VIEW public.%I AS WITH s AS MATERIALIZED (SELECT public.bionicflow_age_origin() AS origin) '
                        'SELECT %s, s.origin - age(t.xmin) AS _xid, j.xid AS _change_xid '
-                       'FROM %s AS j JOIN %s AS t ON t.%I = j.id CROSS JOIN s',
+                       'FROM %s AS j JOIN %s AS t ON t.%I = j.id CROSS JOIN s WHERE NOT j.gone',
                        table_name || '_olap_changes', select_list, journal, source, key_name);
-        EXECUTE format('CREATE VIEW public.%I AS SELECT j.id, j.xid AS _change_xid FROM %s AS j '
-                       'WHERE NOT EXISTS (SELECT FROM %s AS t WHERE t.%I = j.id)',
-                       table_name || '_gone', journal, source, key_name);
+        EXECUTE format('CREATE VIEW public.%I AS SELECT j.id, j.xid AS _change_xid FROM %s AS j WHERE j.gone',
+                       table_name || '_gone', journal);
         views := ARRAY[view_name, table_name || '_olap_changes', table_name || '_gone'];
     ELSE
         views := ARRAY[view_name];
