@@ -6,7 +6,6 @@ import json
 import time
 from dataclasses import dataclass
 
-import psycopg2
 
 from bionicflow.airflow_api import PLATFORM_DAGS, AirflowApiError, AirflowClient, airflow_client
 from bionicflow.config import Settings
@@ -46,8 +45,7 @@ def bootstrap_once(settings: Settings, report) -> None:
 
 def _source_count(settings: Settings, table) -> int:
     source = reader_sources(settings)[table.name]
-    conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
-                            password=source.password)
+    conn = source.connect()
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT count(*) FROM public.{table.source_table}")

@@ -129,8 +129,8 @@ def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int, vers
     params = source_params(table, source, since=since_xid, version=version)
     if journaled:
         params["source_table"] = table.changes_view
-    return written_rows(olap.query(load_sql(table, table.name, changed=not journaled, journaled=journaled),
-                                   parameters=params, settings=LOAD_SETTINGS).summary)
+    sql = load_sql(table, table.name, since_column="_change_xid" if journaled else "_xid")
+    return written_rows(olap.query(sql, parameters=params, settings=LOAD_SETTINGS).summary)
 
 
 def _skipped(plan: Plan) -> str:

@@ -3,14 +3,12 @@
 Each source table's triggers note in `<table>_changes` the key of every row inserted,
 updated or deleted, with the writing transaction's id. A load whose cursor the journal
 covers reads `<table>_olap_changes` (the current rows of those keys) and `<table>_gone`
-(those keys the table no longer has) from the cursor on: two index range scans, instead
+(those keys the journal marks deleted) from the cursor on: two index range scans, instead
 of a scan of the whole table for changed rows and another for its keys. After storing its
 cursor, a load tells the source to forget the journal's keys below it.
 """
 
 from __future__ import annotations
-
-import psycopg2
 
 from bionicflow.kernel.cursors import SourceState
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_params
@@ -25,7 +23,7 @@ def _gone(table: Table) -> str:
 
 
 def gone_keys_sql(table: Table) -> str:
-    """The keys the journal names since the cursor that the source no longer has, into a scratch table."""
+    """The keys the journal marks deleted since the cursor, into a scratch table."""
     return (f"CREATE TABLE {_gone(table)} ENGINE = Memory AS "
             f"SELECT assumeNotNull(toInt64(id)) AS k FROM {POSTGRESQL_SOURCE} WHERE _change_xid >= {{since:Int64}}")
 
@@ -69,9 +67,7 @@ def forget_read_changes(source: PgSource, table: Table, state: SourceState, curs
     """
     if state.journal_from is None:
         return 0
-    conn = psycopg2.connect(host=source.host, port=source.port, dbname=source.database, user=source.user,
-                            password=source.password, connect_timeout=CONNECT_TIMEOUT_S,
-                            application_name="bionicflow etl")
+    conn = source.connect(connect_timeout=CONNECT_TIMEOUT_S, application_name="bionicflow etl")
     try:
         with conn, conn.cursor() as cur:  # one transaction, committed on leaving
             cur.execute(FORGET_SQL, (table.source_table, cursor_xid))

@@ -32,21 +32,19 @@ class LoadResult:
     skipped: str = ""  # work PostgreSQL's row counters showed unneeded ("row scan", "key sync")
 
 
-def load_sql(table: Table, target: str, windowed: bool = False, changed: bool = False, journaled: bool = False) -> str:
+def load_sql(table: Table, target: str, windowed: bool = False, since_column: str = "") -> str:
     """INSERT of the source's rows: all, those of a business-time window, or those written since a cursor.
 
-    ``journaled``: the rows of the keys the change journal names since the cursor (read from
-    the table's `changes_view`).
+    ``since_column``: the source column compared with the cursor: `_xid` (the row's writer, in
+    the table's view) or `_change_xid` (the journal's, in the table's `changes_view`).
     """
     cols = ", ".join([*table.business_columns, "_version"])
     where = ""
     if windowed:
         column = table.business_time
         where = f'"{column}" >= {{start:DateTime64(6)}} AND "{column}" < {{end:DateTime64(6)}}'
-    if changed:
-        where = '"_xid" >= {since:Int64}'
-    if journaled:
-        where = '"_change_xid" >= {since:Int64}'
+    if since_column:
+        where = f'"{since_column}" >= {{since:Int64}}'
     # ClickHouse passes the condition to PostgreSQL: only the selected rows travel
     return f"INSERT INTO {DEFAULT_DB}.{target} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
 

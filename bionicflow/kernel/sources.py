@@ -34,6 +34,13 @@ class PgSource:
     user: str
     password: str
 
+    def connect(self, **options):
+        """A psycopg2 connection to this source (``options``: more connection parameters)."""
+        import psycopg2  # here, not at import: most readers of this module never connect
+
+        return psycopg2.connect(host=self.host, port=self.port, dbname=self.database, user=self.user,
+                                password=self.password, **options)
+
 
 # The source table as ClickHouse reads it; every value bound (`source_params`).
 POSTGRESQL_SOURCE = ("postgresql({address:String}, {database:String}, {source_table:String}, "
