@@ -27,9 +27,9 @@ import time
 from dataclasses import dataclass
 
 from bionicflow.etl.cursor import Plan, plan_incremental
-from bionicflow.etl.journal import delete_superseded, forget_read_changes
+from bionicflow.etl.journal import forget_read_changes, hide_stale_rows
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
-from bionicflow.etl.schema import default_table_ddl
+from bionicflow.etl.schema import default_table_ddl, has_tombstones
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
@@ -165,8 +165,13 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
     state = read_source_state(olap, table, source)
     previous = read_cursor(olap, table)
     plan = plan_incremental(previous, state, verify_keys)
-    if not plan.full and not int(olap.command(f"EXISTS TABLE {DEFAULT_DB}.{table.name}")):
-        plan = Plan(True, reason=f"{DEFAULT_DB}.{table.name} did not exist")
+    if not plan.full:
+        layout = has_tombstones(olap, table)
+        if layout is None:
+            plan = Plan(True, reason=f"{DEFAULT_DB}.{table.name} did not exist")
+        elif not layout:
+            plan = Plan(True, reason=(f"{DEFAULT_DB}.{table.name} was made by an older bionicflow, without tombstones "
+                                      "(is_deleted): rebuilt once in today's layout"))
     if plan.full:
         return full_refresh(olap, table, source, run_id, reason=plan.reason)
     olap.command(default_table_ddl(table))
@@ -175,7 +180,7 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
     loaded = load_changed_rows(olap, table, source, plan.since_xid, version, plan.journal) if plan.read_rows else 0
     deleted = 0
     if plan.journal and plan.sync_keys:
-        deleted = delete_superseded(olap, table, source, plan.since_xid, version)
+        deleted = hide_stale_rows(olap, table, source, plan.since_xid, version)
     elif plan.sync_keys:
         synced = sync_keys(olap, table, source)
         if synced is None:

@@ -37,7 +37,7 @@ COLUMNS_SQL = (
 )
 DEFAULT_COLUMNS_SQL = (f"SELECT name, type FROM system.columns WHERE database = '{DEFAULT_DB}' "
                        "AND table = {table:String} ORDER BY position")
-BOOKKEEPING = ("_version", "_loaded_at")
+BOOKKEEPING = ("_version", "_loaded_at", "is_deleted")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # a PostgreSQL name that needs no quoting
 INTEGER = ("smallint", "integer", "bigint")
 FLOAT = ("real", "double precision")

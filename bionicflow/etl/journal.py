@@ -4,7 +4,8 @@ Each source table's triggers note in `<table>_changes` the key of every row inse
 updated or deleted, with the writing transaction's id. A load whose cursor the journal
 covers reads `<table>_olap_changes` (the current rows of those keys) and `<table>_gone`
 (those keys the journal marks deleted) from the cursor on: two index range scans, instead
-of a scan of the whole table for changed rows and another for its keys. After storing its
+of a scan of the whole table for changed rows and another for its keys. Deleted rows and
+the old positions of moved ones get tombstones (bionicflow/etl/schema.py). After storing its
 cursor, a load tells the source to forget the journal's keys below it.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from bionicflow.kernel.cursors import SourceState
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_params
+from bionicflow.etl.schema import TOMBSTONE
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
 
 FORGET_SQL = "SELECT public.bionicflow_forget_changes(%s, %s)"
@@ -28,21 +30,34 @@ def gone_keys_sql(table: Table) -> str:
             f"SELECT assumeNotNull(toInt64(id)) AS k FROM {POSTGRESQL_SOURCE} WHERE _change_xid >= {{since:Int64}}")
 
 
-def superseded_sql(table: Table, version: int) -> str:
-    """One lightweight delete: every version of the keys gone, and every older version of the keys this load wrote.
+def tombstones_sql(table: Table, version: int) -> str:
+    """Tombstones for what this load made stale: every row of the keys gone, and the old positions of the keys it moved.
 
-    The second part keeps one version per key, so a row whose sorting key changed (a new
-    `user_uuid`) leaves no copy at its old position, with no search for such rows. The
-    version is an `int` the load computed itself, written in as a literal.
+    A tombstone is the stale row's key and sorting-key columns with this load's version and
+    `is_deleted = 1`: FINAL (and the engine's merges) collapse the row with it. A row updated in
+    place needs none (its new version has the same sorting key); a row whose `user_uuid`
+    changed does, at its old position. Inserting them costs what the rows cost; a lightweight
+    DELETE rewrote a mask in every part of the table (docs/benchmarks.md). The version is an
+    `int` the load computed itself, written in as a literal.
     """
     version = int(version)
-    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key} IN (SELECT k FROM {_gone(table)}) "
-            f"OR {table.key} IN (SELECT {table.key} FROM {DEFAULT_DB}.{table.name} WHERE _version = {version})) "
-            f"AND _version != {version}")
+    position = ", ".join([table.key, *table.sort_prefix])
+    target = f"{DEFAULT_DB}.{table.name}"
+    written = f"FROM {target} WHERE _version = {version}"
+    return (f"INSERT INTO {target} ({position}, _version, {TOMBSTONE})\n"
+            f"SELECT {position}, {version}, 1 FROM {target}\n"
+            f"WHERE _version < {version} AND NOT {TOMBSTONE} AND ({table.key} IN (SELECT k FROM {_gone(table)}) "
+            f"OR ({table.key} IN (SELECT {table.key} {written}) AND ({position}) NOT IN (SELECT {position} {written})))")
 
 
-def delete_superseded(olap, table: Table, source: PgSource, since_xid: int, version: int) -> int:
-    """After the changed rows are in: delete the keys gone since the cursor and the versions this load replaced.
+def count_gone_sql(table: Table, version: int) -> str:
+    """How many of the keys gone `default` had: those this load's tombstones hide."""
+    return (f"SELECT uniqExact({table.key}) FROM {DEFAULT_DB}.{table.name} WHERE _version = {int(version)} "
+            f"AND {TOMBSTONE} AND {table.key} IN (SELECT k FROM {_gone(table)})")
+
+
+def hide_stale_rows(olap, table: Table, source: PgSource, since_xid: int, version: int) -> int:
+    """After the changed rows are in: tombstones for the keys gone since the cursor and the positions this load moved.
 
     Returns how many of the gone keys `default` had (a key inserted and deleted between two
     loads it never had).
@@ -51,10 +66,8 @@ def delete_superseded(olap, table: Table, source: PgSource, since_xid: int, vers
     try:
         olap.command(gone_keys_sql(table), parameters=source_params(table, source, source_table=table.gone_view,
                                                                       since=since_xid))
-        gone = int(olap.command(f"SELECT uniqExact({table.key}) FROM {DEFAULT_DB}.{table.name} "
-                                f"WHERE {table.key} IN (SELECT k FROM {_gone(table)})"))
-        olap.command(superseded_sql(table, version))
-        return gone
+        olap.command(tombstones_sql(table, version))
+        return int(olap.command(count_gone_sql(table, version)))
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_gone(table)}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 import time
@@ -24,7 +25,9 @@ from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
 from bionicflow.olap.external import ExternalTable
 from bionicflow.olap.pool import ConnectionPool
 from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
-                                      register_error_names)
+                                      register_error_names, without_format)
+
+log = logging.getLogger(__name__)
 
 # Every exception code the engine knows, with its name (chdb has no system.error_codes).
 ERROR_NAMES = ("SELECT toUInt32(number) AS code, errorCodeToName(code) AS name FROM numbers(2000) "
@@ -73,8 +76,12 @@ LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bo
                           r"Date|Date32|DateTime|DateTime64|Decimal\d*|Array)\b")
 
 
+_ABSENT = object()
+
+
 class CheckedQueries:
-    """Statements a read-only user already passed the check with (bounded, least recently used out).
+    """Statements a read-only user already passed the check with, or already described (bounded, least
+    recently used out).
 
     The verdict depends only on the statement's structure: bound values become literals, except
     Identifier parameters, which name tables; so the values of every placeholder not known to
@@ -92,19 +99,23 @@ class CheckedQueries:
         return sql, tuple((n, (params or {}).get(n)) for n in names), databases, current_database
 
     def __contains__(self, key: tuple) -> bool:
+        return self.get(key, _ABSENT) is not _ABSENT
+
+    def get(self, key: tuple, default=None):
+        """What was remembered with ``key`` (``default`` when nothing was)."""
         with self._lock:
             if key in self._seen:
                 self._seen.move_to_end(key)
-                return True
-            return False
+                return self._seen[key]
+            return default
 
     def clear(self) -> None:
         with self._lock:
             self._seen.clear()
 
-    def add(self, key: tuple) -> None:
+    def add(self, key: tuple, value=None) -> None:
         with self._lock:
-            self._seen[key] = None
+            self._seen[key] = value
             if len(self._seen) > self.size:
                 self._seen.popitem(last=False)
 
@@ -117,6 +128,7 @@ class Engine:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.slots = QuerySlots(max_concurrent, slot_wait_seconds)
         self.checked = CheckedQueries()
+        self.described = CheckedQueries()
         self.pool = ConnectionPool(self.open, lambda conn, sql: _run(conn, sql))
         # The first connection creates the directory layout; keep one open for the
         # server's lifetime so the engine stays loaded between requests.
@@ -191,9 +203,29 @@ class Engine:
     def drop_external(conn, table: ExternalTable) -> None:
         _run(conn, table.drop())
 
+    def result_types(self, conn, sql: str, params: dict[str, str] | None, current_database: str) -> list[str] | None:
+        """The result's column types as the engine names them, zones included (a DESCRIBE, remembered per statement).
+
+        None when the engine cannot describe the statement: its result is then sent as the
+        engine writes it (a DateTime column without its zone).
+        """
+        key = self.described.key(sql, params, frozenset(), current_database)
+        types = self.described.get(key, _ABSENT)
+        if types is _ABSENT:
+            body = without_format(sql)
+            try:
+                rows = _run(conn, f"DESCRIBE TABLE ({body})", "JSONCompactEachRow", params or None).bytes()
+                types = [json.loads(line)[1] for line in rows.decode().splitlines() if line]
+            except ClickHouseError as err:
+                log.info("no result types for a client's protocol revision: %s (%s)", err.name, err.code)
+                types = None
+            self.described.add(key, types)
+        return types
+
     def catalogue_changed(self) -> None:
-        """A DDL statement ran: views may read other tables now, so verdicts are made anew."""
+        """A DDL statement ran: views may read other tables now, so verdicts and result types are made anew."""
         self.checked.clear()
+        self.described.clear()
 
     def kill(self, tag: str) -> None:
         """Cancel the running statement whose text starts with ``tag`` (a server-made comment)."""
@@ -268,6 +300,7 @@ class ResultStream:
     def __init__(self, conn, sql: str, fmt: str, params: dict[str, str]):
         self._started = time.perf_counter_ns()
         self.rows = self.read_rows = self.read_bytes = 0
+        self.chunk_rows = 0  # the rows of the chunk ``next`` gave last (the engine streams a block per chunk)
         try:
             self._stream = conn.send_query(sql, fmt, params=params or None)
         except RuntimeError as exc:
@@ -281,7 +314,8 @@ class ResultStream:
             raise ClickHouseError.from_engine(str(exc)) from None
         if chunk is None:
             return None
-        self.rows += chunk.rows_read()
+        self.chunk_rows = chunk.rows_read()
+        self.rows += self.chunk_rows
         self.read_rows += chunk.storage_rows_read()
         self.read_bytes += chunk.storage_bytes_read()
         return chunk.bytes()

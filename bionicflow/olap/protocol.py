@@ -319,6 +319,22 @@ def output_format(query: str, default_format: str | None) -> tuple[str, bool]:
     return default_format or "TabSeparated", False
 
 
+def client_revision(params: Mapping[str, str]) -> int:
+    """The client's protocol revision (`client_protocol_version`), 0 when it sent none."""
+    text = params.get("client_protocol_version", "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or len(text) > 19:
+        raise ClickHouseError(27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+                              f"client_protocol_version must be a non-negative integer (a protocol revision), not {text!r}")
+    return int(text)
+
+
+def without_format(query: str) -> str:
+    """The statement without its trailing FORMAT clause and `;` (to be wrapped in another statement)."""
+    return _FORMAT_TAIL.sub("", query).rstrip().rstrip(";").rstrip()
+
+
 _HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")
 
 

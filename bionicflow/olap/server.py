@@ -28,15 +28,17 @@ from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
                                     response_encoder)
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, Engine, ResultStream, StreamingInsert, progress_header, run_query,
-                                    summary_header)
+from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, Engine, QueryResult, ResultStream,
+                                    StreamingInsert, progress_header, run_query, summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
+from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
 from bionicflow.olap.sessions import Sessions, session_timeout
 from bionicflow.olap.protocol import (
     ClickHouseError,
     InsertHead,
     auth_failed,
     check_query_params,
+    client_revision,
     in_stream_exception,
     password_required,
     first_keyword,
@@ -177,9 +179,10 @@ class OlapApp:
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
                                       "a GET request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)
+            native = await self._native_for_client(conn, params, fmt, kind, sql, opts)
             if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
                     and params.get("wait_end_of_query") not in ("1", "true"):
-                return await self._streamed(request, scope, held, sql, fmt, opts, headers)
+                return await self._streamed(request, scope, held, sql, fmt, opts, headers, native)
             for table in external:  # temporary tables of this connection: it is not handed on afterwards
                 await run_in_threadpool(self.engine.load_external, conn, table)
             result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
@@ -189,6 +192,8 @@ class OlapApp:
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
             for table in external if params.get("session_id") else ():
                 await run_in_threadpool(self.engine.drop_external, conn, table)  # a session keeps its connection
+        if native is not None:
+            result = QueryResult(native.blocks(result.data), result.summary)
         if opts.compress:
             data, encoding = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower()), None
         else:
@@ -196,6 +201,18 @@ class OlapApp:
                                                opts.settings.get("enable_http_compression") == "1")
         return Response(data, headers=self._result_headers(headers, opts, kind, fmt, result, encoding),
                         media_type=_media_type(fmt))
+
+    async def _native_for_client(self, conn, params: dict, fmt: str, kind: str, sql: str,
+                                 opts) -> NativeForRevision | None:
+        """How to rewrite a Native result for the client's `client_protocol_version` (None: as the engine writes it)."""
+        revision = client_revision(params)
+        if fmt.lower() != "native" or not NativeForRevision.wanted(revision):
+            return None
+        types = None
+        if revision >= TIME_ZONE_REVISION and kind in STREAMABLE_KINDS:
+            types = await run_in_threadpool(self.engine.result_types, conn, sql, opts.query_params,
+                                            opts.database or "default")
+        return NativeForRevision(revision, types)
 
     @contextlib.asynccontextmanager
     async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict):
@@ -231,7 +248,7 @@ class OlapApp:
         return out
 
     async def _streamed(self, request: Request, scope: contextlib.AsyncExitStack, held: "_Held", sql: str, fmt: str,
-                        opts, headers: dict) -> Response:
+                        opts, headers: dict, native: NativeForRevision | None) -> Response:
         """Send the result as the engine makes it; a failure after the first byte is ClickHouse's in-stream exception."""
         encoder = response_encoder(request.headers.get("accept-encoding", ""),
                                    opts.settings.get("enable_http_compression") == "1",
@@ -246,10 +263,15 @@ class OlapApp:
                 if "Streaming query is not supported" not in err.message:
                     raise
                 whole = run_query(held.conn, tagged, fmt, opts.query_params)  # a statement the engine sends whole
-                return None, [whole.data] if whole.data else [], whole.summary
-            first = stream.next()
-            second = stream.next() if first is not None else None
+                data = native.blocks(whole.data) if native else whole.data
+                return None, [data] if data else [], whole.summary
+            first = fetch(stream)
+            second = fetch(stream) if first is not None else None
             return stream, [c for c in (first, second) if c is not None], stream.summary()
+
+        def fetch(stream: ResultStream) -> bytes | None:
+            chunk = stream.next()
+            return native.blocks(chunk, stream.chunk_rows) if native and chunk is not None else chunk
 
         stream, head, summary = await self._watched(request, start, sql, cancel_on_disconnect=True)
         if stream is None or len(head) < 2:
@@ -270,7 +292,7 @@ class OlapApp:
                 try:
                     for chunk in head:
                         yield encoder.chunk(chunk)
-                    while (chunk := await run_in_threadpool(stream.next)) is not None:
+                    while (chunk := await run_in_threadpool(fetch, stream)) is not None:
                         yield encoder.chunk(chunk)
                     finished = True
                 except ClickHouseError as err:

@@ -255,3 +255,25 @@ def test_every_read_kind_answers_through_clickhouse_connect(stack, sql):
     for user, password in ((stack.clickhouse_user, stack.clickhouse_password),
                            (stack.clickhouse_reader_user, stack.clickhouse_reader_password)):
         assert _client(stack, user, password.get_secret_value()).query(sql).row_count >= 1, (user, sql)
+
+
+def test_clickhouse_connect_gets_its_protocol_revision_and_zoned_datetimes(stack, admin, table):
+    """clickhouse-connect probes `client_protocol_version`; with it a DateTime column keeps its zone, as in ClickHouse."""
+    db = table.split(".")[0]
+    admin.command(f"CREATE TABLE {db}.zoned (id UInt32, t DateTime('America/Chicago'), s String, "
+                  "t64 DateTime64(3, 'Asia/Tokyo')) ENGINE = MergeTree ORDER BY id")
+    admin.command(f"INSERT INTO {db}.zoned SELECT number, number * 1000, toString(number), number FROM numbers(200000)")
+    assert admin.protocol_version == 54405  # the probe saw the block info a revision asks for
+    sql = f"SELECT id, t, s, t64 FROM {db}.zoned ORDER BY id"
+    for settings in ({}, {"wait_end_of_query": 1}):  # streamed block by block, and answered whole
+        rows = admin.query(sql, settings=settings).result_rows
+        assert len(rows) == 200_000, settings
+        assert rows[-1][1].isoformat() == "1976-05-03T14:16:40-05:00", settings  # Chicago's clock, with its zone
+        assert rows[-1][3].tzinfo.key == "Asia/Tokyo" and rows[-1][2] == "199999", settings
+    compressed = _client(stack, compress="lz4").query(f"SELECT t FROM {db}.zoned WHERE id = 1").result_rows
+    assert compressed[0][0].isoformat() == "1969-12-31T18:16:40-06:00"
+    reader = _client(stack, stack.clickhouse_reader_user, stack.clickhouse_reader_password.get_secret_value())
+    assert reader.protocol_version == 54405
+    assert reader.query("SELECT toDateTime(0, 'America/Chicago') AS t").result_rows[0][0].tzinfo.key == "America/Chicago"
+    frame = admin.query_df(f"SELECT t FROM {db}.zoned WHERE id < 3")
+    assert str(frame["t"].dtype) == "datetime64[s, America/Chicago]"

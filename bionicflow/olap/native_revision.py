@@ -1,0 +1,281 @@
+"""Native results as a client of a given protocol revision reads them (`client_protocol_version`).
+
+ClickHouse's HTTP interface takes the client's protocol revision as a URL parameter and
+writes its Native output for it: every block starts with the block's info (8 bytes) when
+the revision is above 0, a `DateTime('zone')` column keeps its zone from revision 54337 on,
+and from 54454 on every column's type is followed by a one-byte custom-serialization flag.
+chdb has no such parameter: it writes Native as for revision 0, which drops the zone of a
+top-level `DateTime` column. So the server rewrites the engine's blocks here.
+
+Most results need no more than the 8 bytes in front of each block. Only when a zone is to
+be put back, the revision asks for the flag byte, or a chunk holds several blocks, the
+blocks are walked column by column; the walk reads sizes only, never values. A column
+type the walk cannot size is refused with NOT_IMPLEMENTED (and the fix) rather than sent
+in a shape the client would misread.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from bionicflow.olap.protocol import ClickHouseError
+
+# Block info as NativeWriter writes it: field 1 is_overflows = false, field 2 bucket_num = -1, end.
+BLOCK_INFO = b"\x01\x00\x02\xff\xff\xff\xff\x00"
+TIME_ZONE_REVISION = 54337  # DBMS_MIN_REVISION_WITH_TIME_ZONE_PARAMETER_IN_DATETIME_DATA_TYPE
+CUSTOM_SERIALIZATION_REVISION = 54454  # DBMS_MIN_REVISION_WITH_CUSTOM_SERIALIZATION
+
+_FIXED = {
+    "UInt8": 1, "Int8": 1, "Bool": 1, "Enum8": 1, "Nothing": 1,
+    "UInt16": 2, "Int16": 2, "Date": 2, "Enum16": 2, "BFloat16": 2,
+    "UInt32": 4, "Int32": 4, "Float32": 4, "Date32": 4, "DateTime": 4, "IPv4": 4, "Time": 4, "Decimal32": 4,
+    "UInt64": 8, "Int64": 8, "Float64": 8, "DateTime64": 8, "Time64": 8, "Decimal64": 8,
+    "UInt128": 16, "Int128": 16, "UUID": 16, "IPv6": 16, "Decimal128": 16,
+    "UInt256": 32, "Int256": 32, "Decimal256": 32,
+}
+_INTERVAL = re.compile(r"^Interval[A-Za-z]+$")
+_GEO = {"Point": "Tuple(Float64, Float64)", "Ring": "Array(Point)", "LineString": "Array(Point)",
+        "MultiLineString": "Array(Ring)", "Polygon": "Array(Ring)", "MultiPolygon": "Array(Polygon)"}
+_LOW_CARDINALITY_KEY_SIZES = (1, 2, 4, 8)
+_HAS_ADDITIONAL_KEYS = 1 << 9
+
+
+def _unsupported(type_name: str, revision: int) -> ClickHouseError:
+    return ClickHouseError(48, "NOT_IMPLEMENTED", (
+        f"the OLAP server cannot send a column of type {type_name} in Native format to a client of protocol "
+        f"revision {revision}; send no client_protocol_version (clickhouse-connect: "
+        "common.set_setting('use_protocol_version', False)) or choose another format"))
+
+
+def split_type(name: str) -> tuple[str, list[str]]:
+    """``Array(Tuple(a UInt8, b String))`` → ('Array', ['Tuple(a UInt8, b String)'])."""
+    name = name.strip()
+    open_at = name.find("(")
+    if open_at < 0 or not name.endswith(")"):
+        return name, []
+    args, depth, quote, start, i = [], 0, "", open_at + 1, open_at + 1
+    while i < len(name) - 1:
+        ch = name[i]
+        i += 1
+        if quote:
+            if ch == "\\":
+                i += 1  # the escaped character
+            elif ch == quote:
+                quote = ""
+        elif ch in "'`\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(name[start:i - 1].strip())
+            start = i
+    args.append(name[start:-1].strip())
+    return name[:open_at].strip(), args
+
+
+def _element_type(element: str) -> str:
+    """A tuple element's type: ``a UInt8`` (a named element) → ``UInt8``."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(element):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'`\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == " " and depth == 0:
+            return element[i + 1:].strip()
+    return element
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data = data
+        self.pos = pos
+
+    def varint(self) -> int:
+        result, shift, data = 0, 0, self.data
+        while True:
+            byte = data[self.pos]
+            self.pos += 1
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+
+    def text(self) -> str:
+        size = self.varint()
+        self.pos += size
+        return self.data[self.pos - size:self.pos].decode()
+
+    def uint64(self) -> int:
+        self.pos += 8
+        return struct.unpack_from("<Q", self.data, self.pos - 8)[0]
+
+    def skip_strings(self, rows: int) -> None:
+        data, pos = self.data, self.pos
+        for _ in range(rows):
+            size = data[pos]
+            if size < 0x80:
+                pos += 1 + size
+            else:
+                self.pos = pos
+                size = self.varint()
+                pos = self.pos + size
+        self.pos = pos
+
+
+class _ColumnSizer:
+    """Moves a reader past one column's data of ``rows`` rows, by the column's type name."""
+
+    def __init__(self, revision: int):
+        self.revision = revision
+
+    def skip(self, reader: _Reader, type_name: str, rows: int) -> None:
+        if rows:
+            self._prefix(reader, type_name)
+            self._data(reader, type_name, rows)
+
+    def _prefix(self, reader: _Reader, type_name: str) -> None:
+        """The serialization state prefixes, written once per column before its rows."""
+        base, args = split_type(type_name)
+        if base == "LowCardinality":
+            reader.pos += 8  # the keys' serialization version
+        elif base in ("Array", "Nullable", "SimpleAggregateFunction"):
+            self._prefix(reader, args[-1])
+        elif base == "Tuple":
+            for element in args:
+                self._prefix(reader, _element_type(element))
+        elif base == "Map":
+            for element in args:
+                self._prefix(reader, element)
+        elif base in _GEO:
+            self._prefix(reader, _GEO[base])
+
+    def _data(self, reader: _Reader, type_name: str, rows: int) -> None:
+        base, args = split_type(type_name)
+        width = self._width(base, args)
+        if width:
+            reader.pos += width * rows
+        elif base == "String":
+            reader.skip_strings(rows)
+        elif base == "Nullable":
+            reader.pos += rows  # the null map
+            self._data(reader, args[0], rows)
+        elif base in ("Array", "Map"):
+            total = struct.unpack_from("<Q", reader.data, reader.pos + 8 * (rows - 1))[0] if rows else 0
+            reader.pos += 8 * rows  # offsets
+            elements = args if base == "Map" else args[:1]
+            for element in elements:
+                self._data(reader, element, total)
+        elif base == "Tuple":
+            for element in args:
+                self._data(reader, _element_type(element), rows)
+        elif base == "LowCardinality":
+            self._low_cardinality(reader, args[0], rows)
+        elif base == "SimpleAggregateFunction":
+            self._data(reader, args[-1], rows)
+        elif base in _GEO:
+            self._data(reader, _GEO[base], rows)
+        else:
+            raise _unsupported(type_name, self.revision)
+
+    @staticmethod
+    def _width(base: str, args: list[str]) -> int:
+        if base in _FIXED:
+            return _FIXED[base]
+        if base == "Decimal":
+            precision = int(args[0])
+            return 4 if precision <= 9 else 8 if precision <= 18 else 16 if precision <= 38 else 32
+        if base == "FixedString":
+            return int(args[0])
+        if _INTERVAL.match(base):
+            return 8
+        return 0
+
+    def _low_cardinality(self, reader: _Reader, inner: str, rows: int) -> None:
+        dictionary_type = split_type(inner)[1][0] if split_type(inner)[0] == "Nullable" else inner
+        done = 0
+        while done < rows:
+            index_type = reader.uint64()
+            if index_type & _HAS_ADDITIONAL_KEYS:
+                keys = reader.uint64()
+                self._data(reader, dictionary_type, keys)
+            count = reader.uint64()
+            reader.pos += count * _LOW_CARDINALITY_KEY_SIZES[index_type & 0xFF]
+            done += count
+
+
+class NativeForRevision:
+    """Rewrites the engine's Native output for one request's ``client_protocol_version``.
+
+    ``result_types``: the result's column types as the engine names them with their zones
+    (a DESCRIBE of the statement); needed only from TIME_ZONE_REVISION on.
+    """
+
+    def __init__(self, revision: int, result_types: list[str] | None = None):
+        self.revision = revision
+        self._zones = {}
+        if revision >= TIME_ZONE_REVISION:
+            self._zones = {i: t for i, t in enumerate(result_types or ()) if t.startswith("DateTime(")}
+        self._sizer = _ColumnSizer(revision)
+
+    @staticmethod
+    def wanted(revision: int) -> bool:
+        return revision > 0
+
+    def blocks(self, data: bytes, rows: int | None = None) -> bytes:
+        """``data``: one or more whole blocks; ``rows``: how many rows they hold, when known."""
+        if not data or not self.revision:
+            return data
+        flag = self.revision >= CUSTOM_SERIALIZATION_REVISION
+        single = False
+        if rows is not None:
+            head = _Reader(data)
+            head.varint()
+            single = head.varint() == rows  # one block: the engine streams one per chunk
+        if single and not self._zones and not flag:
+            return BLOCK_INFO + data  # nothing to walk
+        return self._walk(data, single, flag)
+
+    def _walk(self, data: bytes, single: bool, flag: bool) -> bytes:
+        out, reader = [], _Reader(data)
+        while reader.pos < len(data):
+            out.append(BLOCK_INFO)
+            start = reader.pos
+            columns, rows = reader.varint(), reader.varint()
+            for index in range(columns):
+                reader.text()  # the name
+                type_start = reader.pos
+                type_name = reader.text()
+                shown = self._zones.get(index, type_name) if type_name == "DateTime" else type_name
+                if shown != type_name or flag:
+                    out.append(data[start:type_start])
+                    encoded = shown.encode()
+                    out.append(_varint(len(encoded)) + encoded + (b"\x00" if flag else b""))
+                    start = reader.pos
+                try:
+                    self._sizer.skip(reader, type_name, rows)
+                except ClickHouseError:
+                    if flag or not single:  # the next header's place is unknown: refuse, never garble
+                        raise
+                    # one block, where only zones were to be put back: the rest goes as the engine wrote it
+                    out.append(data[start:])
+                    return b"".join(out)
+            out.append(data[start:reader.pos])
+        return b"".join(out)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
