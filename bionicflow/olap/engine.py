@@ -77,6 +77,7 @@ LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bo
 
 
 _ABSENT = object()
+UNKNOWN = object()  # result_types without a connection: not remembered
 
 
 class CheckedQueries:
@@ -207,10 +208,11 @@ class Engine:
         """The result's column types as the engine names them, zones included (a DESCRIBE, remembered per statement).
 
         None when the engine cannot describe the statement: its result is then sent as the
-        engine writes it (a DateTime column without its zone).
+        engine writes it (a DateTime column without its zone). Without ``conn``: only what is
+        remembered, else UNKNOWN (so a remembered answer needs no worker thread).
         """
         key = self.described.key(sql, params, frozenset(), current_database)
-        types = self.described.get(key, _ABSENT)
+        types = self.described.get(key, _ABSENT) if conn is not None else self.described.get(key, UNKNOWN)
         if types is _ABSENT:
             body = without_format(sql)
             try:

@@ -28,7 +28,7 @@ from bionicflow.olap.access import catalogue_filters
 from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
                                     response_encoder)
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, Engine, QueryResult, ResultStream,
+from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult, ResultStream,
                                     StreamingInsert, progress_header, run_query, summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
@@ -210,8 +210,10 @@ class OlapApp:
             return None
         types = None
         if revision >= TIME_ZONE_REVISION and kind in STREAMABLE_KINDS:
-            types = await run_in_threadpool(self.engine.result_types, conn, sql, opts.query_params,
-                                            opts.database or "default")
+            database = opts.database or "default"
+            types = self.engine.result_types(None, sql, opts.query_params, database)
+            if types is UNKNOWN:  # not described yet: a DESCRIBE on the request's connection
+                types = await run_in_threadpool(self.engine.result_types, conn, sql, opts.query_params, database)
         return NativeForRevision(revision, types)
 
     @contextlib.asynccontextmanager
