@@ -18,6 +18,8 @@ is refused, never let through. Pure logic: the catalogue and the parser are pass
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,6 +236,7 @@ class ReadCheck:
                           "read-only users may read MergeTree, Memory and Log tables and views over them")
 
 
+@functools.lru_cache(maxsize=64)
 def catalogue_filters(databases: frozenset[str]) -> str:
     """The ``additional_table_filters`` value that shows a read-only user only its databases."""
     visible = ", ".join(quote_string(d) for d in sorted(databases | CATALOGUE_DATABASES | {"system"}))

@@ -8,6 +8,7 @@ fresh connection (about 2 ms), so settings and ``USE`` never leak between client
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -57,9 +58,13 @@ class QuerySlots:
         """
         if self._semaphore is None:
             self._semaphore = anyio.Semaphore(self.limit)
-        with anyio.move_on_after(self.wait_seconds) as waited:
-            await self._semaphore.acquire()
-        if waited.cancelled_caught:
+        try:
+            self._semaphore.acquire_nowait()  # a free slot: no timer to set up (most requests)
+            waited = None
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.wait_seconds) as waited:
+                await self._semaphore.acquire()
+        if waited is not None and waited.cancelled_caught:
             raise ClickHouseError(
                 202, "TOO_MANY_SIMULTANEOUS_QUERIES",
                 f"all {self.limit} query slots stayed busy for {self.wait_seconds:g}s; try again later",
@@ -74,6 +79,12 @@ class QuerySlots:
 # can change what the statement names, so its value is part of the verdict's key.
 LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bool|String|FixedString|UUID|"
                           r"Date|Date32|DateTime|DateTime64|Decimal\d*|Array)\b")
+
+
+@functools.lru_cache(maxsize=4096)
+def _naming_placeholders(sql: str) -> tuple[str, ...]:
+    """The placeholders of a statement whose values may name things (remembered: clients repeat statements)."""
+    return tuple(sorted({n for n, typ in PLACEHOLDER.findall(sql) if not LITERAL_TYPE.match(typ.strip())}))
 
 
 _ABSENT = object()
@@ -96,7 +107,7 @@ class CheckedQueries:
 
     @staticmethod
     def key(sql: str, params: dict[str, str] | None, databases, current_database: str) -> tuple:
-        names = sorted({n for n, typ in PLACEHOLDER.findall(sql) if not LITERAL_TYPE.match(typ.strip())})
+        names = _naming_placeholders(sql)
         return sql, tuple((n, (params or {}).get(n)) for n in names), databases, current_database
 
     def __contains__(self, key: tuple) -> bool:
@@ -165,6 +176,11 @@ class Engine:
             conn.close()
             raise
         return conn
+
+    def passed_check(self, sql: str, params: dict[str, str] | None, databases: frozenset[str],
+                     current_database: str) -> bool:
+        """Whether the statement passed the read-only check already (no worker thread needed to know)."""
+        return self.checked.key(sql, params, databases, current_database) in self.checked
 
     def check_readonly_query(self, conn, sql: str, params: dict[str, str] | None = None,
                              databases: frozenset[str] = frozenset(), current_database: str = "default") -> None:

@@ -53,10 +53,25 @@ class ConnectionPool:
         self._idle: dict[bool, list[Lease]] = {True: [], False: []}
         self._lock = threading.Lock()
 
-    def lease(self, readonly: bool, database: str | None, settings: dict[str, str]) -> Lease:
-        """A connection set to ``database`` and exactly ``settings`` (blocking: run it in a worker thread)."""
+    def take_ready(self, readonly: bool, database: str | None, settings: dict[str, str]) -> tuple[Lease | None, bool]:
+        """An idle connection without blocking, and whether it is already set as asked (then nothing runs).
+
+        The server calls it on its event loop: a request that finds a connection set as it
+        needs (every read of a client that repeats its settings) skips two worker-thread hops.
+        """
         with self._lock:
             lease = self._idle[readonly].pop() if self._idle[readonly] else None
+        return lease, lease is not None and lease.database == (database or "default") and lease.settings == settings
+
+    def lease(self, readonly: bool, database: str | None, settings: dict[str, str], taken: Lease | None = None) -> Lease:
+        """A connection set to ``database`` and exactly ``settings`` (blocking: run it in a worker thread).
+
+        ``taken``: an idle one already taken with ``take_ready``.
+        """
+        lease = taken
+        if lease is None:
+            with self._lock:
+                lease = self._idle[readonly].pop() if self._idle[readonly] else None
         if lease is None:
             lease = Lease(self._open(readonly), readonly)
         try:
@@ -71,14 +86,19 @@ class ConnectionPool:
             self._run(lease.conn, statement)
         lease.database, lease.settings = database, dict(settings)
 
-    def release(self, lease: Lease, reusable: bool) -> None:
-        """Back to the idle list if nothing but the tracked state can have changed; closed otherwise."""
+    def keep(self, lease: Lease, reusable: bool) -> bool:
+        """Back to the idle list if nothing but the tracked state can have changed (never blocks); False: close it."""
         if reusable:
             with self._lock:
                 if len(self._idle[lease.readonly]) < self._size:
                     self._idle[lease.readonly].append(lease)
-                    return
-        lease.conn.close()
+                    return True
+        return False
+
+    def release(self, lease: Lease, reusable: bool) -> None:
+        """Back to the idle list if nothing but the tracked state can have changed; closed otherwise."""
+        if not self.keep(lease, reusable):
+            lease.conn.close()
 
     def close_all(self) -> None:
         with self._lock:

@@ -7,8 +7,11 @@ Run it with ``python -m bionicflow.olap.server``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
+import itertools
+import secrets
 import logging
 import uuid
 from dataclasses import dataclass
@@ -51,6 +54,9 @@ from bionicflow.olap.protocol import (
 )
 
 log = logging.getLogger("bionicflow.olap")
+# Statement tags: unique within the process (a counter), not guessable across restarts (a random prefix).
+_TAG_PREFIX = secrets.token_hex(6)
+_TAGS = itertools.count()
 
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
 APPEND_BATCH_BYTES = 1024 * 1024  # hand the engine ~1 MiB at a time, not every socket read
@@ -172,7 +178,8 @@ class OlapApp:
                 raise multi_statement_error()
             check_query_params(sql, opts.query_params)
             kind = first_keyword(sql)
-            if user.readonly:
+            if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,
+                                                              opts.database or "default"):
                 await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                          opts.database or "default")
             elif readonly and kind not in READ_KINDS:  # a GET (a session's connection is not read-only itself)
@@ -221,13 +228,16 @@ class OlapApp:
         """The request's engine connection: its session's (`session_id`), or one leased from the pool."""
         session_id = params.get("session_id")
         if not session_id:
-            lease = await run_in_threadpool(self.engine.pool.lease, readonly, opts.database,
-                                            opts.settings if settings is None else settings)
+            pool, wanted = self.engine.pool, opts.settings if settings is None else settings
+            lease, ready = pool.take_ready(readonly, opts.database, wanted)
+            if not ready:  # a new connection, or a USE / SET to run: blocking calls
+                lease = await run_in_threadpool(pool.lease, readonly, opts.database, wanted, lease)
             held = _Held(lease.conn)
             try:
                 yield held
             finally:
-                await run_in_threadpool(self.engine.pool.release, lease, held.reusable)
+                if not pool.keep(lease, held.reusable):
+                    await run_in_threadpool(lease.conn.close)
             return
         timeout = session_timeout(params.get("session_timeout"))
         check = params.get("session_check") in ("1", "true")
@@ -318,7 +328,7 @@ class OlapApp:
         """Run ``work(sql)`` in a worker thread; a read whose client disconnects is killed at once, not left to run."""
         if not cancel_on_disconnect:
             return await run_in_threadpool(work, sql)
-        tag = f"/* bionicflow:{uuid.uuid4().hex} */"  # server-made, so the kill finds this statement only
+        tag = f"/* bionicflow:{_TAG_PREFIX}{next(_TAGS)} */"  # server-made, so the kill finds this statement only
 
         async def kill_on_disconnect() -> None:
             while (await request.receive())["type"] != "http.disconnect":
@@ -326,18 +336,13 @@ class OlapApp:
             log.info("client went away: cancelling %s", tag)
             await run_in_threadpool(self.engine.kill, tag)
 
-        outcome: dict = {}
-        async with anyio.create_task_group() as group:
-            group.start_soon(kill_on_disconnect)
-            try:
-                outcome["result"] = await run_in_threadpool(work, f"{tag} {sql}")
-            except ClickHouseError as err:  # raised below, outside the group, so it is not wrapped
-                outcome["error"] = err
-            finally:
-                group.cancel_scope.cancel()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
+        # a plain asyncio task, not a task group: this runs for every read, and the watcher
+        # only ever ends by the disconnect or by being cancelled here
+        watcher = asyncio.ensure_future(kill_on_disconnect())
+        try:
+            return await run_in_threadpool(work, f"{tag} {sql}")
+        finally:
+            watcher.cancel()
 
     async def _insert_head(self, param_query: str, body: "_BodyReader") -> tuple[InsertHead | None, bytes]:
         """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""

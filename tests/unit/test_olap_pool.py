@@ -66,3 +66,20 @@ def test_reset_to_default_really_restores_the_engines_value():
         assert conn.query("SELECT getSetting('max_threads')", "TabSeparated").bytes() == default
     finally:
         conn.close()
+
+
+def test_take_ready_hands_over_a_connection_set_as_asked_without_running_anything():
+    pool = _pool(size=1)
+    assert pool.take_ready(True, None, {}) == (None, False)  # nothing idle: the caller opens one (blocking)
+    first = pool.lease(True, None, {"max_threads": "2"})
+    assert pool.keep(first, reusable=True)
+    taken, ready = pool.take_ready(True, None, {"max_threads": "2"})
+    assert taken is first and ready and first.conn.statements == ["SET max_threads = '2'"]
+    assert pool.keep(taken, reusable=True)
+    taken, ready = pool.take_ready(True, "debezium", {"max_threads": "2"})  # another database: not ready
+    assert taken is first and not ready
+    again = pool.lease(True, "debezium", {"max_threads": "2"}, taken)  # the one taken, brought to the request
+    assert again is first and first.conn.statements[-1] == "USE `debezium`"
+    assert not pool.keep(again, reusable=False)  # state may have changed: the caller closes it
+    spare = pool.lease(True, None, {})
+    assert pool.keep(spare, reusable=True) and not pool.keep(again, reusable=True)  # the idle list is full
