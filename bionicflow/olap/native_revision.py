@@ -48,15 +48,11 @@ def _unsupported(type_name: str, revision: int) -> ClickHouseError:
         "common.set_setting('use_protocol_version', False)) or choose another format"))
 
 
-def split_type(name: str) -> tuple[str, list[str]]:
-    """``Array(Tuple(a UInt8, b String))`` → ('Array', ['Tuple(a UInt8, b String)'])."""
-    name = name.strip()
-    open_at = name.find("(")
-    if open_at < 0 or not name.endswith(")"):
-        return name, []
-    args, depth, quote, start, i = [], 0, "", open_at + 1, open_at + 1
-    while i < len(name) - 1:
-        ch = name[i]
+def _top_level(text: str, wanted: str) -> list[int]:
+    """Where ``wanted`` occurs outside quotes and parentheses."""
+    found, depth, quote, i = [], 0, "", 0
+    while i < len(text):
+        ch = text[i]
         i += 1
         if quote:
             if ch == "\\":
@@ -69,29 +65,26 @@ def split_type(name: str) -> tuple[str, list[str]]:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == "," and depth == 0:
-            args.append(name[start:i - 1].strip())
-            start = i
-    args.append(name[start:-1].strip())
-    return name[:open_at].strip(), args
+        elif ch == wanted and depth == 0:
+            found.append(i - 1)
+    return found
+
+
+def split_type(name: str) -> tuple[str, list[str]]:
+    """``Array(Tuple(a UInt8, b String))`` → ('Array', ['Tuple(a UInt8, b String)'])."""
+    name = name.strip()
+    open_at = name.find("(")
+    if open_at < 0 or not name.endswith(")"):
+        return name, []
+    inner = name[open_at + 1:-1]
+    bounds = [-1, *_top_level(inner, ","), len(inner)]
+    return name[:open_at].strip(), [inner[a + 1:b].strip() for a, b in zip(bounds, bounds[1:])]
 
 
 def _element_type(element: str) -> str:
     """A tuple element's type: ``a UInt8`` (a named element) → ``UInt8``."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(element):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'`\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == " " and depth == 0:
-            return element[i + 1:].strip()
-    return element
+    spaces = _top_level(element, " ")
+    return element[spaces[0] + 1:].strip() if spaces else element
 
 
 class _Reader:
