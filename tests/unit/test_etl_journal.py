@@ -66,3 +66,15 @@ def test_a_key_back_in_the_source_after_its_tombstone_is_seen_again(client):
     # the engine's merges keep the answer: FINAL decides the same after OPTIMIZE
     client.command("OPTIMIZE TABLE default.users FINAL")
     assert client.query(FINAL).result_rows == [(1, A, "again")]
+
+
+def test_a_table_made_before_tombstones_is_told_apart_for_its_one_rebuild(client):
+    from bionicflow.etl.schema import has_tombstones
+    from bionicflow.kernel.tables import TELEMETRY_EVENTS
+
+    assert has_tombstones(client, USERS) is True  # made from today's definition
+    client.command("DROP TABLE IF EXISTS default.telemetry_events")
+    assert has_tombstones(client, TELEMETRY_EVENTS) is None
+    client.command("CREATE TABLE default.telemetry_events (id Int64, user_uuid String, _version UInt64) "
+                   "ENGINE = ReplacingMergeTree(_version) ORDER BY (cityHash64(user_uuid), id)")  # the old layout
+    assert has_tombstones(client, TELEMETRY_EVENTS) is False
