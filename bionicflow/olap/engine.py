@@ -87,13 +87,12 @@ def _naming_placeholders(sql: str) -> tuple[str, ...]:
     return tuple(sorted({n for n, typ in PLACEHOLDER.findall(sql) if not LITERAL_TYPE.match(typ.strip())}))
 
 
-_ABSENT = object()
-UNKNOWN = object()  # result_types without a connection: not remembered
+UNKNOWN = object()  # nothing remembered for a statement
 
 
-class CheckedQueries:
-    """Statements a read-only user already passed the check with, or already described (bounded, least
-    recently used out).
+class StatementMemory:
+    """What is known of statements seen before — a read-only user's passed check, a result's types —
+    bounded, least recently used out.
 
     The verdict depends only on the statement's structure: bound values become literals, except
     Identifier parameters, which name tables; so the values of every placeholder not known to
@@ -111,7 +110,7 @@ class CheckedQueries:
         return sql, tuple((n, (params or {}).get(n)) for n in names), databases, current_database
 
     def __contains__(self, key: tuple) -> bool:
-        return self.get(key, _ABSENT) is not _ABSENT
+        return self.get(key, UNKNOWN) is not UNKNOWN
 
     def get(self, key: tuple, default=None):
         """What was remembered with ``key`` (``default`` when nothing was)."""
@@ -139,8 +138,8 @@ class Engine:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.slots = QuerySlots(max_concurrent, slot_wait_seconds)
-        self.checked = CheckedQueries()
-        self.described = CheckedQueries()
+        self.checked = StatementMemory()
+        self.described = StatementMemory()
         self.pool = ConnectionPool(self.open, lambda conn, sql: _run(conn, sql))
         # The first connection creates the directory layout; keep one open for the
         # server's lifetime so the engine stays loaded between requests.
@@ -220,19 +219,21 @@ class Engine:
     def drop_external(conn, table: ExternalTable) -> None:
         _run(conn, table.drop())
 
+    def remembered_result_types(self, sql: str, params: dict[str, str] | None, current_database: str):
+        """What ``result_types`` found for this statement before, or UNKNOWN (looked up without a worker thread)."""
+        return self.described.get(self.described.key(sql, params, frozenset(), current_database), UNKNOWN)
+
     def result_types(self, conn, sql: str, params: dict[str, str] | None, current_database: str) -> list[str] | None:
         """The result's column types as the engine names them, zones included (a DESCRIBE, remembered per statement).
 
         None when the engine cannot describe the statement: its result is then sent as the
-        engine writes it (a DateTime column without its zone). Without ``conn``: only what is
-        remembered, else UNKNOWN (so a remembered answer needs no worker thread).
+        engine writes it (a DateTime column without its zone).
         """
         key = self.described.key(sql, params, frozenset(), current_database)
-        types = self.described.get(key, _ABSENT) if conn is not None else self.described.get(key, UNKNOWN)
-        if types is _ABSENT:
-            body = without_format(sql)
+        types = self.described.get(key, UNKNOWN)
+        if types is UNKNOWN:
             try:
-                rows = _run(conn, f"DESCRIBE TABLE ({body})", "JSONCompactEachRow", params or None).bytes()
+                rows = _run(conn, f"DESCRIBE TABLE ({without_format(sql)})", "JSONCompactEachRow", params or None).bytes()
                 types = [json.loads(line)[1] for line in rows.decode().splitlines() if line]
             except ClickHouseError as err:
                 log.info("no result types for a client's protocol revision: %s (%s)", err.name, err.code)

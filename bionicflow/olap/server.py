@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import hmac
 import itertools
-import secrets
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,7 +218,7 @@ class OlapApp:
         types = None
         if revision >= TIME_ZONE_REVISION and kind in STREAMABLE_KINDS:
             database = opts.database or "default"
-            types = self.engine.result_types(None, sql, opts.query_params, database)
+            types = self.engine.remembered_result_types(sql, opts.query_params, database)
             if types is UNKNOWN:  # not described yet: a DESCRIBE on the request's connection
                 types = await run_in_threadpool(self.engine.result_types, conn, sql, opts.query_params, database)
         return NativeForRevision(revision, types)

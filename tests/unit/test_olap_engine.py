@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from bionicflow.olap.engine import CheckedQueries, QuerySlots
+from bionicflow.olap.engine import StatementMemory, QuerySlots
 from bionicflow.olap.protocol import ClickHouseError
 
 
@@ -58,15 +58,15 @@ def test_a_request_that_waits_too_long_gets_too_many_simultaneous_queries():
 
 def test_a_checked_statement_is_keyed_by_its_table_naming_parameters_only():
     sql = "SELECT * FROM {schema:Identifier}.t WHERE u = {u:String} AND d > {d:DateTime64(6)}"
-    key = lambda params: CheckedQueries.key(sql, params, frozenset({"default"}), "default")  # noqa: E731
+    key = lambda params: StatementMemory.key(sql, params, frozenset({"default"}), "default")  # noqa: E731
     assert key({"schema": "default", "u": "a", "d": "x"}) == key({"schema": "default", "u": "b", "d": "y"})
     assert key({"schema": "default", "u": "a"}) != key({"schema": "ops", "u": "a"})
     odd = "SELECT * FROM {schema: identifier}.t"  # any type not known to be a literal counts as naming
-    assert CheckedQueries.key(odd, {"schema": "ops"}, None, "default") != CheckedQueries.key(odd, {"schema": "x"}, None, "default")
+    assert StatementMemory.key(odd, {"schema": "ops"}, None, "default") != StatementMemory.key(odd, {"schema": "x"}, None, "default")
 
 
 def test_checked_statements_are_bounded():
-    checked = CheckedQueries(size=2)
+    checked = StatementMemory(size=2)
     for n in range(3):
         checked.add(("q", n))
     assert ("q", 0) not in checked and ("q", 1) in checked and ("q", 2) in checked
