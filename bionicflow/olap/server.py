@@ -36,6 +36,7 @@ from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOW
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
 from bionicflow.olap.sessions import Sessions, session_timeout
+from bionicflow.olap.workers import in_worker
 from bionicflow.olap.protocol import (
     ClickHouseError,
     InsertHead,
@@ -57,6 +58,7 @@ log = logging.getLogger("bionicflow.olap")
 # Statement tags: unique within the process (a counter), not guessable across restarts (a random prefix).
 _TAG_PREFIX = secrets.token_hex(6)
 _TAGS = itertools.count()
+WATCH_AFTER_SECONDS = 0.2  # a read still running this long is watched for its client's disconnect
 
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
 APPEND_BATCH_BYTES = 1024 * 1024  # hand the engine ~1 MiB at a time, not every socket read
@@ -180,7 +182,7 @@ class OlapApp:
             kind = first_keyword(sql)
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,
                                                               opts.database or "default"):
-                await run_in_threadpool(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
+                await in_worker(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                          opts.database or "default")
             elif readonly and kind not in READ_KINDS:  # a GET (a session's connection is not read-only itself)
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
@@ -191,14 +193,14 @@ class OlapApp:
                     and params.get("wait_end_of_query") not in ("1", "true"):
                 return await self._streamed(request, scope, held, sql, fmt, opts, headers, native)
             for table in external:  # temporary tables of this connection: it is not handed on afterwards
-                await run_in_threadpool(self.engine.load_external, conn, table)
+                await in_worker(self.engine.load_external, conn, table)
             result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
                                          sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS)
             if kind in DDL_KINDS:
                 self.engine.catalogue_changed()
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
             for table in external if params.get("session_id") else ():
-                await run_in_threadpool(self.engine.drop_external, conn, table)  # a session keeps its connection
+                await in_worker(self.engine.drop_external, conn, table)  # a session keeps its connection
         if native is not None:
             result = QueryResult(native.blocks(result.data), result.summary)
         if opts.compress:
@@ -220,7 +222,7 @@ class OlapApp:
             database = opts.database or "default"
             types = self.engine.remembered_result_types(sql, opts.query_params, database)
             if types is UNKNOWN:  # not described yet: a DESCRIBE on the request's connection
-                types = await run_in_threadpool(self.engine.result_types, conn, sql, opts.query_params, database)
+                types = await in_worker(self.engine.result_types, conn, sql, opts.query_params, database)
         return NativeForRevision(revision, types)
 
     @contextlib.asynccontextmanager
@@ -231,19 +233,27 @@ class OlapApp:
             pool, wanted = self.engine.pool, opts.settings if settings is None else settings
             lease, ready = pool.take_ready(readonly, opts.database, wanted)
             if not ready:  # a new connection, or a USE / SET to run: blocking calls
-                lease = await run_in_threadpool(pool.lease, readonly, opts.database, wanted, lease)
+                lease = await in_worker(pool.lease, readonly, opts.database, wanted, lease)
             held = _Held(lease.conn)
             try:
                 yield held
             finally:
                 if not pool.keep(lease, held.reusable):
-                    await run_in_threadpool(lease.conn.close)
+                    await in_worker(lease.conn.close)
             return
         timeout = session_timeout(params.get("session_timeout"))
         check = params.get("session_check") in ("1", "true")
-        async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as conn:
-            await run_in_threadpool(self.engine.prepare, conn, opts, settings)
-            yield _Held(conn)
+        async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as session:
+            wanted = (opts.database, tuple((opts.settings if settings is None else settings).items()))
+            if session.prepared != wanted:  # the same USE / SET as last time need not run again
+                await in_worker(self.engine.prepare, session.conn, opts, settings)
+                session.prepared = wanted
+            held = _Held(session.conn)
+            try:
+                yield held
+            finally:
+                if not held.reusable:  # a SET, USE or DDL (or a failure) may have changed the connection
+                    session.prepared = None
 
     @staticmethod
     def _result_headers(headers: dict, opts, kind: str, fmt: str, result, encoding: str | None) -> dict:
@@ -304,6 +314,8 @@ class OlapApp:
                 try:
                     for chunk in head:
                         yield encoder.chunk(chunk)
+                    # anyio's hop here: the body runs in StreamingResponse's task group, whose
+                    # cancellation anyio delivers again and again until the hop has ended
                     while (chunk := await run_in_threadpool(fetch, stream)) is not None:
                         yield encoder.chunk(chunk)
                     finished = True
@@ -327,22 +339,27 @@ class OlapApp:
     async def _watched(self, request: Request, work, sql: str, cancel_on_disconnect: bool):
         """Run ``work(sql)`` in a worker thread; a read whose client disconnects is killed at once, not left to run."""
         if not cancel_on_disconnect:
-            return await run_in_threadpool(work, sql)
+            return await in_worker(work, sql)
         tag = f"/* bionicflow:{_TAG_PREFIX}{next(_TAGS)} */"  # server-made, so the kill finds this statement only
 
         async def kill_on_disconnect() -> None:
             while (await request.receive())["type"] != "http.disconnect":
                 pass  # the body was read already; nothing else but the disconnect can arrive
             log.info("client went away: cancelling %s", tag)
-            await run_in_threadpool(self.engine.kill, tag)
+            await in_worker(self.engine.kill, tag)
 
-        # a plain asyncio task, not a task group: this runs for every read, and the watcher
-        # only ever ends by the disconnect or by being cancelled here
-        watcher = asyncio.ensure_future(kill_on_disconnect())
+        # Most reads end well before anyone could notice a disconnect: the watcher (a plain
+        # asyncio task) starts only when the statement is still running WATCH_AFTER_SECONDS
+        # later, which keeps a task per read off the event loop and a kill within a second.
+        watcher: list[asyncio.Future] = []
+        start = asyncio.get_running_loop().call_later(
+            WATCH_AFTER_SECONDS, lambda: watcher.append(asyncio.ensure_future(kill_on_disconnect())))
         try:
-            return await run_in_threadpool(work, f"{tag} {sql}")
+            return await in_worker(work, f"{tag} {sql}")
         finally:
-            watcher.cancel()
+            start.cancel()
+            for task in watcher:
+                task.cancel()
 
     async def _insert_head(self, param_query: str, body: "_BodyReader") -> tuple[InsertHead | None, bytes]:
         """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""
@@ -357,19 +374,19 @@ class OlapApp:
         return head, probe[head.data_offset :]
 
     async def _stream_insert(self, conn, head: InsertHead, first: bytes, body: "_BodyReader") -> dict:
-        insert = await run_in_threadpool(StreamingInsert, conn, head.statement, head.format)
+        insert = await in_worker(StreamingInsert, conn, head.statement, head.format)
         try:
             pending = bytearray(first)
             async for chunk in body.chunks():
                 pending += chunk
                 if len(pending) >= APPEND_BATCH_BYTES:
-                    await run_in_threadpool(insert.append, bytes(pending))
+                    await in_worker(insert.append, bytes(pending))
                     pending.clear()
             if pending:
-                await run_in_threadpool(insert.append, bytes(pending))
-            return await run_in_threadpool(insert.finish)
+                await in_worker(insert.append, bytes(pending))
+            return await in_worker(insert.finish)
         except BaseException:
-            await run_in_threadpool(insert.cancel)
+            await in_worker(insert.cancel)
             raise
 
     async def _whole_query(self, param_query: str, first: bytes, body: "_BodyReader") -> str:

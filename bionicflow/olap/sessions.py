@@ -15,9 +15,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
-
 from bionicflow.olap.protocol import ClickHouseError
+from bionicflow.olap.workers import in_worker
 
 DEFAULT_TIMEOUT = 60
 MAX_TIMEOUT = 3600  # ClickHouse's max_session_timeout default
@@ -30,6 +29,7 @@ class Session:
     timeout: float
     expires: float
     busy: bool = False
+    prepared: object = None  # the database and settings last applied to the connection, while still so
 
 
 def session_timeout(value: str | None) -> float:
@@ -61,16 +61,18 @@ class Sessions:
         return len(self._live)
 
     @contextlib.asynccontextmanager
-    async def use(self, user: str, session_id: str, readonly: bool, timeout: float, check: bool) -> AsyncIterator[object]:
-        """The session's connection for one request: made on first use, locked while the request runs."""
-        await run_in_threadpool(self.expire)
+    async def use(self, user: str, session_id: str, readonly: bool, timeout: float, check: bool) -> AsyncIterator[Session]:
+        """The session (its connection) for one request: made on first use, locked while the request runs."""
+        ended = self._take_expired()
+        if ended:  # closing a connection blocks; finding none to close (most requests) does not
+            await in_worker(_close, ended)
         key = (user, session_id)
         session = self._claim(key, check)
         if session is None:
-            conn = await run_in_threadpool(self._open, readonly)
+            conn = await in_worker(self._open, readonly)
             session = self._add(key, conn, timeout)
         try:
-            yield session.conn
+            yield session
         finally:
             with self._guard:
                 session.busy = False
@@ -106,17 +108,24 @@ class Sessions:
 
     def expire(self) -> int:
         """Close the sessions past their timeout; returns how many."""
+        ended = self._take_expired()
+        _close(ended)
+        return len(ended)
+
+    def _take_expired(self) -> list:
+        """The connections of the sessions past their timeout, removed from the live ones."""
         now = self._clock()
         with self._guard:
             ended = [k for k, s in self._live.items() if not s.busy and s.expires <= now]
-            conns = [self._live.pop(k).conn for k in ended]
-        for conn in conns:
-            conn.close()
-        return len(conns)
+            return [self._live.pop(k).conn for k in ended]
 
     def close_all(self) -> None:
         with self._guard:
             conns = [s.conn for s in self._live.values()]
             self._live.clear()
-        for conn in conns:
-            conn.close()
+        _close(conns)
+
+
+def _close(conns: list) -> None:
+    for conn in conns:
+        conn.close()

@@ -199,6 +199,20 @@ def test_a_clickhouse_connect_session_keeps_temporary_tables_and_settings(stack)
         other.query("SELECT count() FROM session_tmp")
 
 
+def test_a_session_reapplies_its_settings_after_a_statement_that_may_change_them(stack):
+    """A session skips re-applying the same USE/SET between plain reads; any other statement undoes the skip."""
+    admin = _client(stack)
+    reader = _client(stack, stack.clickhouse_reader_user, stack.clickhouse_reader_password.get_secret_value())
+    forced = reader.query("SELECT getSetting('max_execution_time')").result_rows
+    with pytest.raises(DatabaseError):
+        reader.command("SET max_execution_time = 0")  # a read-only user cannot lift its limit
+    assert reader.query("SELECT getSetting('max_execution_time')").result_rows == forced
+    assert admin.query("SELECT getSetting('max_threads')", settings={"max_threads": 1}).result_rows == [(1,)]
+    admin.command("SET max_threads = 2")
+    assert admin.query("SELECT getSetting('max_threads')", settings={"max_threads": 1}).result_rows == [(1,)], \
+        "the session's SET left the next request's own setting unapplied"
+
+
 def test_session_check_and_one_query_at_a_time(stack):
     auth = (stack.clickhouse_user, stack.clickhouse_password.get_secret_value())
     unknown = requests.post(_url(stack), params={"session_id": uuid.uuid4().hex, "session_check": "1"},

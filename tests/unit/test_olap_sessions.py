@@ -30,8 +30,8 @@ class Clock:
 
 def _use(sessions: Sessions, user="u", sid="s", timeout=60.0, check=False):
     async def run():
-        async with sessions.use(user, sid, False, timeout, check) as conn:
-            return conn
+        async with sessions.use(user, sid, False, timeout, check) as session:
+            return session.conn
     return anyio.run(run)
 
 
