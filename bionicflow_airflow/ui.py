@@ -42,7 +42,7 @@ def num(value) -> str:
 
 
 templates.env.filters.update(when=when, counts=counts, num=num)
-templates.env.globals.update(chart_specs=charts.by_id, vega_version=charts.vega_version)
+templates.env.globals.update(chart_specs=charts.page_specs, vega_version=charts.vega_version)
 
 
 def _authenticated():

@@ -18,7 +18,7 @@ from reports_api import deps, i18n
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["chart_specs"] = charts.by_id
+templates.env.globals["chart_specs"] = charts.page_specs
 templates.env.globals["vega_version"] = charts.vega_version
 DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the brief's demo volume
 VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}

@@ -11,6 +11,7 @@ limit); values are printed on the bars when there is room and are in every bar's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
@@ -21,6 +22,8 @@ FORMAT_LOCALES = {"en": "en-US", "ru": "ru-RU"}
 VALUES_UP_TO = 16  # more bars than this: values in tooltips only, where printed ones would overlap
 STATIC = Path(__file__).parent / "static"
 WIDTH = 1040  # the chart's inner width in px; the page scales it down on a narrow screen
+ORDER = "order"  # each row's category position: the axis order
+PAGE_DATA = "rows"  # the named data set a page's compiled chart reads its rows from
 
 Translate = Callable[[str], str]
 
@@ -45,7 +48,11 @@ def grouped_bars(rows: list[dict], *, category: str, value: str, title: str, cat
     if not ranked:
         categories.sort(key=str)  # a day only one road has sits in its place, not at the end
     fmt = f",.{digits}~f"  # trailing zeros dropped: 0.5, not 0.500
-    x = {"field": category, "type": "ordinal", "title": category_title, "sort": categories,
+    # The order rides in the rows, not in the spec: a chart's shape then does not depend on
+    # its categories, and the page's compiled chart is reused for every period (page_specs).
+    position = {c: i for i, c in enumerate(categories)}
+    rows = [{**r, ORDER: position[r[category]]} for r in rows]
+    x = {"field": category, "type": "ordinal", "title": category_title, "sort": {"field": ORDER, "op": "min"},
          "axis": {"labelLimit": 0, "labelAngle": 0 if len(categories) <= 6 else -35, "labelOverlap": "greedy"}}
     encoding = {
         "x": x,
@@ -193,5 +200,40 @@ def script(name: str, accept_encoding: str = "") -> tuple[bytes, dict[str, str]]
 
 
 def by_id(charts: Iterable[tuple[str, str, dict | None]]) -> dict:
-    """The charts' specifications by id, for the page's script (None where the period is empty)."""
+    """The charts' Vega-Lite specifications by id (None where the period is empty)."""
     return {cid: spec for cid, _, spec in charts}
+
+
+def page_specs(charts: Iterable[tuple[str, str, dict | None]]) -> dict:
+    """The charts by id as a page's script draws them: compiled to Vega (None where the period is empty)."""
+    return {cid: page_spec(spec) for cid, _, spec in charts}
+
+
+def page_spec(spec: dict | None) -> dict | None:
+    """``spec`` compiled to Vega, as wide as its card, with its rows.
+
+    Vega-Lite's compiler runs here once per chart shape (titles, axes, bar count, language) and
+    the rows go in per request, so the reader's browser only draws: measured, the four charts of
+    a report are drawn ~60 ms sooner than when the browser compiled them (docs/benchmarks.md).
+    """
+    if spec is None:
+        return None
+    shape = {**spec, "width": "container", "data": {"name": PAGE_DATA}}
+    compiled = json.loads(_compiled(json.dumps(shape, sort_keys=True)))
+    for data in compiled["data"]:
+        if data["name"] == PAGE_DATA:
+            data["values"] = spec["data"]["values"]
+    return compiled
+
+
+def page_rows(spec: dict) -> list[dict]:
+    """The rows a page's compiled chart draws."""
+    return next(data["values"] for data in spec["data"] if data["name"] == PAGE_DATA)
+
+
+@lru_cache(maxsize=256)
+def _compiled(shape: str) -> str:
+    """A chart shape (Vega-Lite, no rows) compiled to Vega, as JSON text (each caller gets its own copy)."""
+    import vl_convert
+
+    return json.dumps(vl_convert.vegalite_to_vega(json.loads(shape)))

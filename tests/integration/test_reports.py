@@ -163,8 +163,10 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
     assert charts.status_code == 200, charts.text[:500]
     for schema in ("default", "debezium"):
         assert f'id="run-{schema}"' in charts.text
+    from bionicflow.reports import charts as charts_module
+
     specs = json.loads(re.search(r'id="chart-specs">(.*?)</script>', charts.text, re.S).group(1))
-    assert {r["schema"] for r in specs["prosthesis"]["data"]["values"]} == {"default", "debezium"}
+    assert {r["schema"] for r in charts_module.page_rows(specs["prosthesis"])} == {"default", "debezium"}
     script = re.search(r'<script src="(/bionicflow/static/vega-[^"]+\.js)"', charts.text).group(1)
     assert "vegaEmbed" in requests.get(f"http://{stack.host}:{stack.airflow_port}{script}", timeout=60).text
     png = requests.get(f"http://{stack.host}:{stack.airflow_port}{link}/charts/country.png", headers=airflow.headers,

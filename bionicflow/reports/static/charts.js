@@ -1,5 +1,6 @@
-// Draws the page's charts: each <figure data-chart=ID> gets the Vega-Lite specification ID of
-// #chart-specs, rendered by vega-embed (served by the same server; nothing is fetched elsewhere).
+// Draws the page's charts: each <figure data-chart=ID> gets the Vega specification ID of
+// #chart-specs (Vega-Lite compiled by the server), rendered by vega-embed (served by the same
+// server; nothing is fetched elsewhere).
 // One after another, top first, so the first chart shows as soon as it is ready instead of all
 // at the end. A drawn figure gets data-drawn="true", a failed one data-drawn="failed" and the
 // reason in words; the page marks each in the Performance timeline ("chart drawn: ID").
@@ -12,9 +13,8 @@
     const spec = specs[figure.dataset.chart];
     const target = figure.querySelector(".vega");
     if (!spec || !target) continue;
-    spec.width = "container"; // as wide as the card; PNGs rendered on the server keep a fixed width
     try {
-      await vegaEmbed(target, spec, { renderer: "svg", actions: false });
+      await vegaEmbed(target, spec, { mode: "vega", renderer: "svg", actions: false });
       figure.dataset.drawn = "true";
       performance.mark("chart drawn: " + figure.dataset.chart);
     } catch (error) {

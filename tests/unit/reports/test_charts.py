@@ -88,4 +88,19 @@ def test_days_are_in_order_even_when_only_one_road_has_a_day():
     late = {"daily": [{"date": "2026-11-02", "events": 1}]}
     early = {"daily": [{"date": "2026-11-01", "events": 1}, {"date": "2026-11-02", "events": 1}]}
     spec = dict((cid, s) for cid, _, s in charts.user_report_charts({"default": late, "debezium": early}))["daily"]
-    assert spec["encoding"]["x"]["sort"] == ["2026-11-01", "2026-11-02"]
+    days = [t for t in _texts(charts.render(spec).decode()) if t.startswith("2026-")]
+    assert days == ["2026-11-01", "2026-11-02"]  # drawn in this order on the axis
+
+
+def test_a_page_gets_the_chart_compiled_to_vega_with_its_rows_and_reuses_the_compilation():
+    first = dict((cid, s) for cid, _, s in charts.user_report_charts({"default": _report({"biceps": 0.5})}))
+    other = dict((cid, s) for cid, _, s in charts.user_report_charts({"default": _report({"triceps": 0.7})}))
+    charts._compiled.cache_clear()
+    page = charts.page_specs(("muscle", "", spec) for spec in (first["muscle"],))["muscle"]
+    assert page["$schema"].startswith("https://vega.github.io/schema/vega/")  # Vega, not Vega-Lite
+    assert [r["muscle_group"] for r in charts.page_rows(page)] == ["biceps"]
+    again = charts.page_spec(other["muscle"])  # same shape, other rows: no second compilation
+    assert charts._compiled.cache_info().misses == 1 and charts._compiled.cache_info().hits == 1
+    assert [r["muscle_group"] for r in charts.page_rows(again)] == ["triceps"]
+    assert [r["muscle_group"] for r in charts.page_rows(page)] == ["biceps"]  # each page its own copy
+    assert charts.page_spec(None) is None  # an empty period stays empty
