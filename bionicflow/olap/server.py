@@ -229,8 +229,9 @@ class OlapApp:
     async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict):
         """The request's engine connection: its session's (`session_id`), or one leased from the pool."""
         session_id = params.get("session_id")
+        wanted = opts.settings if settings is None else settings  # the reader's forced ones replace the client's
         if not session_id:
-            pool, wanted = self.engine.pool, opts.settings if settings is None else settings
+            pool = self.engine.pool
             lease, ready = pool.take_ready(readonly, opts.database, wanted)
             if not ready:  # a new connection, or a USE / SET to run: blocking calls
                 lease = await in_worker(pool.lease, readonly, opts.database, wanted, lease)
@@ -244,10 +245,10 @@ class OlapApp:
         timeout = session_timeout(params.get("session_timeout"))
         check = params.get("session_check") in ("1", "true")
         async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as session:
-            wanted = (opts.database, tuple((opts.settings if settings is None else settings).items()))
-            if session.prepared != wanted:  # the same USE / SET as last time need not run again
+            applied = (opts.database, tuple(wanted.items()))
+            if session.prepared != applied:  # the same USE / SET as last time need not run again
                 await in_worker(self.engine.prepare, session.conn, opts, settings)
-                session.prepared = wanted
+                session.prepared = applied
             held = _Held(session.conn)
             try:
                 yield held

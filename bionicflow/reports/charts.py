@@ -220,15 +220,18 @@ def page_spec(spec: dict | None) -> dict | None:
         return None
     shape = {**spec, "width": "container", "data": {"name": PAGE_DATA}}
     compiled = json.loads(_compiled(json.dumps(shape, sort_keys=True)))
-    for data in compiled["data"]:
-        if data["name"] == PAGE_DATA:
-            data["values"] = spec["data"]["values"]
+    _page_data(compiled)["values"] = spec["data"]["values"]
     return compiled
 
 
 def page_rows(spec: dict) -> list[dict]:
     """The rows a page's compiled chart draws."""
-    return next(data["values"] for data in spec["data"] if data["name"] == PAGE_DATA)
+    return _page_data(spec)["values"]
+
+
+def _page_data(compiled: dict) -> dict:
+    """The compiled chart's data set its rows go into."""
+    return next(data for data in compiled["data"] if data["name"] == PAGE_DATA)
 
 
 @lru_cache(maxsize=256)
