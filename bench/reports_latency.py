@@ -12,6 +12,10 @@ day from telemetry_db, which has an index on user_uuid), one connection per clie
 Two floors in the same run, to tell the engine's and the service's share from the report's:
 one indexed point read sent straight to the OLAP server, and reports_api's `GET /health`.
 
+CPU per request: the OLAP server's and reports_api's processes (process CPU time over a run,
+read with psutil) and this process's client threads, so the share of each party on the shared
+cores shows beside the rates.
+
 Run: python -m bench.reports_latency [--users N --events M --requests R]
 Iterate: BIONICFLOW_BENCH_KEEP=1 keeps the loaded stack; `--reuse STATE_DIR` measures it again
 without reloading (after `bionicflow stop/start olap reports_api` to pick up code changes).
@@ -31,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import psutil
 import psycopg2
 import requests
 
@@ -42,6 +47,7 @@ from bionicflow.demo.data import generate
 from bionicflow.etl import schema as etl_schema
 from bionicflow.etl.load import full_refresh
 from bionicflow.reports.auth import issue_dev_token
+from bionicflow.stack.proctree import stack_processes
 
 PG_REPORT = (
     ("crm", "SELECT name, country, age, gender FROM users WHERE user_uuid = %(u)s"),
@@ -104,11 +110,37 @@ def run_load(call, users: list[str], clients: int, requests_total: int) -> dict:
     return out
 
 
+SERVICES_TIMED = ("olap", "reports_api")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def timed_load(s: Settings, call, users: list[str], clients: int, requests_total: int) -> dict:
+    """`run_load` plus the CPU milliseconds per request of the OLAP server, reports_api and the client."""
+    pids = {name: [p.pid for p in stack_processes(s.state_dir, name)] for name in SERVICES_TIMED}
+    before = {name: _cpu_seconds(ps) for name, ps in pids.items()} | {"client": time.process_time()}
+    out = run_load(call, users, clients, requests_total)
+    after = {name: _cpu_seconds(ps) for name, ps in pids.items()} | {"client": time.process_time()}
+    out["cpu_ms_per_request"] = {name: round((after[name] - before[name]) * 1000 / requests_total, 2)
+                                 for name in before}
+    return out
+
+
 def median_run(runs: list[dict]) -> dict:
     """Median of each figure over the runs, plus the samples and the errors."""
     figures = ("p50_ms", "p99_ms", "requests_per_s")
     out = {k: (round(statistics.median(r[k] for r in runs), 1) if all(r[k] is not None for r in runs) else None)
            for k in figures}
+    if all("cpu_ms_per_request" in r for r in runs):
+        out["cpu_ms_per_request"] = {k: round(statistics.median(r["cpu_ms_per_request"][k] for r in runs), 2)
+                                     for k in runs[0]["cpu_ms_per_request"]}
     out["p99_ms_samples"] = [r["p99_ms"] for r in runs]
     out["errors"] = sum(r["errors"] for r in runs)
     out["first_error"] = next((r["first_error"] for r in runs if r.get("first_error")), None)
@@ -246,7 +278,7 @@ def main() -> None:
                  "floor_api_health": api_health_caller(s)}
         for name, call in paths.items():
             call(users[0])  # warm: connections, caches
-        out["results"] = {name: {str(c): median_run([run_load(call, users, c, args.requests)
+        out["results"] = {name: {str(c): median_run([timed_load(s, call, users, c, args.requests)
                                                       for _ in range(args.runs)]) for c in levels}
                           for name, call in paths.items()}
         for c in map(str, levels):
