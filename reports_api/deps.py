@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bionicflow.config import Settings, get_settings
@@ -22,6 +23,16 @@ COOKIE = "bionicflow_token"
 REQUIRED_TABLES = ("users", "telemetry_events")
 TABLES_SQL = """SELECT database, name FROM system.tables
 WHERE database IN ('default', 'debezium') AND name IN ('users', 'telemetry_events')"""
+
+
+async def settings() -> Settings:
+    """The process's settings as a route dependency.
+
+    Every dependency here is a coroutine on purpose: FastAPI runs a plain-function dependency in
+    a worker thread, one thread hand-over per dependency per request, which cost a report
+    request more CPU than verifying its token (docs/benchmarks.md, "User report latency").
+    """
+    return get_settings()
 
 
 @lru_cache(maxsize=1)
@@ -48,17 +59,17 @@ def unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="reports"'})
 
 
-def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-              settings: Settings = Depends(get_settings)) -> auth.Principal:
+async def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    settings: Settings = Depends(settings)) -> auth.Principal:
     """The caller of an API route: `Authorization: Bearer`, else the web page's login cookie
     (so the page's CSV links work; the cookie is SameSite=Strict and these routes only read)."""
     try:
-        return auth.verify(settings, request_token(request, credentials))
+        return await _verify(settings, request_token(request, credentials))
     except auth.AuthError as exc:
         raise unauthorized(str(exc)) from None
 
 
-def cookie_principal(request: Request, settings: Settings = Depends(get_settings)) -> auth.Principal | None:
+async def cookie_principal(request: Request, settings: Settings = Depends(settings)) -> auth.Principal | None:
     """The caller of a web page, from the login cookie (None when not logged in).
 
     When a cookie was sent but refused, ``request.state.session_problem`` says why (expired,
@@ -68,10 +79,16 @@ def cookie_principal(request: Request, settings: Settings = Depends(get_settings
     if not token:
         return None
     try:
-        return auth.verify(settings, token)
+        return await _verify(settings, token)
     except auth.AuthError as exc:
         request.state.session_problem = exc.kind
         return None
+
+
+async def _verify(settings: Settings, token: str) -> auth.Principal:
+    """A token seen before is checked on the event loop; a new one in a worker thread (an OIDC
+    issuer's keys may have to be fetched first)."""
+    return auth.verified_before(settings, token) or await run_in_threadpool(auth.verify, settings, token)
 
 
 def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:

@@ -62,7 +62,7 @@ def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_p
 
 @router.post("/login")
 def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
-          settings: Settings = Depends(get_settings)) -> Response:
+          settings: Settings = Depends(deps.settings)) -> Response:
     try:
         token = auth.issue_dev_token(settings, username, password)
     except auth.AuthError as exc:
@@ -75,7 +75,7 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
 
 
 @router.post("/logout")
-def logout(request: Request, settings: Settings = Depends(get_settings)) -> Response:
+def logout(request: Request, settings: Settings = Depends(deps.settings)) -> Response:
     """Revoke the session's token on the server (not only forget the cookie), then show the login."""
     token = request.cookies.get(deps.COOKIE)
     if token:
@@ -90,7 +90,7 @@ def logout(request: Request, settings: Settings = Depends(get_settings)) -> Resp
 
 @router.post("/ui/generate")
 def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
-             settings: Settings = Depends(get_settings)) -> Response:
+             settings: Settings = Depends(deps.settings)) -> Response:
     if caller is None:
         return RedirectResponse("/", status_code=303)
     if not settings.reports_demo_actions:
@@ -109,7 +109,7 @@ def _home_with_error(request: Request, caller: auth.Principal, status: int, erro
 @router.get("/ui/report", response_class=HTMLResponse)
 def report_page(request: Request, view: str = "compare", user_uuid: str = "", start: str = "", end: str = "",
                 caller: auth.Principal | None = Depends(deps.cookie_principal),
-                settings: Settings = Depends(get_settings)) -> Response:
+                settings: Settings = Depends(deps.settings)) -> Response:
     if caller is None:
         return RedirectResponse("/", status_code=303)
     try:
@@ -140,7 +140,7 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
 @router.get("/ui/overview", response_class=HTMLResponse)
 def overview_page(request: Request, start: str = "", end: str = "",
                   caller: auth.Principal | None = Depends(deps.cookie_principal),
-                  settings: Settings = Depends(get_settings)) -> Response:
+                  settings: Settings = Depends(deps.settings)) -> Response:
     """The analyst's overview of a period, both schemas side by side (customers are sent home)."""
     if caller is None:
         return RedirectResponse("/", status_code=303)

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from bionicflow.config import Settings, get_settings
+from bionicflow.config import Settings
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports import auth
 from bionicflow.reports.export import leaves
@@ -31,7 +31,7 @@ def settings(tmp_path):
 @pytest.fixture
 def client(settings, olap, monkeypatch):
     monkeypatch.setattr(deps, "reader", lambda: olap)
-    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[deps.settings] = lambda: settings
     yield TestClient(app)
     app.dependency_overrides.clear()
 
@@ -121,7 +121,7 @@ def test_dev_issuer_password_grant_and_keys(client):
 
 
 def test_dev_issuer_is_off_when_a_real_issuer_is_configured(client, settings):
-    app.dependency_overrides[get_settings] = lambda: Settings(state_dir=settings.state_dir,
+    app.dependency_overrides[deps.settings] = lambda: Settings(state_dir=settings.state_dir,
                                                               reports_oidc_issuer="https://login.example")
     assert client.get("/dev-issuer/jwks.json").status_code == 404
     response = client.post("/login", data={"username": "customer1", "password": "customer1_password"})
@@ -179,6 +179,15 @@ def test_the_openapi_schema_documents_the_error_body(client):
         for code in ("401", "403", "422"):
             ref = spec["paths"][path]["get"]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
             assert ref.endswith("/ErrorBody"), (path, code, ref)
+
+
+def test_only_the_api_docs_pages_carry_the_local_only_policy(client, settings):
+    for page in ("/docs", "/redoc"):
+        response = client.get(page)
+        assert response.status_code == 200 and "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "Content-Security-Policy" not in client.get("/health").headers
+    report = client.get("/reports", params={"schema": "default"}, headers=bearer(settings, "customer1"))
+    assert report.status_code == 200 and "Content-Security-Policy" not in report.headers
 
 
 def test_a_logged_out_token_is_refused_until_and_after_it_expires(client, settings):

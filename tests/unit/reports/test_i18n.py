@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bionicflow.config import Settings, get_settings
+from bionicflow.config import Settings
 from bionicflow.reports.accounts import customer_uuid
 from reports_api import deps, i18n
 from reports_api.main import app
@@ -19,7 +19,7 @@ PERIOD = {"start": "2026-09-20", "end": "2026-11-21"}
 @pytest.fixture
 def client(tmp_path, olap, monkeypatch):
     monkeypatch.setattr(deps, "reader", lambda: olap)
-    app.dependency_overrides[get_settings] = lambda: Settings(state_dir=tmp_path)
+    app.dependency_overrides[deps.settings] = lambda: Settings(state_dir=tmp_path)
     yield TestClient(app)
     app.dependency_overrides.clear()
 
