@@ -14,7 +14,8 @@ one indexed point read sent straight to the OLAP server, and reports_api's `GET 
 
 CPU per request: the OLAP server's and reports_api's processes (process CPU time over a run,
 read with psutil) and this process's client threads, so the share of each party on the shared
-cores shows beside the rates.
+cores shows beside the rates. Every path is warmed with 200 requests first, and the runs are
+interleaved (run 1 of every path and level, then run 2, …) so no path is measured colder.
 
 Run: python -m bench.reports_latency [--users N --events M --requests R]
 Iterate: BIONICFLOW_BENCH_KEEP=1 keeps the loaded stack; `--reuse STATE_DIR` measures it again
@@ -113,6 +114,7 @@ def run_load(call, users: list[str], clients: int, requests_total: int) -> dict:
 
 
 SERVICES_TIMED = ("olap", "reports_api")
+WARM_UP_REQUESTS = 200
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -277,11 +279,17 @@ def main() -> None:
         paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
                  "postgresql": pg_caller(s, period), "floor_olap_point_read": olap_point_read_caller(s),
                  "floor_api_health": api_health_caller(s)}
-        for name, call in paths.items():
-            call(users[0])  # warm: connections, caches
-        out["results"] = {name: {str(c): median_run([timed_load(s, call, users, c, args.requests)
-                                                      for _ in range(args.runs)]) for c in levels}
-                          for name, call in paths.items()}
+        for name, call in paths.items():  # warm: connections, and the engine's caches for every path
+            run_load(call, users, 4, WARM_UP_REQUESTS)
+        # runs interleaved (run, then path, then level): a drift of the machine or the caches over
+        # the minutes of a benchmark reaches every path alike, not the ones measured first
+        measured: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in levels} for name in paths}
+        for _ in range(args.runs):
+            for name, call in paths.items():
+                for c in levels:
+                    measured[name][c].append(timed_load(s, call, users, c, args.requests))
+        out["results"] = {name: {str(c): median_run(runs) for c, runs in by_level.items()}
+                          for name, by_level in measured.items()}
         for c in map(str, levels):
             pg99 = out["results"]["postgresql"][c]["p99_ms"]
             for schema in ("default", "debezium"):
