@@ -66,10 +66,14 @@ def last_batch_load(reader: OlapReader) -> dict:
     return {"last_load": _iso(at), "load_age_seconds": round(max(0.0, float(age)), 3)}
 
 
-def _profile(row: tuple, schema: str, user_uuid: str) -> dict:
-    unknown, name, country, age, gender = row[:5]
-    if unknown:
+PROFILE_PART, EVENTS_PART = 0, 1
+
+
+def _profile(rows: list[tuple], schema: str, user_uuid: str) -> dict:
+    found = [row for row in rows if row[0] == PROFILE_PART]
+    if not found:
         raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
+    _part, name, country, age, gender = found[0][:5]
     return {"name": name, "country": country, "age": age, "gender": gender}
 
 
@@ -81,11 +85,12 @@ def canonical_uuid(value: str) -> str:
 def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
     """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent."""
     schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
-    [row] = reader.rows(queries.USER_REPORT, {"schema": schema, "user_uuid": user_uuid,
-                                              "start": period.start, "end": period.end})
+    rows = reader.rows(queries.USER_REPORT, {"schema": schema, "user_uuid": user_uuid,
+                                             "start": period.start, "end": period.end},
+                       settings=queries.USER_REPORT_SETTINGS)
     report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(),
-              "profile": _profile(row, schema, user_uuid)}
-    report.update(roll_up([Cell(*values) for values in zip(*row[5:])]))
+              "profile": _profile(rows, schema, user_uuid)}
+    report.update(roll_up([Cell(*row[5:]) for row in rows if row[0] == EVENTS_PART]))
     report["freshness"] = freshness(reader, schema, freshness_max_age)
     report["generated_at"] = datetime.now(timezone.utc).isoformat()
     return report

@@ -6,34 +6,38 @@ FINAL also hides deleted keys). A period is [start, end) on `created_ts`.
 
 EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}"""
 
-# The whole user report in one statement and one row: the profile (NULL for an unknown user)
-# and the user's events aggregated per (prosthesis type, muscle group, day) as parallel
-# arrays, which `rollup.roll_up` sums into totals and breakdowns. Both tables are sorted by
-# user_uuid's hash first, and the index serves `user_uuid = x` through it, so this reads a few
-# granules, not the table (tests/unit/reports/test_queries.py).
+# The whole user report in one statement: a `part` 0 row with the profile (none for an unknown
+# user) and one `part` 1 row per (prosthesis type, muscle group, day) of the user's events, which
+# `rollup.roll_up` sums into totals and breakdowns. Both tables are sorted by user_uuid's hash
+# first, and the index serves `user_uuid = x` through it, so this reads a few granules, not the
+# table (tests/unit/reports/test_queries.py).
 # PREWHERE on user_uuid is safe under FINAL because the sorting key holds user_uuid's hash:
 # every version of a row has the same user_uuid (an update of it moves the row, see
 # cdc.schema.moved_rows_condition), so the filter never hides a newer version. (A filter on
 # another column, such as created_ts, must stay in WHERE: it runs after FINAL.) Measured: -30%.
+# Two branches of a UNION ALL rather than the profile as a scalar subquery of the grouping: with
+# USER_REPORT_SETTINGS, 18% less of the OLAP server's CPU per report (docs/benchmarks.md).
 USER_REPORT = f"""
-WITH (SELECT tuple(name, country, age, gender) FROM {{schema:Identifier}}.users FINAL
-      PREWHERE user_uuid = {{user_uuid:String}} LIMIT 1) AS profile
-SELECT
-    profile IS NULL AS unknown_user,
-    tupleElement(profile, 1), tupleElement(profile, 2), tupleElement(profile, 3), tupleElement(profile, 4),
-    groupArray(prosthesis_type), groupArray(muscle_group), groupArray(day), groupArray(events),
-    groupArray(amplitude_sum), groupArray(amplitude_min), groupArray(amplitude_max),
-    groupArray(frequency_sum), groupArray(duration_sum)
-FROM (
-    SELECT prosthesis_type, muscle_group, toDate(created_ts) AS day, count() AS events,
-           sum(signal_amplitude) AS amplitude_sum, min(signal_amplitude) AS amplitude_min,
-           max(signal_amplitude) AS amplitude_max, sum(signal_frequency) AS frequency_sum,
-           sum(signal_duration) AS duration_sum
-    FROM {{schema:Identifier}}.telemetry_events FINAL
-    PREWHERE user_uuid = {{user_uuid:String}}
-    WHERE {EVENTS_IN_PERIOD}
-    GROUP BY prosthesis_type, muscle_group, day
-)"""
+SELECT 0 AS part, name, country, age, gender,
+       '' AS prosthesis_type, '' AS muscle_group, toDate(0) AS day, toUInt64(0) AS events,
+       0. AS amplitude_sum, 0. AS amplitude_min, 0. AS amplitude_max, toInt64(0) AS frequency_sum,
+       toInt64(0) AS duration_sum
+FROM {{schema:Identifier}}.users FINAL
+PREWHERE user_uuid = {{user_uuid:String}}
+LIMIT 1
+UNION ALL
+SELECT 1, NULL, NULL, NULL, NULL,
+       prosthesis_type, muscle_group, toDate(created_ts), count(),
+       sum(signal_amplitude), min(signal_amplitude), max(signal_amplitude), sum(signal_frequency),
+       sum(signal_duration)
+FROM {{schema:Identifier}}.telemetry_events FINAL
+PREWHERE user_uuid = {{user_uuid:String}}
+WHERE {EVENTS_IN_PERIOD}
+GROUP BY prosthesis_type, muscle_group, toDate(created_ts)"""
+
+# A report reads a few granules: splitting it over the cores only adds work when many reports
+# run at once (the common case of a busy reports_api). Measured with 8 clients: -18% CPU.
+USER_REPORT_SETTINGS = {"max_threads": 1}
 
 # Freshness of the schema as a whole: the newest event it has received (deleted or not).
 FRESHNESS = """

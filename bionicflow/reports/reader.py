@@ -7,8 +7,11 @@ from typing import Any, Protocol
 
 
 class OlapReader(Protocol):
-    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        """Run a read-only query with server-side bound parameters."""
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+        """Run a read-only query with server-side bound parameters.
+
+        ``settings`` tune how the engine runs it (never what it returns).
+        """
 
 
 def bind(params: dict[str, Any]) -> dict[str, Any]:
@@ -23,8 +26,8 @@ class ClickHouseReader:
         self.client = client
         self.settings = {"max_execution_time": int(timeout_seconds)} if timeout_seconds else {}
 
-    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        return self.client.query(sql, parameters=bind(params), settings=self.settings).result_rows
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+        return self.client.query(sql, parameters=bind(params), settings={**self.settings, **(settings or {})}).result_rows
 
 
 class ChdbReader:
@@ -33,7 +36,8 @@ class ChdbReader:
     def __init__(self, session):
         self.session = session
 
-    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+        # settings only tune a shared server's work; one in-process session runs with its own
         table = self.session.query(sql, "ArrowTable", params=bind(params))
         return [tuple(_naive(v) for v in row.values()) for row in table.to_pylist()]
 

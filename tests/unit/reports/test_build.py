@@ -138,9 +138,9 @@ def test_freshness_is_measured_again_unless_recent_enough_to_share(olap):
     calls = []
 
     class Counting:
-        def rows(self, sql, params):
+        def rows(self, sql, params, settings=None):
             calls.append(sql)
-            return olap.rows(sql, params)
+            return olap.rows(sql, params, settings)
 
     reader = Counting()
     first = freshness(reader, "debezium", max_age=60)
