@@ -84,6 +84,7 @@ class DocsStayLocal:
     route in a task and a stream, a measurable share of a report request's CPU.
     """
 
+    # FastAPIOffline serves these pages with its own routes (app.docs_url and redoc_url are None)
     def __init__(self, app):
         self.app = app
 

@@ -70,10 +70,10 @@ PROFILE_PART, EVENTS_PART = 0, 1
 
 
 def _profile(rows: list[tuple], schema: str, user_uuid: str) -> dict:
-    found = [row for row in rows if row[0] == PROFILE_PART]
-    if not found:
+    found = next((row for row in rows if row[0] == PROFILE_PART), None)
+    if found is None:
         raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
-    _part, name, country, age, gender = found[0][:5]
+    _part, name, country, age, gender = found[:5]
     return {"name": name, "country": country, "age": age, "gender": gender}
 
 
