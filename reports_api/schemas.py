@@ -8,6 +8,8 @@ real answers against them, so the document cannot drift from what is sent.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -84,7 +86,7 @@ class UserReport(_Doc):
                                 "avg_duration": 1500.0}],
         "by_muscle_group": [{"muscle_group": "biceps", "events": 2, "avg_amplitude": 0.75, "avg_frequency": 250.0,
                              "avg_duration": 1500.0}],
-        "daily": [{"date": "2026-11-03", "events": 2, "avg_amplitude": 0.75}],
+        "daily": [{"date": "2026-11-03", "events": 2, "avg_amplitude": 0.75}], "computed_from": "snapshot",
         "freshness": {"max_saved_ts": "2026-12-01T09:59:58", "lag_seconds": 1.2},
         "generated_at": "2026-12-01T10:00:00+00:00"}})
 
@@ -100,6 +102,9 @@ class UserReport(_Doc):
     by_prosthesis_type: list[ByProsthesisType]
     by_muscle_group: list[ByMuscleGroup]
     daily: list[Day]
+    computed_from: Literal["snapshot", "tables"] = Field(
+        description="snapshot: the user's precomputed row, current as of the schema's last change to the user; "
+                    "tables: the schema's tables (the user changed since the row was built, or has none yet)")
     freshness: Freshness
     generated_at: str
 

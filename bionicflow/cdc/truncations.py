@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from bionicflow.kernel import report_snapshots
 from bionicflow.kernel.tables import CDC_DB, TABLES_BY_NAME
 
 log = logging.getLogger("bionicflow.cdc.truncations")
@@ -49,8 +50,11 @@ class Purge:
     truncations: int  # TRUNCATE messages this purge applied (more than one if several were pending)
 
 
+PURGED_ROWS = "_version < {version:UInt64}"
+
+
 def purge_sql(table_name: str) -> str:
-    return f"DELETE FROM {CDC_DB}.{TABLES_BY_NAME[table_name].name} WHERE _version < {{version:UInt64}}"
+    return f"DELETE FROM {CDC_DB}.{TABLES_BY_NAME[table_name].name} WHERE {PURGED_ROWS}"
 
 
 def apply_pending(olap, table_name: str | None = None) -> list[Purge]:
@@ -61,7 +65,9 @@ def apply_pending(olap, table_name: str | None = None) -> list[Purge]:
     for name, version, count in olap.query(PENDING_SQL).result_rows:
         if name not in TABLES_BY_NAME or (table_name and name != table_name):
             continue
-        olap.command(purge_sql(name), parameters={"version": int(version)})
+        # a DELETE fires no view: the purged rows' users are marked stale around it
+        with report_snapshots.marking(olap, CDC_DB, name, PURGED_ROWS, {"version": int(version)}):
+            olap.command(purge_sql(name), parameters={"version": int(version)})
         olap.command(MARK_APPLIED_SQL, parameters={"table": name, "version": int(version)})
         purge = Purge(name, int(version), int(count))
         log.info("%s: TRUNCATE at topic position %s applied: every older row of %s.%s deleted",

@@ -30,6 +30,7 @@ from bionicflow.etl.cursor import Plan, plan_incremental
 from bionicflow.etl.journal import forget_read_changes, hide_stale_rows
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl, has_tombstones
+from bionicflow.kernel import report_snapshots
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
@@ -80,9 +81,13 @@ def count_diff_sql(table: Table) -> str:
     return f"SELECT sum(bitCount({EXTRA_BITS})), sum(bitCount({MISSING_BITS})) FROM {_scratch(table)}"
 
 
+def _extra_rows(table: Table) -> str:
+    return f"{table.key} IN ({_keys(table, EXTRA_BITS)})"
+
+
 def delete_extra_sql(table: Table) -> str:
     """A lightweight delete: FINAL and every later read no longer see the keys."""
-    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {table.key} IN ({_keys(table, EXTRA_BITS)})"
+    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {_extra_rows(table)}"
 
 
 def missing_keys_sql(table: Table) -> str:
@@ -147,7 +152,8 @@ def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int] | None:
         if diff.missing > RELOAD_BY_KEY_LIMIT:
             return None
         if diff.extra:
-            olap.command(delete_extra_sql(table))
+            with report_snapshots.marking(olap, DEFAULT_DB, table.name, _extra_rows(table)):
+                olap.command(delete_extra_sql(table))
         loaded = 0
         if diff.missing:
             keys = [int(k) for (k,) in olap.query(missing_keys_sql(table)).result_rows]

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from bionicflow.kernel import report_snapshots
 from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
 from bionicflow.etl.journal import forget_read_changes
 from bionicflow.etl.schema import default_table_ddl
@@ -86,12 +87,15 @@ def count_moved_sql(table: Table, version: int | None = None) -> str:
     return f"SELECT count() FROM ({_moved_keys(table, version)})"
 
 
-def drop_moved_sql(table: Table, version: int | None = None) -> str:
-    """Delete every version but the newest of a moved key (the replacing engine keeps one version per
+def _moved_rows(table: Table, version: int | None = None) -> str:
+    """Every version but the newest of a moved key (the replacing engine keeps one version per
     sorting key, so a row whose `user_uuid` changed would otherwise stay twice under FINAL)."""
-    return (f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE ({table.key}, _version) IN "
-            f"(SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) "
+    return (f"({table.key}, _version) IN (SELECT {table.key}, arrayJoin(arrayFilter(v -> v != newest, versions)) "
             f"FROM ({_moved_keys(table, version)}))")
+
+
+def drop_moved_sql(table: Table, version: int | None = None) -> str:
+    return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {_moved_rows(table, version)}"
 
 
 def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
@@ -104,7 +108,9 @@ def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
         return 0
     moved = int(olap.command(count_moved_sql(table, version)))
     if moved:
-        olap.command(drop_moved_sql(table, version))
+        # the old positions' users lose the rows: their report snapshots must not keep them
+        with report_snapshots.marking(olap, DEFAULT_DB, table.name, _moved_rows(table, version)):
+            olap.command(drop_moved_sql(table, version))
     return moved
 
 
@@ -135,7 +141,10 @@ def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason:
     olap.command(load_sql(table, staging, windowed=False), parameters=source_params(table, source, version=new_version()),
                  settings=LOAD_SETTINGS)
     rows = _count(olap, staging)
+    # a swap fires no view: every report snapshot is marked stale just before and just after it
+    report_snapshots.mark_all(olap, DEFAULT_DB)
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{table.name} AND {DEFAULT_DB}.{staging}")
+    report_snapshots.mark_all(olap, DEFAULT_DB)
     olap.command(f"DROP TABLE {DEFAULT_DB}.{staging}")
     write_cursor(olap, table, Cursor.after(state, "full"), run_id)
     forget_read_changes(source, table, state, state.snapshot_xmin)

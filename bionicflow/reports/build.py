@@ -7,10 +7,11 @@ from datetime import date, datetime, timezone
 from uuid import UUID
 
 from bionicflow.errors import BionicflowError
+from bionicflow.kernel import report_snapshots
 from bionicflow.reports import queries
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import OlapReader
-from bionicflow.reports.rollup import Cell, json_number, roll_up
+from bionicflow.reports.rollup import Cell, cells_of, json_number, roll_up
 
 SCHEMAS = ("default", "debezium")
 TOP_USERS = 10
@@ -69,10 +70,10 @@ def last_batch_load(reader: OlapReader) -> dict:
 PROFILE_PART, EVENTS_PART = 0, 1
 
 
-def _profile(rows: list[tuple], schema: str, user_uuid: str) -> dict:
+def _profile(rows: list[tuple]) -> dict | None:
     found = next((row for row in rows if row[0] == PROFILE_PART), None)
     if found is None:
-        raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
+        return None
     _part, name, country, age, gender = found[:5]
     return {"name": name, "country": country, "age": age, "gender": gender}
 
@@ -82,15 +83,33 @@ def canonical_uuid(value: str) -> str:
     return str(UUID(str(value)))
 
 
-def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
-    """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent."""
-    schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
+def _from_snapshot(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> tuple[dict | None, list[Cell]] | None:
+    """The profile and cells from the user's snapshot; None when the report must read the tables."""
+    found = report_snapshots.current(reader.rows(report_snapshots.READ, {"schema": schema, "user_uuid": user_uuid},
+                                                 settings=queries.USER_REPORT_SETTINGS))
+    return None if found is None else (found.profile, cells_of(found.in_period(period.start, period.end)))
+
+
+def _from_tables(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> tuple[dict | None, list[Cell]]:
     rows = reader.rows(queries.USER_REPORT, {"schema": schema, "user_uuid": user_uuid,
                                              "start": period.start, "end": period.end},
                        settings=queries.USER_REPORT_SETTINGS)
-    report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(),
-              "profile": _profile(rows, schema, user_uuid)}
-    report.update(roll_up([Cell(*row[5:]) for row in rows if row[0] == EVENTS_PART]))
+    return _profile(rows), [Cell(*row[5:]) for row in rows if row[0] == EVENTS_PART]
+
+
+def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
+    """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent.
+
+    From the user's snapshot when it is current (one row read), else from the tables.
+    """
+    schema, user_uuid = check_schema(schema), canonical_uuid(user_uuid)
+    snapshot = _from_snapshot(reader, schema, user_uuid, period)
+    profile, cells = snapshot or _from_tables(reader, schema, user_uuid, period)
+    if profile is None:
+        raise UnknownUserError(f"user {user_uuid} is not in {schema}.users")
+    report = {"user_uuid": user_uuid, "schema": schema, "period": period.as_dict(), "profile": profile}
+    report.update(roll_up(cells))
+    report["computed_from"] = "snapshot" if snapshot else "tables"
     report["freshness"] = freshness(reader, schema, freshness_max_age)
     report["generated_at"] = datetime.now(timezone.utc).isoformat()
     return report

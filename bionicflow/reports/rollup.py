@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+from bionicflow.kernel.report_snapshots import day_of
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -25,6 +27,24 @@ class Cell:
     amplitude_max: float
     frequency_sum: int
     duration_sum: int
+
+
+def cells_of(events) -> list[Cell]:
+    """Events (report_snapshots.Event) aggregated into cells, as the report statement's GROUP BY does."""
+    cells: dict[tuple, list] = {}
+    for e in events:
+        key = (e.prosthesis_type, e.muscle_group, day_of(e.created_us))
+        acc = cells.get(key)
+        if acc is None:
+            cells[key] = [1, e.amplitude, e.amplitude, e.amplitude, e.frequency, e.duration]
+        else:
+            acc[0] += 1
+            acc[1] += e.amplitude
+            acc[2] = min(acc[2], e.amplitude)
+            acc[3] = max(acc[3], e.amplitude)
+            acc[4] += e.frequency
+            acc[5] += e.duration
+    return [Cell(*key, *acc) for key, acc in cells.items()]
 
 
 def json_number(value) -> float | None:

@@ -50,7 +50,7 @@ class ChdbClient:
 
     def query(self, sql, parameters=None):
         table = self.conn.query(sql, "ArrowTable", params=self._params(parameters))
-        return SimpleNamespace(result_rows=[tuple(row.values()) for row in table.to_pylist()])
+        return SimpleNamespace(result_rows=[tuple(row.values()) for row in table.to_pylist()], summary=None)
 
     def command(self, sql, parameters=None):
         """The first value of the result, as clickhouse-connect's `command` gives it (None without a result)."""

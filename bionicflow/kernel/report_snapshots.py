@@ -1,0 +1,226 @@
+"""Per-user report snapshots: one row per user with the profile and every event, so a report reads one row.
+
+`<schema>.user_reports` (in `default` and in `debezium`) holds, per user, rows of three kinds;
+the one with the highest `version` is the user's current one:
+
+* built (state 0): `payload` is JSON with the profile and all the user's events, as the
+  schema's tables held them when the row was built;
+* stale (state 1): something changed the user's rows; a report reads the tables themselves;
+* live only (state 2): more events than a snapshot holds (`max_events`), or a value JSON
+  cannot carry (a non-finite amplitude); a report reads the tables themselves.
+
+Versions are the OLAP server's clock in microseconds, doubled: a stale mark is even
+(`2 * now`), a built row odd (`2 * (build start - settle) + 1`). So a built row outranks only
+the marks made more than `settle` seconds before its build began, and any change marked
+later keeps the user stale until the next build. `settle` covers the time between a mark's
+clock reading and the commit of the rows it marks (ClickHouse does not order a table's and
+its views' writes): a change whose mark is older than that is in what the build reads.
+
+Who marks: two materialized views mark the users of every row inserted into `users` or
+`telemetry_events` (every CDC change, every batch load); writes that fire no view — a
+full refresh's `EXCHANGE TABLES`, lightweight `DELETE`s of the batch road, the CDC TRUNCATE
+purge — mark their users themselves, just before and just after (`marking`, `mark_all`).
+Who builds: `refresh` (the `report_snapshots` DAG, every few minutes): the users marked
+stale longer than `settle` ago and the users with no row yet. docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from bionicflow.kernel.tables import TABLES
+
+TABLE = "user_reports"
+BUILT, STALE, LIVE_ONLY = 0, 1, 2
+SCHEMAS = ("default", "debezium")
+MARKED_TABLES = tuple(t.name for t in TABLES)  # users and telemetry_events: both carry user_uuid
+DEFAULT_SETTLE_SECONDS = 10
+DEFAULT_MAX_EVENTS = 2000
+
+
+def _check(schema: str) -> str:
+    if schema not in SCHEMAS:
+        raise ValueError(f"no report snapshots in schema {schema!r}: use one of {', '.join(SCHEMAS)}")
+    return schema
+
+
+def table_ddl(schema: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_check(schema)}.{TABLE}\n(\n"
+        "    user_uuid String,\n"
+        "    state UInt8,\n"
+        "    payload String CODEC(ZSTD(1)),\n"
+        "    version UInt64\n"
+        ")\n"
+        "ENGINE = ReplacingMergeTree(version)\n"
+        # a report reads one user's rows: small granules keep that to a few kilobytes
+        "ORDER BY cityHash64(user_uuid)\n"
+        "SETTINGS index_granularity = 256"
+    )
+
+
+def mark_view_ddl(schema: str, table: str) -> str:
+    """The view marking stale the users of every block inserted into `schema.table`."""
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {_check(schema)}.{TABLE}_marks_{table} TO {schema}.{TABLE}\nAS\n"
+        f"SELECT DISTINCT user_uuid, toUInt8({STALE}) AS state, '' AS payload,\n"
+        f"       toUnixTimestamp64Micro(now64(6)) * 2 AS version\nFROM {schema}.{table}"
+    )
+
+
+def render(schema: str) -> list[str]:
+    """The snapshot table and its views (after the schema's own tables; all idempotent)."""
+    return [table_ddl(schema), *(mark_view_ddl(schema, t) for t in MARKED_TABLES)]
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+# Every row the user has (a few until the engine merges them); the caller takes the newest.
+# PREWHERE on user_uuid: the sorting key is its hash, so the index finds the granule.
+READ = "SELECT version, state, payload FROM {schema:Identifier}.user_reports PREWHERE user_uuid = {user_uuid:String}"
+
+
+@dataclass(frozen=True)
+class Event:
+    created_us: int  # created_ts, microseconds since the epoch (UTC)
+    prosthesis_type: str
+    muscle_group: str
+    amplitude: float
+    frequency: int
+    duration: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    profile: dict | None  # None: the user is not in the schema's `users`
+    events: list[Event]
+
+    def in_period(self, start: datetime, end: datetime) -> list[Event]:
+        """The events with start <= created_ts < end (naive UTC bounds, as reports.period gives)."""
+        lo, hi = _micros(start), _micros(end)
+        return [e for e in self.events if lo <= e.created_us < hi]
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _micros(value: datetime) -> int:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def day_of(created_us: int):
+    return (_EPOCH + timedelta(microseconds=created_us)).date()
+
+
+def current(rows: list[tuple]) -> Snapshot | None:
+    """The user's snapshot from READ's rows; None when the report must read the tables (stale, live only, none)."""
+    if not rows:
+        return None
+    _version, state, payload = max(rows, key=lambda r: r[0])
+    return decode(payload) if state == BUILT else None
+
+
+def decode(payload: str) -> Snapshot:
+    found, name, country, age, gender, created, types, groups, amps, freqs, durs = json.loads(payload)
+    profile = {"name": name, "country": country, "age": age, "gender": gender} if found else None
+    return Snapshot(profile, [Event(*e) for e in zip(created, types, groups, amps, freqs, durs)])
+
+
+# --- building ---------------------------------------------------------------------------------
+
+NOW_SQL = "SELECT toUnixTimestamp64Micro(now64(6))"
+
+
+def _targets(schema: str) -> str:
+    """Users stale since before the cut-off, and users of the tables that have no row yet."""
+    return (
+        f"SELECT user_uuid FROM {schema}.{TABLE} GROUP BY user_uuid\n"
+        f"HAVING argMax(state, version) = {STALE} AND max(version) < {{settled:UInt64}}\n"
+        f"UNION DISTINCT SELECT user_uuid FROM {schema}.users WHERE user_uuid NOT IN (SELECT user_uuid FROM {schema}.{TABLE})\n"
+        f"UNION DISTINCT SELECT user_uuid FROM {schema}.telemetry_events\n"
+        f"  WHERE user_uuid NOT IN (SELECT user_uuid FROM {schema}.{TABLE})"
+    )
+
+
+def refresh_sql(schema: str) -> str:
+    """Build the rows of the targets from the schema's current rows (FINAL: deleted rows are gone)."""
+    s = _check(schema)
+    return f"""INSERT INTO {s}.{TABLE} (user_uuid, state, payload, version)
+SELECT t.user_uuid,
+       if(e.n > {{max_events:UInt32}} OR e.non_finite > 0, {LIVE_ONLY}, {BUILT}) AS state,
+       if(state = {BUILT},
+          toJSONString(tuple(p.found, p.name, p.country, p.age, p.gender,
+                             e.created, e.types, e.groups, e.amps, e.freqs, e.durs)),
+          '') AS payload,
+       {{settled:UInt64}} + 1 AS version
+FROM ({_targets(s)}) AS t
+LEFT JOIN (
+    SELECT user_uuid, toUInt8(1) AS found, any(name) AS name, any(country) AS country, any(age) AS age,
+           any(gender) AS gender
+    FROM {s}.users FINAL WHERE user_uuid IN ({_targets(s)}) GROUP BY user_uuid
+) AS p ON p.user_uuid = t.user_uuid
+LEFT JOIN (
+    SELECT user_uuid, count() AS n, countIf(NOT isFinite(signal_amplitude)) AS non_finite,
+           groupArray(toUnixTimestamp64Micro(created_ts)) AS created, groupArray(prosthesis_type) AS types,
+           groupArray(muscle_group) AS groups, groupArray(signal_amplitude) AS amps,
+           groupArray(signal_frequency) AS freqs, groupArray(signal_duration) AS durs
+    FROM {s}.telemetry_events FINAL WHERE user_uuid IN ({_targets(s)}) GROUP BY user_uuid
+) AS e ON e.user_uuid = t.user_uuid"""
+
+
+def server_micros(olap) -> int:
+    return int(olap.command(NOW_SQL))
+
+
+def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+            max_events: int = DEFAULT_MAX_EVENTS) -> int:
+    """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none; returns rows written."""
+    settled = (server_micros(olap) - int(settle_seconds * 1_000_000)) * 2
+    summary = olap.query(refresh_sql(schema), parameters={"settled": settled, "max_events": max_events}).summary
+    return int((summary or {}).get("written_rows", 0))
+
+
+# --- marking, for writes no view sees ---------------------------------------------------------
+
+def _mark_sql(schema: str, source: str, condition: str) -> str:
+    return (f"INSERT INTO {_check(schema)}.{TABLE} (user_uuid, state, payload, version)\n"
+            f"SELECT DISTINCT user_uuid, {STALE}, '', toUnixTimestamp64Micro(now64(6)) * 2\n"
+            f"FROM {schema}.{source} WHERE {condition}")
+
+
+def mark_where_sql(schema: str, table: str, condition: str) -> str:
+    """Mark stale the users of the rows of `schema.table` matching `condition` (SQL the caller owns)."""
+    if table not in MARKED_TABLES:
+        raise ValueError(f"{table!r} holds no user_uuid: use one of {', '.join(MARKED_TABLES)}")
+    return _mark_sql(schema, table, condition)
+
+
+def remark_sql(schema: str) -> str:
+    """Mark again every user marked stale at or after a version (the users a `marking` block marked)."""
+    return _mark_sql(schema, TABLE, f"state = {STALE} AND version >= {{since:UInt64}}")
+
+
+@contextmanager
+def marking(olap, schema: str, table: str, condition: str, parameters: dict | None = None) -> Iterator[None]:
+    """Around a write no view sees (a DELETE): mark its users stale before it, and again after it.
+
+    The first marks keep reports off the snapshots while the write runs; the second outrank
+    any build that read the rows before the write finished (also when the write fails half-way).
+    """
+    since = server_micros(olap) * 2
+    olap.command(mark_where_sql(schema, table, condition), parameters=parameters or {})
+    try:
+        yield
+    finally:
+        olap.command(remark_sql(schema), parameters={"since": since})
+
+
+def mark_all(olap, schema: str) -> None:
+    """Mark stale every user with a snapshot (around a table swap: call just before and just after it)."""
+    olap.command(_mark_sql(schema, TABLE, "1"))

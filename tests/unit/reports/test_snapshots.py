@@ -1,0 +1,158 @@
+"""Report snapshots on a real engine (chdb): the same report as the tables, never an outdated one.
+
+Every write the product makes to a schema must leave the user's report as the tables say:
+inserts through the marking views, deletes and table swaps through `marking` / `mark_all`.
+"""
+
+import math
+from datetime import datetime, timedelta
+
+import chdb
+import pytest
+
+from bionicflow.kernel import report_snapshots as snap
+from bionicflow.reports import ChdbReader, Period, UnknownUserError, user_report
+from tests.unit.cdc.engine import ChdbClient
+from tests.unit.reports.conftest import NOW, load, make_dataset
+
+PERIODS = [Period(NOW - timedelta(days=30), NOW), Period(NOW - timedelta(days=3, hours=5), NOW - timedelta(hours=7)),
+           Period(datetime(2020, 1, 1), datetime(2020, 1, 2))]
+SCHEMAS = ("default", "debezium")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    conn = chdb.connect(str(tmp_path_factory.mktemp("snapshots-chdb")))
+    data = make_dataset(seed=11)
+    load(conn, data)
+    yield conn, ChdbClient(conn), ChdbReader(conn), data
+    conn.close()
+
+
+def comparable(report: dict) -> dict:
+    """The report without what differs between two builds of it: when, and from what."""
+    return {k: v for k, v in report.items() if k not in ("computed_from", "generated_at", "freshness")}
+
+
+def same(a, b) -> bool:
+    """Equal, floats up to summation order (the engine and Python may add a group's values in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def reports(reader, users, schema) -> dict:
+    return {(u, p): user_report(reader, schema, u, p) for u in users for p in PERIODS}
+
+
+def insert_event(conn, schema: str, event_id: int, user_uuid: str, created: datetime, amplitude: float = 9.5) -> None:
+    meta, values = ("_version", "10") if schema == "default" else ("_version, is_deleted", "10, 0")
+    conn.query(f"INSERT INTO {schema}.telemetry_events (id, event_uuid, user_uuid, prosthesis_type, muscle_group, "
+               f"signal_frequency, signal_duration, signal_amplitude, created_ts, saved_ts, {meta}) VALUES "
+               f"({event_id}, 'e{event_id}', '{user_uuid}', 'hand', 'biceps', 100, 10, {amplitude}, "
+               f"'{created:%Y-%m-%d %H:%M:%S.%f}', now64(6), {values})")
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_a_built_snapshot_gives_the_report_the_tables_give(engine, schema):
+    conn, olap, reader, data = engine
+    users = [u["user_uuid"] for u in data.users]
+    from_tables = reports(reader, users, schema)
+    assert {r["computed_from"] for r in from_tables.values()} == {"tables"}, "every user was marked by the load"
+    assert snap.refresh(olap, schema, settle_seconds=0) == 0  # chdb's client gives no summary: 0 rows reported
+    from_snapshots = reports(reader, users, schema)
+    assert {r["computed_from"] for r in from_snapshots.values()} == {"snapshot"}
+    assert from_snapshots.keys() == from_tables.keys()
+    for key, report in from_snapshots.items():
+        assert same(comparable(report), comparable(from_tables[key])), f"{key}: {report} != {from_tables[key]}"
+    assert any(r["events_total"] for r in from_snapshots.values()), "the comparison covered events"
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_an_inserted_event_takes_its_user_off_the_snapshot_until_the_next_build(engine, schema):
+    conn, olap, reader, data = engine
+    user, other = data.users[0]["user_uuid"], data.users[1]["user_uuid"]
+    snap.refresh(olap, schema, settle_seconds=0)
+    period = PERIODS[0]
+    before = user_report(reader, schema, user, period)
+    insert_event(conn, schema, 90_001, user, NOW - timedelta(hours=1))
+    after = user_report(reader, schema, user, period)
+    assert after["computed_from"] == "tables" and after["events_total"] == before["events_total"] + 1
+    assert user_report(reader, schema, other, period)["computed_from"] == "snapshot", "only the user's row is stale"
+    snap.refresh(olap, schema, settle_seconds=3600)
+    assert user_report(reader, schema, user, period)["computed_from"] == "tables", \
+        "a mark younger than the settle time is not built over"
+    snap.refresh(olap, schema, settle_seconds=0)
+    rebuilt = user_report(reader, schema, user, period)
+    assert rebuilt["computed_from"] == "snapshot" and same(comparable(rebuilt), comparable(after))
+
+
+def test_a_delete_inside_marking_is_never_hidden_by_a_snapshot(engine):
+    conn, olap, reader, data = engine
+    snap.refresh(olap, "default", settle_seconds=0)
+    user = data.users[2]["user_uuid"]
+    before = user_report(reader, "default", user, PERIODS[0])
+    assert before["computed_from"] == "snapshot" and before["events_total"] > 0
+    condition = "user_uuid = {u:String}"
+    with snap.marking(olap, "default", "telemetry_events", condition, {"u": user}):
+        conn.query("DELETE FROM default.telemetry_events WHERE user_uuid = {u:String}", params={"u": user})
+        assert user_report(reader, "default", user, PERIODS[0])["computed_from"] == "tables"
+    after = user_report(reader, "default", user, PERIODS[0])
+    assert after["computed_from"] == "tables" and after["events_total"] == 0
+    snap.refresh(olap, "default", settle_seconds=0)
+    rebuilt = user_report(reader, "default", user, PERIODS[0])
+    assert rebuilt["computed_from"] == "snapshot" and rebuilt["events_total"] == 0
+
+
+def test_a_table_swap_between_two_mark_alls_is_never_hidden_by_a_snapshot(engine):
+    conn, olap, reader, data = engine
+    snap.refresh(olap, "default", settle_seconds=0)
+    user = data.users[3]["user_uuid"]
+    conn.query("CREATE TABLE default.telemetry_events__swap AS default.telemetry_events")
+    conn.query("INSERT INTO default.telemetry_events__swap SELECT * FROM default.telemetry_events "
+               "WHERE user_uuid != {u:String}", params={"u": user})  # the swapped-in copy: the user's events gone
+    snap.mark_all(olap, "default")
+    conn.query("EXCHANGE TABLES default.telemetry_events AND default.telemetry_events__swap")
+    snap.mark_all(olap, "default")
+    conn.query("DROP TABLE default.telemetry_events__swap")
+    assert user_report(reader, "default", user, PERIODS[0])["events_total"] == 0
+    snap.refresh(olap, "default", settle_seconds=0)
+    rebuilt = user_report(reader, "default", user, PERIODS[0])
+    assert rebuilt["computed_from"] == "snapshot" and rebuilt["events_total"] == 0
+
+
+def test_a_user_with_more_events_than_a_snapshot_holds_is_read_from_the_tables(engine):
+    conn, olap, reader, data = engine
+    user = data.users[1]["user_uuid"]
+    conn.query("INSERT INTO debezium.users SELECT * FROM debezium.users WHERE user_uuid = {u:String}",
+               params={"u": user})  # marks the user again
+    snap.refresh(olap, "debezium", settle_seconds=0, max_events=1)
+    report = user_report(reader, "debezium", user, PERIODS[0])
+    assert report["events_total"] > 1 and report["computed_from"] == "tables"
+
+
+def test_events_of_a_user_not_in_users_still_answer_unknown_user(engine):
+    conn, olap, reader, data = engine
+    insert_event(conn, "debezium", 90_002, "00000000-0000-4000-8000-999999999999", NOW - timedelta(hours=2))
+    snap.refresh(olap, "debezium", settle_seconds=0)
+    rows = reader.rows(snap.READ, {"schema": "debezium", "user_uuid": "00000000-0000-4000-8000-999999999999"})
+    assert snap.current(rows) is not None, "the user has a snapshot (events, no profile)"
+    with pytest.raises(UnknownUserError):
+        user_report(reader, "debezium", "00000000-0000-4000-8000-999999999999", PERIODS[0])
+
+
+def test_the_newest_row_decides_and_only_a_built_one_is_used():
+    built = '[1, "n", null, 3, null, [1000000], ["hand"], ["calf"], [0.5], [10], [20]]'
+    assert snap.current([]) is None
+    assert snap.current([(5, snap.BUILT, built), (6, snap.STALE, "")]) is None
+    assert snap.current([(7, snap.BUILT, built), (6, snap.STALE, "")]).profile == \
+        {"name": "n", "country": None, "age": 3, "gender": None}
+    assert snap.current([(9, snap.LIVE_ONLY, ""), (7, snap.BUILT, built)]) is None
+    found = snap.current([(7, snap.BUILT, built)])
+    assert [e.created_us for e in found.in_period(datetime(1970, 1, 1, 0, 0, 1), datetime(1970, 1, 1, 0, 0, 2))] == \
+        [1_000_000], "the start is inclusive"
+    assert found.in_period(datetime(1970, 1, 1), datetime(1970, 1, 1, 0, 0, 1)) == [], "the end is exclusive"
