@@ -6,7 +6,10 @@ bookkeeping columns by INSERT ... SELECT (the table layout CDC produces, without
 a Debezium snapshot of millions of rows at ~7k rows/s — measured separately in bench.cdc).
 
 Each request: GET /reports?schema=…&user_uuid=…&from=…&to=… with an analyst token (HTTP,
-JSON, auth, one ClickHouse query; the schema's freshness at most every 2 s). Baseline in the same run: the same
+JSON, auth; the schema's freshness at most every 2 s). Once loaded, every user's report
+snapshot is built (timed); then half the sampled users are marked stale, as a change marks
+them: `api_<schema>` asks for the other half (one snapshot row read), `api_<schema>_tables`
+for these (the snapshot row read, then the report computed from the tables). Baseline in the same run: the same
 report computed by PostgreSQL (profile from crm_db; totals, per type, per muscle group and per
 day from telemetry_db, which has an index on user_uuid), one connection per client thread.
 Two floors in the same run, to tell the engine's and the service's share from the report's:
@@ -47,6 +50,7 @@ from bionicflow.config import Settings
 from bionicflow.demo.data import generate
 from bionicflow.etl import schema as etl_schema
 from bionicflow.etl.load import full_refresh
+from bionicflow.kernel import report_snapshots
 from bionicflow.reports.auth import issue_dev_token
 from bionicflow.stack.proctree import stack_processes
 
@@ -251,6 +255,33 @@ def loaded_stack(args) -> Iterator[Settings | None]:
         yield s
 
 
+def prepare_snapshots(s: Settings, stale_users: list[str]) -> dict:
+    """Build every user's snapshot in both schemas (timed), then mark `stale_users` stale as a change would."""
+    client = olap(s)
+    built = {}
+    for schema in report_snapshots.SCHEMAS:
+        for statement in report_snapshots.render(schema):  # a stack kept from before snapshots existed
+            client.command(statement)
+        started = time.perf_counter()
+        rows = report_snapshots.refresh(client, schema, settle_seconds=0, everyone=True)
+        built[schema] = {"users": rows, "seconds": round(time.perf_counter() - started, 1)}
+        client.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
+                       parameters={"u": stale_users})
+    return built
+
+
+def check_report_sources(s: Settings, period: dict, current: str, stale: str) -> None:
+    """Each path reads what its name says: a snapshot for a current user, the tables for a stale one."""
+    token = issue_dev_token(s, "analyst", ttl_seconds=600)
+    for schema in report_snapshots.SCHEMAS:
+        for user, expected in ((current, "snapshot"), (stale, "tables")):
+            got = requests.get(f"http://{s.host}:{s.reports_api_port}/reports", timeout=60,
+                               params={"schema": schema, "user_uuid": user, **period},
+                               headers={"Authorization": f"Bearer {token}"}).json().get("computed_from")
+            if got != expected:
+                raise RuntimeError(f"{schema} report of {user} computed from {got!r}, expected {expected!r}")
+
+
 def sample_users(s: Settings) -> list[str]:
     """5,000 users with events, in a fixed shuffled order."""
     with psycopg2.connect(host=s.host, port=s.telemetry_db_port, dbname="telemetry_db", user=s.telemetry_user,
@@ -276,18 +307,24 @@ def main() -> None:
         if s is None:
             return
         users = sample_users(s)
+        current, stale = users[0::2], users[1::2]
+        out["snapshots_built"] = prepare_snapshots(s, stale)
+        check_report_sources(s, period, current[0], stale[0])
         paths = {"api_default": api_caller(s, "default", period), "api_debezium": api_caller(s, "debezium", period),
+                 "api_default_tables": api_caller(s, "default", period),
+                 "api_debezium_tables": api_caller(s, "debezium", period),
                  "postgresql": pg_caller(s, period), "floor_olap_point_read": olap_point_read_caller(s),
                  "floor_api_health": api_health_caller(s)}
+        users_of = {name: stale if name.endswith("_tables") else current for name in paths}
         for name, call in paths.items():  # warm: connections, and the engine's caches for every path
-            run_load(call, users, 4, WARM_UP_REQUESTS)
+            run_load(call, users_of[name], 4, WARM_UP_REQUESTS)
         # runs interleaved (run, then path, then level): a drift of the machine or the caches over
         # the minutes of a benchmark reaches every path alike, not the ones measured first
         measured: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in levels} for name in paths}
         for _ in range(args.runs):
             for name, call in paths.items():
                 for c in levels:
-                    measured[name][c].append(timed_load(s, call, users, c, args.requests))
+                    measured[name][c].append(timed_load(s, call, users_of[name], c, args.requests))
         out["results"] = {name: {str(c): median_run(runs) for c, runs in by_level.items()}
                           for name, by_level in measured.items()}
         for c in map(str, levels):

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     reports_token_ttl_seconds: int = Field(3600, description="Lifetime of development-issuer tokens.")
     reports_query_timeout_seconds: int = Field(10, description="Longest a report query may run (then 504).")
     reports_max_period_days: int = Field(366, description="Longest period one report may cover.")
+    reports_snapshot_settle_seconds: float = Field(
+        10, description="A user's report snapshot is rebuilt once the user's last change is this old "
+                        "(covers a change committing after its mark; docs/reports.md 'Report snapshots').")
+    reports_snapshot_max_events: int = Field(
+        2000, description="Users with more events than this have no snapshot: their reports read the tables.")
     reports_demo_actions: bool = Field(
         True, description="The web page's 'Generate users and events' button (triggers demo_data).")
 

@@ -1,6 +1,6 @@
 """Per-user report snapshots: one row per user with the profile and every event, so a report reads one row.
 
-`<schema>.user_reports` (in `default` and in `debezium`) holds, per user, rows of three kinds;
+`<schema>.user_report_snapshots` (in `default` and in `debezium`) holds, per user, rows of three kinds;
 the one with the highest `version` is the user's current one:
 
 * built (state 0): `payload` is JSON with the profile and all the user's events, as the
@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 
 from bionicflow.kernel.tables import TABLES
 
-TABLE = "user_reports"
+TABLE = "user_report_snapshots"
 BUILT, STALE, LIVE_ONLY = 0, 1, 2
 SCHEMAS = ("default", "debezium")
 MARKED_TABLES = tuple(t.name for t in TABLES)  # users and telemetry_events: both carry user_uuid
@@ -81,7 +81,7 @@ def render(schema: str) -> list[str]:
 
 # Every row the user has (a few until the engine merges them); the caller takes the newest.
 # PREWHERE on user_uuid: the sorting key is its hash, so the index finds the granule.
-READ = "SELECT version, state, payload FROM {schema:Identifier}.user_reports PREWHERE user_uuid = {user_uuid:String}"
+READ = "SELECT version, state, payload FROM {schema:Identifier}.user_report_snapshots PREWHERE user_uuid = {user_uuid:String}"
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,15 @@ def _targets(schema: str) -> str:
     )
 
 
-def refresh_sql(schema: str) -> str:
-    """Build the rows of the targets from the schema's current rows (FINAL: deleted rows are gone)."""
+def _everyone(schema: str) -> str:
+    return (f"SELECT user_uuid FROM {schema}.{TABLE} UNION DISTINCT SELECT user_uuid FROM {schema}.users\n"
+            f"UNION DISTINCT SELECT user_uuid FROM {schema}.telemetry_events")
+
+
+def refresh_sql(schema: str, everyone: bool = False) -> str:
+    """Build the rows of the targets (or of every user) from the schema's current rows (FINAL: deleted rows are gone)."""
     s = _check(schema)
+    targets = _everyone(s) if everyone else _targets(s)
     return f"""INSERT INTO {s}.{TABLE} (user_uuid, state, payload, version)
 SELECT t.user_uuid,
        if(e.n > {{max_events:UInt32}} OR e.non_finite > 0, {LIVE_ONLY}, {BUILT}) AS state,
@@ -159,18 +165,18 @@ SELECT t.user_uuid,
                              e.created, e.types, e.groups, e.amps, e.freqs, e.durs)),
           '') AS payload,
        {{settled:UInt64}} + 1 AS version
-FROM ({_targets(s)}) AS t
+FROM ({targets}) AS t
 LEFT JOIN (
     SELECT user_uuid, toUInt8(1) AS found, any(name) AS name, any(country) AS country, any(age) AS age,
            any(gender) AS gender
-    FROM {s}.users FINAL WHERE user_uuid IN ({_targets(s)}) GROUP BY user_uuid
+    FROM {s}.users FINAL WHERE user_uuid IN ({targets}) GROUP BY user_uuid
 ) AS p ON p.user_uuid = t.user_uuid
 LEFT JOIN (
     SELECT user_uuid, count() AS n, countIf(NOT isFinite(signal_amplitude)) AS non_finite,
            groupArray(toUnixTimestamp64Micro(created_ts)) AS created, groupArray(prosthesis_type) AS types,
            groupArray(muscle_group) AS groups, groupArray(signal_amplitude) AS amps,
            groupArray(signal_frequency) AS freqs, groupArray(signal_duration) AS durs
-    FROM {s}.telemetry_events FINAL WHERE user_uuid IN ({_targets(s)}) GROUP BY user_uuid
+    FROM {s}.telemetry_events FINAL WHERE user_uuid IN ({targets}) GROUP BY user_uuid
 ) AS e ON e.user_uuid = t.user_uuid"""
 
 
@@ -179,10 +185,15 @@ def server_micros(olap) -> int:
 
 
 def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
-            max_events: int = DEFAULT_MAX_EVENTS) -> int:
-    """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none; returns rows written."""
+            max_events: int = DEFAULT_MAX_EVENTS, everyone: bool = False) -> int:
+    """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none; returns rows written.
+
+    `everyone`: rebuild every user's (after a write bionicflow did not make, e.g. a DELETE by
+    hand); a change marked less than `settle_seconds` ago still keeps its user stale.
+    """
     settled = (server_micros(olap) - int(settle_seconds * 1_000_000)) * 2
-    summary = olap.query(refresh_sql(schema), parameters={"settled": settled, "max_events": max_events}).summary
+    summary = olap.query(refresh_sql(schema, everyone),
+                         parameters={"settled": settled, "max_events": max_events}).summary
     return int((summary or {}).get("written_rows", 0))
 
 

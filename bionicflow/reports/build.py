@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime, timezone
 from uuid import UUID
@@ -15,6 +16,8 @@ from bionicflow.reports.rollup import Cell, cells_of, json_number, roll_up
 
 SCHEMAS = ("default", "debezium")
 TOP_USERS = 10
+
+log = logging.getLogger(__name__)
 
 
 class UnknownUserError(BionicflowError, LookupError):
@@ -83,10 +86,29 @@ def canonical_uuid(value: str) -> str:
     return str(UUID(str(value)))
 
 
+_no_snapshot_table_until: dict[str, float] = {}
+NO_SNAPSHOT_TABLE_RECHECK_S = 60.0
+
+
+def _snapshot_rows(reader: OlapReader, schema: str, user_uuid: str) -> list[tuple]:
+    """The user's snapshot rows; none while the schema has no snapshot table (a stack not bootstrapped since)."""
+    if time.monotonic() < _no_snapshot_table_until.get(schema, 0.0):
+        return []
+    try:
+        return reader.rows(report_snapshots.READ, {"schema": schema, "user_uuid": user_uuid},
+                           settings=queries.USER_REPORT_SETTINGS)
+    except Exception as exc:
+        if "UNKNOWN_TABLE" not in str(exc):
+            raise
+        log.warning("%s.%s is missing: reports are computed from the tables until it exists (the etl_default "
+                    "or cdc_bootstrap DAG creates it)", schema, report_snapshots.TABLE)
+        _no_snapshot_table_until[schema] = time.monotonic() + NO_SNAPSHOT_TABLE_RECHECK_S
+        return []
+
+
 def _from_snapshot(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> tuple[dict | None, list[Cell]] | None:
     """The profile and cells from the user's snapshot; None when the report must read the tables."""
-    found = report_snapshots.current(reader.rows(report_snapshots.READ, {"schema": schema, "user_uuid": user_uuid},
-                                                 settings=queries.USER_REPORT_SETTINGS))
+    found = report_snapshots.current(_snapshot_rows(reader, schema, user_uuid))
     return None if found is None else (found.profile, cells_of(found.in_period(period.start, period.end)))
 
 

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 # Fields that differ by nature between two builds, shown side by side but not compared.
-NOT_COMPARED = frozenset({"schema", "generated_at", "freshness"})
+NOT_COMPARED = frozenset({"schema", "generated_at", "freshness", "computed_from"})
 MISSING = "(missing)"
 
 

@@ -10,7 +10,7 @@ from bionicflow.reports.compare import flatten
 
 def leaves(report: dict) -> dict:
     """Every leaf of a report, including the fields the comparison skips."""
-    extra = {k: report[k] for k in ("schema", "generated_at") if k in report}
+    extra = {k: report[k] for k in ("schema", "generated_at", "computed_from") if k in report}
     fresh = {f"freshness.{k}": v for k, v in (report.get("freshness") or {}).items()}
     return {**extra, **flatten(report), **fresh}
 

@@ -15,6 +15,7 @@ EXPECTED = {
     "cdc_reconcile": "*/10 * * * *",
     "backfill": None,
     "reports": "@daily",
+    "report_snapshots": "*/5 * * * *",
 }
 
 

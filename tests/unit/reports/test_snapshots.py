@@ -156,3 +156,17 @@ def test_the_newest_row_decides_and_only_a_built_one_is_used():
     assert [e.created_us for e in found.in_period(datetime(1970, 1, 1, 0, 0, 1), datetime(1970, 1, 1, 0, 0, 2))] == \
         [1_000_000], "the start is inclusive"
     assert found.in_period(datetime(1970, 1, 1), datetime(1970, 1, 1, 0, 0, 1)) == [], "the end is exclusive"
+
+
+def test_a_schema_without_the_snapshot_table_is_reported_from_its_tables(engine):
+    from bionicflow.reports import build
+
+    conn, _olap, reader, data = engine
+    conn.query(f"RENAME TABLE default.{snap.TABLE} TO default.{snap.TABLE}__away")  # as before an upgrade
+    try:
+        report = user_report(reader, "default", data.users[0]["user_uuid"], PERIODS[0])
+        assert report["computed_from"] == "tables" and report["profile"]["name"] == "user 1"
+        assert "default" in build._no_snapshot_table_until, "the missing table is remembered, not asked for per report"
+    finally:
+        conn.query(f"RENAME TABLE default.{snap.TABLE}__away TO default.{snap.TABLE}")
+        build._no_snapshot_table_until.clear()
