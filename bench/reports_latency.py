@@ -265,8 +265,9 @@ def prepare_snapshots(s: Settings, stale_users: list[str]) -> dict:
         started = time.perf_counter()
         rows = report_snapshots.refresh(client, schema, settle_seconds=0, everyone=True)
         built[schema] = {"users": rows, "seconds": round(time.perf_counter() - started, 1)}
-        client.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
-                       parameters={"u": stale_users})
+        for start in range(0, len(stale_users), 250):  # bound parameters travel in the URL: keep it short
+            client.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
+                           parameters={"u": stale_users[start:start + 250]})
     return built
 
 

@@ -32,11 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from bionicflow.kernel.tables import TABLES
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
 
 TABLE = "user_report_snapshots"
 BUILT, STALE, LIVE_ONLY = 0, 1, 2
-SCHEMAS = ("default", "debezium")
+SCHEMAS = (DEFAULT_DB, CDC_DB)
 MARKED_TABLES = tuple(t.name for t in TABLES)  # users and telemetry_events: both carry user_uuid
 DEFAULT_SETTLE_SECONDS = 10
 DEFAULT_MAX_EVENTS = 2000
@@ -57,8 +57,9 @@ def table_ddl(schema: str) -> str:
         "    version UInt64\n"
         ")\n"
         "ENGINE = ReplacingMergeTree(version)\n"
-        # a report reads one user's rows: small granules keep that to a few kilobytes
-        "ORDER BY cityHash64(user_uuid)\n"
+        # a report reads one user's rows: small granules keep that to a few kilobytes; the uuid
+        # after its hash keeps two users whose hashes collide apart (the engine replaces by key)
+        "ORDER BY (cityHash64(user_uuid), user_uuid)\n"
         "SETTINGS index_granularity = 256"
     )
 

@@ -17,10 +17,11 @@ import clickhouse_connect
 import pytest
 import requests
 
+from bionicflow.kernel import report_snapshots
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
 from tests.stack import cli, run_ok
-from tests.integration.test_cdc import _pg
+from tests.integration.test_cdc import _olap, _pg
 
 TODAY = date.today()
 PERIOD = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}  # `to` includes today
@@ -80,13 +81,27 @@ def _busiest_users(stack, n: int) -> list[str]:
     return found
 
 
+def computed_from(stack, schema: str, users: list[str], source: str) -> None:
+    """Make the users' next reports come from `source`: their snapshots built, or marked stale as a change marks them."""
+    olap = _olap(stack)
+    if source == "snapshot":
+        # settle 0: no write of this schema is in flight (the test's data has converged)
+        report_snapshots.refresh(olap, schema, settle_seconds=0, everyone=True)
+    else:
+        olap.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
+                     parameters={"u": users})
+
+
+@pytest.mark.parametrize("source", ["tables", "snapshot"])
 @pytest.mark.parametrize("schema", SCHEMAS)
-def test_user_reports_equal_postgresql_aggregates(stack, report_data, api, schema):
+def test_user_reports_equal_postgresql_aggregates(stack, report_data, api, schema, source):
     users = [customer_uuid("customer1"), *_busiest_users(stack, 2), report_data]
+    computed_from(stack, schema, users, source)
     for user in users:
         for period in (PERIOD, EMPTY_PERIOD):
             response = api("/reports", "analyst", schema=schema, user_uuid=user, **period)
             assert response.status_code == 200, response.text
+            assert response.json()["computed_from"] == source, (user, period)
             got, want = response.json(), pg_user_report(stack, user, period)
             events, days, amp_avg, amp_min, amp_max, freq_avg, dur_total = want["totals"]
             assert (got["events_total"], got["active_days"]) == (events, days), (user, period)
@@ -182,8 +197,11 @@ def test_airflow_ui_page_shows_reconciliation_and_report_runs(stack, report_data
 
 def test_a_comparison_says_how_far_behind_default_is_when_only_cdc_has_the_news(stack, report_data, airflow, api):
     run_ok(airflow, "etl_default")  # default current: both roads agree
+    for schema in SCHEMAS:  # from the snapshots: each road's change must take the user off its snapshot
+        computed_from(stack, schema, [], "snapshot")
     params = {"report": "user", "user_uuid": customer_uuid("customer1"), **PERIOD}
-    assert api("/reports/compare", "analyst", **params).json()["identical"]
+    compare = api("/reports/compare", "analyst", **params).json()
+    assert compare["identical"] and {r["computed_from"] for r in compare["reports"].values()} == {"snapshot"}
     conn = _pg(stack, "telemetry_db")
     try:
         with conn, conn.cursor() as cur:  # news that only CDC carries until the next batch load
@@ -201,3 +219,31 @@ def test_a_comparison_says_how_far_behind_default_is_when_only_cdc_has_the_news(
     assert compare["freshness"]["default"]["last_load"], compare["freshness"]
     run_ok(airflow, "etl_default")
     assert api("/reports/compare", "analyst", **params).json()["identical"]
+
+
+def test_a_deleted_event_leaves_both_roads_reports_built_from_snapshots(stack, report_data, airflow, api):
+    user = customer_uuid("customer2")
+    run_ok(airflow, "etl_default")
+    for schema in SCHEMAS:
+        computed_from(stack, schema, [], "snapshot")
+    before = {schema: api("/reports", "analyst", schema=schema, user_uuid=user, **PERIOD).json() for schema in SCHEMAS}
+    assert {r["computed_from"] for r in before.values()} == {"snapshot"} and before["debezium"]["events_total"] > 0
+    conn = _pg(stack, "telemetry_db")
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM telemetry_events WHERE id = (SELECT max(id) FROM telemetry_events "
+                        "WHERE user_uuid = %s AND created_ts >= %s)", (user, PERIOD["from"]))
+            assert cur.rowcount == 1
+    finally:
+        conn.close()
+    expected = before["debezium"]["events_total"] - 1
+    deadline = time.monotonic() + 120
+    while (got := api("/reports", "analyst", schema="debezium", user_uuid=user, **PERIOD).json())["events_total"] != expected:
+        assert time.monotonic() < deadline, f"debezium's report still counts {got['events_total']}, not {expected}"
+        time.sleep(1)
+    run_ok(airflow, "etl_default")  # the batch road's incremental load: a tombstone for the deleted key
+    assert api("/reports", "analyst", schema="default", user_uuid=user, **PERIOD).json()["events_total"] == expected
+    for schema in SCHEMAS:  # and rebuilt, the snapshots say the same
+        computed_from(stack, schema, [], "snapshot")
+        rebuilt = api("/reports", "analyst", schema=schema, user_uuid=user, **PERIOD).json()
+        assert (rebuilt["computed_from"], rebuilt["events_total"]) == ("snapshot", expected), schema
