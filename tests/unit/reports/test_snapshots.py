@@ -170,3 +170,36 @@ def test_a_schema_without_the_snapshot_table_is_reported_from_its_tables(engine)
     finally:
         conn.query(f"RENAME TABLE default.{snap.TABLE}__away TO default.{snap.TABLE}")
         build._no_snapshot_table_until.clear()
+
+
+def test_reading_a_snapshot_reads_one_granule_not_the_table(engine):
+    from tests.unit.reports.test_queries import estimated_rows
+
+    conn = engine[0]
+    rows, granule = 20_000, 256
+    conn.query("CREATE DATABASE IF NOT EXISTS granules")
+    conn.query(snap.table_ddl("default").replace(f"default.{snap.TABLE}", f"granules.{snap.TABLE}"))
+    try:
+        conn.query(f"INSERT INTO granules.{snap.TABLE} SELECT concat('user-', toString(number)), {snap.BUILT}, '[]', 1 "
+                   f"FROM numbers({rows})")
+        read = estimated_rows(conn, snap.READ, {"schema": "granules", "user_uuid": "user-4321"})
+        assert read[f"granules.{snap.TABLE}"] <= 2 * granule, \
+            f"reads {read} of {rows} rows: the sorting key's hash did not find the user's granule"
+        assert conn.query(snap.READ, "CSV", params={"schema": "granules", "user_uuid": "user-4321"}).bytes() \
+            .decode().strip() == f'1,{snap.BUILT},"[]"', "the user's one row is found"
+    finally:
+        conn.query("DROP DATABASE granules")
+
+
+def test_rebuilding_everyone_leaves_one_part_and_keeps_a_recent_mark(engine):
+    conn, olap, reader, data = engine
+    user, other = data.users[2]["user_uuid"], data.users[3]["user_uuid"]
+    snap.refresh(olap, "default", settle_seconds=0)
+    insert_event(conn, "default", 90_101, user, NOW - timedelta(hours=2))  # marked now: younger than the settle time
+    snap.refresh(olap, "default", settle_seconds=3600, everyone=True)
+    parts = conn.query(f"SELECT count() FROM system.parts WHERE active AND database = 'default' "
+                       f"AND table = '{snap.TABLE}'", "CSV").bytes().decode().strip()
+    assert parts == "1", f"{parts} active parts after a full rebuild: a report reads a granule from each"
+    assert user_report(reader, "default", user, PERIODS[0])["computed_from"] == "tables", \
+        "the merge kept the mark younger than the settle time"
+    assert user_report(reader, "default", other, PERIODS[0])["computed_from"] == "snapshot"
