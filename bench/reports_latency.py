@@ -272,10 +272,8 @@ def prepare_snapshots(s: Settings, stale_users: list[str]) -> dict:
                            parameters={"u": stale_users[start:start + 250]})
         # the marks' small parts merged, as background merges leave a table between changes (a report
         # reads a granule from every part: measuring them unmerged measures the burst of marks above)
-        client.command(f"OPTIMIZE TABLE {schema}.{report_snapshots.TABLE} FINAL")
-        built[schema]["active_parts"] = int(client.command(
-            "SELECT count() FROM system.parts WHERE active AND database = {d:String} AND table = {t:String}",
-            parameters={"d": schema, "t": report_snapshots.TABLE}))
+        report_snapshots.merge(client, schema)
+        built[schema]["active_parts"] = report_snapshots.active_parts(client, schema)
     return built
 
 

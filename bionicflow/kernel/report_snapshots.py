@@ -203,8 +203,20 @@ def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     summary = olap.query(refresh_sql(schema, everyone),
                          parameters={"settled": settled, "max_events": max_events}).summary
     if everyone:
-        olap.command(f"OPTIMIZE TABLE {schema}.{TABLE} FINAL")
+        merge(olap, schema)
     return int((summary or {}).get("written_rows", 0))
+
+
+ACTIVE_PARTS_SQL = "SELECT count() FROM system.parts WHERE active AND database = {d:String} AND table = {t:String}"
+
+
+def merge(olap, schema: str) -> None:
+    """Merge the table to one part (each part costs every report a granule read)."""
+    olap.command(f"OPTIMIZE TABLE {_check(schema)}.{TABLE} FINAL")
+
+
+def active_parts(olap, schema: str) -> int:
+    return int(olap.command(ACTIVE_PARTS_SQL, parameters={"d": _check(schema), "t": TABLE}))
 
 
 # --- marking, for writes no view sees ---------------------------------------------------------
