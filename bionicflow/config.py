@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     pg_os_user: str = Field(
         "postgres", description="Unprivileged OS user that runs PostgreSQL when the launcher runs as root."
     )
+    olap_os_user: str = Field(
+        "bionicflow-olap", description="Unprivileged OS user the OLAP server runs as when started as root "
+                                       "(owns the OLAP data directory only; docs/olap-server.md 'Threat model').")
+    olap_sandbox: Literal["auto", "required", "off"] = Field(
+        "auto", description="OS confinement of the OLAP server: auto applies every layer this machine has "
+                            "(its own user, Landlock files and network), required refuses to start without all.")
+    olap_connect_ports: list[int] = Field(
+        [], description="TCP ports the OLAP engine may connect to besides the two PostgreSQL sources "
+                        "(postgresql() of other sources).")
     java_home: Path | None = Field(None, description="JDK 17+; JAVA_HOME or `java` on PATH when unset.")
     mvn: str = Field("mvn", description="Maven executable used to fetch the JVM jars.")
     kafka_heap: str = Field("512m", description="-Xmx of the Kafka broker.")
@@ -119,6 +128,10 @@ class Settings(BaseSettings):
         2000, description="Users with more events than this have no snapshot: their reports read the tables.")
     reports_demo_actions: bool = Field(
         True, description="The web page's 'Generate users and events' button (triggers demo_data).")
+    reports_public_url: str | None = Field(
+        None, description="The address browsers open reports_api at when a proxy in front changes it "
+                          "(https://reports.example.org): form posts from pages there are not cross-site. "
+                          "Unset: the address each request names (its Host).")
 
     # --- credentials (DEMO defaults, embedded stack only) ----------------------
     crm_user: str = "crm_user"

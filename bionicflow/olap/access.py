@@ -24,13 +24,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bionicflow.olap.allowlists import (FORMAT_FUNCTION_FORMATS, TABLE_FUNCTIONS, FunctionList, literal_string,
+                                        plain_structure, structure_statement)
 from bionicflow.olap.protocol import ClickHouseError, quote_string
 
 # Table functions a read-only user may call: they make rows from their arguments only.
-ALLOWED_TABLE_FUNCTIONS = frozenset({
-    "numbers", "numbers_mt", "zeros", "zeros_mt", "generaterandom", "values", "view", "null",
-    "generate_series", "generateseries", "format", "primes",
-})
+ALLOWED_TABLE_FUNCTIONS = frozenset(TABLE_FUNCTIONS)
 # Ordinary functions that reach files, dictionaries, other tables by name, or server internals.
 DENIED_FUNCTIONS = frozenset(name.lower() for name in (
     "file", "dictGet", "dictGetOrDefault", "dictGetOrNull", "dictHas", "dictIsIn", "dictGetHierarchy",
@@ -53,6 +52,15 @@ CATALOGUE_DATABASES = frozenset({"information_schema", "INFORMATION_SCHEMA"})
 # Filters the server puts on the catalogue tables for a read-only user: column holding the database.
 CATALOGUE_FILTERS = {"system.databases": "name", "system.tables": "database", "system.columns": "database",
                      "system.data_skipping_indices": "database"}
+# ... and the functions they may see: the engine's own, not an admin's SQL functions.
+FUNCTION_FILTER = ("system.functions", "origin = 'System'")
+READ_STATEMENTS = frozenset({
+    "Explain", "SelectWithUnionQuery", "DescribeQuery", "ExistsTableQuery", "ExistsViewQuery", "ExistsDictionaryQuery",
+    "ShowCreateTableQuery", "ShowCreateViewQuery", "ShowCreateDictionaryQuery", "ExistsDatabaseQuery",
+    "ShowCreateDatabaseQuery", "ShowTables", "ShowFunctions", "ShowEngineQuery", "ShowColumns", "ShowIndexes",
+})
+_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"", re.S)
 # Engines whose rows live in the table itself (reading them reaches nothing else).
 _LOCAL_ENGINE = re.compile(r"^(\w*MergeTree|Memory|Log|TinyLog|StripeLog|Null|Set|Join)$")
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -122,6 +130,7 @@ class ReadCheck:
     current_database: str
     catalogue: Catalogue
     parse: Parser
+    functions: FunctionList | None = None  # None: only the short deny-list (unit tests of table rules)
     _views_seen: set[str] = field(default_factory=set)
 
     def statement(self, root: Node, normalized: str) -> None:
@@ -129,6 +138,11 @@ class ReadCheck:
         if self.current_database not in self.databases and self.current_database not in CATALOGUE_DATABASES:
             raise _denied(f"database {self.current_database} is not one of {_names(self.databases)}")
         kind = root.kind
+        # INTO OUTFILE writes a file on the server whatever the statement: refused on every kind,
+        # by the parse (a string child of the statement) and by the normalised text.
+        if kind in READ_STATEMENTS and (_OUTFILE.search(_QUOTED.sub("''", normalized)) or (
+                kind != "Explain" and any(child.kind == "Literal" for child in root.children))):
+            raise _denied("INTO OUTFILE writes a file on the server")
         if kind == "Explain":
             output = _FORMAT_CLAUSE.search(normalized)
             for child in root.children:
@@ -141,8 +155,6 @@ class ReadCheck:
                 self.tree(child)
             return
         if kind == "SelectWithUnionQuery":
-            if any(child.kind == "Literal" for child in root.children):
-                raise _denied("INTO OUTFILE writes a file on the server")
             self.tree(root)
         elif kind == "DescribeQuery":
             self.tree(root)
@@ -173,6 +185,7 @@ class ReadCheck:
 
     def tree(self, node: Node) -> None:
         """Every table, table function and function under ``node``."""
+        table_functions: set[int] = set()
         for item in node.walk():
             if item.kind == "Set":
                 raise _denied("a SETTINGS clause may not change a read-only user's settings; "
@@ -181,16 +194,60 @@ class ReadCheck:
                 self.table(*_split_name(item.detail, self.current_database))
             elif item.kind == "TableExpression":
                 for child in item.children:
-                    if child.kind == "Function" and child.detail.lower() not in ALLOWED_TABLE_FUNCTIONS:
-                        raise _denied(f"table function {child.detail} is not allowed for read-only users "
-                                      f"(allowed: {', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})")
-            elif item.kind == "Function":
+                    if child.kind == "Function":
+                        table_functions.add(id(child))
+                        self.table_function(child)
+            elif item.kind == "Function" and id(item) not in table_functions:
                 self.function(item)
+
+    def table_function(self, node: Node) -> None:
+        """An allowed table function whose every string the engine would parse as SQL is checked."""
+        name = node.detail.lower()
+        if name not in ALLOWED_TABLE_FUNCTIONS:
+            raise _denied(f"table function {node.detail} is not allowed for read-only users "
+                          f"(allowed: {', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})")
+        args = node.children[0].children if node.children and node.children[0].kind == "ExpressionList" else []
+        if name == "format":
+            self._format_arguments(args)
+        elif name == "values":
+            first = args[0] if args else None
+            text = literal_string(first.detail) if first is not None and first.kind == "Literal" else None
+            if text is not None and len(args) > 1:
+                self.structure(text)
+            elif first is not None and first.kind != "Literal" and not (
+                    first.kind == "Function" and first.detail in ("tuple", "array")):
+                raise _cannot_analyse("values() takes a structure string or rows as its first argument")
+        elif TABLE_FUNCTIONS[name] is not None:  # generateRandom, null: literals, the first a structure
+            if any(arg.kind != "Literal" for arg in args):
+                raise _cannot_analyse(f"{node.detail}() takes literal arguments only")
+            text = literal_string(args[0].detail) if args else None
+            if text is not None:
+                self.structure(text)
+
+    def _format_arguments(self, args: list[Node]) -> None:
+        if not args or args[0].kind not in ("Identifier", "Literal"):
+            raise _cannot_analyse("format() takes a format name first")
+        fmt = args[0].detail if args[0].kind == "Identifier" else (literal_string(args[0].detail) or "")
+        if fmt.lower() not in FORMAT_FUNCTION_FORMATS:
+            raise _denied(f"format {fmt} is not one of the formats format() may parse for read-only users")
+        if any(arg.kind != "Literal" for arg in args[1:]):
+            raise _cannot_analyse("format() takes literal arguments only")
+        if len(args) == 3:
+            self.structure(literal_string(args[1].detail) or "")
+
+    def structure(self, text: str) -> None:
+        """A column structure string: names and types only (the engine would evaluate a DEFAULT or ALIAS)."""
+        if not plain_structure(self.parse(structure_statement(text)), Node.walk):
+            raise _denied("a column structure may declare names and types only (no DEFAULT, ALIAS, "
+                          "MATERIALIZED, CODEC or other expressions)")
 
     def function(self, node: Node) -> None:
         name = node.detail.lower()
         if name in DENIED_FUNCTIONS or name.startswith(("dictget", "joinget")):
             raise _denied(f"function {node.detail} reads outside the user's tables")
+        if self.functions is not None and not self.functions.allows(node.detail):
+            raise _denied(f"function {node.detail} is not on the read-only user's list of functions "
+                          "(pure functions of the engine; docs/olap-server.md)")
         if name in IN_FUNCTIONS and node.children and len(node.children[0].children) == 2:
             right = node.children[0].children[1]
             if right.kind == "Identifier":  # `x IN db.table` names a table
@@ -224,7 +281,7 @@ class ReadCheck:
             raise _cannot_analyse(f"views nest too deep at {qualified}")
         self._views_seen.add(qualified)
         if info.engine == "View":
-            inner = ReadCheck(self.databases, database, self.catalogue, self.parse, self._views_seen)
+            inner = ReadCheck(self.databases, database, self.catalogue, self.parse, self.functions, self._views_seen)
             inner.tree(self.parse(info.as_select))
         elif info.engine == "MaterializedView":
             target = _MV_TARGET.match(info.create_table_query)
@@ -236,12 +293,19 @@ class ReadCheck:
                           "read-only users may read MergeTree, Memory and Log tables and views over them")
 
 
+def check_reader_database(database: str | None, databases: frozenset[str]) -> None:
+    """A read-only request's `database` (URL, header) must be one of the user's, checked before any connection is touched."""
+    if database and database not in databases:
+        raise _denied(f"database {database} is not one of {_names(databases)}")
+
+
 @functools.lru_cache(maxsize=64)
 def catalogue_filters(databases: frozenset[str]) -> str:
     """The ``additional_table_filters`` value that shows a read-only user only its databases."""
     visible = ", ".join(quote_string(d) for d in sorted(databases | CATALOGUE_DATABASES | {"system"}))
-    entries = ", ".join(f"{quote_string(table)}: {quote_string(f'{column} IN ({visible})')}"
-                        for table, column in CATALOGUE_FILTERS.items())
+    filters = {table: f"{column} IN ({visible})" for table, column in CATALOGUE_FILTERS.items()}
+    filters[FUNCTION_FILTER[0]] = FUNCTION_FILTER[1]
+    entries = ", ".join(f"{quote_string(table)}: {quote_string(condition)}" for table, condition in filters.items())
     return "{" + entries + "}"
 
 

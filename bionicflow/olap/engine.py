@@ -23,6 +23,7 @@ import anyio
 import chdb
 
 from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
+from bionicflow.olap.allowlists import FunctionList, FunctionRow
 from bionicflow.olap.external import ExternalTable
 from bionicflow.olap.pool import ConnectionPool
 from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
@@ -42,37 +43,51 @@ class QueryResult:
 
 
 class QuerySlots:
-    """At most ``limit`` statements run at once; the rest wait their turn, up to ``wait_seconds``."""
+    """At most ``limit`` statements run at once; the rest wait their turn, up to ``wait_seconds``.
 
-    def __init__(self, limit: int, wait_seconds: float):
+    Read-only users together hold at most ``limit - reserved``: the rest are kept for the admin
+    and the platform's own work (DAGs, the CDC consumer), so readers can slow only themselves.
+    """
+
+    def __init__(self, limit: int, wait_seconds: float, reserved: int = 4):
         self.limit = limit
+        self.reader_limit = max(1, limit - reserved)
         self.wait_seconds = wait_seconds
-        self._semaphore: anyio.Semaphore | None = None  # made on first use, inside the server's event loop
+        # made on first use, inside the server's event loop
+        self._all: anyio.Semaphore | None = None
+        self._readers: anyio.Semaphore | None = None
 
     @contextlib.asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self, reader: bool = False) -> AsyncIterator[None]:
         """Hold one slot for the block; the wait is awaited, never blocking the event loop.
 
         A blocking wait on the loop thread would stop the requests holding the slots from
         finishing, and every client would stall until the timeout.
         """
-        if self._semaphore is None:
-            self._semaphore = anyio.Semaphore(self.limit)
+        if self._all is None:
+            self._all, self._readers = anyio.Semaphore(self.limit), anyio.Semaphore(self.reader_limit)
+        async with contextlib.AsyncExitStack() as held:
+            if reader:
+                await self._acquire(self._readers, self.reader_limit, "read-only")
+                held.callback(self._readers.release)
+            await self._acquire(self._all, self.limit, "")
+            held.callback(self._all.release)
+            yield
+
+    async def _acquire(self, semaphore: anyio.Semaphore, limit: int, kind: str) -> None:
         try:
-            self._semaphore.acquire_nowait()  # a free slot: no timer to set up (most requests)
-            waited = None
+            semaphore.acquire_nowait()  # a free slot: no timer to set up (most requests)
+            return
         except anyio.WouldBlock:
-            with anyio.move_on_after(self.wait_seconds) as waited:
-                await self._semaphore.acquire()
-        if waited is not None and waited.cancelled_caught:
+            pass
+        with anyio.move_on_after(self.wait_seconds) as waited:
+            await semaphore.acquire()
+        if waited.cancelled_caught:
             raise ClickHouseError(
                 202, "TOO_MANY_SIMULTANEOUS_QUERIES",
-                f"all {self.limit} query slots stayed busy for {self.wait_seconds:g}s; try again later",
+                f"all {limit} {kind + ' ' if kind else ''}query slots stayed busy for {self.wait_seconds:g}s; "
+                "try again later",
             )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
 
 
 # Placeholder types that only ever become a literal value; any other (Identifier above all)
@@ -147,6 +162,7 @@ class Engine:
         self.version = self._anchor.query("SELECT version()", "TabSeparated").bytes().decode().strip()
         register_error_names(dict(json.loads(self._anchor.query(ERROR_NAMES, "JSONCompact").bytes())["data"]))
         self.timezone = self._anchor.query("SELECT timezone()", "TabSeparated").bytes().decode().strip()
+        self.functions = _function_list(self._anchor)
 
     def close(self) -> None:
         self._anchor.close()
@@ -176,6 +192,14 @@ class Engine:
             raise
         return conn
 
+    @staticmethod
+    def connection_state(conn) -> tuple[str, dict[str, str]]:
+        """The database and the changed settings a connection holds (what a session's SET/USE left)."""
+        rows = _run(conn, _CONNECTION_STATE, "JSONCompact").bytes()
+        data = json.loads(rows)["data"]
+        database = data[0][0] if data else "default"
+        return database, {name: value for _, name, value in data if name}
+
     def passed_check(self, sql: str, params: dict[str, str] | None, databases: frozenset[str],
                      current_database: str) -> bool:
         """Whether the statement passed the read-only check already (no worker thread needed to know)."""
@@ -203,7 +227,8 @@ class Engine:
                 known[db, table] = _table_info(conn, db, table)
             return known[db, table]
 
-        check = ReadCheck(databases, current_database, catalogue, lambda text: _explain_ast(conn, text, None))
+        check = ReadCheck(databases, current_database, catalogue, lambda text: _explain_ast(conn, text, None),
+                          self.functions)
         check.statement(_explain_ast(conn, sql, params), normalized.strip())
         self.checked.add(key)
 
@@ -253,6 +278,23 @@ class Engine:
             _run(conn, "KILL QUERY WHERE startsWith(query, {tag:String}) SYNC", params={"tag": tag})
         finally:
             conn.close()
+
+
+# `database` is a setting too, but USE is what moves it: the current database is read apart.
+_CONNECTION_STATE = ("SELECT currentDatabase(), name, value FROM (SELECT '' AS name, '' AS value UNION ALL "
+                     "SELECT name, value FROM system.settings WHERE changed AND name != 'database') "
+                     "ORDER BY name")
+_FUNCTIONS = ("SELECT name, alias_to, categories, case_insensitive, toString(origin), is_aggregate "
+              "FROM system.functions")
+_COMBINATORS = "SELECT name FROM system.aggregate_function_combinators"
+
+
+def _function_list(conn) -> FunctionList:
+    """The read-only user's functions, from the engine's own catalogue."""
+    rows = json.loads(_run(conn, _FUNCTIONS, "JSONCompact").bytes())["data"]
+    combinators = json.loads(_run(conn, _COMBINATORS, "JSONCompact").bytes())["data"]
+    return FunctionList([FunctionRow(n, a, c, bool(ci), o, bool(agg)) for n, a, c, ci, o, agg in rows],
+                        [row[0] for row in combinators])
 
 
 _TABLE_INFO = ("SELECT engine, create_table_query, as_select FROM system.tables "

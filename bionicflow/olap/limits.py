@@ -12,17 +12,33 @@ from dataclasses import dataclass
 
 from bionicflow.olap.protocol import ClickHouseError
 
-# Settings a reader may not change, as a ClickHouse settings profile would declare them
-# read-only: they widen what the user sees (filters, introspection, a cache shared with other
-# users), name files on the server (format schemas and templates) or lift limits the server
-# keeps (per-user totals, parser limits). Every other setting may be tuned, as with readonly=2.
-_FIXED = re.compile(
-    r"^(readonly|additional_table_filters|additional_result_filter|allow_introspection_functions|allow_ddl|"
-    r"format_schema\w*|format_template_\w+|output_format_schema|\w*query_cache\w*|max_\w+_for_(user|all_users)|"
-    r"max_query_size|max_ast_depth|max_ast_elements|max_expanded_ast_elements|max_parser_depth|"
-    r"max_parser_backtracks|max_concurrent_\w+|max_temporary_data_on_disk_\w+)$"
+# The settings a reader may tune: an allow-list of output and input format options, how the
+# query is planned, and the HTTP layer's own (progress, compression). Anything else — a URL,
+# a path, a host, a schema file, a sleep, a cache shared with other users, a filter, a limit
+# of the server's — is refused, also a setting a later engine adds, until it is listed here.
+_TUNABLE = re.compile(
+    r"^(output_format_\w+|input_format_\w+|format_(csv|tsv|custom|json|values|binary|regexp)_\w+|date_time_\w+|"
+    r"interval_output_format|bool_(true|false)_representation|session_timezone|join_use_nulls|join_algorithm|"
+    r"joined_subquery_requires_alias|any_join_distinct_right_table_keys|extremes|totals_mode|totals_auto_threshold|"
+    r"aggregate_functions_null_for_empty|transform_null_in|(union|intersect|except)_default_mode|"
+    r"prefer_column_name_to_alias|short_circuit_function_evaluation|count_distinct_implementation|"
+    r"group_by_use_nulls|cast_\w+|final|optimize_\w+|enable_analyzer|allow_experimental_analyzer|"
+    r"allow_experimental_\w+_type|enable_\w+_type|allow_suspicious_\w+|use_index_for_in_with_subqueries|"
+    r"\w+_overflow_mode|send_progress_in_http_headers|http_headers_progress_interval_ms|wait_end_of_query|"
+    r"enable_http_compression|http_zlib_compression_level|network_compression_method|"
+    r"cancel_http_readonly_queries_on_client_close|http_write_exception_in_output_format|log_comment|"
+    r"output_format_json_quote_64bit_integers|precise_float_parsing|data_type_default_nullable)$"
 )
+# Words no tunable setting may hold: where they appear, the value names something outside.
+_OUTSIDE = re.compile(r"url|path|file|host|schema|dir|sleep|proxy|secret|cache|disk|s3|hdfs|azure|kafka")
+# Settings a reader may only lower (None: the server sets no limit, any non-negative value lowers it).
+_LOWERING = {"max_threads": 64, "max_block_size": 1_000_000, "max_rows_to_read": None, "max_bytes_to_read": None,
+             "max_rows_to_group_by": None, "max_rows_to_sort": None, "max_bytes_to_sort": None,
+             "max_rows_in_join": None, "max_bytes_in_join": None, "max_columns_to_read": None,
+             "max_result_rows": None, "max_rows_to_transfer": None, "max_bytes_to_transfer": None}
+_MAX_VALUE = 1024  # characters: a format option or a comment, never a document
 _OVERFLOW_MODES = {"throw", "break"}
+_PROGRESS_MIN_MS = 100
 
 
 @dataclass(frozen=True)
@@ -47,31 +63,55 @@ def reader_settings(requested: dict[str, str], limits: ReaderLimits) -> dict[str
     caps = limits.as_settings()
     applied = dict(caps)
     for name, value in requested.items():
+        if name == "readonly":
+            if value not in ("1", "2"):
+                raise ClickHouseError(164, "READONLY", f"Cannot modify 'readonly' setting to {value[:20]!r} in readonly mode")
+            continue  # a reader's request is read-only anyway: never SET, where it would outlive the request
         if name in caps:
             applied[name] = _within(name, value, int(caps[name]))
-        elif name == "readonly":
-            if value not in ("1", "2"):
-                raise ClickHouseError(164, "READONLY", f"Cannot modify 'readonly' setting to {value!r} in readonly mode")
-        elif _FIXED.match(name):
+        elif name in _LOWERING:
+            applied[name] = _lowered(name, value, _LOWERING[name])
+        elif not _TUNABLE.match(name) or _OUTSIDE.search(name):
             raise ClickHouseError(
                 164, "READONLY",
-                f"Cannot modify '{name}' setting in readonly mode: it is fixed by the server for read-only users",
+                f"Cannot modify '{name}' setting in readonly mode: read-only users may tune format, planning "
+                "and HTTP settings only (docs/olap-server.md)",
             )
+        elif len(value) > _MAX_VALUE:
+            raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name}: a value of at most {_MAX_VALUE} characters")
         elif name.endswith("_overflow_mode") and value not in _OVERFLOW_MODES:
             raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be throw or break")
+        elif name == "http_headers_progress_interval_ms":
+            applied[name] = str(max(_PROGRESS_MIN_MS, int(_number(name, value))))
         else:
             applied[name] = value
     return applied
 
 
-def _within(name: str, value: str, cap: int) -> str:
+def _number(name: str, value: str) -> float:
     try:
-        number = int(float(value))
+        number = float(value)
     except ValueError:
-        raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be a number, got {value!r}") from None
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be a number, got {value[:40]!r}")
+    return number
+
+
+def _lowered(name: str, value: str, cap: int | None) -> str:
+    number = int(_number(name, value))
+    if number < 0 or (cap is not None and not 0 < number <= cap):
+        raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION",
+                              f"Setting {name} should be between {0 if cap is None else 1} and {cap or 'any'} "
+                              f"for read-only users (asked {value[:40]})")
+    return str(number)
+
+
+def _within(name: str, value: str, cap: int) -> str:
+    number = int(_number(name, value))
     if number <= 0 or number > cap:
         raise ClickHouseError(
             452, "SETTING_CONSTRAINT_VIOLATION",
-            f"Setting {name} should be between 1 and {cap} for read-only users (asked {value})",
+            f"Setting {name} should be between 1 and {cap} for read-only users (asked {value[:40]})",
         )
     return str(number)

@@ -40,7 +40,7 @@ _CLICKHOUSE_STATUS = {
           "UNKNOWN_FORMAT", "UNKNOWN_DATABASE_ENGINE", "UNKNOWN_TYPE_OF_QUERY", "UNKNOWN_ROLE"),
     413: ("QUERY_IS_TOO_LARGE",),
     501: ("NOT_IMPLEMENTED",),
-    503: ("SOCKET_TIMEOUT", "CANNOT_OPEN_FILE", "CANNOT_SCHEDULE_TASK"),
+    503: ("SOCKET_TIMEOUT", "CANNOT_SCHEDULE_TASK"),
     411: ("HTTP_LENGTH_REQUIRED",),
     408: ("TIMEOUT_EXCEEDED",),
     415: ("UNSUPPORTED_MEDIA_TYPE", "UNKNOWN_COMPRESSION_METHOD"),
@@ -59,6 +59,15 @@ _CLIENT_MISTAKES = {
 }
 _STATUS_BY_NAME = {name: status for table in (_CLICKHOUSE_STATUS, _CLIENT_MISTAKES)
                    for status, names in table.items() for name in names}
+# The only errors that are the server's fault (500). Every other error a statement meets — a
+# limit hit, a bad format string, a value that does not parse — follows from what the client
+# sent, so it is a 4xx: a client can never make the server look broken.
+SERVER_FAULTS = frozenset({
+    "LOGICAL_ERROR", "STD_EXCEPTION", "UNKNOWN_EXCEPTION", "NOT_ENOUGH_SPACE", "CANNOT_ALLOCATE_MEMORY",
+    "CANNOT_WRITE_TO_FILE_DESCRIPTOR", "CANNOT_READ_FROM_FILE_DESCRIPTOR", "CANNOT_FSYNC", "CORRUPTED_DATA",
+    "CANNOT_CREATE_DIRECTORY", "CANNOT_OPEN_FILE", "FILE_DOESNT_EXIST", "CANNOT_SCHEDULE_TASK", "ABORTED",
+    "CANNOT_CLOCK_GETTIME", "CANNOT_PIPE", "CANNOT_FORK", "SYSTEM_ERROR", "POCO_EXCEPTION", "UNFINISHED",
+})
 _CODE_NAMES = {
     62: "SYNTAX_ERROR", 115: "UNKNOWN_SETTING", 164: "READONLY", 497: "ACCESS_DENIED",
     516: "AUTHENTICATION_FAILED", 73: "UNKNOWN_FORMAT", 60: "UNKNOWN_TABLE",
@@ -79,7 +88,7 @@ class ClickHouseError(Exception):
 
     @property
     def http_status(self) -> int:
-        return _STATUS_BY_NAME.get(self.name, 500)
+        return _STATUS_BY_NAME.get(self.name, 500 if self.name in SERVER_FAULTS else 400)
 
     def body(self, version: str) -> str:
         return f"Code: {self.code}. DB::Exception: {self.message}. ({self.name}) (version {version})\n"

@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import itertools
 import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -27,13 +28,15 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from bionicflow.config import Settings, get_settings
-from bionicflow.olap.access import catalogue_filters
+from bionicflow.olap.access import catalogue_filters, check_reader_database
 from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
                                     response_encoder)
+from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.external import external_parameter_names, external_tables
 from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult, ResultStream,
                                     StreamingInsert, progress_header, run_query, summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
+from bionicflow.olap.pool import Lease
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
 from bionicflow.olap.sessions import Sessions, session_timeout
 from bionicflow.olap.workers import in_worker
@@ -63,12 +66,23 @@ WATCH_AFTER_SECONDS = 0.2  # a read still running this long is watched for its c
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
 APPEND_BATCH_BYTES = 1024 * 1024  # hand the engine ~1 MiB at a time, not every socket read
 MAX_QUERY_BYTES = 256 * 1024 * 1024
+BODY_IDLE_SECONDS = 30.0  # ClickHouse's http_receive_timeout
+# A read-only user's whole body (query text, or multipart fields and external data) and form shape.
+READER_MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_FORM_FILES, MAX_FORM_FIELDS = 100, 1000
+# A read-only user's statement text: ClickHouse's own max_query_size is 256 KiB; reports send a few KiB.
+READER_MAX_QUERY_BYTES = 1024 * 1024
 # Statements that only read: cancelled when their client goes away (ClickHouse's
 # cancel_http_readonly_queries_on_client_close, here always on).
 READ_KINDS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN"})
 # Statements after which a view may read other tables: cached read-only verdicts are dropped.
+# Statements whose effect a session keeps (everything else leaves the session as it found it).
+SESSION_STATE_KINDS = frozenset({"SET", "USE"})
 DDL_KINDS = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "ATTACH", "DETACH", "EXCHANGE", "REPLACE", "UNDROP"})
 # Request headers clients send instead of URL parameters (the JDBC driver does).
+_QUERY_ID = re.compile(r"^[\x20-\x7e]{1,256}$")
+# "Maybe you meant ops.secret?": the engine's guess at a name, from every database.
+_HINT = re.compile(r"[.,;]?\s*Maybe you meant\b.*$", re.S)
 HEADER_PARAMS = {"x-clickhouse-format": "default_format", "x-clickhouse-database": "database"}
 
 
@@ -119,6 +133,9 @@ class OlapApp:
 
     async def root(self, request: Request) -> Response:
         query_id = request.query_params.get("query_id") or str(uuid.uuid4())
+        bad_query_id = not _QUERY_ID.match(query_id)
+        if bad_query_id:  # it goes back in a header: never a byte a header cannot carry
+            query_id = str(uuid.uuid4())
         base_headers = {
             "X-ClickHouse-Server-Display-Name": "bionicflow-olap",
             "X-ClickHouse-Query-Id": query_id,
@@ -126,21 +143,34 @@ class OlapApp:
         }
         if request.method == "GET" and "query" not in request.query_params:
             return PlainTextResponse("Ok.\n", headers=base_headers)
+        user = None
         try:
+            if bad_query_id:
+                raise ClickHouseError(36, "BAD_ARGUMENTS", "query_id must be 1 to 256 printable ASCII characters")
             params, form_sent, files = dict(request.query_params), False, {}
             for header, name in HEADER_PARAMS.items():
                 if header in request.headers:
                     params.setdefault(name, request.headers[header])
+            # Who asks comes from the head (URL, headers) alone, as in ClickHouse: nothing of the
+            # body is read for a client not known yet.
+            user = self.authenticate(request, params)
+            body_limit = READER_MAX_BODY_BYTES if user.readonly else None
+            _check_declared_length(request, body_limit)
             # Large bound parameters arrive as multipart fields (query, param_*). A urlencoded body
             # (curl --data-binary's default type) is the query or data itself, as ClickHouse reads it.
             if request.headers.get("content-type", "").startswith("multipart/form-data"):
-                form = await request.form()
+                if body_limit is not None and "content-length" not in request.headers:
+                    raise ClickHouseError(
+                        36, "BAD_ARGUMENTS", "a read-only user's multipart request must declare its Content-Length")
+                form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS,
+                                          max_part_size=READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES)
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
                 files = {k: await v.read() for k, v in form.items() if isinstance(v, UploadFile)}  # external data
                 form_sent = True
-            user = self.authenticate(request, params)
             return await self._execute(request, params, form_sent, user, base_headers, files)
         except ClickHouseError as err:
+            if user is None or user.readonly:  # the engine's hints name tables of databases the reader may not see
+                err.message = _HINT.sub("", err.message)
             # parameter names only: values may be secrets (postgresql() passwords are bound)
             log.info("query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
                      sorted(k for k in locals().get("params", {}) if k.startswith("param_")))
@@ -153,10 +183,16 @@ class OlapApp:
                        files: dict[str, bytes]) -> Response:
         opts = read_options(params, external_parameter_names(files))
         external = external_tables(files, params)
-        readonly = user.readonly or request.method == "GET"
+        # `readonly=1|2` asked by any user makes the request read-only (a GET is): it is never
+        # SET on a connection, where it would outlive the request and refuse the next one's SET.
+        asked = opts.settings.get("readonly") if user.readonly else opts.settings.pop("readonly", None)
+        readonly = user.readonly or request.method == "GET" or asked not in (None, "", "0")
+        if user.readonly:
+            check_reader_database(opts.database, user.databases)
         decompressor = NativeBlocks() if opts.decompress else request_decompressor(
             request.headers.get("content-encoding", ""))
-        body = _BodyReader(request, decompressor, consumed=form_sent)
+        body = _BodyReader(request, decompressor, consumed=form_sent,
+                           limit=READER_MAX_BODY_BYTES if user.readonly else None)
         param_query = params.get("query", "")
 
         settings = None
@@ -165,28 +201,32 @@ class OlapApp:
             settings["additional_table_filters"] = catalogue_filters(user.databases)
 
         head, first_data = await self._insert_head(param_query, body)
-        async with contextlib.AsyncExitStack() as scope:  # a streamed result takes the scope with it
-            await scope.enter_async_context(self.engine.slots.hold())
-            held = await scope.enter_async_context(self._connection(user, readonly, opts, settings, params))
-            conn = held.conn
-            if head is not None:
-                if readonly:
-                    raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
-                summary = await self._stream_insert(conn, head, first_data, body)
-                held.reusable = True  # a streamed INSERT changes no setting of the connection
-                return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
-            sql = await self._whole_query(param_query, first_data, body)
+        sql = kind = None
+        if head is None:  # the whole statement is read before a slot or a connection is held
+            sql = await self._whole_query(param_query, first_data, body,
+                                          READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES)
             if statement_count(sql) > 1:
                 raise multi_statement_error()
             check_query_params(sql, opts.query_params)
             kind = first_keyword(sql)
+        elif readonly:
+            raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
+        async with contextlib.AsyncExitStack() as scope:  # a streamed result takes the scope with it
+            await scope.enter_async_context(self.engine.slots.hold(user.readonly))
+            held = await scope.enter_async_context(
+                self._connection(user, readonly, opts, settings, params, kind or "INSERT"))
+            conn = held.conn
+            if head is not None:
+                summary = await self._stream_insert(conn, head, first_data, body)
+                held.reusable = True  # a streamed INSERT changes no setting of the connection
+                return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,
                                                               opts.database or "default"):
                 await in_worker(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
-                                         opts.database or "default")
-            elif readonly and kind not in READ_KINDS:  # a GET (a session's connection is not read-only itself)
+                                opts.database or "default")
+            elif readonly and kind not in READ_KINDS:  # a GET or readonly=1 (the connection is not read-only itself)
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
-                                      "a GET request may only read; send writes with POST")
+                                      "a GET or readonly request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)
             native = await self._native_for_client(conn, params, fmt, kind, sql, opts)
             if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
@@ -226,8 +266,11 @@ class OlapApp:
         return NativeForRevision(revision, types)
 
     @contextlib.asynccontextmanager
-    async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict):
-        """The request's engine connection: its session's (`session_id`), or one leased from the pool."""
+    async def _connection(self, user: User, readonly: bool, opts, settings: dict | None, params: dict, kind: str):
+        """The request's engine connection: its session's (`session_id`), or one leased from the pool.
+
+        Either way the request's database and settings hold for this request only.
+        """
         session_id = params.get("session_id")
         wanted = opts.settings if settings is None else settings  # the reader's forced ones replace the client's
         if not session_id:
@@ -245,16 +288,27 @@ class OlapApp:
         timeout = session_timeout(params.get("session_timeout"))
         check = params.get("session_check") in ("1", "true")
         async with self.sessions.use(user.name, session_id, user.readonly, timeout, check) as session:
-            applied = (opts.database, tuple(wanted.items()))
-            if session.prepared != applied:  # the same USE / SET as last time need not run again
-                await in_worker(self.engine.prepare, session.conn, opts, settings)
-                session.prepared = applied
+            # SET and USE change what the session keeps: they run on its kept state alone.
+            persistent = kind in SESSION_STATE_KINDS
+            database = session.database if persistent else (opts.database or session.database)
+            state = (database, dict(session.settings) if persistent else {**session.settings, **wanted})
+            if session.current != state:
+                lease = Lease(session.conn, readonly, *session.current)
+                session.current = ("?", {})  # unknown until the change is through
+                await in_worker(self.engine.pool.apply, lease, *state)
+                session.current = state
             held = _Held(session.conn)
             try:
                 yield held
             finally:
-                if not held.reusable:  # a SET, USE or DDL (or a failure) may have changed the connection
-                    session.prepared = None
+                if persistent:  # what the statement left (also when it failed half-way)
+                    try:
+                        kept = await in_worker(self.engine.connection_state, session.conn)
+                    except ClickHouseError:
+                        session.broken = True
+                    else:
+                        session.database, session.settings = kept
+                        session.current = kept
 
     @staticmethod
     def _result_headers(headers: dict, opts, kind: str, fmt: str, result, encoding: str | None) -> dict:
@@ -390,14 +444,16 @@ class OlapApp:
             await in_worker(insert.cancel)
             raise
 
-    async def _whole_query(self, param_query: str, first: bytes, body: "_BodyReader") -> str:
+    async def _whole_query(self, param_query: str, first: bytes, body: "_BodyReader", limit: int) -> str:
         rest = bytearray(first)
+        too_large = ClickHouseError(229, "QUERY_IS_TOO_LARGE",
+                                    f"query text over {limit} bytes; send data with INSERT ... FORMAT")
+        if len(rest) + len(param_query) > limit:
+            raise too_large
         async for chunk in body.chunks():
             rest += chunk
-            if len(rest) > MAX_QUERY_BYTES:
-                raise ClickHouseError(
-                    229, "QUERY_IS_TOO_LARGE", f"query text over {MAX_QUERY_BYTES} bytes; send data with INSERT ... FORMAT"
-                )
+            if len(rest) + len(param_query) > limit:
+                raise too_large
         try:
             body_text = rest.decode("utf-8", errors="strict")
         except UnicodeDecodeError as exc:
@@ -421,32 +477,45 @@ class _Held:
 
 
 class _BodyReader:
-    """The request body, decompressed, readable in a probe then in chunks."""
+    """The request body, decompressed, readable in a probe then in chunks.
 
-    def __init__(self, request: Request, decompressor, consumed: bool = False):
+    A client that stops sending for ``BODY_IDLE_SECONDS`` is answered 408; ``limit`` bounds the
+    decompressed bytes (a read-only user's whole body).
+    """
+
+    def __init__(self, request: Request, decompressor, consumed: bool = False, limit: int | None = None):
         self._stream = request.stream()
         self._decompressor = decompressor
         self._buffer = bytearray()
         self._done = consumed  # a form body was already read for its fields
+        self._limit = limit
+        self._received = 0
 
     async def _next(self) -> bytes | None:
         try:
-            raw = await self._stream.__anext__()
+            with anyio.fail_after(BODY_IDLE_SECONDS):
+                raw = await self._stream.__anext__()
+        except TimeoutError:
+            raise ClickHouseError(159, "TIMEOUT_EXCEEDED",
+                                  f"no request body data for {BODY_IDLE_SECONDS:g} s: the request is abandoned") from None
         except StopAsyncIteration:
             self._done = True
             if hasattr(self._decompressor, "finish"):
                 self._decompressor.finish()
             return None
-        if self._decompressor is None:
-            return raw
-        try:
-            return self._decompressor.decompress(raw)
-        except ClickHouseError:
-            raise
-        except Exception as exc:  # corrupt compressed body: a client error, not a crash
-            raise ClickHouseError(
-                271, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
-            ) from None
+        if self._decompressor is not None:
+            try:
+                raw = self._decompressor.decompress(raw)
+            except ClickHouseError:
+                raise
+            except Exception as exc:  # corrupt compressed body: a client error, not a crash
+                raise ClickHouseError(
+                    271, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
+                ) from None
+        self._received += len(raw)
+        if self._limit is not None and self._received > self._limit:
+            raise _too_large(self._limit)
+        return raw
 
     async def read_at_least(self, size: int) -> bytes:
         while len(self._buffer) < size and not self._done:
@@ -461,6 +530,17 @@ class _BodyReader:
             chunk = await self._next()
             if chunk:
                 yield chunk
+
+
+def _too_large(limit: int) -> ClickHouseError:
+    return ClickHouseError(229, "QUERY_IS_TOO_LARGE", f"the request body is over {limit} bytes for this user")
+
+
+def _check_declared_length(request: Request, limit: int | None) -> None:
+    """A declared body over the user's limit is refused before a byte of it is read."""
+    declared = request.headers.get("content-length", "")
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
 
 
 def _media_type(fmt: str) -> str:
@@ -521,6 +601,7 @@ def main() -> None:
         port=settings.olap_port,
         log_level="warning",
         timeout_graceful_shutdown=30,
+        http=GuardedHttp,  # head size and time limits before anything else (http_guard.py)
     )
 
 

@@ -1,7 +1,9 @@
 """HTTP sessions (`session_id`): one engine connection kept per user and session, as ClickHouse keeps them.
 
 A request with `session_id` runs on its session's connection, so `SET`, `USE` and temporary
-tables outlive the request; the session ends `session_timeout` seconds (default 60, at most
+tables outlive the request — and nothing else does: a request's URL database and settings
+apply to that request only (the server brings the connection back to what `SET`/`USE` left,
+as ClickHouse runs each query in a copy of the session's context). The session ends `session_timeout` seconds (default 60, at most
 3600) after its last request. One query at a time per session (`SESSION_IS_LOCKED` for a
 second one, as ClickHouse answers); `session_check=1` refuses an unknown session
 (`SESSION_NOT_FOUND`). Sessions are keyed by user, so one user cannot enter another's.
@@ -13,7 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bionicflow.olap.protocol import ClickHouseError
 from bionicflow.olap.workers import in_worker
@@ -21,6 +23,9 @@ from bionicflow.olap.workers import in_worker
 DEFAULT_TIMEOUT = 60
 MAX_TIMEOUT = 3600  # ClickHouse's max_session_timeout default
 MAX_SESSIONS = 1000  # each holds an engine connection (~0.1 MB)
+# A read-only user may hold at most this share of the server's sessions, so a flood of them
+# never leaves the admin's and the platform's clients (clickhouse-connect opens one) without.
+READER_SHARE = 0.5
 
 
 @dataclass
@@ -29,7 +34,12 @@ class Session:
     timeout: float
     expires: float
     busy: bool = False
-    prepared: object = None  # the database and settings last applied to the connection, while still so
+    # What SET and USE left: every request of the session starts from it.
+    database: str = "default"
+    settings: dict[str, str] = field(default_factory=dict)
+    # What the connection holds now (a request's URL database and settings on top of the above).
+    current: tuple[str, dict[str, str]] = ("default", {})
+    broken: bool = False  # its state is unknown (a statement failed to report it): ended after the request
 
 
 def session_timeout(value: str | None) -> float:
@@ -50,10 +60,11 @@ class Sessions:
     """The live sessions of one server; `open_connection(readonly)` makes a session's engine connection."""
 
     def __init__(self, open_connection: Callable[[bool], object], clock: Callable[[], float] = time.monotonic,
-                 max_sessions: int = MAX_SESSIONS):
+                 max_sessions: int = MAX_SESSIONS, reader_share: float = READER_SHARE):
         self._open = open_connection
         self._clock = clock
         self._max = max_sessions
+        self._max_reader = max(1, int(max_sessions * reader_share))
         self._live: dict[tuple[str, str], Session] = {}
         self._guard = threading.Lock()
 
@@ -70,10 +81,15 @@ class Sessions:
         session = self._claim(key, check)
         if session is None:
             conn = await in_worker(self._open, readonly)
-            session = self._add(key, conn, timeout)
+            session = self._add(key, conn, timeout, readonly)
         try:
             yield session
         finally:
+            if session.broken:
+                with self._guard:
+                    self._live.pop(key, None)
+                await in_worker(_close, [session.conn])
+                return
             with self._guard:
                 session.busy = False
                 session.timeout = timeout
@@ -92,16 +108,19 @@ class Sessions:
             session.busy = True
             return session
 
-    def _add(self, key: tuple[str, str], conn, timeout: float) -> Session:
+    def _add(self, key: tuple[str, str], conn, timeout: float, readonly: bool = False) -> Session:
         with self._guard:
-            if key in self._live or len(self._live) >= self._max:
+            limit = self._max_reader if readonly else self._max
+            mine = sum(1 for user, _ in self._live if user == key[0]) if readonly else len(self._live)
+            if key in self._live or mine >= limit:
                 busy = key in self._live
                 conn.close()
                 if busy:  # two first requests raced: the other one made it
                     raise ClickHouseError(373, "SESSION_IS_LOCKED",
                                           f"Session {key[1]} is locked by a concurrent client: one query at a time")
                 raise ClickHouseError(202, "TOO_MANY_SIMULTANEOUS_QUERIES",
-                                      f"{self._max} sessions are open; end some (or let them time out) first")
+                                      f"{limit} sessions are open for {key[0] if readonly else 'the server'}; "
+                                      "end some (or let them time out) first")
             session = Session(conn, timeout, self._clock() + timeout, busy=True)
             self._live[key] = session
             return session

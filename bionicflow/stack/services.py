@@ -54,7 +54,7 @@ def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service
         Service(
             name="olap", port_field="olap_port", depends_on=(),
             program=lambda: Program(
-                name="olap", command=[sys.executable, "-m", "bionicflow.olap.server"],
+                name="olap", command=[sys.executable, "-m", "bionicflow.olap"],  # confined, then served
                 directory=project_root(), stopwaitsecs=45,
             ),
             healthy=lambda: health.olap_healthy(settings),

@@ -39,3 +39,30 @@ def test_settings_that_widen_access_or_name_server_files_are_read_only(name, val
     with pytest.raises(ClickHouseError) as refused:
         reader_settings({name: value}, LIMITS)
     assert (refused.value.code, refused.value.name, refused.value.http_status) == (164, "READONLY", 403)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("format_avro_schema_registry_url", "http://127.0.0.1:1/x"), ("function_sleep_max_microseconds_per_block", "0"),
+    ("input_format_record_errors_file_path", "/tmp/x"), ("additional_result_filter", "1"),
+    ("http_max_tries", "100"), ("max_concurrent_queries_for_user", "1000"), ("a_setting_the_engine_adds_later", "1"),
+    ("output_format_schema", "/tmp/x"), ("format_display_secrets_in_show_and_select", "1"),
+])
+def test_only_listed_settings_may_be_tuned(name, value):
+    with pytest.raises(ClickHouseError) as refused:
+        reader_settings({name: value}, LIMITS)
+    assert (refused.value.code, refused.value.http_status) == (164, 403)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("max_execution_time", "inf"), ("max_execution_time", "1e400"), ("max_execution_time", "nan"),
+    ("max_threads", "100000"), ("max_rows_to_read", "-1"), ("format_csv_delimiter", "x" * 2000),
+])
+def test_values_out_of_range_are_client_errors(name, value):
+    with pytest.raises(ClickHouseError) as refused:
+        reader_settings({name: value}, LIMITS)
+    assert (refused.value.code, refused.value.http_status) == (452, 400)
+
+
+def test_readonly_asked_by_a_reader_is_accepted_but_never_applied():
+    assert "readonly" not in reader_settings({"readonly": "1"}, LIMITS)
+    assert reader_settings({"http_headers_progress_interval_ms": "1"}, LIMITS)["http_headers_progress_interval_ms"] == "100"
