@@ -67,7 +67,7 @@ def free_port() -> int:
 
 def start_server(state: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "BIONICFLOW_STATE_DIR": state, "BIONICFLOW_OLAP_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "bionicflow.olap.server"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bionicflow.olap"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     olap_sandbox: Literal["auto", "required", "off"] = Field(
         "auto", description="OS confinement of the OLAP server: auto applies every layer this machine has "
                             "(its own user, Landlock files and network), required refuses to start without all.")
+    olap_head_timeout_seconds: float = Field(
+        10, description="A request head (line and headers) must arrive within this, or 408 and the connection closes.")
+    olap_body_idle_seconds: float = Field(
+        30, description="A request body that stops arriving for this long is abandoned with 408 (http_receive_timeout).")
     olap_connect_ports: list[int] = Field(
         [], description="TCP ports the OLAP engine may connect to besides the two PostgreSQL sources "
                         "(postgresql() of other sources).")

@@ -11,11 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bionicflow.config import Settings, get_settings
+from bionicflow.errors import BionicflowError
 from bionicflow.kernel.olap import olap_client
 from bionicflow.reports import auth
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
 from bionicflow.reports.build import SCHEMAS
 from bionicflow.reports.reader import ClickHouseReader
+from bionicflow.reports.throttle import LoginThrottle
 
 log = logging.getLogger("reports_api")
 bearer = HTTPBearer(auto_error=False, description="JWT from the OIDC issuer (embedded: `bionicflow token`).")
@@ -94,6 +96,42 @@ async def _verify(settings: Settings, token: str) -> auth.Principal:
 def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     """The bearer token of an API call, else the page's login cookie."""
     return credentials.credentials if credentials else request.cookies.get(COOKIE, "")
+
+
+# One process serves reports_api (one uvicorn worker): its failed log-ins are counted here.
+login_throttle = LoginThrottle()
+
+
+class TooManyLogins(BionicflowError):
+    """This account or this client address failed to log in too often lately (HTTP 429)."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many failed log-ins for this account or from this address: try again in "
+                         f"{retry_after} s")
+        self.retry_after = retry_after
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def log_in(settings: Settings, username: str, password: str, address: str) -> str:
+    """A development-issuer token for these credentials, unless the account or address is locked out.
+
+    A locked-out attempt is refused before its password is compared: the answer says nothing of it.
+    """
+    keys = login_throttle.keys(username, address)
+    wait = login_throttle.retry_after(keys)
+    if wait:
+        raise TooManyLogins(wait)
+    try:
+        token = auth.issue_dev_token(settings, username, password)
+    except auth.AuthError as exc:
+        if exc.kind == "login":
+            login_throttle.failed(keys)
+        raise
+    login_throttle.succeeded(keys[0])
+    return token
 
 
 def olap_failure(exc: ClickHouseError) -> HTTPException:

@@ -28,10 +28,11 @@ class ErrorBody(BaseModel):
 
 
 WHEN = {
-    401: "No token, or an expired, revoked or foreign one",
-    403: "The caller may not see this report",
+    401: "No token, or an expired, revoked or foreign one; a wrong user name or password",
+    403: "The caller may not see this report; a POST from another site or without its page's CSRF token",
     404: "The user is in neither schema",
     422: "A parameter is invalid; `errors` lists each",
+    429: "Too many failed log-ins for this account or client address: wait `Retry-After` seconds",
     503: "The OLAP server is down or the schemas are missing",
     504: "The report query ran past its time limit",
 }

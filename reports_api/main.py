@@ -14,12 +14,11 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Form, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bionicflow import __version__
@@ -27,7 +26,8 @@ from bionicflow.config import Settings
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
 from bionicflow.reports.chart_assets import chart_scripts
 from bionicflow.reports.export import to_csv
-from reports_api import deps, errors, schemas, web
+from reports_api import csrf, deps, errors, schemas, web
+from reports_api.headers import SecurityHeaders
 
 log = logging.getLogger("reports_api")
 
@@ -70,37 +70,10 @@ app.include_router(web.router)
 app.include_router(chart_scripts())
 app.add_exception_handler(StarletteHTTPException, errors.http_error)
 app.add_exception_handler(RequestValidationError, errors.validation_error)
-
-# The API docs' assets are served from here; the policy keeps the pages from fetching anything
-# elsewhere (ReDoc's bundle links its logo from a CDN: blocked, never requested off the machine).
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:")
-
-
-class DocsStayLocal:
-    """Sets DOCS_POLICY on the API docs' pages.
-
-    A plain ASGI middleware: Starlette's `@app.middleware("http")` wraps every response of every
-    route in a task and a stream, a measurable share of a report request's CPU.
-    """
-
-    # FastAPIOffline serves these pages with its own routes (app.docs_url and redoc_url are None)
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] not in ("/docs", "/redoc"):
-            return await self.app(scope, receive, send)
-
-        async def send_with_policy(message):
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["Content-Security-Policy"] = DOCS_POLICY
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)
-
-
-app.add_middleware(DocsStayLocal)
+# Cross-site form posts refused; security headers on every answer (pages: CSP, no framing, no
+# caching). The middleware added last runs outermost: SameOriginOnly's refusals get the headers too.
+app.add_middleware(csrf.SameOriginOnly)
+app.add_middleware(SecurityHeaders, docs_app=app)
 
 FromQ = Annotated[str | None, Query(alias="from", description="ISO date or date-time (UTC), inclusive; "
                                                                "default: 30 days before `to`", examples=["2026-11-01"])]
@@ -191,15 +164,24 @@ def _dev_issuer_on(settings: Settings = Depends(deps.settings)) -> Settings:
 
 
 @app.post("/auth/logout", status_code=204, tags=["auth"], summary="Revoke the caller's token",
-          responses=errors.error_responses(401))
+          responses=errors.error_responses(401, 403))
 def logout_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(deps.bearer),
+                 csrf_token: Annotated[str | None, Header(alias=csrf.HEADER, include_in_schema=False)] = None,
                  settings: Settings = Depends(deps.settings)) -> Response:
     """End the session of this token on the server: every later request with it gets 401, until and
-    after it expires. Works for the development issuer's tokens and an OIDC issuer's alike."""
+    after it expires. Works for the development issuer's tokens and an OIDC issuer's alike (by the
+    token's `jti`). With the page's cookie instead of a bearer token, send the page's CSRF token
+    in `X-CSRF-Token`."""
     try:
-        auth.revoke(settings, deps.request_token(request, credentials))
+        caller = auth.verify(settings, deps.request_token(request, credentials))
     except auth.AuthError as exc:
         raise deps.unauthorized(str(exc)) from None
+    if credentials is None:  # authenticated by the browser's cookie: a page of ours must have sent it
+        try:
+            csrf.check(csrf.session_token(settings, caller), csrf_token)
+        except csrf.CsrfError as exc:
+            raise HTTPException(403, str(exc)) from None
+    auth.end_session(settings, caller)
     return Response(status_code=204)
 
 
@@ -216,11 +198,15 @@ def dev_jwks(settings: Settings = Depends(_dev_issuer_on)) -> dict:
 
 
 @app.post("/dev-issuer/token", tags=["dev issuer"], summary="Password grant for the demo accounts",
-          responses={200: {"model": schemas.Token}, **errors.error_responses(401)})
-def dev_token(username: Annotated[str, Form()], password: Annotated[str, Form()],
+          responses={200: {"model": schemas.Token}, **errors.error_responses(401, 429)})
+def dev_token(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
               settings: Settings = Depends(_dev_issuer_on)) -> dict:
+    """A token for a demo account. An unknown name and a wrong password get the same 401; after
+    repeated failures the account or client address waits (429 with `Retry-After`)."""
     try:
-        token = auth.issue_dev_token(settings, username, password)
+        token = deps.log_in(settings, username, password, deps.client_address(request))
+    except deps.TooManyLogins as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     except auth.AuthError as exc:
         raise deps.unauthorized(str(exc)) from None
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.reports_token_ttl_seconds}

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bionicflow.config import Settings, get_settings
+from bionicflow.config import Settings
 from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.reports import Period, PeriodError, auth, charts, compare_reports
-from reports_api import deps, i18n
+from reports_api import csrf, deps, i18n
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -24,13 +24,24 @@ DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the b
 VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}
 
 
-def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    settings = get_settings()
+def _page(request: Request, settings: Settings, name: str, status: int = 200, **context) -> HTMLResponse:
+    """A page; a logged-in one carries its session's CSRF token for its forms (log out, generate)."""
     context.setdefault("airflow_url", settings.airflow_url)
+    if context.get("caller"):
+        context["csrf_token"] = csrf.session_token(settings, context["caller"])
     lang = i18n.choose(request)
     response = templates.TemplateResponse(request, name, {**i18n.context(lang), **context}, status_code=status)
     if request.query_params.get("lang") == lang:  # the page's language switch: remembered
         response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _login_page(request: Request, settings: Settings, status: int = 200, **context) -> HTMLResponse:
+    """The login form, its CSRF token bound to a random cookie (kept while it lasts: several tabs work)."""
+    nonce = request.cookies.get(csrf.LOGIN_COOKIE) or csrf.new_login_nonce()
+    response = _page(request, settings, "login.html", status=status,
+                     csrf_token=csrf.login_token(settings, nonce), **context)
+    response.set_cookie(csrf.LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=86400)
     return response
 
 
@@ -44,10 +55,11 @@ SESSION_NOTICES = {
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_principal)) -> HTMLResponse:
+def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_principal),
+         settings: Settings = Depends(deps.settings)) -> HTMLResponse:
     if caller is None:
         problem = getattr(request.state, "session_problem", None) or request.query_params.get("session")
-        response = _page(request, "login.html", notice=SESSION_NOTICES.get(problem or ""))
+        response = _login_page(request, settings, notice=SESSION_NOTICES.get(problem or ""))
         if problem:
             response.delete_cookie(deps.COOKIE)
         return response
@@ -57,42 +69,62 @@ def home(request: Request, caller: auth.Principal | None = Depends(deps.cookie_p
     message = i18n.translations(i18n.choose(request)).gettext(
         "demo_data run %(run)s started: %(users)s users and %(events)s events; CDC brings them to debezium within "
         "seconds, the next etl_default run to default") % {"run": run, **DEMO_RUN} if run else None
-    return _page(request, "home.html", caller=caller, customers=CUSTOMERS, message=message, chosen=chosen)
+    return _page(request, settings, "home.html", caller=caller, customers=CUSTOMERS, message=message,
+                 chosen=chosen)
+
+
+CsrfField = Annotated[str, Form(alias=csrf.FIELD)]
 
 
 @router.post("/login")
 def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
-          settings: Settings = Depends(deps.settings)) -> Response:
+          csrf_token: CsrfField = "", settings: Settings = Depends(deps.settings)) -> Response:
     try:
-        token = auth.issue_dev_token(settings, username, password)
+        csrf.check(csrf.login_token(settings, request.cookies.get(csrf.LOGIN_COOKIE, "")), csrf_token)
+        token = deps.log_in(settings, username, password, deps.client_address(request))
+    except csrf.CsrfError as exc:
+        return _login_page(request, settings, status=403, error=str(exc))
+    except deps.TooManyLogins as exc:
+        response = _login_page(request, settings, status=429, retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except auth.AuthError as exc:
-        return _page(request, "login.html", status=401, error=str(exc))
+        return _login_page(request, settings, status=401, error=str(exc))
     response = RedirectResponse("/", status_code=303)
     # HttpOnly + SameSite=Strict: scripts cannot read it and other sites cannot post with it.
     response.set_cookie(deps.COOKIE, token, httponly=True, samesite="strict",
                         max_age=settings.reports_token_ttl_seconds)
+    response.delete_cookie(csrf.LOGIN_COOKIE)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, settings: Settings = Depends(deps.settings)) -> Response:
+def logout(request: Request, csrf_token: CsrfField = "", caller: auth.Principal | None = Depends(deps.cookie_principal),
+           settings: Settings = Depends(deps.settings)) -> Response:
     """Revoke the session's token on the server (not only forget the cookie), then show the login."""
-    token = request.cookies.get(deps.COOKIE)
-    if token:
+    if caller is not None:  # else already expired, revoked or foreign: nothing left to end
         try:
-            auth.revoke(settings, token)
-        except auth.AuthError:
-            pass  # already expired, revoked or foreign: nothing left to end
+            csrf.check(csrf.session_token(settings, caller), csrf_token)
+        except csrf.CsrfError as exc:
+            return _home_with_error(request, settings, caller, 403, str(exc))
+        auth.end_session(settings, caller)
     response = RedirectResponse("/?session=logged_out", status_code=303)
     response.delete_cookie(deps.COOKIE)
     return response
 
 
 @router.post("/ui/generate")
-def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
+def generate(request: Request, csrf_token: CsrfField = "",
+             caller: auth.Principal | None = Depends(deps.cookie_principal),
              settings: Settings = Depends(deps.settings)) -> Response:
+    """Trigger demo_data: a logged-in customer or analyst (docs/reports.md), from this page's own form."""
     if caller is None:
         return RedirectResponse("/", status_code=303)
+    try:
+        csrf.check(csrf.session_token(settings, caller), csrf_token)
+        caller.require_generator()
+    except (csrf.CsrfError, auth.ForbiddenError) as exc:
+        return _home_with_error(request, settings, caller, 403, str(exc))
     if not settings.reports_demo_actions:
         raise HTTPException(403, "demo actions are off (BIONICFLOW_REPORTS_DEMO_ACTIONS=false)")
     from bionicflow.airflow_api import airflow_client
@@ -101,9 +133,10 @@ def generate(caller: auth.Principal | None = Depends(deps.cookie_principal),
     return RedirectResponse("/?" + urlencode({"run": run["dag_run_id"]}), status_code=303)
 
 
-def _home_with_error(request: Request, caller: auth.Principal, status: int, error: str) -> HTMLResponse:
+def _home_with_error(request: Request, settings: Settings, caller: auth.Principal, status: int,
+                     error: str) -> HTMLResponse:
     """The form again, saying what was wrong with the request (the page translates the message)."""
-    return _page(request, "home.html", status=status, caller=caller, customers=CUSTOMERS, error=error)
+    return _page(request, settings, "home.html", status=status, caller=caller, customers=CUSTOMERS, error=error)
 
 
 @router.get("/ui/report", response_class=HTMLResponse)
@@ -122,17 +155,17 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
         if schemas is None:
             raise ValueError(f"unknown view {view!r}")
     except auth.ForbiddenError as exc:
-        return _home_with_error(request, caller, 403, str(exc))
+        return _home_with_error(request, settings, caller, 403, str(exc))
     except (ValueError, PeriodError) as exc:
-        return _home_with_error(request, caller, 422, str(exc))
+        return _home_with_error(request, settings, caller, 422, str(exc))
     try:  # only the schemas shown are read: one report for a single view
         reports = deps.build_reports("user", target, period, schemas)
     except HTTPException as exc:
-        return _home_with_error(request, caller, exc.status_code, exc.detail)
+        return _home_with_error(request, settings, caller, exc.status_code, exc.detail)
     comparison = compare_reports(reports) if view == "compare" else None
     back = "/?" + urlencode({"user_uuid": user_uuid, "start": start, "end": end})
     lang = i18n.choose(request)
-    return _page(request, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
+    return _page(request, settings, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
                  reports=reports, user_uuid=target, period=period, back=back,
                  charts=charts.user_report_charts(reports, i18n.translations(lang).gettext, lang))
 
@@ -148,17 +181,18 @@ def overview_page(request: Request, start: str = "", end: str = "",
         caller.require_analyst()
         period = Period.parse(start or None, end or None, max_days=settings.reports_max_period_days)
     except auth.ForbiddenError as exc:
-        return _home_with_error(request, caller, 403, str(exc))
+        return _home_with_error(request, settings, caller, 403, str(exc))
     except PeriodError as exc:
-        return _home_with_error(request, caller, 422, str(exc))
+        return _home_with_error(request, settings, caller, 422, str(exc))
     try:
         comparison = deps.build_comparison("overview", None, period)
     except HTTPException as exc:
-        return _home_with_error(request, caller, exc.status_code, exc.detail)
+        return _home_with_error(request, settings, caller, exc.status_code, exc.detail)
     query = urlencode({k: v for k, v in (("from", start), ("to", end)) if v})  # the API reads them as the page did
     back = "/?" + urlencode({"start": start, "end": end})
     lang = i18n.choose(request)
-    return _page(request, "overview.html", caller=caller, comparison=comparison, reports=comparison["reports"],
+    return _page(request, settings, "overview.html", caller=caller, comparison=comparison,
+                 reports=comparison["reports"],
                  period=period, back=back, csv_query=query, start=start, end=end,
                  charts=charts.overview_charts(comparison["reports"], i18n.translations(lang).gettext, lang))
 

@@ -21,7 +21,7 @@ PURE_CATEGORIES = frozenset({
     "Conditional", "Logical", "Financial", "QBit", "Time Series",
 })
 # Reviewed one by one from the categories "Other" and "Internal": pure, or telling the caller
-# only about its own query. Not here, among others: file, sleep, getSetting/getServerSetting,
+# only about its own query (getSetting: its own settings). Not here, among others: file, sleep, getServerSetting,
 # hasColumnInTable, joinGet, currentRequestURL (it holds a password parameter), hostName,
 # filesystem*, showCertificate, the Keeper and transaction functions.
 REVIEWED_FUNCTIONS = frozenset({
@@ -37,7 +37,7 @@ REVIEWED_FUNCTIONS = frozenset({
     "parseReadableSizeOrZero", "parseTimeDelta", "rowNumberInAllBlocks", "rowNumberInBlock",
     "runningAccumulate", "runningDifference", "runningDifferenceStartingWithFirstValue", "throwIf",
     "toColumnTypeName", "toTypeName", "transform", "variantElement", "variantType", "version", "visibleWidth",
-    "uptime", "MACNumToString", "MACStringToNum", "MACStringToOUI", "colorOKLABToSRGB", "colorOKLCHToSRGB",
+    "uptime", "getSetting", "getSettingOrDefault", "MACNumToString", "MACStringToNum", "MACStringToOUI", "colorOKLABToSRGB", "colorOKLCHToSRGB",
     "colorSRGBToOKLAB", "colorSRGBToOKLCH", "flipCoordinates", "displayName",
     # Internal names the parser itself writes: CASE x WHEN …, x::T
     "caseWithExpression", "_CAST",

@@ -193,6 +193,22 @@ class Engine:
         return conn
 
     @staticmethod
+    def settled(conn, attempts: int = 3) -> bool:
+        """Whether a connection answers its next statement with that statement's own result.
+
+        After a stream that failed or was cancelled mid-way, the engine can hand what was left
+        of it to the next query on the connection; a session keeps its connection, so it is
+        read clean here (a pooled one is closed instead).
+        """
+        for _ in range(attempts):
+            try:
+                if _run(conn, "SELECT 'settled'", "TabSeparatedRaw").bytes() == b"settled\n":
+                    return True
+            except ClickHouseError:
+                pass
+        return False
+
+    @staticmethod
     def connection_state(conn) -> tuple[str, dict[str, str]]:
         """The database and the changed settings a connection holds (what a session's SET/USE left)."""
         rows = _run(conn, _CONNECTION_STATE, "JSONCompact").bytes()

@@ -21,11 +21,13 @@ HEAD_SECONDS = 10.0
 class GuardedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol with a size and a time limit on every request head."""
 
+    head_seconds = HEAD_SECONDS  # the server sets it from olap_head_timeout_seconds
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._head_bytes = 0
         self._in_head = True
-        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(HEAD_SECONDS, self._head_too_slow)
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(self.head_seconds, self._head_too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -42,7 +44,7 @@ class GuardedHttp(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._head_timer is None:  # the next request on a kept-alive connection: its head's clock starts
-            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_too_slow)
+            self._head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -58,7 +60,7 @@ class GuardedHttp(HttpToolsProtocol):
     def _head_too_slow(self) -> None:
         self._head_timer = None
         if self._in_head and not self.transport.is_closing():
-            self._refuse(b"408 Request Timeout", f"the request head did not arrive within {HEAD_SECONDS:g} s")
+            self._refuse(b"408 Request Timeout", f"the request head did not arrive within {self.head_seconds:g} s")
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -27,7 +27,10 @@ _TUNABLE = re.compile(
     r"\w+_overflow_mode|send_progress_in_http_headers|http_headers_progress_interval_ms|wait_end_of_query|"
     r"enable_http_compression|http_zlib_compression_level|network_compression_method|"
     r"cancel_http_readonly_queries_on_client_close|http_write_exception_in_output_format|log_comment|"
-    r"output_format_json_quote_64bit_integers|precise_float_parsing|data_type_default_nullable)$"
+    r"output_format_json_quote_64bit_integers|precise_float_parsing|data_type_default_nullable|"
+    # what clients send on every request whatever it is (the JDBC driver: async_insert); a reader's
+    # writes are refused anyway
+    r"async_insert\w*|wait_for_async_insert\w*|insert_\w+)$"
 )
 # Words no tunable setting may hold: where they appear, the value names something outside.
 _OUTSIDE = re.compile(r"url|path|file|host|schema|dir|sleep|proxy|secret|cache|disk|s3|hdfs|azure|kafka")

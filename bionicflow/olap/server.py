@@ -114,10 +114,12 @@ def users_from_settings(settings: Settings) -> dict[str, User]:
 class OlapApp:
     """Request handling; the Starlette app is built around one instance."""
 
-    def __init__(self, engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None):
+    def __init__(self, engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None,
+                 body_idle_seconds: float = BODY_IDLE_SECONDS):
         self.engine = engine
         self.users = users
         self.limits = limits or ReaderLimits()
+        self.body_idle_seconds = body_idle_seconds
         self.sessions = Sessions(engine.open)
 
     def authenticate(self, request: Request, params: dict) -> User:
@@ -192,7 +194,7 @@ class OlapApp:
         decompressor = NativeBlocks() if opts.decompress else request_decompressor(
             request.headers.get("content-encoding", ""))
         body = _BodyReader(request, decompressor, consumed=form_sent,
-                           limit=READER_MAX_BODY_BYTES if user.readonly else None)
+                           limit=READER_MAX_BODY_BYTES if user.readonly else None, idle_seconds=self.body_idle_seconds)
         param_query = params.get("query", "")
 
         settings = None
@@ -301,6 +303,8 @@ class OlapApp:
             try:
                 yield held
             finally:
+                if not held.reusable and not persistent and not await in_worker(self.engine.settled, session.conn):
+                    session.broken = True  # a failed or cancelled stream left output behind: the session ends
                 if persistent:  # what the statement left (also when it failed half-way)
                     try:
                         kept = await in_worker(self.engine.connection_state, session.conn)
@@ -483,21 +487,23 @@ class _BodyReader:
     decompressed bytes (a read-only user's whole body).
     """
 
-    def __init__(self, request: Request, decompressor, consumed: bool = False, limit: int | None = None):
+    def __init__(self, request: Request, decompressor, consumed: bool = False, limit: int | None = None,
+                 idle_seconds: float = BODY_IDLE_SECONDS):
         self._stream = request.stream()
         self._decompressor = decompressor
         self._buffer = bytearray()
         self._done = consumed  # a form body was already read for its fields
         self._limit = limit
         self._received = 0
+        self._idle_seconds = idle_seconds
 
     async def _next(self) -> bytes | None:
         try:
-            with anyio.fail_after(BODY_IDLE_SECONDS):
+            with anyio.fail_after(self._idle_seconds):
                 raw = await self._stream.__anext__()
         except TimeoutError:
             raise ClickHouseError(159, "TIMEOUT_EXCEEDED",
-                                  f"no request body data for {BODY_IDLE_SECONDS:g} s: the request is abandoned") from None
+                                  f"no request body data for {self._idle_seconds:g} s: the request is abandoned") from None
         except StopAsyncIteration:
             self._done = True
             if hasattr(self._decompressor, "finish"):
@@ -565,8 +571,9 @@ async def play(request: Request) -> Response:
                                  "Cache-Control": "no-store"})
 
 
-def build_app(engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None) -> Starlette:
-    handler = OlapApp(engine, users, limits)
+def build_app(engine: Engine, users: dict[str, User], limits: ReaderLimits | None = None,
+              body_idle_seconds: float = BODY_IDLE_SECONDS) -> Starlette:
+    handler = OlapApp(engine, users, limits, body_idle_seconds)
     return Starlette(
         routes=[
             Route("/ping", handler.ping, methods=["GET", "HEAD"]),
@@ -595,8 +602,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = Engine(settings.state_dir / "olap" / "data")
     log.info("chdb %s serving %s on %s:%s", engine.version, engine.data_dir, settings.host, settings.olap_port)
+    GuardedHttp.head_seconds = settings.olap_head_timeout_seconds
     uvicorn.run(
-        build_app(engine, users_from_settings(settings), limits_from_settings(settings)),
+        build_app(engine, users_from_settings(settings), limits_from_settings(settings), settings.olap_body_idle_seconds),
         host=settings.host,
         port=settings.olap_port,
         log_level="warning",

@@ -5,13 +5,13 @@ the issuer publishes (discovery document -> JWKS), with issuer and audience chec
 Embedded stack (no issuer set): reports_api is its own development issuer, signing RS256
 tokens with a key kept in the state directory; `bionicflow token --user customer1` and the
 web login use it. Either way the token carries the reader's role and, for a customer, the
-one user_uuid they may read.
+one user_uuid they may read, and a unique `jti`: logging out revokes that identity.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
+import re
 import threading
 import time
 import uuid
@@ -26,11 +26,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bionicflow.config import Settings
 from bionicflow.reports import revocation
-from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER
+from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER, ROLES, LoginFailed, authenticate
 from bionicflow.errors import BionicflowError
 
-ALGORITHMS = ["RS256", "ES256"]
+# What an OIDC issuer's keys may sign with; a token must name the algorithm of the very key that
+# checks it (an ES256 header on an RSA key, HS256 with the public key as its secret: refused).
+ALGORITHMS = ("RS256", "ES256")
+DEV_ALGORITHM = "RS256"
 DEV_KEY_ID = "bionicflow-dev-1"
+# A compact JWS as issuers write it: three unpadded base64url segments. Anything else (padding,
+# whitespace, a fourth part) is refused before any parsing.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+TOKEN_CHARS_MAX = 16_384
+EXPIRES_AT_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z: an `exp` beyond is kept as this (SQLite integers)
 
 
 class AuthError(BionicflowError):
@@ -54,6 +62,12 @@ class Principal:
     roles: frozenset[str]
     user_uuid: str | None
     expires_at: int = 0  # the token's `exp` (epoch seconds)
+    token_id: str = ""  # the token's `jti`: what logging out revokes
+
+    @property
+    def may_generate(self) -> bool:
+        """Whether the caller may generate demo data: any logged-in customer or analyst (docs/reports.md)."""
+        return bool(self.roles & ROLES)
 
     @property
     def is_analyst(self) -> bool:
@@ -68,6 +82,11 @@ class Principal:
     def require_analyst(self) -> None:
         if not self.is_analyst:
             raise ForbiddenError(f"{self.subject} is not an analyst: only analysts read reports across users")
+
+    def require_generator(self) -> None:
+        if not self.may_generate:
+            raise ForbiddenError(f"{self.subject} has neither role {CUSTOMER} nor {ANALYST}: only they may generate "
+                                 "demo data")
 
 
 def dev_issuer_url(settings: Settings) -> str:
@@ -112,15 +131,21 @@ def dev_jwks(settings: Settings) -> dict:
 
 def issue_dev_token(settings: Settings, username: str, password: str | None = None,
                     ttl_seconds: int | None = None, now: float | None = None) -> str:
-    """Sign a token for a demo account; checks the password when one is given (web login)."""
+    """Sign a token for a demo account; checks the password when one is given (web login, password grant).
+
+    With a password, an unknown name and a wrong password get the same error after the same work;
+    without one (`bionicflow token`, run by whoever holds the state directory) the error lists the accounts.
+    """
     if settings.reports_oidc_issuer:
         raise AuthError("the development issuer is off because BIONICFLOW_REPORTS_OIDC_ISSUER is set: "
                         "get tokens from that issuer")
-    account = ACCOUNTS.get(username)
-    if account is None:
+    if password is not None:
+        try:
+            account = authenticate(username, password)
+        except LoginFailed as exc:
+            raise AuthError(str(exc), kind="login") from None
+    elif (account := ACCOUNTS.get(username)) is None:
         raise AuthError(f"unknown user {username!r}: the demo accounts are {', '.join(ACCOUNTS)}")
-    if password is not None and not hmac.compare_digest(password.encode(), account.demo_password.encode()):
-        raise AuthError("wrong user name or password")
     issued = int(now if now is not None else time.time())
     # jti: two logins in the same second would otherwise get the same token (RS256 signatures are
     # deterministic), and logging one out would end the other
@@ -129,7 +154,7 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
               settings.reports_roles_claim: [account.role]}
     if account.user_uuid:
         claims[settings.reports_uuid_claim] = account.user_uuid
-    return jwt.encode(claims, dev_private_key(settings), algorithm="RS256", headers={"kid": DEV_KEY_ID})
+    return jwt.encode(claims, dev_private_key(settings), algorithm=DEV_ALGORITHM, headers={"kid": DEV_KEY_ID})
 
 
 @lru_cache(maxsize=4)
@@ -141,13 +166,34 @@ def _jwks_client(issuer: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(discovery.json()["jwks_uri"], cache_keys=True, lifespan=3600)
 
 
-def _verification_key(settings: Settings, token: str):
-    if settings.reports_oidc_issuer:
+def _header(token: str) -> dict:
+    """The token's header, read before anything is checked: a compact JWS of a sane size."""
+    if len(token) > TOKEN_CHARS_MAX or not TOKEN_SHAPE.fullmatch(token):
+        raise AuthError("invalid token: not a compact JWT (three base64url segments without padding)")
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+
+
+def _verification_key(settings: Settings, header: dict):
+    """The key that checks the token and the one algorithm the token may then be signed with."""
+    if not settings.reports_oidc_issuer:
+        key, algorithm = dev_private_key(settings).public_key(), DEV_ALGORITHM
+    else:
         try:
-            return _jwks_client(settings.reports_oidc_issuer).get_signing_key_from_jwt(token).key
-        except (jwt.PyJWKClientError, OSError, KeyError, ValueError) as exc:
-            raise AuthError(f"cannot get the signing keys of {settings.reports_oidc_issuer}: {exc}") from None
-    return dev_private_key(settings).public_key()
+            jwk = _jwks_client(settings.reports_oidc_issuer).get_signing_key(header.get("kid"))
+        except (jwt.PyJWKClientError, jwt.PyJWTError, OSError, KeyError, ValueError) as exc:
+            raise AuthError(f"cannot get the signing key of this token from {settings.reports_oidc_issuer}: "
+                            f"{exc}") from None
+        key, algorithm = jwk.key, jwk.algorithm_name
+        if algorithm not in ALGORITHMS:
+            raise AuthError(f"invalid token: its key signs with {algorithm}; reports_api accepts "
+                            f"{', '.join(ALGORITHMS)}")
+    if header.get("alg") != algorithm:
+        raise AuthError(f"invalid token: signed with {header.get('alg')!r}, but its issuer's key signs with "
+                        f"{algorithm}")
+    return key, algorithm
 
 
 LEEWAY_SECONDS = 30
@@ -168,7 +214,7 @@ def _verified_key(settings: Settings, token: str) -> tuple[str, ...]:
 def _still_valid(settings: Settings, token: str, caller: Principal) -> Principal:
     if caller.expires_at + LEEWAY_SECONDS < time.time():
         raise AuthError("the token has expired: get a new one", kind="expired")
-    if revocation.is_revoked(settings, token):
+    if revocation.is_revoked(settings, caller.token_id, token):
         raise AuthError("the token was revoked (its session logged out): get a new one", kind="revoked")
     return caller
 
@@ -189,20 +235,8 @@ def verify(settings: Settings, token: str) -> Principal:
     caller = verified_before(settings, token)
     if caller:
         return caller
-    try:
-        claims = jwt.decode(token, _verification_key(settings, token), algorithms=ALGORITHMS,
-                            audience=settings.reports_oidc_audience, issuer=issuer_url(settings),
-                            options={"require": ["exp", "iss", "sub"]}, leeway=LEEWAY_SECONDS)
-    except jwt.ExpiredSignatureError:
-        raise AuthError("the token has expired: get a new one", kind="expired") from None
-    except jwt.InvalidIssuerError:
-        raise AuthError(f"the token was not issued by {issuer_url(settings)}") from None
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
-    roles = claims.get(settings.reports_roles_claim) or []
-    roles = frozenset([roles] if isinstance(roles, str) else roles)
-    caller = _still_valid(settings, token, Principal(str(claims["sub"]), roles,
-                                                    claims.get(settings.reports_uuid_claim), int(claims["exp"])))
+    key, algorithm = _verification_key(settings, _header(token))
+    caller = _still_valid(settings, token, _principal(settings, _claims(settings, token, key, algorithm)))
     with _verified_lock:
         _verified[_verified_key(settings, token)] = caller
         while len(_verified) > VERIFIED_TOKENS_KEPT:
@@ -210,8 +244,49 @@ def verify(settings: Settings, token: str) -> Principal:
     return caller
 
 
+def _claims(settings: Settings, token: str, key, algorithm: str) -> dict:
+    """The token's claims once its signature, expiry, issuer and audience hold; it must carry a jti."""
+    try:
+        return jwt.decode(token, key, algorithms=[algorithm], audience=settings.reports_oidc_audience,
+                          issuer=issuer_url(settings), options={"require": ["exp", "iss", "sub", "jti"]},
+                          leeway=LEEWAY_SECONDS)
+    except jwt.ExpiredSignatureError:
+        raise AuthError("the token has expired: get a new one", kind="expired") from None
+    except jwt.InvalidIssuerError:
+        raise AuthError(f"the token was not issued by {issuer_url(settings)}") from None
+    except jwt.MissingRequiredClaimError as exc:
+        hint = ": logging out revokes a token by it, so the issuer must set one" if exc.claim == "jti" else ""
+        raise AuthError(f"invalid token: it has no `{exc.claim}` claim{hint}") from None
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+
+
+def _principal(settings: Settings, claims: dict) -> Principal:
+    """The caller the claims name; AuthError when a claim reports_api reads has the wrong shape."""
+    roles = claims.get(settings.reports_roles_claim) or []
+    roles = [roles] if isinstance(roles, str) else roles
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AuthError(f"invalid token: the `{settings.reports_roles_claim}` claim must be a role name or a list "
+                        "of them")
+    user_uuid = claims.get(settings.reports_uuid_claim)
+    if user_uuid is not None:
+        try:  # canonical form: it is compared with the user_uuid a request names
+            user_uuid = str(uuid.UUID(user_uuid))
+        except (TypeError, ValueError, AttributeError):
+            raise AuthError(f"invalid token: the `{settings.reports_uuid_claim}` claim must be a UUID") from None
+    if not claims["jti"]:
+        raise AuthError("invalid token: its `jti` claim is empty")
+    return Principal(claims["sub"], frozenset(roles), user_uuid, min(int(claims["exp"]), EXPIRES_AT_MAX),
+                     claims["jti"])
+
+
 def revoke(settings: Settings, token: str) -> Principal:
     """Log a token out: refused from now on until it expires. Only a valid token can be revoked."""
     caller = verify(settings, token)
-    revocation.revoke(settings, token, caller.expires_at)
+    end_session(settings, caller)
     return caller
+
+
+def end_session(settings: Settings, caller: Principal) -> None:
+    """Revoke the caller's token by its identity (`jti`): every spelling of the same token is refused."""
+    revocation.revoke(settings, caller.token_id, caller.expires_at)

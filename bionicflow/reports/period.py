@@ -32,7 +32,7 @@ class Period:
         """
         now = _naive_utc(now or datetime.now(timezone.utc))
         stop = _parse_bound(end, "to", end_of_day=True) if end else now
-        begin = _parse_bound(start, "from", end_of_day=False) if start else stop - timedelta(days=DEFAULT_DAYS)
+        begin = _parse_bound(start, "from", end_of_day=False) if start else _default_start(stop)
         if begin >= stop:
             raise PeriodError(f"the period is empty or inverted: from {begin.isoformat()} is not before to "
                               f"{stop.isoformat()}; swap the two or widen the period")
@@ -46,6 +46,14 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
+def _default_start(stop: datetime) -> datetime:
+    try:
+        return stop - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # a `to` in the first days of year 1: 30 days earlier is no date at all
+        raise PeriodError(f"`from` defaults to {DEFAULT_DAYS} days before `to` ({stop.isoformat()}), which is "
+                          f"before the year 1: give `from` explicitly") from None
+
+
 def _parse_bound(text: str, name: str, end_of_day: bool) -> datetime:
     text = text.strip()
     try:
@@ -53,6 +61,12 @@ def _parse_bound(text: str, name: str, end_of_day: bool) -> datetime:
             day = date.fromisoformat(text)
             return datetime.combine(day + timedelta(days=1) if end_of_day else day, datetime.min.time())
         return _naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except OverflowError:
+        # Python's dates end at 9999-12-31 and start at 0001-01-01: the end of the last day, or a
+        # date-time at the edge moved to UTC by its offset, has no representation
+        whole_day = " (a date `to` includes its whole day, so its next midnight must exist too)" if end_of_day else ""
+        raise PeriodError(f"`{name}` {text!r} lies outside the instants a report can cover, 0001-01-01T00:00:00Z "
+                          f"to 9999-12-31T23:59:59.999999Z{whole_day}: choose a date within them") from None
     except ValueError:
         raise PeriodError(f"`{name}` must be an ISO date (2026-11-01) or date-time (2026-11-01T12:00:00Z), "
                           f"got {text!r}") from None

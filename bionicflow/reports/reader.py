@@ -16,7 +16,12 @@ class OlapReader(Protocol):
 
 def bind(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as ClickHouse reads them (date-times with microseconds)."""
-    return {k: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for k, v in params.items()}
+    return {k: _datetime_text(v) if isinstance(v, datetime) else v for k, v in params.items()}
+
+
+def _datetime_text(value: datetime) -> str:
+    # isoformat, not strftime: glibc's %Y writes the year 1 as "1", which ClickHouse cannot parse
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 class ClickHouseReader:

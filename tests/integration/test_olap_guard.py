@@ -153,7 +153,7 @@ def test_the_schema_registry_url_is_never_called(oracle):
 
 
 @pytest.mark.parametrize("sql", [
-    "SELECT sleep(3)", "SELECT sleepEachRow(1) FROM numbers(5)", "SELECT getSetting('additional_table_filters')",
+    "SELECT sleep(3)", "SELECT sleepEachRow(1) FROM numbers(5)", "SELECT getServerSetting('path')",
     "SELECT hostName()", "SELECT * FROM system.processes", "SELECT * FROM system.disks",
 ])
 def test_functions_and_tables_off_the_list_are_refused(oracle, sql):

@@ -33,7 +33,7 @@ def test_pure_functions_clients_and_reports_call_are_listed(functions, name):
 
 
 @pytest.mark.parametrize("name", [
-    "file", "sleep", "sleepEachRow", "getSetting", "getServerSetting", "hasColumnInTable", "joinGet",
+    "file", "sleep", "sleepEachRow", "getServerSetting", "hasColumnInTable", "joinGet",
     "dictGet", "dictGetString", "currentRequestURL", "hostName", "FQDN", "filesystemAvailable", "showCertificate",
     "addressToSymbol", "logTrace", "aiGenerate", "naiveBayesClassifier", "getClientHTTPHeader", "getMacro",
     "globalVariable", "fuzzQuery", "no_such_function", "sleepIf", "fileIf",

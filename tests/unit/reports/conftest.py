@@ -92,3 +92,11 @@ def olap(tmp_path_factory, dataset):
     load(conn, dataset)
     yield ChdbReader(conn)
     conn.close()
+
+
+@pytest.fixture(autouse=True)
+def no_failed_logins_yet():
+    """reports_api counts failed log-ins per process (per account and address): each test starts with none."""
+    from reports_api import deps
+
+    deps.login_throttle.clear()

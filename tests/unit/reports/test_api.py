@@ -40,6 +40,18 @@ def bearer(settings, user):
     return {"Authorization": f"Bearer {auth.issue_dev_token(settings, user)}"}
 
 
+def form_token(page: str) -> str:
+    """The CSRF token a page gave its forms."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def log_in(client, user: str, password: str | None = None, **kwargs):
+    """The login form filled in and sent, as a browser does (its CSRF token included)."""
+    token = form_token(client.get("/").text)
+    return client.post("/login", data={"username": user, "password": password or f"{user}_password",
+                                       "csrf_token": token}, **kwargs)
+
+
 def test_no_token_is_401_with_a_hint(client):
     response = client.get("/reports", params={"schema": "default", **PERIOD})
     assert response.status_code == 401
@@ -50,7 +62,8 @@ def test_no_token_is_401_with_a_hint(client):
 def test_expired_wrong_issuer_and_foreign_key_tokens_are_401(client, settings):
     expired = auth.issue_dev_token(settings, "analyst", ttl_seconds=60, now=time.time() - 3600)
     key = auth.dev_private_key(settings)
-    claims = {"sub": "analyst", "aud": settings.reports_oidc_audience, "exp": time.time() + 600, "roles": ["analyst"]}
+    claims = {"sub": "analyst", "aud": settings.reports_oidc_audience, "exp": time.time() + 600, "roles": ["analyst"],
+              "jti": "a-unique-id"}
     wrong_issuer = jwt.encode({**claims, "iss": "http://evil.example"}, key, algorithm="RS256")
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode({**claims, "iss": auth.dev_issuer_url(settings)}, other_key, algorithm="RS256")
@@ -124,15 +137,15 @@ def test_dev_issuer_is_off_when_a_real_issuer_is_configured(client, settings):
     app.dependency_overrides[deps.settings] = lambda: Settings(state_dir=settings.state_dir,
                                                               reports_oidc_issuer="https://login.example")
     assert client.get("/dev-issuer/jwks.json").status_code == 404
-    response = client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    response = log_in(client, "customer1")
     assert response.status_code == 401 and "BIONICFLOW_REPORTS_OIDC_ISSUER" in response.text
 
 
 def test_web_login_and_side_by_side_report(client):
     assert 'id="login"' in client.get("/").text
-    bad = client.post("/login", data={"username": "customer1", "password": "wrong"})
+    bad = log_in(client, "customer1", "wrong")
     assert bad.status_code == 401 and "wrong user name or password" in bad.text
-    good = client.post("/login", data={"username": "customer1", "password": "customer1_password"}, follow_redirects=False)
+    good = log_in(client, "customer1", follow_redirects=False)
     assert good.status_code == 303 and "httponly" in good.headers["set-cookie"].lower()
     home = client.get("/")
     assert all(f'id="{b}"' in home.text for b in ("generate", "report-default", "report-debezium", "compare"))
@@ -181,13 +194,13 @@ def test_the_openapi_schema_documents_the_error_body(client):
             assert ref.endswith("/ErrorBody"), (path, code, ref)
 
 
-def test_only_the_api_docs_pages_carry_the_local_only_policy(client, settings):
+def test_the_api_docs_pages_stay_local_and_only_pages_carry_a_policy(client, settings):
     for page in ("/docs", "/redoc"):
         response = client.get(page)
         assert response.status_code == 200 and "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert "Content-Security-Policy" not in client.get("/health").headers
     report = client.get("/reports", params={"schema": "default"}, headers=bearer(settings, "customer1"))
-    assert report.status_code == 200 and "Content-Security-Policy" not in report.headers
+    assert report.status_code == 200 and "Content-Security-Policy" not in report.headers  # JSON: never a page
 
 
 def test_a_logged_out_token_is_refused_until_and_after_it_expires(client, settings):
@@ -202,10 +215,11 @@ def test_a_logged_out_token_is_refused_until_and_after_it_expires(client, settin
 
 
 def test_the_page_logout_ends_the_session_on_the_server_and_says_why_the_login_shows(client):
-    client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    log_in(client, "customer1")
     cookie = client.cookies.get(deps.COOKIE)
-    assert cookie and 'id="report-default"' in client.get("/").text
-    out = client.post("/logout")
+    home = client.get("/").text
+    assert cookie and 'id="report-default"' in home
+    out = client.post("/logout", data={"csrf_token": form_token(home)})
     assert out.status_code == 200 and 'id="session-notice"' in out.text and "You logged out" in out.text
     client.cookies.set(deps.COOKIE, cookie)  # the old cookie, kept by a copy of the browser's profile
     again = client.get("/")
@@ -220,7 +234,7 @@ def test_an_expired_session_is_named_on_the_login_page(client, settings):
 
 
 def test_the_analysts_overview_page_shows_both_schemas_and_keeps_the_period(client):
-    client.post("/login", data={"username": "analyst", "password": "analyst_password"})
+    log_in(client, "analyst")
     assert 'id="overview"' in client.get("/").text
     page = client.get("/ui/overview", params={"start": PERIOD["from"], "end": PERIOD["to"]})
     assert page.status_code == 200, page.text[-1500:]
@@ -254,7 +268,7 @@ def test_the_chart_library_is_served_by_reports_api_itself(client):
 
 
 def test_a_customer_is_refused_the_overview_page(client):
-    client.post("/login", data={"username": "customer1", "password": "customer1_password"})
+    log_in(client, "customer1")
     assert 'id="overview"' not in client.get("/").text
     refused = client.get("/ui/overview")
     assert refused.status_code == 403 and "not an analyst" in refused.text

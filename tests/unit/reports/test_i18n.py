@@ -11,6 +11,7 @@ from bionicflow.reports.accounts import customer_uuid
 from reports_api import deps, i18n
 from reports_api.main import app
 from reports_api.web import SESSION_NOTICES
+from tests.unit.reports.test_api import log_in
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 PERIOD = {"start": "2026-09-20", "end": "2026-11-21"}
@@ -62,7 +63,9 @@ def test_the_browsers_language_is_used_and_the_switch_is_remembered(client):
 
 
 def test_a_russian_report_speaks_russian_with_russian_numbers(client):
-    client.post("/login", data={"username": "analyst", "password": "analyst_password"})
+    wrong = log_in(client, "analyst", "nope", headers={"Accept-Language": "ru"})
+    assert "неверное имя пользователя или пароль" in wrong.text
+    log_in(client, "analyst")
     home = client.get("/", params={"lang": "ru"}).text
     for text in ("Сгенерировать юзеров и события", "Отчёт (default)", "Отчёт (debezium)", "Сравнить", "Выйти"):
         assert text in home, text
@@ -70,8 +73,6 @@ def test_a_russian_report_speaks_russian_with_russian_numbers(client):
     assert "Обе схемы совпадают" in page and "События по дням" in page and "Средняя амплитуда по группам мышц" in page
     amplitudes = re.findall(r"<th>амплитуда сред\. / мин\. / макс\.</th><td colspan=\"3\">([^<]+)", page)
     assert amplitudes and "," in amplitudes[0] and "." not in amplitudes[0], amplitudes  # decimal comma
-    wrong = client.post("/login", data={"username": "analyst", "password": "nope"})
-    assert "неверное имя пользователя или пароль" in wrong.text
 
 
 def test_numbers_and_times_follow_the_locale():
