@@ -483,21 +483,24 @@ def _error(page: str) -> str:
     return re.search(r'id="error">([^<]*)<', page).group(1)
 
 
-def test_an_unknown_user_costs_what_a_wrong_password_costs():
-    from bionicflow.reports.accounts import LoginFailed, authenticate
+def test_an_unknown_user_costs_what_a_wrong_password_costs(monkeypatch):
+    """The same work, counted rather than timed: one full-strength password hash either way."""
+    from bionicflow.reports import accounts
 
-    def median_seconds(username: str) -> float:
-        times = []
-        for _ in range(7):
-            started = time.perf_counter()
-            with pytest.raises(LoginFailed):
-                authenticate(username, "not the password")
-            times.append(time.perf_counter() - started)
-        return sorted(times)[3]
+    with pytest.raises(accounts.LoginFailed):
+        accounts.authenticate("analyst", "not the password")  # builds the accounts' hashes once
+    calls: list[int] = []
+    real = accounts.hashlib.pbkdf2_hmac
 
-    median_seconds("analyst")  # the first check also hashes the accounts' passwords: not measured
-    unknown, wrong = median_seconds("nobody-by-this-name"), median_seconds("analyst")
-    assert wrong > 0.005 and 0.5 < unknown / wrong < 2, (unknown, wrong)  # both run the same hash
+    def counted(name, password, salt, iterations, *rest):
+        calls.append(iterations)
+        return real(name, password, salt, iterations, *rest)
+
+    monkeypatch.setattr(accounts.hashlib, "pbkdf2_hmac", counted)
+    for username in ("nobody-by-this-name", "analyst"):
+        with pytest.raises(accounts.LoginFailed):
+            accounts.authenticate(username, "not the password")
+    assert calls == [accounts.HASH_ITERATIONS] * 2, calls
 
 
 def test_the_lock_grows_with_each_failure_and_a_success_forgets_the_account():
