@@ -18,8 +18,59 @@ from clickhouse_cityhash.cityhash import CityHash128
 from bionicflow.olap.protocol import ClickHouseError
 
 
+PIECE_BYTES = 1024 * 1024  # decompressed output is made at most this much at a time
+MAX_BLOCK_BYTES = 1024 ** 3  # ClickHouse refuses a compressed block declaring more (as it does)
+
+
+class BodyTooLarge(ClickHouseError):
+    def __init__(self, limit: int):
+        super().__init__(229, "QUERY_IS_TOO_LARGE", f"the request body is over {limit} bytes for this user")
+
+
+class _Zlib:
+    """zlib's decompressor, giving its output a piece at a time (a bomb never lands in memory whole)."""
+
+    def __init__(self, wbits: int):
+        self._inner = zlib.decompressobj(wbits=wbits)
+
+    @property
+    def eof(self) -> bool:
+        return self._inner.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._inner.unused_data
+
+    def pieces(self, data: bytes):
+        while True:
+            yield self._inner.decompress(data, PIECE_BYTES)
+            data = self._inner.unconsumed_tail
+            if not data:
+                return
+
+
+class _Bounded:
+    """An lz4/zstd frame decompressor (``max_length`` and ``needs_input``), a piece at a time."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @property
+    def eof(self) -> bool:
+        return self._inner.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._inner.unused_data
+
+    def pieces(self, data: bytes):
+        yield self._inner.decompress(data, PIECE_BYTES)
+        while not self._inner.eof and not self._inner.needs_input:
+            yield self._inner.decompress(b"", PIECE_BYTES)
+
+
 class _BrotliFrame:
-    """brotli's streaming decompressor with the eof/unused_data interface of zlib's."""
+    """brotli's streaming decompressor with the eof/unused_data/pieces interface of the others."""
 
     def __init__(self):
         self._inner = brotli.Decompressor()
@@ -29,24 +80,34 @@ class _BrotliFrame:
     def eof(self) -> bool:
         return self._inner.is_finished()
 
-    def decompress(self, data: bytes) -> bytes:
-        return self._inner.process(data)
+    def pieces(self, data: bytes):
+        yield self._inner.process(data, output_buffer_limit=PIECE_BYTES)
+        while not self._inner.is_finished():  # brotli may hold input it has not turned into output yet
+            piece = self._inner.process(b"", output_buffer_limit=PIECE_BYTES)
+            if not piece:
+                return
+            yield piece
 
 
 class Frames:
     """Decompresses a body made of one or more concatenated frames (gzip members, LZ4/zstd frames).
 
-    clickhouse-connect sends each block of an insert as its own frame.
+    clickhouse-connect sends each block of an insert as its own frame. Output is made a piece
+    at a time and counted, so a body that inflates past ``limit`` is refused before it is held.
     """
 
     def __init__(self, factory):
         self._factory = factory
         self._current = factory()
 
-    def decompress(self, data: bytes) -> bytes:
-        out = []
+    def decompress(self, data: bytes, limit: int | None = None) -> bytes:
+        out, total = [], 0
         while data:
-            out.append(self._current.decompress(data))
+            for piece in self._current.pieces(data):
+                total += len(piece)
+                if limit is not None and total > limit:
+                    raise BodyTooLarge(limit)
+                out.append(piece)
             if not self._current.eof:
                 break
             data = self._current.unused_data
@@ -59,13 +120,13 @@ def request_decompressor(encoding: str) -> Frames | None:
     if encoding in ("", "identity"):
         return None
     if encoding == "gzip":
-        return Frames(lambda: zlib.decompressobj(wbits=31))
+        return Frames(lambda: _Zlib(31))
     if encoding == "deflate":
-        return Frames(zlib.decompressobj)
+        return Frames(lambda: _Zlib(15))
     if encoding == "lz4":
-        return Frames(lz4.frame.LZ4FrameDecompressor)
+        return Frames(lambda: _Bounded(lz4.frame.LZ4FrameDecompressor()))
     if encoding == "zstd":
-        return Frames(ZstdDecompressor)
+        return Frames(lambda: _Bounded(ZstdDecompressor()))
     if encoding == "br":
         return Frames(_BrotliFrame)
     raise ClickHouseError(
@@ -137,11 +198,17 @@ class NativeBlocks:
     def __init__(self):
         self._pending = bytearray()
 
-    def decompress(self, data: bytes) -> bytes:
+    def decompress(self, data: bytes, limit: int | None = None) -> bytes:
         self._pending += data
-        out = []
+        out, total = [], 0
         while len(self._pending) >= _CHECKSUM_SIZE + _NATIVE_HEADER.size:
             method, size, raw_size = _NATIVE_HEADER.unpack_from(self._pending, _CHECKSUM_SIZE)
+            if max(size, raw_size) > MAX_BLOCK_BYTES:
+                raise ClickHouseError(271, "CANNOT_DECOMPRESS",
+                                      f"a compressed block declares {max(size, raw_size)} bytes: over {MAX_BLOCK_BYTES}")
+            total += raw_size
+            if limit is not None and total > limit:  # refused before the block is made
+                raise BodyTooLarge(limit)
             if size < _NATIVE_HEADER.size or len(self._pending) < _CHECKSUM_SIZE + size:
                 break
             block = bytes(self._pending[_CHECKSUM_SIZE : _CHECKSUM_SIZE + size])
@@ -158,7 +225,7 @@ class NativeBlocks:
             if method == NATIVE_METHODS["lz4"]:
                 return lz4.block.decompress(packed, uncompressed_size=raw_size)
             if method == NATIVE_METHODS["zstd"]:
-                return ZstdDecompressor().decompress(packed)
+                return ZstdDecompressor().decompress(packed, raw_size)  # never more than it declared
             if method == NATIVE_METHODS["none"]:
                 return packed
         except Exception as exc:  # a corrupt block is the client's mistake, not a crash

@@ -511,7 +511,8 @@ class _BodyReader:
             return None
         if self._decompressor is not None:
             try:
-                raw = self._decompressor.decompress(raw)
+                raw = self._decompressor.decompress(
+                    raw, None if self._limit is None else self._limit - self._received)
             except ClickHouseError:
                 raise
             except Exception as exc:  # corrupt compressed body: a client error, not a crash

@@ -96,3 +96,30 @@ def test_a_streamed_response_in_clickhouse_blocks():
     encoder = response_encoder("gzip", enabled=True, native_method="zstd")  # compress=1 wins over HTTP encodings
     body = b"".join(encoder.chunk(part) for part in PARTS) + encoder.finish()
     assert encoder.name is None and NativeBlocks().decompress(body) == b"".join(PARTS)
+
+
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", lambda data: __import__("zlib").compress(data, 9, wbits=31)),
+    ("deflate", lambda data: __import__("zlib").compress(data, 9)),
+    ("zstd", lambda data: __import__("backports.zstd", fromlist=["x"]).ZstdCompressor().compress(data, 2)),
+    ("lz4", lambda data: __import__("lz4.frame", fromlist=["x"]).compress(data)),
+    ("br", lambda data: __import__("brotli").compress(data)),
+])
+def test_a_decompression_bomb_is_refused_a_piece_in(encoding, compress):
+    from bionicflow.olap.codecs import PIECE_BYTES, BodyTooLarge, request_decompressor
+
+    bomb = compress(b"\0" * (64 * PIECE_BYTES))  # 64 MiB of zeros in a few hundred KiB or less
+    assert len(bomb) < 2 * PIECE_BYTES
+    with pytest.raises(BodyTooLarge):
+        request_decompressor(encoding).decompress(bomb, limit=4 * PIECE_BYTES)
+    assert len(request_decompressor(encoding).decompress(bomb)) == 64 * PIECE_BYTES  # no limit: the whole body
+
+
+def test_a_native_block_declaring_more_than_the_limit_is_refused_before_it_is_made():
+    import struct
+
+    from bionicflow.olap.codecs import BodyTooLarge, NativeBlocks
+
+    header = struct.pack("<BII", 0x82, 9 + 4, 500 * 1024 * 1024)  # lz4, 13 bytes, "500 MiB"
+    with pytest.raises(BodyTooLarge):
+        NativeBlocks().decompress(b"\0" * 16 + header + b"abcd", limit=1024 * 1024)
