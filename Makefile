@@ -20,7 +20,7 @@ run: $(STAMP)
 
 ## The whole test suite: unit tests, then integration tests on one embedded stack started for the run.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests/unit tests/dags tests/integration tests/faults
+	$(BIN)/python -m pytest --durations=25 tests/unit tests/dags tests/integration tests/faults
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

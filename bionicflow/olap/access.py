@@ -132,6 +132,9 @@ class ReadCheck:
     parse: Parser
     functions: FunctionList | None = None  # None: only the short deny-list (unit tests of table rules)
     _views_seen: set[str] = field(default_factory=set)
+    # The verdict rests on a string's value (a column structure, a format name), which a bound
+    # String parameter can change from one request to the next: such a verdict is not remembered.
+    value_dependent: bool = False
 
     def statement(self, root: Node, normalized: str) -> None:
         """Refuse the statement unless it is an allowed kind that reads only allowed tables."""
@@ -225,6 +228,7 @@ class ReadCheck:
                 self.structure(text)
 
     def _format_arguments(self, args: list[Node]) -> None:
+        self.value_dependent = True
         if not args or args[0].kind not in ("Identifier", "Literal"):
             raise _cannot_analyse("format() takes a format name first")
         fmt = args[0].detail if args[0].kind == "Identifier" else (literal_string(args[0].detail) or "")
@@ -237,6 +241,7 @@ class ReadCheck:
 
     def structure(self, text: str) -> None:
         """A column structure string: names and types only (the engine would evaluate a DEFAULT or ALIAS)."""
+        self.value_dependent = True
         if not plain_structure(self.parse(structure_statement(text)), Node.walk):
             raise _denied("a column structure may declare names and types only (no DEFAULT, ALIAS, "
                           "MATERIALIZED, CODEC or other expressions)")
@@ -287,7 +292,10 @@ class ReadCheck:
             target = _MV_TARGET.match(info.create_table_query)
             if target:
                 self.table(*_split_name(target.group(1).replace("`", ""), database))
-            # without TO the rows live in the view's own inner table, in the same database
+            # the rows (its inner table's, without TO) are what its SELECT made of its sources:
+            # a view over `ops` keeps `ops` rows, so its query is checked as a plain view's is
+            inner = ReadCheck(self.databases, database, self.catalogue, self.parse, self.functions, self._views_seen)
+            inner.tree(self.parse(info.as_select))
         else:
             raise _denied(f"{qualified} is a {info.engine} table, which reads outside the database; "
                           "read-only users may read MergeTree, Memory and Log tables and views over them")

@@ -94,12 +94,22 @@ class QuerySlots:
 # can change what the statement names, so its value is part of the verdict's key.
 LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bool|String|FixedString|UUID|"
                           r"Date|Date32|DateTime|DateTime64|Decimal\d*|Array)\b")
+# A placeholder written plainly: `{name:Type}`, no blank or comment inside (the engine takes
+# `{d/**/:Identifier}` too: such a spelling is not proven literal, so its value is keyed).
+_PLAIN_PLACEHOLDER = re.compile(r"\{(\w+):([A-Za-z][\w(), ']*)\}")
+_QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"", re.S)
 
 
 @functools.lru_cache(maxsize=4096)
-def _naming_placeholders(sql: str) -> tuple[str, ...]:
-    """The placeholders of a statement whose values may name things (remembered: clients repeat statements)."""
-    return tuple(sorted({n for n, typ in PLACEHOLDER.findall(sql) if not LITERAL_TYPE.match(typ.strip())}))
+def _literal_placeholders(sql: str) -> frozenset[str] | None:
+    """The placeholders proven to become literal values only; None when the text has a `{` that is
+    not a plain placeholder (a comment inside one, a second spelling): then nothing is proven."""
+    plain = _PLAIN_PLACEHOLDER.findall(sql)
+    rest = _PLAIN_PLACEHOLDER.sub("", _QUOTED_TEXT.sub("''", sql))
+    if "{" in rest:
+        return None
+    naming = {name for name, typ in plain if not LITERAL_TYPE.match(typ.strip())}
+    return frozenset(name for name, _ in plain) - naming
 
 
 UNKNOWN = object()  # nothing remembered for a statement
@@ -121,8 +131,10 @@ class StatementMemory:
 
     @staticmethod
     def key(sql: str, params: dict[str, str] | None, databases, current_database: str) -> tuple:
-        names = _naming_placeholders(sql)
-        return sql, tuple((n, (params or {}).get(n)) for n in names), databases, current_database
+        """Every bound value is part of the key but those of placeholders proven to be literals."""
+        literal = _literal_placeholders(sql) or frozenset()
+        values = tuple(sorted((n, v) for n, v in (params or {}).items() if n not in literal))
+        return sql, values, databases, current_database
 
     def __contains__(self, key: tuple) -> bool:
         return self.get(key, UNKNOWN) is not UNKNOWN
@@ -235,7 +247,7 @@ class Engine:
         # here, before EXPLAIN, which would run it) and gives the normalised text of SHOW forms.
         # (a literal, not a bound parameter: bound values are read in the escaped format, where a
         # raw newline is invalid)
-        normalized = _run(conn, f"SELECT formatQuery({quote_string(sql)})", "TabSeparatedRaw").bytes().decode()
+        normalized = _analysable(_run(conn, f"SELECT formatQuery({quote_string(sql)})", "TabSeparatedRaw").bytes())
         known: dict[tuple[str, str], TableInfo | None] = {}
 
         def catalogue(db: str, table: str) -> TableInfo | None:
@@ -246,7 +258,8 @@ class Engine:
         check = ReadCheck(databases, current_database, catalogue, lambda text: _explain_ast(conn, text, None),
                           self.functions)
         check.statement(_explain_ast(conn, sql, params), normalized.strip())
-        self.checked.add(key)
+        if not check.value_dependent:  # a verdict on a structure string holds for that string only
+            self.checked.add(key)
 
     @staticmethod
     def load_external(conn, table: ExternalTable) -> None:
@@ -325,21 +338,39 @@ def _table_info(conn, database: str, name: str) -> TableInfo | None:
 
 def _explain_ast(conn, sql: str, params: dict | None):
     try:
-        text = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes().decode()
-    except RuntimeError as exc:
-        error = ClickHouseError.from_engine(str(exc))
+        raw = conn.query(f"EXPLAIN AST {sql}", "TabSeparatedRaw", params=params or None).bytes()
+    except (RuntimeError, UnicodeDecodeError) as exc:
+        error = engine_error(exc)
         if error.name == "SYNTAX_ERROR":  # the statement parses alone but EXPLAIN cannot wrap it
             raise ClickHouseError(497, "ACCESS_DENIED", "the statement cannot be analysed (EXPLAIN AST refuses it); "
                                   "statements the checker cannot analyse are refused") from None
         raise error from None
-    return parse_explain_ast(text)
+    return parse_explain_ast(_analysable(raw))
+
+
+def _analysable(raw: bytes) -> str:
+    """The engine's rendering of a statement as text; a literal of raw bytes cannot be read for certain."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise ClickHouseError(497, "ACCESS_DENIED", "the statement's parse holds bytes that are not UTF-8; "
+                              "statements the checker cannot analyse are refused (bind binary values as "
+                              "parameters)") from None
+
+
+def engine_error(exc: Exception) -> ClickHouseError:
+    """The engine's error as a ClickHouseError; chdb fails to decode a message that quotes non-UTF-8 data
+    (`throwIf(1, unhex('ff'))`), which is still the statement's error, not the server's."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ClickHouseError.from_engine(bytes(exc.object).decode("utf-8", errors="replace"))
+    return ClickHouseError.from_engine(str(exc))
 
 
 def _run(conn, sql: str, fmt: str = "TabSeparated", params: dict | None = None):
     try:
         return conn.query(sql, fmt, params=params)
-    except RuntimeError as exc:
-        raise ClickHouseError.from_engine(str(exc)) from None
+    except (RuntimeError, UnicodeDecodeError) as exc:
+        raise engine_error(exc) from None
 
 
 def run_query(conn, sql: str, fmt: str, params: dict[str, str]) -> QueryResult:
@@ -380,15 +411,15 @@ class ResultStream:
         self.chunk_rows = 0  # the rows of the chunk ``next`` gave last (the engine streams a block per chunk)
         try:
             self._stream = conn.send_query(sql, fmt, params=params or None)
-        except RuntimeError as exc:
-            raise ClickHouseError.from_engine(str(exc)) from None
+        except (RuntimeError, UnicodeDecodeError) as exc:
+            raise engine_error(exc) from None
 
     def next(self) -> bytes | None:
         """The next chunk, None at the end; a failure is a ClickHouseError."""
         try:
             chunk = self._stream.fetch()
-        except RuntimeError as exc:
-            raise ClickHouseError.from_engine(str(exc)) from None
+        except (RuntimeError, UnicodeDecodeError) as exc:
+            raise engine_error(exc) from None
         if chunk is None:
             return None
         self.chunk_rows = chunk.rows_read()
@@ -416,21 +447,21 @@ class StreamingInsert:
         self._started = time.perf_counter_ns()
         try:
             self._inserter = conn.send_insert(statement, fmt)
-        except RuntimeError as exc:
-            raise ClickHouseError.from_engine(str(exc)) from None
+        except (RuntimeError, UnicodeDecodeError) as exc:
+            raise engine_error(exc) from None
 
     def append(self, data: bytes) -> None:
         try:
             self._inserter.append(data)
-        except RuntimeError as exc:
+        except (RuntimeError, UnicodeDecodeError) as exc:
             self.cancel()
-            raise ClickHouseError.from_engine(str(exc)) from None
+            raise engine_error(exc) from None
 
     def finish(self) -> dict:
         try:
             result = self._inserter.finish()
-        except RuntimeError as exc:
-            raise ClickHouseError.from_engine(str(exc)) from None
+        except (RuntimeError, UnicodeDecodeError) as exc:
+            raise engine_error(exc) from None
         return {
             "read_rows": "0", "read_bytes": "0",
             "written_rows": str(result.rows_written), "written_bytes": str(result.bytes_written),

@@ -338,15 +338,21 @@ class OlapApp:
         def start(tagged: str) -> tuple[ResultStream | None, list[bytes], dict]:
             """The first two chunks: an error before them is still an ordinary error response, and a
             result that ends there (most reads) is answered whole, with its final summary."""
+            stream = None
             try:
                 stream = ResultStream(held.conn, tagged, fmt, opts.query_params)
+                first = fetch(stream)
             except ClickHouseError as err:
-                if "Streaming query is not supported" not in err.message:
+                # chdb streams refuse some statements, and lose an error whose text is not UTF-8
+                # (its code with it): those run whole, which gives the engine's own answer
+                if "Streaming query is not supported" not in err.message and "can't decode" not in err.message:
                     raise
+                if stream is not None:
+                    stream.cancel()
+                    Engine.settled(held.conn)  # what the failed stream left is read off first
                 whole = run_query(held.conn, tagged, fmt, opts.query_params)  # a statement the engine sends whole
                 data = native.blocks(whole.data) if native else whole.data
                 return None, [data] if data else [], whole.summary
-            first = fetch(stream)
             second = fetch(stream) if first is not None else None
             return stream, [c for c in (first, second) if c is not None], stream.summary()
 
@@ -511,8 +517,9 @@ class _BodyReader:
             return None
         if self._decompressor is not None:
             try:
-                raw = self._decompressor.decompress(
-                    raw, None if self._limit is None else self._limit - self._received)
+                # off the event loop: a small body may inflate a great deal before its limit stops it
+                raw = await in_worker(self._decompressor.decompress, raw,
+                                      None if self._limit is None else self._limit - self._received)
             except ClickHouseError:
                 raise
             except Exception as exc:  # corrupt compressed body: a client error, not a crash

@@ -205,3 +205,52 @@ def test_anything_a_client_sends_gets_a_4xx_with_a_clickhouse_code(olap, auth, p
     if response.status_code != 200:
         assert 400 <= response.status_code < 500 and response.headers.get("X-ClickHouse-Exception-Code"), response.text
         assert response.text.startswith("Code: "), response.text
+
+
+@pytest.mark.parametrize("spelling", ["{d/**/:Identifier}", "{/**/d:Identifier}", "{d--x\n:Identifier}",
+                                      "{ d : Identifier }"])
+def test_a_remembered_verdict_is_not_reused_for_another_table(oracle, spelling):
+    sql = f"SELECT * FROM {spelling}.t"
+    assert oracle.query(sql, auth=READER, params={"param_d": "default"}).status_code == 200
+    _reader_refused(oracle, sql, {"param_d": "ops"})
+    _reader_refused(oracle, f"SELECT * FROM {spelling}.secret", {"param_d": "default"})
+    _reader_refused(oracle, f"SELECT * FROM {spelling}.secret", {"param_d": "ops"})
+
+
+def test_a_structure_bound_as_a_string_parameter_is_checked_every_time(oracle):
+    sql = "SELECT * FROM format(JSONEachRow, {s:String}, '{\"x\":1}')"
+    assert oracle.query(sql, auth=READER, params={"param_s": "x UInt8, y String"}).status_code == 200
+    for evil in (f"x UInt8, y String DEFAULT file('{oracle.canary_file}', 'RawBLOB')",
+                 "x UInt8, y String DEFAULT hostName()", "x UInt8, y String DEFAULT getServerSetting('path')"):
+        _reader_refused(oracle, sql, {"param_s": evil})
+    values = "SELECT * FROM values({s:String}, (1, 'a'))"
+    assert oracle.query(values, auth=READER, params={"param_s": "x UInt8, y String"}).status_code == 200
+    _reader_refused(oracle, values, {"param_s": "x UInt8, y String, z String DEFAULT hostName()"})
+
+
+def test_a_compression_bomb_is_refused_without_stalling_anyone(oracle):
+    import brotli
+
+    bomb = brotli.compress(b" " * 2**30, quality=11)  # 1 GiB of blanks in under 2 KB
+    assert len(bomb) < 4096
+    with __import__("concurrent.futures").futures.ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(requests.post, oracle.url, data=bomb, auth=READER, timeout=60,
+                           headers={"Content-Encoding": "br"})
+        oracle.admin_answers_within(5)
+        assert sent.result().status_code == 413
+
+
+@pytest.mark.parametrize("sql", ["SELECT throwIf(1, unhex('ff'))", "SELECT CAST(unhex('fffe41') AS UInt8)",
+                                 "SELECT CAST(unhex('fffe41') AS UInt8) FORMAT JSON", "SELECT 'a\\xff'"])
+def test_an_error_quoting_binary_data_is_a_4xx(oracle, sql):
+    for auth in (READER, ADMIN):
+        response = oracle.query(sql, auth=auth)
+        assert 400 <= response.status_code < 500 or response.status_code == 200, (auth[0], response.text)
+
+
+def test_a_materialized_view_without_to_over_ops_is_refused(oracle):
+    oracle.admin_ok("CREATE MATERIALIZED VIEW IF NOT EXISTS default.mv_ops ENGINE = MergeTree ORDER BY s "
+                    "AS SELECT s FROM ops.secret")
+    oracle.admin_ok("INSERT INTO ops.secret VALUES ('canary-7f3c1b-via-mv')")
+    _reader_refused(oracle, "SELECT * FROM mv_ops", status=403)
+    _reader_refused(oracle, "SELECT * FROM default.mv_ops WHERE 1", status=403)

@@ -140,7 +140,7 @@ def test_an_error_named_at_the_end_of_a_long_message_keeps_its_name():
     ("REQUIRED_PASSWORD", 401), ("AUTHENTICATION_FAILED", 403), ("ACCESS_DENIED", 403), ("SYNTAX_ERROR", 400),
     ("UNKNOWN_TABLE", 404), ("NOT_IMPLEMENTED", 501), ("TIMEOUT_EXCEEDED", 408), ("READONLY", 403),
     ("SETTING_CONSTRAINT_VIOLATION", 400), ("MEMORY_LIMIT_EXCEEDED", 400), ("TOO_MANY_ROWS_OR_BYTES", 400),
-    ("INVALID_TEMPLATE_FORMAT", 400), ("LOGICAL_ERROR", 500), ("CANNOT_OPEN_FILE", 500),
+    ("INVALID_TEMPLATE_FORMAT", 400), ("LOGICAL_ERROR", 500), ("FILE_DOESNT_EXIST", 400),
 ])
 def test_http_statuses_follow_clickhouse_with_client_mistakes_as_4xx(name, status):
     assert ClickHouseError(0, name, "m").http_status == status
