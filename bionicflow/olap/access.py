@@ -239,6 +239,12 @@ class ReadCheck:
         if len(args) == 3:
             self.structure(literal_string(args[1].detail) or "")
 
+    def external_table(self, fmt: str, structure: str) -> None:
+        """A request's external data: read as format() reads it, so checked as format()'s arguments are."""
+        if fmt.lower() not in FORMAT_FUNCTION_FORMATS:
+            raise _denied(f"format {fmt} is not one of the formats external data may come in for read-only users")
+        self.structure(structure)
+
     def structure(self, text: str) -> None:
         """A column structure string: names and types only (the engine would evaluate a DEFAULT or ALIAS)."""
         self.value_dependent = True

@@ -99,10 +99,17 @@ class Frames:
     def __init__(self, factory):
         self._factory = factory
         self._current = factory()
+        self._fed = False  # the current frame has begun
+
+    def finish(self) -> None:
+        """The body ended: a frame begun and not ended means it was cut off (ClickHouse refuses it too)."""
+        if self._fed and not self._current.eof:
+            raise ClickHouseError(271, "CANNOT_DECOMPRESS", "the request body ends inside a compressed frame")
 
     def decompress(self, data: bytes, limit: int | None = None) -> bytes:
         out, total = [], 0
         while data:
+            self._fed = True
             for piece in self._current.pieces(data):
                 total += len(piece)
                 if limit is not None and total > limit:
@@ -111,7 +118,7 @@ class Frames:
             if not self._current.eof:
                 break
             data = self._current.unused_data
-            self._current = self._factory()
+            self._current, self._fed = self._factory(), False
         return b"".join(out)
 
 

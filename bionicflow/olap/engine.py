@@ -26,7 +26,7 @@ from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
 from bionicflow.olap.allowlists import FunctionList, FunctionRow
 from bionicflow.olap.external import ExternalTable
 from bionicflow.olap.pool import ConnectionPool
-from bionicflow.olap.protocol import (PLACEHOLDER, ClickHouseError, RequestOptions, quote_identifier, quote_string,
+from bionicflow.olap.protocol import (ClickHouseError, RequestOptions, placeholders, quote_identifier, quote_string,
                                       register_error_names, without_format)
 
 log = logging.getLogger(__name__)
@@ -94,22 +94,16 @@ class QuerySlots:
 # can change what the statement names, so its value is part of the verdict's key.
 LITERAL_TYPE = re.compile(r"^(Nullable\(|LowCardinality\()*(U?Int\d+|Float\d+|Bool|String|FixedString|UUID|"
                           r"Date|Date32|DateTime|DateTime64|Decimal\d*|Array)\b")
-# A placeholder written plainly: `{name:Type}`, no blank or comment inside (the engine takes
-# `{d/**/:Identifier}` too: such a spelling is not proven literal, so its value is keyed).
-_PLAIN_PLACEHOLDER = re.compile(r"\{(\w+):([A-Za-z][\w(), ']*)\}")
-_QUOTED_TEXT = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"", re.S)
-
-
 @functools.lru_cache(maxsize=4096)
-def _literal_placeholders(sql: str) -> frozenset[str] | None:
-    """The placeholders proven to become literal values only; None when the text has a `{` that is
-    not a plain placeholder (a comment inside one, a second spelling): then nothing is proven."""
-    plain = _PLAIN_PLACEHOLDER.findall(sql)
-    rest = _PLAIN_PLACEHOLDER.sub("", _QUOTED_TEXT.sub("''", sql))
-    if "{" in rest:
-        return None
-    naming = {name for name, typ in plain if not LITERAL_TYPE.match(typ.strip())}
-    return frozenset(name for name, _ in plain) - naming
+def _literal_placeholders(sql: str) -> frozenset[str]:
+    """The placeholders proven to become literal values only: written plainly, every time, with a
+    literal type. A placeholder the lexer cannot read for certain (a comment, a blank or a quote
+    inside it) proves nothing for the whole statement."""
+    found = placeholders(sql)
+    if not found.provable:
+        return frozenset()
+    naming = {name for name, typ in found.plain if not LITERAL_TYPE.match(typ.strip())}
+    return frozenset(name for name, _ in found.plain) - naming
 
 
 UNKNOWN = object()  # nothing remembered for a statement
@@ -132,7 +126,7 @@ class StatementMemory:
     @staticmethod
     def key(sql: str, params: dict[str, str] | None, databases, current_database: str) -> tuple:
         """Every bound value is part of the key but those of placeholders proven to be literals."""
-        literal = _literal_placeholders(sql) or frozenset()
+        literal = _literal_placeholders(sql)
         values = tuple(sorted((n, v) for n, v in (params or {}).items() if n not in literal))
         return sql, values, databases, current_database
 
@@ -261,6 +255,13 @@ class Engine:
         if not check.value_dependent:  # a verdict on a structure string holds for that string only
             self.checked.add(key)
 
+    def check_external(self, conn, tables: list[ExternalTable], databases: frozenset[str]) -> None:
+        """A read-only request's external tables: formats and structures as format() gets them (never remembered)."""
+        check = ReadCheck(databases, "default", lambda db, t: None, lambda text: _explain_ast(conn, text, None),
+                          self.functions)
+        for table in tables:
+            check.external_table(table.format, table.structure)
+
     @staticmethod
     def load_external(conn, table: ExternalTable) -> None:
         """An external table of the request, as a temporary table of its connection."""
@@ -358,12 +359,19 @@ def _analysable(raw: bytes) -> str:
                               "parameters)") from None
 
 
+LOST_ERROR_TEXT = ("the statement failed with an error that quotes bytes which are not UTF-8 (the data sent, "
+                   "most likely): check the data and its format")
+
+
 def engine_error(exc: Exception) -> ClickHouseError:
     """The engine's error as a ClickHouseError; chdb fails to decode a message that quotes non-UTF-8 data
     (`throwIf(1, unhex('ff'))`), which is still the statement's error, not the server's."""
     if isinstance(exc, UnicodeDecodeError):
         return ClickHouseError.from_engine(bytes(exc.object).decode("utf-8", errors="replace"))
-    return ClickHouseError.from_engine(str(exc))
+    text = str(exc)
+    if "codec can't decode" in text:  # chdb lost the engine's message (and its code) decoding it
+        return ClickHouseError(36, "BAD_ARGUMENTS", LOST_ERROR_TEXT)
+    return ClickHouseError.from_engine(text)
 
 
 def _run(conn, sql: str, fmt: str = "TabSeparated", params: dict | None = None):

@@ -28,6 +28,8 @@ class ExternalTable:
     def create(self) -> str:
         # The structure reaches the engine as a string literal that only its column-list parser
         # reads (through format()), never spliced into the DDL: it cannot add a clause or a statement.
+        # It can declare DEFAULT/ALIAS expressions, which the engine evaluates: a read-only user's
+        # structure is checked first, as format()'s is (Engine.check_external).
         return (f"CREATE TEMPORARY TABLE {quote_identifier(self.name)} ENGINE = Memory AS "
                 f"SELECT * FROM format({quote_string(self.format)}, {quote_string(self.structure)}, '')")
 

@@ -405,6 +405,46 @@ def _skip_block_comment(sql: str, start: int) -> int:
     return len(sql)
 
 
+_PLAIN_INSIDE = re.compile(r"^(\w+):([A-Za-z][\w(), ']*)$")
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """The query parameters of a statement as the engine's lexer finds them."""
+
+    plain: tuple[tuple[str, str], ...]  # (name, type) of each `{name:Type}` written plainly
+    provable: bool  # False: a placeholder holds a blank, a comment or a quote, so its name cannot be read for certain
+
+
+def placeholders(sql: str) -> Placeholders:
+    """Every ``{…}`` outside strings, comments and heredocs, walked as ``statement_count`` walks the text."""
+    plain, provable, i, n = [], True, 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"`":
+            i = _skip_quoted_text(sql, i)
+        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+        elif ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
+            end = sql.find(heredoc.group(0), heredoc.end())
+            i = n if end < 0 else end + len(heredoc.group(0))
+        elif ch == "{":
+            end = sql.find("}", i)
+            inside = _PLAIN_INSIDE.match(sql[i + 1 : end]) if end > 0 else None
+            if inside is None or "'" in inside.group(2):
+                provable = False  # `{d/**/:T}`, `{ d : T }`, `{d:T` …: the engine reads it, we do not for certain
+                i = n if end < 0 else end + 1
+            else:
+                plain.append((inside.group(1), inside.group(2)))
+                i = end + 1
+        else:
+            i += 1
+    return Placeholders(tuple(plain), provable)
+
+
 _LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
 
 

@@ -33,7 +33,7 @@ from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_comp
                                     response_encoder)
 from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import (STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult, ResultStream,
+from bionicflow.olap.engine import (LOST_ERROR_TEXT, STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult, ResultStream,
                                     StreamingInsert, progress_header, run_query, summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.pool import Lease
@@ -234,6 +234,8 @@ class OlapApp:
             if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
                     and params.get("wait_end_of_query") not in ("1", "true"):
                 return await self._streamed(request, scope, held, sql, fmt, opts, headers, native)
+            if external and user.readonly:
+                await in_worker(self.engine.check_external, conn, external, user.databases)
             for table in external:  # temporary tables of this connection: it is not handed on afterwards
                 await in_worker(self.engine.load_external, conn, table)
             result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
@@ -345,7 +347,7 @@ class OlapApp:
             except ClickHouseError as err:
                 # chdb streams refuse some statements, and lose an error whose text is not UTF-8
                 # (its code with it): those run whole, which gives the engine's own answer
-                if "Streaming query is not supported" not in err.message and "can't decode" not in err.message:
+                if "Streaming query is not supported" not in err.message and err.message != LOST_ERROR_TEXT:
                     raise
                 if stream is not None:
                     stream.cancel()

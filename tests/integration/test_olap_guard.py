@@ -254,3 +254,42 @@ def test_a_materialized_view_without_to_over_ops_is_refused(oracle):
     oracle.admin_ok("INSERT INTO ops.secret VALUES ('canary-7f3c1b-via-mv')")
     _reader_refused(oracle, "SELECT * FROM mv_ops", status=403)
     _reader_refused(oracle, "SELECT * FROM default.mv_ops WHERE 1", status=403)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT {db:String} AS a, {t:String} AS b /* ' */, * FROM {db/**/:Identifier}.{t/**/:Identifier} /* ' */",
+    "SELECT {db:String} AS a, {t:String} AS b -- '\n, * FROM {db/**/:Identifier}.{t/**/:Identifier} -- '\n",
+    "SELECT {db:String} AS a, {t:String} AS b, * FROM {db:Identifier}.{t:Identifier}",
+    "SELECT $$ ' $$ AS a, {db:String}, {t:String}, * FROM {db/**/:Identifier}.{t/**/:Identifier}",
+])
+def test_a_name_bound_twice_cannot_borrow_a_literal_verdict(oracle, sql):
+    assert oracle.query(sql, auth=READER, params={"param_db": "default", "param_t": "t"}).status_code == 200
+    _reader_refused(oracle, sql, {"param_db": "ops", "param_t": "secret"})
+    _reader_refused(oracle, sql, {"param_db": "system", "param_t": "processes"})
+
+
+@pytest.mark.parametrize("structure", [
+    "x UInt8, y String DEFAULT file('{canary}', 'RawBLOB')", "x UInt8, y String DEFAULT hostName()",
+    "x UInt8, y String MATERIALIZED getServerSetting('path')", "x UInt8, y String ALIAS 'a'",
+])
+def test_external_data_structures_are_checked_like_format_arguments(oracle, structure):
+    files = {"ext": ("ext.json", b'{"x":1}\n', "application/octet-stream")}
+    params = {"query": "SELECT * FROM ext", "ext_structure": structure.format(canary=oracle.canary_file),
+              "ext_format": "JSONEachRow"}
+    response = requests.post(oracle.url, params=params, files=files, auth=READER, timeout=30)
+    assert response.status_code == 403 and not oracle.leaked(response.text), response.text
+    plain = requests.post(oracle.url, files=files, auth=READER, timeout=30,
+                          params={**params, "ext_structure": "x UInt8"})
+    assert plain.status_code == 200 and plain.text.strip() == "1", plain.text
+
+
+def test_bad_external_data_and_cut_bodies_are_4xx(oracle):
+    files = {"ext": ("ext.tsv", b"\x8b\n", "application/octet-stream")}
+    bad = requests.post(oracle.url, params={"query": "SELECT * FROM ext", "ext_structure": "x UInt8"}, files=files,
+                        auth=READER, timeout=30)
+    assert 400 <= bad.status_code < 500, bad.text
+    import gzip
+
+    cut = requests.post(oracle.url, data=gzip.compress(b"SELECT 1")[:-6], auth=READER, timeout=30,
+                        headers={"Content-Encoding": "gzip"})
+    assert cut.status_code == 400 and cut.headers["X-ClickHouse-Exception-Code"] == "271", cut.text

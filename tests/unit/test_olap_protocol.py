@@ -164,3 +164,19 @@ def test_every_error_the_server_raises_pairs_the_engines_code_with_its_name():
     finally:
         conn.close()
     assert not wrong, f"codes that the engine names otherwise: {sorted(wrong)}"
+
+
+@pytest.mark.parametrize("sql, plain, provable", [
+    ("SELECT {u:String}, {n:UInt64}", (("u", "String"), ("n", "UInt64")), True),
+    ("SELECT '{x:Identifier}', `{y:Identifier}`, {u:String} -- {z:Identifier}\n", (("u", "String"),), True),
+    ("SELECT * FROM {d/**/:Identifier}.t", (), False),
+    ("SELECT {d:String} /* ' */, * FROM {d/**/:Identifier} /* ' */", (("d", "String"),), False),
+    ("SELECT { d : Identifier }", (), False),
+    ("SELECT $$ {d:Identifier} $$, {u:DateTime64(6, 'UTC')}", (), False),
+    ("SELECT {t:Array(String)}", (("t", "Array(String)"),), True),
+])
+def test_placeholders_are_found_as_the_lexer_finds_them(sql, plain, provable):
+    from bionicflow.olap.protocol import placeholders
+
+    found = placeholders(sql)
+    assert (found.plain, found.provable) == (plain, provable)
