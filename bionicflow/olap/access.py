@@ -64,7 +64,10 @@ _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\""
 # Engines whose rows live in the table itself (reading them reaches nothing else).
 _LOCAL_ENGINE = re.compile(r"^(\w*MergeTree|Memory|Log|TinyLog|StripeLog|Null|Set|Join)$")
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MV_TARGET = re.compile(r"^CREATE MATERIALIZED VIEW \S+ TO (\S+)")
+# The `TO` table of a materialized view, in the engine's own rendering of it: after the name and
+# a REFRESH clause (`REFRESH EVERY 1 HOUR [APPEND] TO db.t`), before the column list or AS.
+_MV_TARGET = re.compile(r"^CREATE MATERIALIZED VIEW \S+ (?:REFRESH [^(]*?)?TO ((?:`[^`]+`|\w+)(?:\.(?:`[^`]+`|\w+))?)")
+_MV_HEADER_TO = re.compile(r"\bTO\b")
 _SHOW_FORMS = re.compile(r"^SHOW (DATABASES|(?:FULL )?(?:TEMPORARY )?TABLES|FUNCTIONS|ENGINES)\b")
 _SHOW_COLUMNS = re.compile(r"^SHOW (?:EXTENDED )?(?:FULL )?(?:COLUMNS|INDEXES|INDEX|KEYS) FROM (\S+)(?: FROM (\S+))?")
 _FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$")
@@ -298,6 +301,8 @@ class ReadCheck:
             target = _MV_TARGET.match(info.create_table_query)
             if target:
                 self.table(*_split_name(target.group(1).replace("`", ""), database))
+            elif _MV_HEADER_TO.search(info.create_table_query.split(" AS ", 1)[0].split("(", 1)[0]):
+                raise _cannot_analyse(f"cannot tell where {qualified} writes")
             # the rows (its inner table's, without TO) are what its SELECT made of its sources:
             # a view over `ops` keeps `ops` rows, so its query is checked as a plain view's is
             inner = ReadCheck(self.databases, database, self.catalogue, self.parse, self.functions, self._views_seen)

@@ -161,6 +161,8 @@ class Engine:
         self.slots = QuerySlots(max_concurrent, slot_wait_seconds)
         self.checked = StatementMemory()
         self.described = StatementMemory()
+        self.generation = 0  # bumped by every statement that may change the catalogue
+        self._generation_lock = threading.Lock()
         self.pool = ConnectionPool(self.open, lambda conn, sql: _run(conn, sql))
         # The first connection creates the directory layout; keep one open for the
         # server's lifetime so the engine stays loaded between requests.
@@ -237,6 +239,7 @@ class Engine:
         key = self.checked.key(sql, params, databases, current_database)
         if key in self.checked:
             return
+        generation = self.generation  # a DDL during the check makes its verdict stale: not remembered
         # The engine's parser says whether the text is one statement (a second one is refused
         # here, before EXPLAIN, which would run it) and gives the normalised text of SHOW forms.
         # (a literal, not a bound parameter: bound values are read in the escaped format, where a
@@ -253,7 +256,9 @@ class Engine:
                           self.functions)
         check.statement(_explain_ast(conn, sql, params), normalized.strip())
         if not check.value_dependent:  # a verdict on a structure string holds for that string only
-            self.checked.add(key)
+            with self._generation_lock:
+                if generation == self.generation:
+                    self.checked.add(key)
 
     def check_external(self, conn, tables: list[ExternalTable], databases: frozenset[str]) -> None:
         """A read-only request's external tables: formats and structures as format() gets them (never remembered)."""
@@ -298,8 +303,10 @@ class Engine:
 
     def catalogue_changed(self) -> None:
         """A DDL statement ran: views may read other tables now, so verdicts and result types are made anew."""
-        self.checked.clear()
-        self.described.clear()
+        with self._generation_lock:
+            self.generation += 1
+            self.checked.clear()
+            self.described.clear()
 
     def kill(self, tag: str) -> None:
         """Cancel the running statement whose text starts with ``tag`` (a server-made comment)."""

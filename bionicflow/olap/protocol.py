@@ -445,13 +445,22 @@ def placeholders(sql: str) -> Placeholders:
     return Placeholders(tuple(plain), provable)
 
 
-_LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.S)
-
-
 def first_keyword(sql: str) -> str:
-    """The statement's first word, upper-cased, past blanks, comments and opening parentheses."""
-    rest = sql[_LEADING_NOISE.match(sql).end():]
-    word = re.match(r"[A-Za-z]+", rest)
+    """The statement's first word, upper-cased, past blanks, a byte-order mark, comments (nested ones,
+    `--` and `#` too, as the engine's lexer takes them) and opening parentheses; "" when it cannot tell."""
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch.isspace() or ch in "(\ufeff":
+            i += 1
+        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif sql.startswith("/*", i):
+            i = _skip_block_comment(sql, i)
+        else:
+            break
+    word = re.match(r"[A-Za-z]+", sql[i:])
     return word.group(0).upper() if word else ""
 
 

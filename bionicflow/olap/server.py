@@ -75,10 +75,12 @@ READER_MAX_QUERY_BYTES = 1024 * 1024
 # Statements that only read: cancelled when their client goes away (ClickHouse's
 # cancel_http_readonly_queries_on_client_close, here always on).
 READ_KINDS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN"})
-# Statements after which a view may read other tables: cached read-only verdicts are dropped.
+# Statements that never change what a view or table is: after any other one (a DDL, a statement
+# whose first word cannot be told) the remembered read-only verdicts are dropped.
+CATALOGUE_KEEPING_KINDS = READ_KINDS | {"INSERT", "DELETE", "UPDATE", "SET", "USE", "SYSTEM", "OPTIMIZE", "KILL",
+                                        "TRUNCATE", "CHECK", "BEGIN", "COMMIT", "ROLLBACK"}
 # Statements whose effect a session keeps (everything else leaves the session as it found it).
 SESSION_STATE_KINDS = frozenset({"SET", "USE"})
-DDL_KINDS = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "ATTACH", "DETACH", "EXCHANGE", "REPLACE", "UNDROP"})
 # Request headers clients send instead of URL parameters (the JDBC driver does).
 _QUERY_ID = re.compile(r"^[\x20-\x7e]{1,256}$")
 # "Maybe you meant ops.secret?": the engine's guess at a name, from every database.
@@ -222,6 +224,7 @@ class OlapApp:
                 summary = await self._stream_insert(conn, head, first_data, body)
                 held.reusable = True  # a streamed INSERT changes no setting of the connection
                 return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
+            generation = self.engine.generation  # a DDL from now until the statement starts makes the verdict stale
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,
                                                               opts.database or "default"):
                 await in_worker(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
@@ -233,18 +236,23 @@ class OlapApp:
             native = await self._native_for_client(conn, params, fmt, kind, sql, opts)
             if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
                     and params.get("wait_end_of_query") not in ("1", "true"):
-                return await self._streamed(request, scope, held, sql, fmt, opts, headers, native)
+                return await self._streamed(request, scope, held, sql, fmt, opts, headers, native,
+                                            lambda: user.readonly and self.engine.generation != generation)
             if external and user.readonly:
                 await in_worker(self.engine.check_external, conn, external, user.databases)
-            for table in external:  # temporary tables of this connection: it is not handed on afterwards
-                await in_worker(self.engine.load_external, conn, table)
-            result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
-                                         sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS)
-            if kind in DDL_KINDS:
-                self.engine.catalogue_changed()
+            try:
+                for table in external:  # temporary tables of this connection: it is not handed on afterwards
+                    await in_worker(self.engine.load_external, conn, table)
+                result = await self._watched(request, lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
+                                             sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS)
+            finally:
+                if kind not in CATALOGUE_KEEPING_KINDS:  # it may have changed the catalogue, even failing
+                    self.engine.catalogue_changed()  # half-way (a RENAME of three tables that stops at the third)
+                for table in external if params.get("session_id") else ():
+                    await in_worker(self.engine.drop_external, conn, table)  # a session keeps its connection
+            if user.readonly and self.engine.generation != generation:
+                raise _catalogue_moved()
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
-            for table in external if params.get("session_id") else ():
-                await in_worker(self.engine.drop_external, conn, table)  # a session keeps its connection
         if native is not None:
             result = QueryResult(native.blocks(result.data), result.summary)
         if opts.compress:
@@ -331,7 +339,7 @@ class OlapApp:
         return out
 
     async def _streamed(self, request: Request, scope: contextlib.AsyncExitStack, held: "_Held", sql: str, fmt: str,
-                        opts, headers: dict, native: NativeForRevision | None) -> Response:
+                        opts, headers: dict, native: NativeForRevision | None, stale=lambda: False) -> Response:
         """Send the result as the engine makes it; a failure after the first byte is ClickHouse's in-stream exception."""
         encoder = response_encoder(request.headers.get("accept-encoding", ""),
                                    opts.settings.get("enable_http_compression") == "1",
@@ -363,6 +371,10 @@ class OlapApp:
             return native.blocks(chunk, stream.chunk_rows) if native and chunk is not None else chunk
 
         stream, head, summary = await self._watched(request, start, sql, cancel_on_disconnect=True)
+        if stale():  # the catalogue changed between the check and the start: nothing of it is sent
+            if stream is not None:
+                await run_in_threadpool(stream.cancel)
+            raise _catalogue_moved()
         if stream is None or len(head) < 2:
             held.reusable = True
             data = b"".join(encoder.chunk(c) for c in head) + encoder.finish()
@@ -546,6 +558,11 @@ class _BodyReader:
             chunk = await self._next()
             if chunk:
                 yield chunk
+
+
+def _catalogue_moved() -> ClickHouseError:
+    return ClickHouseError(394, "QUERY_WAS_CANCELLED", "a table or view changed while the statement was checked "
+                                                       "and started: nothing was sent; send it again")
 
 
 def _too_large(limit: int) -> ClickHouseError:

@@ -293,3 +293,39 @@ def test_bad_external_data_and_cut_bodies_are_4xx(oracle):
     cut = requests.post(oracle.url, data=gzip.compress(b"SELECT 1")[:-6], auth=READER, timeout=30,
                         headers={"Content-Encoding": "gzip"})
     assert cut.status_code == 400 and cut.headers["X-ClickHouse-Exception-Code"] == "271", cut.text
+
+
+def test_a_refreshable_view_writing_into_ops_is_refused(oracle):
+    oracle.admin_ok("CREATE TABLE IF NOT EXISTS ops.copy (s String) ENGINE = MergeTree ORDER BY s")
+    oracle.admin_ok("INSERT INTO ops.copy SELECT s FROM ops.secret")
+    oracle.admin_ok("CREATE MATERIALIZED VIEW IF NOT EXISTS default.rmv REFRESH EVERY 1 HOUR APPEND TO ops.copy "
+                    "AS SELECT 'x' AS s FROM default.t LIMIT 0")
+    _reader_refused(oracle, "SELECT * FROM default.rmv", status=403)
+
+
+@pytest.mark.parametrize("prefix", ["# nightly refresh\n", "/* a /* nested */ comment */ ", "\ufeff",
+                                    "-- a comment\n", " \n\t", ""])
+def test_every_way_of_writing_a_ddl_drops_the_remembered_verdicts(oracle, prefix):
+    view = f"default.v_{abs(hash(prefix)) % 10_000}"
+    oracle.admin_ok(f"CREATE OR REPLACE VIEW {view} AS SELECT toString(x) AS s FROM default.t")
+    assert oracle.query(f"SELECT * FROM {view}", auth=READER).status_code == 200  # a verdict remembered
+    oracle.admin_ok(f"{prefix}CREATE OR REPLACE VIEW {view} AS SELECT s FROM ops.secret")
+    _reader_refused(oracle, f"SELECT * FROM {view}", status=403)
+
+
+def test_a_ddl_that_fails_half_way_drops_the_remembered_verdicts(oracle):
+    oracle.admin_ok("CREATE OR REPLACE VIEW debezium.r AS SELECT toString(x) AS s FROM default.t")
+    oracle.admin_ok("CREATE OR REPLACE VIEW debezium.r_ops AS SELECT s FROM ops.secret")
+    assert oracle.query("SELECT * FROM debezium.r", auth=READER).status_code == 200
+    failed = oracle.query("RENAME TABLE debezium.r TO debezium.r_old, debezium.r_ops TO debezium.r, "
+                          "debezium.nonexistent TO debezium.zz")
+    assert failed.status_code == 404
+    _reader_refused(oracle, "SELECT * FROM debezium.r", status=403)
+
+
+def test_a_failed_statement_leaves_no_external_table_in_the_session(oracle):
+    files = {"tmp": ("tmp.tsv", b"1\n2\n", "application/octet-stream")}
+    params = {"session_id": "ext-left", "query": "SELECT throwIf(x = 2) FROM tmp", "tmp_structure": "x UInt8"}
+    assert requests.post(oracle.url, params=params, files=files, auth=READER, timeout=30).status_code == 400
+    after = oracle.query("SELECT * FROM tmp", auth=READER, params={"session_id": "ext-left"})
+    assert after.status_code >= 400, after.text

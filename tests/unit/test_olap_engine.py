@@ -98,3 +98,29 @@ def test_an_error_after_the_first_bytes_is_clickhouses_in_stream_block():
     block = in_stream_exception("abc123", "Code: 395. DB::Exception: boom. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)\n")
     assert block.startswith(b"\r\n__exception__\r\nabc123\r\nCode: 395.")
     assert block.endswith(b" abc123\r\n__exception__\r\n")
+
+
+def test_a_verdict_reached_while_the_catalogue_changed_is_not_remembered(monkeypatch):
+    import threading
+
+    import chdb
+
+    from bionicflow.olap import engine as engine_module
+
+    conn = chdb.connect(":memory:")
+    conn.query("CREATE TABLE IF NOT EXISTS default.guarded (x UInt8) ENGINE = Memory")
+    engine = engine_module.Engine.__new__(engine_module.Engine)  # the checker's state only: no data directory
+    engine.checked, engine.generation, engine._generation_lock = engine_module.StatementMemory(), 0, threading.Lock()
+    engine.described, engine.functions = engine_module.StatementMemory(), engine_module._function_list(conn)
+    real, sql, allowed = engine_module._table_info, "SELECT * FROM default.guarded", frozenset({"default"})
+
+    def changing(*args):  # an admin's DDL lands while the reader's statement is being checked
+        engine.catalogue_changed()
+        return real(*args)
+
+    monkeypatch.setattr(engine_module, "_table_info", changing)
+    engine.check_readonly_query(conn, sql, None, allowed, "default")
+    assert not engine.passed_check(sql, None, allowed, "default")
+    monkeypatch.setattr(engine_module, "_table_info", real)
+    engine.check_readonly_query(conn, sql, None, allowed, "default")
+    assert engine.passed_check(sql, None, allowed, "default")
