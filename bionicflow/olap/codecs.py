@@ -27,30 +27,8 @@ class BodyTooLarge(ClickHouseError):
         super().__init__(229, "QUERY_IS_TOO_LARGE", f"the request body is over {limit} bytes for this user")
 
 
-class _Zlib:
-    """zlib's decompressor, giving its output a piece at a time (a bomb never lands in memory whole)."""
-
-    def __init__(self, wbits: int):
-        self._inner = zlib.decompressobj(wbits=wbits)
-
-    @property
-    def eof(self) -> bool:
-        return self._inner.eof
-
-    @property
-    def unused_data(self) -> bytes:
-        return self._inner.unused_data
-
-    def pieces(self, data: bytes):
-        while True:
-            yield self._inner.decompress(data, PIECE_BYTES)
-            data = self._inner.unconsumed_tail
-            if not data:
-                return
-
-
-class _Bounded:
-    """An lz4/zstd frame decompressor (``max_length`` and ``needs_input``), a piece at a time."""
+class _Pieces:
+    """A frame decompressor (zlib's, lz4's or zstd's: ``eof``, ``unused_data``) whose output comes a piece at a time."""
 
     def __init__(self, inner):
         self._inner = inner
@@ -62,6 +40,24 @@ class _Bounded:
     @property
     def unused_data(self) -> bytes:
         return self._inner.unused_data
+
+
+class _Zlib(_Pieces):
+    """zlib's decompressor, giving its output a piece at a time (a bomb never lands in memory whole)."""
+
+    def __init__(self, wbits: int):
+        super().__init__(zlib.decompressobj(wbits=wbits))
+
+    def pieces(self, data: bytes):
+        while True:
+            yield self._inner.decompress(data, PIECE_BYTES)
+            data = self._inner.unconsumed_tail
+            if not data:
+                return
+
+
+class _Bounded(_Pieces):
+    """An lz4/zstd frame decompressor (``max_length`` and ``needs_input``), a piece at a time."""
 
     def pieces(self, data: bytes):
         yield self._inner.decompress(data, PIECE_BYTES)

@@ -356,23 +356,33 @@ def statement_count(sql: str) -> int:
         return 1 if sql.strip() else 0
     count, pending, i, n = 0, False, 0, len(sql)
     while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            i, pending = _skip_quoted_text(sql, i), True
-        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            i = _skip_block_comment(sql, i)
-        elif ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
-            end = sql.find(heredoc.group(0), heredoc.end())
-            i, pending = (n if end < 0 else end + len(heredoc.group(0))), True
-        elif ch == ";":
+        skipped = _skip_non_code(sql, i)
+        if skipped is not None:
+            i, literal = skipped
+            pending = pending or literal
+        elif sql[i] == ";":
             count, pending, i = count + (1 if pending else 0), False, i + 1
         else:
-            pending = pending or not ch.isspace()
+            pending = pending or not sql[i].isspace()
             i += 1
     return count + (1 if pending else 0)
+
+
+def _skip_non_code(sql: str, i: int) -> tuple[int, bool] | None:
+    """Past the string, comment or heredoc starting at ``i`` as the engine's lexer reads them:
+    (where it ends, whether it was a literal); None when none starts there."""
+    ch = sql[i]
+    if ch in "'\"`":
+        return _skip_quoted_text(sql, i), True
+    if sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
+        end = sql.find("\n", i)
+        return (len(sql) if end < 0 else end + 1), False
+    if sql.startswith("/*", i):
+        return _skip_block_comment(sql, i), False
+    if ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
+        end = sql.find(heredoc.group(0), heredoc.end())
+        return (len(sql) if end < 0 else end + len(heredoc.group(0))), True
+    return None
 
 
 def _skip_quoted_text(sql: str, start: int) -> int:
@@ -420,18 +430,10 @@ def placeholders(sql: str) -> Placeholders:
     """Every ``{…}`` outside strings, comments and heredocs, walked as ``statement_count`` walks the text."""
     plain, provable, i, n = [], True, 0, len(sql)
     while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            i = _skip_quoted_text(sql, i)
-        elif sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            i = _skip_block_comment(sql, i)
-        elif ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
-            end = sql.find(heredoc.group(0), heredoc.end())
-            i = n if end < 0 else end + len(heredoc.group(0))
-        elif ch == "{":
+        skipped = _skip_non_code(sql, i)
+        if skipped is not None:
+            i = skipped[0]
+        elif sql[i] == "{":
             end = sql.find("}", i)
             inside = _PLAIN_INSIDE.match(sql[i + 1 : end]) if end > 0 else None
             if inside is None or "'" in inside.group(2):
