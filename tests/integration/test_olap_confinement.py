@@ -31,10 +31,15 @@ def test_the_checker_is_really_off_in_this_build(unguarded):
 
 @pytest.mark.parametrize("auth", [READER, ADMIN])
 @pytest.mark.parametrize("target", ["secret", "outside", "/proc/self/environ", "/proc/1/environ", "/etc/shadow",
-                                    "/root/.bash_history"])
+                                    "home"])
 def test_files_outside_the_olap_directory_cannot_be_read(unguarded, auth, target):
-    path = {"secret": unguarded.canary_file, "outside": unguarded.root / "outside.txt"}.get(target, target)
-    response = unguarded.query(f"SELECT * FROM file('{path}', 'RawBLOB')", auth=auth)
+    home = Path.home() / ".bionicflow-home-canary"  # a file in the home of the user who runs the tests
+    home.write_text("canary-7f3c1b\n")
+    path = {"secret": unguarded.canary_file, "outside": unguarded.root / "outside.txt", "home": home}.get(target, target)
+    try:
+        response = unguarded.query(f"SELECT * FROM file('{path}', 'RawBLOB')", auth=auth)
+    finally:
+        home.unlink(missing_ok=True)
     assert response.status_code != 200 and not unguarded.leaked(response.text)
     assert "BIONICFLOW" not in response.text and "root:" not in response.text
 
