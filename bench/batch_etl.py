@@ -25,7 +25,7 @@ import psycopg2
 
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
 from bionicflow.kernel.tables import TABLES
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
 from bionicflow.etl.load import full_refresh
 from bionicflow.kernel.sources import PgSource

@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 
 from bench.batch_etl import olap, pg, sources
 from bench.common import bench_env, bionicflow, machine
-from bionicflow.airflow_api import AirflowClient
-from bionicflow.config import Settings
+from bionicflow.kernel.airflow_api import AirflowClient
+from bionicflow.kernel.config import Settings
 
 MARK = "freshness"
 WRITE_SQL = (

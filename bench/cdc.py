@@ -25,7 +25,7 @@ import psycopg2
 
 from bench.common import bench_stack, bionicflow, fresh_stack, machine
 from bionicflow.cdc.connectors import load_connectors
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 USERS_SQL = """INSERT INTO users (name, email, age, gender, country, address, phone, registered_at)
 SELECT 'user ' || g, 'user' || g || '@example.org', 18 + g %% 70, (ARRAY['f','m','x'])[1 + g %% 3],

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from bench.batch_etl import pg, sources
 from bench.common import bench_env
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import time
 from datetime import datetime
 
 from bench.common import bench_stack, fresh_stack, machine
-from bionicflow.airflow_api import AirflowClient
-from bionicflow.config import Settings
+from bionicflow.kernel.airflow_api import AirflowClient
+from bionicflow.kernel.config import Settings
 
 DAG = "demo_data"
 EMPTY = {"users": 0, "events": 0, "updates": 0, "deletes": 0}

@@ -17,7 +17,7 @@ import statistics
 
 from bench.batch_etl import pg, sources
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
 
 

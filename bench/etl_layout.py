@@ -19,7 +19,7 @@ from dataclasses import replace
 from bench.batch_etl import olap, pg, settle, sources
 from bench.common import bench_stack, print_variants, variant_arguments
 from bionicflow.kernel.tables import TELEMETRY_EVENTS as TABLE
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.kernel.sources import LOAD_SETTINGS, source_params, source_select
 from bionicflow.etl.schema import default_table_ddl
 

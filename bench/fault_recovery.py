@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import machine
-from bionicflow.config import project_root
+from bionicflow.kernel.config import project_root
 
 # The durations each scenario records (seconds), in the order they are shown.
 DURATIONS = ("restart_s", "recovery_to_lag_under_5s", "stall_visible_after_s", "recovery_after_release_s",

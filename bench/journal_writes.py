@@ -19,7 +19,7 @@ import time
 
 from bench.batch_etl import pg, sources
 from bench.common import bench_stack, machine
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.kernel.tables import TELEMETRY_EVENTS
 
 TRIGGERS = ("bionicflow_journal_insert", "bionicflow_journal_update", "bionicflow_journal_delete")

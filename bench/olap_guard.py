@@ -34,7 +34,7 @@ from bench.common import machine
 from bench.olap_point_reads import fill, server_caller
 from bench.olap_throughput import free_port
 from bench.reports_latency import percentiles, run_load
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 OFF = str(Path(__file__).with_name("olap_guard_off.py"))
 HEAVY = "SELECT count() FROM numbers_mt(100000000000) WHERE cityHash64(number) = 0"

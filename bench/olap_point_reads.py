@@ -34,7 +34,7 @@ import clickhouse_connect
 from bench.common import machine
 from bench.olap_throughput import free_port, start_server
 from bench.reports_latency import run_load
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.tables import TELEMETRY_EVENTS
 

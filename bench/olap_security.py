@@ -21,7 +21,7 @@ import clickhouse_connect
 
 from bench.common import machine
 from bench.olap_throughput import free_port, start_server
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.olap.engine import Engine
 
 SETUP = (

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bench.common import machine, timed
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 DDL = "CREATE TABLE {t} (id UInt64, name String, amplitude Float64, ts DateTime64(6)) ENGINE = MergeTree ORDER BY id"
 

@@ -21,7 +21,7 @@ import time
 
 from bench.batch_etl import olap, pg, sources
 from bench.common import bench_env, machine
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 EVENTS_SQL = """INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,
        signal_duration, signal_amplitude, created_ts)

@@ -48,11 +48,12 @@ import requests
 from bench.batch_etl import olap, sources
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments
 from bionicflow.cdc import schema as cdc_schema
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
 from bionicflow.etl import schema as etl_schema
 from bionicflow.etl.load import full_refresh
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel import snapshot_marks
+from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports.auth import issue_dev_token
 from bionicflow.stack.proctree import stack_processes
 
@@ -261,14 +262,14 @@ def prepare_snapshots(s: Settings, stale_users: list[str]) -> dict:
     """Build every user's snapshot in both schemas (timed), then mark `stale_users` stale as a change would."""
     client = olap(s)
     built = {}
-    for schema in report_snapshots.SCHEMAS:
-        for statement in report_snapshots.render(schema):  # a stack kept from before snapshots existed
+    for schema in snapshot_marks.SCHEMAS:
+        for statement in snapshot_marks.render(schema):  # a stack kept from before snapshots existed
             client.command(statement)
         started = time.perf_counter()
         rows = report_snapshots.refresh(client, schema, settle_seconds=0, everyone=True)
         built[schema] = {"users": rows, "seconds": round(time.perf_counter() - started, 1)}
         for start in range(0, len(stale_users), 250):  # bound parameters travel in the URL: keep it short
-            client.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
+            client.command(snapshot_marks.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
                            parameters={"u": stale_users[start:start + 250]})
         # the marks' small parts merged, as background merges leave a table between changes (a report
         # reads a granule from every part: measuring them unmerged measures the burst of marks above)
@@ -280,7 +281,7 @@ def prepare_snapshots(s: Settings, stale_users: list[str]) -> dict:
 def check_report_sources(s: Settings, period: dict, current: str, stale: str) -> None:
     """Each path reads what its name says: a snapshot for a current user, the tables for a stale one."""
     token = issue_dev_token(s, "analyst", ttl_seconds=600)
-    for schema in report_snapshots.SCHEMAS:
+    for schema in snapshot_marks.SCHEMAS:
         for user, expected in ((current, "snapshot"), (stale, "tables")):
             got = requests.get(f"http://{s.host}:{s.reports_api_port}/reports", timeout=60,
                                params={"schema": schema, "user_uuid": user, **period},

@@ -26,7 +26,7 @@ import requests
 
 from bench.batch_etl import pg, sources
 from bench.common import bench_stack, machine
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports.auth import issue_dev_token
 
 PG_TELEMETRY = (

@@ -14,8 +14,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bionicflow.config import get_settings
-from bionicflow.errors import BionicflowError, ConfigurationError
+from bionicflow.kernel.config import get_settings
+from bionicflow.kernel.errors import BionicflowError, ConfigurationError
 from bionicflow.stack import launcher, proctree
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
@@ -81,7 +81,7 @@ def up() -> None:
 
 def _bootstrap_once(settings, reporter) -> None:
     """A fresh stack's first start: unpause the DAGs and run cdc_bootstrap (the stack itself knows no DAG)."""
-    from bionicflow.demo.main_job import bootstrap_once
+    from bionicflow.platform.first_start import bootstrap_once
 
     try:
         bootstrap_once(settings, lambda msg: reporter.update("cdc_bootstrap", msg))
@@ -289,38 +289,28 @@ app.add_typer(cdc_app, name="cdc")
 
 @cdc_app.command("bootstrap")
 def cdc_bootstrap(
-    timeout: float = typer.Option(180, help="Seconds to wait for the connectors to run."),
+    timeout: float = typer.Option(300, help="Seconds to wait for the connectors to run."),
     initial_load: str = typer.Option(
         None, "--initial-load", metavar="debezium|olap",
         help="How existing rows reach `debezium` when a connector is created: Debezium's snapshot (default), or "
              "ClickHouse copying the tables while the connector streams (fast). Default: BIONICFLOW_CDC_INITIAL_LOAD."),
 ) -> None:
-    """Create the `debezium` schema and register (or update) both connectors, then wait until they run."""
-    from bionicflow.bootstrap import bootstrap
-    from bionicflow.cdc.connectors import KafkaConnectClient
-    from bionicflow.cdc.initial_load import COPY_TIMEOUT, check_mode
-    from bionicflow.kernel.olap import olap_client
-    from bionicflow.kernel.sources import reader_sources
+    """Create the ClickHouse schemas, register (or update) both connectors, wait until they run: the DAG's steps."""
+    from bionicflow.platform.bootstrap import STEPS, from_settings, run_all
 
     settings = get_settings()
-    initial = initial_load or settings.cdc_initial_load
+    bootstrap = from_settings(settings, initial=initial_load, connector_wait=timeout)
+    bootstrap.warn = lambda line: err.print(Text.assemble(("warning: ", "yellow"), line), highlight=False)
+    err.print(f"steps: {', '.join(s.name for s in STEPS)}")
     try:
-        check_mode(initial)  # before anything connects
-        result = bootstrap(
-            olap_client(settings, send_receive_timeout=COPY_TIMEOUT),
-            KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
-            kafka_bootstrap=f"{settings.host}:{settings.kafka_port}", timeout=timeout,
-            initial=initial, sources=reader_sources(settings),
-        )
+        result = run_all(bootstrap)
     except BionicflowError as exc:
         _fail(exc)
     err.print(f"schema: {result.statements} statements; connectors changed: {', '.join(result.changed_connectors) or 'none'}")
     for name, status in result.connectors.items():
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
     for copied in result.copied:
-        err.print(f"  initial load of debezium.{copied.table}: {copied.rows:,} rows in {copied.seconds:.1f}s")
-    for warning in result.warnings:
-        err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+        err.print(f"  initial load of debezium.{copied['table']}: {copied['rows']:,} rows in {copied['seconds']:.1f}s")
 
 
 @cdc_app.command("apply-truncations")

@@ -22,7 +22,7 @@ def live_cdc_health(olap) -> list[dict]:
     """Per table: connector state, lag, unread messages, retained WAL and dead letters, measured now."""
     from bionicflow.cdc.connectors import ConnectError
     from bionicflow.cdc.monitor import table_health
-    from bionicflow.config import Settings
+    from bionicflow.kernel.config import Settings
     from bionicflow_airflow.kafka_connect_hook import KafkaConnectHook
 
     hook = KafkaConnectHook()
@@ -43,17 +43,7 @@ def source_drift(olap) -> list[str]:
     """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    from bionicflow.cdc.evolve import extended
-    from bionicflow.etl.evolve import default_added
-    from bionicflow.kernel.source_columns import column_drift, read_source_columns
-    from bionicflow.kernel.tables import TABLES
+    from bionicflow.platform import drift
     from bionicflow_airflow.sources import SOURCE_CONNECTIONS
 
-    lines = []
-    for table in TABLES:
-        conn = PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn()
-        try:
-            lines += column_drift(extended(olap, table), read_source_columns(conn, table), default_added(olap, table))
-        finally:
-            conn.close()
-    return lines
+    return drift.source_drift(olap, lambda table: PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn())

@@ -18,7 +18,7 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bionicflow.dag_defaults import dag_kwargs
+from bionicflow_airflow.dag_defaults import dag_kwargs
 
 # The task log: Airflow routes the standard logging of a running task there.
 log = logging.getLogger("airflow.task")

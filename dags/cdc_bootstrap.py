@@ -4,7 +4,8 @@
 Prepares both roads into ClickHouse, idempotently:
 
 1. creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead letters), and warns
-   about tables an older version created with another sorting key (with the fix);
+   about tables an older version created with another sorting key and about source columns the roads
+   do not copy (each with the fix);
 2. creates the CDC topics, registers or updates the Debezium connectors `crm-connector` and `telemetry-connector`
    from `debezium/*.json` through the Kafka Connect REST API (connection `kafka_connect`);
 3. waits until every connector and task is RUNNING;
@@ -16,7 +17,8 @@ Prepares both roads into ClickHouse, idempotently:
 Param `initial_load` (`debezium`, the default, or `olap`) only matters when a connector is
 created; an existing connector keeps the snapshot mode it was created with.
 
-Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack.
+Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack;
+`bionicflow cdc bootstrap` runs the same steps (bionicflow/platform/bootstrap.py) in one go.
 """
 
 from __future__ import annotations
@@ -25,11 +27,21 @@ import logging
 
 from airflow.sdk import Param, dag, task
 
-from bionicflow.dag_defaults import dag_kwargs
+from bionicflow.platform.bootstrap import STEPS
+from bionicflow_airflow.dag_defaults import dag_kwargs
 
 
 # The task log: Airflow routes the standard logging of a running task there.
 log = logging.getLogger("airflow.task")
+
+
+@task
+def bootstrap_step(name: str, params: dict | None = None):
+    """One step of bionicflow.platform.bootstrap, the same list the CLI runs in one go."""
+    from bionicflow.platform.bootstrap import step
+    from bionicflow_airflow.bootstrap_connections import bootstrap_from_connections
+
+    return step(name).run(bootstrap_from_connections(params["initial_load"], log))
 
 
 @dag(
@@ -47,60 +59,12 @@ log = logging.getLogger("airflow.task")
     },
 )
 def cdc_bootstrap():
-    # Each task is one step of bionicflow.bootstrap, the same the CLI runs in one go.
-    @task
-    def create_schemas() -> int:
-        from bionicflow import bootstrap
-        from bionicflow_airflow import ClickHouseHook
-
-        from bionicflow_airflow.cdc_health import source_drift
-
-        hook = ClickHouseHook()
-        olap = hook.get_client()
-        count, _ = bootstrap.create_schemas(olap, *hook.cdc_schema())
-        for line in source_drift(olap):  # columns added, dropped or renamed in a source: never silent
-            log.warning("source schema: %s", line)
-        return count
-
-    @task
-    def register_connectors(params: dict | None = None) -> list[str]:
-        from bionicflow import bootstrap
-        from bionicflow_airflow import KafkaConnectHook
-
-        hook = KafkaConnectHook()
-        return bootstrap.register_connectors(hook.get_conn(), hook.kafka_bootstrap(), params["initial_load"])
-
-    @task
-    def wait_running(changed: list[str]) -> dict:
-        from bionicflow import bootstrap
-        from bionicflow_airflow import KafkaConnectHook
-
-        return bootstrap.wait_running(KafkaConnectHook().get_conn(), timeout=300)
-
-    @task
-    def verify_topics(states: dict) -> list[str]:
-        from bionicflow import bootstrap
-        from bionicflow_airflow import KafkaConnectHook
-
-        return bootstrap.verify_topics(KafkaConnectHook().kafka_bootstrap())
-
-    @task
-    def initial_copy(topics: list[str]) -> list[dict]:
-        from dataclasses import asdict
-
-        from bionicflow import bootstrap
-        from bionicflow.cdc.initial_load import COPY_TIMEOUT
-        from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
-        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
-
-        sources = {table: pg_source(table) for table in SOURCE_CONNECTIONS}
-        olap = ClickHouseHook(send_receive_timeout=COPY_TIMEOUT).get_client()
-        return [asdict(c) for c in bootstrap.initial_copy(olap, KafkaConnectHook().get_conn(), sources)]
-
-    schemas = create_schemas()
-    changed = register_connectors()
-    schemas >> changed
-    initial_copy(verify_topics(wait_running(changed)))
+    previous = None
+    for each in STEPS:  # one task per step, in the list's order
+        current = bootstrap_step.override(task_id=each.name, doc_md=each.summary)(each.name)
+        if previous is not None:
+            previous >> current
+        previous = current
 
 
 cdc_bootstrap()

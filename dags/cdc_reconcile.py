@@ -35,7 +35,7 @@ from datetime import timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bionicflow.dag_defaults import dag_kwargs
+from bionicflow_airflow.dag_defaults import dag_kwargs
 
 LAST_COMMIT_SQL = "SELECT (pg_last_committed_xact()).timestamp"
 
@@ -142,7 +142,7 @@ def cdc_reconcile():
     @task(retries=0)  # a slot over the limit is not transient: say so at once
     def check_retained_wal() -> dict:
         from bionicflow.cdc.monitor import RetainedWalError, retained_wal_problems
-        from bionicflow.config import Settings
+        from bionicflow.kernel.config import Settings
         from bionicflow_airflow.cdc_health import read_slots
 
         limit = get_current_context()["params"].get("wal_retained_limit_bytes") or Settings().wal_retained_limit_bytes

@@ -20,7 +20,7 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bionicflow.dag_defaults import dag_kwargs
+from bionicflow_airflow.dag_defaults import dag_kwargs
 
 SCHEMAS = ["default", "debezium"]
 
@@ -41,8 +41,8 @@ log = logging.getLogger("airflow.task")
 def report_snapshots():
     @task
     def refresh(schema: str) -> dict:
-        from bionicflow.config import get_settings
-        from bionicflow.kernel import report_snapshots as snapshots
+        from bionicflow.kernel.config import get_settings
+        from bionicflow.reports import snapshots
         from bionicflow_airflow import ClickHouseHook
 
         s = get_settings()

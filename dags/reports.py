@@ -21,7 +21,7 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bionicflow.dag_defaults import dag_kwargs
+from bionicflow_airflow.dag_defaults import dag_kwargs
 
 SCHEMAS = ["default", "debezium"]
 
@@ -45,7 +45,7 @@ log = logging.getLogger("airflow.task")
 def reports():
     @task(retries=0)  # bad params are not transient: fail at once, before anything is written
     def plan() -> dict:
-        from bionicflow.config import get_settings
+        from bionicflow.kernel.config import get_settings
         from bionicflow.kernel.ops_schema import ensure as ensure_tables
         from bionicflow.reports.store import period_from_run
         from bionicflow_airflow import ClickHouseHook

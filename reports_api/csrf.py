@@ -23,8 +23,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from bionicflow.config import Settings, get_settings
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.config import Settings, get_settings
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.reports.auth import Principal
 
 FIELD = "csrf_token"  # the hidden field of every form that posts

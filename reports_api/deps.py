@@ -10,8 +10,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bionicflow.config import Settings, get_settings
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.config import Settings, get_settings
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.olap import olap_client
 from bionicflow.reports import auth
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report

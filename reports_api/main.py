@@ -22,7 +22,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bionicflow import __version__
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
 from bionicflow.reports.chart_assets import chart_scripts
 from bionicflow.reports.export import to_csv

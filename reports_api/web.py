@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.reports import Period, PeriodError, auth, charts, compare_reports
 from reports_api import csrf, deps, i18n
@@ -127,7 +127,7 @@ def generate(request: Request, csrf_token: CsrfField = "",
         return _home_with_error(request, settings, caller, 403, str(exc))
     if not settings.reports_demo_actions:
         raise HTTPException(403, "demo actions are off (BIONICFLOW_REPORTS_DEMO_ACTIONS=false)")
-    from bionicflow.airflow_api import airflow_client
+    from bionicflow.kernel.airflow_api import airflow_client
 
     run = airflow_client(settings).trigger("demo_data", DEMO_RUN)
     return RedirectResponse("/?" + urlencode({"run": run["dag_run_id"]}), status_code=303)

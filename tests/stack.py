@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bionicflow.config import project_root
+from bionicflow.kernel.config import project_root
 
 TEST_PORTS = {
     "CRM_DB_PORT": 15444, "TELEMETRY_DB_PORT": 15445, "AIRFLOW_DB_PORT": 15446,

@@ -17,7 +17,7 @@ from tests.stack import STATE_DIR, cli, run_ok, seed_snapshot_rows, stack_enviro
 @pytest.fixture(scope="session", autouse=True)
 def _test_stack_environment():
     """The settings, the CLI and the stack see the test stack's ports and state directory."""
-    from bionicflow.config import get_settings
+    from bionicflow.kernel.config import get_settings
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in stack_environment().items():
@@ -29,7 +29,7 @@ def _test_stack_environment():
 
 @pytest.fixture(scope="session")
 def settings(_test_stack_environment):
-    from bionicflow.config import Settings
+    from bionicflow.kernel.config import Settings
 
     return Settings()
 
@@ -60,7 +60,7 @@ def stack(settings):
 @pytest.fixture(scope="session")
 def airflow(stack):
     """An authenticated client of the stack's Airflow REST API."""
-    from bionicflow.airflow_api import AirflowClient
+    from bionicflow.kernel.airflow_api import AirflowClient
 
     return AirflowClient(f"http://{stack.host}:{stack.airflow_port}", stack.airflow_admin_user,
                          stack.airflow_admin_password.get_secret_value())

@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from bionicflow.config import Settings, project_root
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.config import Settings, project_root
+from bionicflow.kernel.errors import BionicflowError
 
 log = logging.getLogger("bionicflow.cdc.connectors")
 

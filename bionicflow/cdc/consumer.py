@@ -30,7 +30,7 @@ from bionicflow.cdc import evolve
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
 from bionicflow.kernel.olap import olap_client
-from bionicflow.config import Settings, get_settings
+from bionicflow.kernel.config import Settings, get_settings
 
 log = logging.getLogger("bionicflow.cdc.consumer")
 

@@ -21,7 +21,7 @@ import psycopg2
 
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource, source_params, source_select
 
 log = logging.getLogger("bionicflow.cdc.initial_load")

@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
-from bionicflow.config import Settings
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.cdc.heartbeat_lag import pipeline_lag
 
 # Opens a PostgreSQL connection to a source database by name, as a role that may read the

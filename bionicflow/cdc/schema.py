@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bionicflow.cluster_ddl import for_cluster
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel.cluster_ddl import for_cluster
+from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.tables import CDC_DB, TABLES, TABLES_BY_TOPIC, Column, Table
 
 DATABASE = CDC_DB
@@ -325,5 +325,5 @@ def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | Non
     for table in TABLES:
         statements += [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table),
                        view_ddl(table), dead_letter_view_ddl(table), truncation_view_ddl(table)]
-    statements += report_snapshots.render(DATABASE)
+    statements += snapshot_marks.render(DATABASE)
     return [for_cluster(s, cluster) for s in statements] if cluster else statements

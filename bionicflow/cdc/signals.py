@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from bionicflow.cdc.schema import DATABASE, Table
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import check_window
 
 SIGNAL_SQL = "INSERT INTO public.debezium_signal (id, type, data) VALUES (%s, 'execute-snapshot', %s)"

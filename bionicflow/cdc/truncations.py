@@ -19,7 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.tables import CDC_DB, TABLES_BY_NAME
 
 log = logging.getLogger("bionicflow.cdc.truncations")
@@ -66,7 +66,7 @@ def apply_pending(olap, table_name: str | None = None) -> list[Purge]:
         if name not in TABLES_BY_NAME or (table_name and name != table_name):
             continue
         # a DELETE fires no view: the purged rows' users are marked stale around it
-        with report_snapshots.marking(olap, CDC_DB, name, PURGED_ROWS, {"version": int(version)}):
+        with snapshot_marks.marking(olap, CDC_DB, name, PURGED_ROWS, {"version": int(version)}):
             olap.command(purge_sql(name), parameters={"version": int(version)})
         olap.command(MARK_APPLIED_SQL, parameters={"table": name, "version": int(version)})
         purge = Purge(name, int(version), int(count))

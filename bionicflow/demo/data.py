@@ -24,7 +24,7 @@ from faker import Faker
 
 from bionicflow.demo import pgbinary
 from bionicflow.reports.accounts import CUSTOMERS
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 
 PROSTHESIS_TYPES = ("hand", "forearm", "arm", "foot", "leg", "knee")
 MUSCLE_GROUPS = ("biceps", "triceps", "forearm_flexors", "forearm_extensors", "quadriceps", "hamstrings", "calf")

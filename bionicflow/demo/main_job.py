@@ -6,16 +6,12 @@ import json
 import time
 from dataclasses import dataclass
 
-
-from bionicflow.airflow_api import PLATFORM_DAGS, AirflowApiError, AirflowClient, airflow_client
-from bionicflow.config import Settings
-from bionicflow.errors import ServiceStartError
+from bionicflow.kernel.airflow_api import AirflowApiError, AirflowClient, airflow_client
+from bionicflow.kernel.config import Settings
 from bionicflow.kernel.olap import olap_client
 from bionicflow.kernel.sources import reader_sources
 from bionicflow.kernel.tables import TABLES
 from bionicflow.reports import SCHEMAS, ClickHouseReader, Period, compare_reports, overview
-
-BOOTSTRAP_MARKER = "cdc-bootstrapped"
 
 
 @dataclass
@@ -25,22 +21,6 @@ class TableSummary:
     default: int
     debezium: int
     lag_seconds: float | None
-
-
-def bootstrap_once(settings: Settings, report) -> None:
-    """On a fresh stack: unpause the platform's DAGs and run cdc_bootstrap, once."""
-    marker = settings.state_dir / "airflow" / BOOTSTRAP_MARKER
-    if marker.exists():
-        return
-    report("unpausing DAGs and running cdc_bootstrap (first start)")
-    client = airflow_client(settings)
-    for dag_id in PLATFORM_DAGS:
-        client.unpause(dag_id)
-    run = client.run("cdc_bootstrap", conf={"initial_load": settings.cdc_initial_load}, timeout=600)
-    if run["state"] != "success":
-        raise ServiceStartError(f"cdc_bootstrap failed: {client.task_states('cdc_bootstrap', run['dag_run_id'])}; "
-                                "open the run in the Airflow UI for its logs")
-    marker.write_text(run["dag_run_id"] + "\n")
 
 
 def _source_count(settings: Settings, table) -> int:

@@ -30,7 +30,7 @@ from bionicflow.etl.cursor import Plan, plan_incremental
 from bionicflow.etl.journal import forget_read_changes, hide_stale_rows
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
 from bionicflow.etl.schema import default_table_ddl, has_tombstones
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
@@ -152,7 +152,7 @@ def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int] | None:
         if diff.missing > RELOAD_BY_KEY_LIMIT:
             return None
         if diff.extra:
-            with report_snapshots.marking(olap, DEFAULT_DB, table.name, _extra_rows(table)):
+            with snapshot_marks.marking(olap, DEFAULT_DB, table.name, _extra_rows(table)):
                 olap.command(delete_extra_sql(table))
         loaded = 0
         if diff.missing:

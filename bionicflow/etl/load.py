@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
 from bionicflow.etl.journal import forget_read_changes
 from bionicflow.etl.schema import default_table_ddl
@@ -109,7 +109,7 @@ def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
     moved = int(olap.command(count_moved_sql(table, version)))
     if moved:
         # the old positions' users lose the rows: their report snapshots must not keep them
-        with report_snapshots.marking(olap, DEFAULT_DB, table.name, _moved_rows(table, version)):
+        with snapshot_marks.marking(olap, DEFAULT_DB, table.name, _moved_rows(table, version)):
             olap.command(drop_moved_sql(table, version))
     return moved
 
@@ -142,9 +142,9 @@ def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason:
                  settings=LOAD_SETTINGS)
     rows = _count(olap, staging)
     # a swap fires no view: every report snapshot is marked stale just before and just after it
-    report_snapshots.mark_all(olap, DEFAULT_DB)
+    snapshot_marks.mark_all(olap, DEFAULT_DB)
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{table.name} AND {DEFAULT_DB}.{staging}")
-    report_snapshots.mark_all(olap, DEFAULT_DB)
+    snapshot_marks.mark_all(olap, DEFAULT_DB)
     olap.command(f"DROP TABLE {DEFAULT_DB}.{staging}")
     write_cursor(olap, table, Cursor.after(state, "full"), run_id)
     forget_read_changes(source, table, state, state.snapshot_xmin)

@@ -11,8 +11,8 @@ collapse the row with, as in `debezium`.
 
 from __future__ import annotations
 
-from bionicflow.cluster_ddl import for_cluster
-from bionicflow.kernel import ops_schema, report_snapshots
+from bionicflow.kernel.cluster_ddl import for_cluster
+from bionicflow.kernel import ops_schema, snapshot_marks
 from bionicflow.kernel.cursors import BATCH_LOADS_DDL
 from bionicflow.kernel.tables import DEFAULT_DB, TABLES, Table
 
@@ -41,7 +41,7 @@ def has_tombstones(olap, table: Table) -> bool | None:
 
 def render(cluster: str | None = None) -> list[str]:
     """Every statement of `default` and `ops`, in order (all idempotent); `cluster`: their cluster form."""
-    tables = [default_table_ddl(t) for t in TABLES] + [BATCH_LOADS_DDL, *report_snapshots.render(DEFAULT_DB)]
+    tables = [default_table_ddl(t) for t in TABLES] + [BATCH_LOADS_DDL, *snapshot_marks.render(DEFAULT_DB)]
     statements = [f"CREATE DATABASE IF NOT EXISTS {DEFAULT_DB}", *tables]
     if cluster:
         statements = [for_cluster(s, cluster) for s in statements]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import clickhouse_connect
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 CONNECT_TIMEOUT = 5  # seconds to open the HTTP connection: a server that is up answers at once
 

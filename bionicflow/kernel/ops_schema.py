@@ -9,7 +9,7 @@ reaches into another for them. Every statement is idempotent.
 
 from __future__ import annotations
 
-from bionicflow.cluster_ddl import for_cluster
+from bionicflow.kernel.cluster_ddl import for_cluster
 from bionicflow.kernel.tables import OPS_DB
 
 OPS_DDL = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.tables import TABLES, Table
 
 # A load's rows have unique keys (the source's primary key), so the replacing engine's

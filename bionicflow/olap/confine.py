@@ -261,7 +261,7 @@ def confine(olap_dir: Path, port: int, connect_ports: list[int], user: str, mode
 
 def confine_from_settings() -> Report:
     """Confine the OLAP server as its settings say (read them first: the secrets become unreadable)."""
-    from bionicflow.config import get_settings
+    from bionicflow.kernel.config import get_settings
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

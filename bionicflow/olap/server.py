@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bionicflow.config import Settings, get_settings
+from bionicflow.kernel.config import Settings, get_settings
 from bionicflow.olap.access import catalogue_filters, check_reader_database
 from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_compress, request_decompressor,
                                     response_encoder)

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.cursors import keys_unchanged_since, read_cursor, read_source_state
 from bionicflow.kernel import ops_schema
 from bionicflow.kernel.lag import lag_seconds

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from uuid import UUID, uuid5
 
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 
 # Fixed namespace: the same customer always maps to the same user_uuid, on every machine.
 CUSTOMER_NAMESPACE = UUID("6f1c2d3e-8b7a-4c55-9e21-b10f10f1000d")

@@ -24,10 +24,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports import revocation
 from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER, ROLES, LoginFailed, authenticate
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 
 # What an OIDC issuer's keys may sign with; a token must name the algorithm of the very key that
 # checks it (an ES256 header on an RSA key, HS256 with the public key as its secret: refused).

@@ -7,8 +7,8 @@ import time
 from datetime import date, datetime, timezone
 from uuid import UUID
 
-from bionicflow.errors import BionicflowError
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel.errors import BionicflowError
+from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports import queries
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import OlapReader

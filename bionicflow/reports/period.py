@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

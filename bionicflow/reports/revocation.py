@@ -16,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS revoked_ids (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from bionicflow.kernel.report_snapshots import day_of
+from bionicflow.reports.snapshots import day_of
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Cell:
 
 
 def cells_of(events) -> list[Cell]:
-    """Events (report_snapshots.Event) aggregated into cells, as the report statement's GROUP BY does."""
+    """Events (snapshots.Event) aggregated into cells, as the report statement's GROUP BY does."""
     cells: dict[tuple, list] = {}
     for e in events:
         key = (e.prosthesis_type, e.muscle_group, day_of(e.created_us))

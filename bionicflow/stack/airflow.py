@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from bionicflow.config import Settings, project_root
-from bionicflow.errors import ServiceStartError
+from bionicflow.kernel.config import Settings, project_root
+from bionicflow.kernel.errors import ServiceStartError
 from bionicflow.stack.supervisor import Program
 
 COMPONENTS = {
@@ -65,7 +65,9 @@ def connection_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW_CONN_OLAP_DB": json.dumps({
             "conn_type": "clickhouse", "host": h, "port": settings.olap_port,
             "login": settings.clickhouse_user, "password": settings.clickhouse_password.get_secret_value(),
-            "schema": "default", "extra": {"secure": False},
+            "schema": "default",
+            "extra": {"secure": False, "cdc_schema_mode": settings.cdc_schema_mode,
+                      "kafka_broker_list": settings.kafka_broker_list},
         }),
         "AIRFLOW_CONN_KAFKA_CONNECT": json.dumps({
             "conn_type": "kafka_connect", "host": h, "port": settings.kafka_connect_port, "schema": "http",

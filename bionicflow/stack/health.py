@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 
 TIMEOUT = 2.0
 _quiet = logging.getLogger("bionicflow.health.librdkafka")

@@ -8,8 +8,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from bionicflow.config import Settings, project_root
-from bionicflow.errors import ServiceStartError
+from bionicflow.kernel.config import Settings, project_root
+from bionicflow.kernel.errors import ServiceStartError
 from bionicflow.stack.preflight import find_java, find_mvn
 from bionicflow.stack.supervisor import Program
 

@@ -8,16 +8,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from bionicflow.config import Settings
-from bionicflow.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
 from bionicflow.stack import airflow, proctree
-from bionicflow.cdc import evolve, monitor
+from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.kernel import cursors
 from bionicflow.kernel.olap import olap_client
-from bionicflow.etl.evolve import default_added
-from bionicflow.kernel.source_columns import column_drift, read_source_columns
 from bionicflow.kernel.tables import TABLES
+from bionicflow.platform.drift import source_drift
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.postgres import CLUSTERS, ClusterManager
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
@@ -243,19 +242,10 @@ def status(settings: Settings, cdc: bool = True) -> dict:
 
 def source_column_drift(settings: Settings, services: dict, olap=None) -> list[str]:
     """Differences between the source tables' columns and the ones bionicflow copies (docs/cdc.md)."""
-    lines: list[str] = []
     connect = superuser_connector(settings)
-    for table in TABLES:
-        if not services.get(table.source_database, {}).get("healthy"):
-            continue  # a database that is down is reported as such already
-        copied = evolve.extended(olap, table) if olap else table  # with the columns the CDC road added
-        conn = connect(table.source_database)
-        try:
-            in_default = default_added(olap, table) if olap else frozenset()
-            lines += column_drift(copied, read_source_columns(conn, table), in_default)
-        finally:
-            conn.close()
-    return lines
+    # a database that is down is reported as such already
+    up = [t for t in TABLES if services.get(t.source_database, {}).get("healthy")]
+    return source_drift(olap, lambda table: connect(table.source_database), up)
 
 
 def superuser_connector(settings: Settings):

@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from bionicflow.config import Settings, project_root
-from bionicflow.errors import ConfigurationError, ServiceStartError
+from bionicflow.kernel.config import Settings, project_root
+from bionicflow.kernel.errors import ConfigurationError, ServiceStartError
 from bionicflow.stack.preflight import find_pg_bindir, find_psql
 from bionicflow.stack.supervisor import Program
 

@@ -9,8 +9,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from bionicflow.config import Settings
-from bionicflow.errors import ConfigurationError, PortInUseError
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.errors import ConfigurationError, PortInUseError
 
 MIN_JAVA = 17
 

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bionicflow.config import Settings, project_root
+from bionicflow.kernel.config import Settings, project_root
 from bionicflow.stack import airflow, health
 from bionicflow.stack.jvm import ConnectWorker, KafkaBroker
 from bionicflow.stack.postgres import CLUSTERS, ClusterManager

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from bionicflow.errors import ServiceStartError, StackNotRunningError
+from bionicflow.kernel.errors import ServiceStartError, StackNotRunningError
 from bionicflow.stack import proctree
 
 

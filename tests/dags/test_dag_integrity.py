@@ -70,7 +70,7 @@ def test_policies(dagbag, dag_id):
 
 
 def test_platform_dag_list_matches_the_folder(dagbag):
-    from bionicflow.airflow_api import PLATFORM_DAGS
+    from bionicflow.kernel.airflow_api import PLATFORM_DAGS
 
     assert set(PLATFORM_DAGS) == set(dagbag.dag_ids)
 
@@ -82,3 +82,14 @@ def test_cdc_bootstrap_offers_both_initial_loads(dagbag):
     assert param.value == "debezium" and tuple(param.schema["enum"]) == MODES
     tasks = dagbag.dags["cdc_bootstrap"].task_dict
     assert tasks["initial_copy"].upstream_task_ids == {"verify_topics"}
+
+
+def test_cdc_bootstrap_runs_the_platform_step_list_in_order(dagbag):
+    """The DAG's tasks are made from the same list `bionicflow cdc bootstrap` runs: none added, none left out."""
+    from bionicflow.platform.bootstrap import STEPS
+
+    tasks = dagbag.dags["cdc_bootstrap"].task_dict
+    names = [s.name for s in STEPS]
+    assert sorted(tasks) == sorted(names)
+    for before, after in zip(names, names[1:]):
+        assert tasks[after].upstream_task_ids == {before}, (after, tasks[after].upstream_task_ids)

@@ -26,7 +26,7 @@ from bionicflow.cdc import monitor
 from bionicflow.stack import launcher, proctree
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from bionicflow.config import project_root
+from bionicflow.kernel.config import project_root
 from bionicflow.stack.supervisor import Supervisor
 from tests.stack import cli, run_ok
 from tests.integration.test_airflow_dags import default_rows

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bionicflow.config import project_root
+from bionicflow.kernel.config import project_root
 
 SHOTS = project_root() / "test-output" / "screenshots"
 

@@ -98,7 +98,7 @@ class PrivateOlap:
 def private_root(name: str) -> Path:
     """A fresh folder for one private server, inside the project (the server's OS user can reach it,
     which it cannot under /tmp/pytest-of-root)."""
-    from bionicflow.config import project_root
+    from bionicflow.kernel.config import project_root
 
     root = project_root() / ".bionicflow-test-guard" / name
     if root.exists():

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 import requests
 
-from bionicflow.airflow_api import AirflowClient
+from bionicflow.kernel.airflow_api import AirflowClient
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from tests.integration.test_cdc import _norm, source_rows, wait_converged
 from tests.stack import run_ok

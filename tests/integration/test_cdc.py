@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 from confluent_kafka import Producer
 
-from bionicflow.bootstrap import bootstrap
+from bionicflow.platform.bootstrap import from_settings, run_all
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.kernel.sources import reader_sources
@@ -108,7 +108,7 @@ def no_duplicate_keys(settings, table) -> None:
 def cdc(stack):
     """The CDC bootstrap (idempotent; the session fixture seeded the snapshot rows before it)."""
     connect = KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}")
-    result = bootstrap(_olap(stack), connect, kafka_bootstrap=f"{stack.host}:{stack.kafka_port}")
+    result = run_all(from_settings(stack, initial="debezium"))
     assert set(result.connectors) >= {"crm-connector", "telemetry-connector"}
     return connect
 
@@ -362,15 +362,15 @@ def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
     the table (the read-only ETL role through `postgresql()`), equal the source; changes made after
     the copy stream over it; a second bootstrap copies nothing."""
     crm = next(s for s in load_connectors() if s.name == "crm-connector")
-    olap, kafka = _olap(stack), f"{stack.host}:{stack.kafka_port}"
+    olap = _olap(stack)
     try:
         # as `bootstrap --initial-load olap` creates it (this one keeps its offsets, so it only streams)
         assert cdc.upsert(dataclasses.replace(crm, config={**crm.config, "snapshot.mode": "no_data"})) is True
         cdc.wait_running([crm.name])
         olap.command("TRUNCATE TABLE debezium.users")
         olap.command("DROP TABLE IF EXISTS debezium.initial_loads")
-        result = bootstrap(olap, cdc, kafka_bootstrap=kafka, initial="olap", sources=reader_sources(stack))
-        assert [(c.table, c.rows) for c in result.copied] == [("users", len(source_rows(stack, USERS)))]
+        result = run_all(from_settings(stack, initial="olap"))
+        assert [(c["table"], c["rows"]) for c in result.copied] == [("users", len(source_rows(stack, USERS)))]
         assert olap.command("SELECT countIf(_version = 0 AND _op = 'r') = count() FROM debezium.users") == 1
         wait_converged(stack, USERS)
         with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
@@ -382,7 +382,7 @@ def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
         rows = wait_converged(stack, USERS)
         assert low not in rows and rows[high][2] == "changed after the copy"
         no_duplicate_keys(stack, USERS)
-        again = bootstrap(olap, cdc, kafka_bootstrap=kafka, initial="olap", sources=reader_sources(stack))
+        again = run_all(from_settings(stack, initial="olap"))
         assert again.copied == [] and again.changed_connectors == []
     finally:
         cdc.upsert(crm)  # the file's mode again; with its offsets the connector streams on, no re-snapshot

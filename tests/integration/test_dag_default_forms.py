@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bionicflow.airflow_api import PLATFORM_DAGS
+from bionicflow.kernel.airflow_api import PLATFORM_DAGS
 from tests.integration.test_airflow_dags import bootstrapped  # noqa: F401 (fixture)
 
 

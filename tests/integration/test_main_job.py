@@ -1,7 +1,7 @@
 """The README's main job and the first-start bootstrap, as an operator runs them."""
 
-from bionicflow.airflow_api import airflow_client
-from bionicflow.demo.main_job import BOOTSTRAP_MARKER, bootstrap_once
+from bionicflow.kernel.airflow_api import airflow_client
+from bionicflow.platform.first_start import BOOTSTRAP_MARKER, bootstrap_once
 from tests.stack import cli
 
 

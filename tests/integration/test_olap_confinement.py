@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.olap.confine import interpreter_paths, reachable_by
 from tests.integration.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
 

@@ -17,7 +17,8 @@ import clickhouse_connect
 import pytest
 import requests
 
-from bionicflow.kernel import report_snapshots
+from bionicflow.kernel import snapshot_marks
+from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
 from tests.stack import cli, run_ok
@@ -88,7 +89,7 @@ def computed_from(stack, schema: str, users: list[str], source: str) -> None:
         # settle 0: no write of this schema is in flight (the test's data has converged)
         report_snapshots.refresh(olap, schema, settle_seconds=0, everyone=True)
     else:
-        olap.command(report_snapshots.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
+        olap.command(snapshot_marks.mark_where_sql(schema, "users", "user_uuid IN {u:Array(String)}"),
                      parameters={"u": users})
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.stack.postgres import _os_user
 from bionicflow.stack.preflight import find_pg_bindir
 

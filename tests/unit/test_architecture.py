@@ -1,77 +1,129 @@
-"""The packages' allowed imports (docs/architecture.md, "Packages"): the kernel under the roads, the roads
-siblings, the stack above them, the applications on top. Read from the source, nothing imported."""
+"""The rooms and layers of docs/architecture.md ("Packages and what may import what"), checked against the source.
+
+The layer table is read from the document, the rooms from the folders, the imports from every
+product module (nothing is imported): a folder missing from the table, a room the table names
+that does not exist, or an import that runs the wrong way fails with the file and the fix.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-from bionicflow.config import project_root
+from bionicflow.kernel.config import project_root
 
 ROOT = project_root()
-# layer of each top-level module of bionicflow (and of the apps outside it)
-KERNEL = {"kernel", "config", "errors", "cluster_ddl", "airflow_api", "dag_defaults"}
-ROADS = {"cdc", "etl", "reconcile", "reports", "olap", "schema_drift"}
-STACK = {"stack"}
-APPS = {"demo", "cli", "bootstrap"}
+DOC = ROOT / "docs" / "architecture.md"
+# the product's top-level folders besides the bionicflow package (each one room)
+OUTER_ROOMS = ("bionicflow_airflow", "dags", "plugins", "reports_api")
+# what each layer may import besides itself, bottom to top (the document's "may import" column says the same)
+ORDER = ("kernel", "roads", "platform", "stack", "applications")
 
 
-def _layer(module: str) -> str:
-    return ("kernel" if module in KERNEL else "road" if module in ROADS else "stack" if module in STACK
-            else "app" if module in APPS else "unknown")
+def layer_table(text: str) -> dict[str, str]:
+    """room → layer, from the document's markdown table `| layer | rooms | may import |`."""
+    rooms: dict[str, str] = {}
+    in_table = False
+    for line in text.splitlines():
+        if line.startswith("| layer | rooms |"):
+            in_table = True
+            continue
+        if in_table and not line.startswith("|"):
+            break
+        if in_table and not line.startswith("|---"):
+            layer, cells = [c.strip() for c in line.strip("|").split("|")][:2]
+            for room in re.findall(r"`([a-z_]+)`", cells):
+                assert room not in rooms, f"{DOC.name}: room {room} is in two layers"
+                rooms[room] = layer
+    return rooms
 
 
-def _allowed(source: str, target: str) -> bool:
-    """May top-level module `source` import `target`?"""
-    if source == target:
-        return True
-    layer, target_layer = _layer(source), _layer(target)
-    return {"kernel": target_layer == "kernel",
-            "road": target_layer == "kernel",  # roads are siblings: none imports another
-            "stack": target_layer in ("kernel", "road"),
-            "app": True}[layer]
+ROOMS = layer_table(DOC.read_text())
 
 
-def _bionicflow_imports(path: Path) -> set[str]:
-    """Top-level bionicflow modules a file imports, at any depth (function-local imports count too)."""
+def room_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).parts
+    if parts[0] == "bionicflow":
+        return parts[1].removesuffix(".py")
+    return parts[0]
+
+
+def product_modules() -> list[Path]:
+    found = list((ROOT / "bionicflow").rglob("*.py"))
+    for outer in OUTER_ROOMS:
+        found += (ROOT / outer).rglob("*.py")
+    return sorted(p for p in found if p != ROOT / "bionicflow" / "__init__.py")
+
+
+def imported_rooms(path: Path) -> set[str]:
+    """Rooms a file imports, at any depth (function-local imports count too)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+            if node.module == "bionicflow":  # `from bionicflow import cdc`
+                names = [f"bionicflow.{a.name}" for a in node.names]
+        else:
+            continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == "bionicflow" and len(parts) > 1:
+            if parts[0] == "bionicflow" and len(parts) > 1 and parts[1] != "__version__":
                 found.add(parts[1])
-            elif parts[0] == "bionicflow" and isinstance(node, ast.ImportFrom):
-                found.update(a.name for a in node.names)
+            elif parts[0] in OUTER_ROOMS:
+                found.add(parts[0])
     return found
 
 
-def _modules() -> list[tuple[str, Path]]:
-    package = ROOT / "bionicflow"
-    out = []
-    for path in sorted(package.rglob("*.py")):
-        top = path.relative_to(package).parts[0].removesuffix(".py")
-        if top != "__init__":
-            out.append((top, path))
-    return out
+def allowed(source: str, target: str) -> bool:
+    """May a module of room `source` import room `target`?"""
+    if source == target:
+        return True
+    layer, target_layer = ROOMS[source], ROOMS[target]
+    if layer == "applications":
+        return True
+    if layer == target_layer:
+        return False  # roads are siblings; every other lower layer is one room
+    return ORDER.index(target_layer) < ORDER.index(layer)
 
 
-def test_every_module_has_a_layer():
-    unknown = sorted({top for top, _ in _modules() if _layer(top) == "unknown"})
-    assert not unknown, f"give these modules a layer in tests/unit/test_architecture.py: {unknown}"
+def test_every_folder_is_a_room_of_the_table():
+    present = {room_of(p) for p in product_modules()}
+    missing = sorted(present - set(ROOMS))
+    assert not missing, f"add these rooms to the layer table of {DOC.relative_to(ROOT)}: {missing}"
+    gone = sorted(set(ROOMS) - present)
+    assert not gone, f"{DOC.relative_to(ROOT)} names rooms that do not exist: {gone}"
+    assert set(ROOMS.values()) == set(ORDER), ROOMS
 
 
-@pytest.mark.parametrize("top, path", _modules(), ids=lambda v: str(v).rsplit("bionicflow/", 1)[-1])
-def test_imports_follow_the_layers(top, path):
-    wrong = sorted(t for t in _bionicflow_imports(path) if not _allowed(top, t))
-    assert not wrong, f"{path.relative_to(ROOT)} ({_layer(top)} {top}) may not import {wrong}"
+def test_the_package_root_holds_folders_and_the_entry_point_only():
+    loose = sorted(p.name for p in (ROOT / "bionicflow").glob("*.py") if p.name not in ("__init__.py", "cli.py"))
+    assert not loose, f"move {loose} into the folder of its layer (docs/architecture.md)"
 
 
-def test_the_checker_catches_a_road_importing_a_sibling(tmp_path):
+@pytest.mark.parametrize("path", product_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_follow_the_layers(path):
+    source = room_of(path)
+    wrong = sorted(t for t in imported_rooms(path) if t in ROOMS and not allowed(source, t))
+    assert not wrong, f"{path.relative_to(ROOT)} ({ROOMS[source]} {source}) may not import {wrong}"
+
+
+@pytest.mark.parametrize("folder", ["kernel", "platform"])
+def test_the_document_names_every_module_of_the_lower_rooms(folder):
+    text = DOC.read_text()
+    unnamed = sorted(p.stem for p in (ROOT / "bionicflow" / folder).glob("*.py")
+                     if p.stem != "__init__" and f"`{p.stem}`" not in text)
+    assert not unnamed, f"say what {folder}/{unnamed} hold in {DOC.relative_to(ROOT)}"
+
+
+def test_the_checker_catches_imports_that_run_the_wrong_way(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from bionicflow.cdc.schema import DATABASE\n")
-    assert not _allowed("etl", next(iter(_bionicflow_imports(bad))))
-    assert _allowed("stack", "cdc") and not _allowed("stack", "demo") and not _allowed("kernel", "etl")
+    bad.write_text("def f():\n    from bionicflow.cdc.schema import DATABASE\n    import reports_api.main\n")
+    assert imported_rooms(bad) == {"cdc", "reports_api"}
+    assert not allowed("etl", "cdc") and not allowed("kernel", "etl") and not allowed("cdc", "platform")
+    assert not allowed("stack", "demo") and not allowed("platform", "stack") and not allowed("olap", "reports_api")
+    assert allowed("stack", "platform") and allowed("platform", "cdc") and allowed("dags", "bionicflow_airflow")

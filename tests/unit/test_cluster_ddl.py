@@ -2,7 +2,7 @@ import chdb
 import pytest
 
 from bionicflow.cdc import schema as cdc_schema
-from bionicflow.cluster_ddl import for_cluster
+from bionicflow.kernel.cluster_ddl import for_cluster
 from bionicflow.etl import schema as etl_schema
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bionicflow.cdc import schema as cdc_schema
-from bionicflow.config import Settings, project_root
+from bionicflow.kernel.config import Settings, project_root
 from bionicflow.stack.airflow import connection_env
 
 ROOT = project_root()

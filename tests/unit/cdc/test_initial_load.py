@@ -6,7 +6,7 @@ import chdb
 import pytest
 
 from bionicflow.cdc import initial_load, schema
-from bionicflow.cdc.bootstrap import register
+from bionicflow.cdc.install import register
 from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel import tables
 from bionicflow.kernel.sources import PgSource, source_params

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports import auth
 from bionicflow.reports.export import leaves

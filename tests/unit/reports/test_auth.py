@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports import auth
 
 

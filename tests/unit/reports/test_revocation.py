@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports import revocation
 
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import chdb
 import pytest
 
-from bionicflow.kernel import report_snapshots as snap
+from bionicflow.kernel import snapshot_marks as marks
+from bionicflow.reports import snapshots as snap
 from bionicflow.reports import ChdbReader, Period, UnknownUserError, user_report
 from tests.unit.cdc.engine import ChdbClient
 from tests.unit.reports.conftest import NOW, load, make_dataset
@@ -98,7 +99,7 @@ def test_a_delete_inside_marking_is_never_hidden_by_a_snapshot(engine):
     before = user_report(reader, "default", user, PERIODS[0])
     assert before["computed_from"] == "snapshot" and before["events_total"] > 0
     condition = "user_uuid = {u:String}"
-    with snap.marking(olap, "default", "telemetry_events", condition, {"u": user}):
+    with marks.marking(olap, "default", "telemetry_events", condition, {"u": user}):
         conn.query("DELETE FROM default.telemetry_events WHERE user_uuid = {u:String}", params={"u": user})
         assert user_report(reader, "default", user, PERIODS[0])["computed_from"] == "tables"
     after = user_report(reader, "default", user, PERIODS[0])
@@ -115,9 +116,9 @@ def test_a_table_swap_between_two_mark_alls_is_never_hidden_by_a_snapshot(engine
     conn.query("CREATE TABLE default.telemetry_events__swap AS default.telemetry_events")
     conn.query("INSERT INTO default.telemetry_events__swap SELECT * FROM default.telemetry_events "
                "WHERE user_uuid != {u:String}", params={"u": user})  # the swapped-in copy: the user's events gone
-    snap.mark_all(olap, "default")
+    marks.mark_all(olap, "default")
     conn.query("EXCHANGE TABLES default.telemetry_events AND default.telemetry_events__swap")
-    snap.mark_all(olap, "default")
+    marks.mark_all(olap, "default")
     conn.query("DROP TABLE default.telemetry_events__swap")
     assert user_report(reader, "default", user, PERIODS[0])["events_total"] == 0
     snap.refresh(olap, "default", settle_seconds=0)
@@ -148,11 +149,11 @@ def test_events_of_a_user_not_in_users_still_answer_unknown_user(engine):
 def test_the_newest_row_decides_and_only_a_built_one_is_used():
     built = '[1, "n", null, 3, null, [1000000], ["hand"], ["calf"], [0.5], [10], [20]]'
     assert snap.current([]) is None
-    assert snap.current([(5, snap.BUILT, built), (6, snap.STALE, "")]) is None
-    assert snap.current([(7, snap.BUILT, built), (6, snap.STALE, "")]).profile == \
+    assert snap.current([(5, marks.BUILT, built), (6, marks.STALE, "")]) is None
+    assert snap.current([(7, marks.BUILT, built), (6, marks.STALE, "")]).profile == \
         {"name": "n", "country": None, "age": 3, "gender": None}
-    assert snap.current([(9, snap.LIVE_ONLY, ""), (7, snap.BUILT, built)]) is None
-    found = snap.current([(7, snap.BUILT, built)])
+    assert snap.current([(9, marks.LIVE_ONLY, ""), (7, marks.BUILT, built)]) is None
+    found = snap.current([(7, marks.BUILT, built)])
     assert [e.created_us for e in found.in_period(datetime(1970, 1, 1, 0, 0, 1), datetime(1970, 1, 1, 0, 0, 2))] == \
         [1_000_000], "the start is inclusive"
     assert found.in_period(datetime(1970, 1, 1), datetime(1970, 1, 1, 0, 0, 1)) == [], "the end is exclusive"
@@ -162,13 +163,13 @@ def test_a_schema_without_the_snapshot_table_is_reported_from_its_tables(engine)
     from bionicflow.reports import build
 
     conn, _olap, reader, data = engine
-    conn.query(f"RENAME TABLE default.{snap.TABLE} TO default.{snap.TABLE}__away")  # as before an upgrade
+    conn.query(f"RENAME TABLE default.{marks.TABLE} TO default.{marks.TABLE}__away")  # as before an upgrade
     try:
         report = user_report(reader, "default", data.users[0]["user_uuid"], PERIODS[0])
         assert report["computed_from"] == "tables" and report["profile"]["name"] == "user 1"
         assert "default" in build._no_snapshot_table_until, "the missing table is remembered, not asked for per report"
     finally:
-        conn.query(f"RENAME TABLE default.{snap.TABLE}__away TO default.{snap.TABLE}")
+        conn.query(f"RENAME TABLE default.{marks.TABLE}__away TO default.{marks.TABLE}")
         build._no_snapshot_table_until.clear()
 
 
@@ -178,15 +179,15 @@ def test_reading_a_snapshot_reads_one_granule_not_the_table(engine):
     conn = engine[0]
     rows, granule = 20_000, 256
     conn.query("CREATE DATABASE IF NOT EXISTS granules")
-    conn.query(snap.table_ddl("default").replace(f"default.{snap.TABLE}", f"granules.{snap.TABLE}"))
+    conn.query(marks.table_ddl("default").replace(f"default.{marks.TABLE}", f"granules.{marks.TABLE}"))
     try:
-        conn.query(f"INSERT INTO granules.{snap.TABLE} SELECT concat('user-', toString(number)), {snap.BUILT}, '[]', 1 "
+        conn.query(f"INSERT INTO granules.{marks.TABLE} SELECT concat('user-', toString(number)), {marks.BUILT}, '[]', 1 "
                    f"FROM numbers({rows})")
         read = estimated_rows(conn, snap.READ, {"schema": "granules", "user_uuid": "user-4321"})
-        assert read[f"granules.{snap.TABLE}"] <= 2 * granule, \
+        assert read[f"granules.{marks.TABLE}"] <= 2 * granule, \
             f"reads {read} of {rows} rows: the sorting key's hash did not find the user's granule"
         assert conn.query(snap.READ, "CSV", params={"schema": "granules", "user_uuid": "user-4321"}).bytes() \
-            .decode().strip() == f'1,{snap.BUILT},"[]"', "the user's one row is found"
+            .decode().strip() == f'1,{marks.BUILT},"[]"', "the user's one row is found"
     finally:
         conn.query("DROP DATABASE granules")
 

@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bionicflow.config import Settings
+from bionicflow.kernel.config import Settings
 from bionicflow.reports import auth, throttle
 from bionicflow.reports.accounts import customer_uuid
 from reports_api import csrf, deps, headers

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bionicflow.config import Settings
-from bionicflow.errors import ConfigurationError, PortInUseError
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.errors import ConfigurationError, PortInUseError
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_pg_bindir, port_is_free
 
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bionicflow.errors import ServiceStartError
+from bionicflow.kernel.errors import ServiceStartError
 from bionicflow.stack import launcher
 from bionicflow.stack.services import Service
 

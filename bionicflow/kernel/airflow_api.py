@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from bionicflow.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError
 
 TIMEOUT = 30
 

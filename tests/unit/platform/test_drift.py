@@ -4,7 +4,7 @@ import chdb
 
 from bionicflow.cdc import schema as cdc_schema
 from bionicflow.etl import schema as etl_schema
-from bionicflow.schema_drift import expected_sorting_keys, outdated_tables
+from bionicflow.platform.drift import expected_sorting_keys, outdated_tables
 
 
 class ChdbOlap:

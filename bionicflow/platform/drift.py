@@ -1,12 +1,19 @@
-"""Tables created by an older bionicflow whose sorting key differs from today's definition.
+"""What changed under bionicflow's feet: tables sorted by an older key, source columns the roads do not copy.
 
 `CREATE TABLE IF NOT EXISTS` never changes an existing table, so the bootstrap says which
 tables still have an old layout and how to rebuild them (reports stay correct, only slower).
+Source columns added, dropped or renamed are never silent: the bootstrap, `bionicflow status`
+and the CDC-vs-batch page all report them from `source_drift`.
 """
 
 from __future__ import annotations
 
-from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
+from collections.abc import Callable, Iterable
+
+from bionicflow.cdc.evolve import extended
+from bionicflow.etl.evolve import default_added
+from bionicflow.kernel.source_columns import column_drift, read_source_columns
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES, Table
 
 SORTING_KEYS = """
 SELECT database, name, sorting_key FROM system.tables
@@ -36,3 +43,21 @@ def _consequence(key: str) -> str:
     if key.startswith("user_uuid,"):  # the unhashed key of versions before 2026-11-24
         return "reports are as fast, but every load and CDC insert sorts by the 36-character text (slower)"
     return "user reports read the whole table"
+
+
+def source_drift(olap, connect: Callable[[Table], object], tables: Iterable[Table] = TABLES) -> list[str]:
+    """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md).
+
+    `connect(table)` opens a DB-API connection to the table's source database (closed here);
+    without `olap` (the OLAP server down) the catalogue's columns stand for what is copied.
+    """
+    lines: list[str] = []
+    for table in tables:
+        copied = extended(olap, table) if olap is not None else table  # with the columns the CDC road added
+        in_default = default_added(olap, table) if olap is not None else frozenset()
+        conn = connect(table)
+        try:
+            lines += column_drift(copied, read_source_columns(conn, table), in_default)
+        finally:
+            conn.close()
+    return lines

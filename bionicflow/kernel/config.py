@@ -24,7 +24,7 @@ ENV_PREFIX = "BIONICFLOW_"
 
 def project_root() -> Path:
     """The checkout this package runs from (holds dags/, jvm/, crm_db/ ...)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def _secrets_dir() -> str | None:
@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     etl_schedule: str = Field(
         "@hourly", description="When `etl_default` loads `default` (a cron expression or preset, read when the DAG "
         "is parsed): its age is at most this interval plus a load (docs/benchmarks.md, batch freshness).")
+    cdc_schema_mode: Literal["embedded", "kafka"] = Field(
+        "embedded", description="How the `debezium` schema is fed: `embedded` (bionicflow's consumer into Null-engine "
+        "tables) or `kafka` (ClickHouse's Kafka engine reading `kafka_broker_list`, as in docker-compose.yaml).")
+    kafka_broker_list: str = Field(
+        "kafka:29092", description="The brokers ClickHouse's Kafka engine reads, as the OLAP server resolves them "
+        "(only with `cdc_schema_mode=kafka`).")
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
     wal_retained_limit_bytes: int = Field(

@@ -1,6 +1,6 @@
 """The CDC road's part of the bootstrap: the `debezium` schema and the connectors (both idempotent).
 
-The platform's bootstrap (bionicflow/bootstrap.py) runs these with the other roads' steps.
+The platform's bootstrap (bionicflow/platform/bootstrap.py) runs these with the other roads' steps.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from bionicflow.cdc import evolve, initial_load, schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 
-log = logging.getLogger("bionicflow.cdc.bootstrap")
+log = logging.getLogger("bionicflow.cdc.install")
 
 
 def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:

@@ -1,81 +1,22 @@
 """Per-user report snapshots: one row per user with the profile and every event, so a report reads one row.
 
-`<schema>.user_report_snapshots` (in `default` and in `debezium`) holds, per user, rows of three kinds;
-the one with the highest `version` is the user's current one:
-
-* built (state 0): `payload` is JSON with the profile and all the user's events, as the
-  schema's tables held them when the row was built;
-* stale (state 1): something changed the user's rows; a report reads the tables themselves;
-* live only (state 2): more events than a snapshot holds (`max_events`), or a value JSON
-  cannot carry (a non-finite amplitude); a report reads the tables themselves.
-
-Versions are the OLAP server's clock in microseconds, doubled: a stale mark is even
-(`2 * now`), a built row odd (`2 * (build start - settle) + 1`). So a built row outranks only
-the marks made more than `settle` seconds before its build began, and any change marked
-later keeps the user stale until the next build. `settle` covers the time between a mark's
-clock reading and the commit of the rows it marks (ClickHouse does not order a table's and
-its views' writes): a change whose mark is older than that is in what the build reads.
-
-Who marks: two materialized views mark the users of every row inserted into `users` or
-`telemetry_events` (every CDC change, every batch load); writes that fire no view — a
-full refresh's `EXCHANGE TABLES`, lightweight `DELETE`s of the batch road, the CDC TRUNCATE
-purge — mark their users themselves, just before and just after (`marking`, `mark_all`).
-Who builds: `refresh` (the `report_snapshots` DAG, every few minutes): the users marked
-stale longer than `settle` ago and the users with no row yet. docs/reports.md.
+The table, its row kinds and versions, and who marks users stale are the kernel's contract
+(bionicflow/kernel/snapshot_marks.py: both roads mark). This module is the reports' side:
+reading a user's current snapshot (`READ`, `current`) and building them — `refresh` (the
+`report_snapshots` DAG, every few minutes) builds the users marked stale longer than `settle`
+ago and the users with no row yet. docs/reports.md.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
+from bionicflow.kernel.snapshot_marks import BUILT, LIVE_ONLY, STALE, TABLE, check_schema, server_micros
 
-TABLE = "user_report_snapshots"
-BUILT, STALE, LIVE_ONLY = 0, 1, 2
-SCHEMAS = (DEFAULT_DB, CDC_DB)
-MARKED_TABLES = tuple(t.name for t in TABLES)  # users and telemetry_events: both carry user_uuid
 DEFAULT_SETTLE_SECONDS = 10
 DEFAULT_MAX_EVENTS = 2000
-
-
-def _check(schema: str) -> str:
-    if schema not in SCHEMAS:
-        raise ValueError(f"no report snapshots in schema {schema!r}: use one of {', '.join(SCHEMAS)}")
-    return schema
-
-
-def table_ddl(schema: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {_check(schema)}.{TABLE}\n(\n"
-        "    user_uuid String,\n"
-        "    state UInt8,\n"
-        "    payload String CODEC(ZSTD(1)),\n"
-        "    version UInt64\n"
-        ")\n"
-        "ENGINE = ReplacingMergeTree(version)\n"
-        # a report reads one user's rows: small granules keep that to a few kilobytes; the uuid
-        # after its hash keeps two users whose hashes collide apart (the engine replaces by key)
-        "ORDER BY (cityHash64(user_uuid), user_uuid)\n"
-        "SETTINGS index_granularity = 256"
-    )
-
-
-def mark_view_ddl(schema: str, table: str) -> str:
-    """The view marking stale the users of every block inserted into `schema.table`."""
-    return (
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {_check(schema)}.{TABLE}_marks_{table} TO {schema}.{TABLE}\nAS\n"
-        f"SELECT DISTINCT user_uuid, toUInt8({STALE}) AS state, '' AS payload,\n"
-        f"       toUnixTimestamp64Micro(now64(6)) * 2 AS version\nFROM {schema}.{table}"
-    )
-
-
-def render(schema: str) -> list[str]:
-    """The snapshot table and its views (after the schema's own tables; all idempotent)."""
-    return [table_ddl(schema), *(mark_view_ddl(schema, t) for t in MARKED_TABLES)]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -140,9 +81,6 @@ def decode(payload: str) -> Snapshot:
 
 # --- building ---------------------------------------------------------------------------------
 
-NOW_SQL = "SELECT toUnixTimestamp64Micro(now64(6))"
-
-
 def _targets(schema: str) -> str:
     """Users stale since before the cut-off, and users of the tables that have no row yet."""
     return (
@@ -161,7 +99,7 @@ def _everyone(schema: str) -> str:
 
 def refresh_sql(schema: str, everyone: bool = False) -> str:
     """Build the rows of the targets (or of every user) from the schema's current rows (FINAL: deleted rows are gone)."""
-    s = _check(schema)
+    s = check_schema(schema)
     targets = _everyone(s) if everyone else _targets(s)
     return f"""INSERT INTO {s}.{TABLE} (user_uuid, state, payload, version)
 SELECT t.user_uuid,
@@ -186,10 +124,6 @@ LEFT JOIN (
 ) AS e ON e.user_uuid = t.user_uuid"""
 
 
-def server_micros(olap) -> int:
-    return int(olap.command(NOW_SQL))
-
-
 def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
             max_events: int = DEFAULT_MAX_EVENTS, everyone: bool = False) -> int:
     """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none; returns rows written.
@@ -212,48 +146,8 @@ ACTIVE_PARTS_SQL = "SELECT count() FROM system.parts WHERE active AND database =
 
 def merge(olap, schema: str) -> None:
     """Merge the table to one part (each part costs every report a granule read)."""
-    olap.command(f"OPTIMIZE TABLE {_check(schema)}.{TABLE} FINAL")
+    olap.command(f"OPTIMIZE TABLE {check_schema(schema)}.{TABLE} FINAL")
 
 
 def active_parts(olap, schema: str) -> int:
-    return int(olap.command(ACTIVE_PARTS_SQL, parameters={"d": _check(schema), "t": TABLE}))
-
-
-# --- marking, for writes no view sees ---------------------------------------------------------
-
-def _mark_sql(schema: str, source: str, condition: str) -> str:
-    return (f"INSERT INTO {_check(schema)}.{TABLE} (user_uuid, state, payload, version)\n"
-            f"SELECT DISTINCT user_uuid, {STALE}, '', toUnixTimestamp64Micro(now64(6)) * 2\n"
-            f"FROM {schema}.{source} WHERE {condition}")
-
-
-def mark_where_sql(schema: str, table: str, condition: str) -> str:
-    """Mark stale the users of the rows of `schema.table` matching `condition` (SQL the caller owns)."""
-    if table not in MARKED_TABLES:
-        raise ValueError(f"{table!r} holds no user_uuid: use one of {', '.join(MARKED_TABLES)}")
-    return _mark_sql(schema, table, condition)
-
-
-def remark_sql(schema: str) -> str:
-    """Mark again every user marked stale at or after a version (the users a `marking` block marked)."""
-    return _mark_sql(schema, TABLE, f"state = {STALE} AND version >= {{since:UInt64}}")
-
-
-@contextmanager
-def marking(olap, schema: str, table: str, condition: str, parameters: dict | None = None) -> Iterator[None]:
-    """Around a write no view sees (a DELETE): mark its users stale before it, and again after it.
-
-    The first marks keep reports off the snapshots while the write runs; the second outrank
-    any build that read the rows before the write finished (also when the write fails half-way).
-    """
-    since = server_micros(olap) * 2
-    olap.command(mark_where_sql(schema, table, condition), parameters=parameters or {})
-    try:
-        yield
-    finally:
-        olap.command(remark_sql(schema), parameters={"since": since})
-
-
-def mark_all(olap, schema: str) -> None:
-    """Mark stale every user with a snapshot (around a table swap: call just before and just after it)."""
-    olap.command(_mark_sql(schema, TABLE, "1"))
+    return int(olap.command(ACTIVE_PARTS_SQL, parameters={"d": check_schema(schema), "t": TABLE}))

@@ -1,0 +1,147 @@
+"""The platform's bootstrap: one list of steps that `bionicflow cdc bootstrap`, the `cdc_bootstrap` DAG and `up` run.
+
+Idempotent steps, in order (`STEPS`): the ClickHouse schemas (`default`, `ops`, `debezium`)
+with a warning per table an older version sorted differently and per source column the roads
+do not copy; the CDC topics and connectors; the wait until every connector runs; the topics
+checked; with the initial load "olap" the copy of every table not copied yet. The DAG makes
+one task per step (a failure shows where and retries only that step); the CLI runs them in
+one go (`run_all`); `bionicflow up` triggers the DAG once on a fresh stack (`first_start`).
+
+Whoever runs the steps says where things are with one `Bootstrap` (the CLI from the settings,
+the DAG from its Airflow connections); the steps themselves are the same for both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bionicflow.cdc import initial_load
+from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
+from bionicflow.cdc.install import create_schema, register
+from bionicflow.cdc.topics import TopicError, ensure_topics, missing_topics
+from bionicflow.etl import schema as default_schema
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.sources import PgSource, reader_sources
+from bionicflow.kernel.tables import TABLES, Table
+from bionicflow.platform.drift import outdated_tables, source_drift
+
+log = logging.getLogger("bionicflow.bootstrap")
+
+# Long enough for a first start on 2 cores (Connect loads the plugin, Debezium checks the slot).
+CONNECTOR_WAIT_SECONDS = 300.0
+
+
+@dataclass
+class Bootstrap:
+    """Where the steps find each system, and the choices of this run."""
+
+    olap: Callable[[], Any]  # a ClickHouse client (made when a step needs one)
+    connect: Callable[[], KafkaConnectClient]
+    kafka_bootstrap: str  # the Kafka cluster Connect writes to, host:port
+    source_connection: Callable[[Table], Any]  # a DB-API connection to a table's source database
+    sources: Callable[[], dict[str, PgSource]]  # read-only sources of the initial copy
+    mode: str = "embedded"  # how `debezium` is fed: our consumer, or ClickHouse's Kafka engine
+    broker_list: str = "kafka:29092"  # the brokers the Kafka engine reads (mode "kafka")
+    initial: str = "debezium"
+    connector_wait: float = CONNECTOR_WAIT_SECONDS
+    warn: Callable[[str], None] = field(default=lambda line: log.warning("%s", line))
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    summary: str
+    run: Callable[[Bootstrap], Any]  # returns what the step did, as JSON-able data
+
+
+@dataclass
+class BootstrapResult:
+    statements: int
+    changed_connectors: list[str]
+    connectors: dict[str, dict]
+    copied: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def create_schemas(b: Bootstrap) -> dict:
+    """Every ClickHouse schema, then what drifted: tables sorted by an older key, source columns not copied."""
+    olap = b.olap()
+    statements = default_schema.render()
+    for statement in statements:
+        olap.command(statement)
+    count = len(statements) + create_schema(olap, b.mode, b.broker_list)
+    warnings = outdated_tables(olap) + [f"source schema: {line}" for line in source_drift(olap, b.source_connection)]
+    for line in warnings:
+        b.warn(line)
+    return {"statements": count, "warnings": warnings}
+
+
+def register_connectors(b: Bootstrap) -> list[str]:
+    """The topics, then every connector registered or updated; returns the names that changed."""
+    ensure_topics(b.kafka_bootstrap)
+    return register(b.connect(), b.initial)
+
+
+def wait_running(b: Bootstrap) -> dict[str, dict]:
+    return b.connect().wait_running([spec.name for spec in load_connectors()], timeout=b.connector_wait)
+
+
+def verify_topics(b: Bootstrap) -> list[str]:
+    """Each table's topic exists (the connectors' registration made them, so a fresh empty source has its topic)."""
+    missing = missing_topics(b.kafka_bootstrap)
+    if missing:
+        raise TopicError(f"topics missing at {b.kafka_bootstrap}: {missing}; a broker with "
+                         "auto.create.topics.enable=false and a deleted topic? run the bootstrap again")
+    return [t.topic for t in TABLES]
+
+
+def initial_copy(b: Bootstrap) -> list[dict]:
+    """Initial load "olap": copy each table whose connector streams without a snapshot, once."""
+    return [asdict(c) for c in initial_load.load_missing(b.olap(), b.connect(), b.sources())]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("create_schemas", "Create the ClickHouse schemas `default`, `ops`, `debezium`; warn about drift.",
+         create_schemas),
+    Step("register_connectors", "Create the CDC topics; register or update the Debezium connectors.",
+         register_connectors),
+    Step("wait_running", "Wait until every connector and task is RUNNING.", wait_running),
+    Step("verify_topics", "Check that each table's topic exists.", verify_topics),
+    Step("initial_copy", "Initial load `olap`: copy each table not copied yet, ClickHouse pulling from PostgreSQL.",
+         initial_copy),
+)
+
+
+def step(name: str) -> Step:
+    return next(s for s in STEPS if s.name == name)
+
+
+def run_all(b: Bootstrap) -> BootstrapResult:
+    """Every step in order, as the DAG runs them."""
+    initial_load.check_mode(b.initial)  # before anything connects
+    done = {s.name: s.run(b) for s in STEPS}
+    schemas = done["create_schemas"]
+    return BootstrapResult(schemas["statements"], done["register_connectors"], done["wait_running"],
+                           done["initial_copy"], schemas["warnings"])
+
+
+def from_settings(settings: Settings, initial: str | None = None, connector_wait: float = CONNECTOR_WAIT_SECONDS,
+                  send_receive_timeout: float | None = None) -> Bootstrap:
+    """The bootstrap of the stack the settings describe (the CLI's)."""
+    from bionicflow.kernel.olap import olap_client
+
+    def source_connection(table: Table):
+        return reader_sources(settings)[table.name].connect()
+
+    return Bootstrap(
+        olap=lambda: olap_client(settings, send_receive_timeout=send_receive_timeout or initial_load.COPY_TIMEOUT),
+        connect=lambda: KafkaConnectClient(f"http://{settings.host}:{settings.kafka_connect_port}"),
+        kafka_bootstrap=f"{settings.host}:{settings.kafka_port}",
+        source_connection=source_connection,
+        sources=lambda: reader_sources(settings),
+        mode=settings.cdc_schema_mode, broker_list=settings.kafka_broker_list,
+        initial=initial or settings.cdc_initial_load, connector_wait=connector_wait,
+    )
