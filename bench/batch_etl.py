@@ -20,10 +20,10 @@ import json
 import statistics
 import time
 
-import clickhouse_connect
 import psycopg2
 
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments, timed
+from bionicflow.kernel.olap import olap_client
 from bionicflow.kernel.tables import TABLES
 from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
@@ -45,8 +45,7 @@ def pg(src: PgSource):
 
 
 def olap(s: Settings):
-    return clickhouse_connect.get_client(host=s.host, port=s.olap_port, username=s.clickhouse_user,
-                                         password=s.clickhouse_password.get_secret_value(), send_receive_timeout=900)
+    return olap_client(s, send_receive_timeout=900)
 
 
 def naive(client, src: PgSource, table) -> None:

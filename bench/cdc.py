@@ -20,10 +20,10 @@ import json
 import statistics
 import time
 
-import clickhouse_connect
 import psycopg2
 
 from bench.common import bench_stack, bionicflow, fresh_stack, machine
+from bionicflow.kernel.olap import olap_client
 from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel.config import Settings
 
@@ -50,8 +50,7 @@ def pg(settings: Settings, db: str):
 
 
 def olap(settings: Settings):
-    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-                                         password=settings.clickhouse_password.get_secret_value())
+    return olap_client(settings)
 
 
 def copy_seconds(settings: Settings, db: str, table: str) -> float:

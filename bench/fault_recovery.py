@@ -5,7 +5,8 @@ the test ports, ~1,000 changes/s of load) writing its measurements to its own fi
 script runs it --runs times and prints, per scenario, the median and every run of each
 measured duration. Do not run it while the test suite runs: they share the test ports.
 
-Run: python -m bench.fault_recovery [--runs 3] [-k EXPRESSION]   (-k as pytest's, default: every kill -9)
+Run: python -m bench.fault_recovery [--runs 3] [-k EXPRESSION] [--outage 180]
+     (-k as pytest's, default: every kill -9; -k connect_down with --outage for the long Connect outage)
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ DURATIONS = ("restart_s", "recovery_to_lag_under_5s", "stall_visible_after_s", "
              "task_failed_after_s", "recovery_after_raising_the_limit_s", "catch_up_to_lag_under_5s")
 
 
-def run_suite(results: Path, selection: str) -> dict:
-    env = {**os.environ, "BIONICFLOW_FAULT_RESULTS": str(results)}
+def run_suite(results: Path, selection: str, outage: float) -> dict:
+    env = {**os.environ, "BIONICFLOW_FAULT_RESULTS": str(results), "BIONICFLOW_FAULT_OUTAGE_SECONDS": str(outage)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/faults/test_faults.py",
                "-k", selection]
     done = subprocess.run(command, cwd=project_root(), env=env, capture_output=True, text=True)
@@ -67,12 +68,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-k", dest="selection", default="kill_9")
+    parser.add_argument("--outage", type=float, default=180,
+                        help="seconds Kafka Connect stays down in the outage scenario (the test suite's own: 30)")
     args = parser.parse_args()
     print(f"machine: {machine()}; fault suite -k {args.selection!r}, {args.runs} runs", flush=True)
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         for n in range(args.runs):
-            runs.append(run_suite(Path(tmp) / f"run-{n}.json", args.selection))
+            runs.append(run_suite(Path(tmp) / f"run-{n}.json", args.selection, args.outage))
             print(f"run {n + 1}/{args.runs} done", flush=True)
     print("\n".join(summarise(runs)))
 

@@ -29,11 +29,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import chdb
-import clickhouse_connect
 
 from bench.common import machine
 from bench.olap_throughput import free_port, start_server
 from bench.reports_latency import run_load
+from bionicflow.kernel.olap import connect
 from bionicflow.kernel.config import Settings
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.tables import TELEMETRY_EVENTS
@@ -80,9 +80,8 @@ def server_caller(port: int, s: Settings, session: bool):
 
     def call(user: str) -> None:
         if not hasattr(local, "client"):
-            local.client = clickhouse_connect.get_client(
-                host="127.0.0.1", port=port, username=s.clickhouse_reader_user,
-                password=s.clickhouse_reader_password.get_secret_value(), autogenerate_session_id=session)
+            local.client = connect("127.0.0.1", port, s.clickhouse_reader_user,
+                                   s.clickhouse_reader_password.get_secret_value(), autogenerate_session_id=session)
         local.client.query(POINT_READ, parameters={"u": user})
     return call
 

@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import clickhouse_connect
 
 from bench.common import machine
 from bench.olap_throughput import free_port, start_server
+from bionicflow.kernel.olap import connect
 from bionicflow.kernel.config import Settings
 from bionicflow.olap.engine import Engine
 
@@ -86,13 +86,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         server = start_server(state, port)
         try:
-            admin = clickhouse_connect.get_client(host="127.0.0.1", port=port, username=settings.clickhouse_user,
-                                                  password=settings.clickhouse_password.get_secret_value())
+            admin = connect("127.0.0.1", port, settings.clickhouse_user, settings.clickhouse_password.get_secret_value())
             for sql in SETUP:
                 admin.command(sql)
-            reader = clickhouse_connect.get_client(
-                host="127.0.0.1", port=port, username=settings.clickhouse_reader_user,
-                password=settings.clickhouse_reader_password.get_secret_value())
+            reader = connect("127.0.0.1", port, settings.clickhouse_reader_user,
+                             settings.clickhouse_reader_password.get_secret_value())
             runs = {"admin (no check)": [], "reader, cached verdict": [], "reader, uncached": []}
             for _ in range(args.runs):
                 runs["admin (no check)"].append(per_query_ms(admin, args.requests, vary=False))

@@ -26,12 +26,12 @@ import tempfile
 import time
 
 import chdb
-import clickhouse_connect
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from bench.common import machine, timed
+from bionicflow.kernel.olap import connect
 from bionicflow.kernel.config import Settings
 
 DDL = "CREATE TABLE {t} (id UInt64, name String, amplitude Float64, ts DateTime64(6)) ENGINE = MergeTree ORDER BY id"
@@ -91,10 +91,9 @@ def main() -> None:
         server = start_server(os.path.join(tmp, "server"), port)
         try:
             settings = Settings()  # the server subprocess reads the same settings
-            login = {"host": "127.0.0.1", "port": port, "username": settings.clickhouse_user,
-                     "password": settings.clickhouse_password.get_secret_value()}
-            client = clickhouse_connect.get_client(**login)
-            plain = clickhouse_connect.get_client(**login, compress=False)
+            login = ("127.0.0.1", port, settings.clickhouse_user, settings.clickhouse_password.get_secret_value())
+            client = connect(*login)
+            plain = connect(*login, compress=False)
             local = chdb.connect(os.path.join(tmp, "inprocess"))
             counter = iter(range(10_000))
 

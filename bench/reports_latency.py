@@ -47,6 +47,7 @@ import requests
 
 from bench.batch_etl import olap, sources
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments
+from bionicflow.kernel.olap import olap_client
 from bionicflow.cdc import schema as cdc_schema
 from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
@@ -176,15 +177,12 @@ def api_caller(s: Settings, schema: str, period: dict):
 def olap_point_read_caller(s: Settings):
     """The floor of any report on this engine: one indexed point read, through the OLAP server as
     reports_api's read-only user, without reports_api (no auth, no JSON, one column)."""
-    import clickhouse_connect
 
     local = threading.local()
 
     def call(user: str) -> None:
         if not hasattr(local, "client"):
-            local.client = clickhouse_connect.get_client(
-                host=s.host, port=s.olap_port, username=s.clickhouse_reader_user,
-                password=s.clickhouse_reader_password.get_secret_value())
+            local.client = olap_client(s, reader=True)
         local.client.query("SELECT count() FROM default.telemetry_events WHERE user_uuid = {u:String}",
                            parameters={"u": user})
     return call

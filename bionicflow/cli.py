@@ -145,9 +145,11 @@ def _cdc_line(entry: dict) -> str:
 def status(as_json: bool = typer.Option(False, "--json", help="Print the machine-readable document.")) -> None:
     """Health, pid, port and URL of every service."""
     doc = launcher.status(get_settings())
+    # the same exit code either way: a monitoring script reads `status --json || alert`
+    unwell = bool(doc["orphans"] or doc.get("warnings") or not all(s["healthy"] for s in doc["services"].values()))
     if as_json:
         out.print_json(json.dumps(doc)) if out.is_terminal else sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-        return
+        raise typer.Exit(code=1 if unwell else 0)
     table = Table(show_edge=False)
     for col in ("service", "healthy", "state", "pid", "port", "url"):
         table.add_column(col)
@@ -167,7 +169,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
         err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
     if doc["orphans"]:
         _warn_orphans([proctree.StackProcess(**p) for p in doc["orphans"]], "running beside it")
-    if doc["orphans"] or doc.get("warnings") or not all(s["healthy"] for s in doc["services"].values()):
+    if unwell:
         raise typer.Exit(code=1)
 
 
@@ -296,12 +298,11 @@ def cdc_bootstrap(
              "ClickHouse copying the tables while the connector streams (fast). Default: BIONICFLOW_CDC_INITIAL_LOAD."),
 ) -> None:
     """Create the ClickHouse schemas, register (or update) both connectors, wait until they run: the DAG's steps."""
-    from bionicflow.platform.bootstrap import STEPS, from_settings, run_all
+    from bionicflow.platform.bootstrap import from_settings, run_all
 
     settings = get_settings()
     bootstrap = from_settings(settings, initial=initial_load, connector_wait=timeout)
     bootstrap.warn = lambda line: err.print(Text.assemble(("warning: ", "yellow"), line), highlight=False)
-    err.print(f"steps: {', '.join(s.name for s in STEPS)}")
     try:
         result = run_all(bootstrap)
     except BionicflowError as exc:

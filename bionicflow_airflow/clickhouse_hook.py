@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook as OfficialClickHouseHook
 
+from bionicflow.kernel.olap import CONNECT_TIMEOUT
+
 
 class ClickHouseHook(OfficialClickHouseHook):
     """``get_client()``: a clickhouse-connect client for a ClickHouse (or bionicflow OLAP) server."""
@@ -18,8 +20,10 @@ class ClickHouseHook(OfficialClickHouseHook):
     default_conn_name = "olap_db"
 
     def __init__(self, olap_conn_id: str = default_conn_name, send_receive_timeout: int = 300, **kwargs: Any):
-        # Long statements (an initial copy of millions of rows) need more than clickhouse-connect's 300 s.
-        client_kwargs = {"send_receive_timeout": send_receive_timeout, **kwargs.pop("client_kwargs", {})}
+        # Long statements (an initial copy of millions of rows) need more than clickhouse-connect's 300 s; the
+        # connect timeout is the kernel's, as for every other client of the platform (a server that is up answers).
+        client_kwargs = {"send_receive_timeout": send_receive_timeout, "connect_timeout": CONNECT_TIMEOUT,
+                         **kwargs.pop("client_kwargs", {})}
         super().__init__(clickhouse_conn_id=olap_conn_id, client_kwargs=client_kwargs, **kwargs)
 
     def cdc_schema(self) -> tuple[str, str]:

@@ -1,5 +1,7 @@
-from tests.stack_fixtures import airflow, report_data, settings, stack, _test_stack_environment  # noqa: F401
-from tests.stack_fixtures import mark_integration
+from tests.support.fixtures import (  # noqa: F401 (fixtures)
+    _test_stack_environment, airflow, bootstrapped, cdc, report_data, settings, stack,
+)
+from tests.support.fixtures import mark_integration
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
-import clickhouse_connect
 import psycopg2
 import pytest
 import requests
 
-from bionicflow.kernel.airflow_api import AirflowClient
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from tests.integration.test_cdc import _norm, source_rows, wait_converged
-from tests.stack import run_ok
+from tests.support.dags import reconciliation
+from tests.support.rows import default_rows, olap_admin, source_rows, wait_converged
+from tests.support.stack import run_ok
 
 RUN_TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def airflow(stack):
-    return AirflowClient(f"http://{stack.host}:{stack.airflow_port}", stack.airflow_admin_user,
-                         stack.airflow_admin_password.get_secret_value())
-
-
-@pytest.fixture(scope="module")
-def bootstrapped(airflow):
-    """cdc_bootstrap run once, through Airflow, for every test of this module."""
-    run = airflow.run("cdc_bootstrap")
-    assert run["state"] == "success", airflow.task_states("cdc_bootstrap", run["dag_run_id"])
-    return run
-
-
-def _olap(settings):
-    return clickhouse_connect.get_client(host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-                                         password=settings.clickhouse_password.get_secret_value())
-
-
-def default_rows(settings, table) -> dict:
-    cols = ", ".join(table.business_columns)
-    result = _olap(settings).query(f"SELECT {cols} FROM default.{table.name} FINAL")
-    return {row[0]: tuple(_norm(v) for v in row) for row in result.result_rows}
 
 
 def test_bootstrap_demo_data_and_full_etl(stack, airflow, bootstrapped):
@@ -56,7 +29,7 @@ def test_bootstrap_demo_data_and_full_etl(stack, airflow, bootstrapped):
 
 
 def test_window_reload_is_idempotent_and_restores_deleted_rows(stack, airflow, bootstrapped):
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     airflow.run("etl_default", {"mode": "full"})
     end = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=1)  # the events span the last 30 days
     window = {"mode": "window", "tables": ["telemetry_events"],
@@ -90,7 +63,7 @@ def test_full_refresh_removes_rows_deleted_in_the_source(stack, airflow, bootstr
     ({"mode": "interval"}, "this run has none"),
 ])
 def test_bad_params_fail_at_once_and_write_nothing(stack, airflow, conf, message):
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     run = airflow.run("etl_default", conf)
     assert run["state"] == "failed"
     states = airflow.task_states("etl_default", run["dag_run_id"])
@@ -109,77 +82,21 @@ def test_demo_data_refuses_negative_counts(stack, airflow):
     assert len(source_rows(stack, USERS)) == users_before
 
 
-def _reconciliation(settings, run: dict) -> tuple[str, int, str]:
-    """What the given cdc_reconcile run recorded in ops."""
-    rows = _olap(settings).query(
-        "SELECT verdict, debezium_degraded, details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
-        parameters={"r": run["dag_run_id"]}).result_rows
-    assert len(rows) == 1, f"run {run['dag_run_id']} recorded {len(rows)} rows in ops.reconciliation_runs"
-    return rows[0]
-
-
-def _wait_run_after(airflow: AirflowClient, dag_id: str, after: str, conf: dict, timeout: float = RUN_TIMEOUT) -> dict:
-    """Wait for a run of ``dag_id`` with ``conf``, started after ``after`` (ISO), to finish."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = airflow.request("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-start_date", "limit": 5})["dag_runs"]
-        newer = [r for r in runs if (r.get("start_date") or "") > after and r.get("conf") == conf]
-        if newer and newer[0]["state"] in ("success", "failed"):
-            return newer[0]
-        assert time.monotonic() < deadline, f"no finished {dag_id} run after {after} within {timeout}s: {runs[:2]}"
-        time.sleep(1)
-
-
 def test_reconcile_reports_a_full_match(stack, airflow, bootstrapped):
     airflow.run("etl_default", {"mode": "full"})
     for table in (USERS, TELEMETRY_EVENTS):
         wait_converged(stack, table)
     run = airflow.run("cdc_reconcile")
     assert run["state"] == "success", airflow.task_states("cdc_reconcile", run["dag_run_id"])
-    verdict, degraded, details = _reconciliation(stack, run)
+    verdict, degraded, details = reconciliation(stack, run)
     assert (verdict, degraded) == ("match", 0), details
     assert airflow.task_states("cdc_reconcile", run["dag_run_id"])["fallback_etl_default"] == "skipped"
-
-
-def test_connect_down_degrades_cdc_and_fallback_refreshes_default(stack, airflow, bootstrapped):
-    from bionicflow.stack.supervisor import Supervisor
-
-    supervisor = Supervisor(stack.state_dir)
-    supervisor.stop("kafka_connect")
-    try:
-        conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="crm_db", user=stack.crm_user,
-                                password=stack.crm_password.get_secret_value())
-        with conn, conn.cursor() as cur:
-            cur.execute("UPDATE users SET country = 'ZZ' WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 25)")
-            cur.execute("INSERT INTO users (name, email) VALUES ('while connect was down', 'down@example.org')")
-        conn.close()
-        run = airflow.run("cdc_reconcile")
-        assert run["state"] == "success", airflow.task_states("cdc_reconcile", run["dag_run_id"])
-        verdict, degraded, details = _reconciliation(stack, run)
-        assert (verdict, degraded) == ("degraded", 1) and "Kafka Connect is unreachable" in details
-        assert airflow.task_states("cdc_reconcile", run["dag_run_id"])["fallback_etl_default"] == "success"
-        fallback = _wait_run_after(airflow, "etl_default", run["start_date"], {"mode": "full"})
-        assert fallback["state"] == "success"
-        assert default_rows(stack, USERS) == source_rows(stack, USERS)  # the fallback made `default` fresh
-        health = _olap(stack).query(
-            "SELECT state FROM ops.schema_health FINAL WHERE schema = 'debezium'").result_rows
-        assert health == [("degraded",)]
-    finally:
-        supervisor.start("kafka_connect")
-    from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
-
-    KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}").wait_running(
-        [s.name for s in load_connectors()], timeout=240)
-    wait_converged(stack, USERS, timeout=240)  # debezium catches up after the outage
-    run = airflow.run("cdc_reconcile")
-    verdict, degraded, details = _reconciliation(stack, run)
-    assert (verdict, degraded) == ("match", 0), details
 
 
 @pytest.mark.parametrize("table", [USERS, TELEMETRY_EVENTS], ids=lambda t: t.name)
 def test_backfill_restores_a_window_in_both_schemas(stack, airflow, bootstrapped, table):
 
-    olap, column = _olap(stack), table.business_time
+    olap, column = olap_admin(stack), table.business_time
     airflow.run("etl_default", {"mode": "full", "tables": [table.name]})
     wait_converged(stack, table)
     start, end = olap.query(f"SELECT min({column}), min({column}) + INTERVAL 20 DAY FROM default.{table.name} FINAL").result_rows[0]
@@ -212,14 +129,14 @@ def test_a_source_column_added_is_surfaced_by_status_and_reconcile(stack, airflo
     """Neither road copies a column it does not know: status and cdc_reconcile say so, never silently."""
     import json
 
-    from tests.integration.test_cdc import _olap, _pg
-    from tests.stack import cli
+    from tests.support.rows import pg
+    from tests.support.stack import cli
 
     def drift() -> list[str]:
         return [w for w in json.loads(cli("status", "--json").stdout)["warnings"] if "crm_db.users" in w]
 
     assert drift() == []
-    conn = _pg(stack, "crm_db")
+    conn = pg(stack, "crm_db")
     conn.autocommit = True
     try:
         conn.cursor().execute("ALTER TABLE users ADD COLUMN note text")
@@ -240,7 +157,7 @@ def test_a_source_column_added_is_surfaced_by_status_and_reconcile(stack, airflo
         finally:
             conn.cursor().execute("ALTER TABLE users DROP COLUMN note")
             # a repair load started by cdc_reconcile meanwhile may have copied the column into `default`
-            _olap(stack).command("ALTER TABLE default.users DROP COLUMN IF EXISTS note")
+            olap_admin(stack).command("ALTER TABLE default.users DROP COLUMN IF EXISTS note")
     finally:
         conn.close()
     assert drift() == []

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.stack import STATE_DIR, cli
+from tests.support.stack import STATE_DIR, cli
 
 # Ports nothing in the test session listens on, so only the broken setting fails.
 FREE_PORTS = {

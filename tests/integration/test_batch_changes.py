@@ -15,9 +15,9 @@ import time
 import pytest
 
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from tests.integration.test_airflow_dags import _olap, bootstrapped, default_rows  # noqa: F401 (fixture)
-from tests.integration.test_cdc import _pg, source_rows
-from tests.stack import run_ok
+from tests.support.dags import etl_loads
+from tests.support.rows import apply_sql, default_rows, olap_admin, pg, source_rows
+from tests.support.stack import run_ok
 
 CHANGES = {
     "crm_db": [
@@ -60,29 +60,11 @@ BASELINE = {
 }
 
 
-def _apply(settings, db: str, statements: list[str]) -> None:
-    conn = _pg(settings, db)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
-def _loads(settings, run_id: str) -> dict[str, tuple]:
-    rows = _olap(settings).query(
-        "SELECT table, mode, rows, deleted, reason, skipped FROM ops.etl_runs WHERE run_id = {r:String}",
-        parameters={"r": run_id}).result_rows
-    return {table: rest for table, *rest in rows}
-
-
 @pytest.fixture(scope="module")
-def loaded(stack, airflow, bootstrapped):  # noqa: F811
+def loaded(stack, airflow, bootstrapped):
     """Baseline rows, and `default` freshly loaded: every later run has a cursor to resume from."""
     for db, statements in BASELINE.items():
-        _apply(stack, db, statements)
+        apply_sql(stack, db, statements)
     run_ok(airflow, "etl_default", {"mode": "full"})
     return stack
 
@@ -90,14 +72,14 @@ def loaded(stack, airflow, bootstrapped):  # noqa: F811
 def test_default_form_run_brings_every_insert_update_and_delete(loaded, airflow):
     settings = loaded
     for db, statements in CHANGES.items():
-        _apply(settings, db, statements)
+        apply_sql(settings, db, statements)
     run = run_ok(airflow, "etl_default")  # logical_date null, conf {}: the default form
     for table in (USERS, TELEMETRY_EVENTS):
         assert default_rows(settings, table) == source_rows(settings, table), f"{table.name} differs"
-        rows, keys = _olap(settings).query(f"SELECT count(), uniqExact({table.key}) FROM default.{table.name} FINAL"
+        rows, keys = olap_admin(settings).query(f"SELECT count(), uniqExact({table.key}) FROM default.{table.name} FINAL"
                                            ).result_rows[0]
         assert rows == keys, f"default.{table.name}: {rows - keys} keys twice under FINAL (a moved row kept)"
-    loads = _loads(settings, run["dag_run_id"])
+    loads = etl_loads(settings, run["dag_run_id"])
     assert {t: (mode, reason) for t, (mode, _, _, reason, _) in loads.items()} == {
         "users": ("incremental", ""), "telemetry_events": ("incremental", "")}
     # the loaded rows deleted since (the fleeting row was never loaded)
@@ -105,7 +87,7 @@ def test_default_form_run_brings_every_insert_update_and_delete(loaded, airflow)
     # read from the change journal, which covers the cursor the full load left: no table scan
     assert {t: skipped for t, (*_, skipped) in loads.items()} == {
         t: "table scans (the change journal named the keys)" for t in ("users", "telemetry_events")}, loads
-    journal = _pg(settings, "crm_db")
+    journal = pg(settings, "crm_db")
     with journal, journal.cursor() as cur:  # what the run read was forgotten, and only that
         cur.execute("SELECT count(*) FROM users_changes AS j JOIN bionicflow_source_state AS s "
                     "ON s.table_name = 'users' WHERE j.xid < s.snapshot_xmin")
@@ -118,22 +100,22 @@ def test_with_a_journal_trigger_disabled_the_load_reads_the_table_and_converges(
     first load after it scans too, and the next reads the journal again."""
     settings = loaded
     run_ok(airflow, "etl_default")
-    _apply(settings, "crm_db", [
+    apply_sql(settings, "crm_db", [
         "ALTER TABLE users DISABLE TRIGGER bionicflow_journal_update",
         "UPDATE users SET country = 'unjournaled' WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 7)"])
     try:
         run = run_ok(airflow, "etl_default")
-        assert _loads(settings, run["dag_run_id"])["users"][4] == "", "a load trusted a journal with a trigger off"
+        assert etl_loads(settings, run["dag_run_id"])["users"][4] == "", "a load trusted a journal with a trigger off"
         assert default_rows(settings, USERS) == source_rows(settings, USERS)
     finally:
-        _apply(settings, "crm_db", ["ALTER TABLE users ENABLE ALWAYS TRIGGER bionicflow_journal_update"])
+        apply_sql(settings, "crm_db", ["ALTER TABLE users ENABLE ALWAYS TRIGGER bionicflow_journal_update"])
     # re-enabled: changes between the load above and here were not journaled either
-    _apply(settings, "crm_db", ["UPDATE users SET age = 77 WHERE id = (SELECT max(id) FROM users)"])
+    apply_sql(settings, "crm_db", ["UPDATE users SET age = 77 WHERE id = (SELECT max(id) FROM users)"])
     run = run_ok(airflow, "etl_default")
-    assert _loads(settings, run["dag_run_id"])["users"][4] == "", "the journal was trusted across its re-enabling"
-    _apply(settings, "crm_db", ["UPDATE users SET age = 78 WHERE id = (SELECT max(id) FROM users)"])
+    assert etl_loads(settings, run["dag_run_id"])["users"][4] == "", "the journal was trusted across its re-enabling"
+    apply_sql(settings, "crm_db", ["UPDATE users SET age = 78 WHERE id = (SELECT max(id) FROM users)"])
     run = run_ok(airflow, "etl_default")
-    assert _loads(settings, run["dag_run_id"])["users"][4].startswith("table scans"), "the journal was not used again"
+    assert etl_loads(settings, run["dag_run_id"])["users"][4].startswith("table scans"), "the journal was not used again"
     assert default_rows(settings, USERS) == source_rows(settings, USERS)
 
 
@@ -141,7 +123,7 @@ def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):
     settings = loaded
     run_ok(airflow, "etl_default")
     run = run_ok(airflow, "etl_default")
-    loads = _loads(settings, run["dag_run_id"])
+    loads = etl_loads(settings, run["dag_run_id"])
     assert {t: (mode, rows, deleted) for t, (mode, rows, deleted, _, _) in loads.items()} == {
         "users": ("incremental", 0, 0), "telemetry_events": ("incremental", 0, 0)}, loads
     # PostgreSQL's row counters did not move between the two runs: neither table was scanned
@@ -154,7 +136,7 @@ def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):
 def test_a_rows_xid_is_its_writers_64_bit_id_before_and_after_freezing(stack):
     from bionicflow.stack.launcher import superuser_connector
 
-    conn = _pg(stack, "crm_db")
+    conn = pg(stack, "crm_db")
     with conn, conn.cursor() as cur:  # one transaction: the row's writer
         cur.execute("INSERT INTO users (name, email) VALUES ('xid-check', 'x@example.org') RETURNING id")
         key = cur.fetchone()[0]
@@ -189,7 +171,7 @@ def test_a_rows_xid_is_its_writers_64_bit_id_before_and_after_freezing(stack):
 def test_reconcile_repairs_a_default_corrupted_behind_its_back(loaded, airflow):
     settings = loaded
     run_ok(airflow, "etl_default")
-    olap = _olap(settings)
+    olap = olap_admin(settings)
     damaged_at = olap.query("SELECT now64(6)").result_rows[0][0]
     victims = [k for (k,) in olap.query("SELECT user_id FROM default.users FINAL ORDER BY user_id LIMIT 3").result_rows]
     olap.command("DELETE FROM default.users WHERE user_id IN {k:Array(Int64)}", parameters={"k": victims[:2]})
@@ -223,13 +205,13 @@ def test_reconcile_repairs_a_default_corrupted_behind_its_back(loaded, airflow):
 def test_default_only_behind_is_not_repaired(loaded, airflow):
     settings = loaded
     run_ok(airflow, "etl_default")
-    _apply(settings, "crm_db", ["UPDATE users SET age = coalesce(age, 0) + 1 WHERE id = (SELECT min(id) FROM users)",
+    apply_sql(settings, "crm_db", ["UPDATE users SET age = coalesce(age, 0) + 1 WHERE id = (SELECT min(id) FROM users)",
                                 "INSERT INTO users (name, email) VALUES ('later', 'later@example.org')"])
     run = run_ok(airflow, "cdc_reconcile")
-    rows = _olap(settings).query(
+    rows = olap_admin(settings).query(
         "SELECT missing_keys, differing_rows, stale_rows FROM ops.reconciliation_tables WHERE run_id = {r:String} "
         "AND side = 'default' AND table = 'users'", parameters={"r": run["dag_run_id"]}).result_rows
     assert rows == [(1, 1, 0)], rows  # changes since the load: lag, not an error
-    details = _olap(settings).command("SELECT details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
+    details = olap_admin(settings).command("SELECT details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
                                       parameters={"r": run["dag_run_id"]})
     assert json.loads(details)["repair_default"] == [], details

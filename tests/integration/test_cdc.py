@@ -13,110 +13,22 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 
-import clickhouse_connect
-import psycopg2
 import pytest
 from confluent_kafka import Producer
 
 from bionicflow.platform.bootstrap import from_settings, run_all
-from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
+from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from bionicflow.kernel.sources import reader_sources
-from tests.stack import SNAPSHOT_MARK, cli
-
-CONVERGE_SECONDS = 120
-
-
-def _pg(settings, db: str):
-    user, password = {
-        "crm_db": (settings.crm_user, settings.crm_password),
-        "telemetry_db": (settings.telemetry_user, settings.telemetry_password),
-    }[db]
-    port = settings.crm_db_port if db == "crm_db" else settings.telemetry_db_port
-    conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user=user, password=password.get_secret_value())
-    conn.autocommit = True
-    return conn
-
-
-def _olap(settings):
-    return clickhouse_connect.get_client(
-        host=settings.host, port=settings.olap_port, username=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
-    )
-
-
-def _norm(value):
-    if isinstance(value, datetime):
-        return (value.astimezone(timezone.utc) if value.tzinfo else value).replace(tzinfo=None)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-SOURCE_SQL = {
-    "users": "SELECT id, user_uuid, name, email, age, gender, country, address, phone, registered_at FROM users",
-    "telemetry_events": (
-        "SELECT id, event_uuid, user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
-        " signal_amplitude, created_ts, saved_ts FROM telemetry_events"
-    ),
-}
-
-
-def source_rows(settings, table) -> dict:
-    db = "crm_db" if table is USERS else "telemetry_db"
-    conn = _pg(settings, db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(SOURCE_SQL[table.name])
-            return {row[0]: tuple(_norm(v) for v in row) for row in cur.fetchall()}
-    finally:
-        conn.close()
-
-
-def clickhouse_rows(settings, table) -> dict:
-    cols = ", ".join(table.business_columns)
-    result = _olap(settings).query(f"SELECT {cols} FROM debezium.{table.name} FINAL")
-    return {row[0]: tuple(_norm(v) for v in row) for row in result.result_rows}
-
-
-def wait_converged(settings, table, timeout: float = CONVERGE_SECONDS) -> dict:
-    """Poll until ClickHouse FINAL equals the source, row for row; fail with the differences."""
-    deadline = time.monotonic() + timeout
-    while True:
-        src, dst = source_rows(settings, table), clickhouse_rows(settings, table)
-        if src == dst:
-            return src
-        if time.monotonic() > deadline:
-            missing = sorted(set(src) - set(dst))[:5]
-            extra = sorted(set(dst) - set(src))[:5]
-            differ = [(k, src[k], dst[k]) for k in sorted(set(src) & set(dst)) if src[k] != dst[k]][:3]
-            pytest.fail(
-                f"debezium.{table.name} FINAL != source after {timeout}s: {len(src)} vs {len(dst)} rows; "
-                f"missing {missing}, extra {extra}, different {differ}"
-            )
-        time.sleep(0.5)
-
-
-def no_duplicate_keys(settings, table) -> None:
-    dupes = _olap(settings).command(f"SELECT count() - uniqExact({table.key}) FROM debezium.{table.name} FINAL")
-    assert dupes == 0, f"{dupes} duplicate keys in debezium.{table.name} FINAL"
-
-
-@pytest.fixture(scope="session")
-def cdc(stack):
-    """The CDC bootstrap (idempotent; the session fixture seeded the snapshot rows before it)."""
-    connect = KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}")
-    result = run_all(from_settings(stack, initial="debezium"))
-    assert set(result.connectors) >= {"crm-connector", "telemetry-connector"}
-    return connect
+from tests.support.rows import CONVERGE_SECONDS, no_duplicate_keys, olap_admin, pg, source_rows, wait_converged
+from tests.support.stack import SNAPSHOT_MARK, cli
 
 
 def test_snapshot_rows_arrive_as_reads(stack, cdc):
     wait_converged(stack, USERS)
     wait_converged(stack, TELEMETRY_EVENTS)
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     users = olap.query("SELECT _op, count() FROM debezium.users FINAL WHERE startsWith(name, {m:String}) GROUP BY _op",
                        parameters={"m": SNAPSHOT_MARK}).result_rows
     events = olap.query("SELECT _op, count() FROM debezium.telemetry_events FINAL WHERE muscle_group = {m:String} "
@@ -128,7 +40,7 @@ def test_snapshot_rows_arrive_as_reads(stack, cdc):
 
 def test_streaming_changes_converge_exactly(stack, cdc):
     big = "long address " * 400  # > 2 kB: stored out of line (TOAST) in PostgreSQL
-    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+    with pg(stack, "crm_db") as conn, conn.cursor() as cur:
         cur.execute(
             "INSERT INTO users (name, email, age, gender, country, address, phone, registered_at) VALUES "
             "('Zoë 🦾 Ünïcode', '', NULL, NULL, NULL, %s, '', '2024-02-29 23:59:59.999999'),"
@@ -143,7 +55,7 @@ def test_streaming_changes_converge_exactly(stack, cdc):
         cur.execute("UPDATE users SET user_uuid = gen_random_uuid() WHERE id = %s", (ids[1],))
         cur.execute("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name LIKE %s ORDER BY id LIMIT 20)",
                     (SNAPSHOT_MARK + "%",))
-    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+    with pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
         cur.execute(
             "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
             " signal_amplitude, created_ts, saved_ts) VALUES"
@@ -167,25 +79,25 @@ def test_a_huge_value_arrives_exactly(stack, cdc):
     import base64
 
     huge = base64.b64encode(os.urandom(3_750_000)).decode()  # 5,000,000 characters
-    letters = int(_olap(stack).command("SELECT count() FROM debezium.dead_letters"))
-    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+    letters = int(olap_admin(stack).command("SELECT count() FROM debezium.dead_letters"))
+    with pg(stack, "crm_db") as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (name, email, address) VALUES ('huge', 'h@example.org', %s) RETURNING id", (huge,))
         user_id = cur.fetchone()[0]
         cur.execute("UPDATE users SET name = 'huge v2' WHERE id = %s", (user_id,))  # before + after image
     users = wait_converged(stack, USERS)
     assert users[user_id][2] == "huge v2" and users[user_id][7] == huge
-    assert int(_olap(stack).command("SELECT count() FROM debezium.dead_letters")) == letters
+    assert int(olap_admin(stack).command("SELECT count() FROM debezium.dead_letters")) == letters
 
 
 def test_nan_and_infinity_arrive_as_such(stack, cdc):
     """Non-finite doubles cross Debezium's JSON as strings; the views store them, not dead letters."""
-    letters = int(_olap(stack).command("SELECT count() FROM debezium.dead_letters"))
-    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+    letters = int(olap_admin(stack).command("SELECT count() FROM debezium.dead_letters"))
+    with pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,"
                     " signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'nonfinite',"
                     " 1, 1, a, now() FROM unnest(ARRAY['NaN', 'Infinity', '-Infinity']::float8[]) a RETURNING id")
         ids = [row[0] for row in cur.fetchall()]
-    olap, deadline = _olap(stack), time.monotonic() + CONVERGE_SECONDS
+    olap, deadline = olap_admin(stack), time.monotonic() + CONVERGE_SECONDS
     while True:
         stored = olap.query("SELECT id, toString(signal_amplitude) FROM debezium.telemetry_events FINAL "
                             "WHERE id IN {ids:Array(Int64)} ORDER BY id", parameters={"ids": ids}).result_rows
@@ -196,7 +108,7 @@ def test_nan_and_infinity_arrive_as_such(stack, cdc):
     assert [value for _id, value in stored] == ["nan", "inf", "-inf"]
     assert int(olap.command("SELECT count() FROM debezium.dead_letters")) == letters
     # NaN never equals itself: remove the rows so the row-for-row checks of later tests stay exact.
-    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+    with pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM telemetry_events WHERE id = ANY(%s)", (ids,))
     wait_converged(stack, TELEMETRY_EVENTS)
 
@@ -209,13 +121,13 @@ def test_edge_doubles_arrive_bit_for_bit_and_reconcile_as_equal(stack, cdc):
     from bionicflow.reconcile.compare import compare_table
 
     edges = [-0.0, 5e-324, -1e-310, 2.2250738585072014e-308, 1.7976931348623157e308, -0.1]
-    with _pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
+    with pg(stack, "telemetry_db") as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency,"
                     " signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'edge',"
                     " 1, 1, a, now() FROM unnest(%s::float8[]) a RETURNING id, signal_amplitude", (edges,))
         written = dict(cur.fetchall())
     bits = {k: struct.unpack("<Q", struct.pack("<d", v))[0] for k, v in written.items()}
-    olap, deadline = _olap(stack), time.monotonic() + CONVERGE_SECONDS
+    olap, deadline = olap_admin(stack), time.monotonic() + CONVERGE_SECONDS
     while True:
         stored = dict(olap.query("SELECT id, reinterpretAsUInt64(signal_amplitude) FROM debezium.telemetry_events "
                                  "FINAL WHERE id IN {ids:Array(Int64)}", parameters={"ids": list(bits)}).result_rows)
@@ -242,10 +154,10 @@ def test_malformed_message_is_dead_lettered_and_stream_goes_on(stack, cdc):
                                                                 "source": {"table": "elsewhere"}}}).encode())
     producer.produce(USERS.topic, value=json.dumps(huge_number).encode())
     assert producer.flush(30) == 0
-    with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+    with pg(stack, "crm_db") as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (name, email) VALUES ('after garbage', 'ag@example.org')")
     wait_converged(stack, USERS)  # the stream went on; the key 10**12 + 7 was not stored with age 0
-    olap, deadline = _olap(stack), time.monotonic() + 60
+    olap, deadline = olap_admin(stack), time.monotonic() + 60
     wanted = {"not valid JSON": marker, "empty message (tombstone or null value)": "",
               "message is for table elsewhere, not users": "elsewhere",
               # ClickHouse keeps an integer beyond UInt64 as quoted text
@@ -265,7 +177,7 @@ def test_dead_letters_are_summarised_counted_and_replayed(stack, cdc):
     """A usable change dead-lettered for a passing reason (as the consumer records a refused batch):
     `status` counts it, `cdc dead-letters` names the cause, `--replay` applies it. Its old position
     (offset 0) must not override the newer state of its key."""
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     columns = USERS.business_columns
     current = dict(zip(columns, olap.query(f"SELECT {', '.join(columns)} FROM debezium.users FINAL "
                                            "WHERE _version > 1 ORDER BY user_id LIMIT 1").result_rows[0]))
@@ -306,7 +218,7 @@ def test_connector_registration_is_idempotent_and_updates_config(stack, cdc):
 
 def _writer(settings, stop: threading.Event, counter: list) -> None:
     """A steady stream of inserts, updates and deletes on users until told to stop."""
-    conn = _pg(settings, "crm_db")
+    conn = pg(settings, "crm_db")
     try:
         with conn.cursor() as cur:
             while not stop.is_set():
@@ -362,7 +274,7 @@ def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
     the table (the read-only ETL role through `postgresql()`), equal the source; changes made after
     the copy stream over it; a second bootstrap copies nothing."""
     crm = next(s for s in load_connectors() if s.name == "crm-connector")
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     try:
         # as `bootstrap --initial-load olap` creates it (this one keeps its offsets, so it only streams)
         assert cdc.upsert(dataclasses.replace(crm, config={**crm.config, "snapshot.mode": "no_data"})) is True
@@ -373,7 +285,7 @@ def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
         assert [(c["table"], c["rows"]) for c in result.copied] == [("users", len(source_rows(stack, USERS)))]
         assert olap.command("SELECT countIf(_version = 0 AND _op = 'r') = count() FROM debezium.users") == 1
         wait_converged(stack, USERS)
-        with _pg(stack, "crm_db") as conn, conn.cursor() as cur:
+        with pg(stack, "crm_db") as conn, conn.cursor() as cur:
             cur.execute("SELECT min(id), max(id) FROM users")
             low, high = cur.fetchone()
             cur.execute("UPDATE users SET name = 'changed after the copy', age = 77 WHERE id = %s", (high,))

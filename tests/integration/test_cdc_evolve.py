@@ -14,10 +14,9 @@ from datetime import datetime, timezone
 
 from bionicflow.cdc import evolve
 from bionicflow.kernel.tables import USERS
-from tests.integration.test_batch_changes import _apply
-from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
-from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, wait_converged
-from tests.stack import cli, run_ok
+
+from tests.support.rows import apply_sql, no_duplicate_keys, olap_admin, pg, wait_converged
+from tests.support.stack import cli, run_ok
 
 ADDED = ("note", "score", "seen_at", "memo")
 
@@ -29,7 +28,7 @@ def _utc(value):
 
 
 def _source(settings, columns: tuple[str, ...]) -> dict:
-    conn = _pg(settings, "crm_db")
+    conn = pg(settings, "crm_db")
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT id, {', '.join(columns)} FROM users")
@@ -39,7 +38,7 @@ def _source(settings, columns: tuple[str, ...]) -> dict:
 
 
 def _debezium(settings, columns: tuple[str, ...], schema: str = "debezium") -> dict | None:
-    olap = _olap(settings)
+    olap = olap_admin(settings)
     present = {name for (name,) in olap.query("SELECT name FROM system.columns WHERE database = {s:String} "
                                               "AND table = 'users'", parameters={"s": schema}).result_rows}
     if not set(columns) <= present:
@@ -67,13 +66,13 @@ def _users_loads_since(settings, since) -> list[tuple[str, str]]:
     Not only the run a test triggers: on a freshly unpaused DAG the schedule's own run may come
     first (`max_active_runs=1` queues ours behind it) and make the change the test looks for.
     """
-    return [tuple(r) for r in _olap(settings).query(
+    return [tuple(r) for r in olap_admin(settings).query(
         "SELECT mode, reason FROM ops.etl_runs WHERE table = 'users' AND finished_at > {t:DateTime64(6)} "
         "ORDER BY finished_at", parameters={"t": since}).result_rows]
 
 
 def _now(settings):
-    return _olap(settings).command("SELECT now64(6)")
+    return olap_admin(settings).command("SELECT now64(6)")
 
 
 def _warnings() -> list[str]:
@@ -82,13 +81,13 @@ def _warnings() -> list[str]:
 
 def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack, cdc, airflow):
     wait_converged(stack, USERS)
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     dead_before = olap.command("SELECT count() FROM debezium.dead_letters")
     try:
         added_at = _now(stack)
-        _apply(stack, "crm_db", ["ALTER TABLE users ADD COLUMN note text", "ALTER TABLE users ADD COLUMN score integer DEFAULT 7",
+        apply_sql(stack, "crm_db", ["ALTER TABLE users ADD COLUMN note text", "ALTER TABLE users ADD COLUMN score integer DEFAULT 7",
                      "ALTER TABLE users ADD COLUMN seen_at timestamp NULL"])
-        _apply(stack, "crm_db", [
+        apply_sql(stack, "crm_db", [
             "INSERT INTO users (name, email, note, score, seen_at) VALUES "
             "('evolve 1', 'e1@example.org', 'first note', 42, '2026-12-01 10:00:00.123456'), "
             "('evolve 2', 'e2@example.org', NULL, NULL, NULL), ('evolve 3', 'e3@example.org', 'ünïcode ✓', 3, NULL)",
@@ -113,14 +112,14 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
                                 "AND name IN ('note', 'score', 'seen_at')").result_rows)
         assert types == {"note": "Nullable(String)", "score": "Nullable(Int64)", "seen_at": "Nullable(DateTime64(6))"}
         updated_at = _now(stack)
-        _apply(stack, "crm_db", ["UPDATE users SET note = 'changed later', score = 8 WHERE name = 'evolve 2'"])
+        apply_sql(stack, "crm_db", ["UPDATE users SET note = 'changed later', score = 8 WHERE name = 'evolve 2'"])
         run_ok(airflow, "etl_default")
         assert {mode for mode, _ in _users_loads_since(stack, updated_at)} == {"incremental"}
         assert _debezium(stack, ("note", "score", "seen_at"), "default") == _source(stack, ("note", "score", "seen_at"))
         assert _warnings() == [], "both roads copy the new columns: nothing left to report"
 
         # a rename: reported (the old name gone, the new one carried from its first change on); the stream flows
-        _apply(stack, "crm_db", ["ALTER TABLE users RENAME COLUMN note TO memo",
+        apply_sql(stack, "crm_db", ["ALTER TABLE users RENAME COLUMN note TO memo",
                      "INSERT INTO users (name, email, memo) VALUES ('evolve 4', 'e4@example.org', 'renamed')"])
         wait_converged(stack, USERS)
         lines = _warnings()
@@ -140,7 +139,7 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         # the source drops a column the batch road added (the view no longer blocks the drop): the next load
         # copies the table whole without it
         dropped_at = _now(stack)
-        _apply(stack, "crm_db", ["ALTER TABLE users DROP COLUMN score"])
+        apply_sql(stack, "crm_db", ["ALTER TABLE users DROP COLUMN score"])
         run_ok(airflow, "etl_default")
         loads = _users_loads_since(stack, dropped_at)
         assert any(mode == "full" and "dropped column(s) score" in reason for mode, reason in loads), loads
@@ -149,7 +148,7 @@ def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack
         no_duplicate_keys(stack, USERS)
         assert olap.command("SELECT count() FROM debezium.dead_letters") == dead_before
     finally:  # the source and `debezium` as they were, for the modules after this one
-        _apply(stack, "crm_db", [f"ALTER TABLE users DROP COLUMN IF EXISTS {name}" for name in ADDED])
+        apply_sql(stack, "crm_db", [f"ALTER TABLE users DROP COLUMN IF EXISTS {name}" for name in ADDED])
         assert cli("stop", "cdc_consumer").returncode == 0
         try:
             for name in ADDED:

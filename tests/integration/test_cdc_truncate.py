@@ -13,10 +13,9 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from tests.integration.test_batch_changes import _apply
-from tests.integration.test_cdc import cdc  # noqa: F401 (fixture)
-from tests.integration.test_cdc import _olap, _pg, no_duplicate_keys, source_rows, wait_converged
-from tests.stack import cli
+
+from tests.support.rows import apply_sql, no_duplicate_keys, olap_admin, source_rows, wait_converged
+from tests.support.stack import cli
 
 BURST = {
     "users": [
@@ -66,7 +65,7 @@ def _applied_truncations(settings, table, known: set, expected: int, seconds: fl
 
 
 def _truncations(settings, table) -> list[tuple]:
-    return _olap(settings).query(
+    return olap_admin(settings).query(
         "SELECT _version, applied_at IS NOT NULL FROM debezium.truncations FINAL WHERE table_name = {t:String} "
         "ORDER BY _version", parameters={"t": table.name}).result_rows
 
@@ -74,25 +73,25 @@ def _truncations(settings, table) -> list[tuple]:
 @pytest.mark.parametrize("table", [USERS, TELEMETRY_EVENTS], ids=lambda t: t.name)
 def test_truncate_between_bursts_is_followed_in_order_and_survives_redelivery(stack, cdc, table):
     db = table.source_database
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     wait_converged(stack, table)
     dead_before = olap.command("SELECT count() FROM debezium.dead_letters WHERE topic = {t:String}",
                                parameters={"t": table.topic})
     known = {v for v, _ in _truncations(stack, table)}
     kept = f"kept_{table.name}"
-    _apply(stack, db, [f"DROP TABLE IF EXISTS {kept}", f"CREATE TABLE {kept} AS SELECT * FROM {table.source_table}"])
+    apply_sql(stack, db, [f"DROP TABLE IF EXISTS {kept}", f"CREATE TABLE {kept} AS SELECT * FROM {table.source_table}"])
     try:
-        _apply(stack, db, BURST[table.name])
+        apply_sql(stack, db, BURST[table.name])
         wait_converged(stack, table)
 
-        _apply(stack, db, [f"TRUNCATE {table.source_table}"])
+        apply_sql(stack, db, [f"TRUNCATE {table.source_table}"])
         assert wait_converged(stack, table) == {}, "debezium still has rows of a truncated table"
 
-        _apply(stack, db, BURST[table.name])  # a burst after the TRUNCATE: these rows stay
+        apply_sql(stack, db, BURST[table.name])  # a burst after the TRUNCATE: these rows stay
         assert len(wait_converged(stack, table)) == 35
 
         # one transaction: rows in, TRUNCATE, rows in again: only the last ones remain
-        _apply(stack, db, ["BEGIN", *BURST[table.name][:1], f"TRUNCATE {table.source_table}", *BURST[table.name], "COMMIT"])
+        apply_sql(stack, db, ["BEGIN", *BURST[table.name][:1], f"TRUNCATE {table.source_table}", *BURST[table.name], "COMMIT"])
         assert len(wait_converged(stack, table)) == 35
         # 35 rows either way (the transaction's first row is one of the burst's keys): the purge's own
         # mark is what says the second TRUNCATE was applied, a moment after the rows settle
@@ -114,7 +113,7 @@ def test_truncate_between_bursts_is_followed_in_order_and_survives_redelivery(st
                                   parameters={"t": table.topic})
         assert dead_after == dead_before, "a TRUNCATE message was dead-lettered"
     finally:  # the rows back, for the modules after this one
-        _apply(stack, db, [f"TRUNCATE {table.source_table}",
+        apply_sql(stack, db, [f"TRUNCATE {table.source_table}",
                          f"INSERT INTO {table.source_table} SELECT * FROM {kept}", f"DROP TABLE {kept}"])
     wait_converged(stack, table)
 

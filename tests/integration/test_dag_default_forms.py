@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from bionicflow.kernel.airflow_api import PLATFORM_DAGS
-from tests.integration.test_airflow_dags import bootstrapped  # noqa: F401 (fixture)
+
 
 
 @pytest.mark.parametrize("dag_id", PLATFORM_DAGS)

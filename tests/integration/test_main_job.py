@@ -2,7 +2,7 @@
 
 from bionicflow.kernel.airflow_api import airflow_client
 from bionicflow.platform.first_start import BOOTSTRAP_MARKER, bootstrap_once
-from tests.stack import cli
+from tests.support.stack import cli
 
 
 def test_first_start_bootstrap_runs_once(stack):

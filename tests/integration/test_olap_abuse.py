@@ -10,11 +10,11 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import clickhouse_connect
 import pytest
 import requests
 
-from tests.integration.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
+from tests.support.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
+from bionicflow.kernel.olap import connect
 
 HEAVY = "SELECT count() FROM numbers_mt(100000000000) WHERE cityHash64(number) = 0"
 
@@ -69,7 +69,7 @@ def test_a_session_flood_leaves_sessions_for_everyone_else(olap):
         codes = list(pool.map(lambda i: olap.query("SELECT 1", READER, {"session_id": f"flood-{i}"}).status_code,
                               range(520)))
     assert codes.count(200) == 500 and set(codes) == {200, 400}
-    client = clickhouse_connect.get_client(host="127.0.0.1", port=olap.port, username=ADMIN[0], password=ADMIN[1])
+    client = connect("127.0.0.1", olap.port, *ADMIN)
     assert client.command("SELECT 42") == 42  # a default client opens a session of its own
     client.close()
 

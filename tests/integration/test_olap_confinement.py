@@ -12,9 +12,9 @@ import requests
 
 from bionicflow.kernel.config import Settings
 from bionicflow.olap.confine import interpreter_paths, reachable_by
-from tests.integration.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
+from tests.support.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
 
-UNGUARDED = str(Path(__file__).with_name("olap_unguarded.py"))
+UNGUARDED = str(Path(__file__).parents[1] / "support" / "olap_unguarded.py")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.olap_private import CANARY, READER, private_root, start_private_olap, stop_private_olap
+from tests.support.olap_private import CANARY, READER, private_root, start_private_olap, stop_private_olap
 
 EXAMPLES = int(os.environ.get("BIONICFLOW_FUZZ_EXAMPLES", "400"))
 STATEMENT_KINDS = ["SELECT", "WITH x AS (SELECT 1) SELECT", "SHOW", "SHOW CREATE TABLE", "DESCRIBE TABLE",

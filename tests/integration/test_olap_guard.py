@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from tests.integration.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
+from tests.support.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
 
 
 @pytest.fixture(scope="module")

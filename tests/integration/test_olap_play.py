@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.integration.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
+from tests.support.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
 
 
 def _run(browser, user: str, password: str, sql: str) -> str:

@@ -5,20 +5,17 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import clickhouse_connect
 import pytest
 import requests
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from bionicflow.kernel.olap import connect
 from bionicflow.olap.codecs import NativeBlocks
 
 
 def _client(settings, user=None, password=None, **kw):
-    return clickhouse_connect.get_client(
-        host=settings.host, port=settings.olap_port,
-        username=user or settings.clickhouse_user,
-        password=password if password is not None else settings.clickhouse_password.get_secret_value(), **kw,
-    )
+    return connect(settings.host, settings.olap_port, user or settings.clickhouse_user,
+                   password if password is not None else settings.clickhouse_password.get_secret_value(), **kw)
 
 
 @pytest.fixture

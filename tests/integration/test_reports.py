@@ -13,7 +13,6 @@ import uuid
 from urllib.parse import quote
 from datetime import date, timedelta
 
-import clickhouse_connect
 import pytest
 import requests
 
@@ -21,8 +20,8 @@ from bionicflow.kernel import snapshot_marks
 from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
-from tests.stack import cli, run_ok
-from tests.integration.test_cdc import _olap, _pg
+from tests.support.rows import olap_admin, pg
+from tests.support.stack import cli, run_ok
 
 TODAY = date.today()
 PERIOD = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}  # `to` includes today
@@ -51,7 +50,7 @@ def pg_user_report(stack, user_uuid: str, period: dict) -> dict:
     """The user report's numbers computed by PostgreSQL itself, from the source table."""
     start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"]) + timedelta(days=1)
     where = "user_uuid = %s AND created_ts >= %s AND created_ts < %s"
-    conn = _pg(stack, "telemetry_db")
+    conn = pg(stack, "telemetry_db")
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT count(*), count(DISTINCT created_ts::date), avg(signal_amplitude), min(signal_amplitude),"
@@ -74,7 +73,7 @@ def _close(a, b) -> bool:
 
 
 def _busiest_users(stack, n: int) -> list[str]:
-    conn = _pg(stack, "telemetry_db")
+    conn = pg(stack, "telemetry_db")
     with conn.cursor() as cur:
         cur.execute("SELECT e.user_uuid::text FROM telemetry_events e GROUP BY 1 ORDER BY count(*) DESC LIMIT %s", (n,))
         found = [r[0] for r in cur.fetchall()]
@@ -84,7 +83,7 @@ def _busiest_users(stack, n: int) -> list[str]:
 
 def computed_from(stack, schema: str, users: list[str], source: str) -> None:
     """Make the users' next reports come from `source`: their snapshots built, or marked stale as a change marks them."""
-    olap = _olap(stack)
+    olap = olap_admin(stack)
     if source == "snapshot":
         # settle 0: no write of this schema is in flight (the test's data has converged)
         report_snapshots.refresh(olap, schema, settle_seconds=0, everyone=True)
@@ -136,8 +135,7 @@ def test_api_as_deployed_auth_validation_csv(stack, report_data, api):
 
 def test_reports_dag_stores_both_schemas_matching_the_api(stack, report_data, airflow, api):
     run = run_ok(airflow, "reports", PERIOD)
-    olap = clickhouse_connect.get_client(host=stack.host, port=stack.olap_port, username=stack.clickhouse_user,
-                                         password=stack.clickhouse_password.get_secret_value())
+    olap = olap_admin(stack)
     identical, reported = olap.query("SELECT identical, users_reported FROM ops.report_runs WHERE run_id = {r:String}",
                                      parameters={"r": run["dag_run_id"]}).result_rows[0]
     assert identical == 1 and reported["default"] == reported["debezium"] > 0
@@ -203,7 +201,7 @@ def test_a_comparison_says_how_far_behind_default_is_when_only_cdc_has_the_news(
     params = {"report": "user", "user_uuid": customer_uuid("customer1"), **PERIOD}
     compare = api("/reports/compare", "analyst", **params).json()
     assert compare["identical"] and {r["computed_from"] for r in compare["reports"].values()} == {"snapshot"}
-    conn = _pg(stack, "telemetry_db")
+    conn = pg(stack, "telemetry_db")
     try:
         with conn, conn.cursor() as cur:  # news that only CDC carries until the next batch load
             cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
@@ -229,7 +227,7 @@ def test_a_deleted_event_leaves_both_roads_reports_built_from_snapshots(stack, r
         computed_from(stack, schema, [], "snapshot")
     before = {schema: api("/reports", "analyst", schema=schema, user_uuid=user, **PERIOD).json() for schema in SCHEMAS}
     assert {r["computed_from"] for r in before.values()} == {"snapshot"} and before["debezium"]["events_total"] > 0
-    conn = _pg(stack, "telemetry_db")
+    conn = pg(stack, "telemetry_db")
     try:
         with conn, conn.cursor() as cur:
             cur.execute("DELETE FROM telemetry_events WHERE id = (SELECT max(id) FROM telemetry_events "

@@ -11,10 +11,10 @@ import time
 import requests
 
 from bionicflow.reports.accounts import customer_uuid
-from tests.integration.browser import (  # noqa: F401 (browser is a fixture)
+from tests.support.rows import pg
+from tests.support.browser import (  # noqa: F401 (browser is a fixture)
     SHOTS, axis_labels, browser, drawn_chart, find, requested_urls)
-from tests.integration.test_cdc import _pg
-from tests.stack import run_ok
+from tests.support.stack import run_ok
 
 
 def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, airflow, browser):
@@ -54,7 +54,7 @@ def test_customer_logs_in_generates_data_and_sees_reports(stack, report_data, ai
 
 def test_compare_says_default_is_behind_when_only_cdc_has_the_news(stack, report_data, browser):
     """An event of the logged-in customer reaches `debezium` in seconds, `default` at the next batch load."""
-    conn = _pg(stack, "telemetry_db")
+    conn = pg(stack, "telemetry_db")
     try:
         with conn, conn.cursor() as cur:
             cur.execute("INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.stack import cli
+from tests.support.stack import cli
 
 EXAMPLES_PER_OPERATION = 40
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ipaddress
 import json
 
-import clickhouse_connect
 import psutil
 import psycopg2
 import pytest
 import requests
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from tests.stack import cli
+from tests.support.stack import cli
+from bionicflow.kernel.olap import olap_client
 
 
 def _pg(stack, db: str, user: str, password: str):
@@ -43,8 +43,7 @@ def test_source_readers_read_but_cannot_write(stack, db, table, role):
 
 
 def test_reports_reader_cannot_write_or_read_ops(stack, report_data):
-    reader = clickhouse_connect.get_client(host=stack.host, port=stack.olap_port, username=stack.clickhouse_reader_user,
-                                           password=stack.clickhouse_reader_password.get_secret_value())
+    reader = olap_client(stack, reader=True)
     assert reader.query("SELECT count() FROM debezium.users FINAL").result_rows[0][0] > 0
     for sql in ("SELECT * FROM ops.etl_runs", "SELECT * FROM merge('ops', '.*')",
                 "SELECT count() FROM debezium.users WHERE user_id IN (SELECT rows FROM ops.etl_runs)",

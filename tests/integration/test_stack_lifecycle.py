@@ -7,15 +7,13 @@ import sys
 import textwrap
 import time
 
-import clickhouse_connect
 import psycopg2
 
 from bionicflow.stack import proctree
 from bionicflow.stack.preflight import port_is_free
 from bionicflow.kernel.tables import USERS
-from tests.integration.test_airflow_dags import default_rows
-from tests.integration.test_cdc import source_rows
-from tests.stack import cli, run_ok
+from tests.support.rows import default_rows, olap_admin, source_rows
+from tests.support.stack import cli, run_ok
 
 REQUIRED = {
     "crm_db", "telemetry_db", "kafka", "kafka_connect", "olap", "airflow_api_server",
@@ -36,15 +34,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _olap(settings):
-    return clickhouse_connect.get_client(
-        host=settings.host, port=settings.olap_port,
-        username=settings.clickhouse_user, password=settings.clickhouse_password.get_secret_value(),
-    )
-
-
 def test_status_json_reports_every_service_healthy(stack):
-    services = _status()["services"]
+    result = cli("status", "--json")
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0, f"status --json exits 1 on a healthy stack: warnings {doc.get('warnings')}"
+    services = doc["services"]
     assert REQUIRED <= set(services)
     for name in REQUIRED:
         svc = services[name]
@@ -84,10 +78,23 @@ def _fake_orphan(settings, service: str, port: int) -> subprocess.Popen:
     return orphan
 
 
-def test_orphan_is_named_up_refuses_it_and_down_force_leaves_no_process(stack):
-    """A leftover process of this stack holding a service's port: status names it, up refuses, down --force stops it."""
+def test_down_leaves_no_process_an_orphan_is_named_and_up_finds_the_data(stack, airflow):
+    """One down/up cycle for both stories: data and a batch cursor outlive `down`; a leftover process of this
+    stack holding a service's port is named by status, refused by up, reported by down and stopped by down --force."""
     settings = stack
+    run_ok(airflow, "etl_default", {"tables": ["users"]})  # a batch cursor that must outlive down/up
+    marker = f"lifecycle-{time.time_ns()}"
+    with psycopg2.connect(host=settings.host, port=settings.crm_db_port, dbname="crm_db",
+                          user=settings.crm_user, password=settings.crm_password.get_secret_value()) as conn:
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO users (name, email) VALUES (%s, %s)", (marker, f"{marker}@example.org"))
+    conn.close()
+    admin = olap_admin(settings)
+    admin.command("CREATE TABLE IF NOT EXISTS default.lifecycle (v String) ENGINE = MergeTree ORDER BY v")
+    admin.insert("default.lifecycle", [[marker]], column_names=["v"])
+
     assert cli("stop", "reports_api").returncode == 0
+    pids = [s["pid"] for s in _status()["services"].values() if s["pid"]]
     orphan = _fake_orphan(settings, "reports_api", settings.reports_api_port)
     try:
         named = [o for o in _status()["orphans"] if o["pid"] == orphan.pid]
@@ -97,35 +104,16 @@ def test_orphan_is_named_up_refuses_it_and_down_force_leaves_no_process(stack):
         assert "bionicflow down --force" in refused.stderr
         plain = cli("down", timeout=300)
         assert plain.returncode == 1 and f"pid {orphan.pid}" in plain.stderr, plain.stderr
+        still = [pid for pid in pids if _alive(pid)]
+        assert not still, f"processes left behind after down: {still}"
+        assert [p.pid for p in proctree.stack_processes(settings.state_dir)] == [orphan.pid], \
+            "down stopped the stack and left only the orphan it named"
         forced = cli("down", "--force", timeout=300)
         assert forced.returncode == 0, forced.stderr
         orphan.wait(timeout=30)
     finally:
         orphan.kill()
     assert proctree.stack_processes(settings.state_dir) == [], "processes of the stack left after down --force"
-    result = cli("up", timeout=900)
-    assert result.returncode == 0, result.stderr
-
-
-def test_down_leaves_no_process_and_up_finds_the_data(stack, airflow):
-    settings = stack
-    run_ok(airflow, "etl_default", {"tables": ["users"]})  # a batch cursor that must outlive down/up
-    marker = f"lifecycle-{time.time_ns()}"
-    with psycopg2.connect(host=settings.host, port=settings.crm_db_port, dbname="crm_db",
-                          user=settings.crm_user, password=settings.crm_password.get_secret_value()) as conn:
-        with conn.cursor() as cur:
-            cur.execute("INSERT INTO users (name, email) VALUES (%s, %s)", (marker, f"{marker}@example.org"))
-    conn.close()
-    olap = _olap(settings)
-    olap.command("CREATE TABLE IF NOT EXISTS default.lifecycle (v String) ENGINE = MergeTree ORDER BY v")
-    olap.insert("default.lifecycle", [[marker]], column_names=["v"])
-
-    pids = [s["pid"] for s in _status()["services"].values() if s["pid"]]
-    result = cli("down", timeout=300)
-    assert result.returncode == 0, result.stderr
-    still = [pid for pid in pids if _alive(pid)]
-    assert not still, f"processes left behind after down: {still}"
-    assert proctree.stack_processes(settings.state_dir) == [], "processes of the stack left after down"
     assert not any(s["healthy"] for s in _status()["services"].values())
 
     result = cli("up", timeout=900)
@@ -136,12 +124,12 @@ def test_down_leaves_no_process_and_up_finds_the_data(stack, airflow):
             cur.execute("SELECT count(*) FROM users WHERE name = %s", (marker,))
             assert cur.fetchone()[0] == 1
     conn.close()
-    rows = _olap(settings).query("SELECT count() FROM default.lifecycle WHERE v = {m:String}", parameters={"m": marker})
+    rows = olap_admin(settings).query("SELECT count() FROM default.lifecycle WHERE v = {m:String}", parameters={"m": marker})
     assert rows.result_rows == [(1,)]
     # the cursor survived: the next load resumes from it (no whole-table refresh) and brings the row written
     # after the last load and before `down`, duplicating nothing
     run = run_ok(airflow, "etl_default", {"tables": ["users"]})
-    mode, reason = _olap(settings).query("SELECT mode, reason FROM ops.etl_runs WHERE run_id = {r:String}",
+    mode, reason = olap_admin(settings).query("SELECT mode, reason FROM ops.etl_runs WHERE run_id = {r:String}",
                                          parameters={"r": run["dag_run_id"]}).result_rows[0]
     assert (mode, reason) == ("incremental", ""), (mode, reason)
     assert default_rows(settings, USERS) == source_rows(settings, USERS)
@@ -157,7 +145,9 @@ def test_logs_command_prints_a_service_log(stack):
 
 def test_stop_and_start_one_service(stack):
     assert cli("stop", "reports_api").returncode == 0
-    assert _status()["services"]["reports_api"]["state"] == "STOPPED"
+    stopped = cli("status", "--json")
+    assert json.loads(stopped.stdout)["services"]["reports_api"]["state"] == "STOPPED"
+    assert stopped.returncode == 1, "status --json must say unhealthy by its exit code too"
     started = cli("start", "reports_api")
     assert started.returncode == 0, started.stderr
     assert _status()["services"]["reports_api"]["healthy"] is True

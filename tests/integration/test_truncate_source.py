@@ -8,23 +8,23 @@ inserted again, which changes what test_cdc's snapshot test looks at.
 from __future__ import annotations
 
 from bionicflow.kernel.tables import USERS
-from tests.integration.test_airflow_dags import bootstrapped, default_rows  # noqa: F401 (fixture)
-from tests.integration.test_batch_changes import _apply, _loads, loaded  # noqa: F401 (fixture)
-from tests.integration.test_cdc import source_rows
-from tests.stack import run_ok
+from tests.support.dags import etl_loads
+from tests.support.rows import apply_sql, default_rows, source_rows
+from tests.support.stack import run_ok
 
 
-def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(loaded, airflow):
-    settings = loaded
+def test_a_truncated_table_is_refreshed_whole_and_the_run_says_why(stack, airflow, bootstrapped):
+    settings = stack
+    run_ok(airflow, "etl_default", {"mode": "full", "tables": ["users"]})  # a cursor the TRUNCATE makes void
     # TRUNCATE, then the rows back in the same transaction, then a few deleted: the table has a
     # new file, the cursor is void
-    _apply(settings, "crm_db", [
+    apply_sql(settings, "crm_db", [
         "BEGIN; CREATE TEMP TABLE kept ON COMMIT DROP AS SELECT * FROM users; TRUNCATE users; "
         "INSERT INTO users SELECT * FROM kept; COMMIT",
         "DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id DESC LIMIT 5)",
     ])
     run = run_ok(airflow, "etl_default", {"tables": ["users"]})
-    mode, rows, _, reason, _ = _loads(settings, run["dag_run_id"])["users"]
+    mode, rows, _, reason, _ = etl_loads(settings, run["dag_run_id"])["users"]
     assert mode == "full" and "TRUNCATE" in reason, (mode, reason)
     assert default_rows(settings, USERS) == source_rows(settings, USERS)
     log = airflow.task_log("etl_default", run["dag_run_id"], "load", map_index=0)

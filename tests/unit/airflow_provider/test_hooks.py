@@ -94,6 +94,9 @@ def test_clickhouse_hook_builds_its_client_from_the_connection(connection):
     assert (kwargs["host"], kwargs["port"], kwargs["username"], kwargs["password"], kwargs["database"]) == \
         ("olap.example", 18123, "u", "p", "debezium")
     assert kwargs["send_receive_timeout"] == 3600
+    from bionicflow.kernel.olap import CONNECT_TIMEOUT
+
+    assert kwargs["connect_timeout"] == CONNECT_TIMEOUT  # the kernel's, as for every client of the platform
     assert hook.cdc_schema() == ("kafka", "k:1")
     assert ClickHouseHook(connection("olap_plain", conn_type="clickhouse", host="h")).cdc_schema() == \
         ("embedded", "kafka:29092")

@@ -2,7 +2,7 @@
 
 It runs on its own ports (a developer's stack on the default ports can stay up) and its
 own state directory, wiped at the start of a run so every run begins from empty. Helpers
-only: the fixtures are in tests/stack_fixtures.py, used by the integration and fault suites.
+only: the fixtures are in tests/support/fixtures.py, used by the integration and fault suites.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from tests.stack import STATE_DIR, cli, run_ok, seed_snapshot_rows, stack_environment
+from tests.support.stack import STATE_DIR, cli, run_ok, seed_snapshot_rows, stack_environment
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,16 +67,15 @@ def airflow(stack):
 
 
 @pytest.fixture(scope="session")
-def report_data(stack, airflow):
+def report_data(stack, airflow, bootstrapped):
     """Demo data carried by both roads, plus a CRM user without events (returns that user's uuid)."""
     import uuid
 
     import psycopg2
 
     from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-    from tests.integration.test_cdc import wait_converged
+    from tests.support.rows import wait_converged
 
-    run_ok(airflow, "cdc_bootstrap")
     run_ok(airflow, "demo_data", {"users": 300, "events": 6000, "updates": 10, "deletes": 30})
     lonely = str(uuid.uuid4())  # added after the events, so none of them is theirs
     conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="crm_db", user=stack.crm_user,
@@ -88,6 +87,24 @@ def report_data(stack, airflow):
         wait_converged(stack, table)
     run_ok(airflow, "etl_default", {"mode": "full"})
     return lonely
+
+
+@pytest.fixture(scope="session")
+def cdc(stack):
+    """The CDC bootstrap as `bionicflow cdc bootstrap` runs it (idempotent; the stack fixture seeded the snapshot
+    rows before it); returns a Kafka Connect client."""
+    from bionicflow.cdc.connectors import KafkaConnectClient
+    from bionicflow.platform.bootstrap import from_settings, run_all
+
+    result = run_all(from_settings(stack, initial="debezium"))
+    assert set(result.connectors) >= {"crm-connector", "telemetry-connector"}
+    return KafkaConnectClient(f"http://{stack.host}:{stack.kafka_connect_port}")
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(airflow):
+    """cdc_bootstrap run once through Airflow, as an operator triggers it (idempotent)."""
+    return run_ok(airflow, "cdc_bootstrap")
 
 
 def mark_integration(items) -> None:
