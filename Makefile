@@ -1,10 +1,10 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README: `make run` and `make test` (CI runs `make lint` first).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit down status bench clean-state
+.PHONY: run test unit lint down status bench clean-state
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+## Lint and type-check the product code (what and how: pyproject.toml's [tool.ruff] and [tool.mypy]).
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/mypy
 
 down: $(STAMP)
 	$(BIN)/bionicflow down

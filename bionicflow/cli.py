@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections import deque
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -56,7 +57,7 @@ class LineReporter:
         err.print(f"[{time.monotonic() - self.started:6.1f}s] {mark} {service}: {status}", highlight=False)
 
 
-def _fail(exc: BionicflowError) -> None:
+def _fail(exc: BionicflowError) -> NoReturn:
     err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False)
     raise typer.Exit(code=2)
 
@@ -97,13 +98,16 @@ def _print_urls(settings) -> None:
     out.print(f"  Airflow UI       http://{h}:{settings.airflow_port}  (login {settings.airflow_admin_user})")
     out.print(f"  reports page     http://{h}:{settings.reports_api_port}/  (login customer1 / customer1_password, "
               "or analyst / analyst_password)")
-    out.print(f"  reports_api docs http://{h}:{settings.reports_api_port}/docs  (token: bionicflow token --user analyst)")
-    out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/plugin/cdc-vs-batch  (Airflow UI page, menu Browse)")
+    out.print(f"  reports_api docs http://{h}:{settings.reports_api_port}/docs  "
+              "(token: bionicflow token --user analyst)")
+    out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/plugin/cdc-vs-batch  "
+              "(Airflow UI page, menu Browse)")
     out.print(f"  ClickHouse HTTP  http://{h}:{settings.olap_port}  (user {settings.clickhouse_user})")
     out.print(f"  Kafka Connect    http://{h}:{settings.kafka_connect_port}/connectors")
     out.print(f"  Kafka            {h}:{settings.kafka_port}")
     out.print(f"  crm_db           postgresql://{settings.crm_user}@{h}:{settings.crm_db_port}/crm_db")
-    out.print(f"  telemetry_db     postgresql://{settings.telemetry_user}@{h}:{settings.telemetry_db_port}/telemetry_db")
+    out.print(f"  telemetry_db     "
+              f"postgresql://{settings.telemetry_user}@{h}:{settings.telemetry_db_port}/telemetry_db")
     out.print(f"  state and logs   {settings.state_dir}  (bionicflow status | bionicflow logs SERVICE)")
 
 
@@ -204,7 +208,8 @@ def logs(
     path = settings.logs_dir / f"{service}.log"
     if not path.exists():
         known = sorted(p.stem for p in settings.logs_dir.glob("*.log")) if settings.logs_dir.exists() else []
-        err.print(Text.assemble(("error: ", "red"), f"no log for {service!r}; known: {', '.join(known) or 'none (run bionicflow up)'}"))
+        err.print(Text.assemble(("error: ", "red"),
+                                f"no log for {service!r}; known: {', '.join(known) or 'none (run bionicflow up)'}"))
         raise typer.Exit(code=2)
     with open(path, errors="replace") as fh:
         for line in deque(fh, maxlen=lines):
@@ -230,7 +235,8 @@ def demo(
 
     settings = get_settings()
     try:
-        result = run_main_job(settings, users, events, updates, deletes, lambda msg: err.print(f"... {msg}", highlight=False))
+        result = run_main_job(settings, users, events, updates, deletes,
+                              lambda msg: err.print(f"... {msg}", highlight=False))
     except BionicflowError as exc:
         _fail(exc)
     table = Table(title=f"source vs default (batch) vs debezium (CDC) — reconciliation: {result['verdict']}")
@@ -260,7 +266,7 @@ def _print_reports(comparison: dict) -> None:
     for top in (default["by_country"][:3], default["by_muscle_group"][:3]):
         for entry in top:
             label = next(iter(entry.values()))
-            other = next((e for e in debezium["by_country"] + debezium["by_muscle_group"]
+            other: dict = next((e for e in debezium["by_country"] + debezium["by_muscle_group"]
                           if next(iter(e.values())) == label), {})
             table.add_row(f"events: {label}", str(entry["events"]), str(other.get("events", "-")))
     table.add_row("newest data (s old)", *(str((r["freshness"] or {}).get("lag_seconds")) for r in (default, debezium)))
@@ -268,7 +274,8 @@ def _print_reports(comparison: dict) -> None:
     if comparison["identical"]:
         out.print("[green]reports: both schemas agree on every field of the overview[/]")
     else:
-        out.print(f"[red]reports: {len(comparison['differences'])} field(s) differ[/], first: {comparison['differences'][:3]}")
+        out.print(f"[red]reports: {len(comparison['differences'])} field(s) differ[/], "
+                  f"first: {comparison['differences'][:3]}")
 
 
 @app.command()
@@ -307,7 +314,8 @@ def cdc_bootstrap(
         result = run_all(bootstrap)
     except BionicflowError as exc:
         _fail(exc)
-    err.print(f"schema: {result.statements} statements; connectors changed: {', '.join(result.changed_connectors) or 'none'}")
+    err.print(f"schema: {result.statements} statements; "
+              f"connectors changed: {', '.join(result.changed_connectors) or 'none'}")
     for name, status in result.connectors.items():
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
     for copied in result.copied:
@@ -331,7 +339,8 @@ def cdc_apply_truncations() -> None:
 @cdc_app.command("dead-letters")
 def cdc_dead_letters(
     replay: str = typer.Option(None, "--replay", metavar="TABLE",
-                               help="Apply TABLE's dead letters that are usable changes now (after fixing their cause)."),
+                               help="Apply TABLE's dead letters that are usable changes now "
+                                    "(after fixing their cause)."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable summary."),
 ) -> None:
     """Why messages were dead-lettered (one line per table and cause); optionally replay a table's."""

@@ -6,6 +6,12 @@ its provider info (provider.py), and the ClickHouse hook imports the provider ma
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for type checkers and linters only: at run time the names come from __getattr__
+    from bionicflow_airflow.clickhouse_hook import ClickHouseHook
+    from bionicflow_airflow.kafka_connect_hook import KafkaConnectHook
+
 __all__ = ["ClickHouseHook", "KafkaConnectHook"]
 
 

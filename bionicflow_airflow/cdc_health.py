@@ -46,4 +46,5 @@ def source_drift(olap) -> list[str]:
     from bionicflow.platform import drift
     from bionicflow_airflow.sources import SOURCE_CONNECTIONS
 
-    return drift.source_drift(olap, lambda table: PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn())
+    return drift.source_drift(
+        olap, lambda table: PostgresHook(postgres_conn_id=SOURCE_CONNECTIONS[table.name]).get_conn())

@@ -14,7 +14,8 @@ def get_provider_info() -> dict:
         "name": "bionicflow",
         "description": "Hooks of the bionicflow PostgreSQL -> ClickHouse platform: Kafka Connect's REST API.",
         "versions": ["0.1.0"],
-        "integrations": [{"integration-name": "Kafka Connect", "external-doc-url": "https://kafka.apache.org/documentation/#connect",
+        "integrations": [{"integration-name": "Kafka Connect",
+                          "external-doc-url": "https://kafka.apache.org/documentation/#connect",
                           "tags": ["software"]}],
         "hooks": [{"integration-name": "Kafka Connect", "python-modules": ["bionicflow_airflow.kafka_connect_hook"]}],
         "connection-types": [{

@@ -15,5 +15,5 @@ SIGNAL_CONNECTIONS = {t.name: t.source_database for t in TABLES}
 
 def pg_source(table: str) -> PgSource:
     conn = BaseHook.get_connection(SOURCE_CONNECTIONS[table])
-    return PgSource(host=conn.host, port=conn.port or 5432, database=conn.schema, user=conn.login,
+    return PgSource(host=conn.host or "", port=conn.port or 5432, database=conn.schema or "", user=conn.login or "",
                     password=conn.password or "")

@@ -45,12 +45,13 @@ def backfill():
 
         params = dict(get_current_context()["params"])
         load_plan = plan_load({**params, "mode": "window"}, None, None)
+        assert load_plan.start is not None and load_plan.end is not None  # a window has both ends
         return [{"table": t.name, "start": load_plan.start.isoformat(), "end": load_plan.end.isoformat(),
                  "target": params["target"]} for t in load_plan.tables]
 
-    @task
+    @task(multiple_outputs=True)
     def refill(item: dict) -> dict:
-        from datetime import datetime, timezone
+        from datetime import UTC, datetime
 
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -62,7 +63,8 @@ def backfill():
 
         table = resolve_table(item["table"])
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
-        olap, done = ClickHouseHook().get_client(), {"table": table.name}
+        olap = ClickHouseHook().get_client()
+        done: dict[str, str | int] = {"table": table.name}
         if item["target"] in ("default", "both"):
             run_id = get_current_context()["run_id"]
             result = run_load(olap, table, pg_source(table.name), run_id, "window", start, end)
@@ -75,7 +77,7 @@ def backfill():
             conn = PostgresHook(postgres_conn_id=SIGNAL_CONNECTIONS[table.name]).get_conn()
             try:
                 keys = window_keys(conn, table, start, end)
-                since = datetime.now(timezone.utc).replace(tzinfo=None)
+                since = datetime.now(UTC).replace(tzinfo=None)
                 signal_id = request_snapshot(conn, table, start, end)
             finally:
                 conn.close()

@@ -41,6 +41,7 @@ def bootstrap_step(name: str, params: dict | None = None):
     from bionicflow.platform.bootstrap import step
     from bionicflow_airflow.bootstrap_connections import bootstrap_from_connections
 
+    assert params is not None  # Airflow passes the run's params to a task that takes `params`
     return step(name).run(bootstrap_from_connections(params["initial_load"], log))
 
 

@@ -58,7 +58,7 @@ log = logging.getLogger("airflow.task")
     },
 )
 def cdc_reconcile():
-    @task
+    @task(multiple_outputs=True)
     def reconcile() -> dict:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -139,7 +139,7 @@ def cdc_reconcile():
         results = verify(ClickHouseHook().get_client(), {t: pg_source(t) for t in SOURCE_CONNECTIONS})
         return [asdict(r) for r in results]
 
-    @task(retries=0)  # a slot over the limit is not transient: say so at once
+    @task(multiple_outputs=True, retries=0)  # a slot over the limit is not transient: say so at once
     def check_retained_wal() -> dict:
         from bionicflow.cdc.monitor import RetainedWalError, retained_wal_problems
         from bionicflow.kernel.config import Settings
@@ -157,11 +157,13 @@ def cdc_reconcile():
     check_retained_wal()
     summary = reconcile()
     apply_truncations() >> summary
-    restart_failed(summary)
+    # a task called in a DAG takes XComArgs; Airflow's typing expects the values themselves
+    restart_failed(summary)  # type: ignore[arg-type]
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
     # a paused etl_default would leave its run queued: fail after 20 min rather than wait forever
     TriggerDagRunOperator(
-        task_id="fallback_etl_default", trigger_dag_id="etl_default", conf=needs_fallback(summary),
+        task_id="fallback_etl_default", trigger_dag_id="etl_default",
+        conf=needs_fallback(summary),  # type: ignore[arg-type]  # XComArgs, as above
         wait_for_completion=True, poke_interval=5, failed_states=["failed"],
         execution_timeout=timedelta(minutes=20),
     ) >> verify_default()

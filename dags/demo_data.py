@@ -34,7 +34,7 @@ log = logging.getLogger("airflow.task")
     },
 )
 def demo_data():
-    @task(retries=0)
+    @task(multiple_outputs=True, retries=0)
     def generate() -> dict:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 

@@ -69,7 +69,7 @@ def etl_default():
             for t in load_plan.tables
         ]
 
-    @task
+    @task(multiple_outputs=True)
     def load(item: dict) -> dict:
         from datetime import datetime
 

@@ -39,7 +39,7 @@ log = logging.getLogger("airflow.task")
                               description="Rebuild every user's snapshot, not only the changed ones.")},
 )
 def report_snapshots():
-    @task
+    @task(multiple_outputs=True)
     def refresh(schema: str) -> dict:
         from bionicflow.kernel.config import get_settings
         from bionicflow.reports import snapshots

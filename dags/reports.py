@@ -43,7 +43,7 @@ log = logging.getLogger("airflow.task")
     },
 )
 def reports():
-    @task(retries=0)  # bad params are not transient: fail at once, before anything is written
+    @task(multiple_outputs=True, retries=0)  # bad params are not transient: fail at once, before anything is written
     def plan() -> dict:
         from bionicflow.kernel.config import get_settings
         from bionicflow.kernel.ops_schema import ensure as ensure_tables
@@ -57,18 +57,19 @@ def reports():
         log.info("reporting on %s .. %s", period.start, period.end)
         return period.as_dict()
 
-    @task
+    @task(multiple_outputs=True)
     def build(schema: str, period: dict) -> dict:
         from bionicflow.reports import Period
         from bionicflow.reports.store import store_user_reports
         from bionicflow_airflow import ClickHouseHook
 
         run_id = get_current_context()["run_id"]
-        users = store_user_reports(ClickHouseHook().get_client(), run_id, schema, Period.parse(period["from"], period["to"]))
+        users = store_user_reports(ClickHouseHook().get_client(), run_id, schema,
+                                   Period.parse(period["from"], period["to"]))
         log.info("%s: stored the reports of %s active users", schema, users)
         return {"schema": schema, "users": users}
 
-    @task
+    @task(multiple_outputs=True)
     def compare(period: dict, built: list[dict]) -> dict:
         from urllib.parse import quote
 
@@ -85,7 +86,8 @@ def reports():
         return {"identical": result.identical, "users_reported": result.users_reported}
 
     period = plan()
-    compare(period, build.partial(period=period).expand(schema=SCHEMAS))
+    # a task called in a DAG takes XComArgs; Airflow's typing expects the values themselves
+    compare(period, build.partial(period=period).expand(schema=SCHEMAS))  # type: ignore[arg-type]
 
 
 reports()

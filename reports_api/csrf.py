@@ -105,7 +105,7 @@ def own_origins(request: Request, public_url: str | None) -> set[str]:
     origins = {_origin(f"{request.url.scheme}://{request.url.netloc}")}
     if public_url:
         origins.add(_origin(public_url))
-    return origins - {None}
+    return {origin for origin in origins if origin is not None}
 
 
 def foreign_source(headers: Headers, own: set[str]) -> str | None:

@@ -90,7 +90,9 @@ async def cookie_principal(request: Request, settings: Settings = Depends(settin
 async def _verify(settings: Settings, token: str) -> auth.Principal:
     """A token seen before is checked on the event loop; a new one in a worker thread (an OIDC
     issuer's keys may have to be fetched first)."""
-    return auth.verified_before(settings, token) or await run_in_threadpool(auth.verify, settings, token)
+    if (principal := auth.verified_before(settings, token)) is not None:
+        return principal
+    return await run_in_threadpool(auth.verify, settings, token)
 
 
 def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:

@@ -56,7 +56,7 @@ def docs_policy(app: FastAPI, root_path: str) -> str:
     swagger = get_swagger_ui_html(openapi_url=f"{root_path}{app.openapi_url}", title="", swagger_js_url="",
                                   swagger_css_url="", oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                   swagger_ui_parameters=app.swagger_ui_parameters)
-    pages = (swagger.body.decode(), get_swagger_ui_oauth2_redirect_html().body.decode())
+    pages = (bytes(swagger.body).decode(), bytes(get_swagger_ui_oauth2_redirect_html().body).decode())
     return DOCS_POLICY.format(hashes=" ".join(h for page in pages for h in inline_script_hashes(page)))
 
 

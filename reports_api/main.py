@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -32,12 +32,12 @@ from reports_api.headers import SecurityHeaders
 log = logging.getLogger("reports_api")
 
 
-class Schema(str, Enum):
+class Schema(StrEnum):
     default = "default"
     debezium = "debezium"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     csv = "csv"
 
@@ -68,8 +68,9 @@ app = FastAPIOffline(
 )
 app.include_router(web.router)
 app.include_router(chart_scripts())
-app.add_exception_handler(StarletteHTTPException, errors.http_error)
-app.add_exception_handler(RequestValidationError, errors.validation_error)
+# Starlette types a handler as taking any Exception; each of these gets only the one it is registered for
+app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
+app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]
 # Cross-site form posts refused; security headers on every answer (pages: CSP, no framing, no
 # caching). The middleware added last runs outermost: SameOriginOnly's refusals get the headers too.
 app.add_middleware(csrf.SameOriginOnly)
@@ -118,7 +119,8 @@ def health() -> dict[str, str]:
 
 
 @app.get("/reports", tags=["reports"], summary="User report from one schema (the brief's endpoint)",
-         responses={**schemas.report_responses(schemas.UserReport), **errors.error_responses(401, 403, 404, 422, 503, 504)})
+         responses={**schemas.report_responses(schemas.UserReport),
+                    **errors.error_responses(401, 403, 404, 422, 503, 504)})
 def get_report(schema: Annotated[Schema, Query(description="default (batch) or debezium (CDC)")],
                user_uuid: UserQ = None, fmt: FormatQ = Format.json, the_period: Period = Depends(period),
                caller: auth.Principal = Depends(deps.principal)) -> Response:

@@ -18,7 +18,8 @@ class _Doc(BaseModel):
 
 
 class PeriodOut(_Doc):
-    from_: str = Field(alias="from", description="Start, inclusive (ISO date-time, UTC)", examples=["2026-11-01T00:00:00"])
+    from_: str = Field(alias="from", description="Start, inclusive (ISO date-time, UTC)",
+                       examples=["2026-11-01T00:00:00"])
     to: str = Field(description="End, exclusive (ISO date-time, UTC)", examples=["2026-12-01T00:00:00"])
 
 
@@ -164,7 +165,8 @@ class Difference(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra={"example": {
         "field": "events_total", "default": 24, "debezium": 30}})
 
-    field: str = Field(description="Path of the field, list items named by their first field: `daily[2026-11-01].events`")
+    field: str = Field(
+        description="Path of the field, list items named by their first field: `daily[2026-11-01].events`")
     note: str | None = Field(None, description="Why a whole report differs (not found in one schema)")
 
 

@@ -49,7 +49,8 @@ def _login_page(request: Request, settings: Settings, status: int = 200, **conte
 SESSION_NOTICES = {
     "expired": "Your session expired. Log in again.",
     "revoked": "This session was logged out. Log in again.",
-    "invalid": "Your session is not valid any more (the server's key changed, or the cookie was altered). Log in again.",
+    "invalid": "Your session is not valid any more (the server's key changed, or the cookie was altered). "
+               "Log in again.",
     "logged_out": "You logged out. The session is closed on the server too.",
 }
 
@@ -85,7 +86,7 @@ def login(request: Request, username: Annotated[str, Form()], password: Annotate
     except csrf.CsrfError as exc:
         return _login_page(request, settings, status=403, error=str(exc))
     except deps.TooManyLogins as exc:
-        response = _login_page(request, settings, status=429, retry_after=exc.retry_after)
+        response: Response = _login_page(request, settings, status=429, retry_after=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except auth.AuthError as exc:

@@ -91,7 +91,8 @@ class KafkaConnectClient:
                                      f"for {REBALANCE_RETRY_SECONDS}s: {response.text[:300]}")
         if response.status_code >= 400:
             log.error("Kafka Connect %s %s -> %s: %s", method, path, response.status_code, response.text[:2000])
-            raise ConnectError(f"Kafka Connect {method} {path} failed with {response.status_code}: {response.text[:300]}")
+            raise ConnectError(
+                f"Kafka Connect {method} {path} failed with {response.status_code}: {response.text[:300]}")
         return response
 
     def upsert(self, spec: ConnectorSpec) -> bool:

@@ -14,14 +14,15 @@ Run: ``python -m bionicflow.cdc.consumer`` (supervised as ``cdc_consumer``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
@@ -73,7 +74,7 @@ class Sink:
     def __init__(self, table: Table, client_factory: Callable[[], object], progress: TableProgress):
         self.table = table
         self._client_factory = client_factory
-        self._client = None
+        self._client: object | None = None
         self.progress = progress
 
     @property
@@ -101,7 +102,8 @@ class Sink:
 
     def _dead_letter(self, row: list, error: str) -> None:
         payload, topic, partition, offset = row
-        log.warning("%s: message %s/%s/%s rejected, dead-lettered: %s", self.table.name, topic, partition, offset, error[:200])
+        log.warning("%s: message %s/%s/%s rejected, dead-lettered: %s", self.table.name, topic, partition, offset,
+                    error[:200])
         self.client.insert(
             f"{DATABASE}.dead_letters", [[topic, partition, offset, payload, f"rejected by ClickHouse: {error}"]],
             column_names=DEAD_LETTER_COLUMNS,
@@ -155,8 +157,8 @@ class TableConsumer(threading.Thread):
                 rows = [to_row(m) for m in batch if self._usable(m)]
                 if not rows:
                     continue
-                self._with_retry(lambda: self._evolve(rows))  # a new source column: add it before storing
-                self._with_retry(lambda: self.sink.write(rows))
+                self._with_retry(functools.partial(self._evolve, rows))  # a new source column: add it before storing
+                self._with_retry(functools.partial(self.sink.write, rows))
                 if has_truncate_hint(row[0] for row in rows):  # purge before the offsets are committed
                     self._with_retry(self._apply_truncations)
                 consumer.commit(asynchronous=False)
@@ -195,7 +197,8 @@ class TableConsumer(threading.Thread):
             evolve.rebuild_views(self.sink.client, self.table)
 
     def _evolve(self, rows: list[list]) -> None:
-        for part in {evolve.schema_part(row[0]) for row in rows} - self._schemas_seen - {None}:
+        parts = {part for row in rows if (part := evolve.schema_part(row[0])) is not None}
+        for part in parts - self._schemas_seen:
             change = evolve.plan(self.table, evolve.after_fields(part))
             for reason in change.refused:
                 log.warning("%s: source column not added to %s.%s: %s", self.table.name, DATABASE, self.table.name,
@@ -206,7 +209,8 @@ class TableConsumer(threading.Thread):
             self._schemas_seen.add(part)
 
     def _apply_truncations(self) -> None:
-        self.progress.truncations_applied += sum(p.truncations for p in apply_pending(self.sink.client, self.table.name))
+        self.progress.truncations_applied += sum(p.truncations
+                                                 for p in apply_pending(self.sink.client, self.table.name))
 
     def _with_retry(self, action: Callable[[], None]) -> None:
         delay = 0.5

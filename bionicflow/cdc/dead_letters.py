@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bionicflow.cdc.schema import (DATABASE, META_COLUMNS, TABLES_BY_TOPIC, Table, change_rows_select,
-                                   usable_messages_select)
+from bionicflow.cdc.schema import DATABASE, META_COLUMNS, Table, change_rows_select, usable_messages_select
+from bionicflow.kernel.tables import TABLES_BY_TOPIC
 
 DEAD_LETTERS = f"{DATABASE}.dead_letters"
 # The dead letters of one topic, shaped as the views' input.
@@ -59,7 +59,8 @@ def summary(olap) -> list[Cause]:
 def replay(olap, table: Table) -> Replay:
     """Apply the dead letters of `table` that are usable changes now; leave the others."""
     params = {"topic": table.topic}
-    positions = [tuple(row) for row in olap.query(usable_messages_select(table, AS_MESSAGES), parameters=params).result_rows]
+    positions = [tuple(row)
+                 for row in olap.query(usable_messages_select(table, AS_MESSAGES), parameters=params).result_rows]
     if positions:
         columns = ", ".join([*table.business_columns, *(name for name, _type in META_COLUMNS)])
         olap.command(f"INSERT INTO {DATABASE}.{table.name} ({columns})\n{change_rows_select(table, AS_MESSAGES)}",

@@ -92,7 +92,7 @@ def column_for(field: dict) -> Column | str:
     name = str(field.get("field", ""))
     if not IDENTIFIER.match(name):
         return f"{name!r}: a name that needs quoting is not added automatically"
-    typed = TYPES.get((field.get("type"), field.get("name")))
+    typed = TYPES.get((field.get("type", ""), field.get("name")))
     if typed is None:
         return f"{name}: Debezium type {field.get('type')}/{field.get('name') or '-'} has no automatic mapping"
     ch_type, kind = typed
@@ -106,12 +106,16 @@ def column_for(field: dict) -> Column | str:
 def plan(table: Table, fields: list[dict]) -> Plan:
     """Which of a message's fields the table lacks, as columns to add (and the ones that cannot be)."""
     known = {c.source for c in table.columns}
-    new, refused = [], []
+    new: list[Column] = []
+    refused: list[str] = []
     for field in fields:
         if field.get("field") in known:
             continue
         column = column_for(field)
-        (new if isinstance(column, Column) else refused).append(column)
+        if isinstance(column, Column):
+            new.append(column)
+        else:
+            refused.append(column)
     return Plan(tuple(new), tuple(refused))
 
 
@@ -120,7 +124,8 @@ def added_columns(olap, table: Table) -> tuple[Column, ...]:
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.added_columns")):
         return ()
     rows = olap.query(ADDED_SQL, parameters={"table": table.name}).result_rows
-    return tuple(Column(name, ch_type, name, kind, added=True, default=default) for name, ch_type, kind, default in rows)
+    return tuple(Column(name, ch_type, name, kind, added=True, default=default)
+                 for name, ch_type, kind, default in rows)
 
 
 def extended(olap, table: Table) -> Table:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bionicflow.kernel.tables import Table
 
@@ -58,11 +58,11 @@ def change_commit_time(value: bytes | None) -> datetime | None:
     except ValueError:  # not JSON: the views dead-letter it; it tells no time
         return None
     ts_ms = source.get("ts_ms")
-    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc) if isinstance(ts_ms, int) else None
+    return datetime.fromtimestamp(ts_ms / 1000, UTC) if isinstance(ts_ms, int) else None
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _seconds(now: datetime, then: datetime) -> float:
@@ -116,7 +116,7 @@ def pipeline_lag(kafka_bootstrap: str, table: Table, now: datetime | None = None
         # the oldest unread change, or (all read) the newest one
         at = position if unread else high - 1
         commit_time = change_commit_time(_value_at(consumer, table.topic, at)) if at >= low and at >= 0 else None
-        return lag_from(now or datetime.now(timezone.utc), heartbeat_at, unread,
+        return lag_from(now or datetime.now(UTC), heartbeat_at, unread,
                         commit_time if unread else None, None if unread else commit_time)
     finally:
         consumer.close()

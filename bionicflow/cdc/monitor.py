@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
@@ -130,7 +131,8 @@ def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
             entry["rows_in_clickhouse"] = rows
             entry["newest_change_in_clickhouse"] = newest.isoformat() if rows else None
             # kept, not applied: `bionicflow cdc dead-letters` says why, and replays them once fixed
-            entry["dead_letters"] = int(olap.query(DEAD_LETTERS_SQL, parameters={"topic": table.topic}).result_rows[0][0])
+            entry["dead_letters"] = int(
+                olap.query(DEAD_LETTERS_SQL, parameters={"topic": table.topic}).result_rows[0][0])
         except Exception as exc:  # reported, not raised: status must show every part it can
             entry["clickhouse_error"] = str(exc).splitlines()[0][:200]
         try:
@@ -150,6 +152,6 @@ def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
             entry["consumer_lag_messages"] = measured.unread_messages
         except Exception as exc:
             entry["kafka_error"] = str(exc)[:200]
-        entry["measured_at"] = datetime.now(timezone.utc).isoformat()
+        entry["measured_at"] = datetime.now(UTC).isoformat()
         result[table.name] = entry
     return result

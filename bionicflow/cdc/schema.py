@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from bionicflow.kernel.cluster_ddl import for_cluster
 from bionicflow.kernel import snapshot_marks
-from bionicflow.kernel.tables import CDC_DB, TABLES, TABLES_BY_TOPIC, Column, Table
+from bionicflow.kernel.tables import CDC_DB, TABLES, Column, Table
 
 DATABASE = CDC_DB
 # Kafka as ClickHouse's Kafka engine reaches it in docker-compose.yaml (the broker's internal listener).
@@ -112,7 +112,8 @@ def _checks(table: Table) -> list[tuple[str, str]]:
         (f"op NOT IN ({', '.join(repr(o) for o in OPS)})", "concat('unknown or missing payload.op: ', op)"),
         (f"JSONExtractString(src, 'table') != '{table.source_table}'",
          f"concat('message is for table ', JSONExtractString(src, 'table'), ', not {table.source_table}')"),
-        (f"NOT JSONHas(img, '{key_source}') OR JSONType(img, '{key_source}') = 'Null'", f"'row image has no {key_source}'"),
+        (f"NOT JSONHas(img, '{key_source}') OR JSONType(img, '{key_source}') = 'Null'",
+         f"'row image has no {key_source}'"),
         *_misfits(table),
     ]
 
@@ -177,7 +178,8 @@ def kafka_table_ddl(table: Table, mode: str, broker_list: str = DEFAULT_BROKER_L
 
 def target_table_ddl(table: Table) -> str:
     cols = [f"    {c.name} {c.type}" for c in table.columns]
-    cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "") for name, typ in META_COLUMNS]
+    cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "")
+             for name, typ in META_COLUMNS]
     return (
         f"CREATE TABLE IF NOT EXISTS {DATABASE}.{table.name}\n(\n" + ",\n".join(cols) + "\n)\n"
         # The message latest in the topic wins: Debezium's log order is its consistency
@@ -197,7 +199,8 @@ def moved_rows_condition(table: Table) -> str:
     if not table.sort_prefix:
         return "0"
     by_name = {c.name: c for c in table.columns}
-    changed = " OR ".join(f"{extract(by_name[n], 'before')} != {extract(by_name[n], 'after')}" for n in table.sort_prefix)
+    changed = " OR ".join(f"{extract(by_name[n], 'before')} != {extract(by_name[n], 'after')}"
+                          for n in table.sort_prefix)
     return f"op = 'u' AND JSONType(p, 'before') = 'Object' AND ({changed})"
 
 
@@ -256,7 +259,8 @@ ORDER BY (topic, partition, offset)"""
 
 def dead_letter_view_ddl(table: Table) -> str:
     return (
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_dead_letters_mv TO {DATABASE}.dead_letters\nAS\n"
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {DATABASE}.{table.name}_dead_letters_mv "
+        f"TO {DATABASE}.dead_letters\nAS\n"
         + _message_parts() + "\n"
         "SELECT _topic AS topic, _partition AS partition, _offset AS offset,\n"
         f"       payload AS raw_value, {_problem(table)} AS error, now64(6) AS received_at\n"

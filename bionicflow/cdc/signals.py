@@ -59,6 +59,6 @@ def wait_snapshot(olap, table: Table, keys: set[int], since: datetime, timeout: 
         if len(seen) >= len(wanted):
             return len(seen)
         if time.monotonic() > deadline:
-            raise BackfillTimeout(f"{table.name}: only {len(seen)} of {len(wanted)} rows re-delivered in {timeout:.0f}s; "
-                                  "check the connector's log (bionicflow logs kafka_connect)")
+            raise BackfillTimeout(f"{table.name}: only {len(seen)} of {len(wanted)} rows re-delivered in "
+                                  f"{timeout:.0f}s; check the connector's log (bionicflow logs kafka_connect)")
         time.sleep(2)

@@ -59,7 +59,7 @@ def purge_sql(table_name: str) -> str:
 
 def apply_pending(olap, table_name: str | None = None) -> list[Purge]:
     """Purge every recorded TRUNCATE not yet applied (of one table, or all); returns what was purged."""
-    purges = []
+    purges: list[Purge] = []
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.truncations")):  # made by a version before 2026-12-02
         return purges
     for name, version, count in olap.query(PENDING_SQL).result_rows:

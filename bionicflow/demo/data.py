@@ -35,7 +35,8 @@ EVENT_TAILS = np.array([pgbinary.text_field(p) + pgbinary.text_field(m) for p in
                         for m in MUSCLE_GROUPS], dtype=object)
 # The fixed-width part of a telemetry row in binary COPY: field count, then (length, value) pairs.
 EVENT_HEAD = np.dtype([
-    ("fields", ">i2"), ("n_event_uuid", ">i4"), ("event_uuid", "u1", 16), ("n_user_uuid", ">i4"), ("user_uuid", "u1", 16),
+    ("fields", ">i2"), ("n_event_uuid", ">i4"), ("event_uuid", "u1", 16),
+    ("n_user_uuid", ">i4"), ("user_uuid", "u1", 16),
     ("n_frequency", ">i4"), ("frequency", ">i4"), ("n_duration", ">i4"), ("duration", ">i4"),
     ("n_amplitude", ">i4"), ("amplitude", ">f8"), ("n_created", ">i4"), ("created", ">i8"),
     ("n_saved", ">i4"), ("saved", ">i8"),
@@ -79,7 +80,8 @@ class Generator:
         unix_ms = registered.astype("datetime64[ms]").astype(np.int64)
         return registered, pgbinary.uuid_text(pgbinary.uuid7(self.rng, unix_ms)).tolist()
 
-    def users_csv(self, registered: np.ndarray, uuids: list[str], rng: np.random.Generator | None = None) -> io.StringIO:
+    def users_csv(self, registered: np.ndarray, uuids: list[str],
+                  rng: np.random.Generator | None = None) -> io.StringIO:
         """The new users' rows as CSV; ``rng``: one of their own, to build them beside `events_copy`."""
         rng = rng or self.rng
         n = len(uuids)
@@ -118,7 +120,7 @@ class Generator:
         rng, n = self.rng, len(created)
         head = np.empty(n, dtype=EVENT_HEAD)
         head["fields"] = 9
-        for name in EVENT_HEAD.names[2::2]:  # each value's length field precedes it
+        for name in (EVENT_HEAD.names or ())[2::2]:  # each value's length field precedes it
             head[f"n_{name}"] = EVENT_HEAD[name].itemsize
         head["event_uuid"] = pgbinary.uuid7(rng, created // 1000)
         head["user_uuid"] = users[rng.integers(0, len(users), size=n)]
@@ -152,7 +154,8 @@ INSERT_CUSTOMER_SQL = """INSERT INTO users (user_uuid, name, email, age, gender,
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_uuid) DO NOTHING"""
 UPDATE_USERS_SQL = """UPDATE users SET age = age + 1, phone = phone || ' ext. 1', address = address || ' (moved)'
 WHERE id IN (SELECT id FROM users ORDER BY random() LIMIT %s)"""
-DELETE_EVENTS_SQL = "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events ORDER BY random() LIMIT %s)"
+DELETE_EVENTS_SQL = ("DELETE FROM telemetry_events "
+                     "WHERE id IN (SELECT id FROM telemetry_events ORDER BY random() LIMIT %s)")
 
 
 def _copy(cur, statement: str, chunks: Iterable[bytes]) -> None:

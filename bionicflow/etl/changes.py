@@ -74,7 +74,8 @@ def key_diff_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
 
 def _keys(table: Table, bits: str) -> str:
     """The keys whose bits are set in ``bits`` (an expression over the scratch table's masks)."""
-    return f"SELECT bitShiftLeft(bucket, {MASK_BITS}) + arrayJoin(bitPositionsToArray({bits})) AS k FROM {_scratch(table)}"
+    return (f"SELECT bitShiftLeft(bucket, {MASK_BITS}) + arrayJoin(bitPositionsToArray({bits})) AS k "
+            f"FROM {_scratch(table)}")
 
 
 def count_diff_sql(table: Table) -> str:
@@ -104,7 +105,8 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
     ids = ", ".join(str(int(k)) for k in keys)
     cols = ", ".join([*table.business_columns, "_version"])
     where = f'"{table.source_key}" IN ({ids})'
-    return f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n{source_select(table, '{version:UInt64} AS _version', where)}"
+    return (f"INSERT INTO {DEFAULT_DB}.{table.name} ({cols})\n"
+            f"{source_select(table, '{version:UInt64} AS _version', where)}")
 
 
 def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:
@@ -180,6 +182,7 @@ def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_
                                       "(is_deleted): rebuilt once in today's layout"))
     if plan.full:
         return full_refresh(olap, table, source, run_id, reason=plan.reason)
+    assert previous is not None and plan.since_xid is not None  # an incremental plan starts at a cursor
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
     version = new_version()

@@ -51,7 +51,8 @@ def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: boo
         return Plan(True, reason="no cursor yet: the first load of this table copies it whole")
     if previous.system_identifier != now.system_identifier:
         return Plan(True, reason=(f"the source is another PostgreSQL cluster (system identifier "
-                                  f"{now.system_identifier}, was {previous.system_identifier}): restored or re-created"))
+                                  f"{now.system_identifier}, was {previous.system_identifier}): "
+                                  "restored or re-created"))
     if now.next_xid < previous.next_xid:
         return Plan(True, reason=(f"the source's transaction counter went back (next xid {now.next_xid}, was "
                                   f"{previous.next_xid}): the database was restored from a backup"))

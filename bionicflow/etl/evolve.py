@@ -33,7 +33,8 @@ from bionicflow.kernel.tables import DEFAULT_DB, Column, Table
 
 COLUMNS_SQL = (
     "SELECT column_name, if(is_enum, 'enum', type_name) FROM postgresql({address:String}, {database:String}, "
-    "'bionicflow_olap_columns', {user:String}, {password:String}) WHERE table_name = {source_table:String} ORDER BY position"
+    "'bionicflow_olap_columns', {user:String}, {password:String}) "
+    "WHERE table_name = {source_table:String} ORDER BY position"
 )
 DEFAULT_COLUMNS_SQL = (f"SELECT name, type FROM system.columns WHERE database = '{DEFAULT_DB}' "
                        "AND table = {table:String} ORDER BY position")
@@ -85,7 +86,8 @@ def plan(table: Table, source_columns: list[tuple[str, str]], default_columns: l
     """What `default.<table>` gets from the source's columns (name, PostgreSQL type) and its own (name, type)."""
     known = {c.source for c in table.columns}  # source names; `default` calls them by `c.name`
     present = {name for name, _ in default_columns}
-    carried = tuple(Column(name, kind, name, "", added=True) for name, kind in _beyond_definition(table, default_columns))
+    carried = tuple(Column(name, kind, name, "", added=True)
+                    for name, kind in _beyond_definition(table, default_columns))
     new, refused = [], []
     for name, pg_type in source_columns:
         if name in known or name in present:

@@ -47,7 +47,8 @@ def tombstones_sql(table: Table, version: int) -> str:
     return (f"INSERT INTO {target} ({position}, _version, {TOMBSTONE})\n"
             f"SELECT {position}, {version}, 1 FROM {target}\n"
             f"WHERE _version < {version} AND NOT {TOMBSTONE} AND ({table.key} IN (SELECT k FROM {_gone(table)}) "
-            f"OR ({table.key} IN (SELECT {table.key} {written}) AND ({position}) NOT IN (SELECT {position} {written})))")
+            f"OR ({table.key} IN (SELECT {table.key} {written}) "
+            f"AND ({position}) NOT IN (SELECT {position} {written})))")
 
 
 def count_gone_sql(table: Table, version: int) -> str:

@@ -138,8 +138,8 @@ def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason:
     olap.command(f"DROP TABLE IF EXISTS {DEFAULT_DB}.{staging}")
     olap.command(default_table_ddl(table, name=staging))
     started = time.perf_counter()
-    olap.command(load_sql(table, staging, windowed=False), parameters=source_params(table, source, version=new_version()),
-                 settings=LOAD_SETTINGS)
+    olap.command(load_sql(table, staging, windowed=False),
+                 parameters=source_params(table, source, version=new_version()), settings=LOAD_SETTINGS)
     rows = _count(olap, staging)
     # a swap fires no view: every report snapshot is marked stale just before and just after it
     snapshot_marks.mark_all(olap, DEFAULT_DB)

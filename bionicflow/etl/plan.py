@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bionicflow.kernel.tables import Table
 from bionicflow.etl.load import resolve_table
@@ -51,7 +51,8 @@ def plan_load(params: dict, interval_start: datetime | None, interval_end: datet
     if mode in ("full", "incremental", "repair"):
         return LoadPlan(tables, mode)
     if mode == "window":
-        start, end = _parse_time(params.get("window_start"), "window_start"), _parse_time(params.get("window_end"), "window_end")
+        start = _parse_time(params.get("window_start"), "window_start")
+        end = _parse_time(params.get("window_end"), "window_end")
         if start is None or end is None:
             raise LoadError("mode 'window' needs both window_start and window_end")
     else:
@@ -67,4 +68,4 @@ def _naive_utc(value: datetime) -> datetime:
     """ClickHouse DateTime64 parameters are UTC wall-clock; the sources store UTC."""
     if value.tzinfo is None:
         return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)

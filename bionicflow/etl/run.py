@@ -17,7 +17,10 @@ log = logging.getLogger("bionicflow.etl")
 
 def run_load(olap, table: Table, source: PgSource, run_id: str, mode: str,
              start: datetime | None = None, end: datetime | None = None) -> LoadResult:
-    """Load ``table`` by ``mode`` (incremental, full, repair, window); a source column added or dropped: a full refresh."""
+    """Load ``table`` by ``mode`` (incremental, full, repair, window).
+
+    A source column added or dropped: a full refresh.
+    """
     evolution = evolve(olap, table, source)
     for line in evolution.refused:
         log.warning(line)

@@ -79,7 +79,8 @@ class AirflowClient:
 
 
 # The platform's DAGs (tests/dags checks this list against the dags/ folder).
-PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data", "reports", "report_snapshots")
+PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data", "reports",
+                 "report_snapshots")
 
 
 def airflow_client(settings) -> AirflowClient:

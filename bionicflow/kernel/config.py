@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     olap_head_timeout_seconds: float = Field(
         10, description="A request head (line and headers) must arrive within this, or 408 and the connection closes.")
     olap_body_idle_seconds: float = Field(
-        30, description="A request body that stops arriving for this long is abandoned with 408 (http_receive_timeout).")
+        30, description="A request body that stops arriving for this long is abandoned with 408 "
+                        "(http_receive_timeout).")
     olap_connect_ports: list[int] = Field(
         [], description="TCP ports the OLAP engine may connect to besides the two PostgreSQL sources "
                         "(postgresql() of other sources).")
@@ -150,7 +151,8 @@ class Settings(BaseSettings):
     telemetry_password: SecretStr = SecretStr("telemetry_password")
     debezium_user: str = "debezium_user"
     debezium_password: SecretStr = SecretStr("debezium_password")
-    etl_reader_user: str = Field("etl_reader", description="Read-only PostgreSQL role of the batch road and reconciliation.")
+    etl_reader_user: str = Field("etl_reader",
+                                 description="Read-only PostgreSQL role of the batch road and reconciliation.")
     etl_reader_password: SecretStr = SecretStr("etl_reader_password")
     clickhouse_user: str = Field("default", description="OLAP administrative user (DDL, inserts).")
     clickhouse_password: SecretStr = SecretStr("clickhouse_password")

@@ -7,7 +7,7 @@ reconciliation reads them to tell `default`'s lag from its errors; `status` show
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -68,12 +68,12 @@ class Cursor:
     rows_removed: int = 0
 
     @classmethod
-    def after(cls, state: SourceState, mode: str = "") -> "Cursor":
+    def after(cls, state: SourceState, mode: str = "") -> Cursor:
         """The cursor a load leaves when it read every changed row and synced the keys after ``state`` was taken."""
         return cls(state.system_identifier, state.filenode, state.snapshot_xmin, state.next_xid, mode=mode,
                    stats_epoch=state.stats_epoch, rows_written=state.rows_written, rows_removed=state.rows_removed)
 
-    def advanced(self, state: SourceState, rows_read: bool, keys_synced: bool, mode: str) -> "Cursor":
+    def advanced(self, state: SourceState, rows_read: bool, keys_synced: bool, mode: str) -> Cursor:
         """This cursor moved past what a load did after ``state`` was taken (its epoch and file unchanged)."""
         rows = Cursor.after(state) if rows_read else self
         # Counters compare only within one statistics epoch: a load that did both steps (as every
@@ -136,18 +136,19 @@ def write_cursor(olap, table: Table, cursor: Cursor, run_id: str) -> None:
         column_names=["table", "system_identifier", "filenode", "cursor_xid", "next_xid", "run_id", "mode",
                       "stats_epoch", "rows_written", "rows_removed"],
     )
-    olap.insert(BATCH_LOADS, [[table.name, cursor.mode, cursor.cursor_xid]], column_names=["table", "mode", "cursor_xid"])
+    olap.insert(BATCH_LOADS, [[table.name, cursor.mode, cursor.cursor_xid]],
+                column_names=["table", "mode", "cursor_xid"])
 
 
 def freshness(olap, now: datetime | None = None) -> dict[str, dict]:
     """Per table: when `default` was last loaded, how long ago, by which mode, and its cursor."""
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     result: dict[str, dict] = {t.name: {"last_load": None} for t in TABLES}
     try:
         rows = olap.query(CURSORS_SQL).result_rows
     except DatabaseError as exc:  # reported, not raised: a stack not bootstrapped yet has no ops tables
         return {name: {"error": str(exc).splitlines()[0][:200]} for name in result}
-    for table, cursor_xid, next_xid, mode, loaded_at in rows:
+    for table, cursor_xid, _next_xid, mode, loaded_at in rows:
         result[table] = {"last_load": loaded_at.isoformat(), "age_seconds": round((now - loaded_at).total_seconds(), 1),
                          "mode": mode, "cursor_xid": int(cursor_xid)}
     return result

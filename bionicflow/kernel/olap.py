@@ -9,7 +9,7 @@ from bionicflow.kernel.config import Settings
 CONNECT_TIMEOUT = 5  # seconds to open the HTTP connection: a server that is up answers at once
 
 
-def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: int = 120,
+def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,
             connect_timeout: int = CONNECT_TIMEOUT, **options):
     """A client for one server and user; ``options`` are clickhouse-connect's (database, secure …)."""
     return clickhouse_connect.get_client(host=host, port=port, username=username, password=password,
@@ -17,7 +17,7 @@ def connect(host: str, port: int, username: str, password: str, *, send_receive_
                                          **options)
 
 
-def olap_client(settings: Settings, *, reader: bool = False, send_receive_timeout: int = 120, **options):
+def olap_client(settings: Settings, *, reader: bool = False, send_receive_timeout: float = 120, **options):
     """A client as the administrative user (DDL, inserts) or, with ``reader``, as the read-only user."""
     user, password = ((settings.clickhouse_reader_user, settings.clickhouse_reader_password) if reader
                       else (settings.clickhouse_user, settings.clickhouse_password))

@@ -1,8 +1,8 @@
 """The `ops` schema: every table in which the platform records what it did.
 
-Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations (`reconciliation_runs`, `reconciliation_tables`) and the keys they
-found wrong in `default` (`default_repair_keys`),
-schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
+Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations
+(`reconciliation_runs`, `reconciliation_tables`) and the keys they found wrong in `default`
+(`default_repair_keys`), schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
 `report_differences`): one module, so every road creates the same tables and no road
 reaches into another for them. Every statement is idempotent.
 """

@@ -88,7 +88,7 @@ class Table:
     def business_columns(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def with_columns(self, extra: tuple[Column, ...]) -> "Table":
+    def with_columns(self, extra: tuple[Column, ...]) -> Table:
         """This table with columns added since the catalogue was written (the CDC road's schema evolution)."""
         known = {c.name for c in self.columns}
         return replace(self, columns=self.columns + tuple(c for c in extra if c.name not in known))

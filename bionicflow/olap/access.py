@@ -80,7 +80,7 @@ class Node:
 
     kind: str
     detail: str = ""
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
     def walk(self):
         yield self
@@ -93,7 +93,8 @@ _HEADER = re.compile(r"^(?P<kind>\S+)(?: (?P<detail>.*?))?(?: \(alias [^)]*\))?(
 
 def parse_explain_ast(text: str) -> Node:
     """The tree of ``EXPLAIN AST`` output (one node a line, one space of indent a level)."""
-    root, stack = None, []  # stack of (indent, node)
+    root: Node | None = None
+    stack: list[tuple[int, Node]] = []  # stack of (indent, node)
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -172,7 +173,8 @@ class ReadCheck:
             self.database(database)
         elif kind in ("ShowTables", "ShowFunctions", "ShowEngineQuery"):
             if not _SHOW_FORMS.match(normalized):
-                raise _denied(f"{normalized.split(chr(10))[0][:60]} is not one of the SHOW forms a read-only user may run")
+                raise _denied(f"{normalized.split(chr(10))[0][:60]} "
+                              "is not one of the SHOW forms a read-only user may run")
             names = _identifiers(root)
             output = _FORMAT_CLAUSE.search(normalized)
             if output and names and names[-1] == output.group(1):
@@ -313,7 +315,10 @@ class ReadCheck:
 
 
 def check_reader_database(database: str | None, databases: frozenset[str]) -> None:
-    """A read-only request's `database` (URL, header) must be one of the user's, checked before any connection is touched."""
+    """A read-only request's `database` (URL, header) must be one of the user's.
+
+    Checked before any connection is touched.
+    """
     if database and database not in databases:
         raise _denied(f"database {database} is not one of {_names(databases)}")
 

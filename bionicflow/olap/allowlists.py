@@ -37,8 +37,8 @@ REVIEWED_FUNCTIONS = frozenset({
     "parseReadableSizeOrZero", "parseTimeDelta", "rowNumberInAllBlocks", "rowNumberInBlock",
     "runningAccumulate", "runningDifference", "runningDifferenceStartingWithFirstValue", "throwIf",
     "toColumnTypeName", "toTypeName", "transform", "variantElement", "variantType", "version", "visibleWidth",
-    "uptime", "getSetting", "getSettingOrDefault", "MACNumToString", "MACStringToNum", "MACStringToOUI", "colorOKLABToSRGB", "colorOKLCHToSRGB",
-    "colorSRGBToOKLAB", "colorSRGBToOKLCH", "flipCoordinates", "displayName",
+    "uptime", "getSetting", "getSettingOrDefault", "MACNumToString", "MACStringToNum", "MACStringToOUI",
+    "colorOKLABToSRGB", "colorOKLCHToSRGB", "colorSRGBToOKLAB", "colorSRGBToOKLCH", "flipCoordinates", "displayName",
     # Internal names the parser itself writes: CASE x WHEN …, x::T
     "caseWithExpression", "_CAST",
 })

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
+from typing import Protocol
 
 import brotli
 import lz4.block
@@ -207,8 +209,9 @@ class NativeBlocks:
         while len(self._pending) >= _CHECKSUM_SIZE + _NATIVE_HEADER.size:
             method, size, raw_size = _NATIVE_HEADER.unpack_from(self._pending, _CHECKSUM_SIZE)
             if max(size, raw_size) > MAX_BLOCK_BYTES:
-                raise ClickHouseError(271, "CANNOT_DECOMPRESS",
-                                      f"a compressed block declares {max(size, raw_size)} bytes: over {MAX_BLOCK_BYTES}")
+                raise ClickHouseError(
+                    271, "CANNOT_DECOMPRESS",
+                    f"a compressed block declares {max(size, raw_size)} bytes: over {MAX_BLOCK_BYTES}")
             total += raw_size
             if limit is not None and total > limit:  # refused before the block is made
                 raise BodyTooLarge(limit)
@@ -295,7 +298,13 @@ class _BrotliStream:
         return self._inner.finish()
 
 
-_STREAM_ENCODERS = {
+class _StreamEncoder(Protocol):
+    def compress(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+_STREAM_ENCODERS: dict[str, Callable[[], _StreamEncoder]] = {
     "lz4": _Lz4Stream, "zstd": _ZstdStream, "br": _BrotliStream,
     "gzip": lambda: zlib.compressobj(1, wbits=31), "deflate": lambda: zlib.compressobj(1),
 }
@@ -305,7 +314,8 @@ def response_encoder(accept: str, enabled: bool, native_method: str | None) -> R
     """How a streamed response is encoded: ClickHouse blocks (compress=1), an HTTP encoding, or none."""
     if native_method:
         if native_method not in NATIVE_METHODS:
-            raise ClickHouseError(36, "BAD_ARGUMENTS", f"network_compression_method {native_method!r}: use lz4, zstd or none")
+            raise ClickHouseError(36, "BAD_ARGUMENTS",
+                                  f"network_compression_method {native_method!r}: use lz4, zstd or none")
         return ResponseEncoder(None, native_method)
     if enabled:
         offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}

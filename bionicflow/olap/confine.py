@@ -196,7 +196,7 @@ def drop_to(user: str, olap_dir: Path, required: bool, report: Report) -> None:
     """Become ``user`` (owner of the OLAP directory), or stay uid 0 without capabilities when it cannot run Python."""
     try:
         entry = pwd.getpwnam(user)
-        blocked = reachable_by(entry.pw_uid, entry.pw_gid, [*interpreter_paths(), olap_dir])
+        blocked: Path | str | None = reachable_by(entry.pw_uid, entry.pw_gid, [*interpreter_paths(), olap_dir])
         message = (f"the OS user {user!r} cannot pass through {blocked} to run Python or reach the OLAP data: "
                    f"chmod o+x {blocked}, or install Python where other users can read it")
     except KeyError:
@@ -210,6 +210,7 @@ def drop_to(user: str, olap_dir: Path, required: bool, report: Report) -> None:
         report.notes.append(message + "; running as uid 0 without capabilities instead")
         drop_capabilities()
         return
+    assert entry is not None  # nothing blocked: the user exists
     for folder, _, files in os.walk(olap_dir):
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         for name in files:

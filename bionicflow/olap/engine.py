@@ -64,7 +64,7 @@ class QuerySlots:
         A blocking wait on the loop thread would stop the requests holding the slots from
         finishing, and every client would stall until the timeout.
         """
-        if self._all is None:
+        if self._all is None or self._readers is None:
             self._all, self._readers = anyio.Semaphore(self.limit), anyio.Semaphore(self.reader_limit)
         async with contextlib.AsyncExitStack() as held:
             if reader:
@@ -293,7 +293,8 @@ class Engine:
         types = self.described.get(key, UNKNOWN)
         if types is UNKNOWN:
             try:
-                rows = _run(conn, f"DESCRIBE TABLE ({without_format(sql)})", "JSONCompactEachRow", params or None).bytes()
+                rows = _run(conn, f"DESCRIBE TABLE ({without_format(sql)})", "JSONCompactEachRow",
+                            params or None).bytes()
                 types = [json.loads(line)[1] for line in rows.decode().splitlines() if line]
             except ClickHouseError as err:
                 log.info("no result types for a client's protocol revision: %s (%s)", err.name, err.code)

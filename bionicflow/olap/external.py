@@ -43,10 +43,10 @@ def external_tables(files: Mapping[str, bytes], params: Mapping[str, str]) -> li
     for name, data in files.items():
         structure = params.get(f"{name}_structure")
         types = params.get(f"{name}_types")
-        if structure is None and types is None:
-            raise ClickHouseError(36, "BAD_ARGUMENTS", f"external table {name!r} needs {name}_structure "
-                                  f"(\"col Type, …\") or {name}_types (\"Type, …\")")
         if structure is None:
+            if types is None:
+                raise ClickHouseError(36, "BAD_ARGUMENTS", f"external table {name!r} needs {name}_structure "
+                                      f"(\"col Type, …\") or {name}_types (\"Type, …\")")
             structure = ", ".join(f"_{i} {t.strip()}" for i, t in enumerate(types.split(","), 1))
         fmt = params.get(f"{name}_format") or "TabSeparated"
         if not _FORMAT_NAME.match(fmt):

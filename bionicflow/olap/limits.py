@@ -68,7 +68,8 @@ def reader_settings(requested: dict[str, str], limits: ReaderLimits) -> dict[str
     for name, value in requested.items():
         if name == "readonly":
             if value not in ("1", "2"):
-                raise ClickHouseError(164, "READONLY", f"Cannot modify 'readonly' setting to {value[:20]!r} in readonly mode")
+                raise ClickHouseError(164, "READONLY",
+                                      f"Cannot modify 'readonly' setting to {value[:20]!r} in readonly mode")
             continue  # a reader's request is read-only anyway: never SET, where it would outlive the request
         if name in caps:
             applied[name] = _within(name, value, int(caps[name]))
@@ -81,7 +82,8 @@ def reader_settings(requested: dict[str, str], limits: ReaderLimits) -> dict[str
                 "and HTTP settings only (docs/olap-server.md)",
             )
         elif len(value) > _MAX_VALUE:
-            raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name}: a value of at most {_MAX_VALUE} characters")
+            raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION",
+                                  f"{name}: a value of at most {_MAX_VALUE} characters")
         elif name.endswith("_overflow_mode") and value not in _OVERFLOW_MODES:
             raise ClickHouseError(452, "SETTING_CONSTRAINT_VIOLATION", f"{name} must be throw or break")
         elif name == "http_headers_progress_interval_ms":

@@ -78,7 +78,7 @@ def split_type(name: str) -> tuple[str, list[str]]:
         return name, []
     inner = name[open_at + 1:-1]
     bounds = [-1, *_top_level(inner, ","), len(inner)]
-    return name[:open_at].strip(), [inner[a + 1:b].strip() for a, b in zip(bounds, bounds[1:])]
+    return name[:open_at].strip(), [inner[a + 1:b].strip() for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _element_type(element: str) -> str:

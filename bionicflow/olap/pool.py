@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bionicflow.olap.protocol import quote_identifier, quote_string
 
@@ -23,7 +24,7 @@ IDLE_PER_KIND = 16  # as many as queries may run at once
 class Lease:
     """One connection as a request holds it: what it is set to now."""
 
-    conn: object
+    conn: Any  # an engine (chdb) connection
     readonly: bool
     database: str = "default"
     settings: dict[str, str] = field(default_factory=dict)
@@ -63,7 +64,8 @@ class ConnectionPool:
             lease = self._idle[readonly].pop() if self._idle[readonly] else None
         return lease, lease is not None and lease.database == (database or "default") and lease.settings == settings
 
-    def lease(self, readonly: bool, database: str | None, settings: dict[str, str], taken: Lease | None = None) -> Lease:
+    def lease(self, readonly: bool, database: str | None, settings: dict[str, str],
+              taken: Lease | None = None) -> Lease:
         """A connection set to ``database`` and exactly ``settings`` (blocking: run it in a worker thread).
 
         ``taken``: an idle one already taken with ``take_ready``.

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Mapping
 
 # URL parameters that steer the HTTP layer; every other name is a query setting.
 HTTP_PARAMS = frozenset(
@@ -94,7 +95,7 @@ class ClickHouseError(Exception):
         return f"Code: {self.code}. DB::Exception: {self.message}. ({self.name}) (version {version})\n"
 
     @classmethod
-    def from_engine(cls, text: str) -> "ClickHouseError":
+    def from_engine(cls, text: str) -> ClickHouseError:
         """Parse an engine error such as ``Code: 62. DB::Exception: ... (SYNTAX_ERROR)``."""
         first_line = text.strip().partition("\n")[0]
         match = _ENGINE_ERROR.search(first_line)
@@ -175,7 +176,7 @@ class RequestOptions:
     decompress: bool = False  # `decompress=1`: the request body is ClickHouse's compressed blocks
 
 
-def read_options(params: Mapping[str, str], not_settings: set[str] = frozenset()) -> RequestOptions:
+def read_options(params: Mapping[str, str], not_settings: AbstractSet[str] = frozenset()) -> RequestOptions:
     """The request's options; ``not_settings``: more parameter names the HTTP layer handles (external data)."""
     opts = RequestOptions(
         database=params.get("database") or params.get("default_database") or None,
@@ -270,6 +271,7 @@ def parse_insert_head(text: bytes) -> InsertHead | None:
             depth -= 1
         elif depth == 0 and (ch.isalpha() or ch == b"_") and (i == 0 or not _is_word_byte(text[i - 1])):
             word = _WORD.match(text, i)
+            assert word is not None  # the byte at i starts a word
             upper = word.group(0).upper()
             if upper in (b"VALUES", b"SELECT", b"WITH"):
                 return None
@@ -334,8 +336,9 @@ def client_revision(params: Mapping[str, str]) -> int:
     if not text:
         return 0
     if not text.isdigit() or len(text) > 19:
-        raise ClickHouseError(27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
-                              f"client_protocol_version must be a non-negative integer (a protocol revision), not {text!r}")
+        raise ClickHouseError(
+            27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+            f"client_protocol_version must be a non-negative integer (a protocol revision), not {text!r}")
     return int(text)
 
 

@@ -33,8 +33,8 @@ from bionicflow.olap.codecs import (NativeBlocks, compress_response, native_comp
                                     response_encoder)
 from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.external import external_parameter_names, external_tables
-from bionicflow.olap.engine import (LOST_ERROR_TEXT, STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult, ResultStream,
-                                    StreamingInsert, progress_header, run_query, summary_header)
+from bionicflow.olap.engine import (LOST_ERROR_TEXT, STREAMABLE_FORMATS, STREAMABLE_KINDS, UNKNOWN, Engine, QueryResult,
+                                    ResultStream, StreamingInsert, progress_header, run_query, summary_header)
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.pool import Lease
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
@@ -93,7 +93,7 @@ class User:
     name: str
     password: str
     readonly: bool
-    databases: frozenset[str] | None = None  # read-only users: the only databases they may read
+    databases: frozenset[str] = frozenset()  # read-only users: the only databases they may read
 
 
 def limits_from_settings(settings: Settings) -> ReaderLimits:
@@ -224,6 +224,7 @@ class OlapApp:
                 summary = await self._stream_insert(conn, head, first_data, body)
                 held.reusable = True  # a streamed INSERT changes no setting of the connection
                 return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
+            assert sql is not None and kind is not None  # read above: the statement is not a streamed INSERT
             generation = self.engine.generation  # a DDL from now until the statement starts makes the verdict stale
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,
                                                               opts.database or "default"):
@@ -256,7 +257,8 @@ class OlapApp:
         if native is not None:
             result = QueryResult(native.blocks(result.data), result.summary)
         if opts.compress:
-            data, encoding = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower()), None
+            data = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower())
+            encoding = None
         else:
             data, encoding = compress_response(result.data, request.headers.get("accept-encoding", ""),
                                                opts.settings.get("enable_http_compression") == "1")
@@ -288,7 +290,7 @@ class OlapApp:
         if not session_id:
             pool = self.engine.pool
             lease, ready = pool.take_ready(readonly, opts.database, wanted)
-            if not ready:  # a new connection, or a USE / SET to run: blocking calls
+            if not ready or lease is None:  # a new connection, or a USE / SET to run: blocking calls
                 lease = await in_worker(pool.lease, readonly, opts.database, wanted, lease)
             held = _Held(lease.conn)
             try:
@@ -338,12 +340,16 @@ class OlapApp:
             out["Content-Encoding"] = encoding
         return out
 
-    async def _streamed(self, request: Request, scope: contextlib.AsyncExitStack, held: "_Held", sql: str, fmt: str,
+    async def _streamed(self, request: Request, scope: contextlib.AsyncExitStack, held: _Held, sql: str, fmt: str,
                         opts, headers: dict, native: NativeForRevision | None, stale=lambda: False) -> Response:
-        """Send the result as the engine makes it; a failure after the first byte is ClickHouse's in-stream exception."""
+        """Send the result as the engine makes it.
+
+        A failure after the first byte is ClickHouse's in-stream exception.
+        """
         encoder = response_encoder(request.headers.get("accept-encoding", ""),
                                    opts.settings.get("enable_http_compression") == "1",
-                                   opts.settings.get("network_compression_method", "lz4").lower() if opts.compress else None)
+                                   opts.settings.get("network_compression_method", "lz4").lower()
+                                   if opts.compress else None)
 
         def start(tagged: str) -> tuple[ResultStream | None, list[bytes], dict]:
             """The first two chunks: an error before them is still an ordinary error response, and a
@@ -440,7 +446,7 @@ class OlapApp:
             for task in watcher:
                 task.cancel()
 
-    async def _insert_head(self, param_query: str, body: "_BodyReader") -> tuple[InsertHead | None, bytes]:
+    async def _insert_head(self, param_query: str, body: _BodyReader) -> tuple[InsertHead | None, bytes]:
         """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""
         if param_query:
             # ClickHouse reads the query parameter, a newline, then the body as one text.
@@ -452,7 +458,7 @@ class OlapApp:
             return None, probe
         return head, probe[head.data_offset :]
 
-    async def _stream_insert(self, conn, head: InsertHead, first: bytes, body: "_BodyReader") -> dict:
+    async def _stream_insert(self, conn, head: InsertHead, first: bytes, body: _BodyReader) -> dict:
         insert = await in_worker(StreamingInsert, conn, head.statement, head.format)
         try:
             pending = bytearray(first)
@@ -468,7 +474,7 @@ class OlapApp:
             await in_worker(insert.cancel)
             raise
 
-    async def _whole_query(self, param_query: str, first: bytes, body: "_BodyReader", limit: int) -> str:
+    async def _whole_query(self, param_query: str, first: bytes, body: _BodyReader, limit: int) -> str:
         rest = bytearray(first)
         too_large = ClickHouseError(229, "QUERY_IS_TOO_LARGE",
                                     f"query text over {limit} bytes; send data with INSERT ... FORMAT")
@@ -483,8 +489,9 @@ class OlapApp:
         except UnicodeDecodeError as exc:
             raise ClickHouseError(
                 36, "BAD_ARGUMENTS",
-                f"the query is not valid UTF-8 (byte 0x{rest[exc.start]:02x} at position {exc.start}); the engine takes "
-                "query text as UTF-8: send binary values as query parameters (param_x) or as INSERT data",
+                f"the query is not valid UTF-8 (byte 0x{rest[exc.start]:02x} at position {exc.start}); "
+                "the engine takes query text as UTF-8: send binary values as query parameters (param_x) "
+                "or as INSERT data",
             ) from None
         text = param_query + ("\n" if param_query and rest else "") + body_text
         if not text.strip():
@@ -522,8 +529,9 @@ class _BodyReader:
             with anyio.fail_after(self._idle_seconds):
                 raw = await self._stream.__anext__()
         except TimeoutError:
-            raise ClickHouseError(159, "TIMEOUT_EXCEEDED",
-                                  f"no request body data for {self._idle_seconds:g} s: the request is abandoned") from None
+            raise ClickHouseError(
+                159, "TIMEOUT_EXCEEDED",
+                f"no request body data for {self._idle_seconds:g} s: the request is abandoned") from None
         except StopAsyncIteration:
             self._done = True
             if hasattr(self._decompressor, "finish"):
@@ -631,7 +639,8 @@ def main() -> None:
     log.info("chdb %s serving %s on %s:%s", engine.version, engine.data_dir, settings.host, settings.olap_port)
     GuardedHttp.head_seconds = settings.olap_head_timeout_seconds
     uvicorn.run(
-        build_app(engine, users_from_settings(settings), limits_from_settings(settings), settings.olap_body_idle_seconds),
+        build_app(engine, users_from_settings(settings), limits_from_settings(settings),
+                  settings.olap_body_idle_seconds),
         host=settings.host,
         port=settings.olap_port,
         log_level="warning",

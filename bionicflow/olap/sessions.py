@@ -3,10 +3,11 @@
 A request with `session_id` runs on its session's connection, so `SET`, `USE` and temporary
 tables outlive the request — and nothing else does: a request's URL database and settings
 apply to that request only (the server brings the connection back to what `SET`/`USE` left,
-as ClickHouse runs each query in a copy of the session's context). The session ends `session_timeout` seconds (default 60, at most
-3600) after its last request. One query at a time per session (`SESSION_IS_LOCKED` for a
-second one, as ClickHouse answers); `session_check=1` refuses an unknown session
-(`SESSION_NOT_FOUND`). Sessions are keyed by user, so one user cannot enter another's.
+as ClickHouse runs each query in a copy of the session's context). The session ends
+`session_timeout` seconds (default 60, at most 3600) after its last request. One query at a
+time per session (`SESSION_IS_LOCKED` for a second one, as ClickHouse answers);
+`session_check=1` refuses an unknown session (`SESSION_NOT_FOUND`). Sessions are keyed by
+user, so one user cannot enter another's.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class Sessions:
         return len(self._live)
 
     @contextlib.asynccontextmanager
-    async def use(self, user: str, session_id: str, readonly: bool, timeout: float, check: bool) -> AsyncIterator[Session]:
+    async def use(self, user: str, session_id: str, readonly: bool, timeout: float,
+                  check: bool) -> AsyncIterator[Session]:
         """The session (its connection) for one request: made on first use, locked while the request runs."""
         ended = self._take_expired()
         if ended:  # closing a connection blocks; finding none to close (most requests) does not
@@ -89,11 +91,11 @@ class Sessions:
                 with self._guard:
                     self._live.pop(key, None)
                 await in_worker(_close, [session.conn])
-                return
-            with self._guard:
-                session.busy = False
-                session.timeout = timeout
-                session.expires = self._clock() + timeout
+            else:
+                with self._guard:
+                    session.busy = False
+                    session.timeout = timeout
+                    session.expires = self._clock() + timeout
 
     def _claim(self, key: tuple[str, str], check: bool) -> Session | None:
         with self._guard:

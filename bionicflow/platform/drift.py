@@ -9,6 +9,7 @@ and the CDC-vs-batch page all report them from `source_drift`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from bionicflow.cdc.evolve import extended
 from bionicflow.etl.evolve import default_added
@@ -45,7 +46,7 @@ def _consequence(key: str) -> str:
     return "user reports read the whole table"
 
 
-def source_drift(olap, connect: Callable[[Table], object], tables: Iterable[Table] = TABLES) -> list[str]:
+def source_drift(olap, connect: Callable[[Table], Any], tables: Iterable[Table] = TABLES) -> list[str]:
     """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md).
 
     `connect(table)` opens a DB-API connection to the table's source database (closed here);

@@ -82,7 +82,8 @@ def diff_sql(table: Table, side: str) -> str:
     """Missing, extra, differing; then stale: missing or differing rows written before ``cursor``, and extra
     keys when ``extra_stale`` (both bound)."""
     return (
-        "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL), countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h),"
+        "SELECT countIf(d.k IS NULL), countIf(s.k IS NULL),"
+        " countIf(s.k IS NOT NULL AND d.k IS NOT NULL AND s.h != d.h),"
         "\n countIf(s.k IS NOT NULL AND s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h))"
         " + countIf(s.k IS NULL AND {extra_stale:Bool})\n"
         f"FROM {_snapshot_table(table)} AS s\n"

@@ -53,7 +53,7 @@ def decide(
     if connectors is None:
         reasons.append("Kafka Connect is unreachable")
     for name in expected_connectors if connectors is not None else []:
-        status = connectors.get(name)
+        status = (connectors or {}).get(name)
         if status is None:
             reasons.append(f"connector {name} is not registered (run cdc_bootstrap)")
             continue
@@ -74,11 +74,13 @@ def decide(
         mismatch_since = previous_mismatch_since or now
         if now - mismatch_since >= grace:
             tables = ", ".join(sorted({r.table for r in mismatched}))
-            reasons.append(f"debezium differs from the source for {(now - mismatch_since).total_seconds() / 60:.0f} min ({tables})")
+            minutes = (now - mismatch_since).total_seconds() / 60
+            reasons.append(f"debezium differs from the source for {minutes:.0f} min ({tables})")
     degraded = bool(reasons)
     stale = [r for r in results if r.side == "default" and r.stale_rows]
-    return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded, mismatch_since=mismatch_since,
-                    repair_default=sorted({r.table for r in stale}), repair_keys=sum(r.stale_rows for r in stale))
+    return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded,
+                    mismatch_since=mismatch_since, repair_default=sorted({r.table for r in stale}),
+                    repair_keys=sum(r.stale_rows for r in stale))
 
 
 def verdict(results: list[SideResult], decision: Decision) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.cursors import keys_unchanged_since, read_cursor, read_source_state
@@ -105,14 +105,14 @@ def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | 
     """
     for statement in ops_schema.render():
         olap.command(statement)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     run_id = run_id or uuid.uuid4().hex
     results = compare_all(olap, sources, run_id=run_id)
     lags = cdc_lag(olap, last_source_commit)
     lags.update({t: lag for t, lag in (measured_lags or {}).items() if lag is not None})
     previous = _previous_mismatch(olap)
     decision = decide(connectors, expected_connectors, results, lags,
-                      previous.replace(tzinfo=timezone.utc) if previous and previous.tzinfo is None else previous, now)
+                      previous.replace(tzinfo=UTC) if previous and previous.tzinfo is None else previous, now)
     report = Report(run_id, now, verdict(results, decision), results, decision, lags)
     record(olap, report)
     return report
@@ -133,5 +133,6 @@ def record(olap, report: Report) -> None:
                 column_names=["run_id", "started_at", "table", "side", "rows", "checksum", "missing_keys",
                               "extra_keys", "differing_rows", "match", "stale_rows"])
     olap.insert(f"{OPS_DB}.schema_health",
-                [["debezium", "degraded" if report.decision.degraded else "healthy", "; ".join(report.decision.reasons)]],
+                [["debezium", "degraded" if report.decision.degraded else "healthy",
+                  "; ".join(report.decision.reasons)]],
                 column_names=["schema", "state", "reason"])

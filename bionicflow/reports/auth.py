@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bionicflow.kernel.config import Settings
 from bionicflow.reports import revocation
-from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER, ROLES, LoginFailed, authenticate
-from bionicflow.kernel.errors import BionicflowError
+from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER, ROLES, Account, LoginFailed, authenticate
+from bionicflow.kernel.errors import BionicflowError, ConfigurationError
 
 # What an OIDC issuer's keys may sign with; a token must name the algorithm of the very key that
 # checks it (an ES256 header on an RSA key, HS256 with the public key as its secret: refused).
@@ -121,7 +121,10 @@ def dev_private_key(settings: Settings) -> rsa.RSAPrivateKey:
 
 @lru_cache(maxsize=8)
 def _load_key(path: str, _mtime_ns: int) -> rsa.RSAPrivateKey:
-    return serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigurationError(f"{path}: not an RSA private key (the development issuer signs with {DEV_ALGORITHM})")
+    return key
 
 
 def dev_jwks(settings: Settings) -> dict:
@@ -139,6 +142,7 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
     if settings.reports_oidc_issuer:
         raise AuthError("the development issuer is off because BIONICFLOW_REPORTS_OIDC_ISSUER is set: "
                         "get tokens from that issuer")
+    account: Account | None
     if password is not None:
         try:
             account = authenticate(username, password)
@@ -150,7 +154,8 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
     # jti: two logins in the same second would otherwise get the same token (RS256 signatures are
     # deterministic), and logging one out would end the other
     claims = {"iss": dev_issuer_url(settings), "sub": username, "aud": settings.reports_oidc_audience,
-              "jti": uuid.uuid4().hex, "iat": issued, "exp": issued + (ttl_seconds or settings.reports_token_ttl_seconds),
+              "jti": uuid.uuid4().hex, "iat": issued,
+              "exp": issued + (ttl_seconds or settings.reports_token_ttl_seconds),
               settings.reports_roles_claim: [account.role]}
     if account.user_uuid:
         claims[settings.reports_uuid_claim] = account.user_uuid
@@ -182,7 +187,7 @@ def _verification_key(settings: Settings, header: dict):
         key, algorithm = dev_private_key(settings).public_key(), DEV_ALGORITHM
     else:
         try:
-            jwk = _jwks_client(settings.reports_oidc_issuer).get_signing_key(header.get("kid"))
+            jwk = _jwks_client(settings.reports_oidc_issuer).get_signing_key(str(header.get("kid", "")))
         except (jwt.PyJWKClientError, jwt.PyJWTError, OSError, KeyError, ValueError) as exc:
             raise AuthError(f"cannot get the signing key of this token from {settings.reports_oidc_issuer}: "
                             f"{exc}") from None

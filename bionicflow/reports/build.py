@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from bionicflow.kernel.errors import BionicflowError
@@ -106,7 +106,8 @@ def _snapshot_rows(reader: OlapReader, schema: str, user_uuid: str) -> list[tupl
         return []
 
 
-def _from_snapshot(reader: OlapReader, schema: str, user_uuid: str, period: Period) -> tuple[dict | None, list[Cell]] | None:
+def _from_snapshot(reader: OlapReader, schema: str, user_uuid: str,
+                   period: Period) -> tuple[dict | None, list[Cell]] | None:
     """The profile and cells from the user's snapshot; None when the report must read the tables."""
     found = report_snapshots.current(_snapshot_rows(reader, schema, user_uuid))
     return None if found is None else (found.profile, cells_of(found.in_period(period.start, period.end)))
@@ -119,7 +120,8 @@ def _from_tables(reader: OlapReader, schema: str, user_uuid: str, period: Period
     return _profile(rows), [Cell(*row[5:]) for row in rows if row[0] == EVENTS_PART]
 
 
-def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period, freshness_max_age: float = 0.0) -> dict:
+def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period,
+                freshness_max_age: float = 0.0) -> dict:
     """The user report for `user_uuid` over `period` from `schema`; UnknownUserError when absent.
 
     From the user's snapshot when it is current (one row read), else from the tables.
@@ -133,7 +135,7 @@ def user_report(reader: OlapReader, schema: str, user_uuid: str, period: Period,
     report.update(roll_up(cells))
     report["computed_from"] = "snapshot" if snapshot else "tables"
     report["freshness"] = freshness(reader, schema, freshness_max_age)
-    report["generated_at"] = datetime.now(timezone.utc).isoformat()
+    report["generated_at"] = datetime.now(UTC).isoformat()
     return report
 
 
@@ -145,14 +147,16 @@ def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USE
     events, active, amp, freq, dur = reader.rows(queries.OVERVIEW_TOTALS, params)[0]
     breakdown = reader.rows(queries.OVERVIEW_BREAKDOWN, params)
     section = lambda level, col: sorted(  # noqa: E731
-        ({level: r[col], "events": r[3], "users": r[4], "avg_amplitude": json_number(r[5])} for r in breakdown if r[0] == level),
+        ({level: r[col], "events": r[3], "users": r[4], "avg_amplitude": json_number(r[5])}
+         for r in breakdown if r[0] == level),
         key=lambda e: e[level])
     return {
         "schema": schema,
         "period": period.as_dict(),
         "totals": {"events": int(events), "users_with_events": int(active),
                    "users": int(reader.rows(queries.USERS_TOTAL, {"schema": schema})[0][0]),
-                   "avg_amplitude": json_number(amp), "avg_frequency": json_number(freq), "avg_duration": json_number(dur)},
+                   "avg_amplitude": json_number(amp), "avg_frequency": json_number(freq),
+                   "avg_duration": json_number(dur)},
         "by_country": [{"country": c, "events": e, "users": u}
                        for c, e, u in reader.rows(queries.OVERVIEW_BY_COUNTRY, params)],
         "by_prosthesis_type": section("prosthesis_type", 1),
@@ -160,5 +164,5 @@ def overview(reader: OlapReader, schema: str, period: Period, top: int = TOP_USE
         "top_users": [{"user_uuid": u, "name": n or None, "events": e}
                       for u, n, e in reader.rows(queries.OVERVIEW_TOP_USERS, {**params, "top": top})],
         "freshness": freshness(reader, schema, freshness_max_age),
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(),
     }

@@ -9,7 +9,10 @@ from bionicflow.reports import charts
 
 
 def chart_scripts() -> APIRouter:
-    """`GET /static/{name}`: the chart library (Vega, Vega-Lite, vega-embed from the installed package) and charts.js."""
+    """`GET /static/{name}`: the chart library and charts.js.
+
+    The library: Vega, Vega-Lite, vega-embed from the installed package.
+    """
     router = APIRouter(include_in_schema=False)
 
     @router.get("/static/{name}")

@@ -15,10 +15,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import Literal
 
 SCHEMA_COLORS = {"default": "#2f6fed", "debezium": "#e8710a"}  # the same colour per road on every chart
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"  # an identifier only: nothing is fetched
-FORMAT_LOCALES = {"en": "en-US", "ru": "ru-RU"}
+FORMAT_LOCALES: dict[str, Literal["en-US", "ru-RU"]] = {"en": "en-US", "ru": "ru-RU"}
 VALUES_UP_TO = 16  # more bars than this: values in tooltips only, where printed ones would overlap
 STATIC = Path(__file__).parent / "static"
 WIDTH = 1040  # the chart's inner width in px; the page scales it down on a narrow screen
@@ -127,8 +128,8 @@ def overview_charts(reports: Mapping[str, dict | None], _: Translate = _identity
     charts = [
         ("country", _("Events by country (the %(n)s busiest)") % {"n": len(busiest)}, country_rows, "country",
          _("country")),
-        ("prosthesis", _("Events by prosthesis type"), _rows(reports, "by_prosthesis_type", "prosthesis_type", "events"),
-         "prosthesis_type", _("prosthesis type")),
+        ("prosthesis", _("Events by prosthesis type"),
+         _rows(reports, "by_prosthesis_type", "prosthesis_type", "events"), "prosthesis_type", _("prosthesis type")),
         ("muscle", _("Events by muscle group"), _rows(reports, "by_muscle_group", "muscle_group", "events"),
          "muscle_group", _("muscle group")),
         ("top-users", _("Top users"), users, "user", _("user")),
@@ -164,7 +165,8 @@ def vega_bundle() -> bytes:
     """Vega, Vega-Lite and vega-embed as one script, built from the installed `vl-convert-python` package."""
     import vl_convert
 
-    return vl_convert.javascript_bundle().encode()
+    # the package's stub omits the default of `snippet` (at run time: snippet=None, the default bundle)
+    return vl_convert.javascript_bundle().encode()  # type: ignore[call-arg]
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 # Fields that differ by nature between two builds, shown side by side but not compared.
@@ -37,7 +38,7 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def compare_reports(reports: dict[str, dict | None]) -> dict:
+def compare_reports(reports: Mapping[str, dict | None]) -> dict:
     """Compare two schemas' builds of one report ({schema: report or None when absent there})."""
     (left_name, left), (right_name, right) = reports.items()
     flat_left = flatten(left) if left is not None else {}

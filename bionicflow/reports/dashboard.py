@@ -42,7 +42,7 @@ def _table_exists(client, name: str) -> bool:
 
 def _rows(client, sql: str, **params) -> list[dict]:
     result = client.query(sql, parameters=params)
-    return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
 def latest(client, limit: int = 10) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from bionicflow.kernel.errors import BionicflowError
 
@@ -25,12 +25,12 @@ class Period:
 
     @classmethod
     def parse(cls, start: str | None, end: str | None, now: datetime | None = None,
-              max_days: int = MAX_DAYS) -> "Period":
+              max_days: int = MAX_DAYS) -> Period:
         """Read `from`/`to` as ISO dates or date-times (UTC); a date `to` includes that whole day.
 
         Missing `to` means now; missing `from` means 30 days before `to`.
         """
-        now = _naive_utc(now or datetime.now(timezone.utc))
+        now = _naive_utc(now or datetime.now(UTC))
         stop = _parse_bound(end, "to", end_of_day=True) if end else now
         begin = _parse_bound(start, "from", end_of_day=False) if start else _default_start(stop)
         if begin >= stop:
@@ -43,7 +43,7 @@ class Period:
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _default_start(stop: datetime) -> datetime:

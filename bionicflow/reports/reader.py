@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
@@ -32,7 +32,8 @@ class ClickHouseReader:
         self.settings = {"max_execution_time": int(timeout_seconds)} if timeout_seconds else {}
 
     def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
-        return self.client.query(sql, parameters=bind(params), settings={**self.settings, **(settings or {})}).result_rows
+        return self.client.query(sql, parameters=bind(params),
+                                 settings={**self.settings, **(settings or {})}).result_rows
 
 
 class ChdbReader:
@@ -50,5 +51,5 @@ class ChdbReader:
 def _naive(value: Any) -> Any:
     """Date-times as clickhouse-connect returns them: naive, in UTC."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value

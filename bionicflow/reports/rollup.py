@@ -67,8 +67,10 @@ class Stats:
     def add(self, cell: Cell) -> Stats:
         self.events += cell.events
         self.amplitude_sum += cell.amplitude_sum
-        self.amplitude_min = cell.amplitude_min if self.amplitude_min is None else min(self.amplitude_min, cell.amplitude_min)
-        self.amplitude_max = cell.amplitude_max if self.amplitude_max is None else max(self.amplitude_max, cell.amplitude_max)
+        self.amplitude_min = (cell.amplitude_min if self.amplitude_min is None
+                              else min(self.amplitude_min, cell.amplitude_min))
+        self.amplitude_max = (cell.amplitude_max if self.amplitude_max is None
+                              else max(self.amplitude_max, cell.amplitude_max))
         self.frequency_sum += cell.frequency_sum
         self.duration_sum += cell.duration_sum
         return self

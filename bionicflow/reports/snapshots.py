@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bionicflow.kernel.snapshot_marks import BUILT, LIVE_ONLY, STALE, TABLE, check_schema, server_micros
 
@@ -57,7 +57,7 @@ _EPOCH = datetime(1970, 1, 1)
 
 def _micros(value: datetime) -> int:
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return (value - _EPOCH) // timedelta(microseconds=1)
 
 
@@ -76,7 +76,7 @@ def current(rows: list[tuple]) -> Snapshot | None:
 def decode(payload: str) -> Snapshot:
     found, name, country, age, gender, created, types, groups, amps, freqs, durs = json.loads(payload)
     profile = {"name": name, "country": country, "age": age, "gender": gender} if found else None
-    return Snapshot(profile, [Event(*e) for e in zip(created, types, groups, amps, freqs, durs)])
+    return Snapshot(profile, [Event(*e) for e in zip(created, types, groups, amps, freqs, durs, strict=True)])
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -86,7 +86,8 @@ def _targets(schema: str) -> str:
     return (
         f"SELECT user_uuid FROM {schema}.{TABLE} GROUP BY user_uuid\n"
         f"HAVING argMax(state, version) = {STALE} AND max(version) < {{settled:UInt64}}\n"
-        f"UNION DISTINCT SELECT user_uuid FROM {schema}.users WHERE user_uuid NOT IN (SELECT user_uuid FROM {schema}.{TABLE})\n"
+        f"UNION DISTINCT SELECT user_uuid FROM {schema}.users "
+        f"WHERE user_uuid NOT IN (SELECT user_uuid FROM {schema}.{TABLE})\n"
         f"UNION DISTINCT SELECT user_uuid FROM {schema}.telemetry_events\n"
         f"  WHERE user_uuid NOT IN (SELECT user_uuid FROM {schema}.{TABLE})"
     )
@@ -98,7 +99,10 @@ def _everyone(schema: str) -> str:
 
 
 def refresh_sql(schema: str, everyone: bool = False) -> str:
-    """Build the rows of the targets (or of every user) from the schema's current rows (FINAL: deleted rows are gone)."""
+    """Build the rows of the targets (or of every user) from the schema's current rows.
+
+    FINAL: deleted rows are gone.
+    """
     s = check_schema(schema)
     targets = _everyone(s) if everyone else _targets(s)
     return f"""INSERT INTO {s}.{TABLE} (user_uuid, state, payload, version)
@@ -126,7 +130,9 @@ LEFT JOIN (
 
 def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
             max_events: int = DEFAULT_MAX_EVENTS, everyone: bool = False) -> int:
-    """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none; returns rows written.
+    """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none.
+
+    Returns the rows written.
 
     `everyone`: rebuild every user's (after a write bionicflow did not make, e.g. a DELETE by
     hand); a change marked less than `settle_seconds` ago still keeps its user stale. The table

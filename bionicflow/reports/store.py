@@ -73,7 +73,7 @@ def user_differences(client, run_id: str) -> list[list]:
             out.append([run_id, "user", user, "(report)", "present" if a else "absent", "present" if b else "absent"])
             continue
         out += [[run_id, "user", user, field, str(x), str(y)]
-                for field, x, y in zip(USER_REPORT_FIELDS, a, b) if not same(x, y)]
+                for field, x, y in zip(USER_REPORT_FIELDS, a, b, strict=True) if not same(x, y)]
     return out
 
 

@@ -53,14 +53,16 @@ def connection_env(settings: Settings) -> dict[str, str]:
         return f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@{h}:{port}/{db}"
 
     return {
-        "AIRFLOW_CONN_CRM_DB": pg(settings.crm_user, settings.crm_password.get_secret_value(), settings.crm_db_port, "crm_db"),
+        "AIRFLOW_CONN_CRM_DB": pg(settings.crm_user, settings.crm_password.get_secret_value(),
+                                  settings.crm_db_port, "crm_db"),
         "AIRFLOW_CONN_TELEMETRY_DB": pg(
             settings.telemetry_user, settings.telemetry_password.get_secret_value(),
             settings.telemetry_db_port, "telemetry_db",
         ),
         "AIRFLOW_CONN_CRM_DB_READER": pg(settings.etl_reader_user, settings.etl_reader_password.get_secret_value(),
                                          settings.crm_db_port, "crm_db"),
-        "AIRFLOW_CONN_TELEMETRY_DB_READER": pg(settings.etl_reader_user, settings.etl_reader_password.get_secret_value(),
+        "AIRFLOW_CONN_TELEMETRY_DB_READER": pg(settings.etl_reader_user,
+                                               settings.etl_reader_password.get_secret_value(),
                                                settings.telemetry_db_port, "telemetry_db"),
         "AIRFLOW_CONN_OLAP_DB": json.dumps({
             "conn_type": "clickhouse", "host": h, "port": settings.olap_port,

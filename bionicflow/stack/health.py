@@ -46,7 +46,8 @@ def olap_healthy(settings: Settings) -> bool:
 def airflow_health(settings: Settings) -> dict:
     """Airflow's own health document (metadatabase, scheduler, triggerer, dag_processor)."""
     try:
-        response = requests.get(f"http://{settings.host}:{settings.airflow_port}/api/v2/monitor/health", timeout=TIMEOUT)
+        response = requests.get(f"http://{settings.host}:{settings.airflow_port}/api/v2/monitor/health",
+                                timeout=TIMEOUT)
     except requests.RequestException:
         return {}
     if response.status_code != 200:

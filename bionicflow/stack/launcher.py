@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
@@ -45,7 +47,7 @@ def stack_env(settings: Settings) -> dict[str, str]:
 def preflight(settings: Settings, services: dict[str, Service], running: set[str]) -> None:
     """Every reason the stack cannot start, reported at once before anything starts."""
     problems: list[str] = []
-    checks = [lambda: find_pg_bindir(settings), lambda: find_java(settings)]
+    checks: list[Callable[[], object]] = [lambda: find_pg_bindir(settings), lambda: find_java(settings)]
     if os.geteuid() == 0:
         checks.append(lambda: check_reachable_by(settings.state_dir, settings.pg_os_user))
     if not (jars_dir(settings) / ".complete").exists():
@@ -54,7 +56,7 @@ def preflight(settings: Settings, services: dict[str, Service], running: set[str
         if service.name in running:
             continue
         for field in filter(None, (service.port_field, *service.extra_ports)):
-            checks.append(lambda s=service, f=field: check_port(settings, s.name, f))
+            checks.append(partial(check_port, settings, service.name, field))
     for check in checks:
         try:
             check()
@@ -153,7 +155,8 @@ def _wait_healthy(service: Service, supervisor: Supervisor) -> None:
         state = supervisor.states().get(service.name)
         current = state.state if state else "NOT_STARTED"
         if current in ("FATAL", "EXITED", "STOPPED"):
-            raise ServiceStartError(f"{service.name} exited ({current}); see {supervisor.logs / (service.name + '.log')}")
+            raise ServiceStartError(
+                f"{service.name} exited ({current}); see {supervisor.logs / (service.name + '.log')}")
         if current == "RUNNING" and service.healthy():
             return
         if time.monotonic() > deadline:
@@ -185,7 +188,8 @@ def down(settings: Settings, force: bool = False) -> tuple[list[int], list[proct
 def _known_service(settings: Settings, name: str) -> Service:
     services = build_services(settings, env={})
     if name not in services:
-        raise ConfigurationError(f"no service {name!r}; known: {', '.join(services)} (as `bionicflow status` lists them)")
+        raise ConfigurationError(
+            f"no service {name!r}; known: {', '.join(services)} (as `bionicflow status` lists them)")
     return services[name]
 
 
@@ -221,7 +225,7 @@ def status(settings: Settings, cdc: bool = True) -> dict:
 
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         result = dict(pool.map(one, services.values()))
-    doc = {
+    doc: dict[str, Any] = {
         "supervisor": {"running": supervisor.is_running(), "pid": supervisor.daemon_pid() if states else None},
         "state_dir": str(settings.state_dir),
         "services": result,

@@ -119,5 +119,6 @@ def check_reachable_by(path: Path, user: str) -> None:
         if st.st_uid != uid and not st.st_mode & stat.S_IXOTH:
             raise ConfigurationError(
                 f"{folder} is not reachable by the {user!r} OS user that runs PostgreSQL (mode "
-                f"{stat.filemode(st.st_mode)}): chmod o+x {folder}, or set BIONICFLOW_STATE_DIR to a folder it can reach"
+                f"{stat.filemode(st.st_mode)}): chmod o+x {folder}, "
+                "or set BIONICFLOW_STATE_DIR to a folder it can reach"
             )

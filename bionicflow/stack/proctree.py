@@ -303,7 +303,8 @@ class Keeper:
         tagged = stack_processes(self.state_dir, self.service, exclude={os.getpid()})
         pids = sorted({*known, *(p.pid for p in tagged)} - {os.getpid()})
         if pids:
-            self.say(f"stopping {len(pids)} process(es) {why}: " + ", ".join(_process(pid, self.service).describe() for pid in pids))
+            self.say(f"stopping {len(pids)} process(es) {why}: "
+                     + ", ".join(_process(pid, self.service).describe() for pid in pids))
             terminate(pids)
         self.reap()
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import partial
 
 from bionicflow.kernel.config import Settings, project_root
 from bionicflow.stack import airflow, health
@@ -83,8 +84,8 @@ def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service
     ):
         services.append(Service(
             name=name, port_field=None, depends_on=("airflow_api_server",),
-            program=(lambda n=name: af_programs[n]),
-            healthy=(lambda c=component: health.airflow_component_healthy(settings, c)),
+            program=partial(af_programs.__getitem__, name),
+            healthy=partial(health.airflow_component_healthy, settings, component),
             start_timeout=180,
         ))
     services.append(Service(

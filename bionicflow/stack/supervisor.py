@@ -128,7 +128,8 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while not self.is_running():
             if time.monotonic() > deadline:
-                raise ServiceStartError(f"supervisord did not start in {timeout:.0f}s; see {self.logs / 'supervisord.log'}")
+                raise ServiceStartError(
+                    f"supervisord did not start in {timeout:.0f}s; see {self.logs / 'supervisord.log'}")
             time.sleep(0.2)
 
     def shutdown(self, timeout: float = 120) -> None:
