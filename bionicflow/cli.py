@@ -18,6 +18,7 @@ from rich.text import Text
 from bionicflow.kernel.config import get_settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError
 from bionicflow.stack import launcher, proctree
+from bionicflow.stack import status as stack_status
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
 # soft_wrap: long lines (paths, fixes) stay whole lines when output is not a terminal
@@ -148,7 +149,7 @@ def _cdc_line(entry: dict) -> str:
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print the machine-readable document.")) -> None:
     """Health, pid, port and URL of every service."""
-    doc = launcher.status(get_settings())
+    doc = stack_status.status(get_settings())
     # the same exit code either way: a monitoring script reads `status --json || alert`
     unwell = bool(doc["orphans"] or doc.get("warnings") or not all(s["healthy"] for s in doc["services"].values()))
     if as_json:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +23,7 @@ def read_slots() -> dict[str, tuple[int, bool]]:
             for name, retained, active in PostgresHook(postgres_conn_id=conn_id).get_records(SLOTS_SQL)}
 
 
-def live_cdc_health(olap) -> list[dict]:
+def live_cdc_health(olap: OlapClient) -> list[dict]:
     """Per table: connector state, lag, unread messages, retained WAL and dead letters, measured now."""
     from bionicflow.cdc.connectors import ConnectError
     from bionicflow.cdc.monitor import table_health
@@ -39,7 +44,7 @@ def live_cdc_health(olap) -> list[dict]:
     return table_health(olap, hook.kafka_bootstrap(), states, slots, Settings().wal_retained_limit_bytes)
 
 
-def source_drift(olap) -> list[str]:
+def source_drift(olap: OlapClient) -> list[str]:
     """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md)."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 

@@ -11,10 +11,15 @@ two steps can simply run again (the same version of the same row replaces itself
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from bionicflow.cdc.schema import DATABASE, META_COLUMNS, Table, change_rows_select, usable_messages_select
 from bionicflow.kernel.tables import TABLES_BY_TOPIC
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 DEAD_LETTERS = f"{DATABASE}.dead_letters"
 # The dead letters of one topic, shaped as the views' input.
@@ -47,7 +52,7 @@ class Replay:
     remaining: int  # still not usable: left in the dead letters
 
 
-def summary(olap) -> list[Cause]:
+def summary(olap: OlapClient) -> list[Cause]:
     """One entry per topic and cause, the most frequent first."""
     return [
         Cause(topic, TABLES_BY_TOPIC[topic].name if topic in TABLES_BY_TOPIC else "?", cause, int(n),
@@ -56,7 +61,7 @@ def summary(olap) -> list[Cause]:
     ]
 
 
-def replay(olap, table: Table) -> Replay:
+def replay(olap: OlapClient, table: Table) -> Replay:
     """Apply the dead letters of `table` that are usable changes now; leave the others."""
     params = {"topic": table.topic}
     positions = [tuple(row)

@@ -21,6 +21,8 @@ quoting, is not added: the consumer logs why and `bionicflow status` keeps repor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 import re
@@ -29,6 +31,9 @@ from dataclasses import dataclass
 from bionicflow.cdc import schema
 from bionicflow.cdc.schema import ADDED_COLUMNS_DDL
 from bionicflow.kernel.tables import CDC_DB, Column, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 log = logging.getLogger("bionicflow.cdc.evolve")
 
@@ -119,7 +124,7 @@ def plan(table: Table, fields: list[dict]) -> Plan:
     return Plan(tuple(new), tuple(refused))
 
 
-def added_columns(olap, table: Table) -> tuple[Column, ...]:
+def added_columns(olap: OlapClient, table: Table) -> tuple[Column, ...]:
     # a read: the table is made by the bootstrap (schema.render) or by the first `evolve`, not here
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.added_columns")):
         return ()
@@ -128,7 +133,7 @@ def added_columns(olap, table: Table) -> tuple[Column, ...]:
                  for name, ch_type, kind, default in rows)
 
 
-def extended(olap, table: Table) -> Table:
+def extended(olap: OlapClient, table: Table) -> Table:
     """``table`` with every column the CDC road added to it."""
     return table.with_columns(added_columns(olap, table))
 
@@ -137,7 +142,7 @@ def _column_ddl(column: Column) -> str:
     return f"{column.name} {column.type}" + (f" DEFAULT {column.default}" if column.default else "")
 
 
-def rebuild_views(olap, table: Table) -> None:
+def rebuild_views(olap: OlapClient, table: Table) -> None:
     """Make the change and dead-letter views again from ``table`` (the caller keeps messages from passing)."""
     for view, ddl in ((f"{table.name}_mv", schema.view_ddl(table)),
                       (f"{table.name}_dead_letters_mv", schema.dead_letter_view_ddl(table))):
@@ -145,7 +150,7 @@ def rebuild_views(olap, table: Table) -> None:
         olap.command(ddl)
 
 
-def evolve(olap, table: Table, columns: tuple[Column, ...]) -> Table:
+def evolve(olap: OlapClient, table: Table, columns: tuple[Column, ...]) -> Table:
     """Add ``columns`` to `debezium.<table>`, record them and rebuild the views; returns the extended table."""
     for column in columns:
         olap.command(f"ALTER TABLE {CDC_DB}.{table.name} ADD COLUMN IF NOT EXISTS {_column_ddl(column)}")
@@ -160,7 +165,7 @@ def evolve(olap, table: Table, columns: tuple[Column, ...]) -> Table:
     return grown
 
 
-def views_lack(olap, table: Table) -> bool:
+def views_lack(olap: OlapClient, table: Table) -> bool:
     """True when the change view does not write every column of ``table`` (views made again by an older bootstrap)."""
     query = olap.query(f"SELECT create_table_query FROM system.tables WHERE database = '{CDC_DB}' "
                        "AND name = {view:String}", parameters={"view": f"{table.name}_mv"}).result_rows

@@ -13,6 +13,8 @@ under FINAL a streamed change always wins over the copy, also one the copy alrea
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +25,9 @@ from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient, load_co
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource, source_params, source_select
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 log = logging.getLogger("bionicflow.cdc.initial_load")
 
@@ -110,12 +115,12 @@ def wait_for_slot(source: PgSource, slot: str, timeout: float) -> None:
         conn.close()
 
 
-def copied_tables(olap) -> set[str]:
+def copied_tables(olap: OlapClient) -> set[str]:
     olap.command(INITIAL_LOADS_DDL)
     return {row[0] for row in olap.query(f"SELECT DISTINCT table FROM {DATABASE}.initial_loads").result_rows}
 
 
-def copy_table(olap, table: Table, source: PgSource) -> CopiedTable:
+def copy_table(olap: OlapClient, table: Table, source: PgSource) -> CopiedTable:
     """Copy the whole source table into `debezium`; recorded so a later bootstrap does not copy again."""
     started = time.perf_counter()
     olap.command(copy_sql(table), parameters=source_params(table, source), settings=LOAD_SETTINGS)
@@ -125,7 +130,7 @@ def copy_table(olap, table: Table, source: PgSource) -> CopiedTable:
     return CopiedTable(table.name, rows, round(seconds, 2))
 
 
-def load_missing(olap, connect: KafkaConnectClient, sources: dict[str, PgSource],
+def load_missing(olap: OlapClient, connect: KafkaConnectClient, sources: dict[str, PgSource],
                  slot_timeout: float = 120) -> list[CopiedTable]:
     """Copy each table whose connector streams without a snapshot and that no earlier run copied.
 

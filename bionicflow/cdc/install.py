@@ -5,16 +5,21 @@ The platform's bootstrap (bionicflow/platform/bootstrap.py) runs these with the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 import logging
 
 from bionicflow.cdc import evolve, initial_load, schema
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
 log = logging.getLogger("bionicflow.cdc.install")
 
 
-def create_schema(olap, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:
+def create_schema(olap: OlapClient, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:
     """Run every `debezium` DDL statement; returns how many ran.
 
     `mode` "embedded" (our consumer feeds Null-engine tables) or "kafka" (ClickHouse's Kafka engine

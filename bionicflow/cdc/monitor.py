@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.schema import DATABASE, TABLES, Table
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.cdc.heartbeat_lag import pipeline_lag
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 # Opens a PostgreSQL connection to a source database by name, as a role that may read the
 # slots and commit timestamps (the stack passes its superuser connection: the CDC road
@@ -71,7 +74,7 @@ def _connector_state(status: dict | None) -> str:
     return status.get("state", "?") + (f" (tasks: {', '.join(tasks)})" if tasks != ["RUNNING"] else "")
 
 
-def table_health(olap, kafka_bootstrap: str, connector_states: dict | None,
+def table_health(olap: OlapClient, kafka_bootstrap: str, connector_states: dict | None,
                  slots: dict[str, tuple[int, bool]], limit_bytes: int) -> list[dict]:
     """Per table, the CDC road as it is now: connector, lag, unread messages, retained WAL, dead letters.
 
@@ -121,7 +124,7 @@ def source_position(table: Table, connect_source: SourceConnector) -> dict:
     }
 
 
-def lag(settings: Settings, olap, connect_source: SourceConnector) -> dict:
+def lag(settings: Settings, olap: OlapClient, connect_source: SourceConnector) -> dict:
     """Per table: the lag against Debezium's heartbeats (bionicflow/cdc/heartbeat_lag.py), backlogs, the slot."""
     result = {}
     for table in TABLES:

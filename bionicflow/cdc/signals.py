@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import time
 import uuid
@@ -10,6 +12,9 @@ from datetime import datetime
 from bionicflow.cdc.schema import DATABASE, Table
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import check_window
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 SIGNAL_SQL = "INSERT INTO public.debezium_signal (id, type, data) VALUES (%s, 'execute-snapshot', %s)"
 WINDOW_KEYS_SQL = 'SELECT id FROM public.{table} WHERE "{column}" >= %s AND "{column}" < %s'
@@ -46,7 +51,7 @@ def window_keys(pg_conn, table: Table, start: datetime, end: datetime) -> set[in
         return {row[0] for row in cur.fetchall()}
 
 
-def wait_snapshot(olap, table: Table, keys: set[int], since: datetime, timeout: float = 900,
+def wait_snapshot(olap: OlapClient, table: Table, keys: set[int], since: datetime, timeout: float = 900,
                   progress=print) -> int:
     """Poll until every key of the window was re-delivered (ingested after ``since``)."""
     deadline = time.monotonic() + timeout

@@ -15,12 +15,17 @@ views, `cdc_reconcile` every 10 minutes (and `bionicflow cdc apply-truncations`)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 import re
 from dataclasses import dataclass
 
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.tables import CDC_DB, TABLES_BY_NAME
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 log = logging.getLogger("bionicflow.cdc.truncations")
 
@@ -57,7 +62,7 @@ def purge_sql(table_name: str) -> str:
     return f"DELETE FROM {CDC_DB}.{TABLES_BY_NAME[table_name].name} WHERE {PURGED_ROWS}"
 
 
-def apply_pending(olap, table_name: str | None = None) -> list[Purge]:
+def apply_pending(olap: OlapClient, table_name: str | None = None) -> list[Purge]:
     """Purge every recorded TRUNCATE not yet applied (of one table, or all); returns what was purged."""
     purges: list[Purge] = []
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.truncations")):  # made by a version before 2026-12-02

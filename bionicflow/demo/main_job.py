@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from bionicflow.kernel.airflow_api import AirflowApiError, AirflowClient, airflow_client
 from bionicflow.kernel.config import Settings
-from bionicflow.kernel.olap import olap_client
+from bionicflow.kernel.olap import OlapClient, olap_client
 from bionicflow.kernel.sources import reader_sources
-from bionicflow.kernel.tables import TABLES
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
 from bionicflow.reports import SCHEMAS, ClickHouseReader, Period, compare_reports, overview
 
 
@@ -39,7 +39,7 @@ def _olap(settings: Settings, reader: bool = False):
     return olap_client(settings, reader=reader)
 
 
-def _count(olap, schema: str, table: str) -> int:
+def _count(olap: OlapClient, schema: str, table: str) -> int:
     if not olap.command(f"EXISTS TABLE {schema}.{table}"):
         return 0
     return int(olap.command(f"SELECT count() FROM {schema}.{table} FINAL"))
@@ -48,7 +48,7 @@ def _count(olap, schema: str, table: str) -> int:
 def wait_cdc(settings: Settings, timeout: float, report) -> None:
     olap, deadline = _olap(settings), time.monotonic() + timeout
     while True:
-        pending = {t.name: (_source_count(settings, t), _count(olap, "debezium", t.name)) for t in TABLES}
+        pending = {t.name: (_source_count(settings, t), _count(olap, CDC_DB, t.name)) for t in TABLES}
         if all(src == dbz for src, dbz in pending.values()):
             return
         if time.monotonic() > deadline:
@@ -79,8 +79,8 @@ def run_main_job(settings: Settings, users: int, events: int, updates: int, dele
                       parameters={"r": run["dag_run_id"]}).result_rows
     verdict, details = rows[0] if rows else ("unknown", "{}")
     lags = json.loads(details).get("lag_seconds", {})
-    tables = [TableSummary(t.name, _source_count(settings, t), _count(olap, "default", t.name),
-                           _count(olap, "debezium", t.name), lags.get(t.name)) for t in TABLES]
+    tables = [TableSummary(t.name, _source_count(settings, t), _count(olap, DEFAULT_DB, t.name),
+                           _count(olap, CDC_DB, t.name), lags.get(t.name)) for t in TABLES]
     period = Period.parse(None, None)
     report("reports: the same reports from both schemas (stored by the `reports` DAG)")
     _require_success(client, "reports", client.run("reports", {"from": period.start.isoformat(),

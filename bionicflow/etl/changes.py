@@ -23,6 +23,8 @@ again, which duplicates nothing (the replacing engine keeps the newest version p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 from dataclasses import dataclass
 
@@ -34,6 +36,9 @@ from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 MASK_BITS = 6  # 64 ids per bitmap, as in sources/batch_views.sql
 KEYS_PER_READ = 5_000  # keys per pushed-down `IN` list
@@ -109,19 +114,19 @@ def load_keys_sql(table: Table, keys: list[int]) -> str:
             f"{source_select(table, '{version:UInt64} AS _version', where)}")
 
 
-def read_key_diff(olap, table: Table, source: PgSource) -> KeyDiff:
+def read_key_diff(olap: OlapClient, table: Table, source: PgSource) -> KeyDiff:
     """Compare the key sets; the differing bitmaps stay in the scratch table for the repair."""
     olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
     olap.command(key_diff_sql(table), parameters=source_params(table, source, source_table=table.key_masks))
     return count_key_diff(olap, table)
 
 
-def count_key_diff(olap, table: Table) -> KeyDiff:
+def count_key_diff(olap: OlapClient, table: Table) -> KeyDiff:
     extra, missing = olap.query(count_diff_sql(table)).result_rows[0]
     return KeyDiff(int(extra or 0), int(missing or 0))
 
 
-def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
+def load_keys(olap: OlapClient, table: Table, source: PgSource, keys: list[int]) -> int:
     loaded = 0
     for start in range(0, len(keys), KEYS_PER_READ):
         loaded += written_rows(olap.query(load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
@@ -130,7 +135,7 @@ def load_keys(olap, table: Table, source: PgSource, keys: list[int]) -> int:
     return loaded
 
 
-def load_changed_rows(olap, table: Table, source: PgSource, since_xid: int, version: int,
+def load_changed_rows(olap: OlapClient, table: Table, source: PgSource, since_xid: int, version: int,
                       journaled: bool = False) -> int:
     """Every row written since the cursor: by `_xid` (a scan of the table), or the keys the journal names."""
     params = source_params(table, source, since=since_xid, version=version)
@@ -147,7 +152,7 @@ def _skipped(plan: Plan) -> str:
     return " and ".join(parts)
 
 
-def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int] | None:
+def sync_keys(olap: OlapClient, table: Table, source: PgSource) -> tuple[int, int] | None:
     """Delete the keys only `default` has, load the ones only the source has; None when too many are missing."""
     try:
         diff = read_key_diff(olap, table, source)
@@ -165,7 +170,8 @@ def sync_keys(olap, table: Table, source: PgSource) -> tuple[int, int] | None:
         olap.command(f"DROP TABLE IF EXISTS {_scratch(table)}")
 
 
-def load_changes(olap, table: Table, source: PgSource, run_id: str = "", verify_keys: bool = False) -> LoadResult:
+def load_changes(olap: OlapClient, table: Table, source: PgSource, run_id: str = "",
+                 verify_keys: bool = False) -> LoadResult:
     """One incremental load of ``table``: changed rows, deleted keys, new cursor (or a full refresh, and why).
 
     ``verify_keys``: compare the key sets even when the counters say no key went (a repair).

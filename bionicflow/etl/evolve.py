@@ -25,11 +25,16 @@ String, `timestamp` as DateTime64(6); always Nullable.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from dataclasses import dataclass
 
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import DEFAULT_DB, Column, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 COLUMNS_SQL = (
     "SELECT column_name, if(is_enum, 'enum', type_name) FROM postgresql({address:String}, {database:String}, "
@@ -108,7 +113,7 @@ def plan(table: Table, source_columns: list[tuple[str, str]], default_columns: l
     return Evolution(table.with_columns(carried + tuple(new)), tuple(new), tuple(refused), dropped)
 
 
-def evolve(olap, table: Table, source: PgSource) -> Evolution:
+def evolve(olap: OlapClient, table: Table, source: PgSource) -> Evolution:
     """The table as this load copies it, from the source's and `default`'s columns now."""
     from bionicflow.kernel.sources import source_params
 
@@ -126,7 +131,7 @@ def _beyond_definition(table: Table, default_columns: list[tuple[str, str]]) -> 
     return [(name, kind) for name, kind in default_columns if name not in defined]
 
 
-def default_added(olap, table: Table) -> frozenset[str]:
+def default_added(olap: OlapClient, table: Table) -> frozenset[str]:
     """The columns `default.<table>` has beyond bionicflow's definition (added by earlier loads)."""
     rows = olap.query(DEFAULT_COLUMNS_SQL, parameters={"table": table.name}).result_rows
     return frozenset(name for name, _ in _beyond_definition(table, [tuple(r) for r in rows]))

@@ -11,10 +11,15 @@ cursor, a load tells the source to forget the journal's keys below it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bionicflow.kernel.cursors import SourceState
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_params
 from bionicflow.etl.schema import TOMBSTONE
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 FORGET_SQL = "SELECT public.bionicflow_forget_changes(%s, %s)"
 CONNECT_TIMEOUT_S = 10
@@ -57,7 +62,7 @@ def count_gone_sql(table: Table, version: int) -> str:
             f"AND {TOMBSTONE} AND {table.key} IN (SELECT k FROM {_gone(table)})")
 
 
-def hide_stale_rows(olap, table: Table, source: PgSource, since_xid: int, version: int) -> int:
+def hide_stale_rows(olap: OlapClient, table: Table, source: PgSource, since_xid: int, version: int) -> int:
     """After the changed rows are in: tombstones for the keys gone since the cursor and the positions this load moved.
 
     Returns how many of the gone keys `default` had (a key inserted and deleted between two

@@ -7,6 +7,8 @@ identifier taken from the project's own table definitions, never from input.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +19,9 @@ from bionicflow.etl.journal import forget_read_changes
 from bionicflow.etl.schema import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, LoadError, PgSource, check_window, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def new_version() -> int:
     return time.time_ns() // 1000
 
 
-def _count(olap, target: str) -> int:
+def _count(olap: OlapClient, target: str) -> int:
     return int(olap.command(f"SELECT count() FROM {DEFAULT_DB}.{target}"))
 
 
@@ -98,7 +103,7 @@ def drop_moved_sql(table: Table, version: int | None = None) -> str:
     return f"DELETE FROM {DEFAULT_DB}.{table.name} WHERE {_moved_rows(table, version)}"
 
 
-def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
+def drop_moved_versions(olap: OlapClient, table: Table, version: int | None = None) -> int:
     """Remove the old positions of rows whose sorting key changed in the source; returns how many keys moved.
 
     ``version``: look only at the keys of the load that wrote this version (the version is an
@@ -114,7 +119,7 @@ def drop_moved_versions(olap, table: Table, version: int | None = None) -> int:
     return moved
 
 
-def load_window(olap, table: Table, source: PgSource, start: datetime, end: datetime) -> LoadResult:
+def load_window(olap: OlapClient, table: Table, source: PgSource, start: datetime, end: datetime) -> LoadResult:
     """Re-load the rows whose time column falls in [start, end); idempotent."""
     check_window(start, end)
     olap.command(default_table_ddl(table))
@@ -127,7 +132,7 @@ def load_window(olap, table: Table, source: PgSource, start: datetime, end: date
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
 
-def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason: str = "") -> LoadResult:
+def full_refresh(olap: OlapClient, table: Table, source: PgSource, run_id: str = "", reason: str = "") -> LoadResult:
     """Build a fresh copy of the table and swap it in atomically: deleted source rows disappear.
 
     The next incremental load resumes from the source's state read just before the copy.
@@ -152,7 +157,7 @@ def full_refresh(olap, table: Table, source: PgSource, run_id: str = "", reason:
                       cursor_xid=state.snapshot_xmin)
 
 
-def record(olap, run_id: str, result: LoadResult) -> None:
+def record(olap: OlapClient, run_id: str, result: LoadResult) -> None:
     olap.insert(
         f"{OPS_DB}.etl_runs",
         [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds,

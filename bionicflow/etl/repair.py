@@ -10,6 +10,8 @@ refreshed whole instead, and the run says why.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 from dataclasses import replace
 
@@ -20,13 +22,16 @@ from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import OPS_DB, Table
 
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
 REPAIR_KEYS_SQL = (f"SELECT DISTINCT key FROM {OPS_DB}.default_repair_keys WHERE table = {{table:String}} "
                    "AND found_at <= {read_at:DateTime64(6)} ORDER BY key")
 FORGET_KEYS_SQL = (f"DELETE FROM {OPS_DB}.default_repair_keys WHERE table = {{table:String}} "
                    "AND found_at <= {read_at:DateTime64(6)}")
 
 
-def repair(olap, table: Table, source: PgSource, run_id: str = "") -> LoadResult:
+def repair(olap: OlapClient, table: Table, source: PgSource, run_id: str = "") -> LoadResult:
     """Bring `default.<table>` back to the source: changes, key sets, then the recorded keys by key."""
     started = time.perf_counter()
     read_at = olap.query("SELECT now64(6)").result_rows[0][0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from datetime import datetime
 
@@ -12,10 +14,13 @@ from bionicflow.etl.repair import repair
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import Table
 
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
 log = logging.getLogger("bionicflow.etl")
 
 
-def run_load(olap, table: Table, source: PgSource, run_id: str, mode: str,
+def run_load(olap: OlapClient, table: Table, source: PgSource, run_id: str, mode: str,
              start: datetime | None = None, end: datetime | None = None) -> LoadResult:
     """Load ``table`` by ``mode`` (incremental, full, repair, window).
 

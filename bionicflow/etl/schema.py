@@ -11,10 +11,15 @@ collapse the row with, as in `debezium`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bionicflow.kernel.cluster_ddl import for_cluster
 from bionicflow.kernel import ops_schema, snapshot_marks
 from bionicflow.kernel.cursors import BATCH_LOADS_DDL
 from bionicflow.kernel.tables import DEFAULT_DB, TABLES, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 TOMBSTONE = "is_deleted"
 ENGINE_SQL = "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}"
@@ -29,7 +34,7 @@ def default_table_ddl(table: Table, name: str | None = None) -> str:
     )
 
 
-def has_tombstones(olap, table: Table) -> bool | None:
+def has_tombstones(olap: OlapClient, table: Table) -> bool | None:
     """Whether `default.<table>` takes tombstone rows; None when the table does not exist.
 
     Tables made before 2026-12-02 have no `is_deleted` column, and an engine's parameters
@@ -48,7 +53,7 @@ def render(cluster: str | None = None) -> list[str]:
     return statements + ops_schema.render(cluster)
 
 
-def apply(olap) -> None:
+def apply(olap: OlapClient) -> None:
     """Create what is missing of `default` and `ops` (after an upgrade, before the first load writes)."""
     for statement in render():
         olap.command(statement)

@@ -6,6 +6,8 @@ reconciliation reads them to tell `default`'s lag from its errors; `status` show
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -13,6 +15,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, LoadError, PgSource, source_params
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, SOURCE_STATE_VIEW, TABLES, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 
 # `default`'s own record of its last load per table, beside the data: reports may read
@@ -100,7 +105,7 @@ CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded
 CURSORS_SQL = f"SELECT table, cursor_xid, next_xid, mode, loaded_at FROM {OPS_DB}.etl_cursors FINAL"
 
 
-def read_source_state(olap, table: Table, source: PgSource) -> SourceState:
+def read_source_state(olap: OlapClient, table: Table, source: PgSource) -> SourceState:
     """The source cluster, the table's file and the transaction horizon, read now."""
     params = source_params(table, source, source_table=SOURCE_STATE_VIEW, table_name=table.source_table)
     try:
@@ -119,7 +124,7 @@ def read_source_state(olap, table: Table, source: PgSource) -> SourceState:
                        int(written), int(removed), None if journal_from is None else int(journal_from))
 
 
-def read_cursor(olap, table: Table) -> Cursor | None:
+def read_cursor(olap: OlapClient, table: Table) -> Cursor | None:
     rows = olap.query(CURSOR_SQL, parameters={"table": table.name}).result_rows
     if not rows:
         return None
@@ -128,7 +133,7 @@ def read_cursor(olap, table: Table) -> Cursor | None:
                   int(written), int(removed))
 
 
-def write_cursor(olap, table: Table, cursor: Cursor, run_id: str) -> None:
+def write_cursor(olap: OlapClient, table: Table, cursor: Cursor, run_id: str) -> None:
     olap.insert(
         f"{OPS_DB}.etl_cursors",
         [[table.name, cursor.system_identifier, cursor.filenode, cursor.cursor_xid, cursor.next_xid, run_id,
@@ -140,7 +145,7 @@ def write_cursor(olap, table: Table, cursor: Cursor, run_id: str) -> None:
                 column_names=["table", "mode", "cursor_xid"])
 
 
-def freshness(olap, now: datetime | None = None) -> dict[str, dict]:
+def freshness(olap: OlapClient, now: datetime | None = None) -> dict[str, dict]:
     """Per table: when `default` was last loaded, how long ago, by which mode, and its cursor."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     result: dict[str, dict] = {t.name: {"last_load": None} for t in TABLES}

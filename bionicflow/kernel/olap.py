@@ -1,12 +1,44 @@
-"""The one way bionicflow opens a clickhouse-connect client to the OLAP server (or a ClickHouse cluster)."""
+"""The one way bionicflow opens a clickhouse-connect client to the OLAP server (or a ClickHouse cluster), and
+`OlapClient`: what the roads need of that client, the type every `olap` parameter has.
+
+The roads use three calls (`command`, `query`, `insert`) and three things of a result; a
+clickhouse-connect client has them all, and so can a test's in-process fake (chdb). Typing the
+seam as a Protocol keeps the roads free of the library's class and lets mypy check each caller.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import clickhouse_connect
 
 from bionicflow.kernel.config import Settings
 
 CONNECT_TIMEOUT = 5  # seconds to open the HTTP connection: a server that is up answers at once
+
+
+class OlapResult(Protocol):
+    """A query's answer: its rows, their column names, the server's summary (written_rows …)."""
+
+    @property
+    def result_rows(self) -> Sequence[Sequence[Any]]: ...
+
+    @property
+    def column_names(self) -> Sequence[str]: ...
+
+    @property
+    def summary(self) -> dict[str, Any]: ...
+
+
+class OlapClient(Protocol):
+    """What bionicflow asks of a ClickHouse client: one value, a result, an insert."""
+
+    def command(self, cmd: str, parameters: Any = None, data: Any = None, settings: Any = None) -> Any: ...
+
+    def query(self, query: str | None = None, parameters: Any = None, settings: Any = None) -> OlapResult: ...
+
+    def insert(self, table: str | None = None, data: Any = None, column_names: Any = "*") -> Any: ...
 
 
 def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,

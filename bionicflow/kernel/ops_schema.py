@@ -9,8 +9,13 @@ reaches into another for them. Every statement is idempotent.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bionicflow.kernel.cluster_ddl import for_cluster
 from bionicflow.kernel.tables import OPS_DB
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 OPS_DDL = (
     f"CREATE DATABASE IF NOT EXISTS {OPS_DB}",
@@ -157,7 +162,7 @@ def render(cluster: str | None = None) -> list[str]:
     return [for_cluster(s, cluster) for s in OPS_DDL] if cluster else list(OPS_DDL)
 
 
-def ensure(client) -> None:
+def ensure(client: OlapClient) -> None:
     """Create whatever of `ops` is missing, through a clickhouse-connect client."""
     for statement in OPS_DDL:
         client.command(statement)

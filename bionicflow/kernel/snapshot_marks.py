@@ -24,10 +24,15 @@ made just before and just after them (`marking`, `mark_all`). docs/reports.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 TABLE = "user_report_snapshots"
 BUILT, STALE, LIVE_ONLY = 0, 1, 2
@@ -72,7 +77,7 @@ def render(schema: str) -> list[str]:
     return [table_ddl(schema), *(mark_view_ddl(schema, t) for t in MARKED_TABLES)]
 
 
-def server_micros(olap) -> int:
+def server_micros(olap: OlapClient) -> int:
     return int(olap.command(NOW_SQL))
 
 
@@ -97,7 +102,8 @@ def remark_sql(schema: str) -> str:
 
 
 @contextmanager
-def marking(olap, schema: str, table: str, condition: str, parameters: dict | None = None) -> Iterator[None]:
+def marking(olap: OlapClient, schema: str, table: str, condition: str,
+            parameters: dict | None = None) -> Iterator[None]:
     """Around a write no view sees (a DELETE): mark its users stale before it, and again after it.
 
     The first marks keep reports off the snapshots while the write runs; the second outrank
@@ -111,6 +117,6 @@ def marking(olap, schema: str, table: str, condition: str, parameters: dict | No
         olap.command(remark_sql(schema), parameters={"since": since})
 
 
-def mark_all(olap, schema: str) -> None:
+def mark_all(olap: OlapClient, schema: str) -> None:
     """Mark stale every user with a snapshot (around a table swap: call just before and just after it)."""
     olap.command(_mark_sql(schema, TABLE, "1"))

@@ -9,12 +9,15 @@ and the CDC-vs-batch page all report them from `source_drift`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from bionicflow.cdc.evolve import extended
 from bionicflow.etl.evolve import default_added
 from bionicflow.kernel.source_columns import column_drift, read_source_columns
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, TABLES, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 SORTING_KEYS = """
 SELECT database, name, sorting_key FROM system.tables
@@ -31,7 +34,7 @@ def expected_sorting_keys() -> dict[tuple[str, str], str]:
     return {(db, t.name): ", ".join(t.sorting_key) for db in (DEFAULT_DB, CDC_DB) for t in TABLES}
 
 
-def outdated_tables(olap) -> list[str]:
+def outdated_tables(olap: OlapClient) -> list[str]:
     """One line per existing table whose sorting key is not today's, with the fix."""
     expected = expected_sorting_keys()
     rows = olap.query(SORTING_KEYS, parameters={"databases": [DEFAULT_DB, CDC_DB],
@@ -46,7 +49,8 @@ def _consequence(key: str) -> str:
     return "user reports read the whole table"
 
 
-def source_drift(olap, connect: Callable[[Table], Any], tables: Iterable[Table] = TABLES) -> list[str]:
+def source_drift(olap: OlapClient | None, connect: Callable[[Table], Any],
+                 tables: Iterable[Table] = TABLES) -> list[str]:
     """One line per difference between a source table's columns and what the two roads copy (docs/cdc.md).
 
     `connect(table)` opens a DB-API connection to the table's source database (closed here);

@@ -15,12 +15,17 @@ no sort and no disk write, and the join of a mismatch reads it again for free.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_columns, source_params
-from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, OPS_DB, Table
 
-SIDES = ("default", "debezium")
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
+SIDES = (DEFAULT_DB, CDC_DB)
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,13 @@ def record_stale_keys_sql(table: Table) -> str:
     )
 
 
-def _totals(olap, sql: str) -> tuple[int, int, int]:
+def _totals(olap: OlapClient, sql: str) -> tuple[int, int, int]:
     rows, checksum, dupes = olap.query(sql).result_rows[0]
     return int(rows), int(checksum or 0), int(dupes)
 
 
-def compare_with_snapshot(olap, table: Table, load: DefaultLoad = DefaultLoad(), sides: tuple[str, ...] = SIDES,
-                          run_id: str | None = None) -> list[SideResult]:
+def compare_with_snapshot(olap: OlapClient, table: Table, load: DefaultLoad = DefaultLoad(),
+                          sides: tuple[str, ...] = SIDES, run_id: str | None = None) -> list[SideResult]:
     """Source (already read by `snapshot_source_sql`), then each of ``sides`` against it.
 
     ``load``: what `default`'s last load promises (what it lacks beyond that is lag).
@@ -124,17 +129,17 @@ def compare_with_snapshot(olap, table: Table, load: DefaultLoad = DefaultLoad(),
         if (rows, checksum) == (src_rows, src_sum):
             results.append(SideResult(table.name, side, rows, checksum, dupes))
             continue
-        promise = load if side == "default" else DefaultLoad()
+        promise = load if side == DEFAULT_DB else DefaultLoad()
         missing, extra, differing, stale = (int(v) for v in olap.query(diff_sql(table, side), parameters={
             "cursor": promise.cursor_xid, "extra_stale": promise.keys_current}).result_rows[0])
         results.append(SideResult(table.name, side, rows, checksum, dupes, missing, extra, differing, stale))
-        if side == "default" and stale and run_id:
+        if side == DEFAULT_DB and stale and run_id:
             olap.command(record_stale_keys_sql(table),
                          parameters={"table": table.name, "run_id": run_id, "cursor": load.cursor_xid})
     return results
 
 
-def compare_table(olap, table: Table, source: PgSource, load: DefaultLoad = DefaultLoad(),
+def compare_table(olap: OlapClient, table: Table, source: PgSource, load: DefaultLoad = DefaultLoad(),
                   sides: tuple[str, ...] = SIDES, run_id: str | None = None) -> list[SideResult]:
     """Read the source table once, then compare ``sides`` (`default` and `debezium`) with it."""
     olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

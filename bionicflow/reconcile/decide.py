@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.reconcile.compare import SideResult
 
@@ -68,7 +69,7 @@ def decide(
     for table, lag in lag_seconds.items():
         if lag is not None and lag > lag_threshold:
             reasons.append(f"{table}: CDC lag {lag:.0f}s over {lag_threshold:.0f}s")
-    mismatched = [r for r in results if r.side == "debezium" and not r.match]
+    mismatched = [r for r in results if r.side == CDC_DB and not r.match]
     mismatch_since = None
     if mismatched:
         mismatch_since = previous_mismatch_since or now
@@ -77,7 +78,7 @@ def decide(
             minutes = (now - mismatch_since).total_seconds() / 60
             reasons.append(f"debezium differs from the source for {minutes:.0f} min ({tables})")
     degraded = bool(reasons)
-    stale = [r for r in results if r.side == "default" and r.stale_rows]
+    stale = [r for r in results if r.side == DEFAULT_DB and r.stale_rows]
     return Decision(degraded=degraded, reasons=reasons, restart=restart, fallback=degraded,
                     mismatch_since=mismatch_since, repair_default=sorted({r.table for r in stale}),
                     repair_keys=sum(r.stale_rows for r in stale))

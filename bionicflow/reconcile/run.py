@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import uuid
 from dataclasses import asdict, dataclass
@@ -16,6 +18,9 @@ from bionicflow.kernel.tables import CDC_DB as DATABASE
 from bionicflow.kernel.tables import OPS_DB, TABLES
 from bionicflow.reconcile.compare import SIDES, DefaultLoad, SideResult, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 LAST_MISMATCH_SQL = f"""SELECT JSONExtractString(details, 'debezium_mismatch_since')
 FROM {OPS_DB}.reconciliation_runs ORDER BY started_at DESC LIMIT 1"""
@@ -42,13 +47,13 @@ class Report:
         }
 
 
-def _previous_mismatch(olap) -> datetime | None:
+def _previous_mismatch(olap: OlapClient) -> datetime | None:
     rows = olap.query(LAST_MISMATCH_SQL).result_rows
     value = rows[0][0] if rows else ""
     return datetime.fromisoformat(value) if value else None
 
 
-def cdc_lag(olap, last_source_commit: dict[str, datetime | None]) -> dict[str, float | None]:
+def cdc_lag(olap: OlapClient, last_source_commit: dict[str, datetime | None]) -> dict[str, float | None]:
     """Seconds between each source's newest commit and the newest change visible in ClickHouse."""
     lags: dict[str, float | None] = {}
     for table in TABLES:
@@ -66,7 +71,7 @@ class DefaultDivergedError(BionicflowError):
     """`default` still lacks rows its last load should have brought, after a repair."""
 
 
-def default_loads(olap, sources: dict[str, PgSource]) -> dict[str, DefaultLoad]:
+def default_loads(olap: OlapClient, sources: dict[str, PgSource]) -> dict[str, DefaultLoad]:
     """What each table's last load promises (nothing for a table never loaded: nothing in it is overdue)."""
     loads = {}
     for table in TABLES:
@@ -76,7 +81,7 @@ def default_loads(olap, sources: dict[str, PgSource]) -> dict[str, DefaultLoad]:
     return loads
 
 
-def compare_all(olap, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES,
+def compare_all(olap: OlapClient, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES,
                 run_id: str | None = None) -> list[SideResult]:
     """``run_id``: record `default`'s stale keys under it, for the repair."""
     loads = default_loads(olap, sources)
@@ -84,7 +89,7 @@ def compare_all(olap, sources: dict[str, PgSource], sides: tuple[str, ...] = SID
             for r in compare_table(olap, table, sources[table.name], loads[table.name], sides, run_id)]
 
 
-def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
+def verify_default(olap: OlapClient, sources: dict[str, PgSource]) -> list[SideResult]:
     """After a repair: `default` must hold every row written before its new cursor, exactly."""
     results = [r for r in compare_all(olap, sources, sides=("default",)) if r.side == "default"]
     stale = [r for r in results if r.stale_rows]
@@ -95,9 +100,10 @@ def verify_default(olap, sources: dict[str, PgSource]) -> list[SideResult]:
     return results
 
 
-def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | None, expected_connectors: list[str],
-              last_source_commit: dict[str, datetime | None], now: datetime | None = None,
-              run_id: str | None = None, measured_lags: dict[str, float | None] | None = None) -> Report:
+def reconcile(olap: OlapClient, sources: dict[str, PgSource], connectors: dict[str, dict] | None,
+              expected_connectors: list[str], last_source_commit: dict[str, datetime | None],
+              now: datetime | None = None, run_id: str | None = None,
+              measured_lags: dict[str, float | None] | None = None) -> Report:
     """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back.
 
     ``measured_lags``: CDC lag per table measured against Debezium's heartbeats (the CDC road's
@@ -118,7 +124,7 @@ def reconcile(olap, sources: dict[str, PgSource], connectors: dict[str, dict] | 
     return report
 
 
-def record(olap, report: Report) -> None:
+def record(olap: OlapClient, report: Report) -> None:
     details = report.summary() | {
         "debezium_mismatch_since": report.decision.mismatch_since.isoformat() if report.decision.mismatch_since else "",
     }

@@ -7,14 +7,15 @@ import time
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports import queries
 from bionicflow.reports.period import Period
-from bionicflow.reports.reader import OlapReader
+from bionicflow.reports.reader import OlapReader, Rows
 from bionicflow.reports.rollup import Cell, cells_of, json_number, roll_up
 
-SCHEMAS = ("default", "debezium")
+SCHEMAS = (DEFAULT_DB, CDC_DB)
 TOP_USERS = 10
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def freshness(reader: OlapReader, schema: str, max_age: float = 0.0) -> dict:
     newest, has_rows, age = reader.rows(queries.FRESHNESS, {"schema": schema})[0]
     value = ({"max_saved_ts": _iso(newest), "lag_seconds": round(max(0.0, float(age)), 3)} if has_rows
              else {"max_saved_ts": None, "lag_seconds": None})
-    if schema == "default":
+    if schema == DEFAULT_DB:
         value |= last_batch_load(reader)
     _recent_freshness[key] = (time.monotonic(), value)
     return value
@@ -73,7 +74,7 @@ def last_batch_load(reader: OlapReader) -> dict:
 PROFILE_PART, EVENTS_PART = 0, 1
 
 
-def _profile(rows: list[tuple]) -> dict | None:
+def _profile(rows: Rows) -> dict | None:
     found = next((row for row in rows if row[0] == PROFILE_PART), None)
     if found is None:
         return None
@@ -90,7 +91,7 @@ _no_snapshot_table_until: dict[str, float] = {}
 NO_SNAPSHOT_TABLE_RECHECK_S = 60.0
 
 
-def _snapshot_rows(reader: OlapReader, schema: str, user_uuid: str) -> list[tuple]:
+def _snapshot_rows(reader: OlapReader, schema: str, user_uuid: str) -> Rows:
     """The user's snapshot rows; none while the schema has no snapshot table (a stack not bootstrapped since)."""
     if time.monotonic() < _no_snapshot_table_until.get(schema, 0.0):
         return []

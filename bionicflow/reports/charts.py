@@ -17,7 +17,9 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Literal
 
-SCHEMA_COLORS = {"default": "#2f6fed", "debezium": "#e8710a"}  # the same colour per road on every chart
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
+
+SCHEMA_COLORS = {DEFAULT_DB: "#2f6fed", CDC_DB: "#e8710a"}  # the same colour per road on every chart
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"  # an identifier only: nothing is fetched
 FORMAT_LOCALES: dict[str, Literal["en-US", "ru-RU"]] = {"en": "en-US", "ru": "ru-RU"}
 VALUES_UP_TO = 16  # more bars than this: values in tooltips only, where printed ones would overlap

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
 from bionicflow.kernel.cursors import freshness
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 RECONCILIATIONS = """
 SELECT run_id, started_at, verdict, debezium_degraded, fallback_triggered
@@ -36,16 +41,16 @@ LIMIT 1"""
 SCHEMA_HEALTH = "SELECT schema, state, reason, changed_at FROM ops.schema_health FINAL ORDER BY schema"
 
 
-def _table_exists(client, name: str) -> bool:
+def _table_exists(client: OlapClient, name: str) -> bool:
     return bool(client.command("EXISTS TABLE " + name))  # name is one of this module's constants
 
 
-def _rows(client, sql: str, **params) -> list[dict]:
+def _rows(client: OlapClient, sql: str, **params) -> list[dict]:
     result = client.query(sql, parameters=params)
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
-def latest(client, limit: int = 10) -> dict:
+def latest(client: OlapClient, limit: int = 10) -> dict:
     """The newest reconciliation and report runs with their details (empty lists before the first run)."""
     page: dict = {"reconciliations": [], "tables": [], "report_runs": [], "differences": [], "health": [],
                   "batch": freshness(client)}
@@ -61,7 +66,7 @@ def latest(client, limit: int = 10) -> dict:
     return page
 
 
-def report_run(client, run_id: str) -> dict | None:
+def report_run(client: OlapClient, run_id: str) -> dict | None:
     """One stored `reports` run with the overview of each schema (None when there is no such run)."""
     if not _table_exists(client, "ops.report_runs"):
         return None

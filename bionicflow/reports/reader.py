@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
+
+# a result's rows, each a sequence of column values (clickhouse-connect's and chdb's rows alike)
+Rows = Sequence[Sequence[Any]]
 
 
 class OlapReader(Protocol):
-    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> Rows:
         """Run a read-only query with server-side bound parameters.
 
         ``settings`` tune how the engine runs it (never what it returns).
@@ -27,11 +35,11 @@ def _datetime_text(value: datetime) -> str:
 class ClickHouseReader:
     """OlapReader over a clickhouse-connect client (the OLAP server, or a ClickHouse cluster)."""
 
-    def __init__(self, client, timeout_seconds: float | None = None):
+    def __init__(self, client: OlapClient, timeout_seconds: float | None = None):
         self.client = client
         self.settings = {"max_execution_time": int(timeout_seconds)} if timeout_seconds else {}
 
-    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> Rows:
         return self.client.query(sql, parameters=bind(params),
                                  settings={**self.settings, **(settings or {})}).result_rows
 
@@ -42,7 +50,7 @@ class ChdbReader:
     def __init__(self, session):
         self.session = session
 
-    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> Rows:
         # settings only tune a shared server's work; one in-process session runs with its own
         table = self.session.query(sql, "ArrowTable", params=bind(params))
         return [tuple(_naive(v) for v in row.values()) for row in table.to_pylist()]

@@ -9,11 +9,17 @@ ago and the users with no row yet. docs/reports.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bionicflow.kernel.snapshot_marks import BUILT, LIVE_ONLY, STALE, TABLE, check_schema, server_micros
+from bionicflow.reports.reader import Rows
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 DEFAULT_SETTLE_SECONDS = 10
 DEFAULT_MAX_EVENTS = 2000
@@ -65,7 +71,7 @@ def day_of(created_us: int):
     return (_EPOCH + timedelta(microseconds=created_us)).date()
 
 
-def current(rows: list[tuple]) -> Snapshot | None:
+def current(rows: Rows) -> Snapshot | None:
     """The user's snapshot from READ's rows; None when the report must read the tables (stale, live only, none)."""
     if not rows:
         return None
@@ -128,7 +134,7 @@ LEFT JOIN (
 ) AS e ON e.user_uuid = t.user_uuid"""
 
 
-def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+def refresh(olap: OlapClient, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
             max_events: int = DEFAULT_MAX_EVENTS, everyone: bool = False) -> int:
     """Build the snapshots of the users stale for longer than `settle_seconds` and of users with none.
 
@@ -150,10 +156,10 @@ def refresh(olap, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,
 ACTIVE_PARTS_SQL = "SELECT count() FROM system.parts WHERE active AND database = {d:String} AND table = {t:String}"
 
 
-def merge(olap, schema: str) -> None:
+def merge(olap: OlapClient, schema: str) -> None:
     """Merge the table to one part (each part costs every report a granule read)."""
     olap.command(f"OPTIMIZE TABLE {check_schema(schema)}.{TABLE} FINAL")
 
 
-def active_parts(olap, schema: str) -> int:
+def active_parts(olap: OlapClient, schema: str) -> int:
     return int(olap.command(ACTIVE_PARTS_SQL, parameters={"d": check_schema(schema), "t": TABLE}))

@@ -8,6 +8,9 @@ breakdowns (per type, per muscle group, per day) are served on demand by reports
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +19,9 @@ from bionicflow.reports.build import SCHEMAS, check_schema, overview
 from bionicflow.reports.compare import compare_reports, same
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import ClickHouseReader, bind
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 # Users with at least one event in the period; the same aggregates as the user report's totals.
 STORE_USER_REPORTS = """
@@ -49,7 +55,7 @@ class StoredRun:
         return not (self.user_differences or self.overview_differences)
 
 
-def store_user_reports(client, run_id: str, schema: str, period: Period) -> int:
+def store_user_reports(client: OlapClient, run_id: str, schema: str, period: Period) -> int:
     """Write every active user's report from `schema`; returns how many users."""
     params = bind({"run_id": run_id, "schema_name": check_schema(schema), "schema": schema,
                    "start": period.start, "end": period.end})
@@ -58,12 +64,12 @@ def store_user_reports(client, run_id: str, schema: str, period: Period) -> int:
                               parameters={"r": run_id, "s": schema}))
 
 
-def _stored(client, run_id: str, schema: str) -> dict[str, tuple]:
+def _stored(client: OlapClient, run_id: str, schema: str) -> dict[str, Sequence[Any]]:
     rows = client.query(STORED_USER_REPORTS, parameters={"run_id": run_id, "schema_name": schema}).result_rows
     return {row[0]: row[1:] for row in rows}
 
 
-def user_differences(client, run_id: str) -> list[list]:
+def user_differences(client: OlapClient, run_id: str) -> list[list]:
     """Rows of ops.report_differences for users whose stored reports differ between the schemas."""
     left, right = (_stored(client, run_id, s) for s in SCHEMAS)
     out = []
@@ -77,7 +83,7 @@ def user_differences(client, run_id: str) -> list[list]:
     return out
 
 
-def store_run(client, run_id: str, period: Period, users_reported: dict[str, int]) -> StoredRun:
+def store_run(client: OlapClient, run_id: str, period: Period, users_reported: dict[str, int]) -> StoredRun:
     """Build both overviews, compare everything, record the run and its differences."""
     reader = ClickHouseReader(client)
     overviews = {schema: overview(reader, schema, period) for schema in SCHEMAS}

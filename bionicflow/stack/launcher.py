@@ -8,19 +8,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError, OrphanProcessesError, ServiceStartError
 from bionicflow.stack import airflow, proctree
-from bionicflow.cdc import monitor
 from bionicflow.cdc.connectors import connector_env
-from bionicflow.kernel import cursors
-from bionicflow.kernel.olap import olap_client
-from bionicflow.kernel.tables import TABLES
-from bionicflow.platform.drift import source_drift
 from bionicflow.stack.jvm import jars_dir
-from bionicflow.stack.postgres import CLUSTERS, ClusterManager
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
 from bionicflow.stack.services import Service, build_services
 from bionicflow.stack.supervisor import Supervisor
@@ -205,57 +199,3 @@ def start_service(settings: Settings, name: str) -> None:
     supervisor = Supervisor(settings.state_dir)
     supervisor.start(name)
     _wait_healthy(service, supervisor)
-
-
-def status(settings: Settings, cdc: bool = True) -> dict:
-    """Machine-readable health of every service (the `status --json` document)."""
-    services = build_services(settings, env={})  # the env only feeds start-up steps
-    supervisor = Supervisor(settings.state_dir)
-    states = supervisor.states()
-
-    def one(service: Service) -> tuple[str, dict]:
-        state = states.get(service.name)
-        return service.name, {
-            "healthy": bool(state and state.state == "RUNNING" and service.healthy()),
-            "state": state.state if state else "NOT_STARTED",
-            "pid": state.pid if state else None,
-            "port": getattr(settings, service.port_field) if service.port_field else None,
-            "url": service.url,
-        }
-
-    with ThreadPoolExecutor(max_workers=len(services)) as pool:
-        result = dict(pool.map(one, services.values()))
-    doc: dict[str, Any] = {
-        "supervisor": {"running": supervisor.is_running(), "pid": supervisor.daemon_pid() if states else None},
-        "state_dir": str(settings.state_dir),
-        "services": result,
-        "orphans": [{"pid": p.pid, "service": p.service, "command": p.command} for p in orphans(settings, supervisor)],
-    }
-    if cdc:
-        doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
-        olap = olap_client(settings) if result["olap"]["healthy"] else None
-        doc["lag"] = monitor.lag(settings, olap, superuser_connector(settings)) if olap else {}
-        slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
-                 for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
-        doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
-        doc["warnings"] += source_column_drift(settings, result, olap)
-        # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
-        doc["batch"] = cursors.freshness(olap) if olap else {}
-    return doc
-
-
-def source_column_drift(settings: Settings, services: dict, olap=None) -> list[str]:
-    """Differences between the source tables' columns and the ones bionicflow copies (docs/cdc.md)."""
-    connect = superuser_connector(settings)
-    # a database that is down is reported as such already
-    up = [t for t in TABLES if services.get(t.source_database, {}).get("healthy")]
-    return source_drift(olap, lambda table: connect(table.source_database), up)
-
-
-def superuser_connector(settings: Settings):
-    """Connections to the source databases as their cluster's superuser (slots, commit timestamps)."""
-    def connect(database: str):
-        cluster = CLUSTERS[database]
-        return ClusterManager(cluster, settings).connect(database=cluster.database)
-
-    return connect

@@ -23,7 +23,8 @@ import psycopg2.extras
 import pytest
 
 from bionicflow.cdc import monitor
-from bionicflow.stack import launcher, proctree
+from bionicflow.stack import proctree
+from bionicflow.stack import status as stack_status
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.kernel.config import project_root
@@ -120,7 +121,7 @@ def wait_lag_under(settings, target: float, timeout: float = 300) -> dict:
     """Poll the platform's own lag measure until every table is within `target` seconds."""
     olap, deadline = olap_admin(settings), time.monotonic() + timeout
     while True:
-        lag = monitor.lag(settings, olap, launcher.superuser_connector(settings))
+        lag = monitor.lag(settings, olap, stack_status.superuser_connector(settings))
         if all((entry.get("lag_seconds") or 0) < target and "clickhouse_error" not in entry for entry in lag.values()):
             return lag
         assert time.monotonic() < deadline, f"CDC lag not under {target}s within {timeout}s: {lag}"
@@ -295,7 +296,7 @@ def test_reconcile_fails_visibly_while_a_source_is_down(running, airflow):
 
 
 def _slot_retained(settings) -> dict[str, int]:
-    lag = monitor.lag(settings, olap_admin(settings), launcher.superuser_connector(settings))
+    lag = monitor.lag(settings, olap_admin(settings), stack_status.superuser_connector(settings))
     return {name: entry.get("slot_retained_wal_bytes") or 0 for name, entry in lag.items()}
 
 
@@ -392,7 +393,7 @@ class SlotSquatter:
 
 
 def _crm_lag(settings) -> float:
-    return monitor.lag(settings, olap_admin(settings), launcher.superuser_connector(settings))["users"].get("lag_seconds") or 0.0
+    return monitor.lag(settings, olap_admin(settings), stack_status.superuser_connector(settings))["users"].get("lag_seconds") or 0.0
 
 
 def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airflow):

@@ -9,7 +9,7 @@ import time
 
 from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel.config import get_settings
-from bionicflow.stack import launcher
+from bionicflow.stack import status as stack_status
 
 
 HEARTBEAT_SECONDS = 10  # heartbeat.interval.ms in debezium/*.json
@@ -21,7 +21,7 @@ IDLE_SECONDS = 3 * HEARTBEAT_SECONDS + 5
 
 def _lags() -> dict[str, dict]:
     """The lag part of `bionicflow status --json`, read in-process (the same document the command prints)."""
-    return launcher.status(get_settings())["lag"]
+    return stack_status.status(get_settings())["lag"]
 
 
 def _wait_for_lag(predicate, what: str, timeout: float) -> dict:
