@@ -13,9 +13,11 @@ class KafkaConnectHook(BaseHook):
     conn_type = "kafka_connect"
     hook_name = "Kafka Connect"
 
-    def __init__(self, kafka_connect_conn_id: str = default_conn_name):
+    def __init__(self, kafka_connect_conn_id: str = default_conn_name, retry_backoff: float = 0.5):
+        """``retry_backoff``: urllib3's backoff factor between retries (0.5 s, 1 s, 2 s ... by default)."""
         super().__init__()
         self.kafka_connect_conn_id = kafka_connect_conn_id
+        self.retry_backoff = retry_backoff
 
     def base_url(self) -> str:
         conn = self.get_connection(self.kafka_connect_conn_id)
@@ -38,7 +40,7 @@ class KafkaConnectHook(BaseHook):
 
         session = requests.Session()
         # Connection errors and 502/503/504 (a rebalancing worker) are transient; a 4xx is not.
-        retry = Retry(total=5, connect=5, read=2, backoff_factor=0.5, status_forcelist=(502, 503, 504),
+        retry = Retry(total=5, connect=5, read=2, backoff_factor=self.retry_backoff, status_forcelist=(502, 503, 504),
                       allowed_methods=frozenset({"GET", "PUT", "DELETE", "POST"}))
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))

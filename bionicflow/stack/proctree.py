@@ -3,7 +3,7 @@
 supervisord does not run a service's command itself but this keeper:
 
     python -m bionicflow.stack.proctree --state-dir DIR --service NAME [--user U] [--grace S]
-        [--stop-signal SIG] -- COMMAND...
+        [--sweep-grace S] [--stop-signal SIG] -- COMMAND...
 
 The keeper
 * tags the service's environment with ``BIONICFLOW_PROCESS_TREE=<state dir>::<service>``.
@@ -218,6 +218,7 @@ def _child_setup() -> None:
 class Keeper:
     def __init__(self, args: argparse.Namespace):
         self.state_dir, self.service, self.grace = Path(args.state_dir), args.service, args.grace
+        self.sweep_grace = args.sweep_grace
         self.command, self.user = args.command, args.user
         self.stop_signal = signal.Signals[f"SIG{args.stop_signal}"]
         self.main: subprocess.Popen | None = None
@@ -305,7 +306,7 @@ class Keeper:
         if pids:
             self.say(f"stopping {len(pids)} process(es) {why}: "
                      + ", ".join(_process(pid, self.service).describe() for pid in pids))
-            terminate(pids)
+            terminate(pids, grace=self.sweep_grace)
         self.reap()
 
 
@@ -315,6 +316,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--service", required=True)
     parser.add_argument("--user", help="run the service as this OS user (the keeper stays the caller)")
     parser.add_argument("--grace", type=float, default=30.0, help="seconds between the stop signal and SIGKILL")
+    parser.add_argument("--sweep-grace", type=float, default=SWEEP_GRACE,
+                        help="seconds between SIGTERM and SIGKILL for what is left of a tree "
+                             "(after its main process, or from a previous run)")
     parser.add_argument("--stop-signal", default="TERM", choices=["TERM", "INT", "QUIT"],
                         help="the signal that stops the service cleanly (sent for SIGTERM or SIGINT)")
     parser.add_argument("command", nargs="+", help="the service's command, after --")

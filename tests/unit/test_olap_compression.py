@@ -98,12 +98,18 @@ def test_a_streamed_response_in_clickhouse_blocks():
     assert encoder.name is None and NativeBlocks().decompress(body) == b"".join(PARTS)
 
 
+def _deflate_runs(data: bytes, wbits: int) -> bytes:
+    """zlib at level 9 with its run-length strategy: the same ~1000:1 stream of zeros as plain level 9, 4x faster."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits, 9, zlib.Z_RLE)
+    return packer.compress(data) + packer.flush()
+
+
 @pytest.mark.parametrize("encoding, compress", [
-    ("gzip", lambda data: __import__("zlib").compress(data, 9, wbits=31)),
-    ("deflate", lambda data: __import__("zlib").compress(data, 9)),
+    ("gzip", lambda data: _deflate_runs(data, wbits=31)),
+    ("deflate", lambda data: _deflate_runs(data, wbits=15)),
     ("zstd", lambda data: __import__("backports.zstd", fromlist=["x"]).ZstdCompressor().compress(data, 2)),
     ("lz4", lambda data: __import__("lz4.frame", fromlist=["x"]).compress(data)),
-    ("br", lambda data: __import__("brotli").compress(data)),
+    ("br", lambda data: __import__("brotli").compress(data, quality=4)),  # quality 11's 102 bytes, 30x faster
 ])
 def test_a_decompression_bomb_is_refused_a_piece_in(encoding, compress):
     from bionicflow.olap.codecs import PIECE_BYTES, BodyTooLarge, request_decompressor

@@ -69,7 +69,7 @@ class _FakeConnect(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_connect():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeConnect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
 
@@ -80,7 +80,7 @@ def test_the_test_button_reports_the_worker_or_why_not(connection, fake_connect)
     up = connection("kc_up", conn_type="kafka_connect", host="127.0.0.1", port=fake_connect, schema="http")
     assert KafkaConnectHook(up).test_connection() == (True, "Kafka Connect 4.3.0, 2 connector(s)")
     down = connection("kc_down", conn_type="kafka_connect", host="127.0.0.1", port=1, schema="http")
-    ok, message = KafkaConnectHook(down).test_connection()
+    ok, message = KafkaConnectHook(down, retry_backoff=0).test_connection()  # its 5 retries without the 15 s of backoff
     assert not ok and message
 
 

@@ -5,8 +5,10 @@ superseded version and a deleted key), so FINAL decides what the reports see.
 """
 
 import random
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import chdb
 import pytest
@@ -86,12 +88,36 @@ def dataset() -> Dataset:
     return make_dataset()
 
 
+@pytest.fixture(scope="session")
+def loaded_data_path(tmp_path_factory, dataset) -> Path:
+    """A data path holding `dataset` as `load` leaves it, closed: each module opens a copy of its own."""
+    path = tmp_path_factory.mktemp("reports-chdb-loaded") / "data"
+    conn = chdb.connect(str(path))
+    try:
+        load(conn, dataset)
+    finally:
+        conn.close()
+    return path
+
+
 @pytest.fixture(scope="module")  # chdb allows one open data path per process: close it before other modules run
-def olap(tmp_path_factory, dataset):
-    conn = chdb.connect(str(tmp_path_factory.mktemp("reports-chdb")))
-    load(conn, dataset)
+def olap(tmp_path_factory, loaded_data_path):
+    copy = tmp_path_factory.mktemp("reports-chdb") / "data"
+    shutil.copytree(loaded_data_path, copy, symlinks=True)  # ClickHouse links a table's files relatively
+    conn = chdb.connect(str(copy))
     yield ChdbReader(conn)
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def dev_issuer_key_pem() -> bytes:
+    """One development issuer key for the state directories of the tests that share it (~70 ms of CPU to make)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
 
 
 @pytest.fixture(autouse=True)

@@ -24,8 +24,14 @@ PERIOD = {"from": "2026-09-20", "to": "2026-11-21"}
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(state_dir=tmp_path)
+def settings(tmp_path, dev_issuer_key_pem):
+    """A state directory of the test's own, its development issuer's key in place as the issuer leaves it."""
+    made = Settings(state_dir=tmp_path)
+    path = auth._dev_key_path(made)
+    path.parent.mkdir(mode=0o700)
+    path.write_bytes(dev_issuer_key_pem)
+    path.chmod(0o600)
+    return made
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def oidc(tmp_path):
             {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA", "kid": "hmac"}]
     Issuer.documents = {"/.well-known/openid-configuration": {"issuer": base, "jwks_uri": f"{base}/jwks.json"},
                         "/jwks.json": {"keys": jwks}}
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     settings = Settings(state_dir=tmp_path, reports_oidc_issuer=base)
     claims = {"iss": base, "sub": "someone", "aud": settings.reports_oidc_audience, "exp": int(time.time()) + 600,
               "jti": "oidc-1", "roles": ["analyst"]}

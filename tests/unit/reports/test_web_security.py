@@ -137,7 +137,7 @@ def airflow_runs(settings):
     """Airflow at a local port; yields the list of runs it was asked to start."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAirflow)
     FakeAirflow.runs = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     app.dependency_overrides[deps.settings] = lambda: Settings(state_dir=settings.state_dir, airflow_host="127.0.0.1",
                                                               airflow_port=server.server_address[1])
     yield FakeAirflow.runs

@@ -49,12 +49,15 @@ def gone(pid: int) -> bool:
 class Tree:
     """A keeper running SERVICE for service "svc" in a state directory of its own."""
 
-    def __init__(self, state_dir: Path, mode: str = "normal", parent: list[str] | None = None):
+    def __init__(self, state_dir: Path, mode: str = "normal", parent: list[str] | None = None,
+                 grace: float = 2, sweep_grace: float | None = None):
         self.state_dir, self.marker = state_dir, state_dir / f"grandchild-{time.monotonic_ns()}"
         script = state_dir / "service.py"
         script.write_text(SERVICE)
         command = [*(parent or []), sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(state_dir),
-                   "--service", "svc", "--grace", "2", "--", sys.executable, str(script), str(self.marker), mode]
+                   "--service", "svc", "--grace", str(grace),
+                   *(["--sweep-grace", str(sweep_grace)] if sweep_grace is not None else []),
+                   "--", sys.executable, str(script), str(self.marker), mode]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         self.grandchild = int(wait_for(lambda: self.marker.exists() and self.marker.read_text(), "grandchild started"))
         self.main = int(wait_for(lambda: _pidfile(state_dir), "main pid recorded"))
@@ -90,7 +93,8 @@ def test_main_process_killed_9_takes_the_grandchild_with_it(state_dir):
 
 
 def test_stop_signal_is_forwarded_and_a_deaf_service_is_killed_after_its_grace(state_dir):
-    tree = Tree(state_dir, mode="ignore-term")
+    # the grandchild is deaf too: the keeper's sweep kills it after its own grace (5 s unless told)
+    tree = Tree(state_dir, mode="ignore-term", grace=0.5, sweep_grace=0.5)
     tree.process.send_signal(signal.SIGTERM)
     tree.process.wait(timeout=30)
     assert gone(tree.main) and gone(tree.grandchild)
