@@ -127,3 +127,19 @@ def test_the_checker_catches_imports_that_run_the_wrong_way(tmp_path):
     assert not allowed("etl", "cdc") and not allowed("kernel", "etl") and not allowed("cdc", "platform")
     assert not allowed("stack", "demo") and not allowed("platform", "stack") and not allowed("olap", "reports_api")
     assert allowed("stack", "platform") and allowed("platform", "cdc") and allowed("dags", "bionicflow_airflow")
+
+
+TEST_SUITES = ("integration", "faults", "dags", "unit")
+
+
+def _test_modules() -> list[Path]:
+    return sorted(p for suite in TEST_SUITES for p in (ROOT / "tests" / suite).rglob("test_*.py"))
+
+
+@pytest.mark.parametrize("path", _test_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_module_imports_another(path):
+    """Shared helpers and fixtures live in tests/support (or a suite's conftest), never in a test module."""
+    wrong = sorted({node.module for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                    if isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.split(".")[-1].startswith(("test_", "conftest"))})
+    assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}: move what it needs to tests/support/"

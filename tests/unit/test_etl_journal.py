@@ -4,7 +4,7 @@ import pytest
 
 from bionicflow.etl import journal
 from bionicflow.kernel.tables import USERS
-from tests.unit.cdc.engine import ChdbClient, engine_with_sources
+from tests.support.chdb_engine import ChdbClient, engine_with_sources
 
 A, B, C = ("00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b",
            "00000000-0000-4000-8000-00000000000c")

@@ -9,7 +9,7 @@ import pytest
 
 from bionicflow.etl import changes, load
 from bionicflow.kernel.tables import USERS
-from tests.unit.cdc.engine import ChdbClient, engine_with_sources
+from tests.support.chdb_engine import ChdbClient, engine_with_sources
 
 SOURCE = "src.users_key_masks"
 

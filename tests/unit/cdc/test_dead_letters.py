@@ -4,7 +4,7 @@ import json
 
 from bionicflow.cdc import dead_letters
 from bionicflow.kernel.tables import USERS
-from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
+from tests.support.chdb_engine import ChdbClient, engine, insert_changes
 
 
 ROW = {"id": 1, "user_uuid": "u1", "name": "v10", "email": "e", "age": None, "gender": None, "country": None,

@@ -10,7 +10,7 @@ from bionicflow.cdc.install import register
 from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel import tables
 from bionicflow.kernel.sources import PgSource, source_params
-from tests.unit.cdc.engine import engine, insert_changes
+from tests.support.chdb_engine import engine, insert_changes
 
 SPECS = {spec.name: spec for spec in load_connectors()}
 ROW = {"id": 1, "user_uuid": "u1", "name": "copied", "email": "e", "age": 30, "gender": "f", "country": "DE",

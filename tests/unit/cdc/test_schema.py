@@ -5,7 +5,7 @@ import pytest
 
 from bionicflow.cdc import schema
 from bionicflow.kernel import tables
-from tests.unit.cdc.engine import engine, insert_changes
+from tests.support.chdb_engine import engine, insert_changes
 
 
 def test_views_are_the_same_text_in_both_deployments():

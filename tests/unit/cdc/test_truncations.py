@@ -4,7 +4,7 @@ import json
 
 from bionicflow.cdc import truncations
 from bionicflow.kernel import tables
-from tests.unit.cdc.engine import ChdbClient, engine, insert_changes
+from tests.support.chdb_engine import ChdbClient, engine, insert_changes
 
 USERS = tables.USERS
 

@@ -11,7 +11,7 @@ import pytest
 
 from bionicflow.kernel.tables import USERS
 from bionicflow.reconcile.compare import DefaultLoad, compare_with_snapshot, snapshot_source_sql
-from tests.unit.cdc.engine import ChdbClient, engine_with_sources, insert_changes
+from tests.support.chdb_engine import ChdbClient, engine_with_sources, insert_changes
 
 SOURCE_DDL = """CREATE TABLE src.users (id Int32, user_uuid UUID, name String, email String, age Nullable(Int32),
 gender Nullable(String), country Nullable(String), address Nullable(String), phone Nullable(String),

@@ -10,7 +10,6 @@ import jwt
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi.testclient import TestClient
 
 from bionicflow.kernel.config import Settings
 from bionicflow.reports.accounts import customer_uuid
@@ -18,44 +17,9 @@ from bionicflow.reports import auth
 from bionicflow.reports.export import leaves
 from reports_api import deps
 from reports_api.main import app
+from tests.support.reports_web import PERIOD, bearer, form_token, log_in
 
 OTHER_USER = "00000000-0000-4000-8000-000000000002"
-PERIOD = {"from": "2026-09-20", "to": "2026-11-21"}
-
-
-@pytest.fixture
-def settings(tmp_path, dev_issuer_key_pem):
-    """A state directory of the test's own, its development issuer's key in place as the issuer leaves it."""
-    made = Settings(state_dir=tmp_path)
-    path = auth._dev_key_path(made)
-    path.parent.mkdir(mode=0o700)
-    path.write_bytes(dev_issuer_key_pem)
-    path.chmod(0o600)
-    return made
-
-
-@pytest.fixture
-def client(settings, olap, monkeypatch):
-    monkeypatch.setattr(deps, "reader", lambda: olap)
-    app.dependency_overrides[deps.settings] = lambda: settings
-    yield TestClient(app)
-    app.dependency_overrides.clear()
-
-
-def bearer(settings, user):
-    return {"Authorization": f"Bearer {auth.issue_dev_token(settings, user)}"}
-
-
-def form_token(page: str) -> str:
-    """The CSRF token a page gave its forms."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def log_in(client, user: str, password: str | None = None, **kwargs):
-    """The login form filled in and sent, as a browser does (its CSRF token included)."""
-    token = form_token(client.get("/").text)
-    return client.post("/login", data={"username": user, "password": password or f"{user}_password",
-                                       "csrf_token": token}, **kwargs)
 
 
 def test_no_token_is_401_with_a_hint(client):

@@ -10,7 +10,7 @@ from bionicflow.reports import Period, UnknownUserError, compare_reports, overvi
 from bionicflow.reports import queries
 from bionicflow.reports.build import UnknownSchemaError
 
-from .conftest import NOW
+from tests.support.report_data import NOW
 
 
 def expected_user(data, user_uuid, period):
@@ -80,7 +80,7 @@ def test_unknown_user_and_schema(olap):
 
 def test_the_period_filter_sees_only_the_newest_version_of_an_event(olap, dataset):
     """The user filter may run before FINAL (it is in the sorting key); the period filter must not."""
-    from .conftest import insert
+    from tests.support.report_data import insert
 
     user = dataset.users[4]["user_uuid"]  # no events of its own
     columns = ["id", "event_uuid", "user_uuid", "prosthesis_type", "muscle_group", "signal_frequency",

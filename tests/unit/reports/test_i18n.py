@@ -11,7 +11,7 @@ from bionicflow.reports.accounts import customer_uuid
 from reports_api import deps, i18n
 from reports_api.main import app
 from reports_api.web import SESSION_NOTICES
-from tests.unit.reports.test_api import log_in
+from tests.support.reports_web import log_in
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 PERIOD = {"start": "2026-09-20", "end": "2026-11-21"}

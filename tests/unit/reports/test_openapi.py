@@ -5,7 +5,7 @@ import pytest
 from bionicflow.reports.accounts import customer_uuid
 from reports_api import schemas
 from reports_api.main import app
-from tests.unit.reports.test_api import PERIOD, bearer, client, settings  # noqa: F401 (fixtures)
+from tests.support.reports_web import PERIOD, bearer
 
 
 def test_every_route_documents_its_answer_and_its_errors():

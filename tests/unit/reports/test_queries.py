@@ -9,6 +9,7 @@ import pytest
 from bionicflow.cdc import schema as cdc_schema
 from bionicflow.etl import schema as etl_schema
 from bionicflow.reports import queries
+from tests.support.report_data import estimated_rows
 
 USERS, EVENTS = 2_000, 400_000
 GRANULE = 8192
@@ -29,12 +30,6 @@ def loaded(tmp_path_factory):
                    f"toDateTime64('2026-11-01', 6) + number, now64(6), {values} FROM numbers({EVENTS})")
     yield conn
     conn.close()
-
-
-def estimated_rows(conn, sql: str, params: dict) -> dict[str, int]:
-    """Rows the engine will read per table once the index has chosen the granules."""
-    lines = conn.query(f"EXPLAIN ESTIMATE {sql}", "TSV", params=params).bytes().decode().splitlines()
-    return {f"{db}.{table}": int(rows) for db, table, _parts, rows, _marks in (line.split("\t") for line in lines)}
 
 
 @pytest.mark.parametrize("schema", ["default", "debezium"])

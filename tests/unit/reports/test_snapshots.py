@@ -13,8 +13,8 @@ import pytest
 from bionicflow.kernel import snapshot_marks as marks
 from bionicflow.reports import snapshots as snap
 from bionicflow.reports import ChdbReader, Period, UnknownUserError, user_report
-from tests.unit.cdc.engine import ChdbClient
-from tests.unit.reports.conftest import NOW, load, make_dataset
+from tests.support.chdb_engine import ChdbClient
+from tests.support.report_data import NOW, load, make_dataset
 
 PERIODS = [Period(NOW - timedelta(days=30), NOW), Period(NOW - timedelta(days=3, hours=5), NOW - timedelta(hours=7)),
            Period(datetime(2020, 1, 1), datetime(2020, 1, 2))]
@@ -174,7 +174,7 @@ def test_a_schema_without_the_snapshot_table_is_reported_from_its_tables(engine)
 
 
 def test_reading_a_snapshot_reads_one_granule_not_the_table(engine):
-    from tests.unit.reports.test_queries import estimated_rows
+    from tests.support.report_data import estimated_rows
 
     conn = engine[0]
     rows, granule = 20_000, 256

@@ -26,7 +26,7 @@ from bionicflow.reports import auth, throttle
 from bionicflow.reports.accounts import customer_uuid
 from reports_api import csrf, deps, headers
 from reports_api.main import app
-from tests.unit.reports.test_api import PERIOD, bearer, client, form_token, log_in, settings  # noqa: F401 (fixtures)
+from tests.support.reports_web import PERIOD, bearer, form_token, log_in
 
 OTHER_USER = "00000000-0000-4000-8000-000000000002"
 EVIL = "http://evil.example"
