@@ -21,7 +21,7 @@ import time
 from bench.batch_etl import loaded_stack, olap, pg, scale_run, settle, source_rows
 from bench.common import timed
 from bionicflow.kernel.airflow_api import AirflowClient
-from bionicflow.etl import schema
+from bionicflow.etl import ddl as schema
 from bionicflow.etl.changes import load_changes
 from bionicflow.etl.load import full_refresh
 from bionicflow.kernel.sources import reader_sources

@@ -21,7 +21,7 @@ import uuid
 from bench.batch_etl import loaded_stack, olap, scale_run, settle
 from bench.batch_incremental import pause_dags
 from bench.common import timed
-from bionicflow.etl import schema
+from bionicflow.etl import ddl as schema
 from bionicflow.etl.load import full_refresh
 from bionicflow.etl.repair import repair
 from bionicflow.kernel.sources import reader_sources

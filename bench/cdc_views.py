@@ -2,7 +2,7 @@
 
 The same batch of good Debezium messages is inserted into `debezium.users_kafka` (the views
 turn it into rows) with three versions of the views, in the same run:
-  shipped:   the views as rendered by bionicflow.cdc.schema (every check, including the
+  shipped:   the views as rendered by bionicflow.cdc.ddl (every check, including the
              column type checks, as eagerly evaluated array elements)
   no types:  the same views without the column type checks (the baseline: what validation
              cost before type checks existed)
@@ -21,7 +21,7 @@ import tempfile
 import chdb
 
 from bench.common import machine, median_of, timed
-from bionicflow.cdc import schema
+from bionicflow.cdc import ddl as schema
 
 ROW = {"user_uuid": "3f1c2b7e-8d9a-4c6b-9e1f-2a3b4c5d6e7f", "name": "Alice Example", "email": "alice@example.org",
        "age": 33, "gender": "F", "country": "DE", "address": "Somestreet 12, 10115 Berlin", "phone": "+49 30 1234567",

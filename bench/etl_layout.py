@@ -21,7 +21,7 @@ from bench.common import bench_stack, print_variants, variant_arguments
 from bionicflow.kernel.tables import TELEMETRY_EVENTS as TABLE
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.sources import LOAD_SETTINGS, source_params, source_select
-from bionicflow.etl.schema import default_table_ddl
+from bionicflow.etl.ddl import default_table_ddl
 
 TARGET = "bench_layout"
 TEXT_VIEW = "telemetry_events_uuid_text"

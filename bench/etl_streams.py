@@ -17,7 +17,7 @@ from bench.common import bench_stack, print_variants, variant_arguments
 from bionicflow.kernel.tables import TELEMETRY_EVENTS as TABLE
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.sources import LOAD_SETTINGS, source_params, source_select
-from bionicflow.etl.schema import default_table_ddl
+from bionicflow.etl.ddl import default_table_ddl
 
 VARIANTS = {"1 stream": (1, {}), "2 streams": (2, {}), "2 streams, max_insert_threads=2": (2, {"max_insert_threads": 2})}
 TARGET = "bench_streams"

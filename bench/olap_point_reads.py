@@ -35,7 +35,7 @@ from bench.olap_throughput import free_port, start_server
 from bench.reports_latency import run_load
 from bionicflow.kernel.olap import connect
 from bionicflow.kernel.config import Settings
-from bionicflow.etl.schema import default_table_ddl
+from bionicflow.etl.ddl import default_table_ddl
 from bionicflow.kernel.tables import TELEMETRY_EVENTS
 
 POINT_READ = "SELECT count() FROM default.telemetry_events WHERE user_uuid = {u:String}"

@@ -48,10 +48,10 @@ import requests
 from bench.batch_etl import olap, sources
 from bench.common import bench_stack, fresh_stack, machine, scale_arguments
 from bionicflow.kernel.olap import olap_client
-from bionicflow.cdc import schema as cdc_schema
+from bionicflow.cdc import ddl as cdc_schema
 from bionicflow.kernel.config import Settings
 from bionicflow.demo.data import generate
-from bionicflow.etl import schema as etl_schema
+from bionicflow.etl import ddl as etl_schema
 from bionicflow.etl.load import full_refresh
 from bionicflow.kernel import snapshot_marks
 from bionicflow.reports import snapshots as report_snapshots

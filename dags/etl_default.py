@@ -74,14 +74,14 @@ def etl_default():
         from datetime import datetime
 
         from bionicflow.etl.load import record, resolve_table
-        from bionicflow.etl import schema
+        from bionicflow.etl import ddl
         from bionicflow.etl.run import run_load
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import pg_source
 
         olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
         table, source = resolve_table(item["table"]), pg_source(item["table"])
-        schema.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns
+        ddl.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns
         window = [datetime.fromisoformat(item[k]) if item[k] else None for k in ("start", "end")]
         result = run_load(olap, table, source, run_id, item["mode"], *window)
         record(olap, run_id, result)

@@ -28,7 +28,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
 from bionicflow.cdc import evolve
-from bionicflow.cdc.schema import DATABASE, TABLES, Table
+from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
 from bionicflow.kernel.olap import olap_client
 from bionicflow.kernel.config import Settings, get_settings

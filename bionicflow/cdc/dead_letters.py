@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from dataclasses import dataclass
 
-from bionicflow.cdc.schema import DATABASE, META_COLUMNS, Table, change_rows_select, usable_messages_select
+from bionicflow.cdc.ddl import DATABASE, META_COLUMNS, Table, change_rows_select, usable_messages_select
 from bionicflow.kernel.tables import TABLES_BY_TOPIC
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from bionicflow.cdc import schema
-from bionicflow.cdc.schema import ADDED_COLUMNS_DDL
+from bionicflow.cdc import ddl
+from bionicflow.cdc.ddl import ADDED_COLUMNS_DDL
 from bionicflow.kernel.tables import CDC_DB, Column, Table
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def plan(table: Table, fields: list[dict]) -> Plan:
 
 
 def added_columns(olap: OlapClient, table: Table) -> tuple[Column, ...]:
-    # a read: the table is made by the bootstrap (schema.render) or by the first `evolve`, not here
+    # a read: the table is made by the bootstrap (ddl.render) or by the first `evolve`, not here
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.added_columns")):
         return ()
     rows = olap.query(ADDED_SQL, parameters={"table": table.name}).result_rows
@@ -144,10 +144,10 @@ def _column_ddl(column: Column) -> str:
 
 def rebuild_views(olap: OlapClient, table: Table) -> None:
     """Make the change and dead-letter views again from ``table`` (the caller keeps messages from passing)."""
-    for view, ddl in ((f"{table.name}_mv", schema.view_ddl(table)),
-                      (f"{table.name}_dead_letters_mv", schema.dead_letter_view_ddl(table))):
+    for view, statement in ((f"{table.name}_mv", ddl.view_ddl(table)),
+                            (f"{table.name}_dead_letters_mv", ddl.dead_letter_view_ddl(table))):
         olap.command(f"DROP VIEW IF EXISTS {CDC_DB}.{view}")
-        olap.command(ddl)
+        olap.command(statement)
 
 
 def evolve(olap: OlapClient, table: Table, columns: tuple[Column, ...]) -> Table:

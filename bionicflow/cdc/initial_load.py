@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg2
 
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import DATABASE, TABLES, Table
+from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource, source_params, source_select
 

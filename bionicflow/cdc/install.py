@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import dataclasses
 import logging
 
-from bionicflow.cdc import evolve, initial_load, schema
+from bionicflow.cdc import ddl, evolve, initial_load
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 
 if TYPE_CHECKING:
@@ -19,16 +19,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("bionicflow.cdc.install")
 
 
-def create_schema(olap: OlapClient, mode: str = "embedded", broker_list: str = schema.DEFAULT_BROKER_LIST) -> int:
+def create_schema(olap: OlapClient, mode: str = "embedded", broker_list: str = ddl.DEFAULT_BROKER_LIST) -> int:
     """Run every `debezium` DDL statement; returns how many ran.
 
     `mode` "embedded" (our consumer feeds Null-engine tables) or "kafka" (ClickHouse's Kafka engine
     reads `broker_list`, as in docker-compose.yaml).
     """
-    statements = schema.render(mode, broker_list)
+    statements = ddl.render(mode, broker_list)
     for statement in statements:
         olap.command(statement)
-    for table in schema.TABLES:  # views just made from the catalogue lack the columns the CDC road added
+    for table in ddl.TABLES:  # views just made from the catalogue lack the columns the CDC road added
         grown = evolve.extended(olap, table)
         if evolve.views_lack(olap, grown):
             log.info("%s: views made again with the added columns", table.name)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TYPE_CHECKING
 
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
-from bionicflow.cdc.schema import DATABASE, TABLES, Table
+from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.cdc.heartbeat_lag import pipeline_lag

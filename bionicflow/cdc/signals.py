@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import datetime
 
-from bionicflow.cdc.schema import DATABASE, Table
+from bionicflow.cdc.ddl import DATABASE, Table
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.sources import check_window
 

@@ -1,7 +1,7 @@
 """The change-capturing incremental load (the default mode of `etl_default`).
 
 1. Read the source's state and the table's cursor; refresh the whole table when the
-   cursor cannot be trusted (bionicflow/etl/cursor.py says when).
+   cursor cannot be trusted (bionicflow/etl/cursor_trust.py says when).
 2. Unless PostgreSQL's row counters show no row written since the cursor, load every row
    written by a transaction at or above the cursor (`_xid >= cursor`), whatever its
    business timestamps say: inserts (backdated ones too) and updates.
@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import time
 from dataclasses import dataclass
 
-from bionicflow.etl.cursor import Plan, plan_incremental
+from bionicflow.etl.cursor_trust import Plan, plan_incremental
 from bionicflow.etl.journal import forget_read_changes, hide_stale_rows
 from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
-from bionicflow.etl.schema import default_table_ddl, has_tombstones
+from bionicflow.etl.ddl import default_table_ddl, has_tombstones
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
 from bionicflow.kernel.sources import LOAD_SETTINGS, POSTGRESQL_SOURCE, PgSource, source_params, source_select

@@ -5,7 +5,7 @@ updated or deleted, with the writing transaction's id. A load whose cursor the j
 covers reads `<table>_olap_changes` (the current rows of those keys) and `<table>_gone`
 (those keys the journal marks deleted) from the cursor on: two index range scans, instead
 of a scan of the whole table for changed rows and another for its keys. Deleted rows and
-the old positions of moved ones get tombstones (bionicflow/etl/schema.py). After storing its
+the old positions of moved ones get tombstones (bionicflow/etl/ddl.py). After storing its
 cursor, a load tells the source to forget the journal's keys below it.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bionicflow.kernel.cursors import SourceState
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_params
-from bionicflow.etl.schema import TOMBSTONE
+from bionicflow.etl.ddl import TOMBSTONE
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, Table
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from datetime import datetime
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
 from bionicflow.etl.journal import forget_read_changes
-from bionicflow.etl.schema import default_table_ddl
+from bionicflow.etl.ddl import default_table_ddl
 from bionicflow.kernel.sources import LOAD_SETTINGS, LoadError, PgSource, check_window, source_params, source_select
 from bionicflow.kernel.tables import DEFAULT_DB, OPS_DB, TABLES_BY_NAME, Table
 

@@ -22,7 +22,7 @@ from bionicflow.cdc import initial_load
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.install import create_schema, register
 from bionicflow.cdc.topics import TopicError, ensure_topics, missing_topics
-from bionicflow.etl import schema as default_schema
+from bionicflow.etl import ddl as default_schema
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.sources import PgSource, reader_sources
 from bionicflow.kernel.tables import TABLES, Table

@@ -6,7 +6,7 @@ Public API::
 """
 
 from bionicflow.reports.build import SCHEMAS, UnknownUserError, overview, user_report
-from bionicflow.reports.compare import compare_reports
+from bionicflow.reports.differences import compare_reports
 from bionicflow.reports.period import Period, PeriodError
 from bionicflow.reports.reader import ChdbReader, ClickHouseReader, OlapReader
 

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from bionicflow.reports.compare import flatten
+from bionicflow.reports.differences import flatten
 
 # A spreadsheet opening the file runs a cell that starts with one of these as a formula
 # (=HYPERLINK(...), +cmd|..., -2+3, @SUM(...); tab and carriage return hide the same prefix).

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bionicflow.reports.build import SCHEMAS, check_schema, overview
-from bionicflow.reports.compare import compare_reports, same
+from bionicflow.reports.differences import compare_reports, same
 from bionicflow.reports.period import Period
 from bionicflow.reports.reader import ClickHouseReader, bind
 

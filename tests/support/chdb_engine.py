@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import chdb
 
-from bionicflow.cdc import schema
+from bionicflow.cdc import ddl as schema
 
 _TEMPLATES: dict[str, Path] = {}  # kind -> a data path made once per process by the product's DDL, then closed
 
@@ -19,7 +19,7 @@ def _debezium_statements() -> list[str]:
 
 
 def _with_sources_statements() -> list[str]:
-    from bionicflow.etl import schema as etl_schema
+    from bionicflow.etl import ddl as etl_schema
 
     return [*schema.render("embedded"), *etl_schema.render(), "CREATE DATABASE src"]
 

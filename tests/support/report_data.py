@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bionicflow.cdc import schema as cdc_schema
-from bionicflow.etl import schema as etl_schema
+from bionicflow.cdc import ddl as cdc_schema
+from bionicflow.etl import ddl as etl_schema
 from bionicflow.kernel import tables
 from bionicflow.reports.accounts import customer_uuid
 

@@ -122,7 +122,7 @@ def test_the_document_names_every_module_of_the_lower_rooms(folder):
 
 def test_the_checker_catches_imports_that_run_the_wrong_way(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from bionicflow.cdc.schema import DATABASE\n    import reports_api.main\n")
+    bad.write_text("def f():\n    from bionicflow.cdc.ddl import DATABASE\n    import reports_api.main\n")
     assert imported_rooms(bad) == {"cdc", "reports_api"}
     assert not allowed("etl", "cdc") and not allowed("kernel", "etl") and not allowed("cdc", "platform")
     assert not allowed("stack", "demo") and not allowed("platform", "stack") and not allowed("olap", "reports_api")

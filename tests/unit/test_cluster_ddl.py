@@ -1,9 +1,9 @@
 import chdb
 import pytest
 
-from bionicflow.cdc import schema as cdc_schema
+from bionicflow.cdc import ddl as cdc_schema
 from bionicflow.kernel.cluster_ddl import for_cluster
-from bionicflow.etl import schema as etl_schema
+from bionicflow.etl import ddl as etl_schema
 
 
 def cluster_statements() -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bionicflow.cdc import schema as cdc_schema
+from bionicflow.cdc import ddl as cdc_schema
 from bionicflow.kernel.config import Settings, project_root
 from bionicflow.stack.airflow import connection_env
 

@@ -69,7 +69,7 @@ def test_a_key_back_in_the_source_after_its_tombstone_is_seen_again(client):
 
 
 def test_a_table_made_before_tombstones_is_told_apart_for_its_one_rebuild(client):
-    from bionicflow.etl.schema import has_tombstones
+    from bionicflow.etl.ddl import has_tombstones
     from bionicflow.kernel.tables import TELEMETRY_EVENTS
 
     assert has_tombstones(client, USERS) is True  # made from today's definition

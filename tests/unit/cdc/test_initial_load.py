@@ -5,7 +5,7 @@ import dataclasses
 import chdb
 import pytest
 
-from bionicflow.cdc import initial_load, schema
+from bionicflow.cdc import ddl, initial_load
 from bionicflow.cdc.install import register
 from bionicflow.cdc.connectors import load_connectors
 from bionicflow.kernel import tables
@@ -75,7 +75,7 @@ def test_the_copy_statement_parses_and_writes_every_target_column(table):
     sql = initial_load.copy_sql(table)
     params = source_params(table, PgSource("h", 1, "db", "reader", "secret"))
     chdb.connect(":memory:").query(f"EXPLAIN AST {sql}", params=params)  # raises on a syntax error
-    target_columns = [c.name for c in table.columns] + [name for name, _ in schema.META_COLUMNS if name != "_ingested_at"]
+    target_columns = [c.name for c in table.columns] + [name for name, _ in ddl.META_COLUMNS if name != "_ingested_at"]
     assert sql.splitlines()[0] == f"INSERT INTO debezium.{table.name} ({', '.join(target_columns)})"
     assert "{password:String}" in sql and "password" not in sql.replace("{password:String}", "")
 

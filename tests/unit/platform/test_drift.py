@@ -2,8 +2,8 @@
 
 import chdb
 
-from bionicflow.cdc import schema as cdc_schema
-from bionicflow.etl import schema as etl_schema
+from bionicflow.cdc import ddl as cdc_schema
+from bionicflow.etl import ddl as etl_schema
 from bionicflow.platform.drift import expected_sorting_keys, outdated_tables
 
 

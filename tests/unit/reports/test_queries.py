@@ -6,8 +6,8 @@ from datetime import datetime
 import chdb
 import pytest
 
-from bionicflow.cdc import schema as cdc_schema
-from bionicflow.etl import schema as etl_schema
+from bionicflow.cdc import ddl as cdc_schema
+from bionicflow.etl import ddl as etl_schema
 from bionicflow.reports import queries
 from tests.support.report_data import estimated_rows
 

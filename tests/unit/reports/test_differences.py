@@ -1,4 +1,4 @@
-from bionicflow.reports.compare import compare_reports, flatten, same
+from bionicflow.reports.differences import compare_reports, flatten, same
 
 
 def test_flatten_names_list_items_by_their_label():

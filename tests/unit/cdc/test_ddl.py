@@ -3,7 +3,7 @@ import json
 import chdb
 import pytest
 
-from bionicflow.cdc import schema
+from bionicflow.cdc import ddl as schema
 from bionicflow.kernel import tables
 from tests.support.chdb_engine import engine, insert_changes
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bionicflow.etl.cursor import XID_HORIZON, plan_incremental
+from bionicflow.etl.cursor_trust import XID_HORIZON, plan_incremental
 from bionicflow.kernel.cursors import Cursor, SourceState
 
 CLUSTER = "7714401700868736741"
