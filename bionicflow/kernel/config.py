@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     etl_schedule: str = Field(
         "@hourly", description="When `etl_default` loads `default` (a cron expression or preset, read when the DAG "
         "is parsed): its age is at most this interval plus a load (docs/benchmarks.md, batch freshness).")
+    task_retry_delay_seconds: int | None = Field(
+        None, ge=1, description="How long Airflow waits before retrying a failed task of bionicflow's DAGs (read "
+        "when the DAGs are parsed); unset: each DAG's own delay, 10–30 s.")
     cdc_schema_mode: Literal["embedded", "kafka"] = Field(
         "embedded", description="How the `debezium` schema is fed: `embedded` (bionicflow's consumer into Null-engine "
         "tables) or `kafka` (ClickHouse's Kafka engine reading `kafka_broker_list`, as in docker-compose.yaml).")

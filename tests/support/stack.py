@@ -30,6 +30,8 @@ def stack_environment() -> dict[str, str]:
     env["BIONICFLOW_STATE_DIR"] = str(STATE_DIR)
     # Tests register the connectors themselves, after seeding rows the snapshot must carry.
     env["BIONICFLOW_AUTO_BOOTSTRAP"] = "0"
+    # A task a test makes fail (a source stopped, a service killed) is retried after 5 s, not 10–30 s.
+    env["BIONICFLOW_TASK_RETRY_DELAY_SECONDS"] = "5"
     return env
 
 
