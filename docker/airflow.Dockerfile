@@ -1,5 +1,5 @@
 # Airflow for docker-compose.yaml: the official image plus this project (DAG logic lives in the
-# bionicflow package; dags/ and plugins/ are mounted). Versions match pyproject.toml.
+# bionicflow package; bionicflow_airflow/dags/ and plugins/ are mounted). Versions match pyproject.toml.
 FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:root . /opt/bionicflow
 RUN pip install --no-cache-dir /opt/bionicflow

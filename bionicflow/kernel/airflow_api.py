@@ -78,7 +78,7 @@ class AirflowClient:
         return response.text
 
 
-# The platform's DAGs (tests/dags checks this list against the dags/ folder).
+# The platform's DAGs (tests/dags checks this list against bionicflow_airflow/dags/).
 PLATFORM_DAGS = ("cdc_bootstrap", "etl_default", "cdc_reconcile", "backfill", "demo_data", "reports",
                  "report_snapshots")
 

@@ -23,7 +23,7 @@ ENV_PREFIX = "BIONICFLOW_"
 
 
 def project_root() -> Path:
-    """The checkout this package runs from (holds dags/, jvm/, crm_db/ ...)."""
+    """The checkout this package runs from (holds jvm/, debezium/, crm_db/ ...)."""
     return Path(__file__).resolve().parents[2]
 
 

@@ -86,8 +86,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     db_password = quote(settings.airflow_db_password.get_secret_value(), safe="")
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(project_root() / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_root() / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project_root() / "bionicflow_airflow" / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_root() / "bionicflow_airflow" / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # the UI's Test button on a connection (off by default since Airflow 2.7): admins only here
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "bionicflow_airflow" / "dags"
+PLUGINS = Path(__file__).resolve().parents[2] / "bionicflow_airflow" / "plugins"
 EXPECTED = {
     "cdc_bootstrap": None,
     "etl_default": "@hourly",
