@@ -42,23 +42,27 @@ LAG_TARGET = 5.0
 
 WRITES = {
     "crm_db": (
-        "INSERT INTO users (name, email, age) SELECT 'fault', 'f@example.org', g FROM generate_series(1, 30) g",
+        "INSERT INTO users (name, email, age) SELECT 'fault', 'f@example.org', g FROM generate_series(1, 20) g",
         # only the load's own rows: a scenario's own row (the 20 MB one) must stay as the scenario made it
         "UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN (SELECT id FROM users WHERE name = 'fault' AND id > "
         "(SELECT max(id) - 2000 FROM users) ORDER BY random() LIMIT 10)",
-        "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'fault' ORDER BY id LIMIT 10)",
+        # the oldest of the load's rows, past the newest ~1,000: the updates above always find rows
+        "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'fault' AND id < "
+        "(SELECT max(id) - 1000 FROM users) ORDER BY id LIMIT 20)",
     ),
     "telemetry_db": (
         "INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, signal_duration,"
         " signal_amplitude, created_ts) SELECT gen_random_uuid(), 'hand', 'fault', g, g, g / 3.0, now()"
-        " FROM generate_series(1, 30) g",
+        " FROM generate_series(1, 20) g",
         "UPDATE telemetry_events SET signal_amplitude = signal_amplitude + 1 WHERE id IN (SELECT id FROM"
         " telemetry_events WHERE id > (SELECT max(id) - 2000 FROM telemetry_events) ORDER BY random() LIMIT 10)",
         "DELETE FROM telemetry_events WHERE id IN (SELECT id FROM telemetry_events WHERE muscle_group = 'fault'"
-        " ORDER BY id LIMIT 10)",
+        " AND id < (SELECT max(id) - 1000 FROM telemetry_events) ORDER BY id LIMIT 20)",
     ),
 }
-CHANGES_PER_ROUND = 50  # per database: 30 inserts, 10 updates, 10 deletes
+# per database: 20 inserts, 10 updates, 20 deletes — once ~1,000 of the load's rows stand, as many go as
+# come, so the tables keep their size and the later scenarios' comparisons read no more than the first one's
+CHANGES_PER_ROUND = 50
 
 
 class SteadyLoad:
