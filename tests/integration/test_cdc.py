@@ -9,13 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import threading
 import time
 import uuid
 from datetime import timezone
 
-import pytest
 from confluent_kafka import Producer
 
 from bionicflow.platform.bootstrap import from_settings, run_all
@@ -214,59 +211,6 @@ def test_connector_registration_is_idempotent_and_updates_config(stack, cdc):
         assert cdc.upsert(specs[0]) is True
     cdc.wait_running([s.name for s in specs])
     assert len([n for n in cdc.statuses() if n.endswith("-connector")]) == 2
-
-
-def _writer(settings, stop: threading.Event, counter: list) -> None:
-    """A steady stream of inserts, updates and deletes on users until told to stop."""
-    conn = pg(settings, "crm_db")
-    try:
-        with conn.cursor() as cur:
-            while not stop.is_set():
-                cur.execute("INSERT INTO users (name, email, age) SELECT 'stream', 's@example.org', g "
-                            "FROM generate_series(1, 20) g")
-                cur.execute("UPDATE users SET age = coalesce(age, 0) + 1 WHERE id IN "
-                            "(SELECT id FROM users ORDER BY random() LIMIT 10)")
-                cur.execute("DELETE FROM users WHERE id IN (SELECT id FROM users WHERE name = 'stream' LIMIT 5)")
-                counter[0] += 35
-                stop.wait(0.05)  # pacing of the load generator, not synchronisation
-    finally:
-        conn.close()
-
-
-def _service_pid(name: str) -> int:
-    doc = json.loads(cli("status", "--json").stdout)
-    return doc["services"][name]["pid"]
-
-
-@pytest.mark.parametrize("service", ["cdc_consumer", "kafka_connect", "olap"])
-def test_kill_9_mid_stream_loses_and_duplicates_nothing(stack, cdc, service):
-    stop, counter = threading.Event(), [0]
-    writer = threading.Thread(target=_writer, args=(stack, stop, counter))
-    writer.start()
-    try:
-        deadline = time.monotonic() + 30
-        while counter[0] < 500:  # let a stream be in flight before the kill
-            assert time.monotonic() < deadline and writer.is_alive(), "load generator did not start"
-            time.sleep(0.1)
-        pid = _service_pid(service)
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 180
-        while True:  # supervisord restarts it; wait for a new, healthy process
-            doc = json.loads(cli("status", "--json").stdout)["services"][service]
-            if doc["healthy"] and doc["pid"] not in (None, pid):
-                break
-            assert time.monotonic() < deadline, f"{service} not back within 180s: {doc}"
-            time.sleep(1)
-        target = counter[0] + 500
-        while counter[0] < target and writer.is_alive():  # keep changing the source after the restart
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        writer.join(timeout=30)
-    if service == "kafka_connect":
-        cdc.wait_running([s.name for s in load_connectors()], timeout=180)
-    wait_converged(stack, USERS, timeout=240)
-    no_duplicate_keys(stack, USERS)
 
 
 def test_initial_load_by_clickhouse_copy_then_stream_is_exact(stack, cdc):
