@@ -134,7 +134,7 @@ def test_nothing_changed_loads_nothing_and_keeps_default_equal(loaded, airflow):
 
 # across a wraparound: tests/integration/test_xid_wraparound.py (a scratch cluster set there)
 def test_a_rows_xid_is_its_writers_64_bit_id_before_and_after_freezing(stack):
-    from bionicflow.stack.launcher import superuser_connector
+    from bionicflow.stack.status import superuser_connector
 
     conn = pg(stack, "crm_db")
     with conn, conn.cursor() as cur:  # one transaction: the row's writer
