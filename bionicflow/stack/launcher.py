@@ -16,7 +16,7 @@ from bionicflow.stack import airflow, proctree
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
-from bionicflow.stack.services import Service, build_services
+from bionicflow.stack.services import Service, build_services, stop_order
 from bionicflow.stack.supervisor import Supervisor
 
 POLL_SECONDS = 0.5
@@ -170,7 +170,7 @@ def down(settings: Settings, force: bool = False) -> tuple[list[int], list[proct
     states = supervisor.states()
     pids = [st.pid for st in states.values() if st.pid]
     daemon = supervisor.daemon_pid() if states else None
-    supervisor.shutdown()
+    supervisor.shutdown(order=stop_order(build_services(settings, env={})))
     pids += [daemon] if daemon else []
     left = orphans(settings, supervisor)
     if force and left:

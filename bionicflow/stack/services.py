@@ -28,6 +28,18 @@ class Service:
     extra_ports: tuple[str, ...] = field(default_factory=tuple)
 
 
+# Services that hold data others read or write: they stop last, once no client of theirs runs.
+DATA_STORES = frozenset({"crm_db", "telemetry_db", "airflow_db", "kafka", "olap"})
+
+
+def stop_order(services: dict[str, Service]) -> list[list[str]]:
+    """The groups `down` stops one after the other: clients nobody depends on, the other clients, the stores."""
+    needed = {dependency for s in services.values() for dependency in s.depends_on}
+    clients = [name for name in services if name not in DATA_STORES]
+    return [[n for n in clients if n not in needed], [n for n in clients if n in needed],
+            [n for n in services if n in DATA_STORES]]
+
+
 def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service]:
     """Every service, in a dependency order (a service comes after what it needs)."""
     h = settings.host

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from bionicflow.kernel.errors import ServiceStartError, StackNotRunningError
 from bionicflow.stack import proctree
+
+
+# supervisord states in which a program may still have a process to stop
+ACTIVE_STATES = frozenset({"RUNNING", "STARTING", "BACKOFF"})
 
 
 @dataclass(frozen=True)
@@ -132,18 +137,43 @@ class Supervisor:
                     f"supervisord did not start in {timeout:.0f}s; see {self.logs / 'supervisord.log'}")
             time.sleep(0.2)
 
-    def shutdown(self, timeout: float = 120) -> None:
-        """Stop every program, then supervisord itself, and wait until it is gone."""
+    def shutdown(self, order: Sequence[Iterable[str]] = (), timeout: float = 120) -> None:
+        """Stop the programs group by group (``order``), then the rest, then supervisord itself; wait until it is gone.
+
+        A group's programs stop together, and the next group starts stopping when they have: a
+        client stops while what it talks to still answers (Kafka Connect, its broker gone, spends
+        ~45 s in its shutdown hooks instead of ~2).
+        """
         if not self.is_running():
             return
         pid = self.daemon_pid()
         rpc = self.rpc()
+        deadline = time.monotonic() + timeout
+        for group in order:
+            self._stop_together(rpc, set(group), deadline)
         rpc.supervisor.stopAllProcesses(True)
         rpc.supervisor.shutdown()
         deadline = time.monotonic() + timeout
         while pid and _alive(pid):
             if time.monotonic() > deadline:
                 raise ServiceStartError(f"supervisord (pid {pid}) did not exit in {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def _stop_together(self, rpc, names: set[str], deadline: float) -> None:
+        running = {i["name"] for i in rpc.supervisor.getAllProcessInfo()
+                   if i["name"] in names and i["statename"] in ACTIVE_STATES}
+        for name in running:
+            try:
+                rpc.supervisor.stopProcess(name, False)
+            except xmlrpc.client.Fault as fault:
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise
+        while running:
+            running = {i["name"] for i in rpc.supervisor.getAllProcessInfo()
+                       if i["name"] in running and i["statename"] in ACTIVE_STATES | {"STOPPING"}}
+            if running and time.monotonic() > deadline:
+                raise ServiceStartError(f"{', '.join(sorted(running))} did not stop in time; "
+                                        "`bionicflow down --force` stops what is left")
             time.sleep(0.2)
 
     def daemon_pid(self) -> int | None:
