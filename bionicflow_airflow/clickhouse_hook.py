@@ -11,7 +11,9 @@ from typing import Any
 
 from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook as OfficialClickHouseHook
 
-from bionicflow.kernel.olap import CONNECT_TIMEOUT
+from clickhouse_connect.driver.client import Client
+
+from bionicflow.kernel.olap import CONNECT_TIMEOUT, connect
 
 
 class ClickHouseHook(OfficialClickHouseHook):
@@ -25,6 +27,11 @@ class ClickHouseHook(OfficialClickHouseHook):
         client_kwargs = {"send_receive_timeout": send_receive_timeout, "connect_timeout": CONNECT_TIMEOUT,
                          **kwargs.pop("client_kwargs", {})}
         super().__init__(clickhouse_conn_id=olap_conn_id, client_kwargs=client_kwargs, **kwargs)
+
+    def get_client(self) -> Client:
+        """A client from the kernel's factory (as every client of the platform), on this connection's settings."""
+        kwargs = self._get_client_kwargs()
+        return connect(kwargs.pop("host"), kwargs.pop("port"), kwargs.pop("username"), kwargs.pop("password"), **kwargs)
 
     def cdc_schema(self) -> tuple[str, str]:
         """How the `debezium` schema reads Kafka on this server: (mode, broker list), from the connection's extra.

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bionicflow.kernel.config import Settings, get_settings
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.olap import olap_client
+from bionicflow.kernel.tables import TABLES
 from bionicflow.reports import auth
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
 from bionicflow.reports.build import SCHEMAS
@@ -22,9 +23,9 @@ from bionicflow.reports.throttle import LoginThrottle
 log = logging.getLogger("reports_api")
 bearer = HTTPBearer(auto_error=False, description="JWT from the OIDC issuer (embedded: `bionicflow token`).")
 COOKIE = "bionicflow_token"
-REQUIRED_TABLES = ("users", "telemetry_events")
+REQUIRED_TABLES = tuple(t.name for t in TABLES)
 TABLES_SQL = """SELECT database, name FROM system.tables
-WHERE database IN ('default', 'debezium') AND name IN ('users', 'telemetry_events')"""
+WHERE database IN {databases:Array(String)} AND name IN {names:Array(String)}"""
 
 
 async def settings() -> Settings:
@@ -48,8 +49,9 @@ def reader() -> ClickHouseReader:
 
 def missing_tables() -> list[str]:
     """`schema.table` names reports need that are not there yet."""
-    present = {f"{db}.{name}" for db, name in reader().rows(TABLES_SQL, {})}
-    return [f"{db}.{t}" for db in ("default", "debezium") for t in REQUIRED_TABLES if f"{db}.{t}" not in present]
+    present = {f"{db}.{name}" for db, name in reader().rows(TABLES_SQL, {"databases": list(SCHEMAS),
+                                                                           "names": list(REQUIRED_TABLES)})}
+    return [f"{db}.{t}" for db in SCHEMAS for t in REQUIRED_TABLES if f"{db}.{t}" not in present]
 
 
 def schema_advice(missing: list[str]) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.kernel.config import Settings
 from bionicflow.reports.accounts import CUSTOMERS
 from bionicflow.reports import Period, PeriodError, auth, charts, compare_reports
@@ -21,7 +22,7 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["chart_specs"] = charts.page_specs
 templates.env.globals["vega_version"] = charts.vega_version
 DEMO_RUN = {"users": 1000, "events": 10000, "updates": 0, "deletes": 0}  # the brief's demo volume
-VIEWS = {"default": ["default"], "debezium": ["debezium"], "compare": ["default", "debezium"]}
+VIEWS = {DEFAULT_DB: [DEFAULT_DB], CDC_DB: [CDC_DB], "compare": [DEFAULT_DB, CDC_DB]}
 
 
 def _page(request: Request, settings: Settings, name: str, status: int = 200, **context) -> HTMLResponse:

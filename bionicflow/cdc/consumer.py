@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaError, Message
 from bionicflow.cdc import evolve
 from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
-from bionicflow.kernel.olap import olap_client
+from bionicflow.kernel.olap import OlapClient, olap_client
 from bionicflow.kernel.config import Settings, get_settings
 
 log = logging.getLogger("bionicflow.cdc.consumer")
@@ -71,14 +71,14 @@ def status_path(settings: Settings) -> Path:
 class Sink:
     """Inserts raw messages; isolates and dead-letters the ones ClickHouse rejects."""
 
-    def __init__(self, table: Table, client_factory: Callable[[], object], progress: TableProgress):
+    def __init__(self, table: Table, client_factory: Callable[[], OlapClient], progress: TableProgress):
         self.table = table
         self._client_factory = client_factory
-        self._client: object | None = None
+        self._client: OlapClient | None = None
         self.progress = progress
 
     @property
-    def client(self):
+    def client(self) -> OlapClient:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
@@ -121,7 +121,7 @@ def to_row(msg: Message) -> list:
 
 class TableConsumer(threading.Thread):
     def __init__(self, table: Table, settings: Settings, opts: ConsumerSettings, stop: threading.Event,
-                 client_factory: Callable[[], object]):
+                 client_factory: Callable[[], OlapClient]):
         super().__init__(name=f"consumer-{table.name}", daemon=True)
         self.table = table
         self.settings = settings

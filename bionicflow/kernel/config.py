@@ -19,6 +19,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
+
 ENV_PREFIX = "BIONICFLOW_"
 
 
@@ -162,7 +164,7 @@ class Settings(BaseSettings):
     clickhouse_reader_user: str = Field("reports_reader", description="Read-only OLAP user for reports.")
     clickhouse_reader_password: SecretStr = SecretStr("reports_reader_password")
     clickhouse_reader_databases: list[str] = Field(
-        ["default", "debezium"], description="The only databases the read-only OLAP user may read (never `ops`).")
+        [DEFAULT_DB, CDC_DB], description="The only databases the read-only OLAP user may read (never `ops`).")
     airflow_admin_user: str = "admin"
     airflow_admin_password: SecretStr = SecretStr("admin")
     airflow_db_user: str = "airflow"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import clickhouse_connect
+from clickhouse_connect.driver.client import Client
 
 from bionicflow.kernel.config import Settings
 
@@ -42,14 +43,15 @@ class OlapClient(Protocol):
 
 
 def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,
-            connect_timeout: int = CONNECT_TIMEOUT, **options):
+            connect_timeout: int = CONNECT_TIMEOUT, **options) -> Client:
     """A client for one server and user; ``options`` are clickhouse-connect's (database, secure …)."""
     return clickhouse_connect.get_client(host=host, port=port, username=username, password=password,
                                          connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout,
                                          **options)
 
 
-def olap_client(settings: Settings, *, reader: bool = False, send_receive_timeout: float = 120, **options):
+def olap_client(settings: Settings, *, reader: bool = False, send_receive_timeout: float = 120,
+                **options) -> Client:
     """A client as the administrative user (DDL, inserts) or, with ``reader``, as the read-only user."""
     user, password = ((settings.clickhouse_reader_user, settings.clickhouse_reader_password) if reader
                       else (settings.clickhouse_user, settings.clickhouse_password))

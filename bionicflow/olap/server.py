@@ -2,7 +2,7 @@
 
 One long-lived process owns the chdb data directory (chdb allows one process per
 directory) and answers clickhouse-connect, curl and ``?query=`` URLs unchanged.
-Run it with ``python -m bionicflow.olap.server``.
+Run it with ``python -m bionicflow.olap``, which confines the process first (confine.py), then calls `main`.
 """
 
 from __future__ import annotations
@@ -287,6 +287,3 @@ def main() -> None:
         http=GuardedHttp,  # head size and time limits before anything else (http_guard.py)
     )
 
-
-if __name__ == "__main__":
-    main()

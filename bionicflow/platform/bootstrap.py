@@ -24,6 +24,7 @@ from bionicflow.cdc.install import create_schema, register
 from bionicflow.cdc.topics import TopicError, ensure_topics, missing_topics
 from bionicflow.etl import ddl as default_schema
 from bionicflow.kernel.config import Settings
+from bionicflow.kernel.olap import OlapClient
 from bionicflow.kernel.sources import PgSource, reader_sources
 from bionicflow.kernel.tables import TABLES, Table
 from bionicflow.platform.drift import outdated_tables, source_drift
@@ -38,7 +39,7 @@ CONNECTOR_WAIT_SECONDS = 300.0
 class Bootstrap:
     """Where the steps find each system, and the choices of this run."""
 
-    olap: Callable[[], Any]  # a ClickHouse client (made when a step needs one)
+    olap: Callable[[], OlapClient]  # made when a step needs one
     connect: Callable[[], KafkaConnectClient]
     kafka_bootstrap: str  # the Kafka cluster Connect writes to, host:port
     source_connection: Callable[[Table], Any]  # a DB-API connection to a table's source database
@@ -104,15 +105,22 @@ def initial_copy(b: Bootstrap) -> list[dict]:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("create_schemas", "Create the ClickHouse schemas `default`, `ops`, `debezium`; warn about drift.",
-         create_schemas),
-    Step("register_connectors", "Create the CDC topics; register or update the Debezium connectors.",
-         register_connectors),
-    Step("wait_running", "Wait until every connector and task is RUNNING.", wait_running),
-    Step("verify_topics", "Check that each table's topic exists.", verify_topics),
-    Step("initial_copy", "Initial load `olap`: copy each table not copied yet, ClickHouse pulling from PostgreSQL.",
-         initial_copy),
+    Step("create_schemas", "creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead "
+         "letters) and warns about tables an older version sorted by another key and about source columns the "
+         "roads do not copy (each with the fix)", create_schemas),
+    Step("register_connectors", "creates the CDC topics, then registers or updates the Debezium connectors of "
+         "`debezium/*.json` through the Kafka Connect REST API", register_connectors),
+    Step("wait_running", "waits until every connector and task is RUNNING", wait_running),
+    Step("verify_topics", "checks that each table's topic exists (a fresh, empty source has its topic too)",
+         verify_topics),
+    Step("initial_copy", "with the initial load `olap`: copies each table whose connector streams without a "
+         "snapshot and was not copied before, ClickHouse pulling from PostgreSQL (docs/cdc.md)", initial_copy),
 )
+
+
+def steps_markdown() -> str:
+    """The step list as the DAG's documentation shows it (one numbered line per task)."""
+    return "\n".join(f"{n}. `{s.name}`: {s.summary};" for n, s in enumerate(STEPS, 1))
 
 
 def step(name: str) -> Step:

@@ -15,6 +15,7 @@ from bionicflow.kernel import ops_schema
 from bionicflow.kernel.lag import lag_seconds
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import CDC_DB as DATABASE
+from bionicflow.kernel.tables import DEFAULT_DB
 from bionicflow.kernel.tables import OPS_DB, TABLES
 from bionicflow.reconcile.compare import SIDES, DefaultLoad, SideResult, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
@@ -91,7 +92,7 @@ def compare_all(olap: OlapClient, sources: dict[str, PgSource], sides: tuple[str
 
 def verify_default(olap: OlapClient, sources: dict[str, PgSource]) -> list[SideResult]:
     """After a repair: `default` must hold every row written before its new cursor, exactly."""
-    results = [r for r in compare_all(olap, sources, sides=("default",)) if r.side == "default"]
+    results = [r for r in compare_all(olap, sources, sides=(DEFAULT_DB,)) if r.side == DEFAULT_DB]
     stale = [r for r in results if r.stale_rows]
     if stale:
         raise DefaultDivergedError("default still differs from the source after the repair: " + "; ".join(
@@ -139,6 +140,6 @@ def record(olap: OlapClient, report: Report) -> None:
                 column_names=["run_id", "started_at", "table", "side", "rows", "checksum", "missing_keys",
                               "extra_keys", "differing_rows", "match", "stale_rows"])
     olap.insert(f"{OPS_DB}.schema_health",
-                [["debezium", "degraded" if report.decision.degraded else "healthy",
+                [[DATABASE, "degraded" if report.decision.degraded else "healthy",
                   "; ".join(report.decision.reasons)]],
                 column_names=["schema", "state", "reason"])

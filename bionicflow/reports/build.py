@@ -63,9 +63,9 @@ def freshness(reader: OlapReader, schema: str, max_age: float = 0.0) -> dict:
 def last_batch_load(reader: OlapReader) -> dict:
     """When `default` was last loaded (the older of its tables) and how long ago; None before the first load."""
     loaded = {"last_load": None, "load_age_seconds": None}
-    if not reader.rows(queries.BATCH_LOADS_EXIST, {})[0][0]:
+    if not reader.rows(queries.BATCH_LOADS_EXIST, {"schema": DEFAULT_DB})[0][0]:
         return loaded
-    at, age, tables = reader.rows(queries.LAST_BATCH_LOAD, {})[0]
+    at, age, tables = reader.rows(queries.LAST_BATCH_LOAD, {"schema": DEFAULT_DB})[0]
     if not tables:
         return loaded
     return {"last_load": _iso(at), "load_age_seconds": round(max(0.0, float(age)), 3)}

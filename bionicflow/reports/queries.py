@@ -46,10 +46,10 @@ FROM {schema:Identifier}.telemetry_events"""
 
 # `default` only: its last batch load per table (bionicflow/kernel/cursors.py writes it); the
 # older of the two tables is how far behind the source `default` may be.
-BATCH_LOADS_EXIST = "SELECT count() FROM system.tables WHERE database = 'default' AND name = 'batch_loads'"
+BATCH_LOADS_EXIST = "SELECT count() FROM system.tables WHERE database = {schema:String} AND name = 'batch_loads'"
 LAST_BATCH_LOAD = """
 SELECT min(loaded_at), dateDiff('millisecond', min(loaded_at), now64(6)) / 1000.0, count()
-FROM default.batch_loads FINAL"""
+FROM {schema:Identifier}.batch_loads FINAL"""
 
 OVERVIEW_TOTALS = f"""
 SELECT count(), uniqExact(user_uuid), avg(signal_amplitude), avg(signal_frequency), avg(signal_duration)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from bionicflow.kernel.tables import DEFAULT_DB
 from bionicflow.kernel.config import Settings, project_root
 from bionicflow.kernel.errors import ServiceStartError
 from bionicflow.stack.supervisor import Program
@@ -67,7 +68,7 @@ def connection_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW_CONN_OLAP_DB": json.dumps({
             "conn_type": "clickhouse", "host": h, "port": settings.olap_port,
             "login": settings.clickhouse_user, "password": settings.clickhouse_password.get_secret_value(),
-            "schema": "default",
+            "schema": DEFAULT_DB,
             "extra": {"secure": False, "cdc_schema_mode": settings.cdc_schema_mode,
                       "kafka_broker_list": settings.kafka_broker_list},
         }),

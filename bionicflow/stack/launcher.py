@@ -1,4 +1,4 @@
-"""`bionicflow up | down | status`: the embedded stack as one unit."""
+"""`bionicflow up | down | stop | start`: the embedded stack's processes as one unit (`status`: status.py)."""
 
 from __future__ import annotations
 

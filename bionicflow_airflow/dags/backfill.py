@@ -18,6 +18,7 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow_airflow.dag_defaults import dag_kwargs
 
 # The task log: Airflow routes the standard logging of a running task there.
@@ -35,7 +36,7 @@ log = logging.getLogger("airflow.task")
         "tables": Param(["users", "telemetry_events"], type="array", description="Tables to backfill."),
         "window_start": Param("2026-01-01T00:00:00", type="string", description="ISO start (inclusive), UTC."),
         "window_end": Param("2026-02-01T00:00:00", type="string", description="ISO end (exclusive), UTC."),
-        "target": Param("default", enum=["default", "debezium", "both"], description="Which schema to refill."),
+        "target": Param(DEFAULT_DB, enum=[DEFAULT_DB, CDC_DB, "both"], description="Which schema to refill."),
     },
 )
 def backfill():
@@ -65,7 +66,7 @@ def backfill():
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
         olap = ClickHouseHook().get_client()
         done: dict[str, str | int] = {"table": table.name}
-        if item["target"] in ("default", "both"):
+        if item["target"] in (DEFAULT_DB, "both"):
             run_id = get_current_context()["run_id"]
             result = run_load(olap, table, pg_source(table.name), run_id, "window", start, end)
             record(olap, run_id, result)
@@ -73,7 +74,7 @@ def backfill():
                 log.warning("default.%s: refreshed whole: %s", table.name, result.reason)
             log.info("default.%s: re-loaded %d rows of the window in %.2fs", table.name, result.rows, result.seconds)
             done["default_rows"] = result.rows
-        if item["target"] in ("debezium", "both"):
+        if item["target"] in (CDC_DB, "both"):
             conn = PostgresHook(postgres_conn_id=SIGNAL_CONNECTIONS[table.name]).get_conn()
             try:
                 keys = window_keys(conn, table, start, end)

@@ -1,24 +1,15 @@
 """
 ### cdc_bootstrap
 
-Prepares both roads into ClickHouse, idempotently:
+Prepares both roads into ClickHouse, idempotently: one task per step of the platform's bootstrap
+(bionicflow/platform/bootstrap.py), the list `bionicflow cdc bootstrap` runs in one go.
 
-1. creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead letters), and warns
-   about tables an older version created with another sorting key and about source columns the roads
-   do not copy (each with the fix);
-2. creates the CDC topics, registers or updates the Debezium connectors `crm-connector` and `telemetry-connector`
-   from `debezium/*.json` through the Kafka Connect REST API (connection `kafka_connect`);
-3. waits until every connector and task is RUNNING;
-4. checks that each table's topic exists (bootstrap creates them, so a fresh empty
-   source still has its topic);
-5. with the initial load `olap`: copies each table whose connector streams without a
-   snapshot and was not copied before, ClickHouse pulling from PostgreSQL (docs/cdc.md).
+{steps}
 
 Param `initial_load` (`debezium`, the default, or `olap`) only matters when a connector is
 created; an existing connector keeps the snapshot mode it was created with.
 
-Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack;
-`bionicflow cdc bootstrap` runs the same steps (bionicflow/platform/bootstrap.py) in one go.
+Run it by hand after changing a connector file; `bionicflow up` runs it once on a fresh stack.
 """
 
 from __future__ import annotations
@@ -27,7 +18,7 @@ import logging
 
 from airflow.sdk import Param, dag, task
 
-from bionicflow.platform.bootstrap import STEPS
+from bionicflow.platform.bootstrap import STEPS, steps_markdown
 from bionicflow_airflow.dag_defaults import dag_kwargs
 
 
@@ -52,7 +43,7 @@ def bootstrap_step(name: str, params: dict | None = None):
     **dag_kwargs(retry_seconds=20),
     max_active_runs=1,
     tags=["bionicflow", "cdc", "bootstrap"],
-    doc_md=__doc__,
+    doc_md=(__doc__ or "").format(steps=steps_markdown()),
     params={
         "initial_load": Param("debezium", enum=["debezium", "olap"],
                               description="How a new connector's existing rows reach `debezium`: Debezium's "

@@ -20,9 +20,10 @@ import logging
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow_airflow.dag_defaults import dag_kwargs
 
-SCHEMAS = ["default", "debezium"]
+SCHEMAS = [DEFAULT_DB, CDC_DB]
 
 log = logging.getLogger("airflow.task")
 

@@ -10,7 +10,6 @@ import psycopg2
 import pytest
 
 from bionicflow.kernel.olap import olap_client
-from bionicflow.kernel.tables import USERS
 
 CONVERGE_SECONDS = 120
 
@@ -49,8 +48,7 @@ SOURCE_SQL = {
 
 
 def source_rows(settings, table) -> dict:
-    db = "crm_db" if table is USERS else "telemetry_db"
-    conn = pg(settings, db)
+    conn = pg(settings, table.source_database)
     try:
         with conn.cursor() as cur:
             cur.execute(SOURCE_SQL[table.name])
@@ -77,7 +75,7 @@ FULL_COMPARE_EVERY = 5  # polls: the row-for-row comparison also runs when the f
 
 def _source_fingerprint(settings, table) -> tuple[int, int]:
     text = ", ".join(f"coalesce({c}::text, '~')" for c in FINGERPRINT_COLUMNS[table.name])
-    conn = pg(settings, "crm_db" if table is USERS else "telemetry_db")
+    conn = pg(settings, table.source_database)
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT count(*), coalesce(sum(('x' || substr(md5(concat_ws('|', {text})), 1, 15))"

@@ -129,17 +129,48 @@ def test_the_checker_catches_imports_that_run_the_wrong_way(tmp_path):
     assert allowed("stack", "platform") and allowed("platform", "cdc") and allowed("bionicflow_airflow", "platform")
 
 
-TEST_SUITES = ("integration", "faults", "dags", "unit")
+TEST_SUITES = ("integration", "faults", "dags", "unit", "support")
 
 
 def _test_modules() -> list[Path]:
-    return sorted(p for suite in TEST_SUITES for p in (ROOT / "tests" / suite).rglob("test_*.py"))
+    return sorted(p for suite in TEST_SUITES for p in (ROOT / "tests" / suite).rglob("*.py"))
+
+
+def _is_test_module(dotted: str) -> bool:
+    return dotted.split(".")[-1].startswith(("test_", "conftest"))
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """Test modules (test_*, conftest) a file imports, however the import is spelled."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if _is_test_module(a.name))
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            if _is_test_module(module):
+                found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names if a.name.startswith(("test_", "conftest")))
+    return found
 
 
 @pytest.mark.parametrize("path", _test_modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_test_module_imports_another(path):
     """Shared helpers and fixtures live in tests/support (or a suite's conftest), never in a test module."""
-    wrong = sorted({node.module for node in ast.walk(ast.parse(path.read_text(), str(path)))
-                    if isinstance(node, ast.ImportFrom) and node.module
-                    and node.module.split(".")[-1].startswith(("test_", "conftest"))})
+    wrong = sorted(imported_test_modules(path))
     assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}: move what it needs to tests/support/"
+
+
+def test_the_test_import_check_sees_every_spelling(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from tests.integration import test_cdc\nimport tests.unit.reports.test_api\n"
+                   "from .conftest import NOW\nfrom tests.support.rows import pg\n")
+    assert imported_test_modules(bad) == {"tests.integration.test_cdc", "tests.unit.reports.test_api", ".conftest"}
+
+
+@pytest.mark.parametrize("path", product_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_product_modules_import_absolutely(path):
+    """A relative import would hide a room crossing from the layer check above."""
+    relative = [node.lineno for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not relative, f"{path.relative_to(ROOT)}: relative imports on lines {relative}; import absolutely"

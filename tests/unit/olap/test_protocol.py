@@ -152,7 +152,7 @@ def test_every_error_the_server_raises_pairs_the_engines_code_with_its_name():
 
     import chdb
 
-    package = Path(__file__).resolve().parents[2] / "bionicflow" / "olap"
+    package = Path(__file__).resolve().parents[3] / "bionicflow" / "olap"
     raised = set()
     for path in package.glob("*.py"):
         raised |= {(int(c), n) for c, n in re.findall(r'ClickHouseError\(\s*(\d+),\s*"([A-Z_]+)"', path.read_text())}

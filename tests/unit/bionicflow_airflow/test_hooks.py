@@ -100,3 +100,16 @@ def test_clickhouse_hook_builds_its_client_from_the_connection(connection):
     assert hook.cdc_schema() == ("kafka", "k:1")
     assert ClickHouseHook(connection("olap_plain", conn_type="clickhouse", host="h")).cdc_schema() == \
         ("embedded", "kafka:29092")
+
+
+def test_the_clickhouse_hooks_client_comes_from_the_kernels_factory(connection, monkeypatch):
+    from bionicflow_airflow import ClickHouseHook, clickhouse_hook
+
+    made = []
+    monkeypatch.setattr(clickhouse_hook, "connect", lambda *args, **kwargs: made.append((args, kwargs)) or "client")
+    conn_id = connection("olap_factory", conn_type="clickhouse", host="olap.example", port=18123, login="u",
+                         password="p", schema="default")
+    assert ClickHouseHook(conn_id, send_receive_timeout=60).get_client() == "client"
+    [(args, kwargs)] = made
+    assert args == ("olap.example", 18123, "u", "p")
+    assert kwargs["send_receive_timeout"] == 60 and kwargs["database"] == "default"
