@@ -16,13 +16,13 @@ from bionicflow.stack import airflow, proctree
 from bionicflow.cdc.connectors import connector_env
 from bionicflow.stack.jvm import jars_dir
 from bionicflow.stack.preflight import check_port, check_reachable_by, find_java, find_mvn, find_pg_bindir
-from bionicflow.stack.services import Service, build_services, stop_order
+from bionicflow.stack.services import Service, build_services, stop_order, with_stop_order
 from bionicflow.stack.supervisor import Supervisor
 
 POLL_SECONDS = 0.5
-# after a supervisord crash its services stop by themselves (their keepers die with it): the longest
-# stop grace (60 s) plus the keeper's sweep (2 x 5 s), with a margin
-ORPHANS_EXIT_SECONDS = 90.0
+# after a supervisord crash its services stop by themselves (their keepers die with it), clients first:
+# at worst a client's stop grace (60 s) and sweep (2 x 5 s), then a store's, with a margin
+ORPHANS_EXIT_SECONDS = 150.0
 
 
 class Reporter(Protocol):
@@ -71,7 +71,7 @@ def up(settings: Settings, reporter: Reporter) -> dict[str, Service]:
     wait_orphans_gone(settings, supervisor, reporter)
     preflight(settings, services, running)
     if not supervisor.is_running():
-        supervisor.write_config([s.program() for s in services.values()])
+        supervisor.write_config(with_stop_order(services))
         supervisor.start_daemon(env)
     _start_all(services, supervisor, reporter, running)
     return services

@@ -3,7 +3,7 @@
 supervisord does not run a service's command itself but this keeper:
 
     python -m bionicflow.stack.proctree --state-dir DIR --service NAME [--user U] [--grace S]
-        [--sweep-grace S] [--stop-signal SIG] -- COMMAND...
+        [--sweep-grace S] [--stop-signal SIG] [--stop-after SERVICE,...] -- COMMAND...
 
 The keeper
 * tags the service's environment with ``BIONICFLOW_PROCESS_TREE=<state dir>::<service>``.
@@ -13,6 +13,8 @@ The keeper
 * dies with supervisord (``PR_SET_PDEATHSIG``), and its service's main process dies with
   the keeper; both stop cleanly: the stop signal first, then, after the grace period,
   SIGKILL to every tagged process;
+* when supervisord died, lets the services named by ``--stop-after`` stop first (a data
+  store waits for its clients, as `bionicflow down` orders them), for at most a minute;
 * when the main process exits, however it died (kill -9 included), stops what is left of
   the tree before exiting, so supervisord's restart never meets the old tree;
 * on start, first stops any process still tagged with its service (left over when the
@@ -31,6 +33,7 @@ import pwd
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,9 @@ TAG_VARIABLE = "BIONICFLOW_PROCESS_TREE"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 FORWARDED = (*STOP_SIGNALS, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 SWEEP_GRACE = 5.0
+# after supervisord died, how long a data store's keeper waits for its clients' trees before stopping it
+# (a client that loses its store mid-stop hangs: Airflow's scheduler without its database took 45 s)
+CLIENTS_STOP_SECONDS = 60.0
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -81,6 +87,17 @@ def _previous_keeper(state_dir: Path, service: str) -> int | None:
         return int(main_pid_file(state_dir, service).read_text().split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _keeper_running(state_dir: Path, service: str) -> bool:
+    """Whether the keeper that last ran ``service`` is still running (it exits once its tree is gone)."""
+    pid = _previous_keeper(state_dir, service)
+    try:
+        proc = psutil.Process(pid) if pid else None
+        command = proc.cmdline() if proc and proc.status() != psutil.STATUS_ZOMBIE else []
+    except psutil.Error:
+        return False
+    return "bionicflow.stack.proctree" in command and service in command
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -215,26 +232,52 @@ def _child_setup() -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+class OutputRelay:
+    """The tree's output, passed on to supervisord's log pipe, or to the log file once supervisord is gone.
+
+    The service writes into the keeper's pipe, never into supervisord's: when supervisord dies
+    its pipe breaks, and a service that meets the broken pipe while it stops may hang (Airflow's
+    scheduler, failing to log its shutdown, skipped stopping its executor and waited on the
+    executor's workers until it was killed 45 s later).
+    """
+
+    def __init__(self, log_file: Path):
+        self.log_file, self.lock, self.direct = log_file, threading.Lock(), False
+
+    def write(self, data: bytes) -> None:
+        with self.lock:
+            if not self.direct:
+                try:
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.buffer.flush()
+                    return
+                except OSError:  # supervisord, the reader of that pipe, died: the log file from now on
+                    self.direct = True
+            with open(self.log_file, "ab") as log:
+                log.write(data)
+
+    def relay(self, fd: int) -> None:
+        while chunk := os.read(fd, 65536):
+            self.write(chunk)
+
+
 class Keeper:
     def __init__(self, args: argparse.Namespace):
         self.state_dir, self.service, self.grace = Path(args.state_dir), args.service, args.grace
         self.sweep_grace = args.sweep_grace
         self.command, self.user = args.command, args.user
+        self.stop_after: list[str] = [name for name in (args.stop_after or "").split(",") if name]
+        self.parent = os.getppid()
         self.stop_signal = signal.Signals[f"SIG{args.stop_signal}"]
         self.main: subprocess.Popen | None = None
         self.stop_deadline: float | None = None
+        self.output = OutputRelay(self.state_dir / "logs" / f"{self.service}.log")
 
     def say(self, message: str) -> None:
-        line = f"[proctree {self.service}] {message}\n"
-        try:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-        except OSError:  # supervisord, the reader of this pipe, died: write to the service's log ourselves
-            with open(self.state_dir / "logs" / f"{self.service}.log", "a") as log:
-                log.write(line)
+        self.output.write(f"[proctree {self.service}] {message}\n".encode())
 
     def run(self) -> int:
-        parent = os.getppid()
+        parent = self.parent
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # exited children must stay to be reaped here
         signal.pthread_sigmask(signal.SIG_BLOCK, {*FORWARDED, signal.SIGCHLD})
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -260,7 +303,11 @@ class Keeper:
         if self.user:
             pw = pwd.getpwnam(self.user)
             extra = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": os.getgrouplist(self.user, pw.pw_gid)}
-        return subprocess.Popen(self.command, env=env, preexec_fn=_child_setup, **extra)
+        main = subprocess.Popen(self.command, env=env, preexec_fn=_child_setup, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **extra)
+        assert main.stdout is not None
+        threading.Thread(target=self.output.relay, args=(main.stdout.fileno(),), daemon=True).start()
+        return main
 
     def wait_main(self) -> int:
         """Forward signals to the main process until it exits; reap every orphan meanwhile."""
@@ -280,9 +327,22 @@ class Keeper:
                     return status
                 continue
             stopping = info.si_signo in STOP_SIGNALS
+            if stopping and self.stop_deadline is None and os.getppid() != self.parent:
+                self.wait_for_clients()
             os.kill(self.main.pid, self.stop_signal if stopping else info.si_signo)
             if stopping and self.stop_deadline is None:
                 self.stop_deadline = time.monotonic() + self.grace
+
+    def wait_for_clients(self) -> None:
+        """supervisord died and told every keeper at once: let the ``--stop-after`` services stop first."""
+        deadline = time.monotonic() + CLIENTS_STOP_SECONDS
+        while waiting := [name for name in self.stop_after if _keeper_running(self.state_dir, name)]:
+            if time.monotonic() >= deadline:
+                self.say(f"stopping although {', '.join(waiting)} still run {CLIENTS_STOP_SECONDS:.0f}s later")
+                return
+            time.sleep(0.2)
+        if self.stop_after:
+            self.say("supervisord died: stopping now that its clients have stopped")
 
     def reap(self) -> int | None:
         """Reap every exited child; the main process's exit status once it has exited."""
@@ -321,6 +381,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(after its main process, or from a previous run)")
     parser.add_argument("--stop-signal", default="TERM", choices=["TERM", "INT", "QUIT"],
                         help="the signal that stops the service cleanly (sent for SIGTERM or SIGINT)")
+    parser.add_argument("--stop-after", default="",
+                        help="comma-separated services whose trees stop first when supervisord dies")
     parser.add_argument("command", nargs="+", help="the service's command, after --")
     return parser.parse_args(argv)
 

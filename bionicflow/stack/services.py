@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from bionicflow.kernel.config import Settings, project_root
@@ -38,6 +38,13 @@ def stop_order(services: dict[str, Service]) -> list[list[str]]:
     clients = [name for name in services if name not in DATA_STORES]
     return [[n for n in clients if n not in needed], [n for n in clients if n in needed],
             [n for n in services if n in DATA_STORES]]
+
+
+def with_stop_order(services: dict[str, Service]) -> list[Program]:
+    """Every service's program; a data store's lets every client stop first when supervisord dies."""
+    clients = tuple(name for name in services if name not in DATA_STORES)
+    return [replace(s.program(), stop_after=clients) if s.name in DATA_STORES else s.program()
+            for s in services.values()]
 
 
 def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service]:

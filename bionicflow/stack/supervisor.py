@@ -41,6 +41,8 @@ class Program:
     stopwaitsecs: int = 30
     startsecs: int = 2
     environment: dict[str, str] = field(default_factory=dict)
+    # when supervisord dies every keeper is told at once: these services' trees are let stop first
+    stop_after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ class Supervisor:
         return [
             sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(self.state_dir),
             "--service", prog.name, "--grace", str(prog.stopwaitsecs), "--stop-signal", prog.stopsignal,
-            *(["--user", prog.user] if prog.user else []), "--", *prog.command,
+            *(["--user", prog.user] if prog.user else []),
+            *(["--stop-after", ",".join(prog.stop_after)] if prog.stop_after else []), "--", *prog.command,
         ]
 
     # --- daemon -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,12 +18,23 @@ from bionicflow.stack import proctree
 
 # A service that starts a grandchild which leaves the process group (as Airflow's task
 # processes do) and writes its pid; "ignore-term" makes the service deaf to its stop signal.
+# "stop-after-S" stops S seconds after its stop signal, says so on stdout and records when in <marker>.stopped.
 SERVICE = textwrap.dedent("""
     import os, signal, sys, time
     if sys.argv[2] == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    def stop(*_):
+        time.sleep(float(sys.argv[2].removeprefix("stop-after-")))
+        print("stopping cleanly", flush=True)
+        with open(sys.argv[1] + ".stopped", "w") as fh:
+            fh.write(repr(time.time()))
+        os._exit(0)
+    if sys.argv[2].startswith("stop-after-"):
+        signal.signal(signal.SIGTERM, stop)
     if os.fork() == 0:
         os.setsid()
+        if sys.argv[2].startswith("stop-after-"):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with open(sys.argv[1] + ".tmp", "w") as fh:
             fh.write(str(os.getpid()))
         os.rename(sys.argv[1] + ".tmp", sys.argv[1])
@@ -50,24 +62,34 @@ class Tree:
     """A keeper running SERVICE for service "svc" in a state directory of its own."""
 
     def __init__(self, state_dir: Path, mode: str = "normal", parent: list[str] | None = None,
-                 grace: float = 2, sweep_grace: float | None = None):
-        self.state_dir, self.marker = state_dir, state_dir / f"grandchild-{time.monotonic_ns()}"
+                 grace: float = 2, sweep_grace: float | None = None, service: str = "svc",
+                 stop_after: str | None = None, stdout=subprocess.DEVNULL):
+        self.state_dir, self.service = state_dir, service
+        self.marker = state_dir / f"grandchild-{time.monotonic_ns()}"
         script = state_dir / "service.py"
         script.write_text(SERVICE)
         command = [*(parent or []), sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(state_dir),
-                   "--service", "svc", "--grace", str(grace),
+                   "--service", service, "--grace", str(grace),
                    *(["--sweep-grace", str(sweep_grace)] if sweep_grace is not None else []),
+                   *(["--stop-after", stop_after] if stop_after else []),
                    "--", sys.executable, str(script), str(self.marker), mode]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, stdout=stdout)
         self.grandchild = int(wait_for(lambda: self.marker.exists() and self.marker.read_text(), "grandchild started"))
-        self.main = int(wait_for(lambda: _pidfile(state_dir), "main pid recorded"))
+        self.main = int(wait_for(lambda: _pidfile(state_dir, service), "main pid recorded"))
 
     def keeper_pid(self) -> int:
-        return int(proctree.main_pid_file(self.state_dir, "svc").read_text().split()[1])
+        return int(proctree.main_pid_file(self.state_dir, self.service).read_text().split()[1])
+
+    def stopped_at(self) -> float:
+        return float(wait_for(lambda: _read(Path(f"{self.marker}.stopped")), f"{self.service} stopped cleanly"))
 
 
-def _pidfile(state_dir: Path) -> str | None:
-    path = proctree.main_pid_file(state_dir, "svc")
+def _read(path: Path) -> str | None:
+    return path.exists() and path.read_text() or None
+
+
+def _pidfile(state_dir: Path, service: str = "svc") -> str | None:
+    path = proctree.main_pid_file(state_dir, service)
     return path.exists() and path.read_text().split()[0]
 
 
@@ -108,6 +130,47 @@ def test_keeper_dies_with_its_parent_and_stops_the_tree(state_dir):
     tree.process.kill()
     tree.process.wait(timeout=10)
     wait_for(lambda: gone(keeper) and gone(tree.main) and gone(tree.grandchild), "the whole tree stopped")
+
+
+# stands in for supervisord: starts the keepers given as JSON lists of arguments, then sleeps
+SUPERVISOR = ["python3", "-c", "import json, subprocess, sys, time\n"
+              "for argv in sys.argv[1:]: subprocess.Popen(json.loads(argv))\ntime.sleep(600)"]
+
+
+def _keeper_argv(state_dir: Path, service: str, mode: str, *extra: str) -> str:
+    return json.dumps([sys.executable, "-m", "bionicflow.stack.proctree", "--state-dir", str(state_dir),
+                       "--service", service, "--grace", "10", *extra, "--",
+                       sys.executable, str(state_dir / "service.py"), str(state_dir / service), mode])
+
+
+def test_when_supervisord_dies_a_store_stops_only_after_its_clients(state_dir):
+    # both keepers are told at once (their parent died); the store waits for the client's keeper to finish
+    (state_dir / "logs").mkdir()
+    (state_dir / "service.py").write_text(SERVICE)
+    parent = subprocess.Popen([*SUPERVISOR, _keeper_argv(state_dir, "client", "stop-after-1.5"),
+                               _keeper_argv(state_dir, "store", "stop-after-0", "--stop-after", "client")],
+                              stdout=subprocess.PIPE)
+    wait_for(lambda: _pidfile(state_dir, "client") and _pidfile(state_dir, "store"), "both services started")
+    parent.kill()
+    parent.wait(timeout=10)
+    parent.stdout.close()  # as supervisord's log pipes close with it
+    store_stopped = float(wait_for(lambda: _read(state_dir / "store.stopped"), "the store stopped"))
+    client_stopped = float(_read(state_dir / "client.stopped") or "inf")
+    assert store_stopped >= client_stopped, "the store stopped before its client"
+    assert "stopping now that its clients have stopped" in (state_dir / "logs" / "store.log").read_text()
+
+
+def test_output_after_supervisords_pipe_broke_goes_to_the_log_file(state_dir):
+    (state_dir / "logs").mkdir()
+    read, write = os.pipe()
+    tree = Tree(state_dir, mode="stop-after-0", stdout=write)
+    os.close(write)
+    os.close(read)  # supervisord died: nobody reads its pipe any more
+    tree.process.send_signal(signal.SIGTERM)
+    assert tree.process.wait(timeout=30) == 0
+    tree.stopped_at()
+    log = (state_dir / "logs" / "svc.log").read_text()
+    assert "stopping cleanly" in log and "main process" in log, log
 
 
 def test_keeper_killed_9_leaves_an_orphan_that_is_named_and_swept_by_the_next_keeper(state_dir):

@@ -1,9 +1,10 @@
-"""`down` stops clients before what they talk to: no service waits for a broker or a database already gone."""
+"""Clients stop before what they talk to (on `down`, and when supervisord dies): none waits for a store already gone."""
 
 from __future__ import annotations
 
 from bionicflow.kernel.config import Settings
-from bionicflow.stack.services import DATA_STORES, build_services, stop_order
+from bionicflow.stack.services import DATA_STORES, build_services, stop_order, with_stop_order
+from bionicflow.stack.supervisor import Supervisor
 
 
 def test_every_service_stops_once_and_clients_before_what_they_need(tmp_path):
@@ -17,3 +18,15 @@ def test_every_service_stops_once_and_clients_before_what_they_need(tmp_path):
             assert position[name] < position[needed], f"{name} must stop before {needed}, which it needs"
     assert position["kafka_connect"] < position["kafka"] and position["cdc_consumer"] < position["olap"]
     assert all(position[store] == len(groups) - 1 for store in DATA_STORES), "the stores stop last"
+
+
+def test_when_supervisord_dies_each_store_lets_every_client_stop_first(tmp_path):
+    services = build_services(Settings(state_dir=tmp_path), env={})
+    programs = {p.name: p for p in with_stop_order(services)}
+    assert sorted(programs) == sorted(services)
+    clients = set(services) - DATA_STORES
+    for name, program in programs.items():
+        assert set(program.stop_after) == (clients if name in DATA_STORES else set()), name
+    # the keeper is told whom to wait for on its command line
+    command = Supervisor(tmp_path).keeper_command(programs["airflow_db"])
+    assert "airflow_scheduler" in command[command.index("--stop-after") + 1].split(",")
