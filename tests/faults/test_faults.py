@@ -27,7 +27,7 @@ from bionicflow.stack import proctree
 from bionicflow.stack import status as stack_status
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from bionicflow.kernel.config import project_root
+from bionicflow.kernel.config import Settings, project_root
 from bionicflow.stack.supervisor import Supervisor
 from tests.support.dags import wait_run_after
 from tests.support.rows import default_rows, no_duplicate_keys, olap_admin, pg, source_rows, wait_converged
@@ -39,6 +39,9 @@ RESULTS = Path(os.environ.get("BIONICFLOW_FAULT_RESULTS", project_root() / "test
 # keeps the 3-minute outage (--outage) whose numbers docs/reliability.md shows.
 OUTAGE_SECONDS = float(os.environ.get("BIONICFLOW_FAULT_OUTAGE_SECONDS", "30"))
 LAG_TARGET = 5.0
+# a stall is shown once the lag is well past what a healthy road shows under the load (LAG_TARGET);
+# bench/fault_recovery.py waits for 30 s, as the numbers in docs/reliability.md were measured
+STALL_SHOWN_SECONDS = float(os.environ.get("BIONICFLOW_FAULT_STALL_SECONDS", str(3 * LAG_TARGET)))
 
 WRITES = {
     "crm_db": (
@@ -105,9 +108,9 @@ class SteadyLoad:
             t.join(timeout=30)
 
 
-def status() -> dict:
-    result = cli("status", "--json")
-    return json.loads(result.stdout)
+def status(cdc: bool = False) -> dict:
+    """The `status --json` document, read in-process (the CLI's own start costs ~1.7 s a call)."""
+    return stack_status.status(Settings(), cdc=cdc)
 
 
 def wait_restarted(service: str, old_pid: int, timeout: float = 240) -> float:
@@ -415,7 +418,7 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airf
         squatter.take()
         try:
             deadline = time.monotonic() + 180
-            while _crm_lag(settings) < 30:
+            while _crm_lag(settings) < STALL_SHOWN_SECONDS:
                 assert time.monotonic() < deadline, f"lag did not show the stall within 180s: {_crm_lag(settings)}"
                 time.sleep(2)
             visible_after = time.monotonic() - started
@@ -435,7 +438,8 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airf
         recovery = time.monotonic() - released_at
         changes = load.changes
     converged_exactly(settings, letters)
-    record("replication slot taken by another client", stall_visible_after_s=visible_after,
+    record("replication slot taken by another client", stall_shown_at_lag_s=STALL_SHOWN_SECONDS,
+           stall_visible_after_s=visible_after,
            recovery_after_release_s=recovery, changes_during=changes, load_errors=load.errors,
            reconciliation=reconciliation_verdict(settings, airflow))
 
@@ -497,7 +501,7 @@ def test_oversized_change_fails_the_task_until_the_limit_is_raised(running, airf
             assert time.monotonic() < deadline, f"task not FAILED within 180s: {connect.statuses()[spec.name]}"
             time.sleep(1)
         failed_after = time.monotonic() - started
-        task = status()["connectors"][spec.name]["tasks"][0]
+        task = status(cdc=True)["connectors"][spec.name]["tasks"][0]
         assert task["state"] == "FAILED" and "RecordTooLarge" in task["trace"], task
         fixed_at = time.monotonic()
         _raise_topic_limit(settings, USERS.topic, 64 * 1024 * 1024)

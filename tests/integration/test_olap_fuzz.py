@@ -33,7 +33,9 @@ STATEMENT_KINDS = ["SELECT", "WITH x AS (SELECT 1) SELECT", "SHOW", "SHOW CREATE
 
 @pytest.fixture(scope="module")
 def target():
-    server = start_private_olap(private_root("fuzz"))
+    # the server's own cap for readers, lowered: a drawn statement that would run for minutes (the default
+    # cap is 120 s) is stopped by the server after 5 s, so the run's length does not depend on the draw
+    server = start_private_olap(private_root("fuzz"), {"BIONICFLOW_OLAP_READER_MAX_EXECUTION_TIME": "5"})
     vocabulary = {
         "functions": server.admin_ok("SELECT name FROM system.functions").split(),
         "table_functions": server.admin_ok("SELECT name FROM system.table_functions").split(),

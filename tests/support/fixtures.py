@@ -1,4 +1,5 @@
-"""Session fixtures of the embedded stack, shared by tests/integration and tests/faults (their conftests import them).
+"""Session fixtures of the embedded stack, shared by tests/integration and tests/faults (tests/conftest.py
+registers them once as a plugin; each suite's conftest asks for the stack's environment for all its tests).
 
 The stack starts once per test session; BIONICFLOW_TEST_REUSE=1 reuses a running test stack.
 Every test of those suites is marked `integration`: `pytest -m "not integration"` runs the rest.
@@ -14,7 +15,7 @@ import pytest
 from tests.support.stack import STATE_DIR, cli, run_ok, seed_snapshot_rows, stack_environment
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _test_stack_environment():
     """The settings, the CLI and the stack see the test stack's ports and state directory."""
     from bionicflow.kernel.config import get_settings
@@ -108,5 +109,12 @@ def bootstrapped(airflow):
 
 
 def mark_integration(items) -> None:
+    """Mark the suite's tests `integration`, and those that do not use the shared stack `own_servers`.
+
+    `make test` runs the `own_servers` tests (private OLAP servers, a scratch PostgreSQL) in a
+    second pytest process while the first runs the shared stack's tests one at a time.
+    """
     for item in items:
         item.add_marker(pytest.mark.integration)
+        if "stack" not in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_servers)
