@@ -13,8 +13,9 @@ The keeper
 * dies with supervisord (``PR_SET_PDEATHSIG``), and its service's main process dies with
   the keeper; both stop cleanly: the stop signal first, then, after the grace period,
   SIGKILL to every tagged process;
-* when supervisord died, lets the services named by ``--stop-after`` stop first (a data
-  store waits for its clients, as `bionicflow down` orders them), for at most a minute;
+* when supervisord died, lets the services named by ``--stop-after`` stop first (as
+  `bionicflow down` orders them: a store waits for its clients, Airflow's API server for
+  the scheduler), for at most a minute;
 * when the main process exits, however it died (kill -9 included), stops what is left of
   the tree before exiting, so supervisord's restart never meets the old tree;
 * on start, first stops any process still tagged with its service (left over when the
@@ -45,8 +46,9 @@ TAG_VARIABLE = "BIONICFLOW_PROCESS_TREE"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 FORWARDED = (*STOP_SIGNALS, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 SWEEP_GRACE = 5.0
-# after supervisord died, how long a data store's keeper waits for its clients' trees before stopping it
-# (a client that loses its store mid-stop hangs: Airflow's scheduler without its database took 45 s)
+# after supervisord died, how long a keeper waits for the trees `down` stops before its own (a client that
+# loses what it talks to mid-stop hangs: Airflow's scheduler, its tasks unable to report their end to the
+# API server, waited for them until it was killed 45 s later)
 CLIENTS_STOP_SECONDS = 60.0
 
 _PR_SET_PDEATHSIG = 1
@@ -342,7 +344,7 @@ class Keeper:
                 return
             time.sleep(0.2)
         if self.stop_after:
-            self.say("supervisord died: stopping now that its clients have stopped")
+            self.say(f"supervisord died: stopping now that {', '.join(self.stop_after)} have stopped")
 
     def reap(self) -> int | None:
         """Reap every exited child; the main process's exit status once it has exited."""

@@ -41,10 +41,13 @@ def stop_order(services: dict[str, Service]) -> list[list[str]]:
 
 
 def with_stop_order(services: dict[str, Service]) -> list[Program]:
-    """Every service's program; a data store's lets every client stop first when supervisord dies."""
-    clients = tuple(name for name in services if name not in DATA_STORES)
-    return [replace(s.program(), stop_after=clients) if s.name in DATA_STORES else s.program()
-            for s in services.values()]
+    """Every service's program, told which services stop before it when supervisord dies (as `down` orders them)."""
+    before: dict[str, tuple[str, ...]] = {}
+    groups = stop_order(services)
+    for i, group in enumerate(groups):
+        for name in group:
+            before[name] = tuple(n for earlier in groups[:i] for n in earlier)
+    return [replace(s.program(), stop_after=before[s.name]) for s in services.values()]
 
 
 def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service]:

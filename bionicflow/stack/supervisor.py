@@ -41,7 +41,7 @@ class Program:
     stopwaitsecs: int = 30
     startsecs: int = 2
     environment: dict[str, str] = field(default_factory=dict)
-    # when supervisord dies every keeper is told at once: these services' trees are let stop first
+    # when supervisord dies every keeper is told at once: these services' trees are let stop first (down's order)
     stop_after: tuple[str, ...] = ()
 
 

@@ -150,14 +150,15 @@ def test_when_supervisord_dies_a_store_stops_only_after_its_clients(state_dir):
     parent = subprocess.Popen([*SUPERVISOR, _keeper_argv(state_dir, "client", "stop-after-1.5"),
                                _keeper_argv(state_dir, "store", "stop-after-0", "--stop-after", "client")],
                               stdout=subprocess.PIPE)
-    wait_for(lambda: _pidfile(state_dir, "client") and _pidfile(state_dir, "store"), "both services started")
+    # each service's grandchild writes its marker once the service's stop handler is in place
+    wait_for(lambda: (state_dir / "client").exists() and (state_dir / "store").exists(), "both services started")
     parent.kill()
     parent.wait(timeout=10)
     parent.stdout.close()  # as supervisord's log pipes close with it
     store_stopped = float(wait_for(lambda: _read(state_dir / "store.stopped"), "the store stopped"))
     client_stopped = float(_read(state_dir / "client.stopped") or "inf")
     assert store_stopped >= client_stopped, "the store stopped before its client"
-    assert "stopping now that its clients have stopped" in (state_dir / "logs" / "store.log").read_text()
+    assert "stopping now that client have stopped" in (state_dir / "logs" / "store.log").read_text()
 
 
 def test_output_after_supervisords_pipe_broke_goes_to_the_log_file(state_dir):

@@ -20,13 +20,17 @@ def test_every_service_stops_once_and_clients_before_what_they_need(tmp_path):
     assert all(position[store] == len(groups) - 1 for store in DATA_STORES), "the stores stop last"
 
 
-def test_when_supervisord_dies_each_store_lets_every_client_stop_first(tmp_path):
+def test_when_supervisord_dies_each_service_lets_what_down_stops_before_it_stop_first(tmp_path):
     services = build_services(Settings(state_dir=tmp_path), env={})
     programs = {p.name: p for p in with_stop_order(services)}
     assert sorted(programs) == sorted(services)
-    clients = set(services) - DATA_STORES
-    for name, program in programs.items():
-        assert set(program.stop_after) == (clients if name in DATA_STORES else set()), name
+    groups = stop_order(services)
+    for i, group in enumerate(groups):
+        for name in group:
+            assert set(programs[name].stop_after) == {n for earlier in groups[:i] for n in earlier}, name
+    # the Airflow API server outlives the scheduler (its tasks report their end through it), the stores every client
+    assert "airflow_scheduler" in programs["airflow_api_server"].stop_after
+    assert set(services) - DATA_STORES <= set(programs["airflow_db"].stop_after)
     # the keeper is told whom to wait for on its command line
     command = Supervisor(tmp_path).keeper_command(programs["airflow_db"])
     assert "airflow_scheduler" in command[command.index("--stop-after") + 1].split(",")
