@@ -31,6 +31,7 @@ import argparse
 import ctypes
 import os
 import pwd
+import re
 import signal
 import subprocess
 import sys
@@ -148,8 +149,14 @@ def _owner(info: dict, root: Path) -> tuple[bool, str | None]:
         if not (info["name"] or "").startswith(("python", "java", "postgres", "airflow")):
             return False, None
     cwd = info["cwd"] or ""
-    named = str(root) in " ".join(cmdline) or cwd == str(root) or cwd.startswith(f"{root}/")
+    named = _names_path(" ".join(cmdline), root) or cwd == str(root) or cwd.startswith(f"{root}/")
     return named, None
+
+
+def _names_path(text: str, root: Path) -> bool:
+    """Whether ``text`` names ``root`` or a path inside it — not a sibling whose name merely starts the
+    same (the stack of ``.bionicflow-test-faults`` is not a process of ``.bionicflow-test``'s)."""
+    return re.search(re.escape(str(root)) + r"(?![^/\s:=,;'\"])", text) is not None
 
 
 def unsupervised(state_dir: Path, supervisor_pid: int | None, exclude: set[int] | None = None) -> list[StackProcess]:

@@ -202,3 +202,23 @@ def test_untagged_processes_are_recognised_by_their_working_directory(state_dir,
         for s in sleepers:
             s.kill()
             s.wait()
+
+
+def test_a_sibling_state_directory_whose_name_starts_the_same_is_another_stack(state_dir, tmp_path_factory):
+    # a second stack in `<state dir>-faults`: its untagged processes name their paths on the command line
+    sibling = state_dir.parent / f"{state_dir.name}-faults"
+    sibling.mkdir()
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    env = {k: v for k, v in os.environ.items() if k != proctree.TAG_VARIABLE}
+    sleepers = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", str(path / "pg" / "data")],
+                                 cwd=elsewhere, env=env)
+                for path in (state_dir, sibling)]
+    try:
+        wait_for(lambda: all(psutil.Process(s.pid).cmdline()[-1].endswith("data") for s in sleepers), "sleepers started")
+        found = {p.pid for p in proctree.stack_processes(state_dir, exclude=set())}
+        assert found == {sleepers[0].pid}, "the sibling stack's process was taken for this stack's"
+        assert {p.pid for p in proctree.stack_processes(sibling, exclude=set())} == {sleepers[1].pid}
+    finally:
+        for s in sleepers:
+            s.kill()
+            s.wait()
