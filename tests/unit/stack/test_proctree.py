@@ -214,7 +214,8 @@ def test_a_sibling_state_directory_whose_name_starts_the_same_is_another_stack(s
                                  cwd=elsewhere, env=env)
                 for path in (state_dir, sibling)]
     try:
-        wait_for(lambda: all(psutil.Process(s.pid).cmdline()[-1].endswith("data") for s in sleepers), "sleepers started")
+        wait_for(lambda: all((psutil.Process(s.pid).cmdline() or [""])[-1].endswith("data") for s in sleepers),
+                 "sleepers started")  # an empty command line until the new program runs
         found = {p.pid for p in proctree.stack_processes(state_dir, exclude=set())}
         assert found == {sleepers[0].pid}, "the sibling stack's process was taken for this stack's"
         assert {p.pid for p in proctree.stack_processes(sibling, exclude=set())} == {sleepers[1].pid}
