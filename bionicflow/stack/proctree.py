@@ -286,12 +286,11 @@ class Keeper:
         self.output.write(f"[proctree {self.service}] {message}\n".encode())
 
     def run(self) -> int:
-        parent = self.parent
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # exited children must stay to be reaped here
         signal.pthread_sigmask(signal.SIG_BLOCK, {*FORWARDED, signal.SIGCHLD})
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)  # supervisord died: stop the service cleanly
-        if os.getppid() != parent:
+        if os.getppid() != self.parent:
             return 1  # supervisord died before the line above: nobody would supervise this tree
         previous = _previous_keeper(self.state_dir, self.service)
         # a keeper killed with -9 leaves its tree: the old process group and the tagged processes
