@@ -24,19 +24,26 @@ run: $(STAMP)
 FAST := -n 2 --dist worksteal -p no:schemathesis -p no:hypothesispytest -p no:faker -p no:anyio \
         -p no:asyncio -p no:pytest_mock -m "not integration"
 
-## The whole test suite: the fast suite in parallel, then integration and fault tests one at a time on
-## one embedded stack started for the run, while a second pytest runs the tests that start servers of their
-## own (tests/support/fixtures.py marks them `own_servers`; their output follows). Any part failing fails it.
+## The whole test suite: the fast suite in parallel, then three pytests at once: the integration tests on
+## one embedded stack, the fault and lifecycle tests (tests/faults) on a second stack of their own (other
+## ports and state directory: tests/support/stack.py), and the tests that start servers of their own
+## (tests/support/fixtures.py marks them `own_servers`). The two background runs' output follows the
+## integration run's (test-output/*.log). Any part failing fails it.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(FAST) --durations=25 tests/unit tests/dags; fast=$$?; \
 	mkdir -p test-output; \
 	$(BIN)/python -m pytest -m own_servers --durations=10 tests/integration tests/faults \
 		> test-output/own-servers.log 2>&1 & own=$$!; \
-	$(BIN)/python -m pytest -m "not own_servers" --durations=25 tests/integration tests/faults; slow=$$?; \
-	wait $$own; servers=$$?; \
-	echo "--- tests with servers of their own (run beside the stack's; test-output/own-servers.log) ---"; \
+	BIONICFLOW_TEST_STACK=2 $(BIN)/python -m pytest -m "not own_servers" --durations=25 tests/faults \
+		> test-output/faults.log 2>&1 & faults=$$!; \
+	echo "fault tests run beside these on a second stack: test-output/faults.log"; \
+	$(BIN)/python -m pytest -m "not own_servers" --durations=25 tests/integration; slow=$$?; \
+	wait $$faults; broken=$$?; wait $$own; servers=$$?; \
+	echo "--- fault and lifecycle tests, on the second stack (test-output/faults.log) ---"; \
+	cat test-output/faults.log; \
+	echo "--- tests with servers of their own (test-output/own-servers.log) ---"; \
 	cat test-output/own-servers.log; \
-	exit $$(( fast ? fast : slow ? slow : servers ))
+	exit $$(( fast ? fast : slow ? slow : broken ? broken : servers ))
 
 ## The fast suite alone: unit and DAG tests, no stack (under a minute on 2 cores).
 unit: $(STAMP)

@@ -115,9 +115,20 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # resets them after 30 s instead of Airflow's default 300 s
         "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.host,
+        # Airflow's internal servers (task and trigger logs, scheduler health) follow the api-server's
+        # port, so two stacks on one machine (a developer's and the tests') bind different ones; with
+        # the default 8080 they are Airflow's own defaults 8793, 8794 and 8974.
+        **{name: str(settings.airflow_port + offset) for name, offset in INTERNAL_PORT_OFFSETS.items()},
         "PYTHONPATH": str(project_root()),
         **connection_env(settings),
     }
+
+
+INTERNAL_PORT_OFFSETS = {
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": 8793 - 8080,
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": 8794 - 8080,
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": 8974 - 8080,
+}
 
 
 def prepare(settings: Settings, env: dict[str, str]) -> None:

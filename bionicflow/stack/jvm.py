@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import subprocess
 import uuid
@@ -52,6 +53,15 @@ def ensure_jars(settings: Settings) -> Path:
     if done.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two stacks started at once (make test) fetch the jars once
+        if not done.exists():
+            _fetch_jars(settings, target)
+            done.write_text("ok\n")
+    return target
+
+
+def _fetch_jars(settings: Settings, target: Path) -> None:
     out = subprocess.run(
         [str(find_mvn(settings)), "-q", "-B", "-f", str(POM), f"-Dbionicflow.jars={target}", "generate-resources"],
         capture_output=True, text=True, check=False,
@@ -61,8 +71,6 @@ def ensure_jars(settings: Settings) -> Path:
             "fetching the Kafka/Debezium jars with Maven failed (is Maven Central reachable?):\n"
             + (out.stdout + out.stderr).strip()[-1500:]
         )
-    done.write_text("ok\n")
-    return target
 
 
 def _classpath(settings: Settings) -> str:

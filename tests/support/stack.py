@@ -14,12 +14,18 @@ from pathlib import Path
 
 from bionicflow.kernel.config import project_root
 
-TEST_PORTS = {
+# `make test` runs the fault suite on a second test stack (BIONICFLOW_TEST_STACK=2) while the
+# integration suite runs on the first: the second has its own state directory and every port
+# 1000 higher, so neither suite's kills, outages and restarts reach the other's stack.
+STACK_NUMBER = int(os.environ.get("BIONICFLOW_TEST_STACK", "1"))
+_SHIFT = 1000 * (STACK_NUMBER - 1)
+TEST_PORTS = {name: port + _SHIFT for name, port in {
     "CRM_DB_PORT": 15444, "TELEMETRY_DB_PORT": 15445, "AIRFLOW_DB_PORT": 15446,
     "KAFKA_PORT": 19092, "KAFKA_CONTROLLER_PORT": 19093, "KAFKA_CONNECT_PORT": 18083,
     "OLAP_PORT": 18123, "AIRFLOW_PORT": 18080, "REPORTS_API_PORT": 18000,
-}
-STATE_DIR = Path(os.environ.get("BIONICFLOW_TEST_STATE_DIR", project_root() / ".bionicflow-test"))
+}.items()}
+_STATE_NAME = ".bionicflow-test" if STACK_NUMBER == 1 else f".bionicflow-test-{STACK_NUMBER}"
+STATE_DIR = Path(os.environ.get("BIONICFLOW_TEST_STATE_DIR", project_root() / _STATE_NAME))
 
 SNAPSHOT_MARK = "snapshot-row"
 
