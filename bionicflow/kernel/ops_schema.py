@@ -3,7 +3,7 @@
 Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations
 (`reconciliation_runs`, `reconciliation_tables`) and the keys they found wrong in `default`
 (`default_repair_keys`), schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
-`report_differences`): one module, so every road creates the same tables and no road
+`report_differences`), the sources added (`sources`): one module, so every road creates the same tables and no road
 reaches into another for them. Every statement is idempotent.
 """
 
@@ -154,6 +154,20 @@ ORDER BY (run_id, user_uuid, schema)""",
 )
 ENGINE = MergeTree
 ORDER BY (run_id, report, user_uuid, field)""",
+    # The PostgreSQL databases added as sources (bionicflow/kernel/source_registry.py): where each
+    # is, never its password; a removal is a newer row with `removed`.
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.sources
+(
+    name String,
+    host String,
+    port UInt16,
+    database String,
+    user String,
+    changed_at DateTime64(6) DEFAULT now64(6),
+    removed Bool DEFAULT false
+)
+ENGINE = ReplacingMergeTree(changed_at)
+ORDER BY name""",
 )
 
 

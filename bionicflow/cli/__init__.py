@@ -1,4 +1,4 @@
-"""The `bionicflow` command line."""
+"""The `bionicflow` command line (`sources.py`: the sources and tables it copies)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,22 @@ import json
 import sys
 import time
 from collections import deque
-from typing import NoReturn
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bionicflow.cli.console import err, fail as _fail, out
+from bionicflow.cli.sources import sources_app, tables_app
 from bionicflow.kernel.config import get_settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError
 from bionicflow.stack import launcher, proctree
 from bionicflow.stack import status as stack_status
 
 app = typer.Typer(help="bionicflow: PostgreSQL -> ClickHouse by batch and CDC, run by Airflow.", no_args_is_help=True)
-# soft_wrap: long lines (paths, fixes) stay whole lines when output is not a terminal
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(tables_app, name="tables")
 
 
 class LiveReporter:
@@ -56,11 +55,6 @@ class LineReporter:
     def update(self, service: str, status: str, done: bool = False, failed: bool = False) -> None:
         mark = "ok " if done else "ERR" if failed else "..."
         err.print(f"[{time.monotonic() - self.started:6.1f}s] {mark} {service}: {status}", highlight=False)
-
-
-def _fail(exc: BionicflowError) -> NoReturn:
-    err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -372,7 +366,3 @@ def cdc_dead_letters(
     for c in causes:
         table_view.add_row(c.table, c.cause, str(c.messages), c.last_received_at, c.example[:120])
     out.print(table_view)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,173 @@
+"""`bionicflow sources …`: the PostgreSQL databases bionicflow copies from (docs/sources.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import typer
+from rich.text import Text
+
+from bionicflow.cli.console import err, fail, out
+from bionicflow.kernel.config import get_settings
+from bionicflow.kernel.errors import BionicflowError, StackNotRunningError
+
+sources_app = typer.Typer(help="The PostgreSQL databases bionicflow copies tables from.", no_args_is_help=True)
+
+
+def _olap():
+    """The OLAP server, where the sources are recorded; `StackNotRunningError` with the fix if it is not up."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    from bionicflow.kernel.olap import olap_client
+
+    settings = get_settings()
+    try:
+        return olap_client(settings)
+    except OperationalError:
+        raise StackNotRunningError(
+            f"the OLAP server at {settings.olap_address}:{settings.olap_port} does not answer: sources are recorded "
+            "there; start the stack (`bionicflow up`) or point BIONICFLOW_OLAP_PORT at it") from None
+
+
+def _print_aligned(rows: Sequence[Sequence[str]]) -> None:
+    """Rows in aligned columns, the last one unpadded: a rich table would wrap them at 80 columns when piped."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
+        out.print("  ".join(cells).rstrip(), highlight=False, markup=False)
+
+
+def _print_findings(findings) -> bool:
+    """One line per prerequisite, its fix under a failing one; True when all hold."""
+    for f in findings:  # Text, not markup: a server's message may hold [brackets]
+        mark = ("ok  ", "green") if f.ok else ("FAIL", "red")
+        err.print(Text.assemble(mark, f" {f.what}: {f.detail}"), highlight=False)
+        if not f.ok:
+            err.print(Text(f"       fix: {f.fix}"), highlight=False)
+    return all(f.ok for f in findings)
+
+
+@sources_app.command("add")
+def sources_add(
+    name: str = typer.Argument(..., help="A name for the source: lower-case letters, digits, _."),
+    url: str = typer.Option(..., "--url", help="postgresql://USER@HOST:PORT/DATABASE (no password: it is read "
+                                               "from BIONICFLOW_SOURCE_<NAME>_PASSWORD or the secrets directory)."),
+) -> None:
+    """Check a PostgreSQL database's prerequisites and, if all hold, record it as a source."""
+    from bionicflow.kernel import source_registry
+    from bionicflow.platform.source_checks import check_source
+
+    settings = get_settings()
+    try:
+        source = source_registry.parse_url(name, url)
+        olap = _olap()
+        source_registry.refuse_taken(olap, settings, name)
+        source_registry.source_password(settings, source)
+    except BionicflowError as exc:
+        fail(exc)
+    if not _print_findings(check_source(settings, source)):
+        err.print(Text.assemble(("error: ", "red"), f"{name} not added: fix what failed above, then run this again"))
+        raise typer.Exit(code=1)
+    try:
+        source_registry.add_source(olap, settings, source)
+    except BionicflowError as exc:
+        fail(exc)
+    err.print(f"source {name} added: {source.url}", highlight=False)
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """Every source: the embedded stack's two databases, then those added."""
+    from bionicflow.kernel.source_registry import list_sources
+
+    try:
+        sources = list_sources(_olap(), get_settings())
+    except BionicflowError as exc:
+        fail(exc)
+    _print_aligned([("name", "url", "kind")] + [
+        (s.name, s.url, "embedded stack" if s.built_in else "added") for s in sources])
+
+
+@sources_app.command("check")
+def sources_check(name: str = typer.Argument(..., help="A source, as `bionicflow sources list` names it.")) -> None:
+    """Check a source's prerequisites (version, wal_level, replication, slots, privileges); exit 1 if one fails."""
+    from bionicflow.kernel.source_registry import find_source
+    from bionicflow.platform.source_checks import check_source
+
+    settings = get_settings()
+    try:
+        source = find_source(_olap(), settings, name)
+        findings = check_source(settings, source)
+    except BionicflowError as exc:
+        fail(exc)
+    if not _print_findings(findings):
+        raise typer.Exit(code=1)
+
+
+@sources_app.command("remove")
+def sources_remove(name: str = typer.Argument(..., help="A source, as `bionicflow sources list` names it.")) -> None:
+    """Forget a source (the database itself is not touched)."""
+    from bionicflow.kernel.source_registry import remove_source
+
+    try:
+        source = remove_source(_olap(), get_settings(), name)
+    except BionicflowError as exc:
+        fail(exc)
+    err.print(f"source {name} removed ({source.url})", highlight=False)
+
+
+tables_app = typer.Typer(help="The tables bionicflow copies, from the sources' catalogues.", no_args_is_help=True)
+
+
+def _split_table(name: str) -> tuple[str, str, str]:
+    parts = name.split(".")
+    if len(parts) == 2:
+        return parts[0], "public", parts[1]
+    if len(parts) == 3 and all(parts):
+        return parts[0], parts[1], parts[2]
+    raise TableNameError(f"{name!r}: name a table as SOURCE.SCHEMA.TABLE (or SOURCE.TABLE for schema public)")
+
+
+def _connect(settings, source):
+    import psycopg2
+
+    from bionicflow.kernel.source_registry import SourceError
+
+    try:
+        return source.with_password(settings).connect(connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceError(f"cannot connect to {source.url}: {reason}; `bionicflow sources check {source.name}` "
+                          "says what is missing") from None
+
+
+class TableNameError(BionicflowError):
+    """A table named in a shape the CLI cannot read."""
+
+
+@tables_app.command("describe")
+def tables_describe(
+    name: str = typer.Argument(..., metavar="SOURCE.SCHEMA.TABLE", help="e.g. shop.public.orders"),
+) -> None:
+    """Show what copying a table would give: each column's ClickHouse type, text-form columns, the key."""
+    from bionicflow.kernel.pg_catalogue import describe_table
+    from bionicflow.kernel.source_registry import find_source
+
+    settings = get_settings()
+    try:
+        source_name, schema, table = _split_table(name)
+        source = find_source(_olap(), settings, source_name)
+        conn = _connect(settings, source)
+        try:
+            described = describe_table(conn, schema, table)
+        finally:
+            conn.close()
+    except BionicflowError as exc:
+        fail(exc)
+    out.print(f"{source_name}.{schema}.{table}: key ({', '.join(described.key)})", highlight=False, markup=False)
+    _print_aligned([("column", "PostgreSQL", "ClickHouse", "note")] + [
+        (c.name + (" (key)" if c.name in described.key else ""), c.pg_type, c.clickhouse.type,
+         f"text form: {c.clickhouse.text_form}" if c.clickhouse.text_form else "") for c in described.columns])
+    if described.text_form_columns:
+        err.print(f"{len(described.text_form_columns)} column(s) kept as PostgreSQL's text of the value "
+                  "(docs/sources.md, \"Types\")", highlight=False)

@@ -1,0 +1,133 @@
+"""A source table as PostgreSQL's catalogue describes it, and what ClickHouse gets for each column.
+
+`describe_table` reads pg_class, pg_attribute, pg_type and pg_index over any psycopg2-style
+connection (the catalogue is readable by every role, unlike information_schema) and refuses,
+with the fix, what cannot be copied: a missing relation, a view, a table without a primary
+key or with a key column of a type no road can key by. `bionicflow tables add` starts here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bionicflow.kernel.errors import BionicflowError
+from bionicflow.kernel.pg_types import ClickHouseType, PgType, clickhouse_type, key_refusal
+
+# The relation by schema and name; relkind r = table, p = partitioned table (pg_class).
+RELATION_SQL = """
+SELECT c.oid, c.relkind::text, c.relreplident::text
+FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
+
+COLUMNS_SQL = """
+SELECT a.attname::text, a.atttypid::bigint, a.atttypmod, a.attnotnull
+FROM pg_catalog.pg_attribute AS a
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+# One type: its name, kind, a domain's base type and modifier, an array's element type.
+TYPE_SQL = """
+SELECT t.typname::text, t.typtype::text, t.typbasetype::bigint, t.typtypmod, t.typcategory::text, t.typelem::bigint
+FROM pg_catalog.pg_type AS t WHERE t.oid = %s
+"""
+
+# The primary key's columns in the key's order.
+PRIMARY_KEY_SQL = """
+SELECT a.attname::text
+FROM pg_catalog.pg_index AS i
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position)
+JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = %s AND i.indisprimary
+ORDER BY k.position
+"""
+
+_KINDS = {"v": "a view", "m": "a materialized view", "f": "a foreign table", "S": "a sequence",
+          "i": "an index", "I": "an index", "c": "a composite type", "t": "a TOAST table"}
+
+
+class TableRefused(BionicflowError):
+    """A source relation bionicflow cannot copy; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    pg: PgType
+    pg_type: str  # as PostgreSQL prints it (format_type): numeric(12,2), text[], a domain's name ...
+    not_null: bool
+    clickhouse: ClickHouseType
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    schema: str
+    name: str
+    columns: tuple[SourceColumn, ...]
+    key: tuple[str, ...]  # the primary key's columns, in order
+    replica_identity: str  # d default (the key), f full, i an index, n nothing
+
+    @property
+    def text_form_columns(self) -> list[SourceColumn]:
+        """The columns copied as PostgreSQL's text of the value (no exact ClickHouse type)."""
+        return [c for c in self.columns if c.clickhouse.text_form]
+
+
+def describe_table(conn, schema: str, table: str) -> SourceTable:
+    """Read ``schema.table`` from the source's catalogue; `TableRefused` if it cannot be copied."""
+    with conn.cursor() as cur:
+        cur.execute(RELATION_SQL, (schema, table))
+        found = cur.fetchone()
+        if found is None:
+            raise TableRefused(f"{schema}.{table} does not exist in this source (names are case-sensitive; "
+                               f"`\\dt {schema}.*` in psql lists its tables)")
+        oid, relkind, identity = found
+        if relkind not in ("r", "p"):
+            raise TableRefused(f"{schema}.{table} is {_KINDS.get(relkind, 'not a table')}: only tables have "
+                               "changes to stream; copy the tables it reads instead")
+        key = _primary_key(cur, oid)
+        if not key:
+            raise TableRefused(
+                f"{schema}.{table} has no primary key: both roads find a row by it (updates, deletes, "
+                f"reconciliation). Add one (ALTER TABLE {schema}.{table} ADD PRIMARY KEY (...)), or an "
+                "identity column as the key if no column set is unique")
+        columns = tuple(_columns(cur, oid, set(key)))
+    described = SourceTable(schema, table, columns, key, identity)
+    refusals = [key_refusal(c.name, c.pg, c.clickhouse) for c in columns if c.name in key]
+    if any(refusals):
+        raise TableRefused(f"{schema}.{table}: " + "; ".join(r for r in refusals if r))
+    return described
+
+
+def _primary_key(cur, oid: int) -> tuple[str, ...]:
+    cur.execute(PRIMARY_KEY_SQL, (oid,))
+    return tuple(row[0] for row in cur.fetchall())
+
+
+def _columns(cur, oid: int, key: set[str]):
+    cur.execute(COLUMNS_SQL, (oid,))
+    for name, type_oid, modifier, not_null in cur.fetchall():
+        pg, printed = _resolve(cur, type_oid, modifier)
+        nullable = not not_null and name not in key
+        yield SourceColumn(name, pg, printed, not nullable, clickhouse_type(pg, nullable))
+
+
+def _resolve(cur, type_oid: int, modifier: int) -> tuple[PgType, str]:
+    """The type with its domains resolved to their base, and the column's type as PostgreSQL prints it."""
+    cur.execute("SELECT pg_catalog.format_type(%s, %s)", (type_oid, modifier))
+    printed = cur.fetchone()[0]
+    return _base_type(cur, type_oid, modifier), printed
+
+
+def _base_type(cur, type_oid: int, modifier: int) -> PgType:
+    while True:
+        cur.execute(TYPE_SQL, (type_oid,))
+        name, typtype, base, base_modifier, category, element = cur.fetchone()
+        if typtype != "d":
+            break
+        # a domain: its base type, with the domain's own modifier (numeric(10,2) under the domain)
+        type_oid, modifier = base, base_modifier
+    if category == "A" and element:
+        return PgType(name, typtype, modifier, element=_base_type(cur, element, modifier))
+    return PgType(name, typtype, modifier)

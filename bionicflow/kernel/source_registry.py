@@ -1,0 +1,145 @@
+"""The PostgreSQL databases bionicflow copies from: a name and an address each, kept in `ops.sources`.
+
+Both deployments read the same record (every component reaches ClickHouse); the embedded
+stack's two databases are sources like the others, named after their databases and never
+stored. A source's password is never part of its record or of a command line: it is read
+from the environment (BIONICFLOW_SOURCE_<NAME>_PASSWORD) or the secrets directory
+(`source_<name>_password`), where Docker and Kubernetes secrets are mounted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from bionicflow.kernel.errors import BionicflowError
+from bionicflow.kernel.ops_schema import ensure as ensure_ops
+from bionicflow.kernel.sources import PgSource
+from bionicflow.kernel.tables import OPS_DB
+
+# A name becomes part of ClickHouse table, Kafka topic and replication slot names: lower case,
+# digits and _, starting with a letter, short enough for a slot name (63) with its prefix.
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+BUILT_IN = ("crm_db", "telemetry_db")
+
+LIST_SQL = f"""SELECT name, host, port, database, user FROM {OPS_DB}.sources FINAL
+WHERE NOT removed ORDER BY name"""
+WRITE_COLUMNS = ("name", "host", "port", "database", "user", "removed")
+
+
+class SourceError(BionicflowError):
+    """A source cannot be added, found or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SourceAddress:
+    name: str
+    host: str
+    port: int
+    database: str
+    user: str
+    built_in: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def with_password(self, settings) -> PgSource:
+        """The address and the password, for a connection (the password read now, never stored)."""
+        return PgSource(self.host, self.port, self.database, self.user, source_password(settings, self))
+
+
+def parse_url(name: str, url: str) -> SourceAddress:
+    """``postgresql://USER@HOST[:PORT]/DATABASE`` as a source named ``name``; a password in it is refused."""
+    check_name(name)
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise SourceError(f"{url!r} is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
+    if parts.password is not None:
+        raise SourceError(
+            "the URL carries a password, which would stay in the shell's history and the process list: "
+            f"remove it and put it in BIONICFLOW_SOURCE_{name.upper()}_PASSWORD or in the secrets directory "
+            f"as source_{name}_password")
+    database = unquote(parts.path.lstrip("/"))
+    missing = [what for what, value in (("USER", parts.username), ("HOST", parts.hostname), ("DATABASE", database))
+               if not value]
+    if missing:
+        raise SourceError(f"{url!r} lacks {', '.join(missing)}: write postgresql://USER@HOST:PORT/DATABASE")
+    try:
+        port = parts.port or 5432
+    except ValueError as exc:
+        raise SourceError(f"{url!r}: {exc}") from None
+    return SourceAddress(name, parts.hostname or "", port, database, unquote(parts.username or ""))
+
+
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise SourceError(f"source name {name!r}: use 1-40 lower-case letters, digits and _, starting with a "
+                          "letter (it becomes part of table, topic and replication slot names)")
+
+
+def source_password(settings, source: SourceAddress) -> str:
+    """The source's password from the environment or the secrets directory; `SourceError` naming both if neither."""
+    if source.built_in:
+        return settings.debezium_password.get_secret_value()
+    variable = f"BIONICFLOW_SOURCE_{source.name.upper()}_PASSWORD"
+    if variable in os.environ:
+        return os.environ[variable]
+    path = settings.secrets_dir / f"source_{source.name}_password"
+    if path.is_file():
+        return path.read_text().strip()
+    raise SourceError(f"no password for source {source.name}: set {variable}, or write it to {path} "
+                      "(mode 600)")
+
+
+def built_in_sources(settings) -> list[SourceAddress]:
+    """The embedded stack's two databases, as the CDC road's role reads them (the stack's own SQL installs them)."""
+    ports = {"crm_db": settings.crm_db_port, "telemetry_db": settings.telemetry_db_port}
+    return [SourceAddress(name, settings.host, ports[name], name, settings.debezium_user, built_in=True)
+            for name in BUILT_IN]
+
+
+def list_sources(olap, settings) -> list[SourceAddress]:
+    """Every source: the built-in two, then those added, by name."""
+    ensure_ops(olap)
+    added = [SourceAddress(*row) for row in olap.query(LIST_SQL).result_rows]
+    return built_in_sources(settings) + added
+
+
+def find_source(olap, settings, name: str) -> SourceAddress:
+    for source in list_sources(olap, settings):
+        if source.name == name:
+            return source
+    raise SourceError(f"no source named {name}: `bionicflow sources list` shows them, `bionicflow sources add "
+                      f"{name} --url postgresql://USER@HOST:PORT/DATABASE` adds one")
+
+
+def refuse_taken(olap, settings, name: str) -> None:
+    """`SourceError` when a source is already called ``name``."""
+    taken = {s.name: s for s in list_sources(olap, settings)}
+    if name in taken:
+        which = "the embedded stack's own database" if taken[name].built_in else taken[name].url
+        raise SourceError(f"a source named {name} exists ({which}): choose another name, or "
+                          f"`bionicflow sources remove {name}` first")
+
+
+def add_source(olap, settings, source: SourceAddress) -> None:
+    """Record ``source``; refused when the name is taken."""
+    refuse_taken(olap, settings, source.name)
+    _write(olap, source, removed=False)
+
+
+def remove_source(olap, settings, name: str) -> SourceAddress:
+    """Forget the source ``name`` (nothing in the database itself is touched)."""
+    source = find_source(olap, settings, name)
+    if source.built_in:
+        raise SourceError(f"{name} is the embedded stack's own database; it cannot be removed")
+    _write(olap, source, removed=True)
+    return source
+
+
+def _write(olap, source: SourceAddress, removed: bool) -> None:
+    olap.insert(f"{OPS_DB}.sources", [[source.name, source.host, source.port, source.database, source.user, removed]],
+                column_names=WRITE_COLUMNS)

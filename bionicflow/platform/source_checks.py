@@ -1,0 +1,97 @@
+"""Whether a PostgreSQL source can feed both roads: each prerequisite checked and, when missing, its fix.
+
+`bionicflow sources check` prints the findings; `sources add` refuses a source with a failing
+one, so nothing is recorded for a database that cannot be copied. `read_facts` asks the
+server (one query, as the source's role); `evaluate` is pure logic over its answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bionicflow.kernel.source_registry import SourceAddress
+
+MIN_VERSION = 130000  # PostgreSQL 13: publish_via_partition_root, pg_replication_slots.safe_wal_size
+
+# Every view and function here is readable by any role.
+FACTS_SQL = """
+SELECT current_setting('server_version_num')::int, current_setting('server_version'),
+       current_setting('wal_level'), r.rolsuper, r.rolreplication,
+       has_database_privilege(current_database(), 'CREATE'),
+       current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_catalog.pg_replication_slots),
+       current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_catalog.pg_stat_replication)
+FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user
+"""
+
+
+@dataclass(frozen=True)
+class Facts:
+    version_num: int
+    version: str
+    wal_level: str
+    superuser: bool
+    replication: bool
+    create_in_database: bool
+    max_slots: int
+    used_slots: int
+    max_senders: int
+    used_senders: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def read_facts(conn) -> Facts:
+    with conn.cursor() as cur:
+        cur.execute(FACTS_SQL)
+        return Facts(*cur.fetchone())
+
+
+def evaluate(facts: Facts, source: SourceAddress) -> list[Finding]:
+    """One finding per prerequisite, in the order a DBA would fix them."""
+    role, db = source.user, source.database
+    findings = [
+        Finding("server version", facts.version_num >= MIN_VERSION, f"PostgreSQL {facts.version}",
+                "upgrade to PostgreSQL 13 or newer"),
+        Finding("wal_level", facts.wal_level == "logical", f"{facts.wal_level}",
+                "ALTER SYSTEM SET wal_level = logical; then restart the server (Debezium decodes the WAL)"),
+        Finding("replication", facts.superuser or facts.replication,
+                f"role {role} " + ("may" if facts.superuser or facts.replication else "may not") + " replicate",
+                f"ALTER ROLE {role} REPLICATION; (as a superuser; Debezium's replication slot needs it)"),
+        Finding("replication slots", facts.max_slots - facts.used_slots >= 1,
+                f"{facts.used_slots} of max_replication_slots = {facts.max_slots} in use",
+                "raise max_replication_slots (one more per source) and restart, or drop an unused slot"),
+        Finding("WAL senders", facts.max_senders - facts.used_senders >= 1,
+                f"{facts.used_senders} of max_wal_senders = {facts.max_senders} in use",
+                "raise max_wal_senders (one more per source) and restart"),
+    ]
+    if not source.built_in:  # the embedded stack's own SQL installs its two databases' objects
+        findings.append(Finding(
+            "create in database", facts.superuser or facts.create_in_database,
+            f"role {role} " + ("may" if facts.superuser or facts.create_in_database else "may not")
+            + f" create schemas and publications in {db}",
+            f"GRANT CREATE ON DATABASE {db} TO {role}; (bionicflow keeps its views, journals and publication "
+            "in a schema of its own)"))
+    return findings
+
+
+def check_source(settings, source: SourceAddress) -> list[Finding]:
+    """Connect as the source's role and evaluate; an unreachable source is one failing finding."""
+    import psycopg2  # here, not at import: the CLI's other commands never connect to a source
+
+    try:
+        conn = source.with_password(settings).connect(connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [Finding("connection", False, f"{source.url}: {reason}",
+                        "check the host, port and database, the password, and that pg_hba.conf lets this "
+                        "machine in")]
+    try:
+        return [Finding("connection", True, source.url), *evaluate(read_facts(conn), source)]
+    finally:
+        conn.close()

@@ -1,0 +1,243 @@
+"""A third database as a source and its tables as the catalogue describes them.
+
+The database is created in the stack's CRM PostgreSQL, as a team would add its own, with a
+role of its own; `bionicflow sources …` is run as a user runs it. The ClickHouse types the
+description gives are created in the stack's OLAP server and must hold the source's values
+(read by psycopg) unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+
+import psycopg2
+import pytest
+
+from bionicflow.kernel.pg_catalogue import TableRefused, describe_table
+from bionicflow.stack.preflight import port_is_free
+from tests.support.rows import olap_admin
+from tests.support.stack import cli
+
+DATABASE = "shop_db"
+
+SCHEMA_SQL = """
+CREATE TYPE mood AS ENUM ('calm', 'ангry');
+CREATE DOMAIN price AS numeric(12, 2) CHECK (VALUE >= 0);
+CREATE DOMAIN short_code AS varchar(8);
+CREATE TABLE every_type (
+    order_id bigint, line_no smallint,
+    i4 integer NOT NULL, total numeric(20, 4), free numeric, cost price, code short_code,
+    r real, d double precision, flag boolean, t text, v varchar(40), c char(3) NOT NULL,
+    u uuid, day date, at_time time, at_timetz timetz, ts timestamp(3), tstz timestamptz,
+    span interval, doc json, docb jsonb, raw bytea, tags text[] NOT NULL, ints int4[] NOT NULL,
+    maybe_tags text[], feeling mood, addr inet, net cidr, mac macaddr,
+    PRIMARY KEY (order_id, line_no)
+);
+CREATE TABLE by_uuid (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), note text);
+CREATE TABLE by_text (code text PRIMARY KEY, note text);
+CREATE TABLE no_key (a int, b text);
+CREATE TABLE float_key (x double precision PRIMARY KEY);
+CREATE VIEW a_view AS SELECT * FROM by_text;
+"""
+APP_ROLE, APP_PASSWORD = "shop_app", "shop app's password"
+
+
+@pytest.fixture(scope="module")
+def shop(stack):
+    """A fresh `shop_db` in the CRM cluster, made by its superuser."""
+    password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    admin = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="postgres", user="postgres",
+                             password=password)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {DATABASE}")
+    conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user="postgres",
+                            password=password)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(SCHEMA_SQL)
+        cur.execute(f"DROP ROLE IF EXISTS {APP_ROLE}")
+        cur.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD %s", (APP_PASSWORD,))
+    yield conn
+    conn.close()
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        cur.execute(f"DROP ROLE IF EXISTS {APP_ROLE}")
+    admin.close()
+
+
+def test_every_column_gets_the_type_that_holds_it(shop):
+    table = describe_table(shop, "public", "every_type")
+    assert table.key == ("order_id", "line_no")
+    types = {c.name: c.clickhouse.type for c in table.columns}
+    assert types == {
+        "order_id": "Int64", "line_no": "Int16", "i4": "Int32", "total": "Nullable(Decimal(20, 4))",
+        "free": "Nullable(String)", "cost": "Nullable(Decimal(12, 2))", "code": "Nullable(String)",
+        "r": "Nullable(Float32)", "d": "Nullable(Float64)", "flag": "Nullable(Bool)", "t": "Nullable(String)",
+        "v": "Nullable(String)", "c": "String", "u": "Nullable(UUID)", "day": "Nullable(Date32)",
+        "at_time": "Nullable(Time64(6))", "at_timetz": "Nullable(String)", "ts": "Nullable(DateTime64(6))",
+        "tstz": "Nullable(DateTime64(6, 'UTC'))", "span": "Nullable(String)", "doc": "Nullable(String)",
+        "docb": "Nullable(String)", "raw": "Nullable(String)", "tags": "Array(Nullable(String))",
+        "ints": "Array(Nullable(Int32))", "maybe_tags": "Nullable(String)",
+        "feeling": "LowCardinality(Nullable(String))", "addr": "Nullable(String)", "net": "Nullable(String)",
+        "mac": "Nullable(String)",
+    }
+    named = {c.name for c in table.text_form_columns}
+    assert named == {"free", "at_timetz", "span", "maybe_tags", "addr", "net", "mac"}
+    printed = {c.name: c.pg_type for c in table.columns}
+    assert printed["cost"] == "price" and printed["total"] == "numeric(20,4)" and printed["tags"] == "text[]"
+
+
+def test_the_clickhouse_types_hold_the_sources_values_unchanged(stack, shop):
+    """Each described type, created in the OLAP server, gives back what psycopg read from the source."""
+    table = describe_table(shop, "public", "every_type")
+    exact = [c for c in table.columns if not c.clickhouse.text_form and c.clickhouse.kind != "bytes"]
+    values = {
+        "order_id": 2**63 - 1, "line_no": -32768, "i4": -2**31, "total": decimal.Decimal("-9999999999999999.9999"),
+        "cost": decimal.Decimal("0.01"), "code": "ÄÖÜ✓", "r": 16777216.0, "d": -2.2250738585072014e-308,
+        "flag": True, "t": "", "v": "кириллица 🙂", "c": "ab ", "u": str(uuid.UUID(int=2**128 - 1)),
+        "day": dt.date(2299, 12, 31), "at_time": dt.time(23, 59, 59, 999999),
+        "ts": dt.datetime(1900, 1, 1, 0, 0, 0, 1000), "tstz": dt.datetime(2038, 1, 19, 3, 14, 8, 5, dt.timezone.utc),
+        "doc": '{"b": 1, "a": [1, 2.50]}', "docb": '{"a": [1, 2.50], "b": 1}', "tags": ["x", None, ""],
+        "ints": [], "feeling": "ангry",
+    }
+    with shop.cursor() as cur:
+        names = [c.name for c in exact]
+        cur.execute(f"INSERT INTO every_type ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                    [values[n] for n in names])
+        # json as its text: psycopg would parse it, and the copy holds the source's text
+        cur.execute("SELECT " + ", ".join(f"{n}::text" if n in ("doc", "docb") else n for n in names)
+                    + " FROM every_type")
+        source = dict(zip(names, cur.fetchone()))
+    olap = olap_admin(stack)
+    olap.command("CREATE DATABASE IF NOT EXISTS scratch")
+    olap.command("DROP TABLE IF EXISTS scratch.every_type")
+    olap.command(f"CREATE TABLE scratch.every_type ({', '.join(f'{c.name} {c.clickhouse.type}' for c in exact)}) "
+                 "ENGINE = MergeTree ORDER BY tuple()")
+    try:
+        olap.insert("scratch.every_type", [[source[n] for n in names]], column_names=names)
+        copied = dict(zip(names, olap.query(f"SELECT {', '.join(names)} FROM scratch.every_type").result_rows[0]))
+    finally:
+        olap.command("DROP TABLE IF EXISTS scratch.every_type")
+    for name in names:
+        want, got = source[name], copied[name]
+        if isinstance(want, dt.datetime) and want.tzinfo:
+            got = got.replace(tzinfo=dt.timezone.utc) if got.tzinfo is None else got
+        if isinstance(got, dt.timedelta):  # a Time64 may come back as the time since midnight
+            got = (dt.datetime.min + got).time()
+        if isinstance(got, uuid.UUID):
+            got, want = str(got), str(want)
+        assert got == want, f"{name}: the source has {want!r}, its ClickHouse column gave back {got!r}"
+
+
+@pytest.mark.parametrize(("table", "key"), [("by_uuid", ("id",)), ("by_text", ("code",))])
+def test_a_uuid_or_text_key_is_a_key(shop, table, key):
+    assert describe_table(shop, "public", table).key == key
+
+
+@pytest.mark.parametrize(("table", "says", "fix"), [
+    ("missing_table", "does not exist", "`\\dt public.*` in psql lists its tables"),
+    ("a_view", "is a view", "copy the tables it reads"),
+    ("no_key", "has no primary key", "ALTER TABLE public.no_key ADD PRIMARY KEY"),
+    ("float_key", "primary key column x is of type float8", "docs/sources.md"),
+])
+def test_what_cannot_be_copied_is_refused_with_the_fix(shop, table, says, fix):
+    with pytest.raises(TableRefused, match=says) as refused:
+        describe_table(shop, "public", table)
+    assert fix in str(refused.value)
+
+
+def _sources(*args: str, password: str | None = APP_PASSWORD):
+    env = {"BIONICFLOW_SOURCE_SHOP_PASSWORD": password} if password is not None else {}
+    return cli("sources", *args, env=env, timeout=60)
+
+
+def _listed() -> str:
+    result = _sources("list")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_source_is_added_only_once_every_prerequisite_holds(stack, shop):
+    url = f"postgresql://{APP_ROLE}@{stack.host}:{stack.crm_db_port}/{DATABASE}"
+    refused = _sources("add", "shop", "--url", url)
+    assert refused.returncode == 1, refused.stderr
+    assert f"ALTER ROLE {APP_ROLE} REPLICATION" in refused.stderr
+    assert f"GRANT CREATE ON DATABASE {DATABASE} TO {APP_ROLE}" in refused.stderr
+    assert "shop" not in _listed().split(), "a source that failed its checks was recorded"
+
+    with shop.cursor() as cur:
+        cur.execute(f"ALTER ROLE {APP_ROLE} REPLICATION")
+        cur.execute(f"GRANT CREATE ON DATABASE {DATABASE} TO {APP_ROLE}")
+    added = _sources("add", "shop", "--url", url)
+    assert added.returncode == 0, added.stderr
+    assert "FAIL" not in added.stderr and "wal_level: logical" in added.stderr
+    listed = _listed()
+    assert url in listed and "crm_db" in listed and "telemetry_db" in listed
+    assert _sources("check", "shop").returncode == 0
+
+    again = _sources("add", "shop", "--url", url)
+    assert again.returncode == 2 and "a source named shop exists" in again.stderr
+    wrong = _sources("check", "shop", password="not the password")
+    assert wrong.returncode == 1 and "connection" in wrong.stderr and "password" in wrong.stderr
+
+    removed = _sources("remove", "shop")
+    assert removed.returncode == 0, removed.stderr
+    assert url not in _listed()
+    gone = _sources("check", "shop")
+    assert gone.returncode == 2 and "no source named shop" in gone.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("add", "crm_db", "--url", "postgresql://x@127.0.0.1/x"), "the embedded stack's own database"),
+    (("add", "shop", "--url", "postgresql://shop_app:pw@127.0.0.1/shop_db"), "carries a password"),
+    (("add", "Shop", "--url", "postgresql://x@127.0.0.1/x"), "lower-case letters"),
+    (("remove", "telemetry_db"), "cannot be removed"),
+])
+def test_bad_input_is_refused_with_the_fix_and_records_nothing(stack, args, says):
+    before = _listed()
+    result = _sources(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+    assert _listed() == before
+
+
+def test_without_a_password_nothing_is_tried(stack, monkeypatch):
+    monkeypatch.delenv("BIONICFLOW_SOURCE_SHOP_PASSWORD", raising=False)
+    result = _sources("add", "shop", "--url", f"postgresql://x@{stack.host}:{stack.crm_db_port}/x", password=None)
+    assert result.returncode == 2
+    assert "no password for source shop" in result.stderr and "source_shop_password" in result.stderr
+
+
+def test_an_unreachable_source_is_one_failing_check_with_the_fix(stack):
+    port = next(p for p in range(15999, 15900, -1) if port_is_free(stack.host, p))
+    result = _sources("add", "shop", "--url", f"postgresql://x@{stack.host}:{port}/x")
+    assert result.returncode == 1
+    assert "FAIL connection" in result.stderr and "pg_hba.conf" in result.stderr
+
+
+def test_tables_describe_shows_each_columns_types_and_refuses_a_view(stack, shop):
+    url = f"postgresql://{APP_ROLE}@{stack.host}:{stack.crm_db_port}/{DATABASE}"
+    with shop.cursor() as cur:
+        cur.execute(f"ALTER ROLE {APP_ROLE} REPLICATION")
+        cur.execute(f"GRANT CREATE ON DATABASE {DATABASE} TO {APP_ROLE}")
+    env = {"BIONICFLOW_SOURCE_SHOPDESC_PASSWORD": APP_PASSWORD}
+    added = cli("sources", "add", "shopdesc", "--url", url, env=env, timeout=60)
+    assert added.returncode == 0, added.stderr
+    try:
+        shown = cli("tables", "describe", "shopdesc.public.every_type", env=env, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        lines = {line.split()[0]: line for line in shown.stdout.splitlines() if line.strip()}
+        assert "Decimal(12, 2)" in lines["cost"] and "price" in lines["cost"]
+        assert "text form" in lines["span"] and "Nullable(String)" in lines["span"]
+        assert "key (order_id, line_no)" in shown.stdout
+        assert "7 column(s) kept as PostgreSQL's text" in shown.stderr
+        view = cli("tables", "describe", "shopdesc.a_view", env=env, timeout=60)
+        assert view.returncode == 2 and "is a view" in view.stderr
+        bad = cli("tables", "describe", "shopdesc", env=env, timeout=60)
+        assert bad.returncode == 2 and "SOURCE.SCHEMA.TABLE" in bad.stderr
+    finally:
+        assert _sources("remove", "shopdesc").returncode == 0

@@ -1,0 +1,51 @@
+"""Sources by URL: what a user may type, what is refused, where the password comes from."""
+
+import pytest
+
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.source_registry import SourceAddress, SourceError, parse_url, source_password
+
+
+def test_a_url_without_password_becomes_an_address():
+    source = parse_url("shop", "postgresql://app%40ro@db.internal:6432/shop")
+    assert source == SourceAddress("shop", "db.internal", 6432, "shop", "app@ro")
+    assert source.url == "postgresql://app@ro@db.internal:6432/shop"
+    assert parse_url("shop", "postgres://app@db/shop").port == 5432
+
+
+def test_a_password_in_the_url_is_refused_and_the_message_says_where_it_goes():
+    with pytest.raises(SourceError) as refused:
+        parse_url("shop", "postgresql://app:hunter2@db:5432/shop")
+    message = str(refused.value)
+    assert "hunter2" not in message
+    assert "BIONICFLOW_SOURCE_SHOP_PASSWORD" in message and "source_shop_password" in message
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://app@db/shop", "not a PostgreSQL URL"),
+    ("postgresql://db:5432/shop", "lacks USER"),
+    ("postgresql://app@db:5432/", "lacks DATABASE"),
+    ("postgresql://app@db:99999/shop", "out of range"),
+])
+def test_a_malformed_url_is_refused_with_the_expected_shape(url, says):
+    with pytest.raises(SourceError, match=says):
+        parse_url("shop", url)
+
+
+@pytest.mark.parametrize("name", ["Shop", "1shop", "shop-db", "", "x" * 41, "shop db"])
+def test_names_that_cannot_become_table_topic_and_slot_names_are_refused(name):
+    with pytest.raises(SourceError, match="lower-case letters"):
+        parse_url(name, "postgresql://app@db/shop")
+
+
+def test_the_password_comes_from_the_environment_then_the_secrets_directory(tmp_path, monkeypatch):
+    settings = Settings(state_dir=tmp_path)
+    source = parse_url("shop", "postgresql://app@db/shop")
+    monkeypatch.delenv("BIONICFLOW_SOURCE_SHOP_PASSWORD", raising=False)
+    with pytest.raises(SourceError, match="no password for source shop"):
+        source_password(settings, source)
+    settings.secrets_dir.mkdir(parents=True)
+    (settings.secrets_dir / "source_shop_password").write_text("from-file\n")
+    assert source_password(settings, source) == "from-file"
+    monkeypatch.setenv("BIONICFLOW_SOURCE_SHOP_PASSWORD", "from-env")
+    assert source_password(settings, source) == "from-env"

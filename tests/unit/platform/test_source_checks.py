@@ -1,0 +1,44 @@
+"""A source's prerequisites: each missing one is a failing finding with its fix."""
+
+from dataclasses import replace
+
+import pytest
+
+from bionicflow.kernel.source_registry import SourceAddress
+from bionicflow.platform.source_checks import Facts, evaluate
+
+READY = Facts(version_num=150004, version="15.4", wal_level="logical", superuser=False, replication=True,
+              create_in_database=True, max_slots=10, used_slots=2, max_senders=10, used_senders=2)
+SHOP = SourceAddress("shop", "db", 5432, "shop", "app")
+
+
+def test_a_ready_source_passes_every_check():
+    findings = evaluate(READY, SHOP)
+    assert [f.what for f in findings] == ["server version", "wal_level", "replication", "replication slots",
+                                          "WAL senders", "create in database"]
+    assert all(f.ok for f in findings)
+
+
+@pytest.mark.parametrize(("change", "what", "fix"), [
+    ({"version_num": 120010, "version": "12.10"}, "server version", "PostgreSQL 13"),
+    ({"wal_level": "replica"}, "wal_level", "wal_level = logical"),
+    ({"replication": False}, "replication", "ALTER ROLE app REPLICATION"),
+    ({"used_slots": 10}, "replication slots", "max_replication_slots"),
+    ({"used_senders": 10}, "WAL senders", "max_wal_senders"),
+    ({"create_in_database": False}, "create in database", "GRANT CREATE ON DATABASE shop TO app"),
+])
+def test_each_missing_prerequisite_fails_alone_and_names_its_fix(change, what, fix):
+    findings = evaluate(replace(READY, **change), SHOP)
+    failed = [f for f in findings if not f.ok]
+    assert [f.what for f in failed] == [what]
+    assert fix in failed[0].fix
+
+
+def test_a_superuser_needs_no_grants():
+    findings = evaluate(replace(READY, superuser=True, replication=False, create_in_database=False), SHOP)
+    assert all(f.ok for f in findings)
+
+
+def test_the_embedded_stacks_databases_are_not_asked_for_create():
+    built_in = replace(SHOP, built_in=True)
+    assert "create in database" not in {f.what for f in evaluate(replace(READY, create_in_database=False), built_in)}
