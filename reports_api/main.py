@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bionicflow import __version__
 from bionicflow.kernel.config import Settings
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.reports import Period, PeriodError, UnknownUserError, auth, charts, overview, user_report
 from bionicflow.reports.chart_assets import chart_scripts
 from bionicflow.reports.export import to_csv
@@ -33,8 +34,8 @@ log = logging.getLogger("reports_api")
 
 
 class Schema(StrEnum):
-    default = "default"
-    debezium = "debezium"
+    default = DEFAULT_DB
+    debezium = CDC_DB
 
 
 class Format(StrEnum):

@@ -17,6 +17,7 @@ from bionicflow.cli.console import err, fail as _fail, out
 from bionicflow.cli.sources import sources_app, tables_app
 from bionicflow.kernel.config import get_settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.stack import launcher, proctree
 from bionicflow.stack import status as stack_status
 
@@ -160,10 +161,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
     out.print(table)
     for name, batch in doc.get("batch", {}).items():
         age = batch.get("age_seconds")
-        out.print(f"default.{name}: " + (f"last loaded {age / 60:.0f} min ago ({batch['mode']})" if age is not None
+        out.print(f"{DEFAULT_DB}.{name}: " + (f"last loaded {age / 60:.0f} min ago ({batch['mode']})" if age is not None
                                          else batch.get("error") or "never loaded (etl_default runs hourly)"))
     for name, cdc in doc.get("lag", {}).items():
-        out.print(f"debezium.{name}: " + _cdc_line(cdc), highlight=False)
+        out.print(f"{CDC_DB}.{name}: " + _cdc_line(cdc), highlight=False)
     for warning in doc.get("warnings", []):
         err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
     if doc["orphans"]:
@@ -249,7 +250,7 @@ def demo(
 
 def _print_reports(comparison: dict) -> None:
     """The overview from both schemas side by side, and the comparison's verdict."""
-    default, debezium = comparison["reports"]["default"], comparison["reports"]["debezium"]
+    default, debezium = comparison["reports"][DEFAULT_DB], comparison["reports"][CDC_DB]
     table = Table(title=f"overview {default['period']['from'][:10]} .. {default['period']['to'][:10]}: "
                         "default (batch) vs debezium (CDC)")
     for col in ("", "default", "debezium"):
@@ -314,7 +315,7 @@ def cdc_bootstrap(
     for name, status in result.connectors.items():
         err.print(f"  {name}: {status['state']}, tasks {[t['state'] for t in status['tasks']]}")
     for copied in result.copied:
-        err.print(f"  initial load of debezium.{copied['table']}: {copied['rows']:,} rows in {copied['seconds']:.1f}s")
+        err.print(f"  initial load of {CDC_DB}.{copied['table']}: {copied['rows']:,} rows in {copied['seconds']:.1f}s")
 
 
 @cdc_app.command("apply-truncations")

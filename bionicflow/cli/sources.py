@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
 from bionicflow.cli.console import err, fail, out
-from bionicflow.kernel.config import get_settings
+from bionicflow.kernel.config import Settings, get_settings
 from bionicflow.kernel.errors import BionicflowError, StackNotRunningError
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+    from bionicflow.kernel.source_registry import SourceAddress
 
 sources_app = typer.Typer(help="The PostgreSQL databases bionicflow copies tables from.", no_args_is_help=True)
 
 
-def _olap():
+def _olap() -> OlapClient:
     """The OLAP server, where the sources are recorded; `StackNotRunningError` with the fix if it is not up."""
     from clickhouse_connect.driver.exceptions import OperationalError
 
@@ -128,7 +133,7 @@ def _split_table(name: str) -> tuple[str, str, str]:
     raise TableNameError(f"{name!r}: name a table as SOURCE.SCHEMA.TABLE (or SOURCE.TABLE for schema public)")
 
 
-def _connect(settings, source):
+def _connect(settings: Settings, source: SourceAddress):
     import psycopg2
 
     from bionicflow.kernel.source_registry import SourceError

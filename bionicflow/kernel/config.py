@@ -29,7 +29,8 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def _secrets_dir() -> str | None:
+def mounted_secrets_dir() -> str | None:
+    """BIONICFLOW_SECRETS_DIR when it is a folder: files named like the variables they stand for."""
     path = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
     return path if path and Path(path).is_dir() else None
 
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     """Settings of the embedded stack and of every client of it."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", secrets_dir=_secrets_dir()
+        env_prefix=ENV_PREFIX, extra="ignore", secrets_dir=mounted_secrets_dir()
     )
 
     # --- where things live -------------------------------------------------

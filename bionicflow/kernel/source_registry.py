@@ -3,8 +3,9 @@
 Both deployments read the same record (every component reaches ClickHouse); the embedded
 stack's two databases are sources like the others, named after their databases and never
 stored. A source's password is never part of its record or of a command line: it is read
-from the environment (BIONICFLOW_SOURCE_<NAME>_PASSWORD) or the secrets directory
-(`source_<name>_password`), where Docker and Kubernetes secrets are mounted.
+from the environment (BIONICFLOW_SOURCE_<NAME>_PASSWORD), a file of that name in
+BIONICFLOW_SECRETS_DIR (where Docker and Kubernetes mount secrets), or the stack's own
+secrets folder (`<state dir>/secrets/source_<name>_password`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from bionicflow.kernel.config import Settings, mounted_secrets_dir
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.ops_schema import ensure as ensure_ops
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import OPS_DB
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
 
 # A name becomes part of ClickHouse table, Kafka topic and replication slot names: lower case,
 # digits and _, starting with a letter, short enough for a slot name (63) with its prefix.
@@ -46,7 +53,7 @@ class SourceAddress:
     def url(self) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
-    def with_password(self, settings) -> PgSource:
+    def with_password(self, settings: Settings) -> PgSource:
         """The address and the password, for a connection (the password read now, never stored)."""
         return PgSource(self.host, self.port, self.database, self.user, source_password(settings, self))
 
@@ -80,35 +87,37 @@ def check_name(name: str) -> None:
                           "letter (it becomes part of table, topic and replication slot names)")
 
 
-def source_password(settings, source: SourceAddress) -> str:
+def source_password(settings: Settings, source: SourceAddress) -> str:
     """The source's password from the environment or the secrets directory; `SourceError` naming both if neither."""
     if source.built_in:
         return settings.debezium_password.get_secret_value()
     variable = f"BIONICFLOW_SOURCE_{source.name.upper()}_PASSWORD"
     if variable in os.environ:
         return os.environ[variable]
-    path = settings.secrets_dir / f"source_{source.name}_password"
-    if path.is_file():
-        return path.read_text().strip()
-    raise SourceError(f"no password for source {source.name}: set {variable}, or write it to {path} "
-                      "(mode 600)")
+    mounted = mounted_secrets_dir()
+    files = ([Path(mounted) / variable] if mounted else []) + [settings.secrets_dir / f"source_{source.name}_password"]
+    for path in files:
+        if path.is_file():
+            return path.read_text().strip()
+    raise SourceError(f"no password for source {source.name}: set {variable}, or write it to "
+                      f"{' or '.join(str(p) for p in files)} (mode 600)")
 
 
-def built_in_sources(settings) -> list[SourceAddress]:
+def built_in_sources(settings: Settings) -> list[SourceAddress]:
     """The embedded stack's two databases, as the CDC road's role reads them (the stack's own SQL installs them)."""
     ports = {"crm_db": settings.crm_db_port, "telemetry_db": settings.telemetry_db_port}
     return [SourceAddress(name, settings.host, ports[name], name, settings.debezium_user, built_in=True)
             for name in BUILT_IN]
 
 
-def list_sources(olap, settings) -> list[SourceAddress]:
+def list_sources(olap: OlapClient, settings: Settings) -> list[SourceAddress]:
     """Every source: the built-in two, then those added, by name."""
     ensure_ops(olap)
     added = [SourceAddress(*row) for row in olap.query(LIST_SQL).result_rows]
     return built_in_sources(settings) + added
 
 
-def find_source(olap, settings, name: str) -> SourceAddress:
+def find_source(olap: OlapClient, settings: Settings, name: str) -> SourceAddress:
     for source in list_sources(olap, settings):
         if source.name == name:
             return source
@@ -116,7 +125,7 @@ def find_source(olap, settings, name: str) -> SourceAddress:
                       f"{name} --url postgresql://USER@HOST:PORT/DATABASE` adds one")
 
 
-def refuse_taken(olap, settings, name: str) -> None:
+def refuse_taken(olap: OlapClient, settings: Settings, name: str) -> None:
     """`SourceError` when a source is already called ``name``."""
     taken = {s.name: s for s in list_sources(olap, settings)}
     if name in taken:
@@ -125,13 +134,13 @@ def refuse_taken(olap, settings, name: str) -> None:
                           f"`bionicflow sources remove {name}` first")
 
 
-def add_source(olap, settings, source: SourceAddress) -> None:
+def add_source(olap: OlapClient, settings: Settings, source: SourceAddress) -> None:
     """Record ``source``; refused when the name is taken."""
     refuse_taken(olap, settings, source.name)
     _write(olap, source, removed=False)
 
 
-def remove_source(olap, settings, name: str) -> SourceAddress:
+def remove_source(olap: OlapClient, settings: Settings, name: str) -> SourceAddress:
     """Forget the source ``name`` (nothing in the database itself is touched)."""
     source = find_source(olap, settings, name)
     if source.built_in:
@@ -140,6 +149,6 @@ def remove_source(olap, settings, name: str) -> SourceAddress:
     return source
 
 
-def _write(olap, source: SourceAddress, removed: bool) -> None:
+def _write(olap: OlapClient, source: SourceAddress, removed: bool) -> None:
     olap.insert(f"{OPS_DB}.sources", [[source.name, source.host, source.port, source.database, source.user, removed]],
                 column_names=WRITE_COLUMNS)

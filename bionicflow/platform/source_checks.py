@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bionicflow.kernel.config import Settings
 from bionicflow.kernel.source_registry import SourceAddress
 
 MIN_VERSION = 130000  # PostgreSQL 13: publish_via_partition_root, pg_replication_slots.safe_wal_size
@@ -80,7 +81,7 @@ def evaluate(facts: Facts, source: SourceAddress) -> list[Finding]:
     return findings
 
 
-def check_source(settings, source: SourceAddress) -> list[Finding]:
+def check_source(settings: Settings, source: SourceAddress) -> list[Finding]:
     """Connect as the source's role and evaluate; an unreachable source is one failing finding."""
     import psycopg2  # here, not at import: the CLI's other commands never connect to a source
 

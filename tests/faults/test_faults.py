@@ -27,11 +27,11 @@ from bionicflow.stack import proctree
 from bionicflow.stack import status as stack_status
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
-from bionicflow.kernel.config import Settings, project_root
+from bionicflow.kernel.config import project_root
 from bionicflow.stack.supervisor import Supervisor
 from tests.support.dags import wait_run_after
 from tests.support.rows import default_rows, no_duplicate_keys, olap_admin, pg, source_rows, wait_converged
-from tests.support.stack import cli, run_ok
+from tests.support.stack import cli, run_ok, status_document
 
 # bench/fault_recovery.py points each of its runs at its own file.
 RESULTS = Path(os.environ.get("BIONICFLOW_FAULT_RESULTS", project_root() / "test-output" / "faults.json"))
@@ -115,8 +115,8 @@ class SteadyLoad:
 
 
 def status(cdc: bool = False) -> dict:
-    """The `status --json` document, read in-process (the CLI's own start costs ~1.7 s a call)."""
-    return stack_status.status(Settings(), cdc=cdc)
+    """The `status --json` document, read in-process; the services part unless ``cdc``."""
+    return status_document(cdc=cdc)
 
 
 def wait_restarted(service: str, old_pid: int, timeout: float = 240) -> float:
@@ -431,7 +431,7 @@ def test_slot_taken_by_another_client_stalls_visibly_then_recovers(running, airf
             # the slot holds WAL back meanwhile: past a small limit, status warns (and exits 1) naming it
             small = {"BIONICFLOW_WAL_RETAINED_LIMIT_BYTES": str(256 * 1024)}
             deadline = time.monotonic() + 180
-            while not any(spec.slot in w for w in json.loads(cli("status", "--json", env=small).stdout)["warnings"]):
+            while not any(spec.slot in w for w in status_document(wal_retained_limit_bytes=256 * 1024)["warnings"]):
                 assert time.monotonic() < deadline, "no retained-WAL warning within 180s"
                 time.sleep(2)
             plain = cli("status", env=small)

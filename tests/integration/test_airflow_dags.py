@@ -127,13 +127,11 @@ def test_reconcile_fails_when_a_slot_holds_back_more_wal_than_the_limit(stack, a
 
 def test_a_source_column_added_is_surfaced_by_status_and_reconcile(stack, airflow, bootstrapped):
     """Neither road copies a column it does not know: status and cdc_reconcile say so, never silently."""
-    import json
-
     from tests.support.rows import pg
-    from tests.support.stack import cli
+    from tests.support.stack import cli, status_document
 
     def drift() -> list[str]:
-        return [w for w in json.loads(cli("status", "--json").stdout)["warnings"] if "crm_db.users" in w]
+        return [w for w in status_document()["warnings"] if "crm_db.users" in w]
 
     assert drift() == []
     conn = pg(stack, "crm_db")

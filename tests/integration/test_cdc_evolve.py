@@ -8,7 +8,6 @@ ClickHouse, for the modules after it.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 
@@ -16,7 +15,7 @@ from bionicflow.cdc import evolve
 from bionicflow.kernel.tables import USERS
 
 from tests.support.rows import apply_sql, no_duplicate_keys, olap_admin, pg, wait_converged
-from tests.support.stack import cli, run_ok
+from tests.support.stack import cli, run_ok, status_document
 
 ADDED = ("note", "score", "seen_at", "memo")
 
@@ -76,7 +75,7 @@ def _now(settings):
 
 
 def _warnings() -> list[str]:
-    return [w for w in json.loads(cli("status", "--json").stdout)["warnings"] if "crm_db.users" in w]
+    return [w for w in status_document()["warnings"] if "crm_db.users" in w]
 
 
 def test_added_columns_appear_typed_with_defaults_and_a_rename_is_reported(stack, cdc, airflow):

@@ -8,9 +8,7 @@ from __future__ import annotations
 import time
 
 from bionicflow.cdc.connectors import load_connectors
-from bionicflow.kernel.config import get_settings
-from bionicflow.stack import status as stack_status
-
+from tests.support.stack import status_document
 
 HEARTBEAT_SECONDS = 10  # heartbeat.interval.ms in debezium/*.json
 MARGIN = 10  # Debezium's own delay, the status call's time
@@ -21,7 +19,7 @@ IDLE_SECONDS = 3 * HEARTBEAT_SECONDS + 5
 
 def _lags() -> dict[str, dict]:
     """The lag part of `bionicflow status --json`, read in-process (the same document the command prints)."""
-    return stack_status.status(get_settings())["lag"]
+    return status_document()["lag"]
 
 
 def _wait_for_lag(predicate, what: str, timeout: float) -> dict:

@@ -70,7 +70,9 @@ FINGERPRINT_COLUMNS = {
     "telemetry_events": ("id", "event_uuid", "user_uuid", "prosthesis_type", "muscle_group", "signal_frequency",
                          "signal_duration"),
 }
-FULL_COMPARE_EVERY = 5  # polls: the row-for-row comparison also runs when the fingerprints disagree
+# polls (~10 s): the row-for-row comparison also runs while the fingerprints disagree, a safety net should
+# some value's text ever differ between the two databases (then the fingerprints never agree)
+FULL_COMPARE_EVERY = 20
 
 
 def _source_fingerprint(settings, table) -> tuple[int, int]:
@@ -103,7 +105,7 @@ def wait_converged(settings, table, timeout: float = CONVERGE_SECONDS) -> dict:
     """Poll until ClickHouse FINAL equals the source, row for row; fail with the differences.
 
     Polls compare the two sides' fingerprints (a count and a checksum computed by each database);
-    the whole tables are read and compared when they agree, and every few polls in any case.
+    the whole tables are read and compared when they agree, every ~10 s in any case, and at the deadline.
     """
     deadline, polls = time.monotonic() + timeout, 0
     while True:

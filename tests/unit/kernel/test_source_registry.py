@@ -38,14 +38,20 @@ def test_names_that_cannot_become_table_topic_and_slot_names_are_refused(name):
         parse_url(name, "postgresql://app@db/shop")
 
 
-def test_the_password_comes_from_the_environment_then_the_secrets_directory(tmp_path, monkeypatch):
-    settings = Settings(state_dir=tmp_path)
+def test_the_password_comes_from_the_environment_then_mounted_secrets_then_the_stacks_own(tmp_path, monkeypatch):
+    settings = Settings(state_dir=tmp_path / "state")
     source = parse_url("shop", "postgresql://app@db/shop")
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
     monkeypatch.delenv("BIONICFLOW_SOURCE_SHOP_PASSWORD", raising=False)
-    with pytest.raises(SourceError, match="no password for source shop"):
+    monkeypatch.setenv("BIONICFLOW_SECRETS_DIR", str(mounted))
+    with pytest.raises(SourceError, match="no password for source shop") as missing:
         source_password(settings, source)
+    assert str(mounted / "BIONICFLOW_SOURCE_SHOP_PASSWORD") in str(missing.value)
     settings.secrets_dir.mkdir(parents=True)
-    (settings.secrets_dir / "source_shop_password").write_text("from-file\n")
-    assert source_password(settings, source) == "from-file"
+    (settings.secrets_dir / "source_shop_password").write_text("stack's own\n")
+    assert source_password(settings, source) == "stack's own"
+    (mounted / "BIONICFLOW_SOURCE_SHOP_PASSWORD").write_text("mounted\n")
+    assert source_password(settings, source) == "mounted"
     monkeypatch.setenv("BIONICFLOW_SOURCE_SHOP_PASSWORD", "from-env")
     assert source_password(settings, source) == "from-env"
