@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from bionicflow.kernel.tables import DEFAULT_DB
+
 # Fields that differ by nature between two builds, shown side by side but not compared.
 NOT_COMPARED = frozenset({"schema", "generated_at", "freshness", "computed_from"})
 MISSING = "(missing)"
@@ -59,7 +61,7 @@ def compare_reports(reports: Mapping[str, dict | None]) -> dict:
         "differences": differences,
         "freshness": freshness,
         # the batch road is as current as its last load: differences are what changed since
-        "default_behind_seconds": ((freshness.get("default") or {}).get("load_age_seconds")
+        "default_behind_seconds": ((freshness.get(DEFAULT_DB) or {}).get("load_age_seconds")
                                    if differences else None),
         "reports": reports,
     }

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.reports.build import SCHEMAS, check_schema, overview
 from bionicflow.reports.differences import compare_reports, same
 from bionicflow.reports.period import Period
@@ -89,7 +90,7 @@ def store_run(client: OlapClient, run_id: str, period: Period, users_reported: d
     overviews = {schema: overview(reader, schema, period) for schema in SCHEMAS}
     comparison = compare_reports(overviews)
     rows = user_differences(client, run_id)
-    rows += [[run_id, "overview", "", d["field"], str(d["default"]), str(d["debezium"])]
+    rows += [[run_id, "overview", "", d["field"], str(d[DEFAULT_DB]), str(d[CDC_DB])]
              for d in comparison["differences"]]
     if rows:
         client.insert("ops.report_differences", rows, column_names=DIFFERENCE_COLUMNS)

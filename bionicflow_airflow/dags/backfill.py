@@ -71,8 +71,9 @@ def backfill():
             result = run_load(olap, table, pg_source(table.name), run_id, "window", start, end)
             record(olap, run_id, result)
             if result.reason:  # the source gained a column: the whole table was copied, the window with it
-                log.warning("default.%s: refreshed whole: %s", table.name, result.reason)
-            log.info("default.%s: re-loaded %d rows of the window in %.2fs", table.name, result.rows, result.seconds)
+                log.warning("%s.%s: refreshed whole: %s", DEFAULT_DB, table.name, result.reason)
+            log.info("%s.%s: re-loaded %d rows of the window in %.2fs", DEFAULT_DB, table.name, result.rows,
+                     result.seconds)
             done["default_rows"] = result.rows
         if item["target"] in (CDC_DB, "both"):
             conn = PostgresHook(postgres_conn_id=SIGNAL_CONNECTIONS[table.name]).get_conn()
@@ -82,7 +83,7 @@ def backfill():
                 signal_id = request_snapshot(conn, table, start, end)
             finally:
                 conn.close()
-            log.info("debezium.%s: incremental snapshot %s requested for %d rows", table.name, signal_id, len(keys))
+            log.info("%s.%s: incremental snapshot %s requested for %d rows", CDC_DB, table.name, signal_id, len(keys))
             done["debezium_rows"] = wait_snapshot(olap, table, keys, since) if keys else 0
         return done
 
