@@ -48,10 +48,55 @@ def extract(column: Column, row: str, fields: str | None = None) -> str:
         micros = (f"JSONExtract({row}, '{column.source}', 'Nullable(Int64)')" if nullable
                   else f"JSONExtractInt({row}, '{column.source}')")
         return f"fromUnixTimestamp64Micro({micros})"
+    if column.kind in _CONVERTED or column.kind.startswith(("array:", "json_array:")) or (
+            column.kind == "string" and _base(column.type) not in ("String", "LowCardinality(String)")):
+        return _converted(column, row)
     if nullable:
         return f"JSONExtract({row}, '{column.source}', '{column.type}')"
     fn = {"int": "JSONExtractInt", "string": "JSONExtractString", "float": "JSONExtractFloat"}[column.kind]
     return f"{fn}({row}, '{column.source}')"
+
+
+# How Debezium sends each kind of a table copied from a source's catalogue (bionicflow/kernel/pg_types.py),
+# with the connector options of docs/sources.md: (the JSON primitive read, the expression of `v` making the value).
+_ZERO_DAY = "toDate32('1970-01-01')"
+_CONVERTED = {
+    # a string, exact; the non-numbers in PostgreSQL's spelling (a numeric without precision keeps them)
+    "decimal": ("String", "transform({v}, ['NAN', 'POSITIVE_INFINITY', 'NEGATIVE_INFINITY'], "
+                          "['NaN', 'Infinity', '-Infinity'], {v})"),
+    "bool": ("Bool", "{v}"),
+    "date": ("Int32", "addDays(" + _ZERO_DAY + ", {v})"),  # days since 1970
+    "time": ("Int64", "addMicroseconds(toTime64('00:00:00', 6), {v})"),  # microseconds since midnight
+    "millis": ("Int64", "fromUnixTimestamp64Milli({v})"),  # timestamp(0..3): milliseconds since 1970
+    # OrNull: a NULL reaches the parser as '' (misfit has refused unreadable text before)
+    "timestamptz": ("String", "parseDateTime64BestEffortOrNull({v}, 6, 'UTC')"),  # ISO 8601 in UTC, ...Z
+    "json": ("String", "{v}"),
+    "bytes": ("String", "base64Decode({v})"),
+}
+# Array elements Debezium sends as numbers the target type does not read directly.
+_ELEMENTS = {"date": ("Int32", f"addDays({_ZERO_DAY}, e)"),
+             "time": ("Int64", "addMicroseconds(toTime64('00:00:00', 6), e)")}
+
+
+def _base(type_: str) -> str:
+    return type_[len("Nullable("):-1] if type_.startswith("Nullable(") else type_
+
+
+def _converted(column: Column, row: str) -> str:
+    """A column of a kind Debezium sends in a form of its own: read the primitive, convert, cast."""
+    if column.kind.startswith("json_array:"):  # kept as the message's own JSON text of the array
+        raw = f"JSONExtractRaw({row}, '{column.source}')"
+        return f"CAST(if(JSONType({row}, '{column.source}') = 'Null', NULL, {raw}) AS {column.type})"
+    if column.kind.startswith("array:"):
+        element = column.kind.removeprefix("array:")
+        if element in _ELEMENTS:
+            primitive, make = _ELEMENTS[element]
+            read = f"JSONExtract({row}, '{column.source}', 'Array(Nullable({primitive}))')"
+            return f"CAST(arrayMap(e -> {make}, {read}) AS {column.type})"
+        return f"JSONExtract({row}, '{column.source}', '{column.type}')"
+    primitive, make = _CONVERTED.get(column.kind, ("String", "{v}"))
+    value = make.format(v=f"JSONExtract({row}, '{column.source}', 'Nullable({primitive})')")
+    return f"CAST({value} AS {column.type})"
 
 
 def misfit(column: Column, fields: str) -> tuple[str, str]:
@@ -65,16 +110,36 @@ def misfit(column: Column, fields: str) -> tuple[str, str]:
     raw = f"{fields}['{column.source}']"
     # Kafka's JSON converter writes NaN and ±Infinity as the strings "NaN", "Infinity" and
     # "-Infinity" (JSON has no such numbers); JSONExtractFloat reads them back exactly.
-    condition = {"int": f"isNull(toInt64OrNull({raw}))", "micros": f"isNull(toInt64OrNull({raw}))",
-                 "float": f"isNull(toFloat64OrNull({raw})) AND {raw} NOT IN {NON_FINITE_FLOATS}",
-                 "string": f"NOT startsWith({raw}, '\"')"}[column.kind]
-    if column.type.startswith("Nullable("):
+    condition = _misfit_condition(column, raw)
+    if column.type.startswith(("Nullable(", "LowCardinality(Nullable(")):
         condition = f"{raw} != 'null' AND {condition}"
     if column.added:  # absent from messages written before the column existed
         condition = f"mapContains({fields}, '{column.source}') AND {condition}"
+    quoted_type = column.type.replace("'", "''")  # DateTime64(6, 'UTC') inside a string literal
     reason = (f"concat('column {column.name}: ', if({raw} IN ('', 'null'), 'missing or null', "
-              f"concat('value ', substring({raw}, 1, 60))), ' does not fit {column.type}')")
+              f"concat('value ', substring({raw}, 1, 60))), ' does not fit {quoted_type}')")
     return condition, reason
+
+
+def _misfit_condition(column: Column, raw: str) -> str:
+    """True when the value's JSON text ``raw`` cannot become the column's value (NULL aside)."""
+    base, text = _base(column.type), f"JSONExtractString({raw})"
+    number = f"isNull(toInt64OrNull({raw}))"
+    quoted = f"NOT startsWith({raw}, '\"')"
+    if column.kind.startswith(("array:", "json_array:")):
+        return f"NOT startsWith({raw}, '[')"
+    if column.kind == "decimal" and base.startswith("Decimal"):
+        return f"isNull(accurateCastOrNull({text}, '{base}'))"
+    if column.kind == "string" and base == "UUID":
+        return f"isNull(toUUIDOrNull({text}))"
+    return {
+        "int": number, "micros": number, "millis": number, "time": number,
+        "float": f"isNull(toFloat64OrNull({raw})) AND {raw} NOT IN {NON_FINITE_FLOATS}",
+        # Date32 holds 1900-01-01 .. 2299-12-31: -25567 .. 120529 days since 1970
+        "date": f"({number} OR NOT (toInt64OrZero({raw}) BETWEEN -25567 AND 120529))",
+        "bool": f"{raw} NOT IN ('true', 'false')",
+        "timestamptz": f"isNull(parseDateTime64BestEffortOrNull({text}, 6, 'UTC'))",
+    }.get(column.kind, quoted)  # string, json, bytes, a decimal kept as text: a JSON string
 
 
 # Bookkeeping columns on every target table.

@@ -60,7 +60,7 @@ _TEXT_FORM = {
     "inet": "ClickHouse's IPv4/IPv6 hold one family each and no netmask",
     "cidr": "ClickHouse's IPv4/IPv6 hold one family each and no netmask",
     "macaddr": "ClickHouse has no MAC address type", "macaddr8": "ClickHouse has no MAC address type",
-    "money": "its text depends on the source's lc_monetary",
+    "money": "kept as its amount's text (12.34): its scale follows the source's lc_monetary",
 }
 
 
@@ -78,6 +78,9 @@ def _scalar(pg: PgType) -> ClickHouseType:
         return ClickHouseType("LowCardinality(String)", "string")
     if pg.name == "numeric":
         return _numeric(pg.modifier)
+    if pg.name == "timestamp" and 0 <= pg.modifier <= 3:
+        # Debezium sends timestamp(0..3) as milliseconds since 1970 (io.debezium.time.Timestamp)
+        return ClickHouseType("DateTime64(6)", "millis")
     if pg.name in _EXACT:
         return ClickHouseType(*_EXACT[pg.name])
     reason = _TEXT_FORM.get(pg.name) or f"ClickHouse has no type for PostgreSQL's {pg.name}"
@@ -111,13 +114,26 @@ def _array(pg: PgType, nullable: bool) -> ClickHouseType:
     assert pg.element is not None
     if nullable:
         # ClickHouse has no Nullable(Array(...)): a NULL array would read as [] - a change of value
-        return ClickHouseType("Nullable(String)", "string", text_form=(
-            "a nullable array: ClickHouse arrays cannot be NULL; declare the column NOT NULL for an Array"))
+        return ClickHouseType("Nullable(String)", f"json_array:{_scalar(pg.element).kind}", text_form=(
+            "a nullable array, kept as its JSON text: ClickHouse arrays cannot be NULL; declare the column "
+            "NOT NULL for an Array"))
     element = _scalar(pg.element)
     if element.text_form:
         return ClickHouseType("Array(Nullable(String))", "array:string", text_form=element.text_form)
+    if element.kind in _TEXT_ARRAY_KINDS:
+        return ClickHouseType("String", f"json_array:{element.kind}", text_form=_TEXT_ARRAY_KINDS[element.kind])
     # Elements may be NULL in any PostgreSQL array; one-dimensional values only (docs/sources.md)
     return ClickHouseType(f"Array({_nullable(element).type})", f"array:{element.kind}")
+
+
+# Arrays whose elements are not yet copied natively on both roads: kept as PostgreSQL's array text.
+# Their text is the JSON array Debezium sends: timestamps as numbers since 1970, bytes as base64.
+_TEXT_ARRAY_KINDS = {
+    "millis": "arrays of timestamps are kept as JSON text (milliseconds since 1970), not yet as Array(DateTime64)",
+    "micros": "arrays of timestamps are kept as JSON text (microseconds since 1970), not yet as Array(DateTime64)",
+    "timestamptz": "arrays of timestamptz are kept as JSON text (ISO 8601 in UTC), not yet as Array(DateTime64)",
+    "bytes": "arrays of bytea are kept as JSON text (base64 elements)",
+}
 
 
 def _nullable(mapped: ClickHouseType) -> ClickHouseType:
@@ -130,7 +146,7 @@ def _nullable(mapped: ClickHouseType) -> ClickHouseType:
 
 
 # Key columns: types whose values compare and hash the same on both roads and in the source.
-KEY_KINDS = frozenset({"int", "string", "decimal", "date", "micros", "timestamptz", "bool"})
+KEY_KINDS = frozenset({"int", "string", "decimal", "date", "millis", "micros", "timestamptz", "bool"})
 
 
 def key_refusal(column: str, pg: PgType, mapped: ClickHouseType) -> str:
