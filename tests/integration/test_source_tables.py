@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import struct
+import time
 import uuid
 
 import psycopg2
@@ -344,3 +345,108 @@ def test_the_batch_roads_first_copy_holds_every_value_of_the_source(stack, shop)
     finally:
         olap.command("DROP TABLE IF EXISTS default.shop_every_type")
     _assert_holds_the_source(shop, described, rows, "default.shop_every_type")
+
+
+# The connector options every type's exact copy needs (docs/sources.md, "The CDC road").
+CONNECTOR_OPTIONS = {
+    "decimal.handling.mode": "string", "binary.handling.mode": "base64", "interval.handling.mode": "string",
+    "time.precision.mode": "adaptive_time_microseconds", "value.converter.replace.null.with.default": "false",
+}
+
+
+def _connector(stack, password: str) -> dict:
+    return {"name": "shop-every-type", "config": {
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector", "tasks.max": "1",
+        "plugin.name": "pgoutput", "database.hostname": stack.host, "database.port": str(stack.crm_db_port),
+        "database.user": "postgres", "database.password": password, "database.dbname": DATABASE,
+        "topic.prefix": "shop", "table.include.list": "public.every_type", "publication.name": "shop_publication",
+        "publication.autocreate.mode": "filtered", "slot.name": "shop_slot", "snapshot.mode": "initial",
+        "key.converter": "org.apache.kafka.connect.json.JsonConverter", "key.converter.schemas.enable": "true",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "true",
+        "topic.creation.default.replication.factor": "-1", "topic.creation.default.partitions": "1",
+        **CONNECTOR_OPTIONS}}
+
+
+def _snapshot_messages(stack, topic: str, count: int, timeout: float = 120) -> list[bytes]:
+    """The first ``count`` messages of ``topic`` (the snapshot), polled with a deadline."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": f"{stack.host}:{stack.kafka_port}", "group.id": f"test-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    messages, deadline = [], time.monotonic() + timeout
+    try:
+        while len(messages) < count:
+            assert time.monotonic() < deadline, f"{len(messages)} of {count} messages on {topic} within {timeout}s"
+            message = consumer.poll(1.0)
+            if message is not None and not message.error():
+                messages.append(message.value())
+    finally:
+        consumer.close()
+    return messages
+
+
+def _drop_slot(shop, slot: str, timeout: float = 60) -> None:
+    """Drop the connector's slot once its WAL sender has gone (a deleted connector lets go within seconds)."""
+    deadline = time.monotonic() + timeout
+    with shop.cursor() as cur:
+        while True:
+            cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+            row = cur.fetchone()
+            if row is None:
+                return
+            if not row[0]:
+                cur.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+                return
+            assert time.monotonic() < deadline, f"slot {slot} still active {timeout}s after its connector was deleted"
+            time.sleep(0.5)
+
+
+def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
+    """Debezium's snapshot of every_type through the CDC views equals the source and the batch road's copy."""
+    import requests
+
+    from bionicflow.cdc import ddl
+    from bionicflow.etl.table_copy import first_copy
+    from bionicflow.kernel.sources import PgSource
+    from bionicflow.kernel.tables import Column, Table
+
+    _fill_every_type(shop)
+    described = describe_table(shop, "public", "every_type")
+    # Composite keys reach the CDC road's Table with `tables add`; until then the second key column leads the
+    # sorting key, which keeps the four rows apart just the same.
+    table = Table(name="shop_every_type", source_database=DATABASE, source_table="every_type", key="order_id",
+                  business_time="ts", topic="shop.public.every_type", consumer_group="shop", sort_prefix=("line_no",),
+                  columns=tuple(Column(c.name, c.clickhouse.type, c.name, c.clickhouse.kind) for c in described.columns))
+    password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    olap = olap_admin(stack)
+    statements = [ddl.kafka_table_ddl(table, "embedded"), ddl.target_table_ddl(table), ddl.view_ddl(table),
+                  ddl.dead_letter_view_ddl(table)]
+    connect = f"http://{stack.host}:{stack.kafka_connect_port}/connectors"
+    try:
+        for statement in statements:
+            olap.command(statement)
+        first_copy(olap, PgSource(stack.host, stack.crm_db_port, DATABASE, "postgres", password), described,
+                   "shop_every_type")
+        requests.post(connect, json=_connector(stack, password), timeout=30).raise_for_status()
+        messages = _snapshot_messages(stack, table.topic, 4)
+        # what the consumer does for the brief's tables: each message as it came, with its position
+        olap.insert(f"{ddl.DATABASE}.shop_every_type_kafka",
+                    [[m.decode(), table.topic, 0, n] for n, m in enumerate(messages)],
+                    column_names=["payload", "_topic", "_partition", "_offset"])
+        letters = olap.query(f"SELECT error FROM {ddl.DATABASE}.dead_letters WHERE topic = {{t:String}}",
+                             parameters={"t": table.topic}).result_rows
+        assert letters == [], f"snapshot messages were dead-lettered: {letters}"
+        names = [c.name for c in described.columns]
+        cdc_rows, batch_rows = _copied_rows(olap, ddl.DATABASE, names), _copied_rows(olap, "default", names)
+    finally:
+        requests.delete(f"{connect}/shop-every-type", timeout=30)
+        for name in ("shop_every_type_mv", "shop_every_type_dead_letters_mv", "shop_every_type_kafka",
+                     "shop_every_type"):
+            olap.command(f"DROP TABLE IF EXISTS {ddl.DATABASE}.{name}")
+        olap.command("DROP TABLE IF EXISTS default.shop_every_type")
+        olap.command(f"DELETE FROM {ddl.DATABASE}.dead_letters WHERE topic = {{t:String}}",
+                     parameters={"t": table.topic})
+        _drop_slot(shop, "shop_slot")
+    _assert_holds_the_source(shop, described, cdc_rows, "debezium.shop_every_type")
+    assert cdc_rows == batch_rows, "the two roads hold different values"
