@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING
 
 import logging
 import time
-from dataclasses import dataclass
 
 import psycopg2
 
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient, load_connectors
 from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.kernel.errors import BionicflowError
-from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource, source_params, source_select
+from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource, source_params, source_select
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
@@ -52,13 +51,6 @@ SLOT_READY_SQL = "SELECT confirmed_flush_lsn IS NOT NULL FROM pg_replication_slo
 
 class InitialLoadError(BionicflowError):
     """The initial load cannot run (unknown mode, no slot, no source for a table)."""
-
-
-@dataclass(frozen=True)
-class CopiedTable:
-    table: str
-    rows: int
-    seconds: float
 
 
 def check_mode(initial_load: str) -> None:

@@ -12,11 +12,10 @@ ClickHouse turns each back into the column's type (`pg_types.clickhouse_type`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
-from bionicflow.kernel.sources import LOAD_SETTINGS, PgSource
+from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
 from bionicflow.kernel.tables import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -29,13 +28,6 @@ _JSON_NATIVE = frozenset({"int", "float", "bool", "string", "json"})
 # The source's view as ClickHouse reads it; every value bound (the password never enters the SQL text).
 VIEW_SOURCE = ("postgresql({address:String}, {database:String}, {view:String}, {user:String}, {password:String}, "
                "{schema:String})")
-
-
-@dataclass(frozen=True)
-class CopyResult:
-    table: str
-    rows: int
-    seconds: float
 
 
 def pg_ident(name: str) -> str:
@@ -146,7 +138,7 @@ def copy_select(described: SourceTable) -> str:
     return f"SELECT {items}, toUInt64(toUnixTimestamp64Micro(now64(6))) AS _version FROM {VIEW_SOURCE}"
 
 
-def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopyResult:
+def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopiedTable:
     """Create `default.<name>` and copy the source table into it whole (the view must exist in the source)."""
     started = time.monotonic()
     olap.command(default_table_ddl(described, name))
@@ -156,4 +148,4 @@ def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name:
     olap.command(f"INSERT INTO {DEFAULT_DB}.{ch_ident(name)} ({names}, _version) {copy_select(described)}",
                  parameters=params, settings=LOAD_SETTINGS)
     rows = olap.command(f"SELECT count() FROM {DEFAULT_DB}.{ch_ident(name)} FINAL")
-    return CopyResult(name, int(rows), time.monotonic() - started)
+    return CopiedTable(name, int(rows), time.monotonic() - started)

@@ -126,7 +126,7 @@ def _array(pg: PgType, nullable: bool) -> ClickHouseType:
     return ClickHouseType(f"Array({_nullable(element).type})", f"array:{element.kind}")
 
 
-# Arrays whose elements are not yet copied natively on both roads: kept as PostgreSQL's array text.
+# Arrays whose elements are not yet copied natively on both roads, kept as a text of their own:
 # Their text is the JSON array Debezium sends: timestamps as numbers since 1970, bytes as base64.
 _TEXT_ARRAY_KINDS = {
     "millis": "arrays of timestamps are kept as JSON text (milliseconds since 1970), not yet as Array(DateTime64)",

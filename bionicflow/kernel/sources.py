@@ -20,6 +20,15 @@ from bionicflow.kernel.tables import TABLES, Table
 LOAD_SETTINGS = {"optimize_on_insert": 0}
 
 
+@dataclass(frozen=True)
+class CopiedTable:
+    """A table copied whole from its source: how many rows, in how long."""
+
+    table: str
+    rows: int
+    seconds: float
+
+
 class LoadError(BionicflowError):
     """A load was asked for something impossible (unknown table, inverted window ...)."""
 
