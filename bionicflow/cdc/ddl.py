@@ -170,15 +170,15 @@ def _message_parts() -> str:
 
 def _checks(table: Table) -> list[tuple[str, str]]:
     """(condition, reason) pairs, in order: a message meeting any condition is not a usable change."""
-    key_source = next(c.source for c in table.columns if c.name == table.key)
+    sources = {c.name: c.source for c in table.columns}
     return [
         ("payload = ''", "'empty message (tombstone or null value)'"),
         ("NOT isValidJSON(payload)", "'not valid JSON'"),
         (f"op NOT IN ({', '.join(repr(o) for o in OPS)})", "concat('unknown or missing payload.op: ', op)"),
         (f"JSONExtractString(src, 'table') != '{table.source_table}'",
          f"concat('message is for table ', JSONExtractString(src, 'table'), ', not {table.source_table}')"),
-        (f"NOT JSONHas(img, '{key_source}') OR JSONType(img, '{key_source}') = 'Null'",
-         f"'row image has no {key_source}'"),
+        *((f"NOT JSONHas(img, '{sources[k]}') OR JSONType(img, '{sources[k]}') = 'Null'",
+           f"'row image has no {sources[k]}'") for k in table.key_columns),
         *_misfits(table),
     ]
 

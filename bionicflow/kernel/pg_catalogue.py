@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.pg_types import ClickHouseType, PgType, clickhouse_type, key_refusal
+from bionicflow.kernel.tables import Column, Table
 
 # The relation by schema and name; relkind r = table, p = partitioned table (pg_class).
 RELATION_SQL = """
@@ -131,3 +132,19 @@ def _base_type(cur, type_oid: int, modifier: int) -> PgType:
     if category == "A" and element:
         return PgType(name, typtype, modifier, element=_base_type(cur, element, modifier))
     return PgType(name, typtype, modifier)
+
+
+def roads_table(described: SourceTable, name: str, source_database: str, topic: str) -> Table:
+    """The Table both roads render their SQL from, for a described source table copied as ``name``.
+
+    Its business time (what windows and backfills run on) is its first timestamp column, if any;
+    nothing is hashed ahead of the key in the sorting key (the brief's user_uuid is theirs).
+    """
+    timestamps = [c.name for c in described.columns if c.clickhouse.kind in ("millis", "micros", "timestamptz")]
+    return Table(
+        name=name, source_database=source_database, source_table=described.name, key=described.key[0],
+        more_key=described.key[1:], business_time=timestamps[0] if timestamps else "", topic=topic,
+        consumer_group=f"bionicflow_{name}", sort_prefix=(),
+        columns=tuple(Column(c.name, c.clickhouse.type, c.name, c.clickhouse.kind) for c in described.columns),
+    )
+

@@ -47,13 +47,21 @@ class Table:
     # key covered it). Rows whose value changes are moved by the view (a delete of the old
     # position); see `moved_rows_condition`.
     sort_prefix: tuple[str, ...] = ("user_uuid",)
+    # A composite primary key's columns after `key`, in the key's order (a table described from a
+    # source's catalogue, bionicflow/kernel/pg_catalogue.py; the brief's two have one-column keys).
+    more_key: tuple[str, ...] = ()
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """Every column of the primary key, in order."""
+        return (self.key, *self.more_key)
 
     @property
     def sorting_key(self) -> tuple[str, ...]:
         # Hashed because every insert sorts its block: sorting by the 36-character text took
         # ~3.4 s of a 14.3 s load of 5M events, with the hash the load is as fast as an unsorted
         # one (docs/benchmarks.md), and the index still serves `user_uuid = x` through the hash.
-        return (*(f"cityHash64({c})" for c in self.sort_prefix), self.key)
+        return (*(f"cityHash64({c})" for c in self.sort_prefix), *self.key_columns)
 
     @property
     def order_by(self) -> str:

@@ -408,16 +408,13 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
 
     from bionicflow.cdc import ddl
     from bionicflow.etl.table_copy import first_copy
+    from bionicflow.kernel.pg_catalogue import roads_table
     from bionicflow.kernel.sources import PgSource
-    from bionicflow.kernel.tables import Column, Table
 
     _fill_every_type(shop)
     described = describe_table(shop, "public", "every_type")
-    # Composite keys reach the CDC road's Table with `tables add`; until then the second key column leads the
-    # sorting key, which keeps the four rows apart just the same.
-    table = Table(name="shop_every_type", source_database=DATABASE, source_table="every_type", key="order_id",
-                  business_time="ts", topic="shop.public.every_type", consumer_group="shop", sort_prefix=("line_no",),
-                  columns=tuple(Column(c.name, c.clickhouse.type, c.name, c.clickhouse.kind) for c in described.columns))
+    table = roads_table(described, "shop_every_type", DATABASE, "shop.public.every_type")
+    assert table.sorting_key == ("order_id", "line_no")
     password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
     olap = olap_admin(stack)
     statements = [ddl.kafka_table_ddl(table, "embedded"), ddl.target_table_ddl(table), ddl.view_ddl(table),
