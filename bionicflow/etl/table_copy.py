@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from bionicflow.kernel.identifiers import ch_ident, pg_ident
 from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
 from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
 from bionicflow.kernel.tables import DEFAULT_DB
@@ -28,16 +29,6 @@ _JSON_NATIVE = frozenset({"int", "float", "bool", "string", "json"})
 # The source's view as ClickHouse reads it; every value bound (the password never enters the SQL text).
 VIEW_SOURCE = ("postgresql({address:String}, {database:String}, {view:String}, {user:String}, {password:String}, "
                "{schema:String})")
-
-
-def pg_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted (any name the catalogue holds)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def ch_ident(name: str) -> str:
-    """A ClickHouse identifier, quoted."""
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 # Text-form values in the text Debezium sends for them (docs/sources.md), so both roads hold the same string.

@@ -142,7 +142,8 @@ def roads_table(described: SourceTable, name: str, source_database: str, topic: 
     """
     timestamps = [c.name for c in described.columns if c.clickhouse.kind in ("millis", "micros", "timestamptz")]
     return Table(
-        name=name, source_database=source_database, source_table=described.name, key=described.key[0],
+        name=name, source_database=source_database, source_table=described.name, source_schema=described.schema,
+        key=described.key[0],
         more_key=described.key[1:], business_time=timestamps[0] if timestamps else "", topic=topic,
         consumer_group=f"bionicflow_{name}", sort_prefix=(),
         columns=tuple(Column(c.name, c.clickhouse.type, c.name, c.clickhouse.kind) for c in described.columns),

@@ -50,6 +50,7 @@ class Table:
     # A composite primary key's columns after `key`, in the key's order (a table described from a
     # source's catalogue, bionicflow/kernel/pg_catalogue.py; the brief's two have one-column keys).
     more_key: tuple[str, ...] = ()
+    source_schema: str = "public"  # the PostgreSQL schema holding source_table
 
     @property
     def key_columns(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import struct
 import time
 import uuid
@@ -347,26 +348,6 @@ def test_the_batch_roads_first_copy_holds_every_value_of_the_source(stack, shop)
     _assert_holds_the_source(shop, described, rows, "default.shop_every_type")
 
 
-# The connector options every type's exact copy needs (docs/sources.md, "The CDC road").
-CONNECTOR_OPTIONS = {
-    "decimal.handling.mode": "string", "binary.handling.mode": "base64", "interval.handling.mode": "string",
-    "time.precision.mode": "adaptive_time_microseconds", "value.converter.replace.null.with.default": "false",
-}
-
-
-def _connector(stack, password: str) -> dict:
-    return {"name": "shop-every-type", "config": {
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector", "tasks.max": "1",
-        "plugin.name": "pgoutput", "database.hostname": stack.host, "database.port": str(stack.crm_db_port),
-        "database.user": "postgres", "database.password": password, "database.dbname": DATABASE,
-        "topic.prefix": "shop", "table.include.list": "public.every_type", "publication.name": "shop_publication",
-        "publication.autocreate.mode": "filtered", "slot.name": "shop_slot", "snapshot.mode": "initial",
-        "key.converter": "org.apache.kafka.connect.json.JsonConverter", "key.converter.schemas.enable": "true",
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "true",
-        "topic.creation.default.replication.factor": "-1", "topic.creation.default.partitions": "1",
-        **CONNECTOR_OPTIONS}}
-
-
 def _snapshot_messages(stack, topic: str, count: int, timeout: float = 120) -> list[bytes]:
     """The first ``count`` messages of ``topic`` (the snapshot), polled with a deadline."""
     from confluent_kafka import Consumer
@@ -407,8 +388,10 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
     import requests
 
     from bionicflow.cdc import ddl
+    from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
     from bionicflow.etl.table_copy import first_copy
     from bionicflow.kernel.pg_catalogue import roads_table
+    from bionicflow.kernel.source_registry import SourceAddress
     from bionicflow.kernel.sources import PgSource
 
     _fill_every_type(shop)
@@ -416,6 +399,11 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
     table = roads_table(described, "shop_every_type", DATABASE, "shop.public.every_type")
     assert table.sorting_key == ("order_id", "line_no")
     password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    password_file = stack.secrets_dir / "source_shop.properties"
+    password_file.write_text(f"password={password}\n")
+    source = SourceAddress("shop", stack.host, stack.crm_db_port, DATABASE, "postgres")
+    spec = source_connector(source, [table], password_file)
+    assert password not in json.dumps(spec.config), "the password is in the connector's configuration"
     olap = olap_admin(stack)
     statements = [ddl.kafka_table_ddl(table, "embedded"), ddl.target_table_ddl(table), ddl.view_ddl(table),
                   ddl.dead_letter_view_ddl(table)]
@@ -425,8 +413,11 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
             olap.command(statement)
         first_copy(olap, PgSource(stack.host, stack.crm_db_port, DATABASE, "postgres", password), described,
                    "shop_every_type")
-        requests.post(connect, json=_connector(stack, password), timeout=30).raise_for_status()
-        messages = _snapshot_messages(stack, table.topic, 4)
+        with shop.cursor() as cur:
+            cur.execute(f"DROP PUBLICATION IF EXISTS {slot_name(source)}")
+            cur.execute(publication_ddl(source, [table]))
+        requests.post(connect, json={"name": spec.name, "config": spec.config}, timeout=30).raise_for_status()
+        messages = _snapshot_messages(stack, topic(source, table), 4)
         # what the consumer does for the brief's tables: each message as it came, with its position
         olap.insert(f"{ddl.DATABASE}.shop_every_type_kafka",
                     [[m.decode(), table.topic, 0, n] for n, m in enumerate(messages)],
@@ -437,13 +428,14 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
         names = [c.name for c in described.columns]
         cdc_rows, batch_rows = _copied_rows(olap, ddl.DATABASE, names), _copied_rows(olap, "default", names)
     finally:
-        requests.delete(f"{connect}/shop-every-type", timeout=30)
+        requests.delete(f"{connect}/{spec.name}", timeout=30)
         for name in ("shop_every_type_mv", "shop_every_type_dead_letters_mv", "shop_every_type_kafka",
                      "shop_every_type"):
             olap.command(f"DROP TABLE IF EXISTS {ddl.DATABASE}.{name}")
         olap.command("DROP TABLE IF EXISTS default.shop_every_type")
         olap.command(f"DELETE FROM {ddl.DATABASE}.dead_letters WHERE topic = {{t:String}}",
                      parameters={"t": table.topic})
-        _drop_slot(shop, "shop_slot")
+        _drop_slot(shop, slot_name(source))
+        password_file.unlink()
     _assert_holds_the_source(shop, described, cdc_rows, "debezium.shop_every_type")
     assert cdc_rows == batch_rows, "the two roads hold different values"

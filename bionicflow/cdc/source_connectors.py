@@ -1,0 +1,79 @@
+"""The Debezium connector of an added source: one per source database, its copied tables in one
+publication and one replication slot, every type sent exactly (docs/sources.md, "The CDC road").
+
+The brief's two connectors stay as their JSON files (debezium/*.json). A source's password never
+enters the connector's configuration, which Kafka Connect shows to anyone who can read its REST
+API: the configuration names a properties file (Kafka's FileConfigProvider, `${file:PATH:password}`)
+that the stack writes in its secrets folder, readable by its own user only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bionicflow.cdc.connectors import ConnectorSpec
+from bionicflow.kernel.identifiers import pg_ident
+from bionicflow.kernel.source_registry import SourceAddress
+from bionicflow.kernel.tables import Table
+
+# How Debezium must send each type for both roads to hold the same exact value (docs/sources.md).
+EXACT_TYPE_OPTIONS = {
+    "decimal.handling.mode": "string",
+    "binary.handling.mode": "base64",
+    "interval.handling.mode": "string",
+    "time.precision.mode": "adaptive_time_microseconds",
+    "value.converter.replace.null.with.default": "false",
+}
+# What every connector of the platform shares with the brief's two (debezium/*.json).
+COMMON_OPTIONS = {
+    "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+    "tasks.max": "1",
+    "plugin.name": "pgoutput",
+    "snapshot.mode": "initial",
+    "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "key.converter.schemas.enable": "true",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable": "true",
+    "tombstones.on.delete": "false",
+    "heartbeat.interval.ms": "10000",
+    "errors.max.retries": "-1",
+    "topic.creation.default.replication.factor": "-1",
+    "topic.creation.default.partitions": "1",
+}
+
+
+def slot_name(source: SourceAddress) -> str:
+    return f"bionicflow_{source.name}"
+
+
+def password_reference(password_file: Path) -> str:
+    """The configuration's stand-in for the password: Connect reads the file when it starts the task."""
+    return f"${{file:{password_file}:password}}"
+
+
+def source_connector(source: SourceAddress, tables: list[Table], password_file: Path) -> ConnectorSpec:
+    """The connector that streams ``tables`` (all of ``source``) into topics <source>.<schema>.<table>."""
+    if any(t.source_database != source.database for t in tables):
+        raise ValueError(f"every table of {source.name}'s connector must come from {source.database}")
+    config = {
+        **COMMON_OPTIONS, **EXACT_TYPE_OPTIONS,
+        "database.hostname": source.host, "database.port": str(source.port), "database.user": source.user,
+        "database.password": password_reference(password_file), "database.dbname": source.database,
+        "topic.prefix": source.name,
+        "table.include.list": ",".join(f"{t.source_schema}.{t.source_table}" for t in tables),
+        # bionicflow makes the publication with the tables it copies (tables add); Debezium only reads it
+        "publication.name": slot_name(source), "publication.autocreate.mode": "disabled",
+        "slot.name": slot_name(source),
+    }
+    return ConnectorSpec(name=f"{source.name}-connector", config=config, slot=slot_name(source),
+                         database_port_var="")
+
+
+def topic(source: SourceAddress, table: Table) -> str:
+    return f"{source.name}.{table.source_schema}.{table.source_table}"
+
+
+def publication_ddl(source: SourceAddress, tables: list[Table]) -> str:
+    """The publication the connector reads: exactly the copied tables (made or replaced by tables add)."""
+    names = ", ".join(f"{pg_ident(t.source_schema)}.{pg_ident(t.source_table)}" for t in tables)
+    return f"CREATE PUBLICATION {pg_ident(slot_name(source))} FOR TABLE {names}"
