@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -21,17 +22,22 @@ sources_app = typer.Typer(help="The PostgreSQL databases bionicflow copies table
 
 def _olap() -> OlapClient:
     """The OLAP server, where the sources are recorded; `StackNotRunningError` with the fix if it is not up."""
-    from clickhouse_connect.driver.exceptions import OperationalError
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
     from bionicflow.kernel.olap import olap_client
 
     settings = get_settings()
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)  # the error below says it once, with the fix
     try:
         return olap_client(settings)
     except OperationalError:
         raise StackNotRunningError(
             f"the OLAP server at {settings.olap_address}:{settings.olap_port} does not answer: sources are recorded "
             "there; start the stack (`bionicflow up`) or point BIONICFLOW_OLAP_PORT at it") from None
+    except DatabaseError as exc:  # after OperationalError, which is one
+        reason = str(exc).splitlines()[0][:200]
+        raise StackNotRunningError(f"the OLAP server refused the administrative user ({reason}): check "
+                                   "BIONICFLOW_CLICKHOUSE_USER and BIONICFLOW_CLICKHOUSE_PASSWORD") from None
 
 
 def _print_aligned(rows: Sequence[Sequence[str]]) -> None:
@@ -125,12 +131,26 @@ tables_app = typer.Typer(help="The tables bionicflow copies, from the sources' c
 
 
 def _split_table(name: str) -> tuple[str, str, str]:
-    parts = name.split(".")
-    if len(parts) == 2:
-        return parts[0], "public", parts[1]
-    if len(parts) == 3 and all(parts):
-        return parts[0], parts[1], parts[2]
-    raise TableNameError(f"{name!r}: name a table as SOURCE.SCHEMA.TABLE (or SOURCE.TABLE for schema public)")
+    """SOURCE.SCHEMA.TABLE or SOURCE.TABLE (schema public); a part in double quotes may hold dots ("a.b")."""
+    parts: list[str] = []
+    part, quoted, i = "", False, 0
+    while i < len(name):
+        ch = name[i]
+        if ch == '"' and quoted and name[i + 1:i + 2] == '"':
+            part, i = part + '"', i + 2  # "" inside quotes is one quote, as in SQL
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts, part = parts + [part], ""
+        else:
+            part += ch
+        i += 1
+    parts.append(part)
+    if quoted or len(parts) not in (2, 3) or not all(parts) or any(not p.isprintable() for p in parts):
+        raise TableNameError(f"{name!r}: name a table as SOURCE.SCHEMA.TABLE (or SOURCE.TABLE for schema public); "
+                             'write a name holding dots in double quotes: shop.public."orders.2024"')
+    return (parts[0], "public", parts[1]) if len(parts) == 2 else (parts[0], parts[1], parts[2])
 
 
 def _connect(settings: Settings, source: SourceAddress):
@@ -140,10 +160,16 @@ def _connect(settings: Settings, source: SourceAddress):
 
     try:
         return source.with_password(settings).connect(connect_timeout=5)
-    except psycopg2.OperationalError as exc:
+    except (psycopg2.OperationalError, ValueError) as exc:  # ValueError: a NUL in a name
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"cannot connect to {source.url}: {reason}; `bionicflow sources check {source.name}` "
                           "says what is missing") from None
+
+
+def _note(mapped) -> str:
+    if mapped.text_form:
+        return f"text form: {mapped.text_form}"
+    return f"cannot hold: {mapped.limit}" if mapped.limit else ""
 
 
 class TableNameError(BionicflowError):
@@ -172,7 +198,10 @@ def tables_describe(
     out.print(f"{source_name}.{schema}.{table}: key ({', '.join(described.key)})", highlight=False, markup=False)
     _print_aligned([("column", "PostgreSQL", "ClickHouse", "note")] + [
         (c.name + (" (key)" if c.name in described.key else ""), c.pg_type, c.clickhouse.type,
-         f"text form: {c.clickhouse.text_form}" if c.clickhouse.text_form else "") for c in described.columns])
+         _note(c.clickhouse)) for c in described.columns])
+    if any(c.clickhouse.limit for c in described.columns):
+        err.print("a value a column cannot hold stops the batch copy with an error and is dead-lettered on the CDC "
+                  "road, never stored changed (docs/sources.md, \"Types\")", highlight=False)
     if described.text_form_columns:
         err.print(f"{len(described.text_form_columns)} column(s) kept as PostgreSQL's text of the value "
                   "(docs/sources.md, \"Types\")", highlight=False)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bionicflow.kernel.identifiers import ch_ident, pg_ident
 from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
-from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
+from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, LoadError, PgSource
 from bionicflow.kernel.tables import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -129,8 +129,52 @@ def copy_select(described: SourceTable) -> str:
     return f"SELECT {items}, toUInt64(toUnixTimestamp64Micro(now64(6))) AS _version FROM {VIEW_SOURCE}"
 
 
+class CopyRefused(LoadError):
+    """The source holds values the copy's columns cannot hold; nothing was copied."""
+
+
+# Per limited kind: the rows whose value ClickHouse's column cannot hold (pg_types' `limit`). ClickHouse
+# would clamp a date before 1900 or flatten {{1,2},{3,4}} to [] without a word: they are refused first.
+_OUT_OF_RANGE = "NOT ({c} BETWEEN '1900-01-01' AND '2299-12-31 23:59:59.999999')"
+_UNHOLDABLE = {"decimal": "{c} = 'NaN'", "date": _OUT_OF_RANGE, "millis": _OUT_OF_RANGE, "micros": _OUT_OF_RANGE,
+               "timestamptz": _OUT_OF_RANGE.replace("'2299-12-31 23:59:59.999999'", "'2299-12-31 23:59:59.999999+00'")}
+_BAD_SHAPE = "array_ndims({c}) > 1 OR array_lower({c}, 1) <> 1"
+
+
+def unholdable_values(conn, described: SourceTable) -> dict[str, int]:
+    """Column → how many of the source's rows hold a value its ClickHouse column cannot (only those with any)."""
+    checks = {}
+    for column in described.columns:
+        kind = column.clickhouse.kind
+        condition = _BAD_SHAPE if kind.startswith("array:") else _UNHOLDABLE.get(kind) if column.clickhouse.limit \
+            else None
+        if condition:
+            checks[column.name] = condition.format(c=pg_ident(column.name))
+    if not checks:
+        return {}
+    counts = ", ".join(f"count(*) FILTER (WHERE {condition})" for condition in checks.values())
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {counts} FROM {pg_ident(described.schema)}.{pg_ident(described.name)}")
+        found = cur.fetchone()
+    return {name: n for name, n in zip(checks, found, strict=True) if n}
+
+
 def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopiedTable:
-    """Create `default.<name>` and copy the source table into it whole (the view must exist in the source)."""
+    """Create `default.<name>` and copy the source table into it whole (the view must exist in the source).
+
+    `CopyRefused`, before anything is written, when a value cannot be held (NaN in numeric(p,s), a
+    date outside 1900-2299, an array of two dimensions): copying it would change it.
+    """
+    conn = source.connect()
+    try:
+        unholdable = unholdable_values(conn, described)
+    finally:
+        conn.close()
+    if unholdable:
+        found = ", ".join(f"{column}: {n} row(s)" for column, n in unholdable.items())
+        raise CopyRefused(f"{described.schema}.{described.name} holds values its ClickHouse columns cannot hold "
+                          f"({found}; docs/sources.md, \"Types\"): change those rows, or the column's type, and copy "
+                          "again; nothing was copied")
     started = time.monotonic()
     olap.command(default_table_ddl(described, name))
     names = ", ".join(ch_ident(c.name) for c in described.columns)

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bionicflow.kernel.errors import BionicflowError
+from bionicflow.kernel.identifiers import pg_ident
 from bionicflow.kernel.pg_types import ClickHouseType, PgType, clickhouse_type, key_refusal
 from bionicflow.kernel.tables import Column, Table
 
 # The relation by schema and name; relkind r = table, p = partitioned table (pg_class).
 RELATION_SQL = """
-SELECT c.oid, c.relkind::text, c.relreplident::text
+SELECT c.oid, c.relkind::text, c.relreplident::text, pg_catalog.has_table_privilege(c.oid, 'SELECT'),
+       (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits AS i
+        WHERE i.inhrelid = c.oid AND c.relispartition)
 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s
 """
@@ -77,28 +80,41 @@ class SourceTable:
 
 def describe_table(conn, schema: str, table: str) -> SourceTable:
     """Read ``schema.table`` from the source's catalogue; `TableRefused` if it cannot be copied."""
+    quoted = f"{pg_ident(schema)}.{pg_ident(table)}"
     with conn.cursor() as cur:
         cur.execute(RELATION_SQL, (schema, table))
         found = cur.fetchone()
         if found is None:
-            raise TableRefused(f"{schema}.{table} does not exist in this source (names are case-sensitive; "
-                               f"`\\dt {schema}.*` in psql lists its tables)")
-        oid, relkind, identity = found
-        if relkind not in ("r", "p"):
-            raise TableRefused(f"{schema}.{table} is {_KINDS.get(relkind, 'not a table')}: only tables have "
-                               "changes to stream; copy the tables it reads instead")
+            raise TableRefused(f"{quoted} does not exist in this source (names are case-sensitive and given "
+                               f"without quotes; `\\dt {pg_ident(schema)}.*` in psql lists its tables)")
+        oid, relkind, identity, readable, parent = found
+        _refuse_relation(quoted, relkind, identity, readable, parent)
         key = _primary_key(cur, oid)
         if not key:
             raise TableRefused(
-                f"{schema}.{table} has no primary key: both roads find a row by it (updates, deletes, "
-                f"reconciliation). Add one (ALTER TABLE {schema}.{table} ADD PRIMARY KEY (...)), or an "
-                "identity column as the key if no column set is unique")
+                f"{quoted} has no primary key: both roads find a row by it (updates, deletes, reconciliation). "
+                f"Add one (ALTER TABLE {quoted} ADD PRIMARY KEY (...)), or an identity column as the key if no "
+                "column set is unique")
         columns = tuple(_columns(cur, oid, set(key)))
     described = SourceTable(schema, table, columns, key, identity)
-    refusals = [key_refusal(c.name, c.pg, c.clickhouse) for c in columns if c.name in key]
+    refusals = [key_refusal(c.name, c.pg, c.clickhouse, c.pg_type) for c in columns if c.name in key]
     if any(refusals):
-        raise TableRefused(f"{schema}.{table}: " + "; ".join(r for r in refusals if r))
+        raise TableRefused(f"{quoted}: " + "; ".join(r for r in refusals if r))
     return described
+
+
+def _refuse_relation(quoted: str, relkind: str, identity: str, readable: bool, parent: str | None) -> None:
+    if relkind not in ("r", "p"):
+        raise TableRefused(f"{quoted} is {_KINDS.get(relkind, 'not a table')}: only tables have changes to "
+                           "stream; copy the tables it reads instead")
+    if parent:
+        raise TableRefused(f"{quoted} is a partition of {parent}: copy {parent}, which holds every partition")
+    if not readable:
+        raise TableRefused(f"the source's role may not read {quoted}: GRANT SELECT ON {quoted} TO <the role of "
+                           "the source's URL>; (both roads read it)")
+    if identity == "n":
+        raise TableRefused(f"{quoted} has REPLICA IDENTITY NOTHING: its updates and deletes cannot reach the CDC "
+                           f"road; ALTER TABLE {quoted} REPLICA IDENTITY DEFAULT; (the primary key)")
 
 
 def _primary_key(cur, oid: int) -> tuple[str, ...]:

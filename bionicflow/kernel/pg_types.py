@@ -33,6 +33,9 @@ class ClickHouseType:
     type: str  # the ClickHouse type, Nullable(...) included when the source column may be NULL
     kind: str  # how the CDC road will read Debezium's JSON value: int, decimal, float, ...
     text_form: str = ""  # why the value is kept as PostgreSQL's text of it ("" = an exact native type)
+    # source values the type cannot hold: copying one stops the batch copy with an error and
+    # dead-letters the change on the CDC road, never stores something else (docs/sources.md)
+    limit: str = ""
 
 
 # Scalar types with a native ClickHouse counterpart that holds every value the source can.
@@ -52,6 +55,10 @@ _EXACT = {
     "json": ("String", "json"), "jsonb": ("String", "json"),
     "bytea": ("String", "bytes"),
 }
+
+# What an exact type's ClickHouse column cannot hold of the source's values.
+_DATES = "±infinity, and days before 1900-01-01 or after 2299-12-31"
+_LIMITS = {"date": _DATES, "timestamp": _DATES, "timestamptz": _DATES}
 
 # Types kept as PostgreSQL's text of the value, each with the reason no native type will do.
 _TEXT_FORM = {
@@ -80,9 +87,9 @@ def _scalar(pg: PgType) -> ClickHouseType:
         return _numeric(pg.modifier)
     if pg.name == "timestamp" and 0 <= pg.modifier <= 3:
         # Debezium sends timestamp(0..3) as milliseconds since 1970 (io.debezium.time.Timestamp)
-        return ClickHouseType("DateTime64(6)", "millis")
+        return ClickHouseType("DateTime64(6)", "millis", limit=_LIMITS["timestamp"])
     if pg.name in _EXACT:
-        return ClickHouseType(*_EXACT[pg.name])
+        return ClickHouseType(*_EXACT[pg.name], limit=_LIMITS.get(pg.name, ""))
     reason = _TEXT_FORM.get(pg.name) or f"ClickHouse has no type for PostgreSQL's {pg.name}"
     return ClickHouseType("String", "string", text_form=reason)
 
@@ -100,7 +107,7 @@ def _numeric(modifier: int) -> ClickHouseType:
         return ClickHouseType("String", "decimal", text_form=(
             f"numeric({precision},{scale}) needs {digits} digits; ClickHouse's widest Decimal holds "
             f"{MAX_DECIMAL_PRECISION}"))
-    return ClickHouseType(f"Decimal({digits}, {max(scale, 0)})", "decimal")
+    return ClickHouseType(f"Decimal({digits}, {max(scale, 0)})", "decimal", limit="NaN")
 
 
 def numeric_precision_scale(modifier: int) -> tuple[int, int]:
@@ -122,8 +129,10 @@ def _array(pg: PgType, nullable: bool) -> ClickHouseType:
         return ClickHouseType("Array(Nullable(String))", "array:string", text_form=element.text_form)
     if element.kind in _TEXT_ARRAY_KINDS:
         return ClickHouseType("String", f"json_array:{element.kind}", text_form=_TEXT_ARRAY_KINDS[element.kind])
-    # Elements may be NULL in any PostgreSQL array; one-dimensional values only (docs/sources.md)
-    return ClickHouseType(f"Array({_nullable(element).type})", f"array:{element.kind}")
+    # Elements may be NULL in any PostgreSQL array. A column's type does not fix the number of dimensions.
+    shape = "arrays of more than one dimension or not starting at index 1"
+    limit = f"{shape}; in elements: {element.limit}" if element.limit else shape
+    return ClickHouseType(f"Array({_nullable(element).type})", f"array:{element.kind}", limit=limit)
 
 
 # Arrays whose elements are not yet copied natively on both roads, kept as a text of their own:
@@ -142,16 +151,19 @@ def _nullable(mapped: ClickHouseType) -> ClickHouseType:
         inner = f"LowCardinality(Nullable({inner[len('LowCardinality('):-1]}))"
     else:
         inner = f"Nullable({inner})"
-    return ClickHouseType(inner, mapped.kind, mapped.text_form)
+    return ClickHouseType(inner, mapped.kind, mapped.text_form, mapped.limit)
 
 
 # Key columns: types whose values compare and hash the same on both roads and in the source.
 KEY_KINDS = frozenset({"int", "string", "decimal", "date", "millis", "micros", "timestamptz", "bool"})
 
 
-def key_refusal(column: str, pg: PgType, mapped: ClickHouseType) -> str:
-    """Why ``column`` cannot be (part of) a copied table's key, or "" when it can."""
+def key_refusal(column: str, pg: PgType, mapped: ClickHouseType, printed: str = "") -> str:
+    """Why ``column`` cannot be (part of) a copied table's key, or "" when it can; ``printed``: its type's name."""
     if mapped.text_form or mapped.kind not in KEY_KINDS or pg.element is not None:
-        return (f"primary key column {column} is of type {pg.name}: bionicflow keys a copy by integer, uuid, "
-                "text, numeric(p,s), date, timestamp or boolean columns (docs/sources.md, \"Keys\")")
+        fix = ("declare it numeric(p,s)" if pg.name == "numeric" else
+               "make an identity column the primary key (ALTER TABLE ... ADD COLUMN id bigint GENERATED ALWAYS AS "
+               "IDENTITY PRIMARY KEY, after dropping the current key)")
+        return (f"primary key column {column} is of type {printed or pg.name}: bionicflow keys a copy by integer, "
+                f"uuid, text, numeric(p,s), date, timestamp or boolean columns (docs/sources.md, \"Keys\"); {fix}")
     return ""

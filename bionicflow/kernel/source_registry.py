@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bionicflow.kernel.config import Settings, mounted_secrets_dir
 from bionicflow.kernel.errors import BionicflowError
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 BUILT_IN = ("crm_db", "telemetry_db")
 
+EXISTS_SQL = f"EXISTS TABLE {OPS_DB}.sources"
 LIST_SQL = f"""SELECT name, host, port, database, user FROM {OPS_DB}.sources FINAL
 WHERE NOT removed ORDER BY name"""
 WRITE_COLUMNS = ("name", "host", "port", "database", "user", "removed")
@@ -51,34 +52,49 @@ class SourceAddress:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+        """The address as a URL that `sources add` takes back (names percent-encoded, IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"postgresql://{quote(self.user, safe='')}@{host}:{self.port}/{quote(self.database, safe='')}"
 
     def with_password(self, settings: Settings) -> PgSource:
         """The address and the password, for a connection (the password read now, never stored)."""
         return PgSource(self.host, self.port, self.database, self.user, source_password(settings, self))
 
 
+_SHAPE = "write postgresql://USER@HOST:PORT/DATABASE (no password, no ?options)"
+
+
 def parse_url(name: str, url: str) -> SourceAddress:
-    """``postgresql://USER@HOST[:PORT]/DATABASE`` as a source named ``name``; a password in it is refused."""
+    """``postgresql://USER@HOST[:PORT]/DATABASE`` as a source named ``name``.
+
+    Refused: a password anywhere in it, query options (not honoured yet: sslmode would be dropped
+    without a word), several hosts, and any text that cannot be a name (control characters, NUL).
+    The URL is never echoed: a malformed one may carry a password.
+    """
     check_name(name)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SourceError(f"the URL cannot be read ({exc}): {_SHAPE}") from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise SourceError(f"{url!r} is not a PostgreSQL URL: write postgresql://USER@HOST:PORT/DATABASE")
-    if parts.password is not None:
+        raise SourceError(f"the URL is not a PostgreSQL URL: {_SHAPE}")
+    if parts.password is not None or "password" in parts.query.lower():
         raise SourceError(
             "the URL carries a password, which would stay in the shell's history and the process list: "
-            f"remove it and put it in BIONICFLOW_SOURCE_{name.upper()}_PASSWORD or in the secrets directory "
-            f"as source_{name}_password")
-    database = unquote(parts.path.lstrip("/"))
-    missing = [what for what, value in (("USER", parts.username), ("HOST", parts.hostname), ("DATABASE", database))
-               if not value]
+            f"remove it and set BIONICFLOW_SOURCE_{name.upper()}_PASSWORD, or write it to the stack's secrets "
+            f"folder as source_{name}_password (docs/sources.md)")
+    if parts.query or parts.fragment:
+        raise SourceError(f"URL options (?{parts.query}) are not supported yet: {_SHAPE}")
+    user, host, database = unquote(parts.username or ""), parts.hostname or "", unquote(parts.path.lstrip("/"))
+    missing = [what for what, value in (("USER", user), ("HOST", host), ("DATABASE", database)) if not value]
     if missing:
-        raise SourceError(f"{url!r} lacks {', '.join(missing)}: write postgresql://USER@HOST:PORT/DATABASE")
-    try:
-        port = parts.port or 5432
-    except ValueError as exc:
-        raise SourceError(f"{url!r}: {exc}") from None
-    return SourceAddress(name, parts.hostname or "", port, database, unquote(parts.username or ""))
+        raise SourceError(f"the URL lacks {', '.join(missing)}: {_SHAPE}")
+    if "," in parts.netloc:
+        raise SourceError(f"the URL names several hosts; ClickHouse reads a source from one: {_SHAPE}")
+    if port == 0 or any(not ch.isprintable() for ch in user + host + database):
+        raise SourceError(f"the URL's port or names are not usable (port 0, control characters): {_SHAPE}")
+    return SourceAddress(name, host, port or 5432, database, user)
 
 
 def check_name(name: str) -> None:
@@ -88,19 +104,20 @@ def check_name(name: str) -> None:
 
 
 def source_password(settings: Settings, source: SourceAddress) -> str:
-    """The source's password from the environment or the secrets directory; `SourceError` naming both if neither."""
+    """The source's password: the environment, a mounted secret, the stack's own secrets folder (first found)."""
     if source.built_in:
         return settings.debezium_password.get_secret_value()
     variable = f"BIONICFLOW_SOURCE_{source.name.upper()}_PASSWORD"
-    if variable in os.environ:
+    if os.environ.get(variable):  # an empty value is no password: the files are looked at
         return os.environ[variable]
     mounted = mounted_secrets_dir()
-    files = ([Path(mounted) / variable] if mounted else []) + [settings.secrets_dir / f"source_{source.name}_password"]
-    for path in files:
+    own = settings.secrets_dir / f"source_{source.name}_password"
+    for path in ([Path(mounted) / variable] if mounted else []) + [own]:
         if path.is_file():
-            return path.read_text().strip()
-    raise SourceError(f"no password for source {source.name}: set {variable}, or write it to "
-                      f"{' or '.join(str(p) for p in files)} (mode 600)")
+            return path.read_text().rstrip("\r\n")  # a file's last line break is not part of the password
+    where = str(Path(mounted) / variable) if mounted else f"a file {variable} in BIONICFLOW_SECRETS_DIR (unset)"
+    raise SourceError(f"no password for source {source.name}: set {variable}, or write it to {where} or to "
+                      f"{own} (mode 600)")
 
 
 def built_in_sources(settings: Settings) -> list[SourceAddress]:
@@ -111,8 +128,9 @@ def built_in_sources(settings: Settings) -> list[SourceAddress]:
 
 
 def list_sources(olap: OlapClient, settings: Settings) -> list[SourceAddress]:
-    """Every source: the built-in two, then those added, by name."""
-    ensure_ops(olap)
+    """Every source: the built-in two, then those added, by name (reads only: a missing table is none added)."""
+    if not olap.command(EXISTS_SQL):
+        return built_in_sources(settings)
     added = [SourceAddress(*row) for row in olap.query(LIST_SQL).result_rows]
     return built_in_sources(settings) + added
 
@@ -128,14 +146,16 @@ def find_source(olap: OlapClient, settings: Settings, name: str) -> SourceAddres
 def refuse_taken(olap: OlapClient, settings: Settings, name: str) -> None:
     """`SourceError` when a source is already called ``name``."""
     taken = {s.name: s for s in list_sources(olap, settings)}
+    if name in taken and taken[name].built_in:
+        raise SourceError(f"{name} is the embedded stack's own database: choose another name")
     if name in taken:
-        which = "the embedded stack's own database" if taken[name].built_in else taken[name].url
-        raise SourceError(f"a source named {name} exists ({which}): choose another name, or "
+        raise SourceError(f"a source named {name} exists ({taken[name].url}): choose another name, or "
                           f"`bionicflow sources remove {name}` first")
 
 
 def add_source(olap: OlapClient, settings: Settings, source: SourceAddress) -> None:
     """Record ``source``; refused when the name is taken."""
+    ensure_ops(olap)
     refuse_taken(olap, settings, source.name)
     _write(olap, source, removed=False)
 

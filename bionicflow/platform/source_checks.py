@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bionicflow.kernel.config import Settings
+from bionicflow.kernel.identifiers import pg_ident
 from bionicflow.kernel.source_registry import SourceAddress
 
 MIN_VERSION = 130000  # PostgreSQL 13: publish_via_partition_root, pg_replication_slots.safe_wal_size
@@ -54,15 +55,16 @@ def read_facts(conn) -> Facts:
 
 
 def evaluate(facts: Facts, source: SourceAddress) -> list[Finding]:
-    """One finding per prerequisite, in the order a DBA would fix them."""
-    role, db = source.user, source.database
+    """One finding per prerequisite, in the order a DBA would fix them; names in fixes quoted for pasting."""
+    role, db = pg_ident(source.user), pg_ident(source.database)
     findings = [
         Finding("server version", facts.version_num >= MIN_VERSION, f"PostgreSQL {facts.version}",
                 "upgrade to PostgreSQL 13 or newer"),
         Finding("wal_level", facts.wal_level == "logical", f"{facts.wal_level}",
                 "ALTER SYSTEM SET wal_level = logical; then restart the server (Debezium decodes the WAL)"),
         Finding("replication", facts.superuser or facts.replication,
-                f"role {role} " + ("may" if facts.superuser or facts.replication else "may not") + " replicate",
+                f"role {source.user!r} " + ("may" if facts.superuser or facts.replication else "may not")
+                + " replicate",
                 f"ALTER ROLE {role} REPLICATION; (as a superuser; Debezium's replication slot needs it)"),
         Finding("replication slots", facts.max_slots - facts.used_slots >= 1,
                 f"{facts.used_slots} of max_replication_slots = {facts.max_slots} in use",
@@ -74,11 +76,20 @@ def evaluate(facts: Facts, source: SourceAddress) -> list[Finding]:
     if not source.built_in:  # the embedded stack's own SQL installs its two databases' objects
         findings.append(Finding(
             "create in database", facts.superuser or facts.create_in_database,
-            f"role {role} " + ("may" if facts.superuser or facts.create_in_database else "may not")
-            + f" create schemas and publications in {db}",
+            f"role {source.user!r} " + ("may" if facts.superuser or facts.create_in_database else "may not")
+            + f" create schemas and publications in {source.database!r}",
             f"GRANT CREATE ON DATABASE {db} TO {role}; (bionicflow keeps its views, journals and publication "
             "in a schema of its own)"))
     return findings
+
+
+def olap_reach(settings: Settings, source: SourceAddress) -> Finding:
+    """Whether the embedded OLAP engine, confined to a list of ports, may connect to the source's port."""
+    allowed = [settings.crm_db_port, settings.telemetry_db_port, *settings.olap_connect_ports]
+    ok = settings.olap_sandbox == "off" or source.built_in or source.port in allowed
+    return Finding("OLAP server may connect", ok, f"port {source.port}; the engine may reach {allowed}",
+                   f"add {source.port} to BIONICFLOW_OLAP_CONNECT_PORTS (a JSON list, e.g. [{source.port}]) and "
+                   "restart the OLAP server: `bionicflow stop olap && bionicflow start olap` (docs/olap-server.md)")
 
 
 def check_source(settings: Settings, source: SourceAddress) -> list[Finding]:
@@ -87,12 +98,13 @@ def check_source(settings: Settings, source: SourceAddress) -> list[Finding]:
 
     try:
         conn = source.with_password(settings).connect(connect_timeout=5)
-    except psycopg2.OperationalError as exc:
+    except (psycopg2.OperationalError, ValueError) as exc:  # ValueError: a NUL in a name
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return [Finding("connection", False, f"{source.url}: {reason}",
                         "check the host, port and database, the password, and that pg_hba.conf lets this "
                         "machine in")]
     try:
-        return [Finding("connection", True, source.url), *evaluate(read_facts(conn), source)]
+        return [Finding("connection", True, source.url), *evaluate(read_facts(conn), source),
+                olap_reach(settings, source)]
     finally:
         conn.close()

@@ -43,6 +43,11 @@ CREATE TABLE by_text (code text PRIMARY KEY, note text);
 CREATE TABLE no_key (a int, b text);
 CREATE TABLE float_key (x double precision PRIMARY KEY);
 CREATE VIEW a_view AS SELECT * FROM by_text;
+CREATE TABLE no_identity (id int PRIMARY KEY);
+ALTER TABLE no_identity REPLICA IDENTITY NOTHING;
+CREATE TABLE parted (id int, d date, PRIMARY KEY (id, d)) PARTITION BY RANGE (d);
+CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE matrix (id int PRIMARY KEY, m int[] NOT NULL, d date, n numeric(5, 2));
 """
 APP_ROLE, APP_PASSWORD = "shop_app", "shop app's password"
 
@@ -142,10 +147,12 @@ def test_a_uuid_or_text_key_is_a_key(shop, table, key):
 
 
 @pytest.mark.parametrize(("table", "says", "fix"), [
-    ("missing_table", "does not exist", "`\\dt public.*` in psql lists its tables"),
+    ("missing_table", "does not exist", '`\\dt "public".*` in psql lists its tables'),
     ("a_view", "is a view", "copy the tables it reads"),
-    ("no_key", "has no primary key", "ALTER TABLE public.no_key ADD PRIMARY KEY"),
-    ("float_key", "primary key column x is of type float8", "docs/sources.md"),
+    ("no_key", "has no primary key", 'ALTER TABLE "public"."no_key" ADD PRIMARY KEY'),
+    ("float_key", "primary key column x is of type double precision", "identity column"),
+    ("no_identity", "REPLICA IDENTITY NOTHING", 'ALTER TABLE "public"."no_identity" REPLICA IDENTITY DEFAULT'),
+    ("parted_2024", "is a partition of parted", "copy parted"),
 ])
 def test_what_cannot_be_copied_is_refused_with_the_fix(shop, table, says, fix):
     with pytest.raises(TableRefused, match=says) as refused:
@@ -168,8 +175,8 @@ def test_a_source_is_added_only_once_every_prerequisite_holds(stack, shop):
     url = f"postgresql://{APP_ROLE}@{stack.host}:{stack.crm_db_port}/{DATABASE}"
     refused = _sources("add", "shop", "--url", url)
     assert refused.returncode == 1, refused.stderr
-    assert f"ALTER ROLE {APP_ROLE} REPLICATION" in refused.stderr
-    assert f"GRANT CREATE ON DATABASE {DATABASE} TO {APP_ROLE}" in refused.stderr
+    assert f'ALTER ROLE "{APP_ROLE}" REPLICATION' in refused.stderr
+    assert f'GRANT CREATE ON DATABASE "{DATABASE}" TO "{APP_ROLE}"' in refused.stderr
     assert "shop" not in _listed().split(), "a source that failed its checks was recorded"
 
     with shop.cursor() as cur:
@@ -227,6 +234,7 @@ def test_tables_describe_shows_each_columns_types_and_refuses_a_view(stack, shop
     with shop.cursor() as cur:
         cur.execute(f"ALTER ROLE {APP_ROLE} REPLICATION")
         cur.execute(f"GRANT CREATE ON DATABASE {DATABASE} TO {APP_ROLE}")
+        cur.execute(f"GRANT SELECT ON every_type TO {APP_ROLE}")
     env = {"BIONICFLOW_SOURCE_SHOPDESC_PASSWORD": APP_PASSWORD}
     added = cli("sources", "add", "shopdesc", "--url", url, env=env, timeout=60)
     assert added.returncode == 0, added.stderr
@@ -242,6 +250,10 @@ def test_tables_describe_shows_each_columns_types_and_refuses_a_view(stack, shop
         assert view.returncode == 2 and "is a view" in view.stderr
         bad = cli("tables", "describe", "shopdesc", env=env, timeout=60)
         assert bad.returncode == 2 and "SOURCE.SCHEMA.TABLE" in bad.stderr
+        unreadable = cli("tables", "describe", "shopdesc.by_text", env=env, timeout=60)
+        assert unreadable.returncode == 2 and 'GRANT SELECT ON "public"."by_text"' in unreadable.stderr
+        quoted = cli("tables", "describe", 'shopdesc."public"."every_type"', env=env, timeout=60)
+        assert quoted.returncode == 0 and "key (order_id, line_no)" in quoted.stdout, quoted.stderr
     finally:
         assert _sources("remove", "shopdesc").returncode == 0
 
@@ -439,3 +451,30 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
         password_file.unlink()
     _assert_holds_the_source(shop, described, cdc_rows, "debezium.shop_every_type")
     assert cdc_rows == batch_rows, "the two roads hold different values"
+
+
+@pytest.mark.parametrize(("values", "column"), [
+    ("(1, '{{1,2},{3,4}}', NULL, NULL)", "m"),  # ClickHouse would store []
+    ("(1, '[5:6]={7,8}', NULL, NULL)", "m"),  # ... or drop the bounds
+    ("(1, '{}', '1800-01-01', NULL)", "d"),  # ... or clamp the day to 1900-01-01
+    ("(1, '{}', 'infinity', NULL)", "d"),
+    ("(1, '{}', NULL, 'NaN')", "n"),
+])
+def test_a_value_the_copy_cannot_hold_refuses_the_copy_and_writes_nothing(stack, shop, values, column):
+    from bionicflow.etl.table_copy import CopyRefused, first_copy, source_view_ddl
+    from bionicflow.kernel.sources import PgSource
+
+    with shop.cursor() as cur:
+        cur.execute("TRUNCATE matrix")
+        cur.execute(f"INSERT INTO matrix VALUES {values}, (2, '{{1}}', '2000-01-01', 1.5)")
+        described = describe_table(shop, "public", "matrix")
+        for statement in source_view_ddl(described, "shop_matrix"):
+            cur.execute(statement)
+    password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    olap = olap_admin(stack)
+    olap.command("DROP TABLE IF EXISTS default.shop_matrix")
+    with pytest.raises(CopyRefused, match=f"{column}: 1 row") as refused:
+        first_copy(olap, PgSource(stack.host, stack.crm_db_port, DATABASE, "postgres", password), described,
+                   "shop_matrix")
+    assert "nothing was copied" in str(refused.value)
+    assert not olap.command("EXISTS TABLE default.shop_matrix")
