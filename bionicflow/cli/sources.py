@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.text import Text
@@ -38,6 +38,21 @@ def _olap() -> OlapClient:
         reason = str(exc).splitlines()[0][:200]
         raise StackNotRunningError(f"the OLAP server refused the administrative user ({reason}): check "
                                    "BIONICFLOW_CLICKHOUSE_USER and BIONICFLOW_CLICKHOUSE_PASSWORD") from None
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    """What a sources command reports as an error: ours, and the OLAP server refusing a statement."""
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    return BionicflowError, DatabaseError
+
+
+def _fail_any(exc: Exception) -> NoReturn:
+    if isinstance(exc, BionicflowError):
+        fail(exc)
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    fail(StackNotRunningError(f"the OLAP server refused: {reason} (sources are recorded in ops.sources, which "
+                              "only the administrative user BIONICFLOW_CLICKHOUSE_USER may read and write)"))
 
 
 def _print_aligned(rows: Sequence[Sequence[str]]) -> None:
@@ -74,15 +89,15 @@ def sources_add(
         olap = _olap()
         source_registry.refuse_taken(olap, settings, name)
         source_registry.source_password(settings, source)
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     if not _print_findings(check_source(settings, source)):
         err.print(Text.assemble(("error: ", "red"), f"{name} not added: fix what failed above, then run this again"))
         raise typer.Exit(code=1)
     try:
         source_registry.add_source(olap, settings, source)
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     err.print(f"source {name} added: {source.url}", highlight=False)
 
 
@@ -93,8 +108,8 @@ def sources_list() -> None:
 
     try:
         sources = list_sources(_olap(), get_settings())
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     _print_aligned([("name", "url", "kind")] + [
         (s.name, s.url, "embedded stack" if s.built_in else "added") for s in sources])
 
@@ -109,8 +124,8 @@ def sources_check(name: str = typer.Argument(..., help="A source, as `bionicflow
     try:
         source = find_source(_olap(), settings, name)
         findings = check_source(settings, source)
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     if not _print_findings(findings):
         raise typer.Exit(code=1)
 
@@ -122,8 +137,8 @@ def sources_remove(name: str = typer.Argument(..., help="A source, as `bionicflo
 
     try:
         source = remove_source(_olap(), get_settings(), name)
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     err.print(f"source {name} removed ({source.url})", highlight=False)
 
 
@@ -193,8 +208,8 @@ def tables_describe(
             described = describe_table(conn, schema, table)
         finally:
             conn.close()
-    except BionicflowError as exc:
-        fail(exc)
+    except _errors() as exc:
+        _fail_any(exc)
     out.print(f"{source_name}.{schema}.{table}: key ({', '.join(described.key)})", highlight=False, markup=False)
     _print_aligned([("column", "PostgreSQL", "ClickHouse", "note")] + [
         (c.name + (" (key)" if c.name in described.key else ""), c.pg_type, c.clickhouse.type,
