@@ -132,13 +132,17 @@ def _misfit_condition(column: Column, raw: str) -> str:
         return f"isNull(accurateCastOrNull({text}, '{base}'))"
     if column.kind == "string" and base == "UUID":
         return f"isNull(toUUIDOrNull({text}))"
+    # DateTime64 holds 1900-01-01 .. 2299-12-31 23:59:59.999...; beyond, ClickHouse would store another instant
+    millis = f"({number} OR NOT (toInt64OrZero({raw}) BETWEEN -2208988800000 AND 10413791999999))"
+    year = f"toInt32OrZero(substring({text}, 1, 4))"
     return {
-        "int": number, "micros": number, "millis": number, "time": number,
+        "int": number, "micros": number, "millis": millis, "time": number,
         "float": f"isNull(toFloat64OrNull({raw})) AND {raw} NOT IN {NON_FINITE_FLOATS}",
         # Date32 holds 1900-01-01 .. 2299-12-31: -25567 .. 120529 days since 1970
         "date": f"({number} OR NOT (toInt64OrZero({raw}) BETWEEN -25567 AND 120529))",
         "bool": f"{raw} NOT IN ('true', 'false')",
-        "timestamptz": f"isNull(parseDateTime64BestEffortOrNull({text}, 6, 'UTC'))",
+        "timestamptz": f"(isNull(parseDateTime64BestEffortOrNull({text}, 6, 'UTC')) OR "
+                       f"NOT ({year} BETWEEN 1900 AND 2299) OR substring({text}, 5, 1) != '-')",
     }.get(column.kind, quoted)  # string, json, bytes, a decimal kept as text: a JSON string
 
 

@@ -144,9 +144,16 @@ def test_a_value_that_does_not_fit_is_dead_lettered_not_stored_wrong(tmp_path):
         bad = json.loads(json.dumps(RECORDED[0]))
         bad["payload"]["after"]["total"] = "NAN"  # numeric(20,4) cannot hold NaN
         bad["payload"]["after"]["day"] = 999999  # past Date32's 2299-12-31
+        early = json.loads(json.dumps(RECORDED[0]))
+        early["payload"]["after"]["ts3"] = -2208988800001  # 1899-12-31 23:59:59.999: before DateTime64's range
+        late = json.loads(json.dumps(RECORDED[0]))
+        late["payload"]["after"]["tstz"] = "12345-01-01T00:00:00Z"
         with conn.send_insert(f"INSERT INTO {ddl.DATABASE}.t_kafka", "JSONEachRow") as ins:
-            ins.append(json.dumps({"payload": json.dumps(bad), "_topic": table.topic, "_partition": 0, "_offset": 0}) + "\n")
+            for offset, message in enumerate((bad, early, late)):
+                ins.append(json.dumps({"payload": json.dumps(message), "_topic": table.topic, "_partition": 0,
+                                       "_offset": offset}) + "\n")
             ins.finish()
         errors = json.loads(conn.query(f"SELECT error FROM {ddl.DATABASE}.dead_letters", "JSONCompact").bytes())["data"]
-        assert len(errors) == 1 and "column total" in errors[0][0] and "NAN" in errors[0][0]
+        assert len(errors) == 3 and "column total" in errors[0][0] and "NAN" in errors[0][0]
+        assert "column ts3" in errors[1][0] and "column tstz" in errors[2][0], errors
         assert conn.query(f"SELECT count() FROM {ddl.DATABASE}.t", "CSV").bytes().strip() == b"0"
