@@ -10,12 +10,11 @@ import typer
 from rich.text import Text
 
 from bionicflow.cli.console import err, fail, out
-from bionicflow.kernel.config import Settings, get_settings
-from bionicflow.kernel.errors import BionicflowError, StackNotRunningError
+from bionicflow.kernel.config import get_settings
+from bionicflow.kernel.errors import BionicflowError, StackNotRunningError, first_line
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
-    from bionicflow.kernel.source_registry import SourceAddress
 
 sources_app = typer.Typer(help="The PostgreSQL databases bionicflow copies tables from.", no_args_is_help=True)
 
@@ -35,8 +34,7 @@ def _olap() -> OlapClient:
             f"the OLAP server at {settings.olap_address}:{settings.olap_port} does not answer: sources are recorded "
             "there; start the stack (`bionicflow up`) or point BIONICFLOW_OLAP_PORT at it") from None
     except DatabaseError as exc:  # after OperationalError, which is one
-        reason = str(exc).splitlines()[0][:200]
-        raise StackNotRunningError(f"the OLAP server refused the administrative user ({reason}): check "
+        raise StackNotRunningError(f"the OLAP server refused the administrative user ({first_line(exc, 200)}): check "
                                    "BIONICFLOW_CLICKHOUSE_USER and BIONICFLOW_CLICKHOUSE_PASSWORD") from None
 
 
@@ -50,8 +48,7 @@ def _errors() -> tuple[type[Exception], ...]:
 def _fail_any(exc: Exception) -> NoReturn:
     if isinstance(exc, BionicflowError):
         fail(exc)
-    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-    fail(StackNotRunningError(f"the OLAP server refused: {reason} (sources are recorded in ops.sources, which "
+    fail(StackNotRunningError(f"the OLAP server refused: {first_line(exc)} (sources are recorded in ops.sources, which "
                               "only the administrative user BIONICFLOW_CLICKHOUSE_USER may read and write)"))
 
 
@@ -168,19 +165,6 @@ def _split_table(name: str) -> tuple[str, str, str]:
     return (parts[0], "public", parts[1]) if len(parts) == 2 else (parts[0], parts[1], parts[2])
 
 
-def _connect(settings: Settings, source: SourceAddress):
-    import psycopg2
-
-    from bionicflow.kernel.source_registry import SourceError
-
-    try:
-        return source.with_password(settings).connect(connect_timeout=5)
-    except (psycopg2.OperationalError, ValueError) as exc:  # ValueError: a NUL in a name
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SourceError(f"cannot connect to {source.url}: {reason}; `bionicflow sources check {source.name}` "
-                          "says what is missing") from None
-
-
 def _note(mapped) -> str:
     if mapped.text_form:
         return f"text form: {mapped.text_form}"
@@ -203,7 +187,7 @@ def tables_describe(
     try:
         source_name, schema, table = _split_table(name)
         source = find_source(_olap(), settings, source_name)
-        conn = _connect(settings, source)
+        conn = source.connect(settings)
         try:
             described = describe_table(conn, schema, table)
         finally:

@@ -40,3 +40,9 @@ class ServiceStartError(BionicflowError):
 
 class StackNotRunningError(BionicflowError):
     """The embedded stack's supervisor is not running."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type when it has none), for an error naming its cause."""
+    return ((str(exc).strip().splitlines() or [type(exc).__name__])[0])[:limit]
+

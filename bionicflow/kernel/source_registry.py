@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from bionicflow.kernel.config import Settings, mounted_secrets_dir
-from bionicflow.kernel.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError, first_line
 from bionicflow.kernel.ops_schema import ensure as ensure_ops
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import OPS_DB
@@ -41,6 +41,15 @@ class SourceError(BionicflowError):
     """A source cannot be added, found or used; the message says what to do."""
 
 
+class SourceUnreachable(SourceError):
+    """The source's role cannot log in (address, password, pg_hba.conf); ``reason`` is the server's."""
+
+    def __init__(self, source: SourceAddress, reason: str):
+        self.reason = reason
+        super().__init__(f"cannot connect to {source.url}: {reason}; `bionicflow sources check {source.name}` "
+                         "says what is missing")
+
+
 @dataclass(frozen=True)
 class SourceAddress:
     name: str
@@ -59,6 +68,15 @@ class SourceAddress:
     def with_password(self, settings: Settings) -> PgSource:
         """The address and the password, for a connection (the password read now, never stored)."""
         return PgSource(self.host, self.port, self.database, self.user, source_password(settings, self))
+
+    def connect(self, settings: Settings):
+        """A psycopg2 connection as the source's role; `SourceUnreachable` with the server's reason if none."""
+        import psycopg2  # here, not at import: most commands never connect to a source
+
+        try:
+            return self.with_password(settings).connect(connect_timeout=5)
+        except (psycopg2.OperationalError, ValueError) as exc:  # ValueError: a NUL in a name
+            raise SourceUnreachable(self, first_line(exc)) from None
 
 
 _SHAPE = "write postgresql://USER@HOST:PORT/DATABASE (no password, no ?options)"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.identifiers import pg_ident
-from bionicflow.kernel.source_registry import SourceAddress
+from bionicflow.kernel.source_registry import SourceAddress, SourceUnreachable
 
 MIN_VERSION = 130000  # PostgreSQL 13: publish_via_partition_root, pg_replication_slots.safe_wal_size
 
@@ -94,13 +94,10 @@ def olap_reach(settings: Settings, source: SourceAddress) -> Finding:
 
 def check_source(settings: Settings, source: SourceAddress) -> list[Finding]:
     """Connect as the source's role and evaluate; an unreachable source is one failing finding."""
-    import psycopg2  # here, not at import: the CLI's other commands never connect to a source
-
     try:
-        conn = source.with_password(settings).connect(connect_timeout=5)
-    except (psycopg2.OperationalError, ValueError) as exc:  # ValueError: a NUL in a name
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [Finding("connection", False, f"{source.url}: {reason}",
+        conn = source.connect(settings)
+    except SourceUnreachable as exc:
+        return [Finding("connection", False, f"{source.url}: {exc.reason}",
                         "check the host, port and database, the password, and that pg_hba.conf lets this "
                         "machine in")]
     try:
