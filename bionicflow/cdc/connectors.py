@@ -104,6 +104,10 @@ class KafkaConnectClient:
         self._call("PUT", f"/connectors/{spec.name}/config", json=spec.config)
         return True
 
+    def delete(self, name: str) -> None:
+        """Remove the connector (its replication slot stays in the source until dropped there)."""
+        self._call("DELETE", f"/connectors/{name}", ok=(404,))
+
     def config(self, name: str) -> dict | None:
         response = self._call("GET", f"/connectors/{name}/config", ok=(404,))
         return None if response.status_code == 404 else response.json()

@@ -1,7 +1,9 @@
 """Kafka -> ClickHouse consumer: the embedded stand-in for ClickHouse's Kafka table engine.
 
 One thread per CDC table, each a Kafka consumer in that table's group (the brief's group
-names). A batch of raw messages is inserted into ``debezium.<table>_kafka`` so the
+names). The tables are the catalogue's (`ops.tables`, kernel/table_catalogue.py), read again
+every few seconds: a table `tables add` puts there gets its thread, a removed one loses it.
+A batch of raw messages is inserted into ``debezium.<table>_kafka`` so the
 materialized views fire; offsets are committed only after ClickHouse acknowledged the
 insert (at-least-once; the replacing target tables make the final state exact).
 
@@ -31,6 +33,7 @@ from bionicflow.cdc import evolve
 from bionicflow.cdc.ddl import DATABASE, TABLES, Table
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
 from bionicflow.kernel.olap import OlapClient, olap_client
+from bionicflow.kernel.table_catalogue import roads_tables
 from bionicflow.kernel.config import Settings, get_settings
 
 log = logging.getLogger("bionicflow.cdc.consumer")
@@ -38,6 +41,7 @@ log = logging.getLogger("bionicflow.cdc.consumer")
 RAW_COLUMNS = ["payload", "_topic", "_partition", "_offset"]
 DEAD_LETTER_COLUMNS = ["topic", "partition", "offset", "raw_value", "error"]
 _QUIET_ERRORS = {KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART}
+CATALOGUE_EVERY_SECONDS = 3.0
 
 
 @dataclass
@@ -237,6 +241,53 @@ def write_status(path: Path, threads: list[TableConsumer]) -> None:
     tmp.replace(path)
 
 
+class Consumers:
+    """The running table threads, kept in step with the catalogue."""
+
+    def __init__(self, settings: Settings, opts: ConsumerSettings, stop: threading.Event):
+        self.settings, self.opts, self.stop = settings, opts, stop
+        self.threads: dict[str, TableConsumer] = {}
+        self._stops: dict[str, threading.Event] = {}
+
+    def follow(self, tables: list[Table]) -> None:
+        """Start a thread for each table without one; stop those of tables no longer in ``tables``."""
+        wanted = {t.name: t for t in tables}
+        for name in set(self.threads) - set(wanted):
+            log.info("%s left the catalogue: its consumer stops", name)
+            self._stops.pop(name).set()
+            self.threads.pop(name).join(timeout=60)
+        for name, table in wanted.items():
+            if name not in self.threads:
+                own_stop = threading.Event()
+                thread = TableConsumer(table, self.settings, self.opts, own_stop,
+                                       lambda: olap_client(self.settings))
+                self.threads[name], self._stops[name] = thread, own_stop
+                thread.start()
+                log.info("consuming %s into %s.%s", table.topic, DATABASE, name)
+
+    def all_alive(self) -> bool:
+        return all(t.is_alive() for t in self.threads.values())
+
+    def stop_all(self) -> None:
+        for own_stop in self._stops.values():
+            own_stop.set()
+        for thread in self.threads.values():
+            thread.join(timeout=60)
+
+
+def _catalogue(settings: Settings) -> list[Table] | None:
+    """The catalogue's tables, or None while the OLAP server cannot say (the threads running go on)."""
+    try:
+        client = olap_client(settings)
+        try:
+            return roads_tables(client)
+        finally:
+            client.close()
+    except (OperationalError, DatabaseError) as exc:
+        log.warning("catalogue not read (%s); the tables already consumed go on", str(exc)[:200])
+        return None
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -244,21 +295,21 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     opts = ConsumerSettings(batch_size=settings.cdc_batch_size, max_wait_seconds=settings.cdc_max_wait_ms / 1000)
-    threads = [
-        TableConsumer(table, settings, opts, stop, lambda: olap_client(settings)) for table in TABLES
-    ]
-    for thread in threads:
-        thread.start()
-    log.info("consuming %s", ", ".join(t.topic for t in TABLES))
+    consumers = Consumers(settings, opts, stop)
+    consumers.follow(list(TABLES))  # the brief's two at once, whether or not the OLAP server is up yet
     path = status_path(settings)
-    while not stop.is_set() and all(t.is_alive() for t in threads):
-        write_status(path, threads)
+    next_read = 0.0
+    while not stop.is_set() and consumers.all_alive():
+        if time.monotonic() >= next_read:
+            tables = _catalogue(settings)
+            if tables is not None:
+                consumers.follow(tables)
+            next_read = time.monotonic() + CATALOGUE_EVERY_SECONDS
+        write_status(path, list(consumers.threads.values()))
         stop.wait(1)
     crashed = not stop.is_set()
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=60)
-    write_status(path, threads)
+    consumers.stop_all()
+    write_status(path, list(consumers.threads.values()))
     if crashed:  # a table's thread died: exit non-zero so supervisord restarts the whole consumer
         log.error("a consumer thread died; exiting for a restart")
         raise SystemExit(1)

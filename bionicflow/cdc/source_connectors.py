@@ -35,7 +35,13 @@ COMMON_OPTIONS = {
     "value.converter": "org.apache.kafka.connect.json.JsonConverter",
     "value.converter.schemas.enable": "true",
     "tombstones.on.delete": "false",
+    "skipped.operations": "none",  # Debezium skips TRUNCATE by default; both roads apply it (docs/cdc.md)
     "heartbeat.interval.ms": "10000",
+    # the source's clock into the WAL every interval: the CDC lag is measured against it (cdc/heartbeat_lag.py)
+    "heartbeat.action.query": "SELECT pg_logical_emit_message(false, 'bionicflow-heartbeat', now()::text)",
+    "max.batch.size": "8192",
+    "max.queue.size": "32768",
+    "poll.interval.ms": "100",
     "errors.max.retries": "-1",
     "topic.creation.default.replication.factor": "-1",
     "topic.creation.default.partitions": "1",

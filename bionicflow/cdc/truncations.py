@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 import logging
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from bionicflow.kernel import snapshot_marks
-from bionicflow.kernel.tables import CDC_DB, TABLES_BY_NAME
+from bionicflow.kernel.table_catalogue import NAME_PATTERN
+from bionicflow.kernel.tables import CDC_DB
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
@@ -59,7 +61,9 @@ PURGED_ROWS = "_version < {version:UInt64}"
 
 
 def purge_sql(table_name: str) -> str:
-    return f"DELETE FROM {CDC_DB}.{TABLES_BY_NAME[table_name].name} WHERE {PURGED_ROWS}"
+    if not NAME_PATTERN.fullmatch(table_name):  # the views record catalogue names only
+        raise ValueError(f"{table_name!r} is not a catalogue table's name")
+    return f"DELETE FROM {CDC_DB}.{table_name} WHERE {PURGED_ROWS}"
 
 
 def apply_pending(olap: OlapClient, table_name: str | None = None) -> list[Purge]:
@@ -68,10 +72,12 @@ def apply_pending(olap: OlapClient, table_name: str | None = None) -> list[Purge
     if not int(olap.command(f"EXISTS TABLE {CDC_DB}.truncations")):  # made by a version before 2026-12-02
         return purges
     for name, version, count in olap.query(PENDING_SQL).result_rows:
-        if name not in TABLES_BY_NAME or (table_name and name != table_name):
+        if not NAME_PATTERN.fullmatch(name) or (table_name and name != table_name):
             continue
-        # a DELETE fires no view: the purged rows' users are marked stale around it
-        with snapshot_marks.marking(olap, CDC_DB, name, PURGED_ROWS, {"version": int(version)}):
+        # a DELETE fires no view: the purged rows' users are marked stale around it (the tables reports read)
+        marks = snapshot_marks.marking(olap, CDC_DB, name, PURGED_ROWS, {"version": int(version)}) \
+            if name in snapshot_marks.MARKED_TABLES else nullcontext()
+        with marks:
             olap.command(purge_sql(name), parameters={"version": int(version)})
         olap.command(MARK_APPLIED_SQL, parameters={"table": name, "version": int(version)})
         purge = Purge(name, int(version), int(count))

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bionicflow.cli.console import err, fail as _fail, out
-from bionicflow.cli.sources import sources_app, tables_app
+from bionicflow.cli.sources import sources_app
+from bionicflow.cli.tables import tables_app
 from bionicflow.kernel.config import get_settings
 from bionicflow.kernel.errors import BionicflowError, ConfigurationError
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB

@@ -123,10 +123,21 @@ def default_table_ddl(described: SourceTable, name: str) -> str:
             f"ENGINE = ReplacingMergeTree(_version, is_deleted)\nORDER BY ({key})")
 
 
-def copy_select(described: SourceTable) -> str:
-    """The SELECT that reads the source's view and yields the table's columns and a version."""
+def view_select(described: SourceTable, meta: str) -> str:
+    """The SELECT that reads the source's view and yields the table's columns, then ``meta`` (more items)."""
     items = ", ".join(f"{olap_expression(c)} AS {ch_ident(c.name)}" for c in described.columns)
-    return f"SELECT {items}, toUInt64(toUnixTimestamp64Micro(now64(6))) AS _version FROM {VIEW_SOURCE}"
+    return f"SELECT {items}, {meta} FROM {VIEW_SOURCE}"
+
+
+def copy_select(described: SourceTable) -> str:
+    """`view_select` with the batch road's version: the copy's start in microseconds (bound as `version`)."""
+    return view_select(described, "{version:UInt64} AS _version")
+
+
+def view_params(source: PgSource, name: str) -> dict:
+    """The bound parameters of `view_select` for the view of table ``name``."""
+    return {"address": f"{source.host}:{source.port}", "database": source.database, "view": f"{name}_olap",
+            "user": source.user, "password": source.password, "schema": SOURCE_SCHEMA}
 
 
 class CopyRefused(LoadError):
@@ -159,12 +170,8 @@ def unholdable_values(conn, described: SourceTable) -> dict[str, int]:
     return {name: n for name, n in zip(checks, found, strict=True) if n}
 
 
-def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopiedTable:
-    """Create `default.<name>` and copy the source table into it whole (the view must exist in the source).
-
-    `CopyRefused`, before anything is written, when a value cannot be held (NaN in numeric(p,s), a
-    date outside 1900-2299, an array of two dimensions): copying it would change it.
-    """
+def refuse_unholdable(source: PgSource, described: SourceTable) -> None:
+    """`CopyRefused` when a source row holds a value its ClickHouse column cannot hold (copying would change it)."""
     conn = source.connect()
     try:
         unholdable = unholdable_values(conn, described)
@@ -175,12 +182,36 @@ def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name:
         raise CopyRefused(f"{described.schema}.{described.name} holds values its ClickHouse columns cannot hold "
                           f"({found}; docs/sources.md, \"Types\"): change those rows, or the column's type, and copy "
                           "again; nothing was copied")
-    started = time.monotonic()
+
+
+# After a whole copy at `version`: a tombstone for every key the copy did not bring (gone from the source).
+_TOMBSTONES = """INSERT INTO {table} ({names}, _version, is_deleted)
+SELECT {names}, {{version:UInt64}}, 1 FROM {table} FINAL WHERE _version < {{version:UInt64}}"""
+
+
+def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopiedTable:
+    """Create `default.<name>` and copy the source table into it whole (the view must exist in the source).
+
+    `CopyRefused`, before anything is written, when a value cannot be held (NaN in numeric(p,s), a
+    date outside 1900-2299, an array of two dimensions): copying it would change it.
+    """
+    refuse_unholdable(source, described)
     olap.command(default_table_ddl(described, name))
+    return refresh_copy(olap, source, described, name)
+
+
+def refresh_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str) -> CopiedTable:
+    """Copy the source table into `default.<name>` again, whole: each row a new version, each vanished key a tombstone.
+
+    Exact whatever happened in between (updates, deletes, key changes, TRUNCATE): under FINAL the
+    table is the source as the copy read it. The cost is the table's size, changed or not.
+    """
+    started = time.monotonic()
+    table = f"{DEFAULT_DB}.{ch_ident(name)}"
     names = ", ".join(ch_ident(c.name) for c in described.columns)
-    params = {"address": f"{source.host}:{source.port}", "database": source.database, "view": f"{name}_olap",
-              "user": source.user, "password": source.password, "schema": SOURCE_SCHEMA}
-    olap.command(f"INSERT INTO {DEFAULT_DB}.{ch_ident(name)} ({names}, _version) {copy_select(described)}",
-                 parameters=params, settings=LOAD_SETTINGS)
-    rows = olap.command(f"SELECT count() FROM {DEFAULT_DB}.{ch_ident(name)} FINAL")
+    version = int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+    olap.command(f"INSERT INTO {table} ({names}, _version) {copy_select(described)}",
+                 parameters={**view_params(source, name), "version": version}, settings=LOAD_SETTINGS)
+    olap.command(_TOMBSTONES.format(table=table, names=names), parameters={"version": version})
+    rows = olap.command(f"SELECT count() FROM {table} FINAL WHERE NOT is_deleted")
     return CopiedTable(name, int(rows), time.monotonic() - started)

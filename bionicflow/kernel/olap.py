@@ -41,6 +41,8 @@ class OlapClient(Protocol):
 
     def insert(self, table: str | None = None, data: Any = None, column_names: Any = "*") -> Any: ...
 
+    def close(self) -> None: ...
+
 
 def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,
             connect_timeout: int = CONNECT_TIMEOUT, **options) -> Client:

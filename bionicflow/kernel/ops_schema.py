@@ -3,7 +3,8 @@
 Batch loads (`etl_runs`) and where each resumes (`etl_cursors`), reconciliations
 (`reconciliation_runs`, `reconciliation_tables`) and the keys they found wrong in `default`
 (`default_repair_keys`), schema health (`schema_health`) and stored reports (`report_runs`, `user_reports`,
-`report_differences`), the sources added (`sources`): one module, so every road creates the same tables and no road
+`report_differences`), the sources added (`sources`) and the tables
+added (`tables`): one module, so every road creates the same tables and no road
 reaches into another for them. Every statement is idempotent.
 """
 
@@ -163,6 +164,23 @@ ORDER BY (run_id, report, user_uuid, field)""",
     port UInt16,
     database String,
     user String,
+    changed_at DateTime64(6) DEFAULT now64(6),
+    removed Bool DEFAULT false
+)
+ENGINE = ReplacingMergeTree(changed_at)
+ORDER BY name""",
+    # The tables copied from the sources (bionicflow/kernel/table_catalogue.py): each one's source
+    # table and, for an added one, its columns, types and key as the source's catalogue described
+    # them (JSON). The brief's two are entries of the code (kernel/tables.py), never stored.
+    f"""CREATE TABLE IF NOT EXISTS {OPS_DB}.tables
+(
+    name String,
+    source String,
+    source_database String,
+    source_schema String,
+    source_table String,
+    definition String,
+    state LowCardinality(String),
     changed_at DateTime64(6) DEFAULT now64(6),
     removed Bool DEFAULT false
 )

@@ -1,0 +1,326 @@
+"""`bionicflow tables add` and `tables remove`: a source table onto both roads, and off them again.
+
+From the source's catalogue alone (`pg_catalogue.describe_table`): the ClickHouse tables
+`default.NAME` and `debezium.NAME` (with the CDC road's views), the source-side view the batch
+road reads, the source's publication and connector, the catalogue entry, then the first copy
+on both roads. Every step that changes something registers its undo first; a failure runs the
+undos in reverse, so a refused or failed `add` leaves nothing half-created (docs/sources.md).
+
+How the CDC road gets the table's existing rows without re-snapshotting anything else: the
+connector streams the table's changes from the moment the publication holds it, and ClickHouse
+copies the table through the same source-side view as the batch road, as version 0 (what the
+`olap` initial load does for the brief's tables, cdc/initial_load.py): every streamed change
+outranks the copy, so under FINAL the copy plus the stream is the source. For a source whose
+connector already runs, the connector's task is restarted with the table in its include list
+*before* the publication gets it (the WAL sender's new process id tells when): a change the old
+task saw would be filtered out and lost. No other connector is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bionicflow.cdc import ddl as cdc_ddl
+from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient
+from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
+from bionicflow.etl.table_copy import SOURCE_SCHEMA, first_copy, refuse_unholdable, source_view_ddl, view_params, \
+    view_select
+from bionicflow.kernel.config import Settings
+from bionicflow.kernel.errors import BionicflowError, first_line
+from bionicflow.kernel.identifiers import ch_ident, pg_ident
+from bionicflow.kernel.pg_catalogue import SourceTable, describe_table, roads_table
+from bionicflow.kernel.source_registry import SourceAddress, source_password
+from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable
+from bionicflow.kernel.table_catalogue import ADDING, READY, CatalogueError, Entry, check_name, find_entry, \
+    list_entries, write_entry
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, Table
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+
+log = logging.getLogger("bionicflow.platform.table_add")
+
+SLOT_SQL = "SELECT active_pid, confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = %s"
+PUBLISHED_SQL = "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s"
+# The CDC road's first copy: every row a snapshot read at version 0 (streamed changes are offset + 1).
+CDC_COPY_META = "'r' AS _op, 0 AS _lsn, 0 AS _version, now64(6) AS _source_ts, 0 AS is_deleted"
+CDC_HELPERS = ("_mv", "_dead_letters_mv", "_truncations_mv", "_kafka")
+WAIT_SECONDS = 120
+
+
+class TableAddError(BionicflowError):
+    """A table cannot be added or removed; nothing was left half-done; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class AddedTable:
+    name: str
+    batch: CopiedTable
+    cdc: CopiedTable
+    seconds: float
+    described: SourceTable
+
+
+@dataclass
+class Roads:
+    """Where `add_table` and `remove_table` find each system."""
+
+    olap: OlapClient
+    connect: KafkaConnectClient
+    settings: Settings
+    progress: Callable[[str], None] = lambda message: None
+
+
+class Undo:
+    """The undos of the steps done so far, run in reverse when a later step fails."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, Callable[[], None]]] = []
+
+    def push(self, what: str, action: Callable[[], None]) -> None:
+        self._steps.append((what, action))
+
+    def run(self) -> list[str]:
+        """Undo everything; returns what could not be undone (each also logged)."""
+        failed = []
+        for what, action in reversed(self._steps):
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 — the other undos must still run; each failure is reported
+                log.error("could not undo %s: %s", what, exc)
+                failed.append(f"{what}: {first_line(exc, 200)}")
+        return failed
+
+
+def _source_sql(source: SourceAddress, settings: Settings, statements: list[str]) -> None:
+    """Run ``statements`` in the source in one transaction (PostgreSQL's DDL is transactional)."""
+    conn = source.connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _source_query(source: SourceAddress, settings: Settings, sql: str, params: tuple) -> tuple | None:
+    conn = source.connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def refuse_taken(olap: OlapClient, name: str, source: str, schema: str, table: str) -> None:
+    """`CatalogueError` when ``name`` or the source table is already copied, or ClickHouse has a table of that name."""
+    check_name(name)
+    for entry in list_entries(olap):
+        if entry.name == name:
+            raise CatalogueError(f"a table named {name} is already copied (from {entry.source}."
+                                 f"{entry.table.source_schema}.{entry.table.source_table}): choose another with --as")
+        if (entry.source, entry.table.source_schema, entry.table.source_table) == (source, schema, table):
+            raise CatalogueError(f"{source}.{schema}.{table} is already copied as {entry.name}")
+    for database in (DEFAULT_DB, CDC_DB):
+        if int(olap.command(f"EXISTS TABLE {database}.{ch_ident(name)}")):
+            raise CatalogueError(f"ClickHouse already has a table {database}.{name}: choose another name with --as, "
+                                 f"or drop that table first")
+
+
+def _password_file(roads: Roads, source: SourceAddress) -> Path:
+    """The properties file the connector reads the source's password from (readable by the stack's user only)."""
+    secrets = roads.settings.secrets_dir
+    password = source_password(roads.settings, source)
+    secrets.mkdir(parents=True, exist_ok=True)
+    if not source.built_in:  # the DAGs' batch loads read it here, whatever environment they run in
+        _write_secret(secrets / f"source_{source.name}_password", password)
+    path = secrets / f"source_{source.name}.properties"
+    escaped = password.replace("\\", "\\\\").replace("\n", "\\n")  # a properties file's escapes
+    _write_secret(path, f"password={escaped}\n")
+    return path
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def _source_tables(olap: OlapClient, source: str, but: str = "") -> list[Table]:
+    """The added tables copied from ``source`` (the brief's two have connectors of their own)."""
+    return [e.table for e in list_entries(olap) if e.source == source and not e.built_in and e.name != but]
+
+
+def _slot(roads: Roads, source: SourceAddress) -> tuple | None:
+    return _source_query(source, roads.settings, SLOT_SQL, (slot_name(source),))
+
+
+def _wait_slot(roads: Roads, source: SourceAddress, ready: Callable[[tuple | None], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not ready(_slot(roads, source)):
+        if time.monotonic() > deadline:
+            raise TableAddError(f"the connector {source.name}-connector did not {what} within {WAIT_SECONDS}s; "
+                                "check its task (`bionicflow status`, `bionicflow logs kafka_connect`)")
+        time.sleep(0.5)  # polling interval; the loop condition decides
+
+
+def create_cdc_tables(olap: OlapClient, settings: Settings, table: Table) -> None:
+    for statement in (cdc_ddl.kafka_table_ddl(table, settings.cdc_schema_mode, settings.kafka_broker_list),
+                      cdc_ddl.target_table_ddl(table), cdc_ddl.view_ddl(table), cdc_ddl.dead_letter_view_ddl(table),
+                      cdc_ddl.truncation_view_ddl(table)):
+        olap.command(statement)
+
+
+def drop_cdc_helpers(olap: OlapClient, name: str) -> None:
+    """Stop the CDC road writing the table: its views and its message table (the copy itself stays)."""
+    for suffix in CDC_HELPERS:
+        olap.command(f"DROP TABLE IF EXISTS {CDC_DB}.{name}{suffix}")
+
+
+def drop_copies(olap: OlapClient, name: str) -> None:
+    drop_cdc_helpers(olap, name)
+    for database in (CDC_DB, DEFAULT_DB):
+        olap.command(f"DROP TABLE IF EXISTS {database}.{name}")
+
+
+def _start_streaming(roads: Roads, source: SourceAddress, table: Table, described: SourceTable, undo: Undo) -> None:
+    """The source's view, publication and connector with ``table`` in them; the connector streams its changes."""
+    view = source_view_ddl(described, table.name)
+    drop_view = f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(table.name + '_olap')}"
+    others = _source_tables(roads.olap, source.name)
+    spec = source_connector(source, [*others, table], _password_file(roads, source))
+    current = roads.connect.config(spec.name)
+    if current is None:
+        slot = _slot(roads, source)
+        if slot is not None and slot[0] is not None:
+            raise TableAddError(f"the replication slot {slot_name(source)} is in use by another client although "
+                                f"{spec.name} does not exist: stop that client or drop the slot, then add again")
+        # an old slot would replay changes older than the copy over it: the connector starts on a new one
+        drops = ["SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
+                 f"'{slot_name(source)}'", f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
+        _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
+        undo.push("the source's view and publication", lambda: _source_sql(
+            source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]))
+        roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
+        undo.push(f"the connector {spec.name}", lambda: _delete_connector(roads, source, spec.name))
+        _wait_slot(roads, source, lambda s: s is not None and s[1], "create its replication slot")
+        return
+    _source_sql(source, roads.settings, view)
+    undo.push("the source's view", lambda: _source_sql(source, roads.settings, [drop_view]))
+    old_pid = (_slot(roads, source) or (None,))[0]
+    roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": current.get("snapshot.mode",
+                                                                                           "no_data")}))
+    before = replace(spec, config={k: v for k, v in current.items() if k != "name"})
+    undo.push(f"the connector {spec.name}'s table list", lambda: _restore(roads.connect, before))
+    _wait_slot(roads, source, lambda s: s is not None and s[0] is not None and s[0] != old_pid,
+               "restart with the new table")
+    publication = pg_ident(slot_name(source))
+    _source_sql(source, roads.settings, [
+        f"ALTER PUBLICATION {publication} ADD TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"])
+    undo.push("the publication's new table", lambda: _source_sql(source, roads.settings, [
+        f"ALTER PUBLICATION {publication} DROP TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"]))
+
+
+def _restore(connect: KafkaConnectClient, spec: ConnectorSpec) -> None:
+    connect.upsert(spec)
+
+
+def _delete_connector(roads: Roads, source: SourceAddress, name: str) -> None:
+    """Delete the connector, then its slot once its WAL sender has gone, then its publication."""
+    roads.connect.delete(name)
+    _wait_slot(roads, source, lambda s: s is None or s[0] is None, "let go of its replication slot")
+    _source_sql(source, roads.settings, [
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
+        f"'{slot_name(source)}'", f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"])
+
+
+def copy_to_cdc(olap: OlapClient, source, described: SourceTable, name: str) -> CopiedTable:
+    """Copy the source table into `debezium.<name>` as version 0, through the batch road's source-side view."""
+    started = time.monotonic()
+    names = ", ".join(ch_ident(c.name) for c in described.columns)
+    olap.command(f"INSERT INTO {CDC_DB}.{name} ({names}, _op, _lsn, _version, _source_ts, is_deleted) "
+                 f"{view_select(described, CDC_COPY_META)}", parameters=view_params(source, name),
+                 settings=LOAD_SETTINGS)
+    rows = olap.command(f"SELECT count() FROM {CDC_DB}.{name} FINAL WHERE NOT is_deleted")
+    return CopiedTable(name, int(rows), time.monotonic() - started)
+
+
+def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str, name: str) -> AddedTable:
+    """Put ``source``.``schema``.``table_name`` on both roads as ``name``; on failure undo every step done."""
+    started, say = time.monotonic(), roads.progress
+    refuse_taken(roads.olap, name, source.name, schema, table_name)
+    say(f"[1/6] reading {schema}.{table_name} from {source.name}'s catalogue")
+    conn = source.connect(roads.settings)
+    try:
+        described = describe_table(conn, schema, table_name)
+    finally:
+        conn.close()
+    pg_source = source.with_password(roads.settings)
+    say("[2/6] checking every value fits its ClickHouse column")
+    refuse_unholdable(pg_source, described)
+    table = roads_table(described, name, source.database, topic="")
+    table = replace(table, topic=topic(source, table))
+    undo = Undo()
+    try:
+        say(f"[3/6] creating {DEFAULT_DB}.{name} and {CDC_DB}.{name} with the CDC road's views")
+        undo.push("the ClickHouse tables", lambda: drop_copies(roads.olap, name))
+        create_cdc_tables(roads.olap, roads.settings, table)
+        entry = Entry(table, source.name, described, ADDING)
+        undo.push("the catalogue entry", lambda: write_entry(roads.olap, entry, removed=True))
+        write_entry(roads.olap, entry)
+        say(f"[4/6] installing the source-side view and publication; the connector {source.name}-connector streams "
+            "the table")
+        _start_streaming(roads, source, table, described, undo)
+        say(f"[5/6] first copy into {DEFAULT_DB}.{name} (batch road)")
+        batch = first_copy(roads.olap, pg_source, described, name)
+        say(f"      {batch.rows:,} rows in {batch.seconds:.1f}s")
+        say(f"[6/6] first copy into {CDC_DB}.{name} (CDC road; changes from now on stream)")
+        cdc = copy_to_cdc(roads.olap, pg_source, described, name)
+        say(f"      {cdc.rows:,} rows in {cdc.seconds:.1f}s")
+        write_entry(roads.olap, replace(entry, state=READY))
+    except BaseException as exc:
+        left = undo.run()
+        if left:
+            raise TableAddError(f"{name} not added ({first_line(exc, 300)}); these steps could not be undone, "
+                                f"remove them by hand: {'; '.join(left)}") from exc
+        raise
+    return AddedTable(name, batch, cdc, time.monotonic() - started, described)
+
+
+def remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool = True) -> Entry:
+    """Take ``name`` off both roads: connector, publication, source-side view, catalogue; its copies if asked."""
+    entry = find_entry(roads.olap, name)
+    if entry.built_in:
+        raise TableAddError(f"{name} is one of the brief's tables, which the reports read: it cannot be removed")
+    say = roads.progress
+    if source is not None:
+        others = _source_tables(roads.olap, entry.source, but=name)
+        qualified = f"{pg_ident(entry.table.source_schema)}.{pg_ident(entry.table.source_table)}"
+        spec_name = f"{source.name}-connector"
+        if others:
+            say(f"taking {entry.table.source_table} out of {spec_name} and its publication")
+            if _source_query(source, roads.settings, PUBLISHED_SQL, (
+                    slot_name(source), entry.table.source_schema, entry.table.source_table)):
+                _source_sql(source, roads.settings, [
+                    f"ALTER PUBLICATION {pg_ident(slot_name(source))} DROP TABLE {qualified}"])
+            roads.connect.upsert(source_connector(source, others, _password_file(roads, source)))
+        else:
+            say(f"deleting {spec_name}, its replication slot and publication (no other table of {source.name} is "
+                "copied)")
+            _delete_connector(roads, source, spec_name)
+        _source_sql(source, roads.settings, [
+            f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"])
+    write_entry(roads.olap, entry, removed=True)
+    if keep_copies:
+        drop_cdc_helpers(roads.olap, name)
+        say(f"{DEFAULT_DB}.{name} and {CDC_DB}.{name} kept as they are (no longer updated)")
+    else:
+        drop_copies(roads.olap, name)
+        say(f"{DEFAULT_DB}.{name} and {CDC_DB}.{name} dropped")
+    return entry
