@@ -104,6 +104,22 @@ class KafkaConnectClient:
         self._call("PUT", f"/connectors/{spec.name}/config", json=spec.config)
         return True
 
+    def create_fresh(self, spec: ConnectorSpec, timeout: float = 60) -> None:
+        """Create the connector with no offsets, whatever an earlier connector of that name left.
+
+        Kafka Connect keeps a deleted connector's offsets: one created again under its name would
+        resume from a position its new replication slot no longer has, and fail. So it is created
+        stopped, its offsets are removed (KIP-875), then it is started.
+        """
+        self._call("POST", "/connectors", json={"name": spec.name, "config": spec.config, "initial_state": "STOPPED"})
+        deadline = time.monotonic() + timeout
+        while (self.statuses().get(spec.name) or {}).get("state") != "STOPPED":
+            if time.monotonic() > deadline:
+                raise ConnectError(f"connector {spec.name} not STOPPED {timeout:.0f}s after its creation")
+            time.sleep(0.5)  # polling interval; the loop condition decides
+        self._call("DELETE", f"/connectors/{spec.name}/offsets")
+        self.resume(spec.name)
+
     def delete(self, name: str) -> None:
         """Remove the connector (its replication slot stays in the source until dropped there)."""
         self._call("DELETE", f"/connectors/{name}", ok=(404,))

@@ -57,6 +57,15 @@ class TableAddError(BionicflowError):
     """A table cannot be added or removed; nothing was left half-done; the message says what to do."""
 
 
+class SourceRefused(TableAddError):
+    """The source refused a statement of `tables add` (a privilege the role lacks, most often)."""
+
+
+OWNER_HINT = (". PostgreSQL lets only a table's owner add it to a publication: make {role} its owner (ALTER TABLE "
+              "... OWNER TO {role}), or register the source with the owner's role (docs/sources.md, \"What is "
+              "installed in a source\")")
+
+
 @dataclass(frozen=True)
 class AddedTable:
     name: str
@@ -98,12 +107,20 @@ class Undo:
 
 
 def _source_sql(source: SourceAddress, settings: Settings, statements: list[str]) -> None:
-    """Run ``statements`` in the source in one transaction (PostgreSQL's DDL is transactional)."""
+    """Run ``statements`` in the source in one transaction (PostgreSQL's DDL is transactional).
+
+    `SourceRefused` with the server's reason when the source's role may not (the fixes are in docs/sources.md).
+    """
+    import psycopg2
+
     conn = source.connect(settings)
     try:
         with conn, conn.cursor() as cur:
             for statement in statements:
                 cur.execute(statement)
+    except psycopg2.Error as exc:
+        hint = OWNER_HINT.format(role=source.user) if "must be owner" in str(exc) else ""
+        raise SourceRefused(f"{source.name} refused: {first_line(exc, 300)}{hint}") from None
     finally:
         conn.close()
 
@@ -207,7 +224,7 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
         _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
         undo.push("the source's view and publication", lambda: _source_sql(
             source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]))
-        roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
+        roads.connect.create_fresh(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
         undo.push(f"the connector {spec.name}", lambda: _delete_connector(roads, source, spec.name))
         _wait_slot(roads, source, lambda s: s is not None and s[1], "create its replication slot")
         return

@@ -1,0 +1,314 @@
+"""`bionicflow tables add/list/remove`: a team's own tables onto both roads, run as a user runs the CLI.
+
+A fourth database, `store_db`, is made in the stack's CRM PostgreSQL with a role of its own
+that owns its tables. After every change the copies are compared value by value with what
+psycopg reads from the source, never with our own hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import time
+import uuid
+
+import psycopg2
+import pytest
+import requests
+
+from tests.support.rows import olap_admin
+from tests.support.stack import cli
+
+DATABASE, ROLE, PASSWORD = "store_db", "store_app", "store's pw"
+SCHEMA_SQL = """
+CREATE TABLE orders (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), customer text NOT NULL, total numeric(12, 2),
+                     placed_at timestamptz, tags text[] NOT NULL DEFAULT '{}', note jsonb, qty int, weight real);
+INSERT INTO orders (customer, total, placed_at, tags, note, qty, weight)
+SELECT 'c' || g, g * 1.25, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 hour 1 microsecond',
+       ARRAY['a', 'b' || g], jsonb_build_object('g', g, 'name', 'Zoë ' || g), g, g / 3.0
+FROM generate_series(1, 500) g;
+CREATE TABLE lines (order_id uuid, line_no int, sku text, price numeric(10, 2), PRIMARY KEY (order_id, line_no));
+INSERT INTO lines SELECT id, n, 'sku' || n, n * 2.5 FROM orders, generate_series(1, 3) n;
+CREATE TABLE skus (code text PRIMARY KEY, name text, added date);
+INSERT INTO skus VALUES ('sku1', 'одна', '2024-02-29'), ('sku2', NULL, NULL), ('a.b "c"', 'odd key', '1999-12-31');
+CREATE VIEW order_view AS SELECT * FROM orders;
+CREATE TABLE keyless (a int, b text);
+"""
+KEYS = {"orders": ("id",), "lines": ("order_id", "line_no"), "skus": ("code",)}
+SOURCE = {"orders": "orders", "lines": "lines", "store_skus": "skus"}
+
+
+@pytest.fixture(scope="module")
+def store(stack):
+    """`store_db` owned by `store_app` (REPLICATION), whose tables it owns; gone again after the module."""
+    superuser = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    admin = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="postgres", user="postgres",
+                             password=superuser)
+    admin.autocommit = True
+    _drop(stack, admin)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE ROLE {ROLE} LOGIN REPLICATION PASSWORD %s", (PASSWORD,))
+        cur.execute(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
+    conn = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user=ROLE, password=PASSWORD)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(SCHEMA_SQL)
+    url = f"postgresql://{ROLE}@{stack.host}:{stack.crm_db_port}/{DATABASE}"
+    added = _cli("sources", "add", "store", "--url", url)
+    assert added.returncode == 0, added.stderr
+    yield conn
+    conn.close()
+    for name in SOURCE:
+        _cli("tables", "remove", name, "--drop-copies")
+    _cli("sources", "remove", "store")
+    _drop(stack, admin)
+    admin.close()
+
+
+def _drop(stack, admin) -> None:
+    """The connector, its slot, the database and the role of an earlier run."""
+    requests.delete(f"http://{stack.host}:{stack.kafka_connect_port}/connectors/store-connector", timeout=30)
+    deadline = time.monotonic() + 60
+    with admin.cursor() as cur:
+        while True:
+            cur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = 'bionicflow_store'")
+            row = cur.fetchone()
+            if row is None:
+                break
+            if not row[0]:
+                cur.execute("SELECT pg_drop_replication_slot('bionicflow_store')")
+                break
+            assert time.monotonic() < deadline, "the store connector's slot stayed active after it was deleted"
+            time.sleep(0.5)
+        cur.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        cur.execute(f"DROP ROLE IF EXISTS {ROLE}")
+
+
+def _cli(*args: str):
+    return cli(*args, env={"BIONICFLOW_SOURCE_STORE_PASSWORD": PASSWORD}, timeout=300)
+
+
+def _same(value):
+    """A value as both sides compare: instants as naive UTC, uuids as text, decimals and the rest as they are."""
+    if isinstance(value, list):
+        return tuple(_same(v) for v in value)
+    if isinstance(value, dt.datetime) and value.tzinfo:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, float):  # real: float32 on both sides; NaN as text, which equals itself
+        return "NaN" if value != value else round(value, 5)
+    return value
+
+
+def _source_rows(store, table: str) -> list[tuple]:
+    with store.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table}")
+        names = [d.name for d in cur.description]
+        json_columns = {"note"}
+        rows = [tuple(_same(v if n not in json_columns or v is None else _json_text(store, v))
+                      for n, v in zip(names, row, strict=True)) for row in cur.fetchall()]
+    return sorted(rows, key=repr)
+
+
+def _json_text(store, value) -> str:
+    """jsonb as PostgreSQL prints it (what both copies hold)."""
+    import json
+
+    with store.cursor() as cur:
+        cur.execute("SELECT %s::jsonb::text", (json.dumps(value),))
+        return cur.fetchone()[0]
+
+
+def _copy_rows(stack, schema: str, name: str, columns: list[str]) -> list[tuple]:
+    olap = olap_admin(stack)
+    rows = olap.query(f"SELECT {', '.join(columns)} FROM {schema}.{name} FINAL WHERE NOT is_deleted").result_rows
+    return sorted((tuple(_same(v) for v in row) for row in rows), key=repr)
+
+
+def _columns(store, table: str) -> list[str]:
+    with store.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table} LIMIT 0")
+        return [d.name for d in cur.description]
+
+
+def _wait_cdc_equal(stack, store, name: str, timeout: float = 90) -> None:
+    """Poll until debezium.<name> holds the source table value by value."""
+    table = SOURCE[name]
+    columns = _columns(store, table)
+    deadline = time.monotonic() + timeout
+    while True:
+        want, got = _source_rows(store, table), _copy_rows(stack, "debezium", name, columns)
+        if want == got:
+            return
+        if time.monotonic() > deadline:
+            missing, extra = set(want) - set(got), set(got) - set(want)
+            pytest.fail(f"debezium.{name} differs from the source after {timeout}s: {len(want)} vs {len(got)} rows; "
+                        f"missing {sorted(missing, key=repr)[:3]}, extra {sorted(extra, key=repr)[:3]}")
+        time.sleep(1)
+
+
+def _assert_batch_equal(stack, store, name: str) -> None:
+    table = SOURCE[name]
+    columns = _columns(store, table)
+    assert _copy_rows(stack, "default", name, columns) == _source_rows(store, table), \
+        f"default.{name} differs from the source"
+
+
+def _slot_pids(stack) -> dict[str, int]:
+    """The WAL sender of each brief connector's slot: a restarted connector gets a new one."""
+    pids = {}
+    for database, port in (("crm_db", stack.crm_db_port), ("telemetry_db", stack.telemetry_db_port)):
+        password = (stack.secrets_dir / f"{database}_superuser_password").read_text().strip()
+        conn = psycopg2.connect(host=stack.host, port=port, dbname=database, user="postgres", password=password)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE '%debezium_slot'")
+            pids.update(cur.fetchall())
+        conn.close()
+    return pids
+
+
+def _refresh_batch(stack, store, name: str) -> None:
+    """The batch road's load of an added table (a whole copy: new versions, vanished keys tombstoned)."""
+    from bionicflow.etl.table_copy import refresh_copy
+    from bionicflow.kernel.table_catalogue import find_entry
+    from bionicflow.kernel.sources import PgSource
+
+    olap = olap_admin(stack)
+    entry = find_entry(olap, name)
+    refresh_copy(olap, PgSource(stack.host, stack.crm_db_port, DATABASE, ROLE, PASSWORD), entry.described, name)
+
+
+def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store):
+    added = _cli("tables", "add", "store.public.orders")
+    assert added.returncode == 0, added.stderr
+    assert "[1/6]" in added.stderr and "[6/6]" in added.stderr, "tables add shows no progress"
+    assert "500 rows in default.orders, 500 in debezium.orders" in added.stdout
+    _assert_batch_equal(stack, store, "orders")
+    _wait_cdc_equal(stack, store, "orders")
+
+    with store.cursor() as cur:
+        cur.execute("INSERT INTO orders (customer, total, tags, note) VALUES ('new', 0.01, '{}', '{\"x\": [1, 2.5]}')")
+        cur.execute("UPDATE orders SET total = 99999999.99, tags = '{}', note = NULL WHERE customer = 'c1'")
+        cur.execute("DELETE FROM orders WHERE customer IN ('c2', 'c3')")
+        cur.execute("UPDATE orders SET id = gen_random_uuid() WHERE customer = 'c4'")  # a key change
+        cur.execute("UPDATE orders SET weight = 'NaN', placed_at = NULL WHERE customer = 'c5'")
+    _wait_cdc_equal(stack, store, "orders")
+    _refresh_batch(stack, store, "orders")
+    _assert_batch_equal(stack, store, "orders")
+
+    listed = _cli("tables", "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith("orders "))
+    assert "store.public.orders" in line and " id " in line and "ready" in line and "499" in line
+
+
+def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack, store):
+    before = _slot_pids(stack)
+    assert len(before) == 2 and all(before.values()), f"the brief's connectors are not streaming: {before}"
+    for args in (("store.public.lines",), ("store.public.skus", "--as", "store_skus")):
+        added = _cli("tables", "add", *args)
+        assert added.returncode == 0, added.stderr
+    assert _slot_pids(stack) == before, "adding a table restarted one of the brief's connectors"
+    for name in ("lines", "store_skus"):
+        _assert_batch_equal(stack, store, name)
+        _wait_cdc_equal(stack, store, name)
+
+    with store.cursor() as cur:
+        cur.execute("INSERT INTO lines SELECT id, 9, 'late', 1 FROM orders WHERE customer = 'new'")
+        cur.execute("UPDATE lines SET line_no = 7 WHERE line_no = 1 AND sku = 'sku1' AND order_id IN "
+                    "(SELECT id FROM orders WHERE customer = 'c6')")  # a change of one part of the key
+        cur.execute("UPDATE skus SET code = 'sku3', name = 'renamed' WHERE code = 'sku2'")
+        cur.execute("DELETE FROM skus WHERE code = 'a.b \"c\"'")
+        cur.execute("UPDATE orders SET qty = -1 WHERE customer = 'c7'")
+    for name in ("lines", "store_skus", "orders"):
+        _wait_cdc_equal(stack, store, name)
+
+    with store.cursor() as cur:
+        cur.execute("TRUNCATE lines")
+        cur.execute("INSERT INTO lines SELECT id, 1, 'after', 3.5 FROM orders WHERE customer = 'c8'")
+    _wait_cdc_equal(stack, store, "lines")
+    _refresh_batch(stack, store, "lines")
+    _assert_batch_equal(stack, store, "lines")
+
+
+def _published(store) -> list[tuple]:
+    with store.cursor() as cur:
+        cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "
+                    "ORDER BY 1, 2")
+        return cur.fetchall()
+
+
+def _state(stack, store) -> tuple:
+    """What a refused add must leave as it was: catalogue, ClickHouse tables, publication, connector, views."""
+    olap = olap_admin(stack)
+    tables = olap.query("SELECT database, name FROM system.tables WHERE database IN ('default', 'debezium') "
+                        "ORDER BY 1, 2").result_rows
+    config = requests.get(f"http://{stack.host}:{stack.kafka_connect_port}/connectors/store-connector/config",
+                          timeout=30).json()
+    with store.cursor() as cur:
+        cur.execute("SELECT viewname FROM pg_views WHERE schemaname = 'bionicflow' ORDER BY 1")
+        views = cur.fetchall()
+    return _cli("tables", "list").stdout.splitlines()[0:], tables, _published(store), config, views
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("store.public.order_view",), "is a view"),
+    (("store.public.keyless",), "has no primary key"),
+    (("store.public.nothere",), "does not exist in this source"),
+    (("store.public.orders", "--as", "orders_again"), "is already copied as orders"),
+    (("store.public.keyless", "--as", "users"), "a table named users is already copied"),
+    (("store.public.keyless", "--as", "dead_letters"), "uses for its own tables"),
+    (("store.public.keyless", "--as", "Bad-Name"), "lower-case letters"),
+    (("nowhere.public.orders",), "no source named nowhere"),
+])
+def test_bad_input_is_refused_with_the_fix_and_nothing_is_half_created(stack, store, args, says):
+    before = _state(stack, store)
+    refused = _cli("tables", "add", *args)
+    assert refused.returncode == 2, refused.stderr
+    assert says in refused.stderr
+    assert _state(stack, store) == before
+
+
+def test_a_table_the_role_does_not_own_is_refused_and_every_step_undone(stack, store):
+    """The publication refuses the table half-way (after the ClickHouse tables, entry and connector change)."""
+    superuser = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    owner = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user="postgres",
+                             password=superuser)
+    owner.autocommit = True
+    with owner.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS not_ours (id int PRIMARY KEY, v text)")
+        cur.execute(f"GRANT SELECT ON not_ours TO {ROLE}")
+    owner.close()
+    before = _state(stack, store)
+    refused = _cli("tables", "add", "store.public.not_ours")
+    assert refused.returncode == 2, refused.stderr
+    assert "must be owner" in refused.stderr, refused.stderr
+    assert _state(stack, store) == before, "a refused add left something behind"
+
+
+def test_remove_takes_a_table_off_both_roads(stack, store):
+    refused = _cli("sources", "remove", "store")
+    assert refused.returncode == 2 and "tables remove" in refused.stderr, refused.stderr
+    removed = _cli("tables", "remove", "lines", "--drop-copies")
+    assert removed.returncode == 0, removed.stderr
+    assert ("public", "lines") not in _published(store)
+    config = requests.get(f"http://{stack.host}:{stack.kafka_connect_port}/connectors/store-connector/config",
+                          timeout=30).json()
+    assert "lines" not in config["table.include.list"] and "public.orders" in config["table.include.list"]
+    olap = olap_admin(stack)
+    assert not olap.query("SELECT name FROM system.tables WHERE name LIKE 'lines%' AND database IN "
+                          "('default', 'debezium')").result_rows
+    with store.cursor() as cur:  # the others still stream
+        cur.execute("UPDATE orders SET total = 1.23 WHERE customer = 'c9'")
+    _wait_cdc_equal(stack, store, "orders")
+    brief = _cli("tables", "remove", "users")
+    assert brief.returncode == 2 and "brief's tables" in brief.stderr
+
+
+def test_values_hold_exactly_through_both_first_copies(stack, store):
+    """Spot checks psycopg's own types against the copies (beyond the tuple comparison above)."""
+    olap = olap_admin(stack)
+    total, placed = olap.query("SELECT total, placed_at FROM debezium.orders FINAL WHERE customer = 'c10'").first_row
+    assert total == decimal.Decimal("12.50")
+    assert placed.replace(tzinfo=None) == dt.datetime(2026, 1, 1, 10, 0, 0, 10)
