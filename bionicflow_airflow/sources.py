@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from airflow.sdk import BaseHook
 
+from typing import TYPE_CHECKING
+
 from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import TABLES
+
+if TYPE_CHECKING:
+    from bionicflow.kernel.olap import OlapClient
+    from bionicflow.kernel.table_catalogue import Entry
 
 # Which Airflow connection reads each source table: the read-only ETL role (least privilege).
 SOURCE_CONNECTIONS = {t.name: f"{t.source_database}_reader" for t in TABLES}
@@ -17,3 +23,12 @@ def pg_source(table: str) -> PgSource:
     conn = BaseHook.get_connection(SOURCE_CONNECTIONS[table])
     return PgSource(host=conn.host or "", port=conn.port or 5432, database=conn.schema or "", user=conn.login or "",
                     password=conn.password or "")
+
+
+def added_source(olap: OlapClient, entry: Entry) -> PgSource:
+    """Where an added table's source is (`ops.sources`), with its password (docs/sources.md: never in Airflow)."""
+    from bionicflow.kernel.config import Settings
+    from bionicflow.kernel.source_registry import find_source
+
+    settings = Settings()
+    return find_source(olap, settings, entry.source).with_password(settings)

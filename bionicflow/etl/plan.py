@@ -39,15 +39,21 @@ def _parse_time(value, name: str) -> datetime | None:
         raise LoadError(f"{name} {value!r} is not an ISO date-time such as 2026-01-31T00:00:00") from None
 
 
-def plan_load(params: dict, interval_start: datetime | None, interval_end: datetime | None) -> LoadPlan:
-    """Validate a run's params; every error names the param and what is allowed."""
+def plan_load(params: dict, interval_start: datetime | None, interval_end: datetime | None,
+              catalogue: list[Table] | None = None) -> LoadPlan:
+    """Validate a run's params; every error names the param and what is allowed.
+
+    ``catalogue``: the tables the run may load (kernel/table_catalogue.py); no `tables` param
+    means all of them. Without one, the brief's two.
+    """
     mode = params.get("mode") or "incremental"
     if mode not in MODES:
         raise LoadError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    names = params.get("tables") or ["users", "telemetry_events"]
+    known = {t.name: t for t in catalogue} if catalogue is not None else None
+    names = params.get("tables") or (list(known) if known is not None else ["users", "telemetry_events"])
     if isinstance(names, str):
         names = [names]
-    tables = tuple(resolve_table(n) for n in dict.fromkeys(names))
+    tables = tuple(_resolve(n, known) for n in dict.fromkeys(names))
     if mode in ("full", "incremental", "repair"):
         return LoadPlan(tables, mode)
     if mode == "window":
@@ -62,6 +68,14 @@ def plan_load(params: dict, interval_start: datetime | None, interval_end: datet
         start, end = interval_start - DEFAULT_LOOKBACK, interval_end
     check_window(_naive_utc(start), _naive_utc(end), max_days=MAX_WINDOW_DAYS)
     return LoadPlan(tables, "window", _naive_utc(start), _naive_utc(end))
+
+
+def _resolve(name: str, known: dict[str, Table] | None) -> Table:
+    if known is None:
+        return resolve_table(name)
+    if name not in known:
+        raise LoadError(f"unknown table {name!r}: choose from {', '.join(known)} (`bionicflow tables list`)")
+    return known[name]
 
 
 def _naive_utc(value: datetime) -> datetime:

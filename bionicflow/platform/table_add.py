@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from bionicflow.cdc import ddl as cdc_ddl
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient
 from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
+from bionicflow.etl.load import LoadResult, record
 from bionicflow.etl.table_copy import SOURCE_SCHEMA, first_copy, refuse_unholdable, source_view_ddl, view_params, \
     view_select
 from bionicflow.kernel.config import Settings
@@ -296,6 +297,7 @@ def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str,
         _start_streaming(roads, source, table, described, undo)
         say(f"[5/6] first copy into {DEFAULT_DB}.{name} (batch road)")
         batch = first_copy(roads.olap, pg_source, described, name)
+        record(roads.olap, f"tables_add__{name}", LoadResult(name, "first copy", batch.rows, batch.seconds))
         say(f"      {batch.rows:,} rows in {batch.seconds:.1f}s")
         say(f"[6/6] first copy into {CDC_DB}.{name} (CDC road; changes from now on stream)")
         cdc = copy_to_cdc(roads.olap, pg_source, described, name)

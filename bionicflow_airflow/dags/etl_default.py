@@ -50,7 +50,8 @@ log = logging.getLogger("airflow.task")
                                   "business time; window: window_start..window_end; full: a fresh copy; repair: "
                                   "incremental, plus the key sets compared and the rows reconciliation found "
                                   "wrong reloaded."),
-        "tables": Param(["users", "telemetry_events"], type="array", description="Tables to load."),
+        "tables": Param([], type="array", description="Tables to load, by their names in `bionicflow tables list`; "
+                                                      "empty: every table in the catalogue (ops.tables)."),
         "window_start": Param(None, type=["null", "string"], description="mode=window: ISO start (inclusive)."),
         "window_end": Param(None, type=["null", "string"], description="mode=window: ISO end (exclusive)."),
     },
@@ -59,9 +60,13 @@ def etl_default():
     @task(retries=0)  # bad params are not transient: fail at once, before anything is written
     def plan() -> list[dict]:
         from bionicflow.etl.plan import plan_load
+        from bionicflow.kernel.table_catalogue import roads_tables
+        from bionicflow_airflow import ClickHouseHook
 
         ctx = get_current_context()
-        load_plan = plan_load(dict(ctx["params"]), ctx.get("data_interval_start"), ctx.get("data_interval_end"))
+        catalogue = roads_tables(ClickHouseHook().get_client())
+        load_plan = plan_load(dict(ctx["params"]), ctx.get("data_interval_start"), ctx.get("data_interval_end"),
+                              catalogue)
         return [
             {"table": t.name, "mode": load_plan.mode,
              "start": load_plan.start.isoformat() if load_plan.start else None,
@@ -77,9 +82,17 @@ def etl_default():
         from bionicflow.etl import ddl
         from bionicflow.etl.run import run_load
         from bionicflow_airflow import ClickHouseHook
-        from bionicflow_airflow.sources import pg_source
+        from bionicflow.etl.added_tables import load_added
+        from bionicflow.kernel.table_catalogue import find_entry
+        from bionicflow_airflow.sources import added_source, pg_source
 
         olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
+        entry = find_entry(olap, item["table"])
+        if not entry.built_in:  # a table `tables add` put in the catalogue: a whole copy (docs/sources.md)
+            added = load_added(olap, entry, added_source(olap, entry), run_id, item["mode"])
+            log.info("%s: whole copy of %d rows in %.2fs", added.table, added.rows, added.seconds)
+            return {"table": added.table, "mode": added.mode, "rows": added.rows, "deleted": 0,
+                    "reason": added.reason, "skipped": "", "seconds": round(added.seconds, 3)}
         table, source = resolve_table(item["table"]), pg_source(item["table"])
         ddl.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns
         window = [datetime.fromisoformat(item[k]) if item[k] else None for k in ("start", "end")]

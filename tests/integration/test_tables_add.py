@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.support.rows import olap_admin
-from tests.support.stack import cli
+from tests.support.stack import cli, run_ok
 
 DATABASE, ROLE, PASSWORD = "store_db", "store_app", "store's pw"
 SCHEMA_SQL = """
@@ -168,18 +168,14 @@ def _slot_pids(stack) -> dict[str, int]:
     return pids
 
 
-def _refresh_batch(stack, store, name: str) -> None:
-    """The batch road's load of an added table (a whole copy: new versions, vanished keys tombstoned)."""
-    from bionicflow.etl.table_copy import refresh_copy
-    from bionicflow.kernel.table_catalogue import find_entry
-    from bionicflow.kernel.sources import PgSource
-
-    olap = olap_admin(stack)
-    entry = find_entry(olap, name)
-    refresh_copy(olap, PgSource(stack.host, stack.crm_db_port, DATABASE, ROLE, PASSWORD), entry.described, name)
+def _refresh_batch(airflow, name: str) -> None:
+    """The batch road's load of an added table, as a user starts it: `etl_default` for that table."""
+    run = run_ok(airflow, "etl_default", {"tables": [name]})
+    loads = airflow.task_states("etl_default", run["dag_run_id"])
+    assert loads, "etl_default ran no task"
 
 
-def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store):
+def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store, airflow):
     added = _cli("tables", "add", "store.public.orders")
     assert added.returncode == 0, added.stderr
     assert "[1/6]" in added.stderr and "[6/6]" in added.stderr, "tables add shows no progress"
@@ -194,7 +190,7 @@ def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store):
         cur.execute("UPDATE orders SET id = gen_random_uuid() WHERE customer = 'c4'")  # a key change
         cur.execute("UPDATE orders SET weight = 'NaN', placed_at = NULL WHERE customer = 'c5'")
     _wait_cdc_equal(stack, store, "orders")
-    _refresh_batch(stack, store, "orders")
+    _refresh_batch(airflow, "orders")
     _assert_batch_equal(stack, store, "orders")
 
     listed = _cli("tables", "list")
@@ -203,7 +199,7 @@ def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store):
     assert "store.public.orders" in line and " id " in line and "ready" in line and "499" in line
 
 
-def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack, store):
+def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack, store, airflow):
     before = _slot_pids(stack)
     assert len(before) == 2 and all(before.values()), f"the brief's connectors are not streaming: {before}"
     for args in (("store.public.lines",), ("store.public.skus", "--as", "store_skus")):
@@ -228,7 +224,7 @@ def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack,
         cur.execute("TRUNCATE lines")
         cur.execute("INSERT INTO lines SELECT id, 1, 'after', 3.5 FROM orders WHERE customer = 'c8'")
     _wait_cdc_equal(stack, store, "lines")
-    _refresh_batch(stack, store, "lines")
+    _refresh_batch(airflow, "lines")
     _assert_batch_equal(stack, store, "lines")
 
 

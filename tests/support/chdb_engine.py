@@ -82,3 +82,11 @@ class ChdbClient:
         """The first value of the result, as clickhouse-connect's `command` gives it (None without a result)."""
         rows = self.query(sql, parameters).result_rows
         return rows[0][0] if rows else None
+
+    def insert(self, table, data, column_names):
+        """clickhouse-connect's `insert` of ``data`` (rows) into ``column_names``, as JSON rows."""
+        rows = "\n".join(json.dumps(dict(zip(column_names, row, strict=True)), default=str) for row in data)
+        self.conn.query(f"INSERT INTO {table} ({', '.join(column_names)}) FORMAT JSONEachRow\n{rows}")
+
+    def close(self):
+        pass

@@ -72,3 +72,24 @@ def test_the_consumer_looks_for_truncations_only_when_a_message_may_be_one():
     assert truncations.has_truncate_hint([b"", compact])
     assert truncations.has_truncate_hint([b'{"payload": {"op": "t"}}'])
     assert not truncations.has_truncate_hint([b'{"payload":{"op":"c","after":{"name":"\\"op\\":\\"t\\""}}}', b""])
+
+
+def test_an_added_tables_truncate_is_purged_too_and_a_name_outside_the_catalogue_never_reaches_sql(tmp_path):
+    import pytest
+
+    from bionicflow.cdc import ddl
+    from tests.unit.kernel.test_table_catalogue import ADDED
+
+    conn = engine(tmp_path)
+    table = ADDED.table
+    for statement in (ddl.kafka_table_ddl(table, "embedded"), ddl.target_table_ddl(table), ddl.view_ddl(table),
+                      ddl.dead_letter_view_ddl(table), ddl.truncation_view_ddl(table)):
+        conn.query(statement)
+    line = {"order_id": "5f0c3f2e-2f6f-4b8e-9f0e-1d2c3b4a5e6f", "line_no": 1, "price": "1.50", "tags": ["a"],
+            "span": "P1D"}
+    insert_changes(conn, table, [("c", None, line), ("t", None, None), ("c", None, {**line, "line_no": 2})])
+    assert truncations.apply_pending(ChdbClient(conn)) == [truncations.Purge("lines", 2, 1)]
+    left = conn.query("SELECT line_no FROM debezium.lines FINAL", "CSV").bytes().decode().split()
+    assert left == ["2"]
+    with pytest.raises(ValueError, match="not a catalogue table's name"):
+        truncations.purge_sql("lines; DROP TABLE x")

@@ -5,6 +5,7 @@ import pytest
 from bionicflow.etl.load import load_sql, resolve_table
 from bionicflow.kernel.sources import LoadError, PgSource
 from bionicflow.etl.plan import DEFAULT_LOOKBACK, plan_load
+from bionicflow.kernel import tables
 
 START = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
 END = START + timedelta(hours=1)
@@ -59,3 +60,13 @@ def test_load_sql_binds_every_value():
 def test_repair_mode_names_its_tables_and_needs_no_interval():
     plan = plan_load({"mode": "repair", "tables": ["users"]}, None, None)
     assert plan.mode == "repair" and [t.name for t in plan.tables] == ["users"]
+
+
+def test_without_tables_a_run_loads_every_table_of_the_catalogue_and_names_them_when_one_is_unknown():
+    from tests.unit.kernel.test_table_catalogue import ADDED
+
+    catalogue = [tables.USERS, tables.TELEMETRY_EVENTS, ADDED.table]
+    assert [t.name for t in plan_load({}, None, None, catalogue).tables] == ["users", "telemetry_events", "lines"]
+    assert [t.name for t in plan_load({"tables": ["lines"]}, None, None, catalogue).tables] == ["lines"]
+    with pytest.raises(LoadError, match="unknown table 'orders': choose from users, telemetry_events, lines"):
+        plan_load({"tables": ["orders"]}, None, None, catalogue)

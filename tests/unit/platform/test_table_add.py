@@ -1,0 +1,35 @@
+"""`tables add`'s pure parts and its refusals against the catalogue, in the real engine (chdb)."""
+
+import pytest
+
+from bionicflow.kernel import table_catalogue as catalogue
+from bionicflow.platform.table_add import Undo, refuse_taken
+from tests.support.chdb_engine import ChdbClient, engine_with_sources
+from tests.unit.kernel.test_table_catalogue import ADDED
+
+
+def test_undo_runs_every_step_in_reverse_and_reports_what_failed():
+    done: list[str] = []
+    undo = Undo()
+    undo.push("first", lambda: done.append("first"))
+    undo.push("broken", lambda: 1 / 0)
+    undo.push("last", lambda: done.append("last"))
+    left = undo.run()
+    assert done == ["last", "first"], "a failing undo stopped the others"
+    assert len(left) == 1 and left[0].startswith("broken: ") and "division" in left[0]
+
+
+@pytest.mark.parametrize(("name", "source", "table", "says"), [
+    ("users", "shop", "orders", "a table named users is already copied (from crm_db.public.users)"),
+    ("lines", "shop", "orders", "a table named lines is already copied"),
+    ("again", "shop", "order lines", "shop.sales.order lines is already copied as lines"),
+    ("taken", "shop", "orders", "ClickHouse already has a table default.taken"),
+    ("Bad", "shop", "orders", "lower-case letters"),
+])
+def test_a_taken_name_or_table_is_refused(tmp_path, name, source, table, says):
+    olap = ChdbClient(engine_with_sources(tmp_path))
+    catalogue.write_entry(olap, ADDED)
+    olap.command("CREATE TABLE default.taken (x Int8) ENGINE = Memory")
+    with pytest.raises(catalogue.CatalogueError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        refuse_taken(olap, name, source, "sales", table)
+    refuse_taken(olap, "fresh", "shop", "sales", "other")  # free: no error
