@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bionicflow.kernel.cluster_ddl import for_cluster
+from bionicflow.kernel.identifiers import ch_literal as _lit, ch_name
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.tables import CDC_DB, TABLES, Column, Table
 
@@ -34,27 +35,27 @@ def extract(column: Column, row: str, fields: str | None = None) -> str:
     if column.added and fields:
         # a message from before the column existed has no such field: the column's default
         present = extract(replace(column, added=False), row, fields)
-        return f"if(mapContains({fields}, '{column.source}'), {present}, {column.default or 'NULL'})"
+        return f"if(mapContains({fields}, {_lit(column.source)}), {present}, {column.default or 'NULL'})"
     nullable = column.type.startswith("Nullable(")
     if column.kind == "float" and fields:
         # -0.0 survives only the first serialisation of the message ("-0"); JSON read again
         # takes "-0" for the integer 0 and loses the sign. The text parse keeps every bit;
         # the non-finite strings ("NaN", "Infinity") are left to JSONExtractFloat.
-        exact = f"toFloat64OrNull({fields}['{column.source}'])"
+        exact = f"toFloat64OrNull({fields}[{_lit(column.source)}])"
         fallback = extract(column, row)
         return f"if(isNull({exact}), {fallback}, assumeNotNull({exact}))" if not nullable else (
             f"if(isNull({exact}), {fallback}, {exact})")
     if column.kind == "micros":
-        micros = (f"JSONExtract({row}, '{column.source}', 'Nullable(Int64)')" if nullable
-                  else f"JSONExtractInt({row}, '{column.source}')")
+        micros = (f"JSONExtract({row}, {_lit(column.source)}, 'Nullable(Int64)')" if nullable
+                  else f"JSONExtractInt({row}, {_lit(column.source)})")
         return f"fromUnixTimestamp64Micro({micros})"
     if column.kind in _CONVERTED or column.kind.startswith(("array:", "json_array:")) or (
             column.kind == "string" and _base(column.type) not in ("String", "LowCardinality(String)")):
         return _converted(column, row)
     if nullable:
-        return f"JSONExtract({row}, '{column.source}', '{column.type}')"
+        return f"JSONExtract({row}, {_lit(column.source)}, '{column.type}')"
     fn = {"int": "JSONExtractInt", "string": "JSONExtractString", "float": "JSONExtractFloat"}[column.kind]
-    return f"{fn}({row}, '{column.source}')"
+    return f"{fn}({row}, {_lit(column.source)})"
 
 
 # How Debezium sends each kind of a table copied from a source's catalogue (bionicflow/kernel/pg_types.py),
@@ -85,17 +86,17 @@ def _base(type_: str) -> str:
 def _converted(column: Column, row: str) -> str:
     """A column of a kind Debezium sends in a form of its own: read the primitive, convert, cast."""
     if column.kind.startswith("json_array:"):  # kept as the message's own JSON text of the array
-        raw = f"JSONExtractRaw({row}, '{column.source}')"
-        return f"CAST(if(JSONType({row}, '{column.source}') = 'Null', NULL, {raw}) AS {column.type})"
+        raw = f"JSONExtractRaw({row}, {_lit(column.source)})"
+        return f"CAST(if(JSONType({row}, {_lit(column.source)}) = 'Null', NULL, {raw}) AS {column.type})"
     if column.kind.startswith("array:"):
         element = column.kind.removeprefix("array:")
         if element in _ELEMENTS:
             primitive, make = _ELEMENTS[element]
-            read = f"JSONExtract({row}, '{column.source}', 'Array(Nullable({primitive}))')"
+            read = f"JSONExtract({row}, {_lit(column.source)}, 'Array(Nullable({primitive}))')"
             return f"CAST(arrayMap(e -> {make}, {read}) AS {column.type})"
-        return f"JSONExtract({row}, '{column.source}', '{column.type}')"
+        return f"JSONExtract({row}, {_lit(column.source)}, '{column.type}')"
     primitive, make = _CONVERTED.get(column.kind, ("String", "{v}"))
-    value = make.format(v=f"JSONExtract({row}, '{column.source}', 'Nullable({primitive})')")
+    value = make.format(v=f"JSONExtract({row}, {_lit(column.source)}, 'Nullable({primitive})')")
     return f"CAST({value} AS {column.type})"
 
 
@@ -107,16 +108,16 @@ def misfit(column: Column, fields: str) -> tuple[str, str]:
     column, becomes 0), so without this check such a change would be stored wrong instead
     of dead-lettered. Checking the raw text parses the image once, not once per column.
     """
-    raw = f"{fields}['{column.source}']"
+    raw = f"{fields}[{_lit(column.source)}]"
     # Kafka's JSON converter writes NaN and ±Infinity as the strings "NaN", "Infinity" and
     # "-Infinity" (JSON has no such numbers); JSONExtractFloat reads them back exactly.
     condition = _misfit_condition(column, raw)
     if column.type.startswith(("Nullable(", "LowCardinality(Nullable(")):
         condition = f"{raw} != 'null' AND {condition}"
     if column.added:  # absent from messages written before the column existed
-        condition = f"mapContains({fields}, '{column.source}') AND {condition}"
+        condition = f"mapContains({fields}, {_lit(column.source)}) AND {condition}"
     quoted_type = column.type.replace("'", "''")  # DateTime64(6, 'UTC') inside a string literal
-    reason = (f"concat('column {column.name}: ', if({raw} IN ('', 'null'), 'missing or null', "
+    reason = (f"concat({_lit(f'column {column.name}: ')}, if({raw} IN ('', 'null'), 'missing or null', "
               f"concat('value ', substring({raw}, 1, 60))), ' does not fit {quoted_type}')")
     return condition, reason
 
@@ -179,9 +180,9 @@ def _checks(table: Table) -> list[tuple[str, str]]:
         ("payload = ''", "'empty message (tombstone or null value)'"),
         ("NOT isValidJSON(payload)", "'not valid JSON'"),
         (f"op NOT IN ({', '.join(repr(o) for o in OPS)})", "concat('unknown or missing payload.op: ', op)"),
-        (f"JSONExtractString(src, 'table') != '{table.source_table}'",
-         f"concat('message is for table ', JSONExtractString(src, 'table'), ', not {table.source_table}')"),
-        *((f"NOT JSONHas(img, '{sources[k]}') OR JSONType(img, '{sources[k]}') = 'Null'",
+        (f"JSONExtractString(src, 'table') != {_lit(table.source_table)}",
+         f"concat('message is for table ', JSONExtractString(src, 'table'), {_lit(', not ' + table.source_table)})"),
+        *((f"NOT JSONHas(img, {_lit(sources[k])}) OR JSONType(img, {_lit(sources[k])}) = 'Null'",
            f"'row image has no {sources[k]}'") for k in table.key_columns),
         *_misfits(table),
     ]
@@ -246,7 +247,7 @@ def kafka_table_ddl(table: Table, mode: str, broker_list: str = DEFAULT_BROKER_L
 
 
 def target_table_ddl(table: Table) -> str:
-    cols = [f"    {c.name} {c.type}" for c in table.columns]
+    cols = [f"    {ch_name(c.name)} {c.type}" for c in table.columns]
     cols += [f"    {name} {typ}" + (" DEFAULT now64(6)" if name == "_ingested_at" else "")
              for name, typ in META_COLUMNS]
     return (
@@ -279,7 +280,7 @@ def change_rows_select(table: Table, source: str) -> str:
     One message gives one row, or two when it moves a row: a delete at the old position first.
     Messages that are not usable changes give none (the dead-letter view takes them).
     """
-    selects = [f"    {extract(c, 'row_img', fields='fields')} AS {c.name}" for c in table.columns]
+    selects = [f"    {extract(c, 'row_img', fields='fields')} AS {ch_name(c.name)}" for c in table.columns]
     selects += [
         "    tupleElement(image, 3) AS _op",
         "    JSONExtractUInt(src, 'lsn') AS _lsn",
@@ -374,7 +375,7 @@ ORDER BY (table_name, _version)"""
 def _truncate(table: Table) -> str:
     """True for Debezium's TRUNCATE message of this table (op `t`: no row image, table in `source`)."""
     return (f"isValidJSON(payload) AND op = 't' "
-            f"AND JSONExtractString(src, 'table') = '{table.source_table}'")
+            f"AND JSONExtractString(src, 'table') = {_lit(table.source_table)}")
 
 
 def truncation_view_ddl(table: Table) -> str:

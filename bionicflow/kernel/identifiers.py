@@ -1,5 +1,7 @@
 """Names from a source's catalogue, quoted for PostgreSQL and for ClickHouse (any name a catalogue holds)."""
 
+import re
+
 
 def pg_ident(name: str) -> str:
     """A PostgreSQL identifier, quoted."""
@@ -9,3 +11,16 @@ def pg_ident(name: str) -> str:
 def ch_ident(name: str) -> str:
     """A ClickHouse identifier, quoted."""
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def ch_name(name: str) -> str:
+    """A ClickHouse identifier, quoted only when it needs to be (the brief's names stay as they are)."""
+    return name if _PLAIN.fullmatch(name) else ch_ident(name)
+
+
+def ch_literal(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

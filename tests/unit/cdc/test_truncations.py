@@ -78,7 +78,7 @@ def test_an_added_tables_truncate_is_purged_too_and_a_name_outside_the_catalogue
     import pytest
 
     from bionicflow.cdc import ddl
-    from tests.unit.kernel.test_table_catalogue import ADDED
+    from tests.support.catalogue import ADDED
 
     conn = engine(tmp_path)
     table = ADDED.table

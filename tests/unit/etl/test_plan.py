@@ -63,7 +63,7 @@ def test_repair_mode_names_its_tables_and_needs_no_interval():
 
 
 def test_without_tables_a_run_loads_every_table_of_the_catalogue_and_names_them_when_one_is_unknown():
-    from tests.unit.kernel.test_table_catalogue import ADDED
+    from tests.support.catalogue import ADDED
 
     catalogue = [tables.USERS, tables.TELEMETRY_EVENTS, ADDED.table]
     assert [t.name for t in plan_load({}, None, None, catalogue).tables] == ["users", "telemetry_events", "lines"]

@@ -5,7 +5,7 @@ import pytest
 from bionicflow.kernel import table_catalogue as catalogue
 from bionicflow.platform.table_add import Undo, refuse_taken
 from tests.support.chdb_engine import ChdbClient, engine_with_sources
-from tests.unit.kernel.test_table_catalogue import ADDED
+from tests.support.catalogue import ADDED
 
 
 def test_undo_runs_every_step_in_reverse_and_reports_what_failed():
