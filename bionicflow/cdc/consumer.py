@@ -26,14 +26,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psycopg2
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from confluent_kafka import Consumer, KafkaError, Message
 
 from bionicflow.cdc import evolve
-from bionicflow.cdc.ddl import DATABASE, TABLES, Table
+from bionicflow.cdc.ddl import DATABASE, Table
+from bionicflow.cdc.reshape import reshaped
 from bionicflow.cdc.truncations import apply_pending, has_truncate_hint
+from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.olap import OlapClient, olap_client
-from bionicflow.kernel.table_catalogue import roads_tables
+from bionicflow.kernel.table_catalogue import Entry, brief_entries, list_entries
 from bionicflow.kernel.config import Settings, get_settings
 
 log = logging.getLogger("bionicflow.cdc.consumer")
@@ -125,9 +128,11 @@ def to_row(msg: Message) -> list:
 
 class TableConsumer(threading.Thread):
     def __init__(self, table: Table, settings: Settings, opts: ConsumerSettings, stop: threading.Event,
-                 client_factory: Callable[[], OlapClient]):
+                 client_factory: Callable[[], OlapClient], entry: Entry | None = None):
         super().__init__(name=f"consumer-{table.name}", daemon=True)
         self.table = table
+        # an added table's catalogue entry: its new shapes come from the source's catalogue (cdc/reshape.py)
+        self.entry = entry if entry is not None and not entry.built_in else None
         self.settings = settings
         self.opts = opts
         self.stop = stop
@@ -151,7 +156,8 @@ class TableConsumer(threading.Thread):
     def run(self) -> None:
         self._wait_for_schema()
         self._with_retry(self._apply_truncations)  # one recorded but not purged before a restart
-        self._with_retry(self._load_added_columns)
+        if self.entry is None:
+            self._with_retry(self._load_added_columns)
         consumer = self._consumer()
         consumer.subscribe([self.table.topic])
         try:
@@ -161,8 +167,11 @@ class TableConsumer(threading.Thread):
                 rows = [to_row(m) for m in batch if self._usable(m)]
                 if not rows:
                     continue
-                self._with_retry(functools.partial(self._evolve, rows))  # a new source column: add it before storing
-                self._with_retry(functools.partial(self.sink.write, rows))
+                if self.entry is not None:
+                    self._write_reshaping(rows)
+                else:
+                    self._with_retry(functools.partial(self._evolve, rows))  # a new source column: add it first
+                    self._with_retry(functools.partial(self.sink.write, rows))
                 if has_truncate_hint(row[0] for row in rows):  # purge before the offsets are committed
                     self._with_retry(self._apply_truncations)
                 consumer.commit(asynchronous=False)
@@ -212,18 +221,43 @@ class TableConsumer(threading.Thread):
                 self.progress.columns_added += len(change.columns)
             self._schemas_seen.add(part)
 
+    def _write_reshaping(self, rows: list[list]) -> None:
+        """Store an added table's batch; at a row schema not seen before, first what came before it, then reshape."""
+        start = 0
+        for i, row in enumerate(rows):
+            part = evolve.schema_part(row[0])
+            if part is None or part in self._schemas_seen:
+                continue
+            if i > start:
+                self._with_retry(functools.partial(self.sink.write, rows[start:i]))
+            # the source unreachable or refusing: wait for it, holding the batch (nothing committed)
+            self._with_retry(self._reshape, also=(BionicflowError, psycopg2.Error))
+            self._schemas_seen.add(part)
+            start = i
+        self._with_retry(functools.partial(self.sink.write, rows[start:]))
+
+    def _reshape(self) -> None:
+        assert self.entry is not None
+        now = reshaped(self.sink.client, self.settings, self.entry)
+        if now is not None:
+            self.entry, self.table = now, now.table
+            self.sink.table = now.table
+            self.progress.columns_added += 1
+
     def _apply_truncations(self) -> None:
         self.progress.truncations_applied += sum(p.truncations
                                                  for p in apply_pending(self.sink.client, self.table.name))
 
-    def _with_retry(self, action: Callable[[], None]) -> None:
+    def _with_retry(self, action: Callable[[], None], also: tuple[type[Exception], ...] = ()) -> None:
+        """Run ``action`` until it succeeds; a lost connection (or one of ``also``) waits and tries again."""
         delay = 0.5
+        transient: tuple[type[BaseException], ...] = (OperationalError, OSError, *also)
         while True:
             try:
                 action()
                 self.progress.last_error = ""
                 return
-            except (OperationalError, OSError) as exc:
+            except transient as exc:
                 # Offsets stay uncommitted, so nothing is lost while we wait; keep the batch
                 # even when asked to stop: an unwritten batch is simply consumed again later.
                 self.progress.last_error = f"insert failed, retrying in {delay:.1f}s: {exc}"
@@ -249,21 +283,21 @@ class Consumers:
         self.threads: dict[str, TableConsumer] = {}
         self._stops: dict[str, threading.Event] = {}
 
-    def follow(self, tables: list[Table]) -> None:
-        """Start a thread for each table without one; stop those of tables no longer in ``tables``."""
-        wanted = {t.name: t for t in tables}
+    def follow(self, entries: list[Entry]) -> None:
+        """Start a thread for each table without one; stop those of tables no longer in ``entries``."""
+        wanted = {e.name: e for e in entries}
         for name in set(self.threads) - set(wanted):
             log.info("%s left the catalogue: its consumer stops", name)
             self._stops.pop(name).set()
             self.threads.pop(name).join(timeout=60)
-        for name, table in wanted.items():
+        for name, entry in wanted.items():
             if name not in self.threads:
                 own_stop = threading.Event()
-                thread = TableConsumer(table, self.settings, self.opts, own_stop,
-                                       lambda: olap_client(self.settings))
+                thread = TableConsumer(entry.table, self.settings, self.opts, own_stop,
+                                       lambda: olap_client(self.settings), entry)
                 self.threads[name], self._stops[name] = thread, own_stop
                 thread.start()
-                log.info("consuming %s into %s.%s", table.topic, DATABASE, name)
+                log.info("consuming %s into %s.%s", entry.table.topic, DATABASE, name)
 
     def all_alive(self) -> bool:
         return all(t.is_alive() for t in self.threads.values())
@@ -275,12 +309,12 @@ class Consumers:
             thread.join(timeout=60)
 
 
-def _catalogue(settings: Settings) -> list[Table] | None:
+def _catalogue(settings: Settings) -> list[Entry] | None:
     """The catalogue's tables, or None while the OLAP server cannot say (the threads running go on)."""
     try:
         client = olap_client(settings)
         try:
-            return roads_tables(client)
+            return list_entries(client)
         finally:
             client.close()
     except (OperationalError, DatabaseError) as exc:
@@ -296,14 +330,14 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     opts = ConsumerSettings(batch_size=settings.cdc_batch_size, max_wait_seconds=settings.cdc_max_wait_ms / 1000)
     consumers = Consumers(settings, opts, stop)
-    consumers.follow(list(TABLES))  # the brief's two at once, whether or not the OLAP server is up yet
+    consumers.follow(brief_entries())  # the brief's two at once, whether or not the OLAP server is up yet
     path = status_path(settings)
     next_read = 0.0
     while not stop.is_set() and consumers.all_alive():
         if time.monotonic() >= next_read:
-            tables = _catalogue(settings)
-            if tables is not None:
-                consumers.follow(tables)
+            entries = _catalogue(settings)
+            if entries is not None:
+                consumers.follow(entries)
             next_read = time.monotonic() + CATALOGUE_EVERY_SECONDS
         write_status(path, list(consumers.threads.values()))
         stop.wait(1)

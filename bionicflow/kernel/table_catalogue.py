@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from bionicflow.kernel.errors import BionicflowError
 from bionicflow.kernel.ops_schema import ensure as ensure_ops
-from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
+from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable, describe_table, roads_table
 from bionicflow.kernel.pg_types import ClickHouseType, PgType
 from bionicflow.kernel.tables import OPS_DB, TABLES, Column, Table
 
@@ -65,6 +65,11 @@ class Entry:
     def built_in(self) -> bool:
         """One of the brief's two tables (its batch road and reports are the code's own)."""
         return self.described is None
+
+    @property
+    def shape(self) -> list[tuple[str, str]]:
+        """(name, ClickHouse type) of each column the source describes, in order (added tables only)."""
+        return [(c.name, c.clickhouse.type) for c in self.described.columns] if self.described else []
 
 
 def brief_entries() -> list[Entry]:
@@ -138,6 +143,27 @@ def check_name(name: str) -> None:
                              "with a letter, at most 48), e.g. --as orders_2024")
     if name in RESERVED or name.endswith(HELPER_SUFFIXES):
         raise CatalogueError(f"{name!r} is a name the CDC road uses for its own tables: choose another with --as")
+
+
+# The copies' own columns, after the source's (etl: version, load time, tombstone; cdc: the message's).
+_META_COLUMNS = ("_version", "_loaded_at", "is_deleted", "_op", "_lsn", "_source_ts", "_ingested_at")
+SHAPE_SQL = """SELECT name, type FROM system.columns
+WHERE database = {database:String} AND table = {table:String} AND name NOT IN {meta:Array(String)}
+ORDER BY position"""
+
+
+def table_shape(olap: OlapClient, database: str, name: str) -> list[tuple[str, str]]:
+    """(name, type) of each source column a ClickHouse copy holds, in order."""
+    rows = olap.query(SHAPE_SQL, parameters={"database": database, "table": name, "meta": list(_META_COLUMNS)})
+    return [(row[0], row[1]) for row in rows.result_rows]
+
+
+def redescribed(conn, entry: Entry) -> Entry:
+    """``entry`` as the source's catalogue describes its table now (columns added, dropped, renamed, retyped)."""
+    table = entry.table
+    described = describe_table(conn, table.source_schema, table.source_table)
+    return replace(entry, described=described,
+                   table=roads_table(described, entry.name, table.source_database, table.topic))
 
 
 def write_entry(olap: OlapClient, entry: Entry, removed: bool = False) -> None:

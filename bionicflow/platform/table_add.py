@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING
 
 from bionicflow.cdc import ddl as cdc_ddl
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient
+from bionicflow.cdc.reshape import copy_into
 from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import SOURCE_SCHEMA, first_copy, refuse_unholdable, source_view_ddl, view_params, \
-    view_select
+from bionicflow.etl.table_copy import first_copy, refuse_unholdable
+from bionicflow.kernel.source_views import SOURCE_SCHEMA, source_view_ddl
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, first_line
 from bionicflow.kernel.identifiers import ch_ident, pg_ident
 from bionicflow.kernel.pg_catalogue import SourceTable, describe_table, roads_table
 from bionicflow.kernel.source_registry import SourceAddress, source_password
-from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable
+from bionicflow.kernel.sources import CopiedTable
 from bionicflow.kernel.table_catalogue import ADDING, READY, CatalogueError, Entry, check_name, find_entry, \
     list_entries, write_entry
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, Table
@@ -48,8 +49,6 @@ log = logging.getLogger("bionicflow.platform.table_add")
 
 SLOT_SQL = "SELECT active_pid, confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = %s"
 PUBLISHED_SQL = "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s"
-# The CDC road's first copy: every row a snapshot read at version 0 (streamed changes are offset + 1).
-CDC_COPY_META = "'r' AS _op, 0 AS _lsn, 0 AS _version, now64(6) AS _source_ts, 0 AS is_deleted"
 CDC_HELPERS = ("_mv", "_dead_letters_mv", "_truncations_mv", "_kafka")
 WAIT_SECONDS = 120
 
@@ -258,17 +257,6 @@ def _delete_connector(roads: Roads, source: SourceAddress, name: str) -> None:
         f"'{slot_name(source)}'", f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"])
 
 
-def copy_to_cdc(olap: OlapClient, source, described: SourceTable, name: str) -> CopiedTable:
-    """Copy the source table into `debezium.<name>` as version 0, through the batch road's source-side view."""
-    started = time.monotonic()
-    names = ", ".join(ch_ident(c.name) for c in described.columns)
-    olap.command(f"INSERT INTO {CDC_DB}.{name} ({names}, _op, _lsn, _version, _source_ts, is_deleted) "
-                 f"{view_select(described, CDC_COPY_META)}", parameters=view_params(source, name),
-                 settings=LOAD_SETTINGS)
-    rows = olap.command(f"SELECT count() FROM {CDC_DB}.{name} FINAL WHERE NOT is_deleted")
-    return CopiedTable(name, int(rows), time.monotonic() - started)
-
-
 def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str, name: str) -> AddedTable:
     """Put ``source``.``schema``.``table_name`` on both roads as ``name``; on failure undo every step done."""
     started, say = time.monotonic(), roads.progress
@@ -300,7 +288,7 @@ def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str,
         record(roads.olap, f"tables_add__{name}", LoadResult(name, "first copy", batch.rows, batch.seconds))
         say(f"      {batch.rows:,} rows in {batch.seconds:.1f}s")
         say(f"[6/6] first copy into {CDC_DB}.{name} (CDC road; changes from now on stream)")
-        cdc = copy_to_cdc(roads.olap, pg_source, described, name)
+        cdc = copy_into(roads.olap, pg_source, described, name)
         say(f"      {cdc.rows:,} rows in {cdc.seconds:.1f}s")
         write_entry(roads.olap, replace(entry, state=READY))
     except BaseException as exc:

@@ -277,7 +277,7 @@ EVERY_TYPE_ROWS = """INSERT INTO every_type VALUES
 
 def _fill_every_type(shop) -> None:
     """every_type holds EVERY_TYPE_ROWS only, and the batch road's view of it exists in the source."""
-    from bionicflow.etl.table_copy import source_view_ddl
+    from bionicflow.kernel.source_views import source_view_ddl
 
     with shop.cursor() as cur:
         cur.execute("TRUNCATE every_type")
@@ -461,7 +461,8 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
     ("(1, '{}', NULL, 'NaN')", "n"),
 ])
 def test_a_value_the_copy_cannot_hold_refuses_the_copy_and_writes_nothing(stack, shop, values, column):
-    from bionicflow.etl.table_copy import CopyRefused, first_copy, source_view_ddl
+    from bionicflow.etl.table_copy import CopyRefused, first_copy
+    from bionicflow.kernel.source_views import source_view_ddl
     from bionicflow.kernel.sources import PgSource
 
     with shop.cursor() as cur:

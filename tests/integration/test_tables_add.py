@@ -228,6 +228,27 @@ def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack,
     _assert_batch_equal(stack, store, "lines")
 
 
+def test_columns_added_dropped_and_renamed_in_the_source_follow_on_both_roads(stack, store, airflow):
+    with store.cursor() as cur:
+        cur.execute("ALTER TABLE orders ADD COLUMN channel text NOT NULL DEFAULT 'web'")  # old rows: 'web'
+        cur.execute("ALTER TABLE orders ADD COLUMN discount numeric(5, 2)")
+        cur.execute("INSERT INTO orders (customer, tags, channel, discount) VALUES ('after add', '{}', 'shop', 0.5)")
+        cur.execute("UPDATE orders SET discount = 1.25 WHERE customer = 'c11'")
+    _wait_cdc_equal(stack, store, "orders")
+    _refresh_batch(airflow, "orders")
+    _assert_batch_equal(stack, store, "orders")
+
+    with store.cursor() as cur:
+        with pytest.raises(psycopg2.errors.DependentObjectsStillExist, match="orders_olap"):
+            cur.execute("ALTER TABLE orders DROP COLUMN weight")  # the source-side view reads it (docs/sources.md)
+        cur.execute("ALTER TABLE orders DROP COLUMN weight CASCADE")
+        cur.execute("ALTER TABLE orders RENAME COLUMN qty TO quantity")
+        cur.execute("UPDATE orders SET quantity = 42 WHERE customer = 'c12'")
+    _wait_cdc_equal(stack, store, "orders")
+    _refresh_batch(airflow, "orders")
+    _assert_batch_equal(stack, store, "orders")
+
+
 def _published(store) -> list[tuple]:
     with store.cursor() as cur:
         cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "

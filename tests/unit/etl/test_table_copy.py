@@ -1,6 +1,7 @@
 """The batch road's copy of any table: identifiers quoted, each kind read through the view exactly."""
 
-from bionicflow.etl.table_copy import copy_select, default_table_ddl, olap_expression, source_expression, source_view_ddl
+from bionicflow.etl.table_copy import copy_select, default_table_ddl
+from bionicflow.kernel.source_views import olap_expression, source_expression, source_view_ddl
 from bionicflow.kernel.identifiers import ch_ident, pg_ident
 from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
 from bionicflow.kernel.pg_types import PgType, clickhouse_type
