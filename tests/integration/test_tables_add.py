@@ -15,6 +15,7 @@ import uuid
 import psycopg2
 import pytest
 import requests
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from tests.support.rows import olap_admin
 from tests.support.stack import cli, run_ok
@@ -138,7 +139,11 @@ def _wait_cdc_equal(stack, store, name: str, timeout: float = 90) -> None:
     columns = _columns(store, table)
     deadline = time.monotonic() + timeout
     while True:
-        want, got = _source_rows(store, table), _copy_rows(stack, "debezium", name, columns)
+        want = _source_rows(store, table)
+        try:
+            got = _copy_rows(stack, "debezium", name, columns)
+        except DatabaseError as exc:  # a column the source just gained, not in the copy yet
+            got = [("the copy cannot be read", str(exc)[:200])]
         if want == got:
             return
         if time.monotonic() > deadline:
@@ -228,27 +233,6 @@ def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack,
     _assert_batch_equal(stack, store, "lines")
 
 
-def test_columns_added_dropped_and_renamed_in_the_source_follow_on_both_roads(stack, store, airflow):
-    with store.cursor() as cur:
-        cur.execute("ALTER TABLE orders ADD COLUMN channel text NOT NULL DEFAULT 'web'")  # old rows: 'web'
-        cur.execute("ALTER TABLE orders ADD COLUMN discount numeric(5, 2)")
-        cur.execute("INSERT INTO orders (customer, tags, channel, discount) VALUES ('after add', '{}', 'shop', 0.5)")
-        cur.execute("UPDATE orders SET discount = 1.25 WHERE customer = 'c11'")
-    _wait_cdc_equal(stack, store, "orders")
-    _refresh_batch(airflow, "orders")
-    _assert_batch_equal(stack, store, "orders")
-
-    with store.cursor() as cur:
-        with pytest.raises(psycopg2.errors.DependentObjectsStillExist, match="orders_olap"):
-            cur.execute("ALTER TABLE orders DROP COLUMN weight")  # the source-side view reads it (docs/sources.md)
-        cur.execute("ALTER TABLE orders DROP COLUMN weight CASCADE")
-        cur.execute("ALTER TABLE orders RENAME COLUMN qty TO quantity")
-        cur.execute("UPDATE orders SET quantity = 42 WHERE customer = 'c12'")
-    _wait_cdc_equal(stack, store, "orders")
-    _refresh_batch(airflow, "orders")
-    _assert_batch_equal(stack, store, "orders")
-
-
 def _published(store) -> list[tuple]:
     with store.cursor() as cur:
         cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "
@@ -302,6 +286,27 @@ def test_a_table_the_role_does_not_own_is_refused_and_every_step_undone(stack, s
     assert refused.returncode == 2, refused.stderr
     assert "must be owner" in refused.stderr, refused.stderr
     assert _state(stack, store) == before, "a refused add left something behind"
+
+
+def test_columns_added_dropped_and_renamed_in_the_source_follow_on_both_roads(stack, store, airflow):
+    with store.cursor() as cur:
+        cur.execute("ALTER TABLE orders ADD COLUMN channel text NOT NULL DEFAULT 'web'")  # old rows: 'web'
+        cur.execute("ALTER TABLE orders ADD COLUMN discount numeric(5, 2)")
+        cur.execute("INSERT INTO orders (customer, tags, channel, discount) VALUES ('after add', '{}', 'shop', 0.5)")
+        cur.execute("UPDATE orders SET discount = 1.25 WHERE customer = 'c11'")
+    _wait_cdc_equal(stack, store, "orders")
+    _refresh_batch(airflow, "orders")
+    _assert_batch_equal(stack, store, "orders")
+
+    with store.cursor() as cur:
+        with pytest.raises(psycopg2.errors.DependentObjectsStillExist, match="orders_olap"):
+            cur.execute("ALTER TABLE orders DROP COLUMN weight")  # the source-side view reads it (docs/sources.md)
+        cur.execute("ALTER TABLE orders DROP COLUMN weight CASCADE")  # ... and the user's order_view with it
+        cur.execute("ALTER TABLE orders RENAME COLUMN qty TO quantity")
+        cur.execute("UPDATE orders SET quantity = 42 WHERE customer = 'c12'")
+    _wait_cdc_equal(stack, store, "orders")
+    _refresh_batch(airflow, "orders")
+    _assert_batch_equal(stack, store, "orders")
 
 
 def test_remove_takes_a_table_off_both_roads(stack, store):
