@@ -32,3 +32,22 @@ def added_source(olap: OlapClient, entry: Entry) -> PgSource:
 
     settings = Settings()
     return find_source(olap, settings, entry.source).with_password(settings)
+
+
+def added_sources(olap: OlapClient) -> list[tuple[Entry, PgSource]]:
+    """Every table `tables add` put in the catalogue with its source; one whose source has no password is left out
+    (logged), so the others are still reconciled."""
+    import logging
+
+    from bionicflow.kernel.errors import BionicflowError
+    from bionicflow.kernel.table_catalogue import READY, list_entries
+
+    pairs = []
+    for entry in list_entries(olap, states=(READY,)):
+        if entry.built_in:
+            continue
+        try:
+            pairs.append((entry, added_source(olap, entry)))
+        except BionicflowError as exc:
+            logging.getLogger("airflow.task").warning("%s not reconciled: %s", entry.name, exc)
+    return pairs

@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING
 
 from dataclasses import dataclass
 
+from bionicflow.kernel.identifiers import ch_name
+from bionicflow.kernel.source_views import view_params, view_select
 from bionicflow.kernel.sources import POSTGRESQL_SOURCE, PgSource, source_columns, source_params
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, OPS_DB, Table
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
+    from bionicflow.kernel.table_catalogue import Entry
 
 SIDES = (DEFAULT_DB, CDC_DB)
 
@@ -57,7 +60,13 @@ class DefaultLoad:
 
 
 def _row_hash(table: Table) -> str:
-    return f"cityHash64(tuple({', '.join(table.business_columns)}))"
+    return f"cityHash64(tuple({', '.join(ch_name(c) for c in table.business_columns)}))"
+
+
+def _key(table: Table) -> str:
+    """The key as one value: the column, or a tuple of a composite key's columns."""
+    columns = [ch_name(c) for c in table.key_columns]
+    return columns[0] if len(columns) == 1 else f"tuple({', '.join(columns)})"
 
 
 def _snapshot_table(table: Table) -> str:
@@ -72,7 +81,7 @@ def snapshot_source_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
     """
     return (
         f"CREATE TABLE {_snapshot_table(table)} ENGINE = Memory AS\n"
-        f"SELECT {table.key} AS k, {_row_hash(table)} AS h, x FROM (SELECT {source_columns(table)}, "
+        f"SELECT {_key(table)} AS k, {_row_hash(table)} AS h, x FROM (SELECT {source_columns(table)}, "
         f'toInt64("_xid") AS x\nFROM {source})'
     )
 
@@ -80,7 +89,7 @@ def snapshot_source_sql(table: Table, source: str = POSTGRESQL_SOURCE) -> str:
 def side_totals_sql(table: Table, side: str) -> str:
     if side == "source":
         return f"SELECT count(), sum(h), count() - uniqExact(k) FROM {_snapshot_table(table)}"
-    return f"SELECT count(), sum({_row_hash(table)}), count() - uniqExact({table.key}) FROM {side}.{table.name} FINAL"
+    return f"SELECT count(), sum({_row_hash(table)}), count() - uniqExact({_key(table)}) FROM {side}.{table.name} FINAL"
 
 
 def diff_sql(table: Table, side: str) -> str:
@@ -92,7 +101,7 @@ def diff_sql(table: Table, side: str) -> str:
         "\n countIf(s.k IS NOT NULL AND s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h))"
         " + countIf(s.k IS NULL AND {extra_stale:Bool})\n"
         f"FROM {_snapshot_table(table)} AS s\n"
-        f"FULL OUTER JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {side}.{table.name} FINAL) AS d\n"
+        f"FULL OUTER JOIN (SELECT {_key(table)} AS k, {_row_hash(table)} AS h FROM {side}.{table.name} FINAL) AS d\n"
         "ON s.k = d.k SETTINGS join_use_nulls = 1"
     )
 
@@ -102,7 +111,7 @@ def record_stale_keys_sql(table: Table) -> str:
     return (
         f"INSERT INTO {OPS_DB}.default_repair_keys (table, key, run_id)\n"
         f"SELECT {{table:String}}, s.k, {{run_id:String}} FROM {_snapshot_table(table)} AS s\n"
-        f"LEFT JOIN (SELECT {table.key} AS k, {_row_hash(table)} AS h FROM {DEFAULT_DB}.{table.name} FINAL) AS d\n"
+        f"LEFT JOIN (SELECT {_key(table)} AS k, {_row_hash(table)} AS h FROM {DEFAULT_DB}.{table.name} FINAL) AS d\n"
         "ON s.k = d.k WHERE s.x < {cursor:Int64} AND (d.k IS NULL OR s.h != d.h) SETTINGS join_use_nulls = 1"
     )
 
@@ -146,5 +155,20 @@ def compare_table(olap: OlapClient, table: Table, source: PgSource, load: Defaul
     olap.command(snapshot_source_sql(table), parameters=source_params(table, source))
     try:
         return compare_with_snapshot(olap, table, load, sides, run_id)
+    finally:
+        olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
+
+
+def compare_added(olap: OlapClient, entry: Entry, source: PgSource, sides: tuple[str, ...] = SIDES) -> list[SideResult]:
+    """An added table (`tables add`): the source read through its source-side view, as its copies were."""
+    table, described = entry.table, entry.described
+    if described is None:
+        raise ValueError(f"{table.name} is one of the brief's tables: compare it with compare_table")
+    olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")
+    olap.command(f"CREATE TABLE {_snapshot_table(table)} ENGINE = Memory AS\n"
+                 f"SELECT {_key(table)} AS k, {_row_hash(table)} AS h, x FROM ("
+                 f"{view_select(described, 'toInt64(0) AS x')})", parameters=view_params(source, table.name))
+    try:
+        return compare_with_snapshot(olap, table, DefaultLoad(), sides)
     finally:
         olap.command(f"DROP TABLE IF EXISTS {_snapshot_table(table)}")

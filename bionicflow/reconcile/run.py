@@ -17,11 +17,16 @@ from bionicflow.kernel.sources import PgSource
 from bionicflow.kernel.tables import CDC_DB as DATABASE
 from bionicflow.kernel.tables import DEFAULT_DB
 from bionicflow.kernel.tables import OPS_DB, TABLES
-from bionicflow.reconcile.compare import SIDES, DefaultLoad, SideResult, compare_table
+from bionicflow.reconcile.compare import SIDES, DefaultLoad, SideResult, compare_added, compare_table
 from bionicflow.reconcile.decide import Decision, decide, verdict
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bionicflow.kernel.olap import OlapClient
+    from bionicflow.kernel.table_catalogue import Entry
+
+    AddedSources = Sequence[tuple[Entry, PgSource]]
 
 LAST_MISMATCH_SQL = f"""SELECT JSONExtractString(details, 'debezium_mismatch_since')
 FROM {OPS_DB}.reconciliation_runs ORDER BY started_at DESC LIMIT 1"""
@@ -83,11 +88,13 @@ def default_loads(olap: OlapClient, sources: dict[str, PgSource]) -> dict[str, D
 
 
 def compare_all(olap: OlapClient, sources: dict[str, PgSource], sides: tuple[str, ...] = SIDES,
-                run_id: str | None = None) -> list[SideResult]:
-    """``run_id``: record `default`'s stale keys under it, for the repair."""
+                run_id: str | None = None, added: AddedSources = ()) -> list[SideResult]:
+    """``run_id``: record `default`'s stale keys under it, for the repair. ``added``: the tables `tables add`
+    put in the catalogue, each with its source (compared whole: their loads promise no cursor)."""
     loads = default_loads(olap, sources)
     return [r for table in TABLES
-            for r in compare_table(olap, table, sources[table.name], loads[table.name], sides, run_id)]
+            for r in compare_table(olap, table, sources[table.name], loads[table.name], sides, run_id)] + [
+        r for entry, source in added for r in compare_added(olap, entry, source, sides)]
 
 
 def verify_default(olap: OlapClient, sources: dict[str, PgSource]) -> list[SideResult]:
@@ -104,7 +111,7 @@ def verify_default(olap: OlapClient, sources: dict[str, PgSource]) -> list[SideR
 def reconcile(olap: OlapClient, sources: dict[str, PgSource], connectors: dict[str, dict] | None,
               expected_connectors: list[str], last_source_commit: dict[str, datetime | None],
               now: datetime | None = None, run_id: str | None = None,
-              measured_lags: dict[str, float | None] | None = None) -> Report:
+              measured_lags: dict[str, float | None] | None = None, added: AddedSources = ()) -> Report:
     """``run_id``: the orchestrator's id of this run (Airflow's), so records can be traced back.
 
     ``measured_lags``: CDC lag per table measured against Debezium's heartbeats (the CDC road's
@@ -114,7 +121,7 @@ def reconcile(olap: OlapClient, sources: dict[str, PgSource], connectors: dict[s
         olap.command(statement)
     now = now or datetime.now(UTC)
     run_id = run_id or uuid.uuid4().hex
-    results = compare_all(olap, sources, run_id=run_id)
+    results = compare_all(olap, sources, run_id=run_id, added=added)
     lags = cdc_lag(olap, last_source_commit)
     lags.update({t: lag for t, lag in (measured_lags or {}).items() if lag is not None})
     previous = _previous_mismatch(olap)

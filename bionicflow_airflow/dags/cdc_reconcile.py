@@ -68,7 +68,7 @@ def cdc_reconcile():
         from bionicflow.reconcile.run import reconcile as run_reconciliation
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.cdc_health import source_drift
-        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, pg_source
+        from bionicflow_airflow.sources import SOURCE_CONNECTIONS, added_sources, pg_source
 
         try:
             connectors = KafkaConnectHook().get_conn().statuses()
@@ -92,7 +92,7 @@ def cdc_reconcile():
         report = run_reconciliation(
             olap, {t: pg_source(t) for t in SOURCE_CONNECTIONS}, connectors,
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],
-            measured_lags=lags,
+            measured_lags=lags, added=added_sources(olap),
         )
         for line in report.summary()["tables"]:
             log.info("%s", line)

@@ -8,6 +8,7 @@ psycopg reads from the source, never with our own hashes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import decimal
 import time
 import uuid
@@ -233,6 +234,35 @@ def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack,
     _assert_batch_equal(stack, store, "lines")
 
 
+def _reconciled(airflow, stack) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """A `cdc_reconcile` run's findings for the added tables: (table, side) -> (rows, missing, extra, differing)."""
+    run = run_ok(airflow, "cdc_reconcile")
+    rows = olap_admin(stack).query(
+        "SELECT table, side, rows, missing_keys, extra_keys, differing_rows FROM ops.reconciliation_tables "
+        "WHERE run_id = {r:String} AND table IN ('orders', 'lines', 'store_skus')",
+        parameters={"r": run["dag_run_id"]}).result_rows
+    return {(t, side): (n, missing, extra, differing) for t, side, n, missing, extra, differing in rows}
+
+
+def test_reconciliation_compares_added_tables_by_content(stack, store, airflow):
+    for name in ("orders", "lines", "store_skus"):
+        _wait_cdc_equal(stack, store, name)
+        _refresh_batch(airflow, name)
+    found = _reconciled(airflow, stack)
+    for name in ("orders", "lines", "store_skus"):
+        rows = len(_source_rows(store, SOURCE[name]))
+        for side in ("source", "default", "debezium"):
+            assert found[(name, side)] == (rows, 0, 0, 0), f"{name} {side}: {found.get((name, side))}"
+    olap = olap_admin(stack)  # a wrong value in one copy: found, by content
+    olap.command("INSERT INTO debezium.store_skus (code, name, added, _op, _lsn, _version, _source_ts, is_deleted) "
+                 "SELECT code, 'tampered', added, 'u', 0, 1000000, now64(6), 0 FROM debezium.store_skus FINAL "
+                 "WHERE code = 'sku1'")
+    found = _reconciled(airflow, stack)
+    assert found[("store_skus", "debezium")][3] == 1, found[("store_skus", "debezium")]
+    assert found[("store_skus", "default")][1:] == (0, 0, 0)
+    olap.command("DELETE FROM debezium.store_skus WHERE name = 'tampered'")
+
+
 def _published(store) -> list[tuple]:
     with store.cursor() as cur:
         cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "
@@ -250,7 +280,8 @@ def _state(stack, store) -> tuple:
     with store.cursor() as cur:
         cur.execute("SELECT viewname FROM pg_views WHERE schemaname = 'bionicflow' ORDER BY 1")
         views = cur.fetchall()
-    return _cli("tables", "list").stdout.splitlines()[0:], tables, _published(store), config, views
+    listed = [re.split(r"\s{2,}", line)[:4] for line in _cli("tables", "list").stdout.splitlines()]  # not the counts
+    return listed, tables, _published(store), config, views
 
 
 @pytest.mark.parametrize(("args", "says"), [
