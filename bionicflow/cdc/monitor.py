@@ -124,10 +124,29 @@ def source_position(table: Table, connect_source: SourceConnector) -> dict:
     }
 
 
-def lag(settings: Settings, olap: OlapClient, connect_source: SourceConnector) -> dict:
-    """Per table: the lag against Debezium's heartbeats (bionicflow/cdc/heartbeat_lag.py), backlogs, the slot."""
+def _source_entry(table: Table, connect_source: SourceConnector) -> dict:
+    """The brief table's slot and its source's last commit (an added table's source: `bionicflow sources check`)."""
+    entry: dict = {}
+    try:
+        source = source_position(table, connect_source)
+        entry["slot"] = source["slot"]
+        entry["slot_retained_wal_bytes"] = source["slot_retained_wal_bytes"]
+        entry["slot_active"] = source["slot_active"]
+        last = source["last_source_commit"]
+        entry["last_source_commit"] = last.isoformat() if last else None
+    except Exception as exc:
+        entry["source_error"] = str(exc).splitlines()[0][:200]
+    return entry
+
+
+def lag(settings: Settings, olap: OlapClient, connect_source: SourceConnector, added: tuple[Table, ...] = ()) -> dict:
+    """Per table: the lag against Debezium's heartbeats (bionicflow/cdc/heartbeat_lag.py), backlogs, the slot.
+
+    ``added``: tables `tables add` put in the catalogue (their slot and last commit are in sources the
+    stack's superuser does not reach: `bionicflow sources check` reads those).
+    """
     result = {}
-    for table in TABLES:
+    for table in (*TABLES, *added):
         entry: dict = {}
         try:
             newest, rows = olap.query(NEWEST_CHANGE_SQL.format(db=DATABASE, table=table.name)).result_rows[0]
@@ -138,15 +157,8 @@ def lag(settings: Settings, olap: OlapClient, connect_source: SourceConnector) -
                 olap.query(DEAD_LETTERS_SQL, parameters={"topic": table.topic}).result_rows[0][0])
         except Exception as exc:  # reported, not raised: status must show every part it can
             entry["clickhouse_error"] = str(exc).splitlines()[0][:200]
-        try:
-            source = source_position(table, connect_source)
-            entry["slot"] = source["slot"]
-            entry["slot_retained_wal_bytes"] = source["slot_retained_wal_bytes"]
-            entry["slot_active"] = source["slot_active"]
-            last = source["last_source_commit"]
-            entry["last_source_commit"] = last.isoformat() if last else None
-        except Exception as exc:
-            entry["source_error"] = str(exc).splitlines()[0][:200]
+        if table in TABLES:
+            entry.update(_source_entry(table, connect_source))
         try:
             measured = pipeline_lag(f"{settings.host}:{settings.kafka_port}", table)
             entry["lag_seconds"] = measured.seconds

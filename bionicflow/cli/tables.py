@@ -138,17 +138,30 @@ def _count(client: OlapClient, database: str, name: str) -> str:
 LAST_LOAD_SQL = "SELECT max(finished_at) FROM ops.etl_runs WHERE table = {t:String} HAVING count() > 0"
 
 
+def _lag(entry: Entry) -> str:
+    """The CDC lag against the connector's heartbeats (cdc/heartbeat_lag.py), or why it is not known."""
+    from bionicflow.cdc.heartbeat_lag import pipeline_lag
+
+    settings = get_settings()
+    try:
+        measured = pipeline_lag(f"{settings.host}:{settings.kafka_port}", entry.table)
+    except Exception:  # noqa: BLE001 — one unknown cell, not a failed listing
+        return "unknown (Kafka?)"
+    return "-" if measured.seconds is None else f"{measured.seconds:.1f} s"
+
+
 def _row(client: OlapClient, entry: Entry) -> tuple[str, ...]:
     table = entry.table
     loads = client.query(LAST_LOAD_SQL, parameters={"t": entry.name}).result_rows
     last_load = loads[0][0].strftime("%Y-%m-%d %H:%M:%S") if loads else "-"
     return (entry.name, f"{entry.source}.{table.source_schema}.{table.source_table}", ", ".join(table.key_columns),
-            entry.state, _count(client, "default", entry.name), _count(client, "debezium", entry.name), last_load)
+            entry.state, _count(client, "default", entry.name), _count(client, "debezium", entry.name), _lag(entry),
+            last_load)
 
 
 @tables_app.command("list")
 def tables_list() -> None:
-    """Every copied table: its source, key, state, rows per road, last batch load (CDC lag: `bionicflow status`)."""
+    """Every copied table: its source, key, state, rows per road, CDC lag, last batch load."""
     from bionicflow.kernel.ops_schema import ensure
     from bionicflow.kernel.table_catalogue import list_entries
 
@@ -158,7 +171,7 @@ def tables_list() -> None:
         rows = [_row(client, entry) for entry in list_entries(client)]
     except errors() as exc:
         fail_any(exc)
-    header: tuple[str, ...] = ("name", "source table", "key", "state", "rows default", "rows debezium",
+    header: tuple[str, ...] = ("name", "source table", "key", "state", "rows default", "rows debezium", "CDC lag",
                                "last batch load")
     print_aligned([header, *rows])
 

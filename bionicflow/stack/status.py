@@ -48,7 +48,7 @@ def status(settings: Settings, cdc: bool = True) -> dict:
     if cdc:
         doc["connectors"] = monitor.connectors(settings) if result["kafka_connect"]["healthy"] else {}
         olap = olap_client(settings) if result["olap"]["healthy"] else None
-        doc["lag"] = monitor.lag(settings, olap, superuser_connector(settings)) if olap else {}
+        doc["lag"] = monitor.lag(settings, olap, superuser_connector(settings), _added_tables(olap)) if olap else {}
         slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
                  for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
         doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
@@ -56,6 +56,16 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
         doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc
+
+
+def _added_tables(olap: OlapClient) -> tuple:
+    """The tables `tables add` put in the catalogue (none when it cannot be read: status shows the rest)."""
+    from bionicflow.kernel.table_catalogue import list_entries
+
+    try:
+        return tuple(e.table for e in list_entries(olap) if not e.built_in)
+    except Exception:  # noqa: BLE001 — status reports every part it can; the catalogue is one part
+        return ()
 
 
 def source_column_drift(settings: Settings, services: dict, olap: OlapClient | None = None) -> list[str]:

@@ -199,10 +199,18 @@ def test_a_table_is_added_on_both_roads_and_follows_every_change(stack, store, a
     _refresh_batch(airflow, "orders")
     _assert_batch_equal(stack, store, "orders")
 
-    listed = _cli("tables", "list")
-    assert listed.returncode == 0, listed.stderr
-    line = next(line for line in listed.stdout.splitlines() if line.startswith("orders "))
+    deadline = time.monotonic() + 60  # the lag is measured against the connector's heartbeats (every 10 s)
+    while True:
+        listed = _cli("tables", "list")
+        assert listed.returncode == 0, listed.stderr
+        line = next(line for line in listed.stdout.splitlines() if line.startswith("orders "))
+        if re.search(r"\d+\.\d s", line) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert "store.public.orders" in line and " id " in line and "ready" in line and "499" in line
+    assert re.search(r"  \d+\.\d s  ", line), f"no CDC lag for an added table: {line}"
+    status = _cli("status")
+    assert "debezium.orders: CDC lag" in status.stdout + status.stderr, "status leaves the added table out"
 
 
 def test_more_tables_join_the_running_connector_and_nothing_else_restarts(stack, store, airflow):
