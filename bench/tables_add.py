@@ -11,9 +11,14 @@ boolean, double, an enum, bytea, interval) in a database `bench_db` of the same 
   connector and its slot, both first copies), timed until both copies hold the table, then
   `tables remove --drop-copies`; per road its rows/s.
 
-Goal (issue "tables"): tables add ≤ 1.2x the baseline, each road's first copy ≥ the brief's rates.
+* under load: a writer inserts --rate telemetry events/s into the brief's table meanwhile
+  (bench/cdc_under_load.py); the events' freshness in `debezium` is sampled for --seconds
+  before, during one more `tables add`, and --seconds after.
 
-Run: python -m bench.tables_add [--rows N --runs K]
+Goals (issue "tables"): tables add ≤ 1.2x the baseline, each road's first copy ≥ the brief's
+rates, the brief's freshness p99 during `tables add` within 2x the undisturbed one.
+
+Run: python -m bench.tables_add [--rows N --runs K --rate R --seconds S]
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import time
 
 import psycopg2
 
+from bench.batch_etl import sources
+from bench.cdc_under_load import Stream, under_load
 from bench.common import bench_stack, bionicflow, fresh_stack, machine
 from bionicflow.cdc import initial_load
 from bionicflow.cdc.connectors import KafkaConnectClient
@@ -108,10 +115,21 @@ def wide(s: Settings, source: SourceAddress, run: int) -> dict:
             "cdc_rows_per_s": added.cdc.rows / added.cdc.seconds, "rows": added.batch.rows}
 
 
+STREAM = Stream(
+    insert_sql="INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
+               "signal_duration, signal_amplitude, created_ts, saved_ts) SELECT gen_random_uuid(), 'arm', %(mark)s, "
+               "g, g, g / 3.0, clock_timestamp(), clock_timestamp() FROM generate_series(1, %(n)s) g",
+    newest_sql="SELECT max(saved_ts) FROM debezium.telemetry_events WHERE muscle_group = {m:String}",
+    mark="tables-add-bench",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=2500, help="events/s written into the brief's table meanwhile")
+    parser.add_argument("--seconds", type=float, default=60, help="the undisturbed phases before and after")
     args = parser.parse_args()
     with bench_stack() as env:
         fresh_stack(env)
@@ -126,6 +144,8 @@ def main() -> None:
             baseline.append(brief_users(s))
             added.append(wide(s, source, run))
             print(f"run {run + 1}: users {sum(baseline[-1]):.1f}s, tables add {added[-1]['seconds']:.1f}s", flush=True)
+        loaded = under_load(sources(s)["telemetry_events"], olap_client(s), STREAM, args.rate, args.seconds,
+                            lambda: wide(s, source, args.runs))
         users_s = statistics.median(sum(b) for b in baseline)
         add_s = statistics.median(a["seconds"] for a in added)
         print(json.dumps({
@@ -137,6 +157,7 @@ def main() -> None:
             "cdc_first_copy_rows_per_s": statistics.median(a["cdc_rows_per_s"] for a in added),
             "brief_users_batch_rows_per_s": statistics.median(args.rows / b for b, _ in baseline),
             "brief_users_cdc_rows_per_s": statistics.median(args.rows / c for _, c in baseline),
+            "under_load": {"events_per_s": args.rate, **loaded},
         }, indent=2))
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bionicflow.platform.table_add")
 
 SLOT_SQL = "SELECT active_pid, confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = %s"
+DROP_SLOT_SQL = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s"
 PUBLISHED_SQL = "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s"
 CDC_HELPERS = ("_mv", "_dead_letters_mv", "_truncations_mv", "_kafka")
 WAIT_SECONDS = 120
@@ -106,7 +107,10 @@ class Undo:
         return failed
 
 
-def _source_sql(source: SourceAddress, settings: Settings, statements: list[str]) -> None:
+Statement = str | tuple[str, tuple]  # SQL, or SQL and its bound parameters
+
+
+def _source_sql(source: SourceAddress, settings: Settings, statements: Sequence[Statement]) -> None:
     """Run ``statements`` in the source in one transaction (PostgreSQL's DDL is transactional).
 
     `SourceRefused` with the server's reason when the source's role may not (the fixes are in docs/sources.md).
@@ -117,7 +121,7 @@ def _source_sql(source: SourceAddress, settings: Settings, statements: list[str]
     try:
         with conn, conn.cursor() as cur:
             for statement in statements:
-                cur.execute(statement)
+                cur.execute(*(statement if isinstance(statement, tuple) else (statement,)))
     except psycopg2.Error as exc:
         hint = OWNER_HINT.format(role=source.user) if "must be owner" in str(exc) else ""
         raise SourceRefused(f"{source.name} refused: {first_line(exc, 300)}{hint}") from None
@@ -219,8 +223,8 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
             raise TableAddError(f"the replication slot {slot_name(source)} is in use by another client although "
                                 f"{spec.name} does not exist: stop that client or drop the slot, then add again")
         # an old slot would replay changes older than the copy over it: the connector starts on a new one
-        drops = ["SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
-                 f"'{slot_name(source)}'", f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
+        drops: list[Statement] = [(DROP_SLOT_SQL, (slot_name(source),)),
+                                  f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
         _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
         undo.push("the source's view and publication", lambda: _source_sql(
             source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]))
@@ -252,9 +256,8 @@ def _delete_connector(roads: Roads, source: SourceAddress, name: str) -> None:
     """Delete the connector, then its slot once its WAL sender has gone, then its publication."""
     roads.connect.delete(name)
     _wait_slot(roads, source, lambda s: s is None or s[0] is None, "let go of its replication slot")
-    _source_sql(source, roads.settings, [
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
-        f"'{slot_name(source)}'", f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"])
+    _source_sql(source, roads.settings, [(DROP_SLOT_SQL, (slot_name(source),)),
+                                         f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"])
 
 
 def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str, name: str) -> AddedTable:
