@@ -18,7 +18,7 @@ import pytest
 import requests
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from tests.support.rows import olap_admin
+from tests.support.rows import olap_admin, superuser
 from tests.support.stack import cli, run_ok
 
 DATABASE, ROLE, PASSWORD = "store_db", "store_app", "store's pw"
@@ -43,10 +43,7 @@ SOURCE = {"orders": "orders", "lines": "lines", "store_skus": "skus"}
 @pytest.fixture(scope="module")
 def store(stack):
     """`store_db` owned by `store_app` (REPLICATION), whose tables it owns; gone again after the module."""
-    superuser = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
-    admin = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname="postgres", user="postgres",
-                             password=superuser)
-    admin.autocommit = True
+    admin = superuser(stack, "postgres")
     _drop(stack, admin)
     with admin.cursor() as cur:
         cur.execute(f"CREATE ROLE {ROLE} LOGIN REPLICATION PASSWORD %s", (PASSWORD,))
@@ -164,10 +161,9 @@ def _assert_batch_equal(stack, store, name: str) -> None:
 def _slot_pids(stack) -> dict[str, int]:
     """The WAL sender of each brief connector's slot: a restarted connector gets a new one."""
     pids = {}
-    for database, port in (("crm_db", stack.crm_db_port), ("telemetry_db", stack.telemetry_db_port)):
-        password = (stack.secrets_dir / f"{database}_superuser_password").read_text().strip()
-        conn = psycopg2.connect(host=stack.host, port=port, dbname=database, user="postgres", password=password)
-        with conn, conn.cursor() as cur:
+    for database in ("crm_db", "telemetry_db"):
+        conn = superuser(stack, database, cluster=database)
+        with conn.cursor() as cur:
             cur.execute("SELECT slot_name, active_pid FROM pg_replication_slots WHERE slot_name LIKE '%debezium_slot'")
             pids.update(cur.fetchall())
         conn.close()
@@ -312,10 +308,7 @@ def test_bad_input_is_refused_with_the_fix_and_nothing_is_half_created(stack, st
 
 def test_a_table_the_role_does_not_own_is_refused_and_every_step_undone(stack, store):
     """The publication refuses the table half-way (after the ClickHouse tables, entry and connector change)."""
-    superuser = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
-    owner = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user="postgres",
-                             password=superuser)
-    owner.autocommit = True
+    owner = superuser(stack, DATABASE)
     with owner.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS not_ours (id int PRIMARY KEY, v text)")
         cur.execute(f"GRANT SELECT ON not_ours TO {ROLE}")

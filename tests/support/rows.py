@@ -25,6 +25,15 @@ def pg(settings, db: str):
     return conn
 
 
+def superuser(settings, db: str, cluster: str = "crm_db"):
+    """An autocommit connection to ``db`` as the PostgreSQL superuser of the ``cluster`` (crm_db or telemetry_db)."""
+    password = (settings.secrets_dir / f"{cluster}_superuser_password").read_text().strip()
+    port = settings.crm_db_port if cluster == "crm_db" else settings.telemetry_db_port
+    conn = psycopg2.connect(host=settings.host, port=port, dbname=db, user="postgres", password=password)
+    conn.autocommit = True
+    return conn
+
+
 def olap_admin(settings):
     """A client as the administrative user, made by the kernel's factory like every client of the product."""
     return olap_client(settings)
