@@ -24,6 +24,15 @@ EXACT_TYPE_OPTIONS = {
     "time.precision.mode": "adaptive_time_microseconds",
     "value.converter.replace.null.with.default": "false",
 }
+# The largest change message of an added source: `tables add` makes the table REPLICA IDENTITY FULL (an
+# untouched TOASTed value would otherwise arrive as a placeholder), so an update carries the row twice; 64 MiB
+# lets a row of ~30 MB of values stream (the brief's connectors keep the stack's 16 MiB, docs/cdc.md).
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+LARGE_MESSAGES = {
+    "producer.override.max.request.size": str(MAX_MESSAGE_BYTES),
+    "producer.override.buffer.memory": str(2 * MAX_MESSAGE_BYTES),
+    "topic.creation.default.max.message.bytes": str(MAX_MESSAGE_BYTES),
+}
 # What every connector of the platform shares with the brief's two (debezium/*.json).
 COMMON_OPTIONS = {
     "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
@@ -62,7 +71,7 @@ def source_connector(source: SourceAddress, tables: list[Table], password_file: 
     if any(t.source_database != source.database for t in tables):
         raise ValueError(f"every table of {source.name}'s connector must come from {source.database}")
     config = {
-        **COMMON_OPTIONS, **EXACT_TYPE_OPTIONS,
+        **COMMON_OPTIONS, **EXACT_TYPE_OPTIONS, **LARGE_MESSAGES,
         "database.hostname": source.host, "database.port": str(source.port), "database.user": source.user,
         "database.password": password_reference(password_file), "database.dbname": source.database,
         "topic.prefix": source.name,

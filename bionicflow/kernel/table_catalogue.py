@@ -162,6 +162,8 @@ def redescribed(conn, entry: Entry) -> Entry:
     """``entry`` as the source's catalogue describes its table now (columns added, dropped, renamed, retyped)."""
     table = entry.table
     described = describe_table(conn, table.source_schema, table.source_table)
+    if entry.described:  # what `tables remove` gives back: the identity before `tables add` made it FULL
+        described = replace(described, replica_identity=entry.described.replica_identity)
     return replace(entry, described=described,
                    table=roads_table(described, entry.name, table.source_database, table.topic))
 

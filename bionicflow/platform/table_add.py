@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bionicflow.platform.table_add")
 
 SLOT_SQL = "SELECT active_pid, confirmed_flush_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = %s"
+EXISTS_SQL = "SELECT to_regclass(%s)"
 DROP_SLOT_SQL = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s"
 PUBLISHED_SQL = "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s"
 CDC_HELPERS = ("_mv", "_dead_letters_mv", "_truncations_mv", "_kafka")
@@ -212,7 +213,9 @@ def drop_copies(olap: OlapClient, name: str) -> None:
 
 def _start_streaming(roads: Roads, source: SourceAddress, table: Table, described: SourceTable, undo: Undo) -> None:
     """The source's view, publication and connector with ``table`` in them; the connector streams its changes."""
-    view = source_view_ddl(described, table.name)
+    # Every column in every update's message: an untouched TOASTed value (over ~2 kB) would otherwise arrive as
+    # Debezium's placeholder `__debezium_unavailable_value` (docs/cdc.md, "Decisions"); undone with the rest.
+    view = [*source_view_ddl(described, table.name), f"ALTER TABLE {_qualified(described)} REPLICA IDENTITY FULL"]
     drop_view = f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(table.name + '_olap')}"
     others = _source_tables(roads.olap, source.name)
     spec = source_connector(source, [*others, table], _password_file(roads, source))
@@ -227,13 +230,15 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
                                   f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
         _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
         undo.push("the source's view and publication", lambda: _source_sql(
-            source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]))
+            source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}",
+                                     _identity_back(described)]))
         roads.connect.create_fresh(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
         undo.push(f"the connector {spec.name}", lambda: _delete_connector(roads, source, spec.name))
         _wait_slot(roads, source, lambda s: s is not None and s[1], "create its replication slot")
         return
     _source_sql(source, roads.settings, view)
-    undo.push("the source's view", lambda: _source_sql(source, roads.settings, [drop_view]))
+    undo.push("the source's view", lambda: _source_sql(source, roads.settings, [drop_view,
+                                                                                 _identity_back(described)]))
     old_pid = (_slot(roads, source) or (None,))[0]
     roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": current.get("snapshot.mode",
                                                                                            "no_data")}))
@@ -246,6 +251,16 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
         f"ALTER PUBLICATION {publication} ADD TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"])
     undo.push("the publication's new table", lambda: _source_sql(source, roads.settings, [
         f"ALTER PUBLICATION {publication} DROP TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"]))
+
+
+def _qualified(described: SourceTable) -> str:
+    return f"{pg_ident(described.schema)}.{pg_ident(described.name)}"
+
+
+def _identity_back(described: SourceTable) -> str:
+    """The statement that gives the table back the replica identity it had before `tables add` (an index's: FULL)."""
+    identity = "DEFAULT" if described.replica_identity == "d" else "FULL"
+    return f"ALTER TABLE {_qualified(described)} REPLICA IDENTITY {identity}"
 
 
 def _restore(connect: KafkaConnectClient, spec: ConnectorSpec) -> None:
@@ -324,8 +339,10 @@ def remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_cop
             say(f"deleting {spec_name}, its replication slot and publication (no other table of {source.name} is "
                 "copied)")
             _delete_connector(roads, source, spec_name)
-        _source_sql(source, roads.settings, [
-            f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"])
+        statements: list[Statement] = [f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"]
+        if entry.described and _source_query(source, roads.settings, EXISTS_SQL, (qualified,)) != (None,):
+            statements.append(_identity_back(entry.described))
+        _source_sql(source, roads.settings, statements)
     write_entry(roads.olap, entry, removed=True)
     if keep_copies:
         drop_cdc_helpers(roads.olap, name)

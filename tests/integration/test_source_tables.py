@@ -314,8 +314,8 @@ TEXT_FORMS = {
 }
 
 
-def _copied_rows(olap, schema: str, names: list[str]) -> list[dict]:
-    result = olap.query(f"SELECT {', '.join(names)} FROM {schema}.shop_every_type FINAL ORDER BY order_id, line_no",
+def _copied_rows(olap, schema: str, names: list[str], table: str = "shop_every_type") -> list[dict]:
+    result = olap.query(f"SELECT {', '.join(names)} FROM {schema}.{table} FINAL ORDER BY order_id, line_no",
                         column_formats={"raw": "bytes"})
     return [dict(zip(names, row)) for row in result.result_rows]
 
@@ -479,3 +479,70 @@ def test_a_value_the_copy_cannot_hold_refuses_the_copy_and_writes_nothing(stack,
                    "shop_matrix")
     assert "nothing was copied" in str(refused.value)
     assert not olap.command("EXISTS TABLE default.shop_matrix")
+
+
+def _poll(check, timeout: float = 120) -> None:
+    """Run ``check`` until it passes; its last AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+BIG_DOC_SQL = "SELECT md5(doc::text), octet_length(doc::text), n FROM big_doc ORDER BY id"
+
+
+def test_tables_add_carries_every_type_a_10_mb_document_and_untouched_toast_values_on_both_roads(stack, shop):
+    """`tables add` end to end for the every-type table and a 10 MB jsonb, then changes, as a user runs it."""
+    superuser_password = (stack.secrets_dir / "crm_db_superuser_password").read_text().strip()
+    env = {"BIONICFLOW_SOURCE_SHOPALL_PASSWORD": superuser_password}
+    _fill_every_type(shop)
+    with shop.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS big_doc (id int PRIMARY KEY, doc jsonb, n int)")
+        cur.execute("TRUNCATE big_doc")  # ~10 MB of UTF-8 text in one value
+        cur.execute("INSERT INTO big_doc VALUES (1, jsonb_build_object('blob', repeat('ж', 5 * 1024 * 1024)), 0)")
+    url = f"postgresql://postgres@{stack.host}:{stack.crm_db_port}/{DATABASE}"
+    assert cli("sources", "add", "shopall", "--url", url, env=env).returncode == 0
+    olap = olap_admin(stack)
+    try:
+        for table in ("every_type", "big_doc"):
+            added = cli("tables", "add", f"shopall.public.{table}", env=env, timeout=300)
+            assert added.returncode == 0, added.stderr
+        described = describe_table(shop, "public", "every_type")
+        names = [c.name for c in described.columns]
+        for schema in ("default", "debezium"):
+            _assert_holds_the_source(shop, described, _copied_rows(olap, schema, names, "every_type"),
+                                     f"{schema}.every_type")
+
+        with shop.cursor() as cur:
+            cur.execute("UPDATE every_type SET total = total + 1, t = 'changed ü', tags = '{}', u = NULL "
+                        "WHERE order_id = 1 AND line_no = 1")
+            cur.execute("DELETE FROM every_type WHERE order_id = 2 AND line_no = 2")
+            cur.execute("UPDATE big_doc SET n = 7")  # the 10 MB value untouched: TOASTed, not in the change
+            cur.execute(BIG_DOC_SQL)
+            want = cur.fetchall()
+        exact = [c.name for c in described.columns if not c.clickhouse.text_form]
+
+        def cdc_holds_the_source() -> None:
+            with shop.cursor() as cur:
+                cur.execute("SELECT " + ", ".join(f"{n}::text" if n in ("doc", "docb") else n for n in exact)
+                            + " FROM every_type ORDER BY order_id, line_no")
+                theirs = [[_same(v) for v in row] for row in cur.fetchall()]
+            ours = [[_same(r[n]) for n in exact] for r in _copied_rows(olap, "debezium", exact, "every_type")]
+            for row in (*theirs, *ours):  # float32: compare as stored
+                row[exact.index("r")] = None if row[exact.index("r")] is None else round(row[exact.index("r")], 4)
+            assert ours == theirs
+            got = olap.query("SELECT MD5(doc), length(doc), n FROM debezium.big_doc FINAL ORDER BY id").result_rows
+            assert [(bytes(m).hex() if isinstance(m, bytes) else m, ln, n) for m, ln, n in got] == \
+                [(m, ln, n) for m, ln, n in want], "the untouched 10 MB value changed on the CDC road"
+
+        _poll(cdc_holds_the_source)
+    finally:
+        for table in ("every_type", "big_doc"):
+            cli("tables", "remove", table, "--drop-copies", env=env)
+        cli("sources", "remove", "shopall", env=env)
