@@ -29,6 +29,7 @@ def live_cdc_health(olap: OlapClient) -> list[dict]:
     from bionicflow.cdc.monitor import table_health
     from bionicflow.kernel.config import Settings
     from bionicflow_airflow.kafka_connect_hook import KafkaConnectHook
+    from bionicflow.kernel.table_catalogue import list_entries
 
     hook = KafkaConnectHook()
     try:
@@ -41,7 +42,8 @@ def live_cdc_health(olap: OlapClient) -> list[dict]:
     except Exception as exc:  # a source down: the page still shows the rest
         log.warning("replication slots unreadable: %s", exc)
         slots = {}
-    return table_health(olap, hook.kafka_bootstrap(), states, slots, Settings().wal_retained_limit_bytes)
+    added = tuple(entry.table for entry in list_entries(olap) if not entry.built_in)
+    return table_health(olap, hook.kafka_bootstrap(), states, slots, Settings().wal_retained_limit_bytes, added)
 
 
 def source_drift(olap: OlapClient) -> list[str]:

@@ -58,13 +58,14 @@ def connectors(settings: Settings) -> dict:
 
 def _slot_for(table: Table) -> str:
     prefix = table.topic.split(".")[0]
-    return next(spec.slot for spec in load_connectors() if spec.slot.startswith(prefix))
+    return next((spec.slot for spec in load_connectors() if spec.slot.startswith(prefix)), f"bionicflow_{prefix}")
 
 
 def connector_for(table: Table) -> str:
-    """The name of the connector that streams ``table`` (debezium/*.json)."""
+    """The name of the connector that streams ``table``: a brief one (debezium/*.json) or an added source's."""
     prefix = table.topic.split(".")[0]
-    return next(spec.name for spec in load_connectors() if spec.config.get("topic.prefix") == prefix)
+    return next((spec.name for spec in load_connectors() if spec.config.get("topic.prefix") == prefix),
+                f"{prefix}-connector")
 
 
 def _connector_state(status: dict | None) -> str:
@@ -75,7 +76,7 @@ def _connector_state(status: dict | None) -> str:
 
 
 def table_health(olap: OlapClient, kafka_bootstrap: str, connector_states: dict | None,
-                 slots: dict[str, tuple[int, bool]], limit_bytes: int) -> list[dict]:
+                 slots: dict[str, tuple[int, bool]], limit_bytes: int, added: tuple[Table, ...] = ()) -> list[dict]:
     """Per table, the CDC road as it is now: connector, lag, unread messages, retained WAL, dead letters.
 
     ``connector_states``: Kafka Connect's statuses (None: Connect unreachable); ``slots``: slot
@@ -83,7 +84,7 @@ def table_health(olap: OlapClient, kafka_bootstrap: str, connector_states: dict 
     says why instead of failing the whole.
     """
     rows = []
-    for table in TABLES:
+    for table in (*TABLES, *added):  # added: tables `tables add` put in the catalogue
         row: dict[str, Any] = {"table": table.name, "connector": connector_for(table)}
         row["connector_state"] = ("Kafka Connect unreachable" if connector_states is None
                                   else _connector_state(connector_states.get(row["connector"])))

@@ -265,6 +265,10 @@ def test_reconciliation_compares_added_tables_by_content(stack, store, airflow):
     assert found[("store_skus", "debezium")][3] == 1, found[("store_skus", "debezium")]
     assert found[("store_skus", "default")][1:] == (0, 0, 0)
     olap.command("DELETE FROM debezium.store_skus WHERE name = 'tampered'")
+    page = requests.get(f"http://{stack.host}:{stack.airflow_port}/bionicflow/cdc-vs-batch", headers=airflow.headers,
+                        timeout=60)
+    assert page.status_code == 200, page.text[-1000:]
+    assert "store_skus" in page.text and "store-connector" in page.text, "the CDC-vs-batch page leaves added tables out"
 
 
 def _published(store) -> list[tuple]:
