@@ -18,9 +18,11 @@ task saw would be filtered out and lost. No other connector is touched.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -275,8 +277,27 @@ def _delete_connector(roads: Roads, source: SourceAddress, name: str) -> None:
                                          f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"])
 
 
+@contextmanager
+def one_at_a_time(roads: Roads) -> Iterator[None]:
+    """Hold the catalogue's lock: two adds of one source at once would each write the connector's table list
+    without the other's table, whose changes would then be dropped (one machine: a file lock in the state dir)."""
+    roads.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(roads.settings.state_dir / "tables.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            roads.progress("waiting for another `tables add` or `tables remove` to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str, name: str) -> AddedTable:
     """Put ``source``.``schema``.``table_name`` on both roads as ``name``; on failure undo every step done."""
+    with one_at_a_time(roads):
+        return _add_table(roads, source, schema, table_name, name)
+
+
+def _add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str, name: str) -> AddedTable:
     started, say = time.monotonic(), roads.progress
     refuse_taken(roads.olap, name, source.name, schema, table_name)
     say(f"[1/6] reading {schema}.{table_name} from {source.name}'s catalogue")
@@ -320,6 +341,11 @@ def add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str,
 
 def remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool = True) -> Entry:
     """Take ``name`` off both roads: connector, publication, source-side view, catalogue; its copies if asked."""
+    with one_at_a_time(roads):
+        return _remove_table(roads, name, source, keep_copies)
+
+
+def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool) -> Entry:
     entry = find_entry(roads.olap, name)
     if entry.built_in:
         raise TableAddError(f"{name} is one of the brief's tables, which the reports read: it cannot be removed")

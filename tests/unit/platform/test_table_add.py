@@ -33,3 +33,36 @@ def test_a_taken_name_or_table_is_refused(tmp_path, name, source, table, says):
     with pytest.raises(catalogue.CatalogueError, match=says.replace("(", r"\(").replace(")", r"\)")):
         refuse_taken(olap, name, source, "sales", table)
     refuse_taken(olap, "fresh", "shop", "sales", "other")  # free: no error
+
+
+def test_a_second_add_or_remove_waits_for_the_first_and_says_so(tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from bionicflow.platform.table_add import Roads, one_at_a_time
+
+    said: list[str] = []
+    order: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def progress(message: str) -> None:  # the second announces its wait: only then may the first finish
+        said.append(message)
+        release.set()
+
+    roads = Roads(None, None, SimpleNamespace(state_dir=tmp_path), progress=progress)  # type: ignore[arg-type]
+
+    def first() -> None:
+        with one_at_a_time(roads):
+            order.append("first in")
+            inside.set()
+            release.wait(10)
+            order.append("first out")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(10)
+    with one_at_a_time(roads):
+        order.append("second in")
+    thread.join(10)
+    assert order == ["first in", "first out", "second in"]
+    assert said == ["waiting for another `tables add` or `tables remove` to finish"]
