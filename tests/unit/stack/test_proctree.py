@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import signal
 import subprocess
@@ -97,7 +98,8 @@ def _pidfile(state_dir: Path, service: str = "svc") -> str | None:
 def state_dir(tmp_path):
     yield tmp_path
     for p in proctree.stack_processes(tmp_path, exclude={os.getpid()}):  # a failed test must not leave its processes either
-        os.kill(p.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may end between the listing and the kill
+            os.kill(p.pid, signal.SIGKILL)
 
 
 def test_the_recorded_main_pid_is_the_service_and_its_processes_carry_the_tag(state_dir):
