@@ -230,8 +230,9 @@ class TableConsumer(threading.Thread):
                 continue
             if i > start:
                 self._with_retry(functools.partial(self.sink.write, rows[start:i]))
-            # the source unreachable or refusing: wait for it, holding the batch (nothing committed)
-            self._with_retry(self._reshape, also=(BionicflowError, psycopg2.Error))
+            # the source unreachable, a shape the copies cannot take (a reserved column name): this table waits,
+            # holding its batch (nothing committed), the reason in `status`; the other tables go on
+            self._with_retry(self._reshape, also=(BionicflowError, psycopg2.Error, DatabaseError))
             self._schemas_seen.add(part)
             start = i
         self._with_retry(functools.partial(self.sink.write, rows[start:]))
@@ -260,7 +261,7 @@ class TableConsumer(threading.Thread):
             except transient as exc:
                 # Offsets stay uncommitted, so nothing is lost while we wait; keep the batch
                 # even when asked to stop: an unwritten batch is simply consumed again later.
-                self.progress.last_error = f"insert failed, retrying in {delay:.1f}s: {exc}"
+                self.progress.last_error = f"failed, retrying in {delay:.1f}s: {exc}"
                 log.warning("%s: %s", self.table.name, self.progress.last_error)
                 self.sink.reset()
                 if self.stop.wait(delay):

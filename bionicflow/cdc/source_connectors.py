@@ -9,6 +9,7 @@ that the stack writes in its secrets folder, readable by its own user only.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bionicflow.cdc.connectors import ConnectorSpec
@@ -84,8 +85,13 @@ def source_connector(source: SourceAddress, tables: list[Table], password_file: 
                          database_port_var="")
 
 
+# Debezium replaces every character Kafka does not allow in a topic name with `_` (`Order Lines` → `Order_Lines`).
+_TOPIC_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
 def topic(source: SourceAddress, table: Table) -> str:
-    return f"{source.name}.{table.source_schema}.{table.source_table}"
+    """The topic Debezium writes the table's changes to."""
+    return _TOPIC_UNSAFE.sub("_", f"{source.name}.{table.source_schema}.{table.source_table}")
 
 
 def publication_ddl(source: SourceAddress, tables: list[Table]) -> str:

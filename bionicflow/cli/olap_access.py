@@ -43,9 +43,10 @@ def errors() -> tuple[type[Exception], ...]:
 def fail_any(exc: Exception) -> NoReturn:
     if isinstance(exc, BionicflowError):
         fail(exc)
-    fail(StackNotRunningError(f"the OLAP server refused: {first_line(exc)} (sources and tables are recorded in "
-                              "ops.sources and ops.tables, which only the administrative user "
-                              "BIONICFLOW_CLICKHOUSE_USER may read and write)"))
+    denied = any(mark in str(exc) for mark in ("ACCESS_DENIED", "Not enough privileges", "AUTHENTICATION_FAILED"))
+    hint = (" (sources and tables are recorded in ops.sources and ops.tables, which only the administrative user "
+            "BIONICFLOW_CLICKHOUSE_USER may read and write)") if denied else ""
+    fail(StackNotRunningError(f"the OLAP server refused: {first_line(exc)}{hint}"))
 
 
 def print_aligned(rows: Sequence[Sequence[str]]) -> None:

@@ -183,14 +183,20 @@ def tables_remove(
 ) -> None:
     """Stop copying a table: its connector entry, publication and source-side view go; its copies stay unless asked."""
     from bionicflow.kernel.source_registry import find_source
-    from bionicflow.kernel.table_catalogue import find_entry
+    from bionicflow.kernel.table_catalogue import CatalogueError, find_entry
     from bionicflow.platform.table_add import remove_table
 
     try:
         client = olap()
-        entry = find_entry(client, name)
-        source = None if entry.built_in else find_source(client, get_settings(), entry.source)
-        remove_table(_roads(client), name, source, keep_copies=not drop_copies)
+        try:
+            entry = find_entry(client, name)
+            source = None if entry.built_in else find_source(client, get_settings(), entry.source)
+        except CatalogueError:
+            if not drop_copies:
+                raise
+            source = None  # copies an earlier remove kept: remove_table drops them, or says there are none
+        removed = remove_table(_roads(client), name, source, keep_copies=not drop_copies)
     except errors() as exc:
         fail_any(exc)
-    out.print(f"{name} removed from the catalogue", highlight=False, markup=False)
+    out.print(f"{name} removed from the catalogue" if removed else f"{name}'s kept copies dropped", highlight=False,
+              markup=False)

@@ -18,8 +18,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import first_copy, refresh_copy
-from bionicflow.kernel.source_views import recreate_view_ddl
+from bionicflow.etl.table_copy import first_copy, refresh_copy, refuse_unholdable
+from bionicflow.kernel.identifiers import pg_ident
+from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl
 from bionicflow.kernel.sources import CopiedTable, PgSource
 from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
 from bionicflow.kernel.tables import DEFAULT_DB
@@ -39,6 +40,8 @@ def load_added(olap: OlapClient, entry: Entry, source: PgSource, run_id: str, mo
         raise ValueError(f"{entry.name} is one of the brief's tables: its loads are etl/run.py's")
     now = _reshaped(olap, entry, source)
     if now is None:
+        # a value the columns cannot hold (a 2-D array, a date out of range) written since: refused, named
+        refuse_unholdable(source, entry.described)
         copied, reason = refresh_copy(olap, source, entry.described, entry.name), WHOLE_COPY
     else:
         copied, reason = _remade(olap, now, source), RESHAPED
@@ -52,15 +55,21 @@ def _reshaped(olap: OlapClient, entry: Entry, source: PgSource) -> Entry | None:
     conn = source.connect()
     try:
         now = redescribed(conn, entry)
-        if table_shape(olap, DEFAULT_DB, entry.name) == now.shape:
-            return None
         assert now.described is not None
-        with conn, conn.cursor() as cur:  # the view selects the old columns (or went with DROP ... CASCADE)
-            for statement in recreate_view_ddl(now.described, entry.name):
-                cur.execute(statement)
-        return now
+        reshaped = table_shape(olap, DEFAULT_DB, entry.name) != now.shape
+        if reshaped or not _view_exists(conn, entry.name):  # a view dropped before an ALTER that then failed
+            with conn, conn.cursor() as cur:  # the view selects the old columns (or went with DROP ... CASCADE)
+                for statement in recreate_view_ddl(now.described, entry.name):
+                    cur.execute(statement)
+        return now if reshaped else None
     finally:
         conn.close()
+
+
+def _view_exists(conn, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}",))
+        return bool(cur.fetchone()[0])
 
 
 def _remade(olap: OlapClient, now: Entry, source: PgSource) -> CopiedTable:

@@ -85,10 +85,11 @@ def describe_table(conn, schema: str, table: str) -> SourceTable:
         cur.execute(RELATION_SQL, (schema, table))
         found = cur.fetchone()
         if found is None:
-            raise TableRefused(f"{quoted} does not exist in this source (names are case-sensitive and given "
-                               f"without quotes; `\\dt {pg_ident(schema)}.*` in psql lists its tables)")
+            raise TableRefused(f"{quoted} does not exist in this source (names are case-sensitive; a name holding "
+                               f"a dot goes in double quotes; `\\dt {pg_ident(schema)}.*` in psql lists its tables)")
         oid, relkind, identity, readable, parent = found
-        _refuse_relation(quoted, relkind, identity, readable, parent)
+        cur.execute("SELECT current_user")
+        _refuse_relation(quoted, relkind, identity, readable, parent, cur.fetchone()[0])
         key = _primary_key(cur, oid)
         if not key:
             raise TableRefused(
@@ -98,20 +99,43 @@ def describe_table(conn, schema: str, table: str) -> SourceTable:
         columns = tuple(_columns(cur, oid, set(key)))
     described = SourceTable(schema, table, columns, key, identity)
     refusals = [key_refusal(c.name, c.pg, c.clickhouse, c.pg_type) for c in columns if c.name in key]
+    refusals += _name_refusals([c.name for c in columns])
     if any(refusals):
         raise TableRefused(f"{quoted}: " + "; ".join(r for r in refusals if r))
     return described
 
 
-def _refuse_relation(quoted: str, relkind: str, identity: str, readable: bool, parent: str | None) -> None:
+# Column names both copies use for their own bookkeeping (etl/table_copy.py, cdc/ddl.py META_COLUMNS), and the
+# names the CDC views give the parts of a message (cdc/ddl.py `_message_parts`): a source column may take none.
+RESERVED_COLUMNS = frozenset({"_version", "_loaded_at", "is_deleted", "_op", "_lsn", "_source_ts", "_ingested_at",
+                              "payload", "p", "op", "before", "after", "img", "src", "raw_fields", "fields",
+                              "image", "row_img", "_topic", "_partition", "_offset"})
+
+
+def _name_refusals(names: list[str]) -> list[str]:
+    """Column names the copies cannot take: reserved ones, and names differing only by case (Debezium refuses those)."""
+    reserved = ", ".join(sorted(RESERVED_COLUMNS))
+    refusals = [f"column {pg_ident(n)} has a name the copies use for their own columns ({reserved}): rename it in "
+                f"the source (ALTER TABLE ... RENAME COLUMN {pg_ident(n)} TO ...)"
+                for n in names if n in RESERVED_COLUMNS]
+    folded: dict[str, list[str]] = {}
+    for n in names:
+        folded.setdefault(n.lower(), []).append(n)
+    refusals += [f"columns {' and '.join(pg_ident(n) for n in same)} differ only by case, which Debezium cannot "
+                 "stream: rename one" for same in folded.values() if len(same) > 1]
+    return refusals
+
+
+def _refuse_relation(quoted: str, relkind: str, identity: str, readable: bool, parent: str | None,
+                     role: str) -> None:
     if relkind not in ("r", "p"):
         raise TableRefused(f"{quoted} is {_KINDS.get(relkind, 'not a table')}: only tables have changes to "
                            "stream; copy the tables it reads instead")
     if parent:
         raise TableRefused(f"{quoted} is a partition of {parent}: copy {parent}, which holds every partition")
     if not readable:
-        raise TableRefused(f"the source's role may not read {quoted}: GRANT SELECT ON {quoted} TO <the role of "
-                           "the source's URL>; (both roads read it)")
+        raise TableRefused(f"the source's role may not read {quoted}: both roads read it, and `tables add` needs the "
+                           f"role to own it (ALTER TABLE {quoted} OWNER TO {pg_ident(role)};)")
     if identity == "n":
         raise TableRefused(f"{quoted} has REPLICA IDENTITY NOTHING: its updates and deletes cannot reach the CDC "
                            f"road; ALTER TABLE {quoted} REPLICA IDENTITY DEFAULT; (the primary key)")

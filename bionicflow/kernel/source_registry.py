@@ -179,11 +179,13 @@ def add_source(olap: OlapClient, settings: Settings, source: SourceAddress) -> N
 
 
 def remove_source(olap: OlapClient, settings: Settings, name: str) -> SourceAddress:
-    """Forget the source ``name`` (nothing in the database itself is touched)."""
+    """Forget the source ``name`` and the password files the stack keeps for it (nothing in the database is touched)."""
     source = find_source(olap, settings, name)
     if source.built_in:
         raise SourceError(f"{name} is the embedded stack's own database; it cannot be removed")
     _write(olap, source, removed=True)
+    for secret in (f"source_{name}.properties", f"source_{name}_password"):  # its password, as the stack kept it
+        (settings.secrets_dir / secret).unlink(missing_ok=True)
     return source
 
 

@@ -35,6 +35,8 @@ _DEBEZIUM_TEXT = {
                  "trim_scale(extract(second FROM {c}))) END"),
     # the time in UTC with a Z, as Debezium's ZonedTime: 12:00+05:30 is 06:30:00Z
     "timetz": "regexp_replace(({c} AT TIME ZONE 'UTC')::text, '[+]00$', 'Z')",
+    # PostgreSQL's output of the value (::text would add a host's full netmask: ::1 as ::1/128), as Debezium sends it
+    "inet": "CASE WHEN {c} IS NULL THEN NULL ELSE format('%s', {c}) END",
 }
 _UTC_ISO = ("to_char({e} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
             "coalesce('.' || nullif(rtrim(to_char({e} AT TIME ZONE 'UTC', 'US'), '0'), ''), '') || 'Z'")

@@ -136,6 +136,14 @@ def find_entry(olap: OlapClient, name: str) -> Entry:
     raise CatalogueError(f"no table named {name} in the catalogue: `bionicflow tables list` shows them")
 
 
+def was_copied(olap: OlapClient, name: str) -> bool:
+    """True when ``name`` was ever in the catalogue (its copies, kept by `tables remove`, are bionicflow's)."""
+    if not olap.command(EXISTS_SQL):
+        return False
+    return bool(int(olap.command(f"SELECT count() FROM {OPS_DB}.tables WHERE name = {{n:String}}",
+                                 parameters={"n": name})))
+
+
 def check_name(name: str) -> None:
     """`CatalogueError` unless ``name`` can name a table in ClickHouse and in the helpers' names."""
     if not NAME_PATTERN.fullmatch(name):

@@ -41,7 +41,7 @@ from bionicflow.kernel.pg_catalogue import SourceTable, describe_table, roads_ta
 from bionicflow.kernel.source_registry import SourceAddress, source_password
 from bionicflow.kernel.sources import CopiedTable
 from bionicflow.kernel.table_catalogue import ADDING, READY, CatalogueError, Entry, check_name, find_entry, \
-    list_entries, write_entry
+    list_entries, was_copied, write_entry
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB, Table
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ class SourceRefused(TableAddError):
     """The source refused a statement of `tables add` (a privilege the role lacks, most often)."""
 
 
+SCHEMA_HINT = (". The schema bionicflow in the source belongs to another role (an earlier source's): "
+               "ALTER SCHEMA bionicflow OWNER TO {role}; or GRANT USAGE, CREATE ON SCHEMA bionicflow TO {role};")
 OWNER_HINT = (". PostgreSQL lets only a table's owner add it to a publication: make {role} its owner (ALTER TABLE "
               "... OWNER TO {role}), or register the source with the owner's role (docs/sources.md, \"What is "
               "installed in a source\")")
@@ -126,7 +128,8 @@ def _source_sql(source: SourceAddress, settings: Settings, statements: Sequence[
             for statement in statements:
                 cur.execute(*(statement if isinstance(statement, tuple) else (statement,)))
     except psycopg2.Error as exc:
-        hint = OWNER_HINT.format(role=source.user) if "must be owner" in str(exc) else ""
+        hint = OWNER_HINT.format(role=source.user) if "must be owner" in str(exc) else \
+            SCHEMA_HINT.format(role=pg_ident(source.user)) if f"schema {SOURCE_SCHEMA}" in str(exc) else ""
         raise SourceRefused(f"{source.name} refused: {first_line(exc, 300)}{hint}") from None
     finally:
         conn.close()
@@ -153,6 +156,9 @@ def refuse_taken(olap: OlapClient, name: str, source: str, schema: str, table: s
             raise CatalogueError(f"{source}.{schema}.{table} is already copied as {entry.name}")
     for database in (DEFAULT_DB, CDC_DB):
         if int(olap.command(f"EXISTS TABLE {database}.{ch_ident(name)}")):
+            if was_copied(olap, name):
+                raise CatalogueError(f"{database}.{name} is the copy `tables remove {name}` kept: `bionicflow tables "
+                                     f"remove {name} --drop-copies` drops it, or choose another name with --as")
             raise CatalogueError(f"ClickHouse already has a table {database}.{name}: choose another name with --as, "
                                  f"or drop that table first")
 
@@ -219,7 +225,7 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
     # Debezium's placeholder `__debezium_unavailable_value` (docs/cdc.md, "Decisions"); undone with the rest.
     view = [*source_view_ddl(described, table.name), f"ALTER TABLE {_qualified(described)} REPLICA IDENTITY FULL"]
     drop_view = f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(table.name + '_olap')}"
-    others = _source_tables(roads.olap, source.name)
+    others = _source_tables(roads.olap, source.name, but=table.name)  # its own entry is written already
     spec = source_connector(source, [*others, table], _password_file(roads, source))
     current = roads.connect.config(spec.name)
     if current is None:
@@ -339,14 +345,24 @@ def _add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str
     return AddedTable(name, batch, cdc, time.monotonic() - started, described)
 
 
-def remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool = True) -> Entry:
-    """Take ``name`` off both roads: connector, publication, source-side view, catalogue; its copies if asked."""
+def remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool = True) -> Entry | None:
+    """Take ``name`` off both roads: connector, publication, source-side view, catalogue; its copies if asked.
+
+    A name no longer in the catalogue whose copies an earlier remove kept: with ``keep_copies`` False, they
+    are dropped (None is returned)."""
     with one_at_a_time(roads):
         return _remove_table(roads, name, source, keep_copies)
 
 
-def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool) -> Entry:
-    entry = find_entry(roads.olap, name)
+def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_copies: bool) -> Entry | None:
+    try:
+        entry = find_entry(roads.olap, name)
+    except CatalogueError:
+        if keep_copies or not was_copied(roads.olap, name):
+            raise
+        drop_copies(roads.olap, name)  # what an earlier `tables remove` kept
+        roads.progress(f"{DEFAULT_DB}.{name} and {CDC_DB}.{name}, kept by an earlier `tables remove`, dropped")
+        return None
     if entry.built_in:
         raise TableAddError(f"{name} is one of the brief's tables, which the reports read: it cannot be removed")
     say = roads.progress
@@ -360,7 +376,9 @@ def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_co
                     slot_name(source), entry.table.source_schema, entry.table.source_table)):
                 _source_sql(source, roads.settings, [
                     f"ALTER PUBLICATION {pg_ident(slot_name(source))} DROP TABLE {qualified}"])
-            roads.connect.upsert(source_connector(source, others, _password_file(roads, source)))
+            spec = source_connector(source, others, _password_file(roads, source))
+            mode = (roads.connect.config(spec_name) or {}).get("snapshot.mode", "no_data")
+            roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": mode}))
         else:
             say(f"deleting {spec_name}, its replication slot and publication (no other table of {source.name} is "
                 "copied)")

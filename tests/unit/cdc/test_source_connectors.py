@@ -25,6 +25,9 @@ def test_the_connector_streams_the_copied_tables_with_the_exact_type_options():
     assert spec.config["database.password"] == "${file:/s/shop.properties:password}"
     assert spec.config["publication.autocreate.mode"] == "disabled"
     assert topic(SHOP, _table("orders")) == "shop.public.orders"
+    assert topic(SHOP, _table("Order Lines", schema="Sales")) == "shop.Sales.Order_Lines", "as Debezium names it"
+    assert spec.config["skipped.operations"] == "none", "TRUNCATE would not reach the CDC road"
+    assert int(spec.config["producer.override.max.request.size"]) >= 2 * 20 * 1024 * 1024, "a 20 MB row, twice"
 
 
 def test_a_table_of_another_database_is_refused():

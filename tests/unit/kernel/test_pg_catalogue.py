@@ -54,3 +54,14 @@ def test_rows_sharing_a_key_column_stay_apart_and_a_change_without_every_key_col
         conn.close()
     assert kept == '7,1,"c"\n'  # line 1 updated in place, line 2 created then deleted: neither touched the other
     assert letters == '3,"row image has no line_no"\n'
+
+
+def test_column_names_the_copies_cannot_take_are_refused_with_the_fix():
+    from bionicflow.kernel.pg_catalogue import _name_refusals
+
+    assert _name_refusals(["id", "Key", "note"]) == []
+    refused = _name_refusals(["id", "is_deleted", "op", "Key", "key"])
+    assert len(refused) == 3
+    assert refused[0].startswith('column "is_deleted" has a name the copies use') and "RENAME COLUMN" in refused[0]
+    assert refused[1].startswith('column "op"')
+    assert refused[2] == 'columns "Key" and "key" differ only by case, which Debezium cannot stream: rename one'
