@@ -230,16 +230,27 @@ class TableConsumer(threading.Thread):
                 continue
             if i > start:
                 self._with_retry(functools.partial(self.sink.write, rows[start:i]))
-            # the source unreachable, a shape the copies cannot take (a reserved column name): this table waits,
-            # holding its batch (nothing committed), the reason in `status`; the other tables go on
-            self._with_retry(self._reshape, also=(BionicflowError, psycopg2.Error, DatabaseError))
+            # the source unreachable while the columns changed, a shape the copies cannot take (a reserved column
+            # name): this table waits, holding its batch (nothing committed), the reason in `status`; the others go on
+            names = {f.get("field") for f in evolve.after_fields(part)}
+            self._with_retry(functools.partial(self._reshape, names), also=(BionicflowError, psycopg2.Error,
+                                                                             DatabaseError))
             self._schemas_seen.add(part)
             start = i
         self._with_retry(functools.partial(self.sink.write, rows[start:]))
 
-    def _reshape(self) -> None:
+    def _reshape(self, names: set) -> None:
+        """Remake the table if the source's columns changed; with the source unreachable, go on if the message's
+        column names are the table's (a changed type is then taken up when the next new row schema comes)."""
         assert self.entry is not None
-        now = reshaped(self.sink.client, self.settings, self.entry)
+        try:
+            now = reshaped(self.sink.client, self.settings, self.entry)
+        except (BionicflowError, psycopg2.OperationalError) as exc:
+            if names != {c.source for c in self.table.columns}:
+                raise
+            log.warning("%s: the source's columns not read again (%s); its messages name the same columns",
+                        self.table.name, str(exc)[:200])
+            return
         if now is not None:
             self.entry, self.table = now, now.table
             self.sink.table = now.table
