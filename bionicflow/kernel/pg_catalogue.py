@@ -134,8 +134,9 @@ def _refuse_relation(quoted: str, relkind: str, identity: str, readable: bool, p
     if parent:
         raise TableRefused(f"{quoted} is a partition of {parent}: copy {parent}, which holds every partition")
     if not readable:
-        raise TableRefused(f"the source's role may not read {quoted}: both roads read it, and `tables add` needs the "
-                           f"role to own it (ALTER TABLE {quoted} OWNER TO {pg_ident(role)};)")
+        raise TableRefused(f"the source's role may not read {quoted}, which both roads read: GRANT SELECT ON {quoted} "
+                           f"TO {pg_ident(role)}; (and `tables add` needs the role to own it: ALTER TABLE {quoted} "
+                           f"OWNER TO {pg_ident(role)};)")
     if identity == "n":
         raise TableRefused(f"{quoted} has REPLICA IDENTITY NOTHING: its updates and deletes cannot reach the CDC "
                            f"road; ALTER TABLE {quoted} REPLICA IDENTITY DEFAULT; (the primary key)")
