@@ -57,13 +57,29 @@ def _reshaped(olap: OlapClient, entry: Entry, source: PgSource) -> Entry | None:
         now = redescribed(conn, entry)
         assert now.described is not None
         reshaped = table_shape(olap, DEFAULT_DB, entry.name) != now.shape
+        statements = []
         if reshaped or not _view_exists(conn, entry.name):  # a view dropped before an ALTER that then failed
-            with conn, conn.cursor() as cur:  # the view selects the old columns (or went with DROP ... CASCADE)
-                for statement in recreate_view_ddl(now.described, entry.name):
-                    cur.execute(statement)
+            statements += recreate_view_ddl(now.described, entry.name)  # it selects the old columns (or is gone)
+        if _identity(conn, now.described) != "f":  # given back by hand, or a table added by an older version
+            statements.append(f"ALTER TABLE {_qualified(now.described)} REPLICA IDENTITY FULL")
+        with conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
         return now if reshaped else None
     finally:
         conn.close()
+
+
+def _qualified(described) -> str:
+    return f"{pg_ident(described.schema)}.{pg_ident(described.name)}"
+
+
+def _identity(conn, described) -> str:
+    """The table's replica identity now: `tables add` made it FULL so that untouched TOASTed values stream."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT relreplident FROM pg_class WHERE oid = to_regclass(%s)", (_qualified(described),))
+        row = cur.fetchone()
+        return row[0] if row else "f"
 
 
 def _view_exists(conn, name: str) -> bool:
