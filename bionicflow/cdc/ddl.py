@@ -390,6 +390,20 @@ def truncation_view_ddl(table: Table) -> str:
     )
 
 
+# The materialized views each table's message table feeds, by their names' suffixes.
+VIEW_SUFFIXES = ("_mv", "_dead_letters_mv", "_truncations_mv")
+
+
+def views_ddl(table: Table) -> list[str]:
+    """The table's views (made again whenever its columns change)."""
+    return [view_ddl(table), dead_letter_view_ddl(table), truncation_view_ddl(table)]
+
+
+def table_ddl(table: Table, mode: str, broker_list: str = DEFAULT_BROKER_LIST) -> list[str]:
+    """Everything of one table on the CDC road: its message table, its copy, its views."""
+    return [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table), *views_ddl(table)]
+
+
 def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | None = None) -> list[str]:
     """Every statement of the `debezium` schema, in the order they must run (all idempotent).
 
@@ -397,7 +411,6 @@ def render(mode: str, broker_list: str = DEFAULT_BROKER_LIST, cluster: str | Non
     """
     statements = [f"CREATE DATABASE IF NOT EXISTS {DATABASE}", DEAD_LETTERS_DDL, TRUNCATIONS_DDL, ADDED_COLUMNS_DDL]
     for table in TABLES:
-        statements += [kafka_table_ddl(table, mode, broker_list), target_table_ddl(table),
-                       view_ddl(table), dead_letter_view_ddl(table), truncation_view_ddl(table)]
+        statements += table_ddl(table, mode, broker_list)
     statements += snapshot_marks.render(DATABASE)
     return [for_cluster(s, cluster) for s in statements] if cluster else statements

@@ -40,7 +40,6 @@ log = logging.getLogger("bionicflow.cdc.reshape")
 
 # The CDC road's copy: every row a snapshot read at version 0 (streamed changes are offset + 1).
 COPY_META = "'r' AS _op, 0 AS _lsn, 0 AS _version, now64(6) AS _source_ts, 0 AS is_deleted"
-VIEWS = ("_mv", "_dead_letters_mv", "_truncations_mv")
 
 
 def copy_into(olap: OlapClient, source: PgSource, described: SourceTable, name: str, target: str = "") -> CopiedTable:
@@ -72,11 +71,11 @@ def reshaped(olap: OlapClient, settings: Settings, entry: Entry) -> Entry | None
     olap.command(f"DROP TABLE IF EXISTS {CDC_DB}.{spare}")
     olap.command(ddl.target_table_ddl(replace(now.table, name=spare)))
     copied = copy_into(olap, source.with_password(settings), now.described, name, target=spare)
-    for suffix in VIEWS:
+    for suffix in ddl.VIEW_SUFFIXES:
         olap.command(f"DROP TABLE IF EXISTS {CDC_DB}.{name}{suffix}")
     olap.command(f"EXCHANGE TABLES {CDC_DB}.{name} AND {CDC_DB}.{spare}")
     olap.command(f"DROP TABLE {CDC_DB}.{spare}")
-    for statement in (ddl.view_ddl(now.table), ddl.dead_letter_view_ddl(now.table), ddl.truncation_view_ddl(now.table)):
+    for statement in ddl.views_ddl(now.table):
         olap.command(statement)
     write_entry(olap, now)
     log.info("%s: %s rows copied with the new columns in %.1fs", name, copied.rows, copied.seconds)

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 from bionicflow.etl.load import LoadResult, record
 from bionicflow.etl.table_copy import first_copy, refresh_copy, refuse_unholdable
-from bionicflow.kernel.identifiers import pg_ident
-from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl
+from bionicflow.kernel.source_views import recreate_view_ddl, view_name
 from bionicflow.kernel.sources import CopiedTable, PgSource
 from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
 from bionicflow.kernel.tables import DEFAULT_DB
@@ -61,7 +60,7 @@ def _reshaped(olap: OlapClient, entry: Entry, source: PgSource) -> Entry | None:
         if reshaped or not _view_exists(conn, entry.name):  # a view dropped before an ALTER that then failed
             statements += recreate_view_ddl(now.described, entry.name)  # it selects the old columns (or is gone)
         if _identity(conn, now.described) != "f":  # given back by hand, or a table added by an older version
-            statements.append(f"ALTER TABLE {_qualified(now.described)} REPLICA IDENTITY FULL")
+            statements.append(f"ALTER TABLE {now.described.qualified} REPLICA IDENTITY FULL")
         with conn, conn.cursor() as cur:
             for statement in statements:
                 cur.execute(statement)
@@ -70,21 +69,17 @@ def _reshaped(olap: OlapClient, entry: Entry, source: PgSource) -> Entry | None:
         conn.close()
 
 
-def _qualified(described) -> str:
-    return f"{pg_ident(described.schema)}.{pg_ident(described.name)}"
-
-
 def _identity(conn, described) -> str:
     """The table's replica identity now: `tables add` made it FULL so that untouched TOASTed values stream."""
     with conn.cursor() as cur:
-        cur.execute("SELECT relreplident FROM pg_class WHERE oid = to_regclass(%s)", (_qualified(described),))
+        cur.execute("SELECT relreplident FROM pg_class WHERE oid = to_regclass(%s)", (described.qualified,))
         row = cur.fetchone()
         return row[0] if row else "f"
 
 
 def _view_exists(conn, name: str) -> bool:
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}",))
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (view_name(name),))
         return bool(cur.fetchone()[0])
 
 

@@ -60,7 +60,7 @@ def unholdable_values(conn, described: SourceTable) -> dict[str, int]:
         return {}
     counts = ", ".join(f"count(*) FILTER (WHERE {condition})" for condition in checks.values())
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {counts} FROM {pg_ident(described.schema)}.{pg_ident(described.name)}")
+        cur.execute(f"SELECT {counts} FROM {described.qualified}")
         found = cur.fetchone()
     return {name: n for name, n in zip(checks, found, strict=True) if n}
 

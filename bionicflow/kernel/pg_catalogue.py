@@ -73,6 +73,11 @@ class SourceTable:
     replica_identity: str  # d default (the key), f full, i an index, n nothing
 
     @property
+    def qualified(self) -> str:
+        """schema.table, each quoted for PostgreSQL."""
+        return f"{pg_ident(self.schema)}.{pg_ident(self.name)}"
+
+    @property
     def text_form_columns(self) -> list[SourceColumn]:
         """The columns copied as PostgreSQL's text of the value (no exact ClickHouse type)."""
         return [c for c in self.columns if c.clickhouse.text_form]

@@ -95,13 +95,18 @@ def olap_expression(column: SourceColumn) -> str:
     return f"CAST({col} AS {target})"
 
 
+def view_name(name: str) -> str:
+    """The quoted name of the view in the source that table ``name``'s copies read."""
+    return f"{pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"
+
+
 def source_view_ddl(described: SourceTable, name: str, reader: str | None = None) -> list[str]:
     """The statements that make (or replace) the view the batch road reads ``described`` through."""
-    view = f"{pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"
+    view = view_name(name)
     items = ", ".join(f"{source_expression(c)} AS {pg_ident(c.name)}" for c in described.columns)
     statements = [
         f"CREATE SCHEMA IF NOT EXISTS {pg_ident(SOURCE_SCHEMA)}",
-        f"CREATE OR REPLACE VIEW {view} AS SELECT {items} FROM {pg_ident(described.schema)}.{pg_ident(described.name)}",
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {items} FROM {described.qualified}",
     ]
     if reader:
         statements += [f"GRANT USAGE ON SCHEMA {pg_ident(SOURCE_SCHEMA)} TO {pg_ident(reader)}",
@@ -111,7 +116,7 @@ def source_view_ddl(described: SourceTable, name: str, reader: str | None = None
 
 def recreate_view_ddl(described: SourceTable, name: str) -> list[str]:
     """The statements that make the view again for a table whose columns changed (a view cannot lose columns)."""
-    return [f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}",
+    return [f"DROP VIEW IF EXISTS {view_name(name)}",
             *source_view_ddl(described, name)]
 
 

@@ -33,7 +33,7 @@ from bionicflow.cdc.reshape import copy_into
 from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
 from bionicflow.etl.load import LoadResult, record
 from bionicflow.etl.table_copy import first_copy, refuse_unholdable
-from bionicflow.kernel.source_views import SOURCE_SCHEMA, source_view_ddl
+from bionicflow.kernel.source_views import SOURCE_SCHEMA, source_view_ddl, view_name
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, first_line
 from bionicflow.kernel.identifiers import ch_ident, pg_ident
@@ -53,7 +53,7 @@ SLOT_SQL = "SELECT active_pid, confirmed_flush_lsn IS NOT NULL FROM pg_replicati
 EXISTS_SQL = "SELECT to_regclass(%s)"
 DROP_SLOT_SQL = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s"
 PUBLISHED_SQL = "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s"
-CDC_HELPERS = ("_mv", "_dead_letters_mv", "_truncations_mv", "_kafka")
+CDC_HELPERS = (*cdc_ddl.VIEW_SUFFIXES, "_kafka")
 WAIT_SECONDS = 120
 
 
@@ -201,9 +201,7 @@ def _wait_slot(roads: Roads, source: SourceAddress, ready: Callable[[tuple | Non
 
 
 def create_cdc_tables(olap: OlapClient, settings: Settings, table: Table) -> None:
-    for statement in (cdc_ddl.kafka_table_ddl(table, settings.cdc_schema_mode, settings.kafka_broker_list),
-                      cdc_ddl.target_table_ddl(table), cdc_ddl.view_ddl(table), cdc_ddl.dead_letter_view_ddl(table),
-                      cdc_ddl.truncation_view_ddl(table)):
+    for statement in cdc_ddl.table_ddl(table, settings.cdc_schema_mode, settings.kafka_broker_list):
         olap.command(statement)
 
 
@@ -223,8 +221,8 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
     """The source's view, publication and connector with ``table`` in them; the connector streams its changes."""
     # Every column in every update's message: an untouched TOASTed value (over ~2 kB) would otherwise arrive as
     # Debezium's placeholder `__debezium_unavailable_value` (docs/cdc.md, "Decisions"); undone with the rest.
-    view = [*source_view_ddl(described, table.name), f"ALTER TABLE {_qualified(described)} REPLICA IDENTITY FULL"]
-    drop_view = f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(table.name + '_olap')}"
+    view = [*source_view_ddl(described, table.name), f"ALTER TABLE {described.qualified} REPLICA IDENTITY FULL"]
+    drop_view = f"DROP VIEW IF EXISTS {view_name(table.name)}"
     others = _source_tables(roads.olap, source.name, but=table.name)  # its own entry is written already
     spec = source_connector(source, [*others, table], _password_file(roads, source))
     current = roads.connect.config(spec.name)
@@ -256,19 +254,15 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
                "restart with the new table")
     publication = pg_ident(slot_name(source))
     _source_sql(source, roads.settings, [
-        f"ALTER PUBLICATION {publication} ADD TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"])
+        f"ALTER PUBLICATION {publication} ADD TABLE {described.qualified}"])
     undo.push("the publication's new table", lambda: _source_sql(source, roads.settings, [
-        f"ALTER PUBLICATION {publication} DROP TABLE {pg_ident(described.schema)}.{pg_ident(described.name)}"]))
-
-
-def _qualified(described: SourceTable) -> str:
-    return f"{pg_ident(described.schema)}.{pg_ident(described.name)}"
+        f"ALTER PUBLICATION {publication} DROP TABLE {described.qualified}"]))
 
 
 def _identity_back(described: SourceTable) -> str:
     """The statement that gives the table back the replica identity it had before `tables add` (an index's: FULL)."""
     identity = "DEFAULT" if described.replica_identity == "d" else "FULL"
-    return f"ALTER TABLE {_qualified(described)} REPLICA IDENTITY {identity}"
+    return f"ALTER TABLE {described.qualified} REPLICA IDENTITY {identity}"
 
 
 def _restore(connect: KafkaConnectClient, spec: ConnectorSpec) -> None:
@@ -383,7 +377,7 @@ def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_co
             say(f"deleting {spec_name}, its replication slot and publication (no other table of {source.name} is "
                 "copied)")
             _delete_connector(roads, source, spec_name)
-        statements: list[Statement] = [f"DROP VIEW IF EXISTS {pg_ident(SOURCE_SCHEMA)}.{pg_ident(name + '_olap')}"]
+        statements: list[Statement] = [f"DROP VIEW IF EXISTS {view_name(name)}"]
         if entry.described and _source_query(source, roads.settings, EXISTS_SQL, (qualified,)) != (None,):
             statements.append(_identity_back(entry.described))
         _source_sql(source, roads.settings, statements)
