@@ -1,25 +1,28 @@
 """The batch load of a table added from a source's catalogue (`bionicflow tables add`).
 
-Every mode is a whole copy through the source-side view (`table_copy.refresh_copy`): each row a
-new version, each key the source no longer has a tombstone, so `default.<name>` under FINAL is
-the source as the copy read it, whatever changed in between (updates, deletes, key changes,
-TRUNCATE). First the source's catalogue is read again: when the table's columns changed (added,
-dropped, renamed, retyped), the view is made again and `default.<name>` is made again from a
-fresh copy with the new columns, then swapped in (cdc/reshape.py does the same on the CDC road).
-
-The brief's two tables keep their incremental loads (etl/changes.py); a key
-comparison for any key type, so that an unchanged added table costs nothing, is the next step
-(docs/sources.md, "Known gaps").
+An incremental load reads only what the source's change journal noted since the table's cursor
+(kernel/source_journal.py): the rows of the keys written, tombstones for the keys removed; with
+nothing noted it writes nothing. Any other mode, and an incremental load the journal cannot serve
+(none yet, a TRUNCATE, a trigger disabled, a cursor of another journal), copies the table whole
+(`table_copy.refresh_copy`): each row a new version, each key the source no longer has a
+tombstone. First the source's catalogue is read again: when the table's columns changed (added,
+dropped, renamed, retyped), the views and the journal are made again and `default.<name>` is
+made again from a fresh copy with the new columns, then swapped in (cdc/reshape.py does the same
+on the CDC road).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import first_copy, refresh_copy, refuse_unholdable
-from bionicflow.kernel.source_views import recreate_view_ddl, view_name
+from bionicflow.etl.table_copy import changed_rows, copy_changes, first_copy, refresh_copy, refuse_unholdable
+from bionicflow.kernel.cursors import Cursor, read_cursor, write_cursor
+from bionicflow.kernel.source_journal import (JournalState, changes_view, drop_journal_ddl, forget_sql, gone_view,
+                                              journal_ddl, journal_views_ddl, read_journal_state)
+from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl
 from bionicflow.kernel.sources import CopiedTable, PgSource
 from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
 from bionicflow.kernel.tables import DEFAULT_DB
@@ -29,42 +32,134 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bionicflow.etl.added_tables")
 
-WHOLE_COPY = "an added table's batch load is a whole copy (docs/sources.md)"
+WHOLE_COPY = "a whole copy (mode {mode})"
+NO_JOURNAL = "a whole copy: the change journal cannot serve this load yet ({why}; docs/sources.md, \"Batch loads\")"
+JOURNAL = "the rows the change journal noted since the cursor"
+NOTHING = "nothing changed since the cursor (the change journal is empty)"
 RESHAPED = "the source table's columns changed: default made again from a fresh copy (docs/sources.md)"
 
 
+@dataclass(frozen=True)
+class _Source:
+    """The source table as this load found it, before reading any row."""
+
+    entry: Entry  # as the source describes it now
+    reshaped: bool
+    journal: JournalState
+    journal_made: bool  # the journal was missing or incomplete (a trigger gone or disabled) and was made again
+
+
 def load_added(olap: OlapClient, entry: Entry, source: PgSource, run_id: str, mode: str = "full") -> LoadResult:
-    """Copy ``entry``'s table whole into `default` and record it in `ops.etl_runs` as ``mode``."""
+    """Load ``entry``'s table into `default` by ``mode`` and record it in `ops.etl_runs`.
+
+    ``incremental``: from the change journal where it can; anything else: a whole copy.
+    """
     if entry.described is None:
         raise ValueError(f"{entry.name} is one of the brief's tables: its loads are etl/run.py's")
-    now = _reshaped(olap, entry, source)
-    if now is None:
-        # a value the columns cannot hold (a 2-D array, a date out of range) written since: refused, named
-        refuse_unholdable(source, entry.described)
-        copied, reason = refresh_copy(olap, source, entry.described, entry.name), WHOLE_COPY
-    else:
+    cursor = read_cursor(olap, entry.table)
+    found = _follow_source(olap, entry, source, cursor.cursor_xid if cursor else None)
+    now, journal = found.entry, found.journal
+    assert now.described is not None
+    why_not = _why_not_journal(mode, journal, cursor, found.journal_made)
+    if found.reshaped:
         copied, reason = _remade(olap, now, source), RESHAPED
-    result = LoadResult(entry.name, mode, copied.rows, copied.seconds, reason=reason)
+        result = LoadResult(now.name, mode, copied.rows, copied.seconds, reason=reason)
+    elif why_not:
+        # a value the columns cannot hold (a 2-D array, a date out of range) written since: refused, named
+        refuse_unholdable(source, now.described)
+        copied, reason = refresh_copy(olap, source, now.described, now.name), why_not
+        result = LoadResult(now.name, mode, copied.rows, copied.seconds, reason=reason)
+    elif not journal.changed:
+        result = LoadResult(now.name, mode, 0, 0.0, reason=NOTHING)
+    else:
+        assert cursor is not None
+        refuse_unholdable(source, now.described, changed_rows(now.described, now.name), (cursor.cursor_xid,))
+        changes = copy_changes(olap, source, now.described, now.name, cursor.cursor_xid)
+        result = LoadResult(now.name, mode, changes.rows, changes.seconds, deleted=changes.gone, reason=JOURNAL)
+    _leave_cursor(olap, source, now, journal, run_id, mode)
+    result = replace(result, cursor_xid=journal.snapshot_xmin)
     record(olap, run_id, result)
     return result
 
 
-def _reshaped(olap: OlapClient, entry: Entry, source: PgSource) -> Entry | None:
-    """The entry as the source describes it now, with its view made again, if its columns changed; else None."""
+def _why_not_journal(mode: str, journal: JournalState, cursor: Cursor | None, made: bool) -> str:
+    """Why this load copies the table whole instead of reading the journal ("" when it need not)."""
+    if mode != "incremental":
+        return WHOLE_COPY.format(mode=mode)
+    if made or journal.journal_id is None:
+        why = "no journal in the source, or one of its triggers is missing or disabled; made again now"
+    elif cursor is None or cursor.system_identifier != journal.identity:
+        why = "no cursor from this journal (its first load)"
+    elif cursor.cursor_xid < journal.complete_from:
+        why = "the journal is complete only from a later transaction (a TRUNCATE, or it was made since)"
+    else:
+        return ""
+    return NO_JOURNAL.format(why=why)
+
+
+def copy_first(olap: OlapClient, source: PgSource, entry: Entry, run_id: str) -> CopiedTable:
+    """`tables add`'s batch first copy, leaving the cursor the next incremental load starts from."""
+    assert entry.described is not None
+    journal = _journal_now(source, entry)
+    copied = first_copy(olap, source, entry.described, entry.name)
+    _leave_cursor(olap, source, entry, journal, run_id, "first copy")
+    return copied
+
+
+def _journal_now(source: PgSource, entry: Entry, since: int | None = None) -> JournalState:
+    conn = source.connect()
+    try:
+        with conn:
+            assert entry.described is not None
+            return read_journal_state(conn, entry.described, entry.name, since)
+    finally:
+        conn.close()
+
+
+def _leave_cursor(olap: OlapClient, source: PgSource, entry: Entry, journal: JournalState, run_id: str,
+                  mode: str) -> None:
+    """Store where the next load starts (the horizon taken before this one read a row); the journal forgets the rest.
+
+    The journal forgets only after the cursor is stored: a load that dies before leaves its keys for the next.
+    """
+    identity = journal.identity if journal.journal_id else ""
+    write_cursor(olap, entry.table, Cursor(identity, 0, journal.snapshot_xmin, journal.next_xid, mode=mode), run_id)
+    if journal.journal_id is None:
+        return
+    conn = source.connect()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(forget_sql(entry.name), (journal.snapshot_xmin,))
+    finally:
+        conn.close()
+
+
+def _follow_source(olap: OlapClient, entry: Entry, source: PgSource, since: int | None) -> _Source:
+    """The entry as the source describes it now, with the source-side views and journal made again where needed."""
     conn = source.connect()
     try:
         now = redescribed(conn, entry)
         assert now.described is not None
         reshaped = table_shape(olap, DEFAULT_DB, entry.name) != now.shape
+        journal = read_journal_state(conn, now.described, now.name, since)
         statements = []
-        if reshaped or not _view_exists(conn, entry.name):  # a view dropped before an ALTER that then failed
-            statements += recreate_view_ddl(now.described, entry.name)  # it selects the old columns (or is gone)
+        made = journal.journal_id is None
+        if reshaped or made:
+            # made again with the table's columns and key as they are now (the journal's columns are the key's)
+            statements += [*drop_journal_ddl(now.described, now.name), *recreate_view_ddl(now.described, now.name),
+                           *journal_ddl(now.described, now.name)]
+        elif _views_missing(conn, now.name):  # dropped before an ALTER that then failed
+            statements += [*recreate_view_ddl(now.described, now.name), *journal_views_ddl(now.described, now.name)]
         if _identity(conn, now.described) != "f":  # given back by hand, or a table added by an older version
             statements.append(f"ALTER TABLE {now.described.qualified} REPLICA IDENTITY FULL")
-        with conn, conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-        return now if reshaped else None
+        conn.commit()  # the state's snapshot ends here; the statements run in one transaction of their own
+        if statements:
+            with conn, conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+            with conn:
+                journal = read_journal_state(conn, now.described, now.name, since)
+        return _Source(now if reshaped else entry, reshaped, journal, made)
     finally:
         conn.close()
 
@@ -77,9 +172,10 @@ def _identity(conn, described) -> str:
         return row[0] if row else "f"
 
 
-def _view_exists(conn, name: str) -> bool:
+def _views_missing(conn, name: str) -> bool:
+    views = [f"{SOURCE_SCHEMA}.{v}" for v in (f"{name}_olap", changes_view(name), gone_view(name))]
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (view_name(name),))
+        cur.execute("SELECT bool_or(to_regclass(v) IS NULL) FROM unnest(%s::text[]) AS v", (views,))
         return bool(cur.fetchone()[0])
 
 

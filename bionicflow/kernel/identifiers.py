@@ -24,3 +24,8 @@ def ch_name(name: str) -> str:
 def ch_literal(text: str) -> str:
     """A ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def pg_literal(text: str) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings, on since PostgreSQL 9.1)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -114,7 +114,9 @@ def describe_table(conn, schema: str, table: str) -> SourceTable:
 # names the CDC views give the parts of a message (cdc/ddl.py `_message_parts`): a source column may take none.
 RESERVED_COLUMNS = frozenset({"_version", "_loaded_at", "is_deleted", "_op", "_lsn", "_source_ts", "_ingested_at",
                               "payload", "p", "op", "before", "after", "img", "src", "raw_fields", "fields",
-                              "image", "row_img", "_topic", "_partition", "_offset"})
+                              "image", "row_img", "_topic", "_partition", "_offset",
+                              # the change journal's (kernel/source_journal.py)
+                              "_bionicflow_xid", "_bionicflow_gone"})
 
 
 def _name_refusals(names: list[str]) -> list[str]:

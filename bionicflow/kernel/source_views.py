@@ -12,6 +12,8 @@ road's copies and the CDC road's first copy (and its copy after a schema change)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bionicflow.kernel.identifiers import ch_ident, pg_ident
 from bionicflow.kernel.pg_catalogue import SourceColumn, SourceTable
 from bionicflow.kernel.sources import PgSource
@@ -56,9 +58,11 @@ def _json_array(col: str, element: str) -> str:
     return f"CASE WHEN {col} IS NULL THEN NULL ELSE array_to_json({elements})::text END"
 
 
-def source_expression(column: SourceColumn) -> str:
-    """How the source's view renders ``column`` so that `postgresql()` reads it exactly."""
+def source_expression(column: SourceColumn, alias: str = "") -> str:
+    """How the source's view renders ``column`` (of the relation ``alias``, if given) so that `postgresql()` reads it
+    exactly."""
     col, kind, mapped = pg_ident(column.name), column.clickhouse.kind, column.clickhouse
+    col = f"{alias}.{col}" if alias else col
     if column.pg.name in _DEBEZIUM_TEXT:
         return _DEBEZIUM_TEXT[column.pg.name].format(c=col)
     if kind.startswith("json_array:"):
@@ -120,13 +124,13 @@ def recreate_view_ddl(described: SourceTable, name: str) -> list[str]:
             *source_view_ddl(described, name)]
 
 
-def view_select(described: SourceTable, meta: str) -> str:
-    """The SELECT that reads the source's view and yields the table's columns, then ``meta`` (more items)."""
-    items = ", ".join(f"{olap_expression(c)} AS {ch_ident(c.name)}" for c in described.columns)
+def view_select(described: SourceTable, meta: str, columns: Sequence[SourceColumn] = ()) -> str:
+    """The SELECT that reads a source view and yields the table's columns (or only ``columns``), then ``meta``."""
+    items = ", ".join(f"{olap_expression(c)} AS {ch_ident(c.name)}" for c in (columns or described.columns))
     return f"SELECT {items}, {meta} FROM {VIEW_SOURCE}"
 
 
-def view_params(source: PgSource, name: str) -> dict:
-    """The bound parameters of `view_select` for the view of table ``name``."""
-    return {"address": f"{source.host}:{source.port}", "database": source.database, "view": f"{name}_olap",
+def view_params(source: PgSource, name: str, view: str = "") -> dict:
+    """The bound parameters of `view_select` for the view of table ``name`` (or its other view ``view``)."""
+    return {"address": f"{source.host}:{source.port}", "database": source.database, "view": view or f"{name}_olap",
             "user": source.user, "password": source.password, "schema": SOURCE_SCHEMA}

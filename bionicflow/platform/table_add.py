@@ -32,7 +32,9 @@ from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient
 from bionicflow.cdc.reshape import copy_into
 from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import first_copy, refuse_unholdable
+from bionicflow.etl.added_tables import copy_first
+from bionicflow.etl.table_copy import refuse_unholdable
+from bionicflow.kernel.source_journal import drop_journal_ddl, journal_ddl
 from bionicflow.kernel.source_views import SOURCE_SCHEMA, source_view_ddl, view_name
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, first_line
@@ -221,8 +223,10 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
     """The source's view, publication and connector with ``table`` in them; the connector streams its changes."""
     # Every column in every update's message: an untouched TOASTed value (over ~2 kB) would otherwise arrive as
     # Debezium's placeholder `__debezium_unavailable_value` (docs/cdc.md, "Decisions"); undone with the rest.
-    view = [*source_view_ddl(described, table.name), f"ALTER TABLE {described.qualified} REPLICA IDENTITY FULL"]
-    drop_view = f"DROP VIEW IF EXISTS {view_name(table.name)}"
+    # and the change journal the batch road's incremental loads read (kernel/source_journal.py)
+    view = [*source_view_ddl(described, table.name), f"ALTER TABLE {described.qualified} REPLICA IDENTITY FULL",
+            *drop_journal_ddl(described, table.name), *journal_ddl(described, table.name)]
+    drop_view = [f"DROP VIEW IF EXISTS {view_name(table.name)}", *drop_journal_ddl(described, table.name)]
     others = _source_tables(roads.olap, source.name, but=table.name)  # its own entry is written already
     spec = source_connector(source, [*others, table], _password_file(roads, source))
     current = roads.connect.config(spec.name)
@@ -236,14 +240,14 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
                                   f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
         _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
         undo.push("the source's view and publication", lambda: _source_sql(
-            source, roads.settings, [drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}",
+            source, roads.settings, [*drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}",
                                      _identity_back(described)]))
         roads.connect.create_fresh(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
         undo.push(f"the connector {spec.name}", lambda: _delete_connector(roads, source, spec.name))
         _wait_slot(roads, source, lambda s: s is not None and s[1], "create its replication slot")
         return
     _source_sql(source, roads.settings, view)
-    undo.push("the source's view", lambda: _source_sql(source, roads.settings, [drop_view,
+    undo.push("the source's view", lambda: _source_sql(source, roads.settings, [*drop_view,
                                                                                  _identity_back(described)]))
     old_pid = (_slot(roads, source) or (None,))[0]
     roads.connect.upsert(replace(spec, config={**spec.config, "snapshot.mode": current.get("snapshot.mode",
@@ -323,7 +327,7 @@ def _add_table(roads: Roads, source: SourceAddress, schema: str, table_name: str
             "the table")
         _start_streaming(roads, source, table, described, undo)
         say(f"[5/6] first copy into {DEFAULT_DB}.{name} (batch road)")
-        batch = first_copy(roads.olap, pg_source, described, name)
+        batch = copy_first(roads.olap, pg_source, entry, f"tables_add__{name}")
         record(roads.olap, f"tables_add__{name}", LoadResult(name, "first copy", batch.rows, batch.seconds))
         say(f"      {batch.rows:,} rows in {batch.seconds:.1f}s")
         say(f"[6/6] first copy into {CDC_DB}.{name} (CDC road; changes from now on stream)")
@@ -378,8 +382,11 @@ def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_co
                 "copied)")
             _delete_connector(roads, source, spec_name)
         statements: list[Statement] = [f"DROP VIEW IF EXISTS {view_name(name)}"]
-        if entry.described and _source_query(source, roads.settings, EXISTS_SQL, (qualified,)) != (None,):
-            statements.append(_identity_back(entry.described))
+        if entry.described:
+            exists = _source_query(source, roads.settings, EXISTS_SQL, (qualified,)) != (None,)
+            statements += drop_journal_ddl(entry.described, name, table_exists=exists)
+            if exists:
+                statements.append(_identity_back(entry.described))
         _source_sql(source, roads.settings, statements)
     write_entry(roads.olap, entry, removed=True)
     if keep_copies:

@@ -88,10 +88,11 @@ def etl_default():
 
         olap, run_id = ClickHouseHook().get_client(), get_current_context()["run_id"]
         entry = find_entry(olap, item["table"])
-        if not entry.built_in:  # a table `tables add` put in the catalogue: a whole copy (docs/sources.md)
+        if not entry.built_in:  # a table `tables add` put in the catalogue (docs/sources.md, "Batch loads")
             added = load_added(olap, entry, added_source(olap, entry), run_id, item["mode"])
-            log.info("%s: whole copy of %d rows in %.2fs", added.table, added.rows, added.seconds)
-            return {"table": added.table, "mode": added.mode, "rows": added.rows, "deleted": 0,
+            log.info("%s: %d rows, %d keys removed, in %.2fs: %s", added.table, added.rows, added.deleted,
+                     added.seconds, added.reason)
+            return {"table": added.table, "mode": added.mode, "rows": added.rows, "deleted": added.deleted,
                     "reason": added.reason, "skipped": "", "seconds": round(added.seconds, 3)}
         table, source = resolve_table(item["table"]), pg_source(item["table"])
         ddl.apply(olap)  # idempotent: a stack upgraded since cdc_bootstrap last ran gets the new columns

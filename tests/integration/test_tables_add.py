@@ -84,6 +84,7 @@ def _drop(stack, admin) -> None:
             time.sleep(0.5)
         cur.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         cur.execute(f"DROP ROLE IF EXISTS {ROLE}")
+        cur.execute("DROP ROLE IF EXISTS store_writer")
 
 
 def _cli(*args: str):
@@ -275,6 +276,69 @@ def test_reconciliation_compares_added_tables_by_content(stack, store, airflow):
     assert "store_skus" in page.text and "store-connector" in page.text, "the CDC-vs-batch page leaves added tables out"
 
 
+def _batch_loads(airflow, stack, names: tuple[str, ...]) -> dict[str, tuple[int, int, str]]:
+    """One `etl_default` run of ``names``, as a user starts it: per table (rows written, keys removed, why)."""
+    run = run_ok(airflow, "etl_default", {"tables": list(names)})
+    rows = olap_admin(stack).query("SELECT table, rows, deleted, reason FROM ops.etl_runs WHERE run_id = {r:String}",
+                                   parameters={"r": run["dag_run_id"]}).result_rows
+    assert {t for t, *_ in rows} == set(names), f"etl_default loaded {rows}, not {names}"
+    return {t: (n, deleted, reason) for t, n, deleted, reason in rows}
+
+
+def test_batch_loads_read_only_what_the_change_journal_noted(stack, store, airflow):
+    """Keys of every kind (uuid, composite, text): unchanged costs nothing; a change reads only its keys."""
+    names = ("orders", "lines", "store_skus")
+    with store.cursor() as cur:
+        cur.execute("INSERT INTO lines SELECT id, n, 'sku' || n, n * 2.5 FROM orders, generate_series(1, 3) AS n "
+                    "WHERE customer IN ('c24', 'c25')")
+    _batch_loads(airflow, stack, names)  # whatever came before: the cursor is the journal's from here on
+    unchanged = _batch_loads(airflow, stack, names)
+    assert all(rows == 0 and "nothing changed" in why for rows, _, why in unchanged.values()), unchanged
+
+    admin = superuser(stack, DATABASE)
+    with admin.cursor() as cur:  # a writer that is not the owner: the journal needs no grant of its own
+        cur.execute("DROP ROLE IF EXISTS store_writer")
+        cur.execute("CREATE ROLE store_writer LOGIN PASSWORD 'w'")
+        cur.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON orders, lines, \"sku list\" TO store_writer")
+    admin.close()
+    writer = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user="store_writer",
+                              password="w")
+    with writer, writer.cursor() as cur:
+        cur.execute("UPDATE orders SET total = total + 1 WHERE customer IN ('c20', 'c21')")
+        cur.execute("INSERT INTO orders (customer, tags) VALUES ('journal new', '{}')")
+        cur.execute("DELETE FROM orders WHERE customer = 'c22'")
+        cur.execute("UPDATE orders SET id = gen_random_uuid() WHERE customer = 'c23'")  # one key gone, one new
+        cur.execute("UPDATE lines SET line_no = 8 WHERE line_no = 2 AND order_id = "
+                    "(SELECT id FROM orders WHERE customer = 'c24')")  # one part of a composite key
+        cur.execute("DELETE FROM lines WHERE line_no = 3 AND order_id = (SELECT id FROM orders WHERE customer = 'c25')")
+        cur.execute("INSERT INTO \"sku list\" VALUES ('sku9', 'nine', '2026-12-07')")
+        cur.execute("UPDATE \"sku list\" SET code = 'sku1 moved' WHERE code = 'sku1'")
+    writer.close()
+    changed = _batch_loads(airflow, stack, names)
+    assert changed["orders"][:2] == (4, 2) and "change journal noted" in changed["orders"][2], changed["orders"]
+    assert changed["lines"][:2] == (1, 2), changed["lines"]
+    assert changed["store_skus"][:2] == (2, 1), changed["store_skus"]
+    for name in names:
+        _assert_batch_equal(stack, store, name)
+
+    with store.cursor() as cur:  # a TRUNCATE has no rows to note: the next load copies the table whole
+        cur.execute("BEGIN; TRUNCATE lines; INSERT INTO lines SELECT id, 5, 'after truncate', 1.5 FROM orders "
+                    "WHERE customer LIKE 'c3%'; COMMIT")
+        cur.execute("ALTER TABLE \"sku list\" DISABLE TRIGGER bionicflow_note_update")  # a change it would miss
+        cur.execute("UPDATE \"sku list\" SET name = 'unseen' WHERE code = 'sku9'")
+    after = _batch_loads(airflow, stack, ("lines", "store_skus"))
+    assert "TRUNCATE" in after["lines"][2] and after["lines"][0] == len(_source_rows(store, "lines")), after
+    assert "missing or disabled" in after["store_skus"][2], after
+    for name in ("lines", "store_skus"):
+        _assert_batch_equal(stack, store, name)
+    with store.cursor() as cur:
+        cur.execute("SELECT tgenabled FROM pg_trigger WHERE tgrelid = '\"sku list\"'::regclass "
+                    "AND tgname = 'bionicflow_note_update'")
+        assert cur.fetchone() == ("A",), "the load did not make the disabled journal trigger again"
+    _wait_cdc_equal(stack, store, "lines")
+    _wait_cdc_equal(stack, store, "store_skus")
+
+
 def _published(store) -> list[tuple]:
     with store.cursor() as cur:
         cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "
@@ -292,6 +356,9 @@ def _state(stack, store) -> tuple:
     with store.cursor() as cur:
         cur.execute("SELECT viewname FROM pg_views WHERE schemaname = 'bionicflow' ORDER BY 1")
         views = cur.fetchall()
+        cur.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE tgname LIKE 'bionicflow%%' "
+                    "UNION ALL SELECT 'table', tablename FROM pg_tables WHERE schemaname = 'bionicflow' ORDER BY 1, 2")
+        views += cur.fetchall()
     listed = [re.split(r"\s{2,}", line)[:4] for line in _cli("tables", "list").stdout.splitlines()]  # not the counts
     return listed, tables, _published(store), config, views
 
