@@ -89,14 +89,20 @@ def matches(client, srcs) -> bool:
 
 
 def pause_dags(s) -> None:
-    """No scheduled etl_default or cdc_reconcile may run beside the measured loads (they share cursors and scratch tables)."""
+    """No scheduled etl_default or cdc_reconcile may run beside the measured loads (they share cursors and scratch tables).
+
+    A paused DAG's run that is still going never ends (its waiting tasks are not scheduled again): such runs are
+    marked failed, then the tasks still running are waited for.
+    """
     client = AirflowClient(s.airflow_url, s.airflow_admin_user, s.airflow_admin_password.get_secret_value())
     for dag in client.request("GET", "/dags", params={"limit": 100})["dags"]:
         client.request("PATCH", f"/dags/{dag['dag_id']}", json={"is_paused": True})
+    for run in client.request("GET", "/dags/~/dagRuns", params={"state": ["running", "queued"]})["dag_runs"]:
+        client.request("PATCH", f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
     deadline = time.monotonic() + 900
-    while client.request("GET", "/dags/~/dagRuns", params={"state": ["running", "queued"]})["total_entries"]:
+    while client.request("GET", "/dags/~/dagRuns/~/taskInstances", params={"state": ["running"]})["total_entries"]:
         if time.monotonic() > deadline:
-            raise SystemExit("DAG runs still running 15 min after pausing every DAG: see the Airflow UI")
+            raise SystemExit("tasks still running 15 min after pausing every DAG: see the Airflow UI")
         time.sleep(5)
 
 

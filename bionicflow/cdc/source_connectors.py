@@ -76,7 +76,9 @@ def source_connector(source: SourceAddress, tables: list[Table], password_file: 
         "database.hostname": source.host, "database.port": str(source.port), "database.user": source.user,
         "database.password": password_reference(password_file), "database.dbname": source.database,
         "topic.prefix": source.name,
-        "table.include.list": ",".join(f"{t.source_schema}.{t.source_table}" for t in tables),
+        "table.include.list": ",".join([*(f"{t.source_schema}.{t.source_table}" for t in tables), SIGNAL_TABLE]),
+        # backfills of the CDC road are Debezium incremental snapshots, asked for through this table (cdc/signals.py)
+        "signal.enabled.channels": "source", "signal.data.collection": SIGNAL_TABLE,
         # bionicflow makes the publication with the tables it copies (tables add); Debezium only reads it
         "publication.name": slot_name(source), "publication.autocreate.mode": "disabled",
         "slot.name": slot_name(source),
@@ -95,6 +97,13 @@ def topic(source: SourceAddress, table: Table) -> str:
 
 
 def publication_ddl(source: SourceAddress, tables: list[Table]) -> str:
-    """The publication the connector reads: exactly the copied tables (made or replaced by tables add)."""
-    names = ", ".join(f"{pg_ident(t.source_schema)}.{pg_ident(t.source_table)}" for t in tables)
+    """The publication the connector reads: exactly the copied tables and the signal table (made by tables add)."""
+    names = ", ".join([*(f"{pg_ident(t.source_schema)}.{pg_ident(t.source_table)}" for t in tables), SIGNAL_TABLE])
     return f"CREATE PUBLICATION {pg_ident(slot_name(source))} FOR TABLE {names}"
+
+
+# Debezium's signalling table in bionicflow's schema of the source: a backfill writes an `execute-snapshot` row,
+# Debezium its snapshot windows' watermarks (its columns are Debezium's, docs/sources.md).
+SIGNAL_TABLE = "bionicflow.debezium_signal"
+SIGNAL_DDL = (f"CREATE TABLE IF NOT EXISTS {SIGNAL_TABLE} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, "
+              "data varchar(2048))")

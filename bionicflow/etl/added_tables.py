@@ -14,17 +14,21 @@ on the CDC road).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import changed_rows, copy_changes, first_copy, refresh_copy, refuse_unholdable
+from bionicflow.etl.table_copy import (changed_rows, copy_changes, copy_select, first_copy, refresh_copy,
+                                       refuse_unholdable)
+from bionicflow.kernel.identifiers import ch_ident
 from bionicflow.kernel.cursors import Cursor, read_cursor, write_cursor
 from bionicflow.kernel.source_journal import (JournalState, changes_view, drop_journal_ddl, forget_sql, gone_view,
                                               journal_ddl, journal_views_ddl, read_journal_state)
-from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl
-from bionicflow.kernel.sources import CopiedTable, PgSource
+from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl, view_params
+from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
 from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
+from bionicflow.kernel.table_slice import TableSlice
 from bionicflow.kernel.tables import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -190,3 +194,37 @@ def _remade(olap: OlapClient, now: Entry, source: PgSource) -> CopiedTable:
     olap.command(f"DROP TABLE {DEFAULT_DB}.{spare}")
     write_entry(olap, now)
     return copied
+
+
+def refill_slice(olap: OlapClient, entry: Entry, source: PgSource, table_slice: TableSlice, run_id: str) -> LoadResult:
+    """`backfill` of an added table's `default` copy: the slice's rows read again from the source as a new version.
+
+    The source is read whole through its view and the slice kept by ClickHouse (no index of the source serves
+    every slice); a table whose columns changed is made again whole instead, the slice with it.
+    """
+    assert entry.described is not None
+    found = _follow_source(olap, entry, source, None)
+    if found.reshaped:
+        copied = _remade(olap, found.entry, source)
+        result = LoadResult(entry.name, "window", copied.rows, copied.seconds, reason=RESHAPED)
+    else:
+        refuse_unholdable(source, entry.described)
+        result = _refill(olap, entry, source, table_slice)
+    record(olap, run_id, result)
+    return result
+
+
+def _refill(olap: OlapClient, entry: Entry, source: PgSource, table_slice: TableSlice) -> LoadResult:
+    assert entry.described is not None
+    started = time.monotonic()
+    table = f"{DEFAULT_DB}.{ch_ident(entry.name)}"
+    names = ", ".join(ch_ident(c.name) for c in entry.described.columns)
+    condition, bound = table_slice.ch_filter()
+    version = int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+    olap.command(f"INSERT INTO {table} ({names}, _version) SELECT * FROM ({copy_select(entry.described)}) "
+                 f"WHERE {condition}", parameters={**view_params(source, entry.name), **bound, "version": version},
+                 settings=LOAD_SETTINGS)
+    rows = int(olap.command(f"SELECT count() FROM {table} WHERE _version = {{version:UInt64}}",
+                            parameters={"version": version}))
+    return LoadResult(entry.name, "window", rows, time.monotonic() - started,
+                      reason=f"backfill of the {table_slice.what}")

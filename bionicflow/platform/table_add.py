@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from bionicflow.cdc import ddl as cdc_ddl
 from bionicflow.cdc.connectors import ConnectorSpec, KafkaConnectClient
 from bionicflow.cdc.reshape import copy_into
-from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
+from bionicflow.cdc.source_connectors import (SIGNAL_DDL, SIGNAL_TABLE, publication_ddl, slot_name,
+                                              source_connector, topic)
 from bionicflow.etl.load import LoadResult, record
 from bionicflow.etl.added_tables import copy_first
 from bionicflow.etl.table_copy import refuse_unholdable
@@ -238,15 +239,15 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
         # an old slot would replay changes older than the copy over it: the connector starts on a new one
         drops: list[Statement] = [(DROP_SLOT_SQL, (slot_name(source),)),
                                   f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}"]
-        _source_sql(source, roads.settings, [*drops, *view, publication_ddl(source, [table])])
+        _source_sql(source, roads.settings, [*drops, *view, SIGNAL_DDL, publication_ddl(source, [table])])
         undo.push("the source's view and publication", lambda: _source_sql(
             source, roads.settings, [*drop_view, f"DROP PUBLICATION IF EXISTS {pg_ident(slot_name(source))}",
-                                     _identity_back(described)]))
+                                     f"DROP TABLE IF EXISTS {SIGNAL_TABLE}", _identity_back(described)]))
         roads.connect.create_fresh(replace(spec, config={**spec.config, "snapshot.mode": "no_data"}))
         undo.push(f"the connector {spec.name}", lambda: _delete_connector(roads, source, spec.name))
         _wait_slot(roads, source, lambda s: s is not None and s[1], "create its replication slot")
         return
-    _source_sql(source, roads.settings, view)
+    _source_sql(source, roads.settings, [*view, SIGNAL_DDL])
     undo.push("the source's view", lambda: _source_sql(source, roads.settings, [*drop_view,
                                                                                  _identity_back(described)]))
     old_pid = (_slot(roads, source) or (None,))[0]
@@ -257,10 +258,13 @@ def _start_streaming(roads: Roads, source: SourceAddress, table: Table, describe
     _wait_slot(roads, source, lambda s: s is not None and s[0] is not None and s[0] != old_pid,
                "restart with the new table")
     publication = pg_ident(slot_name(source))
-    _source_sql(source, roads.settings, [
-        f"ALTER PUBLICATION {publication} ADD TABLE {described.qualified}"])
+    published = [described.qualified]
+    signal_schema, signal_table = SIGNAL_TABLE.split(".")
+    if not _source_query(source, roads.settings, PUBLISHED_SQL, (slot_name(source), signal_schema, signal_table)):
+        published.append(SIGNAL_TABLE)  # a source whose first table was added before backfills had signals
+    _source_sql(source, roads.settings, [f"ALTER PUBLICATION {publication} ADD TABLE {', '.join(published)}"])
     undo.push("the publication's new table", lambda: _source_sql(source, roads.settings, [
-        f"ALTER PUBLICATION {publication} DROP TABLE {described.qualified}"]))
+        f"ALTER PUBLICATION {publication} DROP TABLE {', '.join(published)}"]))
 
 
 def _identity_back(described: SourceTable) -> str:
@@ -382,6 +386,8 @@ def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_co
                 "copied)")
             _delete_connector(roads, source, spec_name)
         statements: list[Statement] = [f"DROP VIEW IF EXISTS {view_name(name)}"]
+        if not others:
+            statements.append(f"DROP TABLE IF EXISTS {SIGNAL_TABLE}")
         if entry.described:
             exists = _source_query(source, roads.settings, EXISTS_SQL, (qualified,)) != (None,)
             statements += drop_journal_ddl(entry.described, name, table_exists=exists)

@@ -1,7 +1,9 @@
 """
 ### backfill
 
-Ad hoc re-load of a time window (on `registered_at` for users, `created_ts` for events):
+Ad hoc re-load of a time window (on `registered_at` for users, `created_ts` for events; for a
+table `tables add` put in the catalogue, on `time_column` or its one time column, or a range of
+its integer key with `key_from`/`key_to`):
 
 * target `default`: the batch load re-reads the window from the source (idempotent);
 * target `debezium`: a Debezium ad hoc *incremental snapshot* is signalled through the
@@ -33,22 +35,38 @@ log = logging.getLogger("airflow.task")
     tags=["bionicflow", "backfill"],
     doc_md=__doc__,
     params={
-        "tables": Param(["users", "telemetry_events"], type="array", description="Tables to backfill."),
+        "tables": Param(["users", "telemetry_events"], type="array",
+                        description="Tables to backfill (names from `bionicflow tables list`)."),
         "window_start": Param("2026-01-01T00:00:00", type="string", description="ISO start (inclusive), UTC."),
         "window_end": Param("2026-02-01T00:00:00", type="string", description="ISO end (exclusive), UTC."),
         "target": Param(DEFAULT_DB, enum=[DEFAULT_DB, CDC_DB, "both"], description="Which schema to refill."),
+        "time_column": Param("", type="string", description=(
+            "An added table's column the window applies to (empty: its one timestamp, timestamptz or date column).")),
+        "key_from": Param(None, type=["null", "integer"], description=(
+            "With key_to, instead of the window: an added table's rows whose integer key is in [key_from, key_to).")),
+        "key_to": Param(None, type=["null", "integer"], description="The key range's end (exclusive)."),
     },
 )
 def backfill():
     @task(retries=0)  # invalid params fail at once, before anything is written
     def plan() -> list[dict]:
         from bionicflow.etl.plan import plan_load
+        from bionicflow.kernel.table_catalogue import find_entry, roads_tables
+        from bionicflow.platform.added_backfill import plan_slice
+        from bionicflow_airflow import ClickHouseHook
 
         params = dict(get_current_context()["params"])
-        load_plan = plan_load({**params, "mode": "window"}, None, None)
+        olap = ClickHouseHook().get_client()
+        load_plan = plan_load({**params, "mode": "window"}, None, None, roads_tables(olap))
         assert load_plan.start is not None and load_plan.end is not None  # a window has both ends
+        for table in load_plan.tables:  # an added table's slice refused here, before anything is written
+            entry = find_entry(olap, table.name)
+            if not entry.built_in:
+                log.info("%s: backfill of the %s", table.name, plan_slice(entry, params, load_plan.start,
+                                                                           load_plan.end).what)
         return [{"table": t.name, "start": load_plan.start.isoformat(), "end": load_plan.end.isoformat(),
-                 "target": params["target"]} for t in load_plan.tables]
+                 "target": params["target"], "time_column": params.get("time_column") or "",
+                 "key_from": params.get("key_from"), "key_to": params.get("key_to")} for t in load_plan.tables]
 
     @task(multiple_outputs=True)
     def refill(item: dict) -> dict:
@@ -62,9 +80,17 @@ def backfill():
         from bionicflow_airflow import ClickHouseHook
         from bionicflow_airflow.sources import SIGNAL_CONNECTIONS, pg_source
 
-        table = resolve_table(item["table"])
+        from bionicflow.kernel.table_catalogue import find_entry
+        from bionicflow.platform.added_backfill import backfill_added, plan_slice
+        from bionicflow_airflow.sources import added_source
+
         start, end = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
         olap = ClickHouseHook().get_client()
+        entry = find_entry(olap, item["table"])
+        if not entry.built_in:  # a table `tables add` put in the catalogue (docs/sources.md, "Backfill")
+            return backfill_added(olap, entry, added_source(olap, entry), plan_slice(entry, item, start, end),
+                                  item["target"], get_current_context()["run_id"], progress=log.info)
+        table = resolve_table(item["table"])
         done: dict[str, str | int] = {"table": table.name}
         if item["target"] in (DEFAULT_DB, "both"):
             run_id = get_current_context()["run_id"]

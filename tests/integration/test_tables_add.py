@@ -339,6 +339,40 @@ def test_batch_loads_read_only_what_the_change_journal_noted(stack, store, airfl
     _wait_cdc_equal(stack, store, "store_skus")
 
 
+def test_backfill_reads_an_added_tables_window_again_on_both_roads(stack, store, airflow):
+    """Rows lost from both copies come back by `backfill` over the table's one time column, and only those."""
+    window = {"window_start": "2026-01-01T10:00:00", "window_end": "2026-01-01T20:00:00"}
+    with store.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders WHERE placed_at >= '2026-01-01 10:00+00' "
+                    "AND placed_at < '2026-01-01 20:00+00'")
+        in_window = cur.fetchone()[0]
+    assert in_window >= 5, "the window holds too few rows to show anything"
+    _wait_cdc_equal(stack, store, "orders")
+    olap = olap_admin(stack)
+    for schema in ("default", "debezium"):  # lost from both copies; one row outside the window too
+        olap.command(f"DELETE FROM {schema}.orders WHERE placed_at >= '2026-01-01 10:00:00' "
+                     "AND placed_at < '2026-01-01 20:00:00' OR customer = 'c40'")
+    run = run_ok(airflow, "backfill", {"tables": ["orders"], "target": "both", **window})
+    outside = ("c40",)
+    for schema in ("default", "debezium"):
+        held = olap.query(f"SELECT countIf(customer IN {outside}), count() FROM {schema}.orders FINAL "
+                          "WHERE NOT is_deleted").first_row
+        assert held == (0, len(_source_rows(store, "orders")) - 1), f"{schema}: {held} after the backfill"
+    log = airflow.task_log("backfill", run["dag_run_id"], "refill", map_index=0)
+    assert f"{in_window} of {in_window} rows of the window" in log and "on placed_at" in log, log[-2000:]
+
+    refused = airflow.run("backfill", {"tables": ["lines"], "target": "default", **window})
+    assert refused["state"] == "failed"
+    plan_log = airflow.task_log("backfill", refused["dag_run_id"], "plan")
+    assert "lines has no business-time columns" in plan_log and "mode full" in plan_log, plan_log[-2000:]
+
+    with store.cursor() as cur:  # c40 back on both roads by the batch road's and the stream's own ways
+        cur.execute("UPDATE orders SET qty = qty WHERE customer = 'c40'")
+    _refresh_batch(airflow, "orders")
+    _assert_batch_equal(stack, store, "orders")
+    _wait_cdc_equal(stack, store, "orders")
+
+
 def _published(store) -> list[tuple]:
     with store.cursor() as cur:
         cur.execute("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'bionicflow_store' "

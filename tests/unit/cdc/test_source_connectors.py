@@ -20,7 +20,9 @@ def _table(name: str, schema: str = "public", database: str = "shop") -> Table:
 def test_the_connector_streams_the_copied_tables_with_the_exact_type_options():
     spec = source_connector(SHOP, [_table("orders"), _table("Lines", schema="sales")], Path("/s/shop.properties"))
     assert spec.name == "shop-connector" and spec.slot == "bionicflow_shop"
-    assert spec.config["table.include.list"] == "public.orders,sales.Lines"
+    # and Debezium's signal table, through which backfills ask for incremental snapshots
+    assert spec.config["table.include.list"] == "public.orders,sales.Lines,bionicflow.debezium_signal"
+    assert spec.config["signal.data.collection"] == "bionicflow.debezium_signal"
     assert {k: spec.config[k] for k in EXACT_TYPE_OPTIONS} == EXACT_TYPE_OPTIONS
     assert spec.config["database.password"] == "${file:/s/shop.properties:password}"
     assert spec.config["publication.autocreate.mode"] == "disabled"
@@ -37,4 +39,5 @@ def test_a_table_of_another_database_is_refused():
 
 def test_the_publication_names_exactly_the_copied_tables_quoted():
     ddl = publication_ddl(SHOP, [_table("orders"), _table('odd "name"', schema="sales")])
-    assert ddl == 'CREATE PUBLICATION "bionicflow_shop" FOR TABLE "public"."orders", "sales"."odd ""name"""'
+    assert ddl == ('CREATE PUBLICATION "bionicflow_shop" FOR TABLE "public"."orders", "sales"."odd ""name""", '
+                   'bionicflow.debezium_signal')
