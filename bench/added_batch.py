@@ -61,12 +61,12 @@ SMALL = 8
 CHANGE_SQL = {
     "by_uuid": """
 INSERT INTO by_uuid SELECT md5('new' || %(run)s || g)::uuid, {values} FROM generate_series(1, %(n)s) g;
-UPDATE by_uuid SET amount = amount + 1, note = 'changed', tags = tags || 'x' WHERE abs(hashtext(id::text || %(run)s)) % 300 = 1;
+UPDATE by_uuid SET amount = amount + 1, note = 'changed', tags = tags || 'x'::text WHERE abs(hashtext(id::text || %(run)s)) % 300 = 1;
 DELETE FROM by_uuid WHERE abs(hashtext(id::text || %(run)s)) % 300 = 2;
 """,
     "by_pair": """
-INSERT INTO by_pair SELECT md5((g / 10)::text)::uuid, 100 + %(run)s, {values} FROM generate_series(1, %(n)s) g;
-UPDATE by_pair SET amount = amount + 1, note = 'changed', tags = tags || 'x'
+INSERT INTO by_pair SELECT md5(g::text)::uuid, 100 + %(run)s, {values} FROM generate_series(1, %(n)s) g;
+UPDATE by_pair SET amount = amount + 1, note = 'changed', tags = tags || 'x'::text
 WHERE abs(hashtext(account::text || line || %(run)s)) % 300 = 1;
 DELETE FROM by_pair WHERE abs(hashtext(account::text || line || %(run)s)) % 300 = 2;
 """,

@@ -41,6 +41,12 @@ class QueryResult:
     data: bytes
     summary: dict
 
+    @property
+    def rows(self) -> int | None:
+        """How many rows the result holds (the engine counts them), None when it did not say."""
+        rows = self.summary.get("result_rows")
+        return int(rows) if rows not in (None, "") else None
+
 
 class QuerySlots:
     """At most ``limit`` statements run at once; the rest wait their turn, up to ``wait_seconds``.

@@ -256,10 +256,11 @@ class NativeForRevision:
                 try:
                     self._sizer.skip(reader, type_name, rows)
                 except ClickHouseError:
-                    if flag or not single:  # the next header's place is unknown: refuse, never garble
+                    # the next header's place is unknown: refused, never garbled, unless nothing follows (the
+                    # last column of the last block) or only zones were to be put back in one block
+                    if not single or (flag and index < columns - 1):
                         raise
-                    # one block, where only zones were to be put back: the rest goes as the engine wrote it
-                    out.append(data[start:])
+                    out.append(data[start:])  # the rest as the engine wrote it
                     return b"".join(out)
             out.append(data[start:reader.pos])
         return b"".join(out)

@@ -208,7 +208,7 @@ class OlapApp:
                 raise catalogue_moved()
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
         if native is not None:
-            result = QueryResult(native.blocks(result.data), result.summary)
+            result = QueryResult(native.blocks(result.data, result.rows), result.summary)
         if opts.compress:
             data = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower())
             encoding = None

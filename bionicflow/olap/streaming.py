@@ -86,7 +86,7 @@ async def streamed(engine: Engine, request: Request, scope: contextlib.AsyncExit
                 stream.cancel()
                 Engine.settled(held.conn)  # what the failed stream left is read off first
             whole = run_query(held.conn, tagged, fmt, opts.query_params)  # a statement the engine sends whole
-            data = native.blocks(whole.data) if native else whole.data
+            data = native.blocks(whole.data, whole.rows) if native else whole.data
             return None, [data] if data else [], whole.summary
         second = fetch(stream) if first is not None else None
         return stream, [c for c in (first, second) if c is not None], stream.summary()

@@ -90,6 +90,27 @@ def test_a_type_the_walk_cannot_size_degrades_in_one_block_and_is_refused_across
         NativeForRevision(54454).blocks(engine, rows=1)  # every column needs its flag: nothing to degrade to
 
 
+@pytest.mark.parametrize("column", [
+    "CAST(if(number % 2, toString(number), number), 'Variant(String, UInt64)')",
+    "CAST(toString(number), 'Dynamic')",
+    """CAST(concat('{"a": ', toString(number), '}'), 'JSON')""",
+])
+def test_a_result_of_one_block_is_sent_whatever_its_types_when_its_rows_are_known(column):
+    """clickhouse-connect asks with wait_end_of_query=1: a whole result, whose rows the engine counts."""
+    sql = f"SELECT number AS n, {column} AS v FROM numbers(4)"
+    engine = _native(sql)
+    rows, _ = _read(NativeForRevision(54405, _types(sql)).blocks(engine, rows=4), block_info=True)
+    plain, _ = _read(engine, block_info=False)
+    assert rows == plain and len(rows) == 4
+
+
+def test_from_54454_a_type_the_walk_cannot_size_is_sent_when_it_is_the_last_column():
+    sql = "SELECT toUInt8(1) AS x, CAST('a', 'Variant(String, UInt64)') AS v"
+    engine = _native(sql)
+    sent = NativeForRevision(54454).blocks(engine, rows=1)
+    assert sent.startswith(BLOCK_INFO + b"\x02\x01\x01x\x05UInt8\x00\x01\x01v") and sent.endswith(engine[-6:])
+
+
 @pytest.mark.parametrize("name, parsed", [
     ("String", ("String", [])),
     ("Map(String, Array(Tuple(a UInt8, b String)))", ("Map", ["String", "Array(Tuple(a UInt8, b String))"])),
