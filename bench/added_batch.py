@@ -13,7 +13,8 @@ all put on both roads with `tables add` (with the brief's two, 12 tables in the 
   (`load_added`), with nothing changed;
 * per big table: 1% of its rows changed (1/300 inserted, 1/300 updated, 1/300 deleted, scattered
   over the key range), then (b) its incremental load, then (c) its full refresh (the baseline, in
-  the same run). After every (b), `default` must equal the source in rows and in a sum over every
+  the same run). Each of (b) and (c) starts once the CDC road has streamed the burst and no merge
+  is running: both are timed in the same machine state, not in the wake of the other's writes. After every (b), `default` must equal the source in rows and in a sum over every
   row's values.
 
 Goals (issue "tables"): (a) ≤ 3 s; (b) ≤ 0.15x (c) for the uuid-keyed and the composite-keyed table.
@@ -125,19 +126,35 @@ def nothing_changed(s: Settings, pg: PgSource, names: list[str]) -> float:
     return time.perf_counter() - started
 
 
+CDC_SUM = COPY_SUM.replace("default.", "debezium.")
+
+
+def _settled(s: Settings, name: str, want: tuple | None) -> None:
+    """Before a timed load: the CDC road has streamed the burst (``want``) and no merge is running."""
+    olap = olap_client(s)
+    deadline = time.monotonic() + 600
+    while ((want is not None and tuple(float(v) for v in olap.query(CDC_SUM.format(t=name)).first_row) != want)
+           or int(olap.command("SELECT count() FROM system.merges"))):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"debezium.{name} did not take the burst, or merges did not end, within 600 s")
+        time.sleep(0.5)
+
+
 def one_percent(s: Settings, pg: PgSource, name: str, rows: int, run: int) -> dict:
     conn = _owner(s, "bench_db")
     with conn.cursor() as cur:
         sql = CHANGE_SQL[name].format(values=VALUES).replace("%(n)s", str(rows // 300))
         cur.execute(sql.replace("%(run)s", str(int(run))))
+        cur.execute(SOURCE_SUM.format(t=name))
+        source = tuple(float(v) for v in cur.fetchone())
+    _settled(s, name, source)
     changed, reason = _load(s, pg, name, "incremental")
     assert "change journal noted" in reason, f"{name}: {reason}"
-    with conn.cursor() as cur:
-        cur.execute(SOURCE_SUM.format(t=name))
-        want = tuple(float(v) for v in cur.fetchone())
     conn.close()
     got = tuple(float(v) for v in olap_client(s).query(COPY_SUM.format(t=name)).first_row)
+    want = source
     assert got == want, f"default.{name} differs from the source after the incremental load: {got} vs {want}"
+    _settled(s, name, source)
     full, _ = _load(s, pg, name, "full")
     return {"incremental_s": changed, "full_s": full}
 
@@ -160,6 +177,7 @@ def main() -> None:
             _load(s, pg, name, "incremental")
         unchanged, changed = [], {"by_uuid": [], "by_pair": []}
         for run in range(args.runs):
+            _settled(s, "by_uuid", None)
             unchanged.append(nothing_changed(s, pg, names))
             for name in changed:
                 changed[name].append(one_percent(s, pg, name, args.rows, run))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bionicflow.cdc.connectors import ConnectorSpec
 from bionicflow.kernel.identifiers import pg_ident
-from bionicflow.kernel.source_registry import SourceAddress
+from bionicflow.kernel.source_registry import SourceAddress, password_variable
 from bionicflow.kernel.tables import Table
 
 # How Debezium must send each type for both roads to hold the same exact value (docs/sources.md).
@@ -62,19 +62,22 @@ def slot_name(source: SourceAddress) -> str:
     return f"bionicflow_{source.name}"
 
 
-def password_reference(password_file: Path) -> str:
-    """The configuration's stand-in for the password: Connect reads the file when it starts the task."""
+def password_reference(source: SourceAddress, password_file: Path | None) -> str:
+    """The configuration's stand-in for the password: Connect reads the file (or, without one, its environment
+    variable) when it starts the task."""
+    if password_file is None:
+        return f"${{env:{password_variable(source.name)}}}"
     return f"${{file:{password_file}:password}}"
 
 
-def source_connector(source: SourceAddress, tables: list[Table], password_file: Path) -> ConnectorSpec:
+def source_connector(source: SourceAddress, tables: list[Table], password_file: Path | None) -> ConnectorSpec:
     """The connector that streams ``tables`` (all of ``source``) into topics <source>.<schema>.<table>."""
     if any(t.source_database != source.database for t in tables):
         raise ValueError(f"every table of {source.name}'s connector must come from {source.database}")
     config = {
         **COMMON_OPTIONS, **EXACT_TYPE_OPTIONS, **LARGE_MESSAGES,
         "database.hostname": source.host, "database.port": str(source.port), "database.user": source.user,
-        "database.password": password_reference(password_file), "database.dbname": source.database,
+        "database.password": password_reference(source, password_file), "database.dbname": source.database,
         "topic.prefix": source.name,
         "table.include.list": ",".join([*(f"{t.source_schema}.{t.source_table}" for t in tables), SIGNAL_TABLE]),
         # backfills of the CDC road are Debezium incremental snapshots, asked for through this table (cdc/signals.py)

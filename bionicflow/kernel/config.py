@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     kafka_broker_list: str = Field(
         "kafka:29092", description="The brokers ClickHouse's Kafka engine reads, as the OLAP server resolves them "
         "(only with `cdc_schema_mode=kafka`).")
+    connect_secrets: Literal["file", "env"] = Field(
+        "file", description="How Kafka Connect reads an added source's password: `file` (a properties file in the "
+        "stack's secrets folder, which the embedded worker reads) or `env` (its variable "
+        "BIONICFLOW_SOURCE_<NAME>_PASSWORD in Connect's environment: compose passes .env to its container).")
     cdc_batch_size: int = Field(10_000, description="Most messages the consumer inserts in one batch.")
     cdc_max_wait_ms: int = Field(500, description="Longest the consumer waits to fill a batch.")
     wal_retained_limit_bytes: int = Field(

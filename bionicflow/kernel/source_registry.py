@@ -121,11 +121,16 @@ def check_name(name: str) -> None:
                           "letter (it becomes part of table, topic and replication slot names)")
 
 
+def password_variable(name: str) -> str:
+    """The environment variable (and mounted secret's file name) that holds source ``name``'s password."""
+    return f"BIONICFLOW_SOURCE_{name.upper()}_PASSWORD"
+
+
 def source_password(settings: Settings, source: SourceAddress) -> str:
     """The source's password: the environment, a mounted secret, the stack's own secrets folder (first found)."""
     if source.built_in:
         return settings.debezium_password.get_secret_value()
-    variable = f"BIONICFLOW_SOURCE_{source.name.upper()}_PASSWORD"
+    variable = password_variable(source.name)
     if os.environ.get(variable):  # an empty value is no password: the files are looked at
         return os.environ[variable]
     mounted = mounted_secrets_dir()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from bionicflow.olap.engine import Engine
+from bionicflow.olap.engine import SERVER_DEFAULTS, Engine
 from bionicflow.olap.pool import Lease
 from bionicflow.olap.protocol import ClickHouseError
 from bionicflow.olap.sessions import Sessions, session_timeout
@@ -36,7 +36,8 @@ async def request_connection(engine: Engine, sessions: Sessions, user: User, rea
     Either way the request's database and settings hold for this request only.
     """
     session_id = params.get("session_id")
-    wanted = opts.settings if settings is None else settings  # the reader's forced ones replace the client's
+    # the reader's forced ones replace the client's; beneath both, a server's defaults where chdb's differ
+    wanted = {**SERVER_DEFAULTS, **(opts.settings if settings is None else settings)}
     if not session_id:
         pool = engine.pool
         lease, ready = pool.take_ready(readonly, opts.database, wanted)

@@ -36,6 +36,13 @@ ERROR_NAMES = ("SELECT toUInt32(number) AS code, errorCodeToName(code) AS name F
                "WHERE name != ''")
 
 
+# The settings a clickhouse-server starts with where chdb's embedded defaults (clickhouse-local's) differ: every
+# request runs with them unless it asks otherwise. implicit_select=1 runs a bare `invalid` as `SELECT invalid`
+# (an unknown identifier, not a syntax error); best_effort parses date-times a server refuses; introspection
+# functions read the process's memory maps and symbols.
+SERVER_DEFAULTS = {"implicit_select": "0", "date_time_input_format": "basic", "allow_introspection_functions": "0"}
+
+
 @dataclass(frozen=True)
 class QueryResult:
     data: bytes

@@ -471,8 +471,8 @@ def first_keyword(sql: str) -> str:
 
 def in_stream_exception(tag: str, error_text: str) -> bytes:
     """ClickHouse's block for an error after a response's first bytes (its X-ClickHouse-Exception-Tag names ``tag``)."""
-    message = error_text.rstrip("\n").encode()
-    return (b"\r\n__exception__\r\n" + tag.encode() + b"\r\n" + message + b"\n"
+    message = error_text.rstrip("\n").encode() + b"\n"  # the size ClickHouse writes counts the newline
+    return (b"\r\n__exception__\r\n" + tag.encode() + b"\r\n" + message
             + str(len(message)).encode() + b" " + tag.encode() + b"\r\n__exception__\r\n")
 
 

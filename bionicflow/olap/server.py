@@ -54,7 +54,8 @@ from bionicflow.olap.request_body import (
     whole_query,
 )
 from bionicflow.olap.sessions import Sessions
-from bionicflow.olap.streaming import READ_KINDS, catalogue_moved, media_type, result_headers, streamed, watched
+from bionicflow.olap.streaming import (NO_FORMAT_TYPE, READ_KINDS, catalogue_moved, media_type, result_headers,
+                                      streamed, watched)
 from bionicflow.olap.users import User, authenticate, limits_from_settings, users_from_settings
 from bionicflow.olap.workers import in_worker
 
@@ -132,7 +133,13 @@ class OlapApp:
             out = {**base_headers, "X-ClickHouse-Exception-Code": str(err.code)}
             if err.name == "REQUIRED_PASSWORD":
                 out["WWW-Authenticate"] = 'Basic realm="bionicflow OLAP server", charset="UTF-8"'
-            return PlainTextResponse(err.body(self.engine.version), status_code=err.http_status, headers=out)
+            # compressed as a result would be: a client that asked for it decompresses whatever comes back
+            compressed = locals().get("params", {}).get("enable_http_compression") in ("1", "true")
+            body, encoding = compress_response(err.body(self.engine.version).encode(),
+                                               request.headers.get("accept-encoding", ""), compressed)
+            if encoding:
+                out["Content-Encoding"] = encoding
+            return Response(body, status_code=err.http_status, headers=out, media_type=NO_FORMAT_TYPE)
 
     async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict,
                        files: dict[str, bytes]) -> Response:
@@ -175,7 +182,8 @@ class OlapApp:
             if head is not None:
                 summary = await stream_insert(conn, head, first_data, body)
                 held.reusable = True  # a streamed INSERT changes no setting of the connection
-                return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)})
+                return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)},
+                                media_type=NO_FORMAT_TYPE)
             assert sql is not None and kind is not None  # read above: the statement is not a streamed INSERT
             generation = self.engine.generation  # a DDL from now until the statement starts makes the verdict stale
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,

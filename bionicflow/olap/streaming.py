@@ -31,12 +31,25 @@ WATCH_AFTER_SECONDS = 0.2  # a read still running this long is watched for its c
 READ_KINDS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN"})
 
 
+# The Content-Type ClickHouse's formats name (their getContentType): clients read it (@clickhouse/client's tests do).
+NO_FORMAT_TYPE = "text/plain; charset=UTF-8"
+_NEWLINE_JSON = ("jsoneachrow", "jsonlines", "ndjson", "jsonstringseachrow")
+
+
 def media_type(fmt: str) -> str:
     lowered = fmt.lower()
+    if lowered in _NEWLINE_JSON or lowered.startswith(("jsoneachrowwith", "jsonstringseachrowwith")):
+        return "application/x-ndjson; charset=UTF-8"
     if lowered.startswith("json"):
-        return "application/json"
-    if lowered.startswith(("tabseparated", "tsv", "csv", "pretty", "vertical", "markdown", "values")):
-        return "text/plain; charset=UTF-8"
+        return "application/json; charset=UTF-8"
+    if lowered.startswith(("tabseparated", "tsv")):
+        return "text/tab-separated-values; charset=UTF-8"
+    if lowered.startswith("csv"):
+        return f"text/csv; charset=UTF-8; header={'present' if 'withnames' in lowered else 'absent'}"
+    if lowered == "xml":
+        return "application/xml; charset=UTF-8"
+    if lowered.startswith(("pretty", "vertical", "markdown", "values", "template")):
+        return NO_FORMAT_TYPE
     return "application/octet-stream"
 
 

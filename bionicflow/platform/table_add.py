@@ -166,13 +166,16 @@ def refuse_taken(olap: OlapClient, name: str, source: str, schema: str, table: s
                                  f"or drop that table first")
 
 
-def _password_file(roads: Roads, source: SourceAddress) -> Path:
-    """The properties file the connector reads the source's password from (readable by the stack's user only)."""
+def _password_file(roads: Roads, source: SourceAddress) -> Path | None:
+    """The properties file the connector reads the source's password from (readable by the stack's user only);
+    None where Connect reads it from its environment (`connect_secrets=env`: compose)."""
     secrets = roads.settings.secrets_dir
     password = source_password(roads.settings, source)
     secrets.mkdir(parents=True, exist_ok=True)
     if not source.built_in:  # the DAGs' batch loads read it here, whatever environment they run in
         _write_secret(secrets / f"source_{source.name}_password", password)
+    if roads.settings.connect_secrets == "env":
+        return None
     path = secrets / f"source_{source.name}.properties"
     escaped = password.replace("\\", "\\\\").replace("\n", "\\n")  # a properties file's escapes
     _write_secret(path, f"password={escaped}\n")

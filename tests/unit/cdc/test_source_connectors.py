@@ -25,6 +25,9 @@ def test_the_connector_streams_the_copied_tables_with_the_exact_type_options():
     assert spec.config["signal.data.collection"] == "bionicflow.debezium_signal"
     assert {k: spec.config[k] for k in EXACT_TYPE_OPTIONS} == EXACT_TYPE_OPTIONS
     assert spec.config["database.password"] == "${file:/s/shop.properties:password}"
+    # where Connect has the source's variable in its environment instead (connect_secrets=env: compose)
+    from_env = source_connector(SHOP, [_table("orders")], None)
+    assert from_env.config["database.password"] == "${env:BIONICFLOW_SOURCE_SHOP_PASSWORD}"
     assert spec.config["publication.autocreate.mode"] == "disabled"
     assert topic(SHOP, _table("orders")) == "shop.public.orders"
     assert topic(SHOP, _table("Order Lines", schema="Sales")) == "shop.Sales.Order_Lines", "as Debezium names it"

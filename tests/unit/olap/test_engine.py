@@ -99,6 +99,23 @@ def test_an_error_after_the_first_bytes_is_clickhouses_in_stream_block():
     block = in_stream_exception("abc123", "Code: 395. DB::Exception: boom. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)\n")
     assert block.startswith(b"\r\n__exception__\r\nabc123\r\nCode: 395.")
     assert block.endswith(b" abc123\r\n__exception__\r\n")
+    # the size before the tag counts the message's newline, as ClickHouse's does: a client that reads that many
+    # bytes back from the size gets the whole "Code: 395 ..." (one short, @clickhouse/client read "ode: 395")
+    message_end = block.index(b"\n", block.index(b"Code:")) + 1
+    size = int(block[message_end:].split(b" ", 1)[0])
+    assert block[message_end - size:message_end] == b"Code: 395. DB::Exception: boom. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)\n"
+
+
+def test_each_format_names_the_content_type_clickhouse_gives_it():
+    from bionicflow.olap.streaming import media_type
+
+    assert media_type("JSONEachRow") == "application/x-ndjson; charset=UTF-8"
+    assert media_type("JSON") == "application/json; charset=UTF-8"
+    assert media_type("TSV") == media_type("TabSeparatedWithNames") == "text/tab-separated-values; charset=UTF-8"
+    assert media_type("CSV") == "text/csv; charset=UTF-8; header=absent"
+    assert media_type("CSVWithNames") == "text/csv; charset=UTF-8; header=present"
+    assert media_type("Native") == media_type("Parquet") == "application/octet-stream"
+    assert media_type("PrettyCompact") == "text/plain; charset=UTF-8"
 
 
 def test_a_verdict_reached_while_the_catalogue_changed_is_not_remembered(monkeypatch):
