@@ -436,7 +436,7 @@ class ResultStream:
 
     def __init__(self, conn, sql: str, fmt: str, params: dict[str, str]):
         self._started = time.perf_counter_ns()
-        self.rows = self.read_rows = self.read_bytes = 0
+        self.rows = self.read_rows = self.read_bytes = self.result_bytes = 0
         self.chunk_rows = 0  # the rows of the chunk ``next`` gave last (the engine streams a block per chunk)
         try:
             self._stream = conn.send_query(sql, fmt, params=params or None)
@@ -455,7 +455,9 @@ class ResultStream:
         self.rows += self.chunk_rows
         self.read_rows += chunk.storage_rows_read()
         self.read_bytes += chunk.storage_bytes_read()
-        return chunk.bytes()
+        data = chunk.bytes()
+        self.result_bytes += len(data)
+        return data
 
     def cancel(self) -> None:
         try:
@@ -466,7 +468,7 @@ class ResultStream:
     def summary(self) -> dict:
         return {"read_rows": str(self.read_rows), "read_bytes": str(self.read_bytes), "written_rows": "0",
                 "written_bytes": "0", "total_rows_to_read": str(self.read_rows), "result_rows": str(self.rows),
-                "result_bytes": "0", "elapsed_ns": str(time.perf_counter_ns() - self._started)}
+                "result_bytes": str(self.result_bytes), "elapsed_ns": str(time.perf_counter_ns() - self._started)}
 
 
 class StreamingInsert:

@@ -400,7 +400,7 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
     import requests
 
     from bionicflow.cdc import ddl
-    from bionicflow.cdc.source_connectors import publication_ddl, slot_name, source_connector, topic
+    from bionicflow.cdc.source_connectors import SIGNAL_DDL, publication_ddl, slot_name, source_connector, topic
     from bionicflow.etl.table_copy import first_copy
     from bionicflow.kernel.pg_catalogue import roads_table
     from bionicflow.kernel.source_registry import SourceAddress
@@ -427,6 +427,8 @@ def test_the_cdc_road_holds_the_same_values_as_the_batch_road(stack, shop):
                    "shop_every_type")
         with shop.cursor() as cur:
             cur.execute(f"DROP PUBLICATION IF EXISTS {slot_name(source)}")
+            cur.execute("CREATE SCHEMA IF NOT EXISTS bionicflow")
+            cur.execute(SIGNAL_DDL)  # the publication names the signal table, as tables add makes it
             cur.execute(publication_ddl(source, [table]))
         requests.post(connect, json={"name": spec.name, "config": spec.config}, timeout=30).raise_for_status()
         messages = _snapshot_messages(stack, topic(source, table), 4)

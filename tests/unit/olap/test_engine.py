@@ -89,6 +89,8 @@ def test_every_streamed_format_concatenates_to_the_whole_result(tmp_path):
             assert len(parts) > 1, f"{fmt}: one chunk proves nothing"
             assert b"".join(parts) == conn.query(sql, fmt).bytes(), fmt
         assert stream.rows == 30000
+        # the summary counts what was sent, as ClickHouse's X-ClickHouse-Summary does (it said 0)
+        assert stream.summary()["result_bytes"] == str(sum(len(p) for p in parts))
     finally:
         conn.close()
 
