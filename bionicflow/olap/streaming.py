@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import secrets
 import uuid
 
@@ -174,7 +175,25 @@ async def watched(engine: Engine, request: Request, work, sql: str, cancel_on_di
         WATCH_AFTER_SECONDS, lambda: watcher.append(asyncio.ensure_future(kill_on_disconnect())))
     try:
         return await in_worker(work, f"{tag} {sql}")
+    except ClickHouseError as err:
+        err.message = untagged(err.message, tag)
+        raise
     finally:
         start.cancel()
         for task in watcher:
             task.cancel()
+
+
+_POSITION = re.compile(r"(position |line 1, col )(\d+)")
+
+
+def untagged(message: str, tag: str) -> str:
+    """An engine error about ``tag`` + " " + the client's statement, as about the client's statement alone: the tag
+    out of the quoted text and the positions counted in the client's text (a syntax error's position and column)."""
+    shift = len(tag) + 1
+
+    def back(match: re.Match) -> str:
+        position = int(match.group(2))
+        return match.group(1) + str(position - shift if position > shift else position)
+
+    return _POSITION.sub(back, message.replace(f"{tag} ", ""))

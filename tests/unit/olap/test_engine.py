@@ -144,3 +144,25 @@ def test_a_verdict_reached_while_the_catalogue_changed_is_not_remembered(monkeyp
     monkeypatch.setattr(engine_module, "_table_info", real)
     engine.check_readonly_query(conn, sql, None, allowed, "default")
     assert engine.passed_check(sql, None, allowed, "default")
+
+
+def test_a_syntax_errors_position_is_counted_in_the_clients_text_not_the_tagged_one(tmp_path):
+    """A read is sent to the engine behind a tag comment (to find it for a kill): the error must not show it."""
+    import chdb
+
+    from bionicflow.olap.engine import engine_error
+    from bionicflow.olap.streaming import untagged
+
+    tag = "/* bionicflow:abc0 */"
+    conn = chdb.connect(str(tmp_path / "data"))
+    try:
+        messages = []
+        for sql in (f"{tag} SELECT * FRON unknown_table", "SELECT * FRON unknown_table"):
+            with pytest.raises(RuntimeError) as failed:
+                conn.query(sql, "TSV")
+            messages.append(engine_error(failed.value).message)
+    finally:
+        conn.close()
+    tagged, plain = messages
+    assert "position 15" in plain and tagged != plain  # the engine counted the tag in
+    assert untagged(tagged, tag) == plain
