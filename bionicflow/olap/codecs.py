@@ -6,6 +6,8 @@ HTTP's (gzip, deflate, br, lz4, zstd) and ClickHouse's own compressed blocks (`c
 
 from __future__ import annotations
 
+import bz2
+import lzma
 import struct
 import zlib
 from collections.abc import Callable
@@ -134,9 +136,13 @@ def request_decompressor(encoding: str) -> Frames | None:
         return Frames(lambda: _Bounded(ZstdDecompressor()))
     if encoding == "br":
         return Frames(_BrotliFrame)
+    if encoding in ("xz", "lzma"):
+        return Frames(lambda: _Bounded(lzma.LZMADecompressor()))
+    if encoding in ("bz2", "bzip2"):
+        return Frames(lambda: _Bounded(bz2.BZ2Decompressor()))
     raise ClickHouseError(
         89, "UNKNOWN_COMPRESSION_METHOD",
-        f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, br, lz4, zstd or none",
+        f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, br, lz4, zstd, xz, bz2 or none",
     )
 
 

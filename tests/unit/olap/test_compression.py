@@ -1,4 +1,6 @@
+import bz2
 import gzip
+import lzma
 import zlib
 
 import brotli
@@ -14,7 +16,8 @@ PARTS = [b"first block\n" * 100, b"second block\n" * 50, b"third\n"]
 
 @pytest.mark.parametrize(
     "encoding, compress",
-    [("lz4", lz4.frame.compress), ("gzip", gzip.compress), ("zstd", zstd.compress)],
+    [("lz4", lz4.frame.compress), ("gzip", gzip.compress), ("zstd", zstd.compress), ("xz", lzma.compress),
+     ("bz2", bz2.compress)],
 )
 def test_concatenated_frames_decompress_in_any_chunking(encoding, compress):
     body = b"".join(compress(part) for part in PARTS)
@@ -110,6 +113,8 @@ def _deflate_runs(data: bytes, wbits: int) -> bytes:
     ("zstd", lambda data: __import__("backports.zstd", fromlist=["x"]).ZstdCompressor().compress(data, 2)),
     ("lz4", lambda data: __import__("lz4.frame", fromlist=["x"]).compress(data)),
     ("br", lambda data: __import__("brotli").compress(data, quality=4)),  # quality 11's 102 bytes, 30x faster
+    ("xz", lambda data: __import__("lzma").compress(data)),
+    ("bz2", lambda data: __import__("bz2").compress(data)),
 ])
 def test_a_decompression_bomb_is_refused_a_piece_in(encoding, compress):
     from bionicflow.olap.codecs import PIECE_BYTES, BodyTooLarge, request_decompressor
