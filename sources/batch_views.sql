@@ -159,7 +159,10 @@ BEGIN
     END IF;
     UPDATE public.bionicflow_journals SET complete_from = greatest(complete_from, below)
     WHERE table_name = source_table;
-    EXECUTE format('DELETE FROM public.%I WHERE xid < $1', source_table || '_changes') USING below;
+    -- a key a transaction still open has written is locked: skipped (forgotten by a later load), never waited
+    -- for, or the load and every writer of a key this DELETE already took would wait for that transaction
+    EXECUTE format('DELETE FROM public.%1$I WHERE ctid = ANY (ARRAY(SELECT ctid FROM public.%1$I WHERE xid < $1 '
+                   'FOR UPDATE SKIP LOCKED))', source_table || '_changes') USING below;
     GET DIAGNOSTICS forgotten = ROW_COUNT;
     RETURN forgotten;
 END

@@ -29,7 +29,7 @@ from bionicflow.kernel.pg_catalogue import SourceTable
 from bionicflow.kernel.source_registry import find_source
 from bionicflow.kernel.source_views import recreate_view_ddl, view_params, view_select
 from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
-from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
+from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_reshaped
 from bionicflow.kernel.tables import CDC_DB
 
 if TYPE_CHECKING:
@@ -77,6 +77,6 @@ def reshaped(olap: OlapClient, settings: Settings, entry: Entry) -> Entry | None
     olap.command(f"DROP TABLE {CDC_DB}.{spare}")
     for statement in ddl.views_ddl(now.table):
         olap.command(statement)
-    write_entry(olap, now)
+    write_reshaped(olap, now)
     log.info("%s: %s rows copied with the new columns in %.1fs", name, copied.rows, copied.seconds)
     return now

@@ -9,7 +9,7 @@ import typer
 from bionicflow.cli.console import err, out
 from bionicflow.cli.olap_access import errors, fail_any, olap, print_aligned
 from bionicflow.kernel.config import get_settings
-from bionicflow.kernel.errors import BionicflowError
+from bionicflow.kernel.errors import BionicflowError, first_line
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
@@ -145,8 +145,8 @@ def _lag(entry: Entry) -> str:
     settings = get_settings()
     try:
         measured = pipeline_lag(f"{settings.host}:{settings.kafka_port}", entry.table)
-    except Exception:  # noqa: BLE001 — one unknown cell, not a failed listing
-        return "unknown (Kafka?)"
+    except Exception as exc:  # noqa: BLE001 — one unknown cell, not a failed listing
+        return f"unknown: {first_line(exc, 60)}"  # e.g. no message in the table's topic yet
     return "-" if measured.seconds is None else f"{measured.seconds:.1f} s"
 
 

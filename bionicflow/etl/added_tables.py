@@ -27,7 +27,7 @@ from bionicflow.kernel.source_journal import (JournalState, changes_view, drop_j
                                               journal_ddl, journal_views_ddl, read_journal_state)
 from bionicflow.kernel.source_views import SOURCE_SCHEMA, recreate_view_ddl, view_params
 from bionicflow.kernel.sources import LOAD_SETTINGS, CopiedTable, PgSource
-from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_entry
+from bionicflow.kernel.table_catalogue import Entry, redescribed, table_shape, write_reshaped
 from bionicflow.kernel.table_slice import TableSlice
 from bionicflow.kernel.tables import DEFAULT_DB
 
@@ -72,7 +72,7 @@ def load_added(olap: OlapClient, entry: Entry, source: PgSource, run_id: str, mo
         # a value the columns cannot hold (a 2-D array, a date out of range) written since: refused, named
         refuse_unholdable(source, now.described)
         copied, reason = refresh_copy(olap, source, now.described, now.name), why_not
-        result = LoadResult(now.name, mode, copied.rows, copied.seconds, reason=reason)
+        result = LoadResult(now.name, mode, copied.rows, copied.seconds, deleted=copied.gone, reason=reason)
     elif not journal.changed:
         result = LoadResult(now.name, mode, 0, 0.0, reason=NOTHING)
     else:
@@ -192,7 +192,7 @@ def _remade(olap: OlapClient, now: Entry, source: PgSource) -> CopiedTable:
     copied = first_copy(olap, source, now.described, name, target=spare)
     olap.command(f"EXCHANGE TABLES {DEFAULT_DB}.{name} AND {DEFAULT_DB}.{spare}")
     olap.command(f"DROP TABLE {DEFAULT_DB}.{spare}")
-    write_entry(olap, now)
+    write_reshaped(olap, now)
     return copied
 
 

@@ -118,7 +118,9 @@ def refresh_copy(olap: OlapClient, source: PgSource, described: SourceTable, nam
                  parameters={**view_params(source, name), "version": version}, settings=LOAD_SETTINGS)
     olap.command(_TOMBSTONES.format(table=table, names=names), parameters={"version": version})
     rows = olap.command(f"SELECT count() FROM {table} FINAL WHERE NOT is_deleted")
-    return CopiedTable(name, int(rows), time.monotonic() - started)
+    gone = olap.command(f"SELECT countIf(is_deleted) FROM {table} WHERE _version = {{version:UInt64}}",
+                        parameters={"version": version})
+    return CopiedTable(name, int(rows), time.monotonic() - started, int(gone))
 
 
 @dataclass(frozen=True)

@@ -212,5 +212,26 @@ def read_journal_state(conn, described: SourceTable, name: str, since: int | Non
 
 
 def forget_sql(name: str) -> str:
-    """Forget the journal's keys below the cursor a load just stored (bound: the cursor)."""
-    return f"DELETE FROM {journal_table(name)} WHERE {XID_COLUMN} < %s"
+    """Forget the journal's keys below the cursor a load just stored (bound: the cursor).
+
+    A key a transaction still open has written is locked: skipped, never waited for. Waiting would hold the
+    load until that transaction ends, and every writer of a key this DELETE already took would wait behind it.
+    """
+    journal = journal_table(name)
+    return (f"DELETE FROM {journal} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {journal} WHERE {XID_COLUMN} < %s "
+            "FOR UPDATE SKIP LOCKED))")
+
+
+# After the source's last table is removed: the `journals` table once empty, then bionicflow's schema once nothing of
+# anyone's is left in it (never CASCADE: what is still there stays, and so does the schema).
+_OURS = f"to_regnamespace({pg_literal(SOURCE_SCHEMA)})"
+LEAVE_SOURCE_SQL = f"""DO $bionicflow$ BEGIN
+IF to_regclass({pg_literal(SOURCE_SCHEMA + '.journals')}) IS NOT NULL AND NOT EXISTS (SELECT FROM {JOURNALS}) THEN
+    DROP TABLE {JOURNALS};
+END IF;
+IF NOT EXISTS (SELECT FROM pg_catalog.pg_class AS c WHERE c.relnamespace = {_OURS})
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = {_OURS})
+THEN
+    DROP SCHEMA IF EXISTS {pg_ident(SOURCE_SCHEMA)};
+END IF;
+END $bionicflow$"""

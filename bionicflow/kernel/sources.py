@@ -22,11 +22,12 @@ LOAD_SETTINGS = {"optimize_on_insert": 0}
 
 @dataclass(frozen=True)
 class CopiedTable:
-    """A table copied whole from its source: how many rows, in how long."""
+    """A table copied whole from its source: how many rows, in how long (and how many keys it found gone)."""
 
     table: str
     rows: int
     seconds: float
+    gone: int = 0
 
 
 class LoadError(BionicflowError):

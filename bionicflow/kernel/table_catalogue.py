@@ -184,6 +184,16 @@ def write_entry(olap: OlapClient, entry: Entry, removed: bool = False) -> None:
                 column_names=WRITE_COLUMNS)
 
 
+def write_reshaped(olap: OlapClient, entry: Entry) -> None:
+    """Record ``entry``'s new description with the state the catalogue holds now: a road's copy of the entry may
+    predate `tables add`'s last step (it would write "adding" back), and a table removed meanwhile stays removed."""
+    try:
+        current = find_entry(olap, entry.name)
+    except CatalogueError:
+        return
+    write_entry(olap, replace(entry, state=current.state))
+
+
 def seed_brief(olap: OlapClient) -> None:
     """Write the brief's two entries unless `ops.tables` already holds them as the code defines them."""
     ensure_ops(olap)

@@ -79,6 +79,8 @@ def choose_slice(name: str, described: SourceTable, start: datetime, end: dateti
     """The rows of table ``name`` a backfill reads again; `SliceRefused`, naming the choices, when the params name
     none."""
     if key_from is not None or key_to is not None:
+        if time_column:
+            raise SliceRefused(f"{name}: give a window on time_column or a key range (key_from, key_to), not both")
         return _key_range(name, described, key_from, key_to)
     candidates = time_columns(described)
     if time_column:
@@ -93,7 +95,8 @@ def choose_slice(name: str, described: SourceTable, start: datetime, end: dateti
         choices = (["name one with time_column"] if candidates else []) + (
             [f"give key_from and key_to for a range of its integer key {first.name}"]
             if first.clickhouse.kind == "int" else ["run etl_default with mode full for a whole copy"])
-        raise SliceRefused(f"{name} has {len(candidates) or 'no'} business-time columns ({_names(candidates)}): "
+        raise SliceRefused(f"{name} has {len(candidates) or 'no'} time columns (timestamp, timestamptz or date: "
+                           f"{_names(candidates)}): "
                            + ", or ".join(choices))
     return TableSlice(chosen[0], start, end)
 

@@ -35,7 +35,7 @@ from bionicflow.cdc.source_connectors import (SIGNAL_DDL, SIGNAL_TABLE, publicat
 from bionicflow.etl.load import LoadResult, record
 from bionicflow.etl.added_tables import copy_first
 from bionicflow.etl.table_copy import refuse_unholdable
-from bionicflow.kernel.source_journal import drop_journal_ddl, journal_ddl
+from bionicflow.kernel.source_journal import LEAVE_SOURCE_SQL, drop_journal_ddl, journal_ddl
 from bionicflow.kernel.source_views import SOURCE_SCHEMA, source_view_ddl, view_name
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.errors import BionicflowError, first_line
@@ -396,6 +396,8 @@ def _remove_table(roads: Roads, name: str, source: SourceAddress | None, keep_co
             statements += drop_journal_ddl(entry.described, name, table_exists=exists)
             if exists:
                 statements.append(_identity_back(entry.described))
+        if not others:
+            statements.append(LEAVE_SOURCE_SQL)
         _source_sql(source, roads.settings, statements)
     write_entry(roads.olap, entry, removed=True)
     if keep_copies:

@@ -328,6 +328,7 @@ def test_batch_loads_read_only_what_the_change_journal_noted(stack, store, airfl
         cur.execute("UPDATE \"sku list\" SET name = 'unseen' WHERE code = 'sku9'")
     after = _batch_loads(airflow, stack, ("lines", "store_skus"))
     assert "TRUNCATE" in after["lines"][2] and after["lines"][0] == len(_source_rows(store, "lines")), after
+    assert after["lines"][1] > 0, f"the whole copy's tombstones are not counted: {after}"
     assert "missing or disabled" in after["store_skus"][2], after
     for name in ("lines", "store_skus"):
         _assert_batch_equal(stack, store, name)
@@ -337,6 +338,25 @@ def test_batch_loads_read_only_what_the_change_journal_noted(stack, store, airfl
         assert cur.fetchone() == ("A",), "the load did not make the disabled journal trigger again"
     _wait_cdc_equal(stack, store, "lines")
     _wait_cdc_equal(stack, store, "store_skus")
+
+    # a transaction left open across a load: the load does not wait for it, nor do the table's other writers
+    with store.cursor() as cur:
+        cur.execute("UPDATE orders SET qty = 1 WHERE customer IN ('c26', 'c27')")
+    held = psycopg2.connect(host=stack.host, port=stack.crm_db_port, dbname=DATABASE, user=ROLE, password=PASSWORD)
+    try:
+        with held.cursor() as cur:
+            cur.execute("UPDATE orders SET qty = 2 WHERE customer = 'c27'")  # not committed yet
+        _batch_loads(airflow, stack, ("orders",))
+        with store.cursor() as cur:
+            cur.execute("SET statement_timeout = '10s'")
+            cur.execute("UPDATE orders SET qty = 3 WHERE customer = 'c26'")  # its key's journal row is free
+            cur.execute("RESET statement_timeout")
+        held.commit()
+    finally:
+        held.close()
+    late = _batch_loads(airflow, stack, ("orders",))
+    assert "change journal noted" in late["orders"][2], late
+    _assert_batch_equal(stack, store, "orders")
 
 
 def test_backfill_reads_an_added_tables_window_again_on_both_roads(stack, store, airflow):
@@ -364,7 +384,7 @@ def test_backfill_reads_an_added_tables_window_again_on_both_roads(stack, store,
     refused = airflow.run("backfill", {"tables": ["lines"], "target": "default", **window})
     assert refused["state"] == "failed"
     plan_log = airflow.task_log("backfill", refused["dag_run_id"], "plan")
-    assert "lines has no business-time columns" in plan_log and "mode full" in plan_log, plan_log[-2000:]
+    assert "lines has no time columns" in plan_log and "mode full" in plan_log, plan_log[-2000:]
 
     with store.cursor() as cur:  # c40 back on both roads by the batch road's and the stream's own ways
         cur.execute("UPDATE orders SET qty = qty WHERE customer = 'c40'")
@@ -486,6 +506,11 @@ def test_remove_takes_a_table_off_both_roads(stack, store):
                         timeout=30).status_code == 404
     again = _cli("tables", "add", "store.public.orders")
     assert again.returncode == 2 and "tables remove orders --drop-copies" in again.stderr, again.stderr
+    with store.cursor() as cur:  # the source's last table gone: nothing of bionicflow's is left in the source
+        cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'bionicflow'")
+        assert cur.fetchone() == (0,), "the bionicflow schema outlived the source's last table"
+        cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'bionicflow%%'")
+        assert cur.fetchall() == []
     dropped = _cli("tables", "remove", "orders", "--drop-copies")
     assert dropped.returncode == 0 and "kept copies dropped" in dropped.stdout, dropped.stderr
     assert not olap.query("SELECT name FROM system.tables WHERE name = 'orders' AND database IN "

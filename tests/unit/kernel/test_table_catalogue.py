@@ -43,3 +43,21 @@ def test_entries_are_added_listed_and_removed_and_the_brief_two_are_always_there
     catalogue.refuse_source_in_use(olap, "shop")
     with pytest.raises(catalogue.CatalogueError, match="no table named lines"):
         catalogue.find_entry(olap, "lines")
+
+
+def test_a_reshaped_entry_keeps_the_catalogues_state_and_a_removed_one_stays_removed(tmp_path):
+    """A road's copy of an entry may be older than `tables add`'s last step, or than a `tables remove`."""
+    from dataclasses import replace
+
+    olap = ChdbClient(engine_with_sources(tmp_path))
+    olap.command("DROP TABLE IF EXISTS ops.tables")
+    ready = replace(ADDED, state=catalogue.READY)
+    catalogue.write_entry(olap, ready)
+    narrower = replace(ADDED, described=replace(ADDED.described, columns=ADDED.described.columns[:3]))
+    catalogue.write_reshaped(olap, narrower)  # the consumer's copy still says "adding"
+    found = catalogue.find_entry(olap, "lines")
+    assert found.state == catalogue.READY and found.described == narrower.described
+
+    catalogue.write_entry(olap, ready, removed=True)
+    catalogue.write_reshaped(olap, narrower)
+    assert "lines" not in [e.name for e in catalogue.list_entries(olap)]

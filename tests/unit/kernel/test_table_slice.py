@@ -36,7 +36,7 @@ def test_a_window_applies_to_the_tables_one_time_column_in_both_languages():
 
 
 def test_with_two_time_columns_the_run_names_one():
-    with pytest.raises(SliceRefused, match="2 business-time columns .made, due.: name one with time_column"):
+    with pytest.raises(SliceRefused, match="2 time columns .timestamp, timestamptz or date: made, due.: name one"):
         choose_slice("two", TWO_TIMES, START, END)
     due = choose_slice("two", TWO_TIMES, START, END, time_column="due")
     assert due.pg_filter().startswith('"due" >= CAST(\'2026-01-01 10:00:00\' AS timestamp)')  # a date vs an instant
@@ -52,8 +52,10 @@ def test_a_key_range_needs_an_integer_key_and_both_ends():
         choose_slice("events", EVENTS, START, END, key_from=5)
     with pytest.raises(SliceRefused, match="uuid: a key range needs an integer key"):
         choose_slice("u", BY_UUID, START, END, key_from=1, key_to=2)
+    with pytest.raises(SliceRefused, match="not both"):  # one of the two would be ignored without a word
+        choose_slice("events", EVENTS, START, END, time_column="at", key_from=1, key_to=2)
 
 
 def test_a_table_with_no_time_column_and_no_integer_key_is_pointed_at_a_whole_copy():
-    with pytest.raises(SliceRefused, match="no business-time columns .none.: run etl_default with mode full"):
+    with pytest.raises(SliceRefused, match="no time columns .timestamp, timestamptz or date: none.: run etl_default"):
         choose_slice("u", BY_UUID, START, END)
