@@ -30,8 +30,10 @@ class ExternalTable:
         # reads (through format()), never spliced into the DDL: it cannot add a clause or a statement.
         # It can declare DEFAULT/ALIAS expressions, which the engine evaluates: a read-only user's
         # structure is checked first, as format()'s is (Engine.check_external).
+        # No rows, only the structure: read as TabSeparated, whatever the data's format (a Parquet or Arrow
+        # reader refuses empty input as a file too short; the data follows in its own format).
         return (f"CREATE TEMPORARY TABLE {quote_identifier(self.name)} ENGINE = Memory AS "
-                f"SELECT * FROM format({quote_string(self.format)}, {quote_string(self.structure)}, '')")
+                f"SELECT * FROM format('TabSeparated', {quote_string(self.structure)}, '')")
 
     def drop(self) -> str:
         return f"DROP TEMPORARY TABLE IF EXISTS {quote_identifier(self.name)}"

@@ -37,3 +37,16 @@ def test_tables_load_and_a_structure_cannot_smuggle_a_statement(tmp_path):
             Engine.load_external(conn, evil)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("fmt", ["Parquet", "Arrow", "ORC", "CSV", "JSONEachRow"])
+def test_external_data_in_any_format_the_engine_reads(tmp_path, fmt):
+    """A file format (Parquet, Arrow, ORC) has no empty form: the table is made from the structure alone."""
+    conn = chdb.connect(str(tmp_path / "data"))
+    try:
+        data = conn.query("SELECT number AS id, toString(number) AS s FROM numbers(4)", fmt).bytes()
+        (table,) = external_tables({"t": data}, {"t_structure": "id UInt64, s String", "t_format": fmt})
+        Engine.load_external(conn, table)
+        assert conn.query("SELECT sum(id), max(s) FROM t", "TabSeparated").bytes() == b"6\t3\n"
+    finally:
+        conn.close()
