@@ -182,8 +182,9 @@ class OlapApp:
             if head is not None:
                 summary = await stream_insert(conn, head, first_data, body)
                 held.reusable = True  # a streamed INSERT changes no setting of the connection
+                # as ClickHouse answers an INSERT: its default output format's type, with no body
                 return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)},
-                                media_type=NO_FORMAT_TYPE)
+                                media_type=media_type(opts.default_format or "TabSeparated"))
             assert sql is not None and kind is not None  # read above: the statement is not a streamed INSERT
             generation = self.engine.generation  # a DDL from now until the statement starts makes the verdict stale
             if user.readonly and not self.engine.passed_check(sql, opts.query_params, user.databases,

@@ -1,0 +1,80 @@
+"""ClickHouse's wire details a client reads, on a private OLAP server: content types, compressed errors, the
+server's defaults, external data in a file format (issue "clients"; the peers' suites check the same by hand)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+import requests
+
+from tests.support.olap_private import ADMIN, private_root, start_private_olap, stop_private_olap
+
+
+@pytest.fixture(scope="module")
+def olap():
+    server = start_private_olap(private_root("wire"))
+    yield server
+    stop_private_olap(server)
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [
+    ("JSONEachRow", "application/x-ndjson; charset=UTF-8"),
+    ("JSON", "application/json; charset=UTF-8"),
+    ("TSV", "text/tab-separated-values; charset=UTF-8"),
+    ("CSV", "text/csv; charset=UTF-8; header=absent"),
+    ("CSVWithNames", "text/csv; charset=UTF-8; header=present"),
+    ("Native", "application/octet-stream"),
+])
+def test_each_result_names_its_formats_content_type(olap, fmt, content_type):
+    answer = olap.query(f"SELECT 42 AS x FORMAT {fmt}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == content_type
+
+
+def _post(olap, params: dict, data: bytes) -> requests.Response:
+    return requests.post(olap.url, params=params, data=data, auth=ADMIN, timeout=30)
+
+
+def test_an_insert_answers_in_its_default_formats_type_and_an_error_in_plain_text(olap):
+    olap.admin_ok("CREATE TABLE IF NOT EXISTS wire_t (x UInt8) ENGINE = Memory")
+    for inserted in (olap.query("INSERT INTO wire_t VALUES (1)"),  # whole, and streamed from the body
+                     _post(olap, {"query": "INSERT INTO wire_t FORMAT CSV"}, b"2\n")):
+        assert inserted.status_code == 200, inserted.text
+        assert inserted.headers["content-type"] == "text/tab-separated-values; charset=UTF-8"
+    failed = olap.query("SELECT * FROM no_such_table")
+    assert failed.status_code == 404 and failed.headers["content-type"] == "text/plain; charset=UTF-8"
+
+
+def test_an_error_is_compressed_like_a_result_when_the_client_asks(olap):
+    failed = requests.post(olap.url, params={"enable_http_compression": "1"}, data="SELECT * FROM no_such_table",
+                           auth=ADMIN, headers={"Accept-Encoding": "gzip"}, stream=True, timeout=30)
+    assert failed.headers.get("content-encoding") == "gzip"
+    assert b"UNKNOWN_TABLE" in gzip.decompress(failed.raw.read())
+
+
+def test_the_server_defaults_are_a_servers_not_clickhouse_locals(olap):
+    bare = olap.query("invalid")  # implicit_select=0: not run as SELECT invalid
+    assert bare.status_code == 400 and "SYNTAX_ERROR" in bare.text, bare.text
+    olap.admin_ok("CREATE TABLE IF NOT EXISTS wire_dates (t DateTime('UTC')) ENGINE = Memory")
+    late = b"\"2 January 2026 03:04:05\"\n"
+    refused = _post(olap, {"query": "INSERT INTO wire_dates FORMAT CSV"}, late)
+    assert refused.status_code != 200, "a date-time only best_effort parses was read under the default"
+    asked = _post(olap, {"query": "INSERT INTO wire_dates FORMAT CSV", "date_time_input_format": "best_effort"}, late)
+    assert asked.status_code == 200, asked.text
+
+
+def test_a_syntax_errors_position_is_counted_in_the_clients_text(olap):
+    failed = olap.query("SELECT * FRON wire_t")
+    assert failed.status_code == 400 and "position 15" in failed.text and "bionicflow:" not in failed.text, \
+        failed.text
+
+
+def test_external_data_in_parquet_is_read(olap):
+    import chdb
+
+    data = chdb.query("SELECT number AS id FROM numbers(5)", "Parquet").bytes()
+    answer = requests.post(olap.url, params={"query": "SELECT sum(id) FROM ids", "ids_structure": "id UInt64",
+                                             "ids_format": "Parquet"},
+                           files={"ids": ("ids.parquet", data)}, auth=ADMIN, timeout=30)
+    assert answer.status_code == 200 and answer.text.strip() == "10", answer.text
