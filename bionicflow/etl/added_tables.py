@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bionicflow.etl.load import LoadResult, record
-from bionicflow.etl.table_copy import (changed_rows, copy_changes, copy_select, first_copy, refresh_copy,
-                                       refuse_unholdable)
+from bionicflow.etl.table_copy import (changed_rows, copy_changes, copy_select, first_copy, new_version,
+                                       refresh_copy, refuse_unholdable)
 from bionicflow.kernel.identifiers import ch_ident
 from bionicflow.kernel.cursors import Cursor, read_cursor, write_cursor
 from bionicflow.kernel.source_journal import (JournalState, changes_view, drop_journal_ddl, forget_sql, gone_view,
@@ -92,12 +92,12 @@ def _why_not_journal(mode: str, journal: JournalState, cursor: Cursor | None, ma
         return WHOLE_COPY.format(mode=mode)
     if made or journal.journal_id is None:
         why = "no journal in the source, or one of its triggers is missing or disabled; made again now"
+    elif cursor is not None and journal.trusts(cursor.cursor_xid, cursor.system_identifier):
+        return ""
     elif cursor is None or cursor.system_identifier != journal.identity:
         why = "no cursor from this journal (its first load)"
-    elif cursor.cursor_xid < journal.complete_from:
+    else:  # a cursor of this journal from before the transaction it is complete from
         why = "the journal is complete only from a later transaction (a TRUNCATE, or it was made since)"
-    else:
-        return ""
     return NO_JOURNAL.format(why=why)
 
 
@@ -110,12 +110,12 @@ def copy_first(olap: OlapClient, source: PgSource, entry: Entry, run_id: str) ->
     return copied
 
 
-def _journal_now(source: PgSource, entry: Entry, since: int | None = None) -> JournalState:
+def _journal_now(source: PgSource, entry: Entry) -> JournalState:
     conn = source.connect()
     try:
         with conn:
             assert entry.described is not None
-            return read_journal_state(conn, entry.described, entry.name, since)
+            return read_journal_state(conn, entry.described, entry.name, None)
     finally:
         conn.close()
 
@@ -220,7 +220,7 @@ def _refill(olap: OlapClient, entry: Entry, source: PgSource, table_slice: Table
     table = f"{DEFAULT_DB}.{ch_ident(entry.name)}"
     names = ", ".join(ch_ident(c.name) for c in entry.described.columns)
     condition, bound = table_slice.ch_filter()
-    version = int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+    version = new_version(olap)
     olap.command(f"INSERT INTO {table} ({names}, _version) SELECT * FROM ({copy_select(entry.described)}) "
                  f"WHERE {condition}", parameters={**view_params(source, entry.name), **bound, "version": version},
                  settings=LOAD_SETTINGS)

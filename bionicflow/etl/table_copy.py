@@ -90,6 +90,11 @@ _TOMBSTONES = """INSERT INTO {table} ({names}, _version, is_deleted)
 SELECT {names}, {{version:UInt64}}, 1 FROM {table} FINAL WHERE _version < {{version:UInt64}}"""
 
 
+def new_version(olap: OlapClient) -> int:
+    """A load's version for what it writes into `default`: the engine's clock in microseconds (later loads outrank)."""
+    return int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+
+
 def first_copy(olap: OlapClient, source: PgSource, described: SourceTable, name: str,
                target: str = "") -> CopiedTable:
     """Create `default.<target or name>` and copy table ``name`` into it whole (its view must exist in the source).
@@ -113,7 +118,7 @@ def refresh_copy(olap: OlapClient, source: PgSource, described: SourceTable, nam
     started = time.monotonic()
     table = f"{DEFAULT_DB}.{ch_ident(target or name)}"
     names = ", ".join(ch_ident(c.name) for c in described.columns)
-    version = int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+    version = new_version(olap)
     olap.command(f"INSERT INTO {table} ({names}, _version) {copy_select(described)}",
                  parameters={**view_params(source, name), "version": version}, settings=LOAD_SETTINGS)
     olap.command(_TOMBSTONES.format(table=table, names=names), parameters={"version": version})
@@ -143,7 +148,7 @@ def copy_changes(olap: OlapClient, source: PgSource, described: SourceTable, nam
     names = ", ".join(ch_ident(c.name) for c in described.columns)
     key_columns = [c for c in described.columns if c.name in described.key]
     keys = ", ".join(ch_ident(c.name) for c in key_columns)
-    version = int(olap.command("SELECT toUInt64(toUnixTimestamp64Micro(now64(6)))"))
+    version = new_version(olap)
     since_xid = f" WHERE {XID_COLUMN} >= {{since:Int64}}"
     bound = {"version": version, "since": since}
     olap.command(f"INSERT INTO {table} ({names}, _version) {copy_select(described)}{since_xid}",
