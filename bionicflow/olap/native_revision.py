@@ -9,9 +9,11 @@ top-level `DateTime` column. So the server rewrites the engine's blocks here.
 
 Most results need no more than the 8 bytes in front of each block. Only when a zone is to
 be put back, the revision asks for the flag byte, or a chunk holds several blocks, the
-blocks are walked column by column; the walk reads sizes only, never values. A column
-type the walk cannot size is refused with NOT_IMPLEMENTED (and the fix) rather than sent
-in a shape the client would misread.
+blocks are walked column by column; the walk reads sizes only, never values, except the
+serialization prefixes of Variant, Dynamic and JSON columns, which name what their rows hold.
+Every type the engine makes is sized but aggregate-function states; such a column, unless it
+is the last one of a single block, is refused with NOT_IMPLEMENTED (and the fix) rather than
+sent in a shape the client would misread.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ _GEO = {"Point": "Tuple(Float64, Float64)", "Ring": "Array(Point)", "LineString"
         "MultiLineString": "Array(Ring)", "Polygon": "Array(Ring)", "MultiPolygon": "Array(Polygon)"}
 _LOW_CARDINALITY_KEY_SIZES = (1, 2, 4, 8)
 _HAS_ADDITIONAL_KEYS = 1 << 9
+# Serialization versions written in the prefixes of Variant, Dynamic and JSON columns (ClickHouse's
+# SerializationVariant / SerializationDynamic / SerializationObject); others are refused, not guessed.
+_BASIC_DISCRIMINATORS = 0
+_DYNAMIC_V1, _DYNAMIC_V2 = 1, 2
+_JSON_V1, _JSON_AS_STRING, _JSON_V2 = 0, 1, 2
+_JSON_NOT_A_PATH = re.compile(r"^(max_dynamic_(paths|types)\s*=|SKIP\s)", re.IGNORECASE)
+_SHARED_VARIANT = "SharedVariant"  # sorted among the present types by its name; its rows are String
 
 
 def _unsupported(type_name: str, revision: int) -> ClickHouseError:
@@ -68,6 +77,13 @@ def _top_level(text: str, wanted: str) -> list[int]:
         elif ch == wanted and depth == 0:
             found.append(i - 1)
     return found
+
+
+def _unquote(name: str) -> str:
+    """A JSON path as the type names it: `a b` → a b."""
+    if len(name) > 1 and name[0] == name[-1] == "`":
+        return name[1:-1].replace("\\`", "`").replace("``", "`")
+    return name
 
 
 def split_type(name: str) -> tuple[str, list[str]]:
@@ -125,34 +141,85 @@ class _Reader:
 
 
 class _ColumnSizer:
-    """Moves a reader past one column's data of ``rows`` rows, by the column's type name."""
+    """Moves a reader past one column's data of ``rows`` rows, by the column's type name.
+
+    A column's serialization prefixes come first; for Variant, Dynamic and JSON they say what
+    the rows hold (the variants actually present, the JSON paths), so the prefix pass returns
+    the column's *layout* — a type name the data pass can size — and the data pass walks that.
+    """
 
     def __init__(self, revision: int):
         self.revision = revision
 
     def skip(self, reader: _Reader, type_name: str, rows: int) -> None:
         if rows:
-            self._prefix(reader, type_name)
-            self._data(reader, type_name, rows)
+            self._data(reader, self._prefix(reader, type_name), rows)
 
-    def _prefix(self, reader: _Reader, type_name: str) -> None:
-        """The serialization state prefixes, written once per column before its rows."""
+    def _prefix(self, reader: _Reader, type_name: str) -> str:
+        """Reads the column's serialization prefixes; returns its layout."""
         base, args = split_type(type_name)
         if base == "LowCardinality":
             reader.pos += 8  # the keys' serialization version
-        elif base in ("Array", "Nullable", "SimpleAggregateFunction"):
-            self._prefix(reader, args[-1])
+        elif base in ("Array", "Nullable"):
+            return f"{base}({self._prefix(reader, args[0])})"
+        elif base == "SimpleAggregateFunction":
+            return self._prefix(reader, args[-1])
         elif base == "Tuple":
-            for element in args:
-                self._prefix(reader, _element_type(element))
+            return self._tuple(reader, [_element_type(element) for element in args])
         elif base == "Map":
-            for element in args:
-                self._prefix(reader, element)
+            return f"Map({self._prefix(reader, args[0])}, {self._prefix(reader, args[1])})"
         elif base in _GEO:
-            self._prefix(reader, _GEO[base])
+            return self._prefix(reader, _GEO[base])
+        elif base == "Nested":
+            return f"Array({self._tuple(reader, [_element_type(element) for element in args])})"
+        elif base == "Variant":
+            return self._variant(reader, args, type_name)
+        elif base == "Dynamic":
+            return self._dynamic(reader, type_name)
+        elif base == "JSON":
+            return self._json(reader, args, type_name)
+        return type_name
 
-    def _data(self, reader: _Reader, type_name: str, rows: int) -> None:
-        base, args = split_type(type_name)
+    def _tuple(self, reader: _Reader, element_types: list[str]) -> str:
+        return f"Tuple({', '.join(self._prefix(reader, element) for element in element_types)})"
+
+    def _variant(self, reader: _Reader, variants: list[str], type_name: str) -> str:
+        """Variants in the order of their discriminators (the type lists them sorted by name)."""
+        if reader.uint64() != _BASIC_DISCRIMINATORS:
+            raise _unsupported(type_name, self.revision)
+        return f"Variant({', '.join(self._prefix(reader, variant) for variant in variants)})"
+
+    def _dynamic(self, reader: _Reader, type_name: str) -> str:
+        """A Dynamic column is sent as a Variant of the types its rows hold and the shared variant."""
+        version = reader.uint64()
+        if version == _DYNAMIC_V1:
+            reader.varint()  # max_dynamic_types
+        elif version != _DYNAMIC_V2:
+            raise _unsupported(type_name, self.revision)
+        present = [reader.text() for _ in range(reader.varint())]
+        variants = sorted([*present, _SHARED_VARIANT])
+        return self._variant(reader, ["String" if v == _SHARED_VARIANT else v for v in variants], type_name)
+
+    def _json(self, reader: _Reader, args: list[str], type_name: str) -> str:
+        """Typed paths (by name), then each dynamic path as a Dynamic, then the shared paths as a Map."""
+        version = reader.uint64()
+        if version == _JSON_AS_STRING:
+            return "String"
+        if version == _JSON_V1:
+            reader.varint()  # max_dynamic_paths
+        elif version != _JSON_V2:
+            raise _unsupported(type_name, self.revision)
+        dynamic_paths = reader.varint()
+        for _ in range(dynamic_paths):
+            reader.text()
+        typed = sorted((_unquote(element[:_top_level(element, " ")[0]]), _element_type(element))
+                       for element in args if not _JSON_NOT_A_PATH.match(element))
+        layouts = [self._prefix(reader, path_type) for _, path_type in typed]
+        layouts += [self._dynamic(reader, "Dynamic") for _ in range(dynamic_paths)]
+        return f"Tuple({', '.join([*layouts, 'Map(String, String)'])})"
+
+    def _data(self, reader: _Reader, layout: str, rows: int) -> None:
+        base, args = split_type(layout)
         width = self._width(base, args)
         if width:
             reader.pos += width * rows
@@ -172,12 +239,13 @@ class _ColumnSizer:
                 self._data(reader, _element_type(element), rows)
         elif base == "LowCardinality":
             self._low_cardinality(reader, args[0], rows)
-        elif base == "SimpleAggregateFunction":
-            self._data(reader, args[-1], rows)
-        elif base in _GEO:
-            self._data(reader, _GEO[base], rows)
+        elif base == "Variant":
+            discriminators = reader.data[reader.pos:reader.pos + rows]
+            reader.pos += rows
+            for index, variant in enumerate(args):
+                self._data(reader, variant, discriminators.count(index))
         else:
-            raise _unsupported(type_name, self.revision)
+            raise _unsupported(layout, self.revision)
 
     @staticmethod
     def _width(base: str, args: list[str]) -> int:
@@ -188,6 +256,8 @@ class _ColumnSizer:
             return 4 if precision <= 9 else 8 if precision <= 18 else 16 if precision <= 38 else 32
         if base == "FixedString":
             return int(args[0])
+        if base == "QBit":  # one bit plane per bit of the element, each a FixedString of the dimension's bits
+            return _FIXED[args[0]] * 8 * ((int(args[1]) + 7) // 8)
         if _INTERVAL.match(base):
             return 8
         return 0

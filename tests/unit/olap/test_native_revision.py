@@ -105,10 +105,37 @@ def test_a_result_of_one_block_is_sent_whatever_its_types_when_its_rows_are_know
 
 
 def test_from_54454_a_type_the_walk_cannot_size_is_sent_when_it_is_the_last_column():
-    sql = "SELECT toUInt8(1) AS x, CAST('a', 'Variant(String, UInt64)') AS v"
+    sql = "SELECT toUInt8(1) AS x, uniqState(2) AS agg"
     engine = _native(sql)
     sent = NativeForRevision(54454).blocks(engine, rows=1)
-    assert sent.startswith(BLOCK_INFO + b"\x02\x01\x01x\x05UInt8\x00\x01\x01v") and sent.endswith(engine[-6:])
+    assert sent.startswith(BLOCK_INFO + b"\x02\x01\x01x\x05UInt8\x00\x01\x03agg") and sent.endswith(engine[-6:])
+
+
+# Columns whose layout their serialization prefix decides: the walk reads the prefix to size the rows.
+PREFIXED = [
+    "CAST(if(number % 3 = 0, NULL, if(number % 2, toString(number), number)), 'Variant(String, UInt64)')",
+    "CAST(multiIf(number % 3 = 0, [number], number % 3 = 1, toString(number)::Dynamic, NULL), 'Dynamic')",
+    "CAST(if(number % 2, toString(number), number), 'Dynamic(max_types=1)')",  # one type in the shared variant
+    """CAST(concat('{"a": ', toString(number), ', "b": [1], "c": "x"}'), """
+    """'JSON(c String, `z y` UInt8, max_dynamic_paths=1)')""",  # typed, dynamic and shared paths
+    """CAST(concat('{"a": {"q": ', toString(number), '}, "e": "y"}'), 'JSON(e Enum8(\\'y\\' = 1))')""",
+    "[1.0, 2, 3, 4, 5, 6, 7, 8]::QBit(Float32, 8)",
+    "CAST([(number, 'a')], 'Nested(a UInt64, b String)')",
+    "[CAST(number, 'Dynamic')]",
+    "map('k', CAST(number, 'Variant(UInt64, String)'))",
+]
+
+
+@pytest.mark.parametrize("column", PREFIXED)
+def test_variant_dynamic_json_and_qbit_columns_are_walked_wherever_they_stand(column):
+    """Not the last column, in a result of three blocks: every block's bounds must be found."""
+    sql = f"SELECT number AS n, {column} AS v, toDateTime(number, 'Asia/Tokyo') AS t, toString(number) AS s " \
+          "FROM numbers(2500)"
+    engine = _native(sql, max_block_size=1000, flatten_nested=0)
+    rows, types = _read(NativeForRevision(54405, _types(sql)).blocks(engine), block_info=True)
+    plain, _ = _read(engine, block_info=False)
+    assert types[2] == "DateTime('Asia/Tokyo')" and len(rows) == 2500
+    assert [(r[0], r[1], r[3]) for r in rows] == [(r[0], r[1], r[3]) for r in plain]
 
 
 @pytest.mark.parametrize("name, parsed", [
