@@ -1,6 +1,6 @@
 """Body encodings of the OLAP server: request bodies decompressed while they stream, responses compressed.
 
-HTTP's (gzip, deflate, br, lz4, zstd) and ClickHouse's own compressed blocks (`compress=1`,
+HTTP's (gzip, deflate, br, lz4, zstd, xz, bz2) and ClickHouse's own compressed blocks (`compress=1`,
 `decompress=1`, what the JDBC driver asks for by default), as ClickHouse accepts and answers them.
 """
 
@@ -94,17 +94,22 @@ class Frames:
 
     clickhouse-connect sends each block of an insert as its own frame. Output is made a piece
     at a time and counted, so a body that inflates past ``limit`` is refused before it is held.
+    ``error``: the code and name ClickHouse answers when a body in this encoding is corrupt.
     """
 
-    def __init__(self, factory):
+    def __init__(self, factory, error: tuple[int, str]):
         self._factory = factory
         self._current = factory()
         self._fed = False  # the current frame has begun
+        self._error = error
+
+    def failed(self, detail: str) -> ClickHouseError:
+        return ClickHouseError(*self._error, f"the request body does not decompress: {detail}")
 
     def finish(self) -> None:
         """The body ended: a frame begun and not ended means it was cut off (ClickHouse refuses it too)."""
         if self._fed and not self._current.eof:
-            raise ClickHouseError(271, "CANNOT_DECOMPRESS", "the request body ends inside a compressed frame")
+            raise self.failed("it ends inside a compressed frame")
 
     def decompress(self, data: bytes, limit: int | None = None) -> bytes:
         out, total = [], 0
@@ -122,27 +127,31 @@ class Frames:
         return b"".join(out)
 
 
+# Each Content-Encoding's decompressor and the error ClickHouse's decoder of it raises.
+_ENCODINGS: dict[str, tuple[Callable[[], object], tuple[int, str]]] = {
+    "gzip": (lambda: _Zlib(31), (354, "ZLIB_INFLATE_FAILED")),
+    "deflate": (lambda: _Zlib(15), (354, "ZLIB_INFLATE_FAILED")),
+    "lz4": (lambda: _Bounded(lz4.frame.LZ4FrameDecompressor()), (618, "LZ4_DECODER_FAILED")),
+    "zstd": (lambda: _Bounded(ZstdDecompressor()), (561, "ZSTD_DECODER_FAILED")),
+    "br": (_BrotliFrame, (448, "BROTLI_READ_FAILED")),
+    "xz": (lambda: _Bounded(lzma.LZMADecompressor()), (554, "LZMA_STREAM_DECODER_FAILED")),
+    "bz2": (lambda: _Bounded(bz2.BZ2Decompressor()), (594, "BZIP2_STREAM_DECODER_FAILED")),
+}
+_ENCODING_ALIASES = {"lzma": "xz", "bzip2": "bz2"}
+
+
 def request_decompressor(encoding: str) -> Frames | None:
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return None
-    if encoding == "gzip":
-        return Frames(lambda: _Zlib(31))
-    if encoding == "deflate":
-        return Frames(lambda: _Zlib(15))
-    if encoding == "lz4":
-        return Frames(lambda: _Bounded(lz4.frame.LZ4FrameDecompressor()))
-    if encoding == "zstd":
-        return Frames(lambda: _Bounded(ZstdDecompressor()))
-    if encoding == "br":
-        return Frames(_BrotliFrame)
-    if encoding in ("xz", "lzma"):
-        return Frames(lambda: _Bounded(lzma.LZMADecompressor()))
-    if encoding in ("bz2", "bzip2"):
-        return Frames(lambda: _Bounded(bz2.BZ2Decompressor()))
+    encoding = _ENCODING_ALIASES.get(encoding, encoding)
+    if encoding in _ENCODINGS:
+        factory, error = _ENCODINGS[encoding]
+        return Frames(factory, error)
     raise ClickHouseError(
-        89, "UNKNOWN_COMPRESSION_METHOD",
-        f"Content-Encoding {encoding!r} is not supported; use gzip, deflate, br, lz4, zstd, xz, bz2 or none",
+        48, "NOT_IMPLEMENTED",
+        f"Unknown compression method {encoding!r}: Content-Encoding may be gzip, deflate, br, lz4, zstd, xz, bz2 "
+        "or none",
     )
 
 
@@ -209,6 +218,10 @@ class NativeBlocks:
     def __init__(self):
         self._pending = bytearray()
 
+    @staticmethod
+    def failed(detail: str) -> ClickHouseError:
+        return ClickHouseError(271, "CANNOT_DECOMPRESS", f"a compressed block does not decompress: {detail}")
+
     def decompress(self, data: bytes, limit: int | None = None) -> bytes:
         self._pending += data
         out, total = [], 0
@@ -231,8 +244,8 @@ class NativeBlocks:
             out.append(self._decode(method, block[_NATIVE_HEADER.size :], raw_size))
         return b"".join(out)
 
-    @staticmethod
-    def _decode(method: int, packed: bytes, raw_size: int) -> bytes:
+    @classmethod
+    def _decode(cls, method: int, packed: bytes, raw_size: int) -> bytes:
         try:
             if method == NATIVE_METHODS["lz4"]:
                 return lz4.block.decompress(packed, uncompressed_size=raw_size)
@@ -241,7 +254,7 @@ class NativeBlocks:
             if method == NATIVE_METHODS["none"]:
                 return packed
         except Exception as exc:  # a corrupt block is the client's mistake, not a crash
-            raise ClickHouseError(271, "CANNOT_DECOMPRESS", f"a compressed block does not decompress: {exc}") from None
+            raise cls.failed(str(exc)) from None
         raise ClickHouseError(89, "UNKNOWN_COMPRESSION_METHOD", f"unknown compression method byte 0x{method:02x}")
 
     def finish(self) -> None:

@@ -44,25 +44,11 @@ _CLICKHOUSE_STATUS = {
     503: ("SOCKET_TIMEOUT", "CANNOT_SCHEDULE_TASK"),
     411: ("HTTP_LENGTH_REQUIRED",),
     408: ("TIMEOUT_EXCEEDED",),
-    415: ("UNSUPPORTED_MEDIA_TYPE", "UNKNOWN_COMPRESSION_METHOD"),
+    415: ("UNSUPPORTED_MEDIA_TYPE",),
 }
-# Where ClickHouse says 500 for a mistake of the request's, not the server's, we say 4xx
-# (docs/olap-server.md): a client or a monitor should not take them for a server fault.
-_CLIENT_MISTAKES = {
-    403: ("READONLY",),
-    400: ("SETTING_CONSTRAINT_VIOLATION", "UNKNOWN_QUERY_PARAMETER", "BAD_QUERY_PARAMETER", "EMPTY_QUERY",
-          "CANNOT_DECOMPRESS", "CANNOT_READ_ALL_DATA", "CANNOT_PARSE_BOOL", "INCORRECT_NUMBER_OF_COLUMNS",
-          "ILLEGAL_TYPE_OF_ARGUMENT", "NUMBER_OF_ARGUMENTS_DOESNT_MATCH", "TABLE_ALREADY_EXISTS",
-          "DATABASE_ALREADY_EXISTS", "NO_SUCH_COLUMN_IN_TABLE", "MULTIPLE_EXPRESSIONS_FOR_ALIAS",
-          "INVALID_SESSION_TIMEOUT", "CANNOT_PARSE_INPUT"),
-    404: ("UNKNOWN_COLUMN", "SESSION_NOT_FOUND"),
-    409: ("SESSION_IS_LOCKED",),
-}
-_STATUS_BY_NAME = {name: status for table in (_CLICKHOUSE_STATUS, _CLIENT_MISTAKES)
-                   for status, names in table.items() for name in names}
-# The only errors that are the server's fault (500). Every other error a statement meets — a
-# limit hit, a bad format string, a value that does not parse — follows from what the client
-# sent, so it is a 4xx: a client can never make the server look broken.
+_STATUS_BY_NAME = {name: status for status, names in _CLICKHOUSE_STATUS.items() for name in names}
+# The errors that are the server's own fault, not the request's: logged as faults. (Their HTTP
+# status is 500 like every code ClickHouse's mapping leaves out; clients read the code.)
 SERVER_FAULTS = frozenset({
     "LOGICAL_ERROR", "STD_EXCEPTION", "UNKNOWN_EXCEPTION", "NOT_ENOUGH_SPACE", "CANNOT_ALLOCATE_MEMORY",
     "CANNOT_WRITE_TO_FILE_DESCRIPTOR", "CANNOT_READ_FROM_FILE_DESCRIPTOR", "CANNOT_FSYNC", "CORRUPTED_DATA",
@@ -89,7 +75,7 @@ class ClickHouseError(Exception):
 
     @property
     def http_status(self) -> int:
-        return _STATUS_BY_NAME.get(self.name, 500 if self.name in SERVER_FAULTS else 400)
+        return _STATUS_BY_NAME.get(self.name, 500)
 
     def body(self, version: str) -> str:
         return f"Code: {self.code}. DB::Exception: {self.message}. ({self.name}) (version {version})\n"

@@ -6,6 +6,7 @@ import anyio
 from starlette.requests import Request
 
 from bionicflow.olap.engine import StreamingInsert
+from bionicflow.olap.binary_literals import query_from_bytes
 from bionicflow.olap.protocol import ClickHouseError, InsertHead, parse_insert_head
 from bionicflow.olap.workers import in_worker
 
@@ -57,10 +58,8 @@ class BodyReader:
                                       None if self._limit is None else self._limit - self._received)
             except ClickHouseError:
                 raise
-            except Exception as exc:  # corrupt compressed body: a client error, not a crash
-                raise ClickHouseError(
-                    271, "CANNOT_DECOMPRESS", f"request body does not decompress: {exc}"
-                ) from None
+            except Exception as exc:  # corrupt compressed body: the encoding's own error, not a crash
+                raise self._decompressor.failed(str(exc)) from None
         self._received += len(raw)
         if self._limit is not None and self._received > self._limit:
             raise too_large(self._limit)
@@ -132,15 +131,7 @@ async def whole_query(param_query: str, first: bytes, body: BodyReader, limit: i
         rest += chunk
         if len(rest) + len(param_query) > limit:
             raise too_large
-    try:
-        body_text = rest.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise ClickHouseError(
-            36, "BAD_ARGUMENTS",
-            f"the query is not valid UTF-8 (byte 0x{rest[exc.start]:02x} at position {exc.start}); "
-            "the engine takes query text as UTF-8: send binary values as query parameters (param_x) "
-            "or as INSERT data",
-        ) from None
+    body_text = query_from_bytes(bytes(rest))
     text = param_query + ("\n" if param_query and rest else "") + body_text
     if not text.strip():
         raise ClickHouseError(211, "EMPTY_QUERY", "Empty query")

@@ -31,6 +31,7 @@ from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
 from bionicflow.olap.protocol import (
+    SERVER_FAULTS,
     ClickHouseError,
     check_query_params,
     client_revision,
@@ -128,8 +129,9 @@ class OlapApp:
             if user is None or user.readonly:  # the engine's hints name tables of databases the reader may not see
                 err.message = _HINT.sub("", err.message)
             # parameter names only: values may be secrets (postgresql() passwords are bound)
-            log.info("query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
-                     sorted(k for k in locals().get("params", {}) if k.startswith("param_")))
+            log.log(logging.ERROR if err.name in SERVER_FAULTS else logging.INFO,
+                    "query %s failed: %s (%s); bound parameters: %s", query_id, err.name, err.code,
+                    sorted(k for k in locals().get("params", {}) if k.startswith("param_")))
             out = {**base_headers, "X-ClickHouse-Exception-Code": str(err.code)}
             if err.name == "REQUIRED_PASSWORD":
                 out["WWW-Authenticate"] = 'Basic realm="bionicflow OLAP server", charset="UTF-8"'

@@ -8,6 +8,7 @@ port — what a read-only user must never reach.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from bionicflow.olap.protocol import SERVER_FAULTS
 
 ADMIN = ("default", "clickhouse_password")  # the embedded stack's demo credentials
 READER = ("reports_reader", "reports_reader_password")
@@ -93,6 +96,33 @@ class PrivateOlap:
         data = self.root / "state" / "olap"
         return [p for p in self.root.rglob("*") if p.is_file() and data not in p.parents
                 and p.stat().st_mtime > since and p.name != "server.log"]
+
+
+_ERROR_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\) \(version ")
+
+
+def error_name(response: requests.Response) -> str | None:
+    """The ClickHouse error name an answer carries (``READONLY``), or None for a success or a bare failure."""
+    found = _ERROR_NAME.search(response.text) if response.headers.get("X-ClickHouse-Exception-Code") else None
+    return found.group(1) if found else None
+
+
+def refused(response: requests.Response, *names: str) -> bool:
+    """Refused the ClickHouse way: an error with its code (one of ``names`` when given), no result."""
+    name = error_name(response)
+    return response.status_code >= 400 and name is not None and (not names or name in names)
+
+
+def server_broke(response: requests.Response) -> bool:
+    """Not a refusal but a fault: a 5xx without a ClickHouse error code, or an error of the server's own.
+
+    Statuses follow ClickHouse's mapping, where most refusals (READONLY, a constraint) are 500s too,
+    so a fault is told by the error's name, not by its status.
+    """
+    if response.status_code < 500:
+        return False
+    name = error_name(response)
+    return name is None or name in SERVER_FAULTS
 
 
 def private_root(name: str) -> Path:

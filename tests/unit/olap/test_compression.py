@@ -35,10 +35,11 @@ def test_brotli_deflate_and_identity():
     assert request_decompressor("") is None and request_decompressor("identity") is None
 
 
-def test_unknown_encoding_is_refused_with_the_alternatives():
+def test_unknown_encoding_is_refused_as_clickhouse_does_with_the_alternatives():
     with pytest.raises(ClickHouseError) as info:
         request_decompressor("compress")
-    assert info.value.http_status == 415 and "gzip, deflate, br, lz4, zstd" in info.value.message
+    assert (info.value.name, info.value.http_status) == ("NOT_IMPLEMENTED", 501)
+    assert "gzip, deflate, br, lz4, zstd, xz, bz2" in info.value.message
 
 
 @pytest.mark.parametrize("encoding, decode", [

