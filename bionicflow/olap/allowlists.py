@@ -39,6 +39,7 @@ REVIEWED_FUNCTIONS = frozenset({
     "toColumnTypeName", "toTypeName", "transform", "variantElement", "variantType", "version", "visibleWidth",
     "uptime", "getSetting", "getSettingOrDefault", "MACNumToString", "MACStringToNum", "MACStringToOUI",
     "colorOKLABToSRGB", "colorOKLCHToSRGB", "colorSRGBToOKLAB", "colorSRGBToOKLCH", "flipCoordinates", "displayName",
+    "revision",  # clickhouse-go asks it with every new connection
     # Internal names the parser itself writes: CASE x WHEN …, x::T
     "caseWithExpression", "_CAST",
 })
