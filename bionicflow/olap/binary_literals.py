@@ -13,9 +13,8 @@ from __future__ import annotations
 import re
 
 from bionicflow.olap.protocol import ClickHouseError
+from bionicflow.olap.sql_lexing import heredoc_body, segments
 
-_HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")
-_IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]")
 _RAW = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape decodes it
 
 
@@ -43,42 +42,6 @@ def _quoted(body: str) -> str:
     return "'" + _escaped(body.replace("\\", "\\\\").replace("'", "\\'")) + "'"
 
 
-def _end_of_quoted(text: str, start: int) -> int:
-    """Where the literal or quoted name opened at ``start`` ends (after its closing quote)."""
-    quote, i = text[start], start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == quote:
-            if text[i + 1:i + 2] != quote:
-                return i + 1
-            i += 2  # a doubled quote
-        else:
-            i += 1
-    return len(text)
-
-
-def _end_of_comment(text: str, start: int) -> int:
-    if text.startswith("/*", start):
-        depth, i = 0, start
-        while i < len(text):  # ClickHouse's block comments nest
-            if text.startswith("/*", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("*/", i):
-                depth, i = depth - 1, i + 2
-                if not depth:
-                    return i
-            else:
-                i += 1
-        return len(text)
-    end = text.find("\n", start)
-    return len(text) if end < 0 else end
-
-
-def _is_comment(text: str, i: int) -> bool:
-    return text.startswith(("--", "/*"), i) or (text[i] == "#" and text[i + 1:i + 2] in (" ", "!"))
-
-
 def query_from_bytes(raw: bytes) -> str:
     """``raw`` as the text to give the engine; its non-UTF-8 bytes only inside string literals."""
     try:
@@ -86,38 +49,22 @@ def query_from_bytes(raw: bytes) -> str:
     except UnicodeDecodeError:
         pass
     text = raw.decode("utf-8", errors="surrogateescape")
-    out, i, copied = [], 0, 0
-    while i < len(text):
-        ch = text[i]
-        heredoc = _HEREDOC.match(text, i) if ch == "$" else None
-        if ch in "'\"`":
-            end = _end_of_quoted(text, i)
-            if ch == "'" and _RAW.search(text, i, end):
-                out.append(_outside(text, copied, i) + _escaped(text[i:end]))
-                copied = end
-            i = end
-        elif heredoc and not (i and _IDENTIFIER_CHAR.match(text[i - 1])):
-            close = text.find(heredoc.group(), heredoc.end())
-            end = len(text) if close < 0 else close + len(heredoc.group())
-            if close >= 0 and _RAW.search(text, heredoc.end(), close):
-                out.append(_outside(text, copied, i) + _quoted(text[heredoc.end():close]))
-                copied = end
-            i = end
-        elif _is_comment(text, i):
-            i = _end_of_comment(text, i)
+    out = []
+    for kind, start, end in segments(text):
+        part = text[start:end]
+        found = _RAW.search(part)
+        if not found:
+            out.append(part)
+        elif kind == "string":
+            out.append(_escaped(part))
+        elif kind == "heredoc":
+            out.append(_quoted(heredoc_body(part)))
         else:
-            i += 1
-    out.append(_outside(text, copied, len(text)))
+            raw_at = start + found.start()
+            position = len(text[:raw_at].encode("utf-8", errors="surrogateescape"))
+            raise ClickHouseError(
+                62, "SYNTAX_ERROR",
+                f"a byte that is not UTF-8 ({_byte(text[raw_at])[1:]}) at position {position}, outside any "
+                "string literal: binary values belong in a string literal, a query parameter (param_x) or INSERT "
+                "data")
     return "".join(out)
-
-
-def _outside(text: str, start: int, end: int) -> str:
-    """Text outside string literals, which must be UTF-8 (comments and quoted names included)."""
-    raw = _RAW.search(text, start, end)
-    if raw:
-        position = len(text[:raw.start()].encode("utf-8", errors="surrogateescape"))
-        raise ClickHouseError(
-            62, "SYNTAX_ERROR",
-            f"a byte that is not UTF-8 ({_byte(raw.group())[1:]}) at position {position}, outside any "
-            "string literal: binary values belong in a string literal, a query parameter (param_x) or INSERT data")
-    return text[start:end]

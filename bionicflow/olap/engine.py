@@ -26,6 +26,7 @@ from bionicflow.olap.access import ReadCheck, TableInfo, parse_explain_ast
 from bionicflow.olap.allowlists import FunctionList, FunctionRow
 from bionicflow.olap.external import ExternalTable
 from bionicflow.olap.pool import ConnectionPool
+from bionicflow.olap.query_ids import RunningQueries
 from bionicflow.olap.protocol import (ClickHouseError, RequestOptions, placeholders, quote_identifier, quote_string,
                                       register_error_names, without_format)
 
@@ -175,6 +176,7 @@ class Engine:
         self.checked = StatementMemory()
         self.described = StatementMemory()
         self.generation = 0  # bumped by every statement that may change the catalogue
+        self.running = RunningQueries()  # the client query ids of the statements running now
         self._generation_lock = threading.Lock()
         self.pool = ConnectionPool(self.open, lambda conn, sql: _run(conn, sql))
         # The first connection creates the directory layout; keep one open for the

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 from starlette.requests import Request
 
-from bionicflow.olap.engine import StreamingInsert
 from bionicflow.olap.binary_literals import query_from_bytes
 from bionicflow.olap.protocol import ClickHouseError, InsertHead, parse_insert_head
+from bionicflow.olap.staged_insert import open_insert
 from bionicflow.olap.workers import in_worker
 
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
@@ -105,7 +105,7 @@ async def insert_head(param_query: str, body: BodyReader) -> tuple[InsertHead | 
 
 
 async def stream_insert(conn, head: InsertHead, first: bytes, body: BodyReader) -> dict:
-    insert = await in_worker(StreamingInsert, conn, head.statement, head.format)
+    insert = await in_worker(open_insert, conn, head.statement, head.format)
     try:
         pending = bytearray(first)
         async for chunk in body.chunks():

@@ -30,6 +30,7 @@ from bionicflow.olap.external import external_parameter_names, external_tables
 from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
+from bionicflow.olap.query_ids import with_query_id
 from bionicflow.olap.protocol import (
     SERVER_FAULTS,
     ClickHouseError,
@@ -167,8 +168,9 @@ class OlapApp:
         head, first_data = await insert_head(param_query, body)
         sql = kind = None
         if head is None:  # the whole statement is read before a slot or a connection is held
-            sql = await whole_query(param_query, first_data, body,
-                                          READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES)
+            sql = with_query_id(await whole_query(param_query, first_data, body,
+                                                  READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES),
+                                headers["X-ClickHouse-Query-Id"])
             if statement_count(sql) > 1:
                 raise multi_statement_error()
             check_query_params(sql, opts.query_params)
@@ -207,9 +209,12 @@ class OlapApp:
             try:
                 for table in external:  # temporary tables of this connection: it is not handed on afterwards
                     await in_worker(self.engine.load_external, conn, table)
+                if kind == "KILL":
+                    sql = self.engine.running.kill_statement(sql)
                 result = await watched(self.engine, request,
                                        lambda tagged: run_query(conn, tagged, fmt, opts.query_params),
-                                       sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS)
+                                       sql, cancel_on_disconnect=user.readonly or kind in READ_KINDS,
+                                       query_id=headers["X-ClickHouse-Query-Id"])
             finally:
                 if kind not in CATALOGUE_KEEPING_KINDS:  # it may have changed the catalogue, even failing
                     self.engine.catalogue_changed()  # half-way (a RENAME of three tables that stops at the third)

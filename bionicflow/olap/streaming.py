@@ -109,7 +109,8 @@ async def streamed(engine: Engine, request: Request, scope: contextlib.AsyncExit
         chunk = stream.next()
         return native.blocks(chunk, stream.chunk_rows) if native and chunk is not None else chunk
 
-    stream, head, summary = await watched(engine, request, start, sql, cancel_on_disconnect=True)
+    stream, head, summary = await watched(engine, request, start, sql, cancel_on_disconnect=True,
+                                          query_id=headers["X-ClickHouse-Query-Id"], scope=scope)
     if stale():  # the catalogue changed between the check and the start: nothing of it is sent
         if stream is not None:
             await run_in_threadpool(stream.cancel)
@@ -155,11 +156,19 @@ async def streamed(engine: Engine, request: Request, scope: contextlib.AsyncExit
     return StreamingResponse(body(), headers=out, media_type=media_type(fmt))
 
 
-async def watched(engine: Engine, request: Request, work, sql: str, cancel_on_disconnect: bool):
-    """Run ``work(sql)`` in a worker thread; a read whose client disconnects is killed at once, not left to run."""
-    if not cancel_on_disconnect:
-        return await in_worker(work, sql)
-    tag = f"/* bionicflow:{_TAG_PREFIX}{next(_TAGS)} */"  # server-made, so the kill finds this statement only
+async def watched(engine: Engine, request: Request, work, sql: str, cancel_on_disconnect: bool, query_id: str,
+                  scope: contextlib.AsyncExitStack | None = None):
+    """Run ``work(sql)`` in a worker thread as the client's ``query_id`` (known until the statement ends, or the
+    ``scope`` of a streamed result closes); a read whose client disconnects is killed at once, not left to run."""
+    tag = f"/* bionicflow:{_TAG_PREFIX}{next(_TAGS)} */"  # server-made, so a kill finds this statement only
+    if scope is not None:
+        scope.enter_context(engine.running.running(query_id, tag))
+        return await _tagged(engine, request, work, sql, tag, cancel_on_disconnect)
+    with engine.running.running(query_id, tag):
+        return await _tagged(engine, request, work, sql, tag, cancel_on_disconnect)
+
+
+async def _tagged(engine: Engine, request: Request, work, sql: str, tag: str, cancel_on_disconnect: bool):
 
     async def kill_on_disconnect() -> None:
         while (await request.receive())["type"] != "http.disconnect":
@@ -172,14 +181,16 @@ async def watched(engine: Engine, request: Request, work, sql: str, cancel_on_di
     # later, which keeps a task per read off the event loop and a kill within a second.
     watcher: list[asyncio.Future] = []
     start = asyncio.get_running_loop().call_later(
-        WATCH_AFTER_SECONDS, lambda: watcher.append(asyncio.ensure_future(kill_on_disconnect())))
+        WATCH_AFTER_SECONDS, lambda: watcher.append(asyncio.ensure_future(kill_on_disconnect()))
+    ) if cancel_on_disconnect else None
     try:
         return await in_worker(work, f"{tag} {sql}")
     except ClickHouseError as err:
         err.message = untagged(err.message, tag)
         raise
     finally:
-        start.cancel()
+        if start is not None:
+            start.cancel()
         for task in watcher:
             task.cancel()
 

@@ -4,6 +4,8 @@ server's defaults, external data in a file format (issue "clients"; the peers' s
 from __future__ import annotations
 
 import gzip
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -78,3 +80,37 @@ def test_external_data_in_parquet_is_read(olap):
                                              "ids_format": "Parquet"},
                            files={"ids": ("ids.parquet", data)}, auth=ADMIN, timeout=30)
     assert answer.status_code == 200 and answer.text.strip() == "10", answer.text
+
+
+SLOW = "SELECT count() FROM numbers_mt(100000000000) WHERE sleepEachRow(0) = 0"
+
+
+def _wait_running(olap, running) -> None:
+    """Until the engine runs SLOW (polled: a request takes a moment to reach it)."""
+    deadline = time.monotonic() + 30
+    probe = "SELECT count() FROM system.processes WHERE query LIKE '%sleepEachRow(0) = 0' AND query NOT LIKE '%system%'"
+    while olap.admin_ok(probe).strip() != "1":
+        assert time.monotonic() < deadline and not running.done(), f"the slow query never started: {running}"
+
+
+def test_the_clients_query_id_is_what_queryid_returns_and_what_kill_query_names(olap):
+    assert olap.query("SELECT queryID(), query_id()", params={"query_id": "wire-7"}).text == "wire-7\twire-7\n"
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(olap.query, SLOW, params={"query_id": "wire-slow"}, timeout=120)
+        _wait_running(olap, running)
+        killed = olap.query("KILL QUERY WHERE query_id = 'wire-slow' SYNC")
+        assert killed.status_code == 200 and killed.text, killed.text
+        answer = running.result()
+    assert answer.headers["X-ClickHouse-Exception-Code"] == "394", answer.text  # QUERY_WAS_CANCELLED
+
+
+def test_a_second_request_under_a_running_id_is_refused_as_clickhouse_refuses_it(olap):
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(olap.query, SLOW, params={"query_id": "wire-dup"}, timeout=120)
+        _wait_running(olap, running)
+        second = olap.query("SELECT 1", params={"query_id": "wire-dup"})
+        olap.admin_ok("KILL QUERY WHERE query_id = 'wire-dup' SYNC")
+        running.result()
+    assert second.headers["X-ClickHouse-Exception-Code"] == "216", second.text
+    assert "already running" in second.text
+    assert olap.query("SELECT 1", params={"query_id": "wire-dup"}).status_code == 200  # free once it ended

@@ -42,3 +42,8 @@ def test_a_raw_byte_outside_a_string_literal_is_a_syntax_error(raw_sql):
     with pytest.raises(ClickHouseError) as refused:
         query_from_bytes(raw_sql)
     assert refused.value.name == "SYNTAX_ERROR" and "not UTF-8" in refused.value.message
+
+
+def test_a_heredoc_never_closed_is_no_literal():
+    with pytest.raises(ClickHouseError):
+        query_from_bytes(b"SELECT $x$ \xff $")

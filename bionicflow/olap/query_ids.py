@@ -1,0 +1,69 @@
+"""The client's `query_id`, where a client of ClickHouse meets it: `queryID()` and `KILL QUERY`.
+
+chdb takes no query id (its API runs a statement under an id of its own making), so the server
+keeps the client's: a statement's calls of `queryID()`, `currentQueryID()`, `initialQueryID()`
+(and their aliases) become the client's id as a literal; while a statement runs its id is known
+here, so a second request with the same id is refused as ClickHouse refuses it
+(QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING), and `KILL QUERY WHERE query_id = '<the client's id>'`
+kills the statement run under it. `system.processes` still lists the engine's own ids.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bionicflow.olap.protocol import ClickHouseError
+from bionicflow.olap.sql_lexing import segments
+
+_ID_CALL = re.compile(r"(?<![\w.$])(?:(?:queryID|currentQueryID|initialQueryID)|(?i:query_id|initial_query_id))"
+                      r"\s*\(\s*\)")
+_KILL_BY_ID = re.compile(r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*'((?:[^'\\]|\\.)*)'\s*(SYNC|ASYNC|TEST)?\s*;?\s*$",
+                         re.IGNORECASE)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def with_query_id(sql: str, query_id: str) -> str:
+    """``sql`` with its calls of the query-id functions replaced by ``query_id`` (code only, not literals)."""
+    if not _ID_CALL.search(sql):  # the common case, found without lexing (a statement may be megabytes of VALUES)
+        return sql
+    literal = _literal(query_id)
+    return "".join(_ID_CALL.sub(lambda _: literal, sql[start:end]) if kind == "code" else sql[start:end]
+                   for kind, start, end in segments(sql))
+
+
+class RunningQueries:
+    """The client query ids of the statements running now, each with the tag its text starts with."""
+
+    def __init__(self):
+        self._tags: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def running(self, query_id: str, tag: str) -> Iterator[None]:
+        with self._lock:
+            if query_id in self._tags:
+                raise ClickHouseError(216, "QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING",
+                                      f"Query with id = {query_id} is already running")
+            self._tags[query_id] = tag
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._tags.pop(query_id, None)
+
+    def kill_statement(self, sql: str) -> str:
+        """``KILL QUERY WHERE query_id = '<a client's id>'`` as a kill of that id's statement; others unchanged."""
+        wanted = _KILL_BY_ID.match(sql)
+        if not wanted:
+            return sql
+        with self._lock:
+            tag = self._tags.get(re.sub(r"\\(.)", r"\1", wanted.group(1)))
+        if tag is None:  # not a client's id of a running statement: perhaps one of the engine's own
+            return sql
+        return f"KILL QUERY WHERE startsWith(query, {_literal(tag)}) {wanted.group(2) or ''}".rstrip()

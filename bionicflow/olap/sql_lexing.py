@@ -1,0 +1,81 @@
+"""Where a statement's string literals, quoted names and comments are, as the engine's lexer sees them.
+
+What the server rewrites in a client's text (binary bytes into escapes, `queryID()` into the
+client's id) must change code and literals only where they are what they look like: a quote in a
+comment starts no literal, a function name inside a string is no call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+_HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")
+_IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]")
+_QUOTED = {"'": "string", '"': "name", "`": "name"}
+
+
+def _end_of_quoted(text: str, start: int) -> int:
+    """Where the literal or quoted name opened at ``start`` ends (after its closing quote)."""
+    quote, i = text[start], start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == quote:
+            if text[i + 1:i + 2] != quote:
+                return i + 1
+            i += 2  # a doubled quote
+        else:
+            i += 1
+    return len(text)
+
+
+def _end_of_comment(text: str, start: int) -> int:
+    if text.startswith("/*", start):
+        depth, i = 0, start
+        while i < len(text):  # the engine's block comments nest
+            if text.startswith("/*", i):
+                depth, i = depth + 1, i + 2
+            elif text.startswith("*/", i):
+                depth, i = depth - 1, i + 2
+                if not depth:
+                    return i
+            else:
+                i += 1
+        return len(text)
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+def _is_comment(text: str, i: int) -> bool:
+    return text.startswith(("--", "/*"), i) or (text[i] == "#" and text[i + 1:i + 2] in (" ", "!"))
+
+
+def segments(text: str) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) spans covering ``text``: kind is code, string, heredoc, name or comment."""
+    i = code_from = 0
+    while i < len(text):
+        ch = text[i]
+        heredoc = _HEREDOC.match(text, i) if ch == "$" and not (i and _IDENTIFIER_CHAR.match(text[i - 1])) else None
+        if ch in _QUOTED:
+            kind, end = _QUOTED[ch], _end_of_quoted(text, i)
+        elif heredoc and (close := text.find(heredoc.group(), heredoc.end())) >= 0:
+            kind, end = "heredoc", close + len(heredoc.group())
+        elif _is_comment(text, i):
+            kind, end = "comment", _end_of_comment(text, i)
+        else:
+            i += 1
+            continue
+        if code_from < i:
+            yield "code", code_from, i
+        yield kind, i, end
+        i = code_from = end
+    if code_from < len(text):
+        yield "code", code_from, len(text)
+
+
+def heredoc_body(literal: str) -> str:
+    """``$tag$body$tag$`` → body."""
+    tag = _HEREDOC.match(literal)
+    assert tag is not None
+    return literal[tag.end():len(literal) - len(tag.group())]

@@ -1,0 +1,48 @@
+"""The client's query_id where ClickHouse's clients meet it: queryID() and KILL QUERY."""
+
+import chdb
+import pytest
+
+from bionicflow.olap.protocol import ClickHouseError
+from bionicflow.olap.query_ids import RunningQueries, with_query_id
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SELECT queryID()", "q-1"),
+    ("SELECT query_id(), QUERY_ID ( ), currentQueryID(), initialQueryID(), initial_query_id()",
+     "q-1\tq-1\tq-1\tq-1\tq-1"),
+    ("SELECT 'queryID()', `queryID()` FROM (SELECT 1 AS `queryID()`) /* queryID() */", "queryID()\t1"),
+    ("SELECT $$queryID()$$ -- queryID()\n", "queryID()"),
+])
+def test_the_engine_sees_the_clients_id_in_code_only(sql, expected):
+    assert chdb.query(with_query_id(sql, "q-1"), "TSV").bytes().decode().strip() == expected
+
+
+def test_an_id_with_quotes_stays_one_literal():
+    assert chdb.query(with_query_id("SELECT queryID()", "it's\\"), "TSVRaw").bytes().decode().strip() == "it's\\"
+
+
+def test_a_statement_without_the_functions_is_left_as_it_is():
+    sql = "INSERT INTO t VALUES " + ", ".join(["('query_id', 1)"] * 1000)
+    assert with_query_id(sql, "q") is sql
+
+
+def test_two_statements_cannot_run_under_one_id():
+    running = RunningQueries()
+    with running.running("same", "/* t1 */"):
+        with pytest.raises(ClickHouseError) as refused:
+            with running.running("same", "/* t2 */"):
+                pass
+        assert refused.value.name == "QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING"
+    with running.running("same", "/* t3 */"):  # free again once the first ended
+        pass
+
+
+def test_kill_by_a_running_clients_id_kills_its_tagged_statement():
+    running = RunningQueries()
+    with running.running("client's id", "/* bionicflow:x1 */"):
+        assert running.kill_statement("KILL QUERY WHERE query_id = 'client\\'s id' SYNC") == \
+            "KILL QUERY WHERE startsWith(query, '/* bionicflow:x1 */') SYNC"
+        assert running.kill_statement("kill query where query_id='other'") == "kill query where query_id='other'"
+        assert running.kill_statement("KILL QUERY WHERE user = 'x'") == "KILL QUERY WHERE user = 'x'"
+    assert running.kill_statement("KILL QUERY WHERE query_id = 'client\\'s id'").endswith("'client\\'s id'")
