@@ -28,6 +28,21 @@ class Held:
     reusable: bool = False
 
 
+# Settings the engine takes per statement only, never by SET, with their defaults. ClickHouse applies
+# URL settings to the one query, so a client may send them (@clickhouse/client sends every setting
+# system.settings lists); at its default such a setting changes nothing and is left out.
+QUERY_ONLY_SETTINGS = {"run_query_in_background": "0"}
+
+
+def _settable(settings: dict[str, str]) -> dict[str, str]:
+    for name, default in QUERY_ONLY_SETTINGS.items():
+        value = settings.pop(name, default)
+        if value.strip().lower() not in (default, "false"):
+            raise ClickHouseError(48, "NOT_IMPLEMENTED", f"{name}={value} cannot apply to a request on this server; "
+                                  "put it in the statement's own SETTINGS clause")
+    return settings
+
+
 @contextlib.asynccontextmanager
 async def request_connection(engine: Engine, sessions: Sessions, user: User, readonly: bool, opts,
                              settings: dict | None, params: dict, kind: str):
@@ -37,7 +52,7 @@ async def request_connection(engine: Engine, sessions: Sessions, user: User, rea
     """
     session_id = params.get("session_id")
     # the reader's forced ones replace the client's; beneath both, a server's defaults where chdb's differ
-    wanted = {**SERVER_DEFAULTS, **(opts.settings if settings is None else settings)}
+    wanted = _settable({**SERVER_DEFAULTS, **(opts.settings if settings is None else settings)})
     if not session_id:
         pool = engine.pool
         lease, ready = pool.take_ready(readonly, opts.database, wanted)

@@ -4,6 +4,7 @@ server's defaults, external data in a file format (issue "clients"; the peers' s
 from __future__ import annotations
 
 import gzip
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -114,3 +115,18 @@ def test_a_second_request_under_a_running_id_is_refused_as_clickhouse_refuses_it
     assert second.headers["X-ClickHouse-Exception-Code"] == "216", second.text
     assert "already running" in second.text
     assert olap.query("SELECT 1", params={"query_id": "wire-dup"}).status_code == 200  # free once it ended
+
+
+def test_every_setting_the_server_lists_can_be_sent_back_with_its_value(olap):
+    """What @clickhouse/client's suite does: each setting of system.settings as a URL parameter on SELECT 1."""
+    listed = [list(json.loads(line).values())
+              for line in olap.admin_ok("SELECT name, value FROM system.settings FORMAT JSONEachRow").splitlines()]
+    assert len(listed) > 1000
+
+    def refused(setting: list[str]) -> str | None:
+        answer = olap.query("SELECT 1", params={setting[0]: setting[1]})
+        return None if answer.status_code == 200 else f"{setting[0]}={setting[1]}: {answer.text[:200]}"
+
+    with ThreadPoolExecutor(8) as pool:
+        failures = [failure for failure in pool.map(refused, listed) if failure]
+    assert failures == []
