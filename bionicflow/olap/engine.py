@@ -40,8 +40,11 @@ ERROR_NAMES = ("SELECT toUInt32(number) AS code, errorCodeToName(code) AS name F
 # The settings a clickhouse-server starts with where chdb's embedded defaults (clickhouse-local's) differ: every
 # request runs with them unless it asks otherwise. implicit_select=1 runs a bare `invalid` as `SELECT invalid`
 # (an unknown identifier, not a syntax error); best_effort parses date-times a server refuses; introspection
-# functions read the process's memory maps and symbols.
-SERVER_DEFAULTS = {"implicit_select": "0", "date_time_input_format": "basic", "allow_introspection_functions": "0"}
+# functions read the process's memory maps and symbols. Found by `system.settings` rows whose value is not their
+# declared default (materialize_statistics_on_insert, output_format_arrow_use_native_writer) and by the server's
+# documented defaults where chdb changed the declared one (date_time_input_format).
+SERVER_DEFAULTS = {"implicit_select": "0", "date_time_input_format": "basic", "allow_introspection_functions": "0",
+                   "materialize_statistics_on_insert": "1", "output_format_arrow_use_native_writer": "1"}
 
 
 @dataclass(frozen=True)

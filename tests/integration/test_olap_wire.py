@@ -65,6 +65,10 @@ def test_the_server_defaults_are_a_servers_not_clickhouse_locals(olap):
     assert refused.status_code != 200, "a date-time only best_effort parses was read under the default"
     asked = _post(olap, {"query": "INSERT INTO wire_dates FORMAT CSV", "date_time_input_format": "best_effort"}, late)
     assert asked.status_code == 200, asked.text
+    names = ("allow_introspection_functions", "materialize_statistics_on_insert", "output_format_arrow_use_native_writer")
+    shown = olap.admin_ok(f"SELECT name, value FROM system.settings WHERE name IN {names} ORDER BY name")
+    assert shown == "allow_introspection_functions\t0\nmaterialize_statistics_on_insert\t1\n" \
+                    "output_format_arrow_use_native_writer\t1\n"
 
 
 def test_a_syntax_errors_position_is_counted_in_the_clients_text(olap):
@@ -130,3 +134,16 @@ def test_every_setting_the_server_lists_can_be_sent_back_with_its_value(olap):
     with ThreadPoolExecutor(8) as pool:
         failures = [failure for failure in pool.map(refused, listed) if failure]
     assert failures == []
+
+
+@pytest.mark.parametrize("encoding, body, code", [
+    ("br", b"x", "448"),  # one byte brotli cannot end: BROTLI_READ_FAILED, not an empty query
+    ("gzip", b"\x1f\x8b\x08\x00garbage", "354"),  # ZLIB_INFLATE_FAILED
+    ("zstd", b"\x28\xb5\x2f\xfd" + b"\xff" * 8, "561"),  # ZSTD_DECODER_FAILED
+    ("xz", b"\xfd7zXZ\x00garbage", "554"),  # LZMA_STREAM_DECODER_FAILED
+    ("snappy", b"SELECT 1", "48"),  # an encoding the server does not read: NOT_IMPLEMENTED, 501
+])
+def test_a_body_that_does_not_decode_gets_its_decoders_error_and_clickhouses_status(olap, encoding, body, code):
+    answer = requests.post(olap.url, data=body, auth=ADMIN, timeout=30, headers={"Content-Encoding": encoding})
+    assert answer.headers.get("X-ClickHouse-Exception-Code") == code, answer.text
+    assert answer.status_code == (501 if code == "48" else 500)
