@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from bionicflow.olap.sql_lexing import skip_block_comment, skip_non_code
+
 # URL parameters that steer the HTTP layer; every other name is a query setting.
 HTTP_PARAMS = frozenset(
     {
@@ -333,9 +335,6 @@ def without_format(query: str) -> str:
     return _FORMAT_TAIL.sub("", query).rstrip().rstrip(";").rstrip()
 
 
-_HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")
-
-
 def statement_count(sql: str) -> int:
     """How many statements a text holds: top-level ``;`` outside quotes, comments and heredocs.
 
@@ -345,63 +344,16 @@ def statement_count(sql: str) -> int:
         return 1 if sql.strip() else 0
     count, pending, i, n = 0, False, 0, len(sql)
     while i < n:
-        skipped = _skip_non_code(sql, i)
+        skipped = skip_non_code(sql, i)
         if skipped is not None:
-            i, literal = skipped
-            pending = pending or literal
+            i, kind = skipped
+            pending = pending or kind != "comment"
         elif sql[i] == ";":
             count, pending, i = count + (1 if pending else 0), False, i + 1
         else:
             pending = pending or not sql[i].isspace()
             i += 1
     return count + (1 if pending else 0)
-
-
-def _skip_non_code(sql: str, i: int) -> tuple[int, bool] | None:
-    """Past the string, comment or heredoc starting at ``i`` as the engine's lexer reads them:
-    (where it ends, whether it was a literal); None when none starts there."""
-    ch = sql[i]
-    if ch in "'\"`":
-        return _skip_quoted_text(sql, i), True
-    if sql.startswith("--", i) or (ch == "#" and sql[i + 1 : i + 2] in (" ", "!", "")):
-        end = sql.find("\n", i)
-        return (len(sql) if end < 0 else end + 1), False
-    if sql.startswith("/*", i):
-        return _skip_block_comment(sql, i), False
-    if ch == "$" and (heredoc := _HEREDOC.match(sql, i)):
-        end = sql.find(heredoc.group(0), heredoc.end())
-        return (len(sql) if end < 0 else end + len(heredoc.group(0))), True
-    return None
-
-
-def _skip_quoted_text(sql: str, start: int) -> int:
-    quote, i = sql[start], start + 1
-    while i < len(sql):
-        if sql[i] == "\\":
-            i += 2
-        elif sql[i] == quote:
-            if sql[i + 1 : i + 2] == quote:  # doubled quote inside the literal
-                i += 2
-                continue
-            return i + 1
-        else:
-            i += 1
-    return len(sql)
-
-
-def _skip_block_comment(sql: str, start: int) -> int:
-    """Past a ``/* … */`` comment; ClickHouse nests them."""
-    depth, i = 0, start
-    while i < len(sql):
-        if sql.startswith("/*", i):
-            depth, i = depth + 1, i + 2
-        elif sql.startswith("*/", i):
-            depth, i = depth - 1, i + 2
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    return len(sql)
 
 
 _PLAIN_INSIDE = re.compile(r"^(\w+):([A-Za-z][\w(), ']*)$")
@@ -419,7 +371,7 @@ def placeholders(sql: str) -> Placeholders:
     """Every ``{…}`` outside strings, comments and heredocs, walked as ``statement_count`` walks the text."""
     plain, provable, i, n = [], True, 0, len(sql)
     while i < n:
-        skipped = _skip_non_code(sql, i)
+        skipped = skip_non_code(sql, i)
         if skipped is not None:
             i = skipped[0]
         elif sql[i] == "{":
@@ -448,7 +400,7 @@ def first_keyword(sql: str) -> str:
             end = sql.find("\n", i)
             i = n if end < 0 else end + 1
         elif sql.startswith("/*", i):
-            i = _skip_block_comment(sql, i)
+            i = skip_block_comment(sql, i)
         else:
             break
     word = re.match(r"[A-Za-z]+", sql[i:])

@@ -30,46 +30,53 @@ def _end_of_quoted(text: str, start: int) -> int:
     return len(text)
 
 
-def _end_of_comment(text: str, start: int) -> int:
-    if text.startswith("/*", start):
-        depth, i = 0, start
-        while i < len(text):  # the engine's block comments nest
-            if text.startswith("/*", i):
-                depth, i = depth + 1, i + 2
-            elif text.startswith("*/", i):
-                depth, i = depth - 1, i + 2
-                if not depth:
-                    return i
-            else:
-                i += 1
-        return len(text)
-    end = text.find("\n", start)
-    return len(text) if end < 0 else end
+def skip_block_comment(text: str, start: int) -> int:
+    """Past the ``/* … */`` comment at ``start``; the engine's block comments nest."""
+    depth, i = 0, start
+    while i < len(text):
+        if text.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif text.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+            if not depth:
+                return i
+        else:
+            i += 1
+    return len(text)
 
 
-def _is_comment(text: str, i: int) -> bool:
-    return text.startswith(("--", "/*"), i) or (text[i] == "#" and text[i + 1:i + 2] in (" ", "!"))
+def skip_non_code(text: str, i: int) -> tuple[int, str] | None:
+    """(end, kind) of the string, quoted name, comment or heredoc that starts at ``i``; None for code.
+
+    kind: string, name, heredoc or comment. A heredoc never closed is no heredoc (its ``$`` is code).
+    """
+    ch = text[i]
+    if ch in _QUOTED:
+        return _end_of_quoted(text, i), _QUOTED[ch]
+    if text.startswith("--", i) or (ch == "#" and text[i + 1:i + 2] in (" ", "!", "")):
+        end = text.find("\n", i)
+        return (len(text) if end < 0 else end + 1), "comment"
+    if text.startswith("/*", i):
+        return skip_block_comment(text, i), "comment"
+    if ch == "$" and not (i and _IDENTIFIER_CHAR.match(text[i - 1])) and (heredoc := _HEREDOC.match(text, i)):
+        close = text.find(heredoc.group(), heredoc.end())
+        if close >= 0:
+            return close + len(heredoc.group()), "heredoc"
+    return None
 
 
 def segments(text: str) -> Iterator[tuple[str, int, int]]:
     """(kind, start, end) spans covering ``text``: kind is code, string, heredoc, name or comment."""
     i = code_from = 0
     while i < len(text):
-        ch = text[i]
-        heredoc = _HEREDOC.match(text, i) if ch == "$" and not (i and _IDENTIFIER_CHAR.match(text[i - 1])) else None
-        if ch in _QUOTED:
-            kind, end = _QUOTED[ch], _end_of_quoted(text, i)
-        elif heredoc and (close := text.find(heredoc.group(), heredoc.end())) >= 0:
-            kind, end = "heredoc", close + len(heredoc.group())
-        elif _is_comment(text, i):
-            kind, end = "comment", _end_of_comment(text, i)
-        else:
+        skipped = skip_non_code(text, i)
+        if skipped is None:
             i += 1
             continue
         if code_from < i:
             yield "code", code_from, i
-        yield kind, i, end
-        i = code_from = end
+        yield skipped[1], i, skipped[0]
+        i = code_from = skipped[0]
     if code_from < len(text):
         yield "code", code_from, len(text)
 
