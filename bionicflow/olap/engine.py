@@ -42,9 +42,11 @@ ERROR_NAMES = ("SELECT toUInt32(number) AS code, errorCodeToName(code) AS name F
 # (an unknown identifier, not a syntax error); best_effort parses date-times a server refuses; introspection
 # functions read the process's memory maps and symbols. Found by `system.settings` rows whose value is not their
 # declared default (materialize_statistics_on_insert, output_format_arrow_use_native_writer) and by the server's
-# documented defaults where chdb changed the declared one (date_time_input_format).
+# documented defaults where chdb changed the declared one (date_time_input_format; JSON formats quote 64-bit
+# integers "for compatibility with JavaScript", as ClickHouse's format docs say and its JavaScript client expects).
 SERVER_DEFAULTS = {"implicit_select": "0", "date_time_input_format": "basic", "allow_introspection_functions": "0",
-                   "materialize_statistics_on_insert": "1", "output_format_arrow_use_native_writer": "1"}
+                   "materialize_statistics_on_insert": "1", "output_format_arrow_use_native_writer": "1",
+                   "output_format_json_quote_64bit_integers": "1"}
 
 
 @dataclass(frozen=True)

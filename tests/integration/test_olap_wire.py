@@ -69,6 +69,7 @@ def test_the_server_defaults_are_a_servers_not_clickhouse_locals(olap):
     shown = olap.admin_ok(f"SELECT name, value FROM system.settings WHERE name IN {names} ORDER BY name")
     assert shown == "allow_introspection_functions\t0\nmaterialize_statistics_on_insert\t1\n" \
                     "output_format_arrow_use_native_writer\t1\n"
+    assert olap.admin_ok("SELECT toUInt64(4) AS c, toInt32(5) AS i FORMAT JSONEachRow") == '{"c":"4","i":5}\n'
 
 
 def test_a_syntax_errors_position_is_counted_in_the_clients_text(olap):
