@@ -56,8 +56,17 @@ from bionicflow.olap.request_body import (
     whole_query,
 )
 from bionicflow.olap.sessions import Sessions
-from bionicflow.olap.streaming import (NO_FORMAT_TYPE, READ_KINDS, catalogue_moved, media_type, result_headers,
-                                      streamed, watched)
+from bionicflow.olap.streaming import (
+    NO_FORMAT_TYPE,
+    PROGRESS_ROW_FORMATS,
+    READ_KINDS,
+    catalogue_moved,
+    media_type,
+    progress_first,
+    result_headers,
+    streamed,
+    watched,
+)
 from bionicflow.olap.users import User, authenticate, limits_from_settings, users_from_settings
 from bionicflow.olap.workers import in_worker
 
@@ -225,6 +234,8 @@ class OlapApp:
             held.reusable = kind in READ_KINDS and not external  # SET, USE, DDL leave state behind: those close
         if native is not None:
             result = QueryResult(native.blocks(result.data, result.rows), result.summary)
+        elif fmt.lower() in PROGRESS_ROW_FORMATS:
+            result = QueryResult(progress_first(result.data), result.summary)
         if opts.compress:
             data = native_compress(result.data, opts.settings.get("network_compression_method", "lz4").lower())
             encoding = None

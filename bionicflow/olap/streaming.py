@@ -156,6 +156,21 @@ async def streamed(engine: Engine, request: Request, scope: contextlib.AsyncExit
     return StreamingResponse(body(), headers=out, media_type=media_type(fmt))
 
 
+# Formats whose rows are interleaved with {"progress": …} rows as the query reads.
+PROGRESS_ROW_FORMATS = frozenset({"jsoneachrowwithprogress", "jsonstringseachrowwithprogress"})
+_PROGRESS_ROW = b'{"progress":'
+
+
+def progress_first(data: bytes) -> bytes:
+    """A whole result's progress rows first, as a server writes them when the reading ends before the first
+    block is out (the engine, answering whole, writes them after the rows, totals and extremes)."""
+    lines = data.split(b"\n")
+    progress = [line for line in lines if line.startswith(_PROGRESS_ROW)]
+    if not progress or lines[0].startswith(_PROGRESS_ROW):
+        return data
+    return b"\n".join([*progress, *(line for line in lines if not line.startswith(_PROGRESS_ROW))])
+
+
 async def watched(engine: Engine, request: Request, work, sql: str, cancel_on_disconnect: bool, query_id: str,
                   scope: contextlib.AsyncExitStack | None = None):
     """Run ``work(sql)`` in a worker thread as the client's ``query_id`` (known until the statement ends, or the

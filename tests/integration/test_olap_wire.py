@@ -148,3 +148,10 @@ def test_a_body_that_does_not_decode_gets_its_decoders_error_and_clickhouses_sta
     answer = requests.post(olap.url, data=body, auth=ADMIN, timeout=30, headers={"Content-Encoding": encoding})
     assert answer.headers.get("X-ClickHouse-Exception-Code") == code, answer.text
     assert answer.status_code == (501 if code == "48" else 500)
+
+
+def test_a_whole_results_progress_rows_come_first_as_a_server_writes_them(olap):
+    sql = ("SELECT number % 3 AS k, count() AS c FROM numbers(30) GROUP BY k WITH TOTALS ORDER BY k "
+           "SETTINGS extremes = 1 FORMAT JSONEachRowWithProgress")
+    kinds = [next(iter(json.loads(line))) for line in olap.admin_ok(sql).splitlines()]
+    assert kinds == ["progress", "meta", "row", "row", "row", "totals", "min", "max"], kinds
