@@ -26,6 +26,7 @@ class Held:
 
     conn: object
     reusable: bool = False
+    database: str = "default"  # the connection's current database while the request runs
 
 
 # Settings the engine takes per statement only, never by SET, with their defaults. ClickHouse applies
@@ -58,7 +59,7 @@ async def request_connection(engine: Engine, sessions: Sessions, user: User, rea
         lease, ready = pool.take_ready(readonly, opts.database, wanted)
         if not ready or lease is None:  # a new connection, or a USE / SET to run: blocking calls
             lease = await in_worker(pool.lease, readonly, opts.database, wanted, lease)
-        held = Held(lease.conn)
+        held = Held(lease.conn, database=lease.database)
         try:
             yield held
         finally:
@@ -77,7 +78,7 @@ async def request_connection(engine: Engine, sessions: Sessions, user: User, rea
             session.current = ("?", {})  # unknown until the change is through
             await in_worker(engine.pool.apply, lease, *state)
             session.current = state
-        held = Held(session.conn)
+        held = Held(session.conn, database=state[0])
         try:
             yield held
         finally:

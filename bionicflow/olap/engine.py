@@ -313,9 +313,11 @@ class Engine:
         types = self.described.get(key, UNKNOWN)
         if types is UNKNOWN:
             try:
-                rows = _run(conn, f"DESCRIBE TABLE ({without_format(sql)})", "JSONCompactEachRow",
+                # the newline: a statement ending in a `-- comment` would comment the parenthesis out
+                rows = _run(conn, f"DESCRIBE TABLE ({without_format(sql)}\n)", "JSONCompactEachRow",
                             params or None).bytes()
-                types = [json.loads(line)[1] for line in rows.decode().splitlines() if line]
+                # a column's name may hold any byte (`SELECT '\\xff'`); only the types are read
+                types = [json.loads(line)[1] for line in rows.decode(errors="replace").splitlines() if line]
             except ClickHouseError as err:
                 log.info("no result types for a client's protocol revision: %s (%s)", err.name, err.code)
                 types = None

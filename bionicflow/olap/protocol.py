@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from bionicflow.olap.sql_lexing import skip_block_comment, skip_non_code
+from bionicflow.olap.sql_lexing import masked, skip_block_comment, skip_non_code
 
 # URL parameters that steer the HTTP layer; every other name is a query setting.
 HTTP_PARAMS = frozenset(
@@ -24,7 +24,7 @@ HTTP_PARAMS = frozenset(
 )
 QUERY_PARAM_PREFIX = "param_"
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENGINE_ERROR = re.compile(r"Code:\s*(\d+)\.\s*(?:DB::Exception:\s*)?(.*)")
+_ENGINE_ERROR = re.compile(r"Code:\s*(\d+)\.\s*(?:DB::Exception:\s*)?(.*)", re.S)
 _TRAILING_NAME = re.compile(r"\s*\(([A-Z][A-Z_0-9]+)\)\s*$")
 
 # HTTP statuses as ClickHouse's exceptionCodeToHTTPStatus gives them; anything else is 500.
@@ -43,7 +43,7 @@ _CLICKHOUSE_STATUS = {
           "UNKNOWN_FORMAT", "UNKNOWN_DATABASE_ENGINE", "UNKNOWN_TYPE_OF_QUERY", "UNKNOWN_ROLE"),
     413: ("QUERY_IS_TOO_LARGE",),
     501: ("NOT_IMPLEMENTED",),
-    503: ("SOCKET_TIMEOUT", "CANNOT_SCHEDULE_TASK"),
+    503: ("SOCKET_TIMEOUT", "CANNOT_OPEN_FILE", "CANNOT_SCHEDULE_TASK"),
     411: ("HTTP_LENGTH_REQUIRED",),
     408: ("TIMEOUT_EXCEEDED",),
     415: ("UNSUPPORTED_MEDIA_TYPE",),
@@ -84,18 +84,18 @@ class ClickHouseError(Exception):
 
     @classmethod
     def from_engine(cls, text: str) -> ClickHouseError:
-        """Parse an engine error such as ``Code: 62. DB::Exception: ... (SYNTAX_ERROR)``."""
-        first_line = text.strip().partition("\n")[0]
-        match = _ENGINE_ERROR.search(first_line)
+        """Parse an engine error such as ``Code: 62. DB::Exception: ... (SYNTAX_ERROR)``, every line of it (a bad
+        row of INSERT data is described over several, a `throwIf` message may hold newlines)."""
+        text = text.strip()
+        match = _ENGINE_ERROR.search(text)
         if not match:
-            return cls(1001, "STD_EXCEPTION", first_line or "unknown error")
+            return cls(1001, "STD_EXCEPTION", text.partition("\n")[0] or "unknown error")
         code, message = int(match.group(1)), match.group(2)
         name_match = _TRAILING_NAME.search(message)
         if name_match:
             name, message = name_match.group(1), message[: name_match.start()]
-        else:  # a long error (a bad row of INSERT data) names itself at the end of its last line
-            last = _TRAILING_NAME.search(text.strip())
-            name = last.group(1) if last else _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
+        else:
+            name = _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
         return cls(code, name, message.rstrip(". :"))
 
 
@@ -239,7 +239,7 @@ def parse_insert_head(text: bytes) -> InsertHead | None:
     first = _WORD.search(text)
     if not first or first.group(0).upper() != b"INSERT" or text[: first.start()].strip():
         return None
-    i, depth, n = first.end(), 0, len(text)
+    i, depth, n, previous = first.end(), 0, len(text), b"INSERT"
     while i < n:
         ch = text[i : i + 1]
         if ch in (b"'", b'"', b"`"):
@@ -263,9 +263,11 @@ def parse_insert_head(text: bytes) -> InsertHead | None:
             upper = word.group(0).upper()
             if upper in (b"VALUES", b"SELECT", b"WITH"):
                 return None
-            if upper == b"FORMAT":
+            # a table may be named format: the word right after INTO/TABLE or a database's dot is a name
+            named = previous in (b"INTO", b"TABLE") or text[i - 1 : i] == b"."
+            if upper == b"FORMAT" and not named:
                 return _head_from_format(text, i, word.end())
-            i = word.end()
+            previous, i = upper, word.end()
             continue
         i += 1
     return None
@@ -307,14 +309,28 @@ def _head_from_format(text: bytes, format_start: int, after_keyword: int) -> Ins
     )
 
 
-_FORMAT_TAIL = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*;?\s*$", re.I)
+# The statement's own FORMAT clause: the last one at the top level, followed by nothing but a SETTINGS clause
+# (ClickHouse takes `… FORMAT CSV SETTINGS …`), a `;`, blanks and comments.
+_FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)(?=(?:\s+SETTINGS\b.*)?\s*;?\s*$)", re.I | re.S)
+_NOT_PLAIN_CODE = re.compile(r"['\"`#$]|--|/\*")
+
+
+def _format_clause(query: str) -> tuple[int, int, str] | None:
+    """(start, end, name) of the statement's FORMAT clause, found in its code (not in strings or comments)."""
+    if "format" not in query.lower():  # the common case, without walking the text
+        return None
+    code = masked(query) if _NOT_PLAIN_CODE.search(query) else query
+    for match in reversed(list(_FORMAT_CLAUSE.finditer(code))):
+        if code.count("(", 0, match.start()) == code.count(")", 0, match.start()):
+            return match.start(), match.end(1), query[match.start(1):match.end(1)]
+    return None
 
 
 def output_format(query: str, default_format: str | None) -> tuple[str, bool]:
     """The output format of a query and whether the query names it itself."""
-    match = _FORMAT_TAIL.search(query)
-    if match:
-        return match.group(1), True
+    clause = _format_clause(query)
+    if clause:
+        return clause[2], True
     return default_format or "TabSeparated", False
 
 
@@ -331,8 +347,11 @@ def client_revision(params: Mapping[str, str]) -> int:
 
 
 def without_format(query: str) -> str:
-    """The statement without its trailing FORMAT clause and `;` (to be wrapped in another statement)."""
-    return _FORMAT_TAIL.sub("", query).rstrip().rstrip(";").rstrip()
+    """The statement without its FORMAT clause and trailing `;` (to be wrapped in another statement)."""
+    clause = _format_clause(query)
+    if clause:
+        query = query[:clause[0]] + query[clause[1]:]
+    return query.rstrip().rstrip(";").rstrip()
 
 
 def statement_count(sql: str) -> int:

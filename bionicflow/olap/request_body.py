@@ -7,7 +7,7 @@ from starlette.requests import Request
 
 from bionicflow.olap.binary_literals import query_from_bytes
 from bionicflow.olap.protocol import ClickHouseError, InsertHead, parse_insert_head
-from bionicflow.olap.staged_insert import open_insert
+from bionicflow.olap.staged_insert import TargetTables, open_insert
 from bionicflow.olap.workers import in_worker
 
 HEAD_PROBE_BYTES = 64 * 1024  # enough to hold any INSERT statement before its data
@@ -94,9 +94,10 @@ def check_declared_length(request: Request, limit: int | None) -> None:
 async def insert_head(param_query: str, body: BodyReader) -> tuple[InsertHead | None, bytes]:
     """Find an ``INSERT ... FORMAT`` in the query parameter or the start of the body."""
     if param_query:
-        # ClickHouse reads the query parameter, a newline, then the body as one text.
-        head = parse_insert_head(param_query.encode() + b"\n")
-        return head, b""
+        # ClickHouse reads the query parameter, a newline, then the body as one text: data may begin in the former.
+        text = param_query.encode() + b"\n"
+        head = parse_insert_head(text)
+        return head, text[head.data_offset:] if head is not None else b""
     probe = await body.read_at_least(HEAD_PROBE_BYTES)
     head = parse_insert_head(probe)
     if head is None:
@@ -104,8 +105,9 @@ async def insert_head(param_query: str, body: BodyReader) -> tuple[InsertHead | 
     return head, probe[head.data_offset :]
 
 
-async def stream_insert(conn, head: InsertHead, first: bytes, body: BodyReader) -> dict:
-    insert = await in_worker(open_insert, conn, head.statement, head.format)
+async def stream_insert(conn, head: InsertHead, first: bytes, body: BodyReader, tables: TargetTables,
+                        current_database: str) -> dict:
+    insert = await in_worker(open_insert, conn, head.statement, head.format, tables, current_database)
     try:
         pending = bytearray(first)
         async for chunk in body.chunks():

@@ -56,11 +56,13 @@ from bionicflow.olap.request_body import (
     whole_query,
 )
 from bionicflow.olap.sessions import Sessions
+from bionicflow.olap.staged_insert import TargetTables
 from bionicflow.olap.streaming import (
     NO_FORMAT_TYPE,
     PROGRESS_ROW_FORMATS,
     READ_KINDS,
     catalogue_moved,
+    json_array_of_rows,
     media_type,
     progress_first,
     result_headers,
@@ -71,6 +73,7 @@ from bionicflow.olap.users import User, authenticate, limits_from_settings, user
 from bionicflow.olap.workers import in_worker
 
 log = logging.getLogger("bionicflow.olap")
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 
 # Statements that never change what a view or table is: after any other one (a DDL, a statement
 # whose first word cannot be told) the remembered read-only verdicts are dropped.
@@ -94,6 +97,7 @@ class OlapApp:
         self.limits = limits or ReaderLimits()
         self.body_idle_seconds = body_idle_seconds
         self.sessions = Sessions(engine.open)
+        self.insert_targets = TargetTables(lambda: engine.generation)
 
     async def ping(self, request: Request) -> Response:
         return PlainTextResponse("Ok.\n")
@@ -157,6 +161,9 @@ class OlapApp:
                        files: dict[str, bytes]) -> Response:
         opts = read_options(params, external_parameter_names(files))
         external = external_tables(files, params)
+        zone = opts.settings.get("session_timezone", "")
+        if _ZONE_NAME.match(zone):  # the zone the result's date-times are in, as ClickHouse names it to the client
+            headers = {**headers, "X-ClickHouse-Timezone": zone}
         # `readonly=1|2` asked by any user makes the request read-only (a GET is): it is never
         # SET on a connection, where it would outlive the request and refuse the next one's SET.
         asked = opts.settings.get("readonly") if user.readonly else opts.settings.pop("readonly", None)
@@ -193,7 +200,7 @@ class OlapApp:
                                    kind or "INSERT"))
             conn = held.conn
             if head is not None:
-                summary = await stream_insert(conn, head, first_data, body)
+                summary = await stream_insert(conn, head, first_data, body, self.insert_targets, held.database)
                 held.reusable = True  # a streamed INSERT changes no setting of the connection
                 # as ClickHouse answers an INSERT: its default output format's type, with no body
                 return Response(b"", headers={**headers, "X-ClickHouse-Summary": summary_header(summary)},
@@ -210,6 +217,7 @@ class OlapApp:
             fmt, _ = output_format(sql, opts.default_format)
             native = await self._native_for_client(conn, params, fmt, kind, sql, opts)
             if kind in STREAMABLE_KINDS and not external and fmt.lower() in STREAMABLE_FORMATS \
+                    and not json_array_of_rows(opts) \
                     and params.get("wait_end_of_query") not in ("1", "true"):
                 return await streamed(self.engine, request, scope, held, sql, fmt, opts, headers, native,
                                             lambda: user.readonly and self.engine.generation != generation)
@@ -243,7 +251,7 @@ class OlapApp:
             data, encoding = compress_response(result.data, request.headers.get("accept-encoding", ""),
                                                opts.settings.get("enable_http_compression") == "1")
         return Response(data, headers=result_headers(headers, opts, kind, fmt, result, encoding),
-                        media_type=media_type(fmt))
+                        media_type=media_type(fmt, json_array_of_rows(opts)))
 
     async def _native_for_client(self, conn, params: dict, fmt: str, kind: str, sql: str,
                                  opts) -> NativeForRevision | None:

@@ -86,3 +86,17 @@ def heredoc_body(literal: str) -> str:
     tag = _HEREDOC.match(literal)
     assert tag is not None
     return literal[tag.end():len(literal) - len(tag.group())]
+
+
+def masked(text: str) -> str:
+    """``text`` with its comments blanked and its literals and quoted names filled with ``_``, the same length:
+    what a regular expression may then search as code, at the same positions."""
+    out = []
+    for kind, start, end in segments(text):
+        if kind == "code":
+            out.append(text[start:end])
+        elif kind == "comment":
+            out.append(" " * (end - start))
+        else:
+            out.append("_" * (end - start))
+    return "".join(out)

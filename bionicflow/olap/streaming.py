@@ -34,24 +34,35 @@ READ_KINDS = frozenset({"SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", 
 
 # The Content-Type ClickHouse's formats name (their getContentType): clients read it (@clickhouse/client's tests do).
 NO_FORMAT_TYPE = "text/plain; charset=UTF-8"
-_NEWLINE_JSON = ("jsoneachrow", "jsonlines", "ndjson", "jsonstringseachrow")
+_NEWLINE_JSON = ("jsoneachrow", "jsonlines", "ndjson", "jsonstringseachrow", "prettyjsoneachrow", "prettyjsonlines",
+                 "jsonobjecteachrow")
+_TAB_SEPARATED = ("tabseparated", "tsv", "raw", "tskv")  # Raw, RawWithNames…: TabSeparatedRaw's aliases
+_PLAIN_TEXT = ("pretty", "vertical", "markdown", "values", "template", "null", "customseparated", "sqlinsert",
+               "msgpack")
 
 
-def media_type(fmt: str) -> str:
+def media_type(fmt: str, json_array_of_rows: bool = False) -> str:
     lowered = fmt.lower()
+    if lowered in _NEWLINE_JSON and json_array_of_rows:  # one JSON array of the rows, not a row a line
+        return "application/json; charset=UTF-8"
     if lowered in _NEWLINE_JSON or lowered.startswith(("jsoneachrowwith", "jsonstringseachrowwith")):
         return "application/x-ndjson; charset=UTF-8"
     if lowered.startswith("json"):
         return "application/json; charset=UTF-8"
-    if lowered.startswith(("tabseparated", "tsv")):
+    if lowered.startswith(_TAB_SEPARATED):
         return "text/tab-separated-values; charset=UTF-8"
     if lowered.startswith("csv"):
         return f"text/csv; charset=UTF-8; header={'present' if 'withnames' in lowered else 'absent'}"
     if lowered == "xml":
         return "application/xml; charset=UTF-8"
-    if lowered.startswith(("pretty", "vertical", "markdown", "values", "template")):
+    if lowered.startswith(_PLAIN_TEXT):
         return NO_FORMAT_TYPE
     return "application/octet-stream"
+
+
+def json_array_of_rows(opts) -> bool:
+    """`output_format_json_array_of_rows`: JSONEachRow becomes one array, so it is built whole, never streamed."""
+    return opts.settings.get("output_format_json_array_of_rows", "").strip().lower() in ("1", "true")
 
 
 def catalogue_moved() -> ClickHouseError:

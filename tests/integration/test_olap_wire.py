@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from bionicflow.olap.native_revision import BLOCK_INFO
 from tests.support.olap_private import ADMIN, private_root, start_private_olap, stop_private_olap
 
 
@@ -65,7 +66,8 @@ def test_the_server_defaults_are_a_servers_not_clickhouse_locals(olap):
     assert refused.status_code != 200, "a date-time only best_effort parses was read under the default"
     asked = _post(olap, {"query": "INSERT INTO wire_dates FORMAT CSV", "date_time_input_format": "best_effort"}, late)
     assert asked.status_code == 200, asked.text
-    names = ("allow_introspection_functions", "materialize_statistics_on_insert", "output_format_arrow_use_native_writer")
+    names = ("allow_introspection_functions", "materialize_statistics_on_insert",
+             "output_format_arrow_use_native_writer")
     shown = olap.admin_ok(f"SELECT name, value FROM system.settings WHERE name IN {names} ORDER BY name")
     assert shown == "allow_introspection_functions\t0\nmaterialize_statistics_on_insert\t1\n" \
                     "output_format_arrow_use_native_writer\t1\n"
@@ -155,3 +157,46 @@ def test_a_whole_results_progress_rows_come_first_as_a_server_writes_them(olap):
            "SETTINGS extremes = 1 FORMAT JSONEachRowWithProgress")
     kinds = [next(iter(json.loads(line))) for line in olap.admin_ok(sql).splitlines()]
     assert kinds == ["progress", "meta", "row", "row", "row", "totals", "min", "max"], kinds
+
+
+def test_an_insert_with_its_data_in_the_query_parameter_writes_it(olap):
+    olap.admin_ok("CREATE TABLE IF NOT EXISTS wire_url (a UInt32, s String) ENGINE = Memory")
+    sent = _post(olap, {"query": "INSERT INTO wire_url FORMAT TSV\n12\tl"}, b"")
+    assert sent.status_code == 200, sent.text
+    both = _post(olap, {"query": "INSERT INTO wire_url FORMAT TSV\n13\tm"}, b"14\tn\n")  # the parameter, newline, body
+    assert both.status_code == 200, both.text
+    assert olap.admin_ok("SELECT a, s FROM wire_url ORDER BY a") == "12\tl\n13\tm\n14\tn\n"
+
+
+def test_a_streamed_insert_that_fails_in_the_table_is_an_error_not_a_200(olap):
+    olap.admin_ok("CREATE TABLE IF NOT EXISTS wire_parts (a UInt32) ENGINE = MergeTree PARTITION BY a ORDER BY a")
+    failed = _post(olap, {"query": "INSERT INTO wire_parts FORMAT TSV"}, b"".join(b"%d\n" % i for i in range(150)))
+    assert failed.headers.get("X-ClickHouse-Exception-Code") == "252", failed.text  # TOO_MANY_PARTS
+    assert olap.admin_ok("SELECT count() FROM wire_parts") == "0\n"
+
+
+def test_the_format_clause_is_found_before_its_settings_and_comments(olap):
+    answer = olap.query("SELECT number FROM numbers(3) FORMAT CSVWithNames SETTINGS max_block_size = 1")
+    assert answer.headers["X-ClickHouse-Format"] == "CSVWithNames" and answer.text == '"number"\n0\n1\n2\n'
+    commented = olap.query("SELECT 1 AS x -- FORMAT JSON")
+    assert commented.headers["X-ClickHouse-Format"] == "TabSeparated" and commented.text == "1\n"
+
+
+def test_json_each_row_as_one_array_is_one_json_document(olap):
+    answer = olap.query("SELECT number FROM numbers(5) FORMAT JSONEachRow",
+                        params={"output_format_json_array_of_rows": "1", "max_block_size": "2"})
+    assert answer.headers["content-type"] == "application/json; charset=UTF-8"
+    assert [row["number"] for row in json.loads(answer.text)] == ["0", "1", "2", "3", "4"]
+
+
+def test_the_session_time_zone_is_the_one_the_client_is_told(olap):
+    answer = olap.query("SELECT toDateTime('2024-01-02 03:04:05')", params={"session_timezone": "Asia/Tokyo"})
+    assert answer.headers["X-ClickHouse-Timezone"] == "Asia/Tokyo" and answer.text == "2024-01-02 03:04:05\n"
+    assert olap.query("SELECT 1").headers["X-ClickHouse-Timezone"] == "Etc/UTC"
+
+
+def test_a_native_result_whose_column_name_is_not_utf8_is_sent_to_a_revision_client(olap):
+    answer = olap.query("SELECT '\\xff' AS ok FORMAT Native", params={"client_protocol_version": "54405"})
+    assert answer.status_code == 200, answer.text
+    unnamed = olap.query("SELECT '\\xff' FORMAT Native", params={"client_protocol_version": "54405"})
+    assert unnamed.status_code == 200 and unnamed.content.startswith(BLOCK_INFO), unnamed.text

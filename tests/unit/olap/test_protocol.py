@@ -181,3 +181,44 @@ def test_placeholders_are_found_as_the_lexer_finds_them(sql, plain, provable):
 
     found = placeholders(sql)
     assert (found.plain, found.provable) == (plain, provable)
+
+
+def test_an_engine_error_keeps_every_line_of_its_message():
+    text = ("Code: 27. DB::Exception: Cannot parse input: expected '\\n' before: 'abc\\n': (at row 2)\n: \nRow 1:\n"
+            "Column 0,   name: a, type: UInt32, parsed text: \"1\"\n\nRow 2:\nColumn 0,   name: a, type: UInt32, "
+            "ERROR: text \"abc<LINE FEED>\" is not like UInt32\n\n: While executing ParallelParsingBlockInputFormat. "
+            "(CANNOT_PARSE_INPUT_ASSERTION_FAILED)")
+    error = ClickHouseError.from_engine(text)
+    assert (error.code, error.name) == (27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED")
+    assert "Row 2:" in error.message and error.message.endswith("ParallelParsingBlockInputFormat")
+    thrown = ClickHouseError.from_engine("Code: 395. DB::Exception: a\nb: while executing 'FUNCTION throwIf'. "
+                                         "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)")
+    assert thrown.message.startswith("a\nb: while executing")
+
+
+@pytest.mark.parametrize("sql, fmt, bare", [
+    ("SELECT 1 FORMAT CSVWithNames SETTINGS max_block_size = 10", "CSVWithNames", "SELECT 1  SETTINGS max_block_size = 10"),
+    ("SELECT 1 FORMAT Native -- a comment", "Native", "SELECT 1  -- a comment"),
+    ("SELECT 1 AS x -- FORMAT JSON", None, "SELECT 1 AS x -- FORMAT JSON"),
+    ("SELECT 'FORMAT JSON' AS x", None, "SELECT 'FORMAT JSON' AS x"),
+    ("SELECT * FROM (SELECT 1 FORMAT JSON)", None, "SELECT * FROM (SELECT 1 FORMAT JSON)"),
+    ("SELECT format FROM t", None, "SELECT format FROM t"),
+    ("SELECT * FROM format(JSONEachRow, '{}') FORMAT TSV;", "TSV", "SELECT * FROM format(JSONEachRow, '{}')"),
+])
+def test_the_format_clause_is_the_statements_own_wherever_its_settings_and_comments_are(sql, fmt, bare):
+    from bionicflow.olap.protocol import output_format, without_format
+
+    assert output_format(sql, None) == ((fmt, True) if fmt else ("TabSeparated", False))
+    assert without_format(sql) == bare
+
+
+@pytest.mark.parametrize("text, statement, fmt", [
+    (b"INSERT INTO format FORMAT TSV\n1\n", "INSERT INTO format", "TSV"),
+    (b"INSERT INTO db.format (a) FORMAT CSV\n1\n", "INSERT INTO db.format (a)", "CSV"),
+    (b"INSERT INTO TABLE format FORMAT JSONEachRow {}", "INSERT INTO TABLE format", "JSONEachRow"),
+])
+def test_a_table_named_format_is_a_name_not_the_clause(text, statement, fmt):
+    from bionicflow.olap.protocol import parse_insert_head
+
+    head = parse_insert_head(text)
+    assert head is not None and (head.statement, head.format) == (statement, fmt)
