@@ -57,6 +57,8 @@ def query_from_bytes(raw: bytes) -> str:
             out.append(part)
         elif kind == "string":
             out.append(_escaped(part))
+        elif kind == "comment":  # a comment may hold any byte; it never reaches a result
+            out.append(_RAW.sub("?", part))
         elif kind == "heredoc":
             out.append(_quoted(heredoc_body(part)))
         else:

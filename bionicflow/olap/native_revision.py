@@ -53,8 +53,8 @@ _SHARED_VARIANT = "SharedVariant"  # sorted among the present types by its name;
 def _unsupported(type_name: str, revision: int) -> ClickHouseError:
     return ClickHouseError(48, "NOT_IMPLEMENTED", (
         f"the OLAP server cannot send a column of type {type_name} in Native format to a client of protocol "
-        f"revision {revision}; send no client_protocol_version (clickhouse-connect: "
-        "common.set_setting('use_protocol_version', False)) or choose another format"))
+        f"revision {revision} when other columns or blocks follow it; select finalizeAggregation(column), put "
+        "the column last, or choose another format"))
 
 
 def _top_level(text: str, wanted: str) -> list[int]:

@@ -433,5 +433,15 @@ def in_stream_exception(tag: str, error_text: str) -> bytes:
             + str(len(message)).encode() + b" " + tag.encode() + b"\r\n__exception__\r\n")
 
 
+_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+
+
+def refuse_outfile(sql: str) -> None:
+    """`INTO OUTFILE` would write a file on the server: ClickHouse's HTTP interface refuses it for everyone."""
+    if _OUTFILE.search(sql) and _OUTFILE.search(masked(sql)):
+        raise ClickHouseError(358, "INTO_OUTFILE_NOT_ALLOWED",
+                              "INTO OUTFILE is not allowed over HTTP: the client reads the result and writes its file")
+
+
 def multi_statement_error() -> ClickHouseError:
     return ClickHouseError(62, "SYNTAX_ERROR", "Multi-statements are not allowed: send one statement per request")

@@ -1,11 +1,12 @@
-"""The client's `query_id`, where a client of ClickHouse meets it: `queryID()` and `KILL QUERY`.
+"""The client's `query_id` (and user), where a client of ClickHouse meets it: `queryID()` and `KILL QUERY`.
 
 chdb takes no query id (its API runs a statement under an id of its own making), so the server
 keeps the client's: a statement's calls of `queryID()`, `currentQueryID()`, `initialQueryID()`
 (and their aliases) become the client's id as a literal; while a statement runs its id is known
 here, so a second request with the same id is refused as ClickHouse refuses it
 (QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING), and `KILL QUERY WHERE query_id = '<the client's id>'`
-kills the statement run under it. `system.processes` still lists the engine's own ids.
+kills the statement run under it. `system.processes` still lists the engine's own ids. chdb has no users
+either, so `currentUser()` and its kin become the name of the user the server authenticated.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from bionicflow.olap.sql_lexing import segments
 
 _ID_CALL = re.compile(r"(?<![\w.$])(?:(?:queryID|currentQueryID|initialQueryID)|(?i:query_id|initial_query_id))"
                       r"\s*\(\s*\)")
+# chdb has no users (every statement runs as its `default`): the request's user is who the server authenticated
+_USER_CALL = re.compile(r"(?<![\w.$])(?:(?:currentUser|authenticatedUser|authUser)|(?i:user|current_user|session_user))"
+                        r"\s*\(\s*\)")
 _KILL_BY_ID = re.compile(r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*'((?:[^'\\]|\\.)*)'\s*(SYNC|ASYNC|TEST)?\s*;?\s*$",
                          re.IGNORECASE)
 
@@ -28,13 +32,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def with_query_id(sql: str, query_id: str) -> str:
-    """``sql`` with its calls of the query-id functions replaced by ``query_id`` (code only, not literals)."""
-    if not _ID_CALL.search(sql):  # the common case, found without lexing (a statement may be megabytes of VALUES)
-        return sql
-    literal = _literal(query_id)
-    return "".join(_ID_CALL.sub(lambda _: literal, sql[start:end]) if kind == "code" else sql[start:end]
-                   for kind, start, end in segments(sql))
+def with_request_values(sql: str, query_id: str, user: str) -> str:
+    """``sql`` with its calls of the query-id functions replaced by ``query_id`` and of the user functions by
+    ``user``, as literals (in code only, not in strings or comments)."""
+    if not (_ID_CALL.search(sql) or _USER_CALL.search(sql)):  # the common case, without lexing (a statement may be
+        return sql                                            # megabytes of VALUES)
+    id_literal, user_literal = _literal(query_id), _literal(user)
+
+    def code(part: str) -> str:
+        return _USER_CALL.sub(lambda _: user_literal, _ID_CALL.sub(lambda _: id_literal, part))
+
+    return "".join(code(sql[start:end]) if kind == "code" else sql[start:end] for kind, start, end in segments(sql))
 
 
 class RunningQueries:

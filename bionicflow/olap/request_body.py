@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import anyio
 from starlette.requests import Request
 
 from bionicflow.olap.binary_literals import query_from_bytes
 from bionicflow.olap.protocol import ClickHouseError, InsertHead, parse_insert_head
+from bionicflow.olap.sql_lexing import masked
 from bionicflow.olap.staged_insert import TargetTables, open_insert
 from bionicflow.olap.workers import in_worker
 
@@ -123,6 +126,9 @@ async def stream_insert(conn, head: InsertHead, first: bytes, body: BodyReader, 
         raise
 
 
+_COMMENT_START = re.compile(r"--|/\*|#")
+
+
 async def whole_query(param_query: str, first: bytes, body: BodyReader, limit: int) -> str:
     rest = bytearray(first)
     too_large = ClickHouseError(229, "QUERY_IS_TOO_LARGE",
@@ -135,6 +141,6 @@ async def whole_query(param_query: str, first: bytes, body: BodyReader, limit: i
             raise too_large
     body_text = query_from_bytes(bytes(rest))
     text = param_query + ("\n" if param_query and rest else "") + body_text
-    if not text.strip():
+    if not text.strip() or (_COMMENT_START.search(text) and not masked(text).strip()):  # blanks, or comments only
         raise ClickHouseError(211, "EMPTY_QUERY", "Empty query")
     return text

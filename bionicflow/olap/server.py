@@ -30,7 +30,7 @@ from bionicflow.olap.external import external_parameter_names, external_tables
 from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
-from bionicflow.olap.query_ids import with_query_id
+from bionicflow.olap.query_ids import with_request_values
 from bionicflow.olap.protocol import (
     SERVER_FAULTS,
     ClickHouseError,
@@ -40,6 +40,7 @@ from bionicflow.olap.protocol import (
     multi_statement_error,
     output_format,
     read_options,
+    refuse_outfile,
     statement_count,
 )
 from bionicflow.olap.request_body import (
@@ -184,13 +185,15 @@ class OlapApp:
         head, first_data = await insert_head(param_query, body)
         sql = kind = None
         if head is None:  # the whole statement is read before a slot or a connection is held
-            sql = with_query_id(await whole_query(param_query, first_data, body,
-                                                  READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES),
-                                headers["X-ClickHouse-Query-Id"])
+            sql = with_request_values(await whole_query(param_query, first_data, body,
+                                                        READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES),
+                                      headers["X-ClickHouse-Query-Id"], user.name)
             if statement_count(sql) > 1:
                 raise multi_statement_error()
             check_query_params(sql, opts.query_params)
             kind = first_keyword(sql)
+            if not user.readonly:  # the reader's checker refuses it too, as ACCESS_DENIED
+                refuse_outfile(sql)
         elif readonly:
             raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
         async with contextlib.AsyncExitStack() as scope:  # a streamed result takes the scope with it

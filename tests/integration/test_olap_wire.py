@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from bionicflow.olap.native_revision import BLOCK_INFO
-from tests.support.olap_private import ADMIN, private_root, start_private_olap, stop_private_olap
+from tests.support.olap_private import ADMIN, READER, private_root, start_private_olap, stop_private_olap
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +200,19 @@ def test_a_native_result_whose_column_name_is_not_utf8_is_sent_to_a_revision_cli
     assert answer.status_code == 200, answer.text
     unnamed = olap.query("SELECT '\\xff' FORMAT Native", params={"client_protocol_version": "54405"})
     assert unnamed.status_code == 200 and unnamed.content.startswith(BLOCK_INFO), unnamed.text
+
+
+def test_into_outfile_is_refused_to_everyone_as_over_clickhouses_http(olap):
+    target = olap.root / "state" / "olap" / "outfile.tsv"
+    refused = olap.query(f"SELECT 42 INTO OUTFILE '{target}'")
+    assert refused.headers.get("X-ClickHouse-Exception-Code") == "358" and not target.exists(), refused.text
+    assert olap.query("SELECT 'INTO OUTFILE' AS x").text == "INTO OUTFILE\n"  # the words in a string are no clause
+
+
+def test_a_query_of_comments_only_is_an_empty_query(olap):
+    answer = olap.query("-- nothing here\n/* nor here */")
+    assert answer.headers.get("X-ClickHouse-Exception-Code") == "211", answer.text
+
+
+def test_current_user_is_the_authenticated_user(olap):
+    assert olap.query("SELECT currentUser(), user()", auth=READER).text == "reports_reader\treports_reader\n"

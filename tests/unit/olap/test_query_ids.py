@@ -4,7 +4,7 @@ import chdb
 import pytest
 
 from bionicflow.olap.protocol import ClickHouseError
-from bionicflow.olap.query_ids import RunningQueries, with_query_id
+from bionicflow.olap.query_ids import RunningQueries, with_request_values
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -15,16 +15,16 @@ from bionicflow.olap.query_ids import RunningQueries, with_query_id
     ("SELECT $$queryID()$$ -- queryID()\n", "queryID()"),
 ])
 def test_the_engine_sees_the_clients_id_in_code_only(sql, expected):
-    assert chdb.query(with_query_id(sql, "q-1"), "TSV").bytes().decode().strip() == expected
+    assert chdb.query(with_request_values(sql, "q-1", "u"), "TSV").bytes().decode().strip() == expected
 
 
 def test_an_id_with_quotes_stays_one_literal():
-    assert chdb.query(with_query_id("SELECT queryID()", "it's\\"), "TSVRaw").bytes().decode().strip() == "it's\\"
+    assert chdb.query(with_request_values("SELECT queryID()", "it's\\", "u"), "TSVRaw").bytes().decode().strip() == "it's\\"
 
 
 def test_a_statement_without_the_functions_is_left_as_it_is():
     sql = "INSERT INTO t VALUES " + ", ".join(["('query_id', 1)"] * 1000)
-    assert with_query_id(sql, "q") is sql
+    assert with_request_values(sql, "q", "u") is sql
 
 
 def test_two_statements_cannot_run_under_one_id():
@@ -46,3 +46,8 @@ def test_kill_by_a_running_clients_id_kills_its_tagged_statement():
         assert running.kill_statement("kill query where query_id='other'") == "kill query where query_id='other'"
         assert running.kill_statement("KILL QUERY WHERE user = 'x'") == "KILL QUERY WHERE user = 'x'"
     assert running.kill_statement("KILL QUERY WHERE query_id = 'client\\'s id'").endswith("'client\\'s id'")
+
+
+def test_the_user_functions_answer_the_authenticated_user():
+    sql = with_request_values("SELECT currentUser(), user(), CURRENT_USER(), authenticatedUser(), 'user()'", "q", "ann")
+    assert chdb.query(sql, "TSV").bytes().decode().strip() == "ann\tann\tann\tann\tuser()"
