@@ -243,7 +243,7 @@ def parse_insert_head(text: bytes) -> InsertHead | None:
     while i < n:
         ch = text[i : i + 1]
         if ch in (b"'", b'"', b"`"):
-            i = _skip_quoted(text, i)
+            i, previous = _skip_quoted(text, i), b""  # a quoted name: the next word is no name of the table
             continue
         if text.startswith(b"--", i) or ch == b"#":
             end = text.find(b"\n", i)
@@ -254,7 +254,7 @@ def parse_insert_head(text: bytes) -> InsertHead | None:
             i = n if end < 0 else end + 2
             continue
         if ch == b"(":
-            depth += 1
+            depth, previous = depth + 1, b""
         elif ch == b")":
             depth -= 1
         elif depth == 0 and (ch.isalpha() or ch == b"_") and (i == 0 or not _is_word_byte(text[i - 1])):

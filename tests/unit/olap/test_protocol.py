@@ -222,3 +222,12 @@ def test_a_table_named_format_is_a_name_not_the_clause(text, statement, fmt):
 
     head = parse_insert_head(text)
     assert head is not None and (head.statement, head.format) == (statement, fmt)
+
+
+@pytest.mark.parametrize("text", [b"INSERT INTO `db`.`t` (`a`) FORMAT Native\n", b'INSERT INTO "t" FORMAT Native\n',
+                                  b"INSERT INTO t (a) FORMAT Native\n"])
+def test_the_format_after_a_quoted_table_or_a_column_list_is_the_clause(text):
+    from bionicflow.olap.protocol import parse_insert_head
+
+    head = parse_insert_head(text)
+    assert head is not None and head.format == "Native"
