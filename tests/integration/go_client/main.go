@@ -257,6 +257,15 @@ const (
 	structured = 100  // rows 1000..1099 by AppendStruct
 )
 
+// scratchTable creates <database>.go_<name>_<suffix> with the given columns and engine; drop removes it.
+func scratchTable(ctx context.Context, conn clickhouse.Conn, database, name, suffix, definition string) (t string, drop func(), err error) {
+	t = fmt.Sprintf("%s.go_%s_%s", database, name, suffix)
+	if err := conn.Exec(ctx, "CREATE TABLE "+t+" "+definition); err != nil {
+		return "", nil, err
+	}
+	return t, func() { conn.Exec(ctx, "DROP TABLE "+t) }, nil
+}
+
 func main() {
 	flag.Parse()
 	ctx := context.Background()
@@ -436,11 +445,11 @@ func main() {
 	})
 
 	check("types.json_variant_dynamic", func() (string, error) {
-		t := fmt.Sprintf("%s.go_json_%s", *database, suffix)
-		if err := conn.Exec(ctx, "CREATE TABLE "+t+" (id UInt64, v Variant(String, UInt64), d Dynamic, j JSON) ENGINE = MergeTree ORDER BY id"); err != nil {
+		t, drop, err := scratchTable(ctx, conn, *database, "json", suffix, "(id UInt64, v Variant(String, UInt64), d Dynamic, j JSON) ENGINE = MergeTree ORDER BY id")
+		if err != nil {
 			return "", err
 		}
-		defer conn.Exec(ctx, "DROP TABLE "+t)
+		defer drop()
 		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+t)
 		if err != nil {
 			return "", err
@@ -799,11 +808,11 @@ func main() {
 
 	check("errors.insert", func() (string, error) {
 		// a failure the server finds while inserting the batch's block: a constraint
-		t := fmt.Sprintf("%s.go_constraint_%s", *database, suffix)
-		if err := conn.Exec(ctx, "CREATE TABLE "+t+" (x UInt8, CONSTRAINT small CHECK x < 10) ENGINE = MergeTree ORDER BY x"); err != nil {
+		t, drop, err := scratchTable(ctx, conn, *database, "constraint", suffix, "(x UInt8, CONSTRAINT small CHECK x < 10) ENGINE = MergeTree ORDER BY x")
+		if err != nil {
 			return "", err
 		}
-		defer conn.Exec(ctx, "DROP TABLE "+t)
+		defer drop()
 		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+t)
 		if err != nil {
 			return "", err
@@ -848,11 +857,11 @@ func main() {
 	})
 
 	check("insert.async", func() (string, error) {
-		t := fmt.Sprintf("%s.go_async_%s", *database, suffix)
-		if err := conn.Exec(ctx, "CREATE TABLE "+t+" (x UInt64, s String) ENGINE = MergeTree ORDER BY x"); err != nil {
+		t, drop, err := scratchTable(ctx, conn, *database, "async", suffix, "(x UInt64, s String) ENGINE = MergeTree ORDER BY x")
+		if err != nil {
 			return "", err
 		}
-		defer conn.Exec(ctx, "DROP TABLE "+t)
+		defer drop()
 		for i := 0; i < 3; i++ {
 			if err := conn.AsyncInsert(ctx, fmt.Sprintf("INSERT INTO %s VALUES (%d, 'a%d')", t, i, i), true); err != nil {
 				return "", fmt.Errorf("AsyncInsert: %w", err)
@@ -894,11 +903,11 @@ func main() {
 		if string(body) != "\"n\",\"s\"\n0,\"0\"\n1,\"2\"\n2,\"4\"\n" {
 			return "", fmt.Errorf("CSV %q", body)
 		}
-		t := fmt.Sprintf("%s.go_format_%s", *database, suffix)
-		if err := conn.Exec(ctx, "CREATE TABLE "+t+" (n UInt8, s String) ENGINE = MergeTree ORDER BY n"); err != nil {
+		t, drop, err := scratchTable(ctx, conn, *database, "format", suffix, "(n UInt8, s String) ENGINE = MergeTree ORDER BY n")
+		if err != nil {
 			return "", err
 		}
-		defer conn.Exec(ctx, "DROP TABLE "+t)
+		defer drop()
 		data := strings.NewReader("{\"n\": 1, \"s\": \"one\"}\n{\"n\": 2, \"s\": \"two\"}\n")
 		if err := conn.InsertFormat(ctx, "JSONEachRow", "INSERT INTO "+t, data); err != nil {
 			return "", err
@@ -943,11 +952,11 @@ func main() {
 	})
 
 	check("batch.big", func() (string, error) {
-		t := fmt.Sprintf("%s.go_big_%s", *database, suffix)
-		if err := conn.Exec(ctx, "CREATE TABLE "+t+" (x UInt64, s String, at DateTime) ENGINE = MergeTree ORDER BY x"); err != nil {
+		t, drop, err := scratchTable(ctx, conn, *database, "big", suffix, "(x UInt64, s String, at DateTime) ENGINE = MergeTree ORDER BY x")
+		if err != nil {
 			return "", err
 		}
-		defer conn.Exec(ctx, "DROP TABLE "+t)
+		defer drop()
 		started := time.Now()
 		batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+t)
 		if err != nil {
