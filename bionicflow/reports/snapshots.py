@@ -82,6 +82,9 @@ def current(rows: Rows) -> Snapshot | None:
 def decode(payload: str) -> Snapshot:
     found, name, country, age, gender, created, types, groups, amps, freqs, durs = json.loads(payload)
     profile = {"name": name, "country": country, "age": age, "gender": gender} if found else None
+    # Int64 microseconds come as JSON strings where the engine quotes 64-bit integers (a clickhouse-server's
+    # default; refresh_sql asks it not to, a payload written otherwise still reads)
+    created = [int(c) for c in created]
     return Snapshot(profile, [Event(*e) for e in zip(created, types, groups, amps, freqs, durs, strict=True)])
 
 
@@ -131,7 +134,8 @@ LEFT JOIN (
            groupArray(muscle_group) AS groups, groupArray(signal_amplitude) AS amps,
            groupArray(signal_frequency) AS freqs, groupArray(signal_duration) AS durs
     FROM {s}.telemetry_events FINAL WHERE user_uuid IN ({targets}) GROUP BY user_uuid
-) AS e ON e.user_uuid = t.user_uuid"""
+) AS e ON e.user_uuid = t.user_uuid
+SETTINGS output_format_json_quote_64bit_integers = 0"""
 
 
 def refresh(olap: OlapClient, schema: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS,

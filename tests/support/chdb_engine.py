@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import chdb
 
 from bionicflow.cdc import ddl as schema
+from bionicflow.olap.engine import SERVER_DEFAULTS
 
 _TEMPLATES: dict[str, Path] = {}  # kind -> a data path made once per process by the product's DDL, then closed
 
@@ -40,7 +41,14 @@ def _copy_of(kind: str, statements, tmp_path):
         conn.close()
         _TEMPLATES[kind] = made / "data"
     shutil.copytree(_TEMPLATES[kind], tmp_path, symlinks=True, dirs_exist_ok=True)
-    return chdb.connect(str(tmp_path))
+    return as_served(chdb.connect(str(tmp_path)))
+
+
+def as_served(conn):
+    """``conn`` running statements with the settings the OLAP server (and a clickhouse-server) gives them."""
+    for name, value in SERVER_DEFAULTS.items():
+        conn.query(f"SET {name} = '{value}'")
+    return conn
 
 
 def engine(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from bionicflow.kernel import snapshot_marks as marks
 from bionicflow.reports import snapshots as snap
 from bionicflow.reports import ChdbReader, Period, UnknownUserError, user_report
-from tests.support.chdb_engine import ChdbClient
+from tests.support.chdb_engine import ChdbClient, as_served
 from tests.support.report_data import NOW, load, make_dataset
 
 PERIODS = [Period(NOW - timedelta(days=30), NOW), Period(NOW - timedelta(days=3, hours=5), NOW - timedelta(hours=7)),
@@ -23,7 +23,7 @@ SCHEMAS = ("default", "debezium")
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    conn = chdb.connect(str(tmp_path_factory.mktemp("snapshots-chdb")))
+    conn = as_served(chdb.connect(str(tmp_path_factory.mktemp("snapshots-chdb"))))
     data = make_dataset(seed=11)
     load(conn, data)
     yield conn, ChdbClient(conn), ChdbReader(conn), data
