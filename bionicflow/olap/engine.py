@@ -324,6 +324,11 @@ class Engine:
             self.described.add(key, types)
         return types
 
+    @staticmethod
+    def parse(conn, sql: str, params: dict[str, str] | None) -> None:
+        """Raise the engine's error for a statement it cannot parse (its syntax error); nothing else."""
+        _run(conn, f"EXPLAIN AST {sql}", "TabSeparatedRaw", params or None)
+
     def catalogue_changed(self) -> None:
         """A DDL statement ran: views may read other tables now, so verdicts and result types are made anew."""
         with self._generation_lock:

@@ -74,6 +74,13 @@ from bionicflow.olap.users import User, authenticate, limits_from_settings, user
 from bionicflow.olap.workers import in_worker
 
 log = logging.getLogger("bionicflow.olap")
+# The words a statement the engine parses can start with (ClickHouse's query kinds).
+STATEMENT_KEYWORDS = frozenset({
+    "SELECT", "WITH", "SHOW", "DESC", "DESCRIBE", "EXISTS", "EXPLAIN", "INSERT", "CREATE", "ALTER", "DROP",
+    "RENAME", "TRUNCATE", "OPTIMIZE", "SET", "USE", "KILL", "SYSTEM", "GRANT", "REVOKE", "ATTACH", "DETACH", "CHECK",
+    "DELETE", "UPDATE", "EXCHANGE", "UNDROP", "BACKUP", "RESTORE", "MOVE", "WATCH", "BEGIN", "COMMIT", "ROLLBACK",
+    "REPLACE", "UNDO", "VALUES", "FROM",
+})
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$")
 
 # Statements that never change what a view or table is: after any other one (a DDL, a statement
@@ -215,6 +222,8 @@ class OlapApp:
                 await in_worker(self.engine.check_readonly_query, conn, sql, opts.query_params, user.databases,
                                 opts.database or "default")
             elif readonly and kind not in READ_KINDS:  # a GET or readonly=1 (the connection is not read-only itself)
+                if kind not in STATEMENT_KEYWORDS:  # no statement at all: its syntax error comes first, as there
+                    await in_worker(self.engine.parse, conn, sql, opts.query_params)
                 raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode: "
                                       "a GET or readonly request may only read; send writes with POST")
             fmt, _ = output_format(sql, opts.default_format)

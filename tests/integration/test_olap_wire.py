@@ -216,3 +216,11 @@ def test_a_query_of_comments_only_is_an_empty_query(olap):
 
 def test_current_user_is_the_authenticated_user(olap):
     assert olap.query("SELECT currentUser(), user()", auth=READER).text == "reports_reader\treports_reader\n"
+
+
+def test_a_get_that_is_no_statement_gets_its_syntax_error_not_readonly(olap):
+    garbage = requests.get(olap.url, params={"query": "SELEKT 1"}, auth=ADMIN, timeout=30)
+    assert garbage.headers.get("X-ClickHouse-Exception-Code") == "62", garbage.text
+    write = requests.get(olap.url, params={"query": "CREATE TABLE wire_get (x UInt8) ENGINE = Memory"}, auth=ADMIN,
+                         timeout=30)
+    assert write.headers.get("X-ClickHouse-Exception-Code") == "164", write.text
