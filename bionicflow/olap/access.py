@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from bionicflow.olap.allowlists import (FORMAT_FUNCTION_FORMATS, TABLE_FUNCTIONS, FunctionList, literal_string,
                                         plain_structure, structure_statement)
-from bionicflow.olap.protocol import ClickHouseError, quote_string
+from bionicflow.olap.protocol import OUTFILE_CLAUSE, ClickHouseError, quote_string
 
 # Table functions a read-only user may call: they make rows from their arguments only.
 ALLOWED_TABLE_FUNCTIONS = frozenset(TABLE_FUNCTIONS)
@@ -59,7 +59,6 @@ READ_STATEMENTS = frozenset({
     "ShowCreateTableQuery", "ShowCreateViewQuery", "ShowCreateDictionaryQuery", "ExistsDatabaseQuery",
     "ShowCreateDatabaseQuery", "ShowTables", "ShowFunctions", "ShowEngineQuery", "ShowColumns", "ShowIndexes",
 })
-_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"", re.S)
 # Engines whose rows live in the table itself (reading them reaches nothing else).
 _LOCAL_ENGINE = re.compile(r"^(\w*MergeTree|Memory|Log|TinyLog|StripeLog|Null|Set|Join)$")
@@ -147,7 +146,7 @@ class ReadCheck:
         kind = root.kind
         # INTO OUTFILE writes a file on the server whatever the statement: refused on every kind,
         # by the parse (a string child of the statement) and by the normalised text.
-        if kind in READ_STATEMENTS and (_OUTFILE.search(_QUOTED.sub("''", normalized)) or (
+        if kind in READ_STATEMENTS and (OUTFILE_CLAUSE.search(_QUOTED.sub("''", normalized)) or (
                 kind != "Explain" and any(child.kind == "Literal" for child in root.children))):
             raise _denied("INTO OUTFILE writes a file on the server")
         if kind == "Explain":

@@ -312,14 +312,21 @@ def _head_from_format(text: bytes, format_start: int, after_keyword: int) -> Ins
 # The statement's own FORMAT clause: the last one at the top level, followed by nothing but a SETTINGS clause
 # (ClickHouse takes `… FORMAT CSV SETTINGS …`), a `;`, blanks and comments.
 _FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)(?=(?:\s+SETTINGS\b.*)?\s*;?\s*$)", re.I | re.S)
-_NOT_PLAIN_CODE = re.compile(r"['\"`#$]|--|/\*")
+_COMMENT_MARK = re.compile(r"--|/\*|#")
 
 
 def _format_clause(query: str) -> tuple[int, int, str] | None:
     """(start, end, name) of the statement's FORMAT clause, found in its code (not in strings or comments)."""
     if "format" not in query.lower():  # the common case, without walking the text
         return None
-    code = masked(query) if _NOT_PLAIN_CODE.search(query) else query
+    if not _COMMENT_MARK.search(query):  # a clause at the very end is no string's: only a comment could hide it
+        found = _top_level_clause(query, query)
+        if found or "(" not in query and ")" not in query:
+            return found
+    return _top_level_clause(query, masked(query))  # walked: parentheses inside strings do not count
+
+
+def _top_level_clause(query: str, code: str) -> tuple[int, int, str] | None:
     for match in reversed(list(_FORMAT_CLAUSE.finditer(code))):
         if code.count("(", 0, match.start()) == code.count(")", 0, match.start()):
             return match.start(), match.end(1), query[match.start(1):match.end(1)]
@@ -433,12 +440,12 @@ def in_stream_exception(tag: str, error_text: str) -> bytes:
             + str(len(message)).encode() + b" " + tag.encode() + b"\r\n__exception__\r\n")
 
 
-_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
+OUTFILE_CLAUSE = re.compile(r"\bINTO\s+OUTFILE\b", re.I)
 
 
 def refuse_outfile(sql: str) -> None:
     """`INTO OUTFILE` would write a file on the server: ClickHouse's HTTP interface refuses it for everyone."""
-    if _OUTFILE.search(sql) and _OUTFILE.search(masked(sql)):
+    if OUTFILE_CLAUSE.search(sql) and OUTFILE_CLAUSE.search(masked(sql)):
         raise ClickHouseError(358, "INTO_OUTFILE_NOT_ALLOWED",
                               "INTO OUTFILE is not allowed over HTTP: the client reads the result and writes its file")
 

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bionicflow.olap.engine import StreamingInsert, engine_error
+from bionicflow.olap.engine import StreamingInsert, run_query
 from bionicflow.olap.protocol import ClickHouseError, quote_identifier
 from bionicflow.olap.sql_lexing import masked
 
@@ -185,11 +185,7 @@ class StagedInsert:
 
 
 def _query_rows(conn, sql: str, params: dict | None = None) -> list[list]:
-    try:
-        result = conn.query(sql, "JSONCompact", params=params or {})
-    except (RuntimeError, UnicodeDecodeError) as exc:
-        raise engine_error(exc) from None
-    text = result.bytes()
+    text = run_query(conn, sql, "JSONCompact", params or {}).data
     return json.loads(text)["data"] if text else []
 
 
