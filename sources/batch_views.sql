@@ -171,10 +171,31 @@ ALTER FUNCTION public.bionicflow_forget_changes(text, bigint) OWNER TO :"owner";
 REVOKE ALL ON FUNCTION public.bionicflow_forget_changes(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.bionicflow_forget_changes(text, bigint) TO :"etl_reader";
 
+-- The newest transaction the table's change journal names (NULL: no journal or an empty one):
+-- what a load compares with its cursor to know, exactly, whether anything was written since
+-- (a backward scan of the journal's xid index). Callable by the ETL reader through the view.
+CREATE OR REPLACE FUNCTION public.bionicflow_journal_newest(source_table text) RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    newest bigint;
+BEGIN
+    IF to_regclass(format('public.%I', source_table || '_changes')) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT max(xid) FROM public.%I', source_table || '_changes') INTO newest;
+    RETURN newest;
+END
+$$;
+ALTER FUNCTION public.bionicflow_journal_newest(text) OWNER TO :"owner";
+REVOKE ALL ON FUNCTION public.bionicflow_journal_newest(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.bionicflow_journal_newest(text) TO :"etl_reader";
+
 -- What a load must know before it trusts its cursor: which cluster this is, whether the
 -- table was rewritten (TRUNCATE, VACUUM FULL, CLUSTER give it a new file), and the
 -- transaction horizon of now (`snapshot_xmin`: every transaction below it has ended).
--- And whether anything was written at all: PostgreSQL's cumulative counters of inserted,
+-- And whether anything was written at all: where the change journal covers the cursor, its
+-- newest transaction says so exactly; elsewhere PostgreSQL's cumulative counters of inserted,
 -- updated and deleted rows only grow between resets; `stats_epoch` names the reset (the
 -- server's start, the database's last statistics reset) and is NULL when the counters
 -- are off (track_counts), so a load trusts "nothing changed" only within one epoch.
@@ -192,7 +213,8 @@ SELECT c.relname::text AS table_name, pg_relation_filenode(c.oid)::bigint AS fil
        CASE WHEN (SELECT count(*) FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A'
                   AND t.tgname IN ('bionicflow_journal_insert', 'bionicflow_journal_update', 'bionicflow_journal_delete')) = 3
             THEN (SELECT j.complete_from FROM public.bionicflow_journals AS j WHERE j.table_name = c.relname)
-       END AS journal_from
+       END AS journal_from,
+       public.bionicflow_journal_newest(c.relname) AS journal_newest
 FROM pg_class AS c
 WHERE c.relnamespace = 'public'::regnamespace AND c.relname = :'table';
 ALTER VIEW public.bionicflow_source_state OWNER TO :"owner";

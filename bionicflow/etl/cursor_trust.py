@@ -12,11 +12,14 @@ was taken on, or the table's rows were rewritten, or so many transactions passed
 When the source keeps a change journal (sources/batch_views.sql) that is complete from the
 cursor on, a load reads the rows and the gone keys it names instead of scanning the table.
 
-PostgreSQL's cumulative row counters (inserted + updated, updated + deleted) let a load skip
-work: equal counters within one statistics epoch mean no row was written (no scan needed)
-or no key can have gone (no key sync needed). Counters lag a commit by up to PostgreSQL's
-statistics flush interval; a load that skips keeps its old position, so a change whose
-counts arrive late is read by the next run.
+Whether there is work at all: where the journal covers the cursor, its newest transaction
+says exactly whether anything was committed since (a commit and its journal row are one).
+Elsewhere PostgreSQL's cumulative row counters (inserted + updated, updated + deleted) let a
+load skip work: equal counters within one statistics epoch mean no row was written (no scan
+needed) or no key can have gone (no key sync needed). Counters lag a commit by up to
+PostgreSQL's statistics flush interval (normally about a second, up to a minute when its
+locks are busy); a load that skips keeps its old position, so a change whose counts arrive
+late is read by the next run — why the journal, not the counters, decides where it can.
 """
 
 from __future__ import annotations
@@ -64,10 +67,12 @@ def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: boo
     counted = bool(now.stats_epoch) and now.stats_epoch == previous.stats_epoch
     # A repair compares the whole key sets (what it looks for bypassed every journal).
     journal = not verify_keys and now.journal_from is not None and previous.cursor_xid >= now.journal_from
-    read_rows = not counted or now.rows_written != previous.rows_written
-    sync_keys = verify_keys or not keys_unchanged_since(previous, now)
-    if journal and (read_rows or sync_keys):
-        # One journal position for rows and keys: both steps, or a late-counted change of the
-        # skipped kind would fall below the cursor (each step is an index range scan).
-        read_rows = sync_keys = True
+    if journal:
+        # The journal names every committed change: one at or above the cursor means both steps
+        # (one journal position for rows and keys; each step is an index range scan), none means
+        # nothing to do, exactly — the counters may lag a commit by seconds, the journal does not.
+        read_rows = sync_keys = now.journal_newest is not None and now.journal_newest >= previous.cursor_xid
+    else:
+        read_rows = not counted or now.rows_written != previous.rows_written
+        sync_keys = verify_keys or not keys_unchanged_since(previous, now)
     return Plan(False, since_xid=previous.cursor_xid, read_rows=read_rows, sync_keys=sync_keys, journal=journal)

@@ -52,6 +52,9 @@ class SourceState:
     # the change journal holds every change from a cursor at or above this (None: no journal,
     # or its triggers are not all enabled)
     journal_from: int | None = None
+    # the newest transaction the journal names (None: none, or no journal): compared with a cursor it says
+    # exactly whether anything was written since, where the counters may not have counted a commit yet
+    journal_newest: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def keys_unchanged_since(cursor: Cursor, state: SourceState) -> bool:
 
 
 SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid, ifNull(stats_epoch, ''), "
-                    f"rows_written, rows_removed, journal_from FROM {POSTGRESQL_SOURCE} "
+                    f"rows_written, rows_removed, journal_from, journal_newest FROM {POSTGRESQL_SOURCE} "
                     "WHERE table_name = {table_name:String}")
 CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode, stats_epoch, rows_written, "
               f"rows_removed FROM {OPS_DB}.etl_cursors FINAL WHERE table = {{table:String}}")
@@ -119,9 +122,10 @@ def read_source_state(olap: OlapClient, table: Table, source: PgSource) -> Sourc
         ) from None
     if not rows:
         raise LoadError(f"{SOURCE_STATE_VIEW} in {source.database} does not list {table.source_table}")
-    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed, journal_from = rows[0]
+    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed, journal_from, newest = rows[0]
     return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid), epoch,
-                       int(written), int(removed), None if journal_from is None else int(journal_from))
+                       int(written), int(removed), None if journal_from is None else int(journal_from),
+                       None if newest is None else int(newest))
 
 
 def read_cursor(olap: OlapClient, table: Table) -> Cursor | None:

@@ -44,9 +44,18 @@ class OlapClient(Protocol):
     def close(self) -> None: ...
 
 
+# sent with every request of every platform client (docs/reports.md, "One clock")
+SESSION_SETTINGS = {"session_timezone": "UTC"}
+
+
 def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,
             connect_timeout: int = CONNECT_TIMEOUT, **options) -> Client:
-    """A client for one server and user; ``options`` are clickhouse-connect's (database, secure …)."""
+    """A client for one server and user; ``options`` are clickhouse-connect's (database, secure …).
+
+    Every statement runs in UTC whatever the server's zone (a compose ClickHouse follows its
+    host's): the platform writes and reads times as UTC, and a report's days are UTC days.
+    """
+    options["settings"] = {**SESSION_SETTINGS, **options.get("settings", {})}
     return clickhouse_connect.get_client(host=host, port=port, username=username, password=password,
                                          connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout,
                                          **options)

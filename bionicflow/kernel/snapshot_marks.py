@@ -19,7 +19,8 @@ its views' writes): a change whose mark is older than that is in what the build 
 This module is what both roads share (so it is the kernel's): the table and its two marking
 views, created with each road's schema, and the marks for writes no view sees — a full
 refresh's `EXCHANGE TABLES`, the batch road's lightweight `DELETE`s, the CDC TRUNCATE purge —
-made just before and just after them (`marking`, `mark_all`). docs/reports.md.
+made just before and just after them (`marking`, `mark_all`): the users a write will touch
+are read before it and marked by name both times. docs/reports.md.
 """
 
 from __future__ import annotations
@@ -101,6 +102,24 @@ def remark_sql(schema: str) -> str:
     return _mark_sql(schema, TABLE, f"state = {STALE} AND version >= {{since:UInt64}}")
 
 
+# a write touching more users than this is marked for every user after it (cheaper than the list)
+CAPTURED_USERS_LIMIT = 100_000
+
+
+def users_where_sql(schema: str, table: str, condition: str) -> str:
+    """The users of the rows of `schema.table` matching `condition`, at most one more than the limit."""
+    if table not in MARKED_TABLES:
+        raise ValueError(f"{table!r} holds no user_uuid: use one of {', '.join(MARKED_TABLES)}")
+    return (f"SELECT DISTINCT user_uuid FROM {check_schema(schema)}.{table} WHERE {condition} "
+            f"LIMIT {CAPTURED_USERS_LIMIT + 1}")
+
+
+def mark_users_sql(schema: str) -> str:
+    """Mark stale the users named by the parameter `users`."""
+    return (f"INSERT INTO {check_schema(schema)}.{TABLE} (user_uuid, state, payload, version)\n"
+            f"SELECT arrayJoin({{users:Array(String)}}), {STALE}, '', toUnixTimestamp64Micro(now64(6)) * 2")
+
+
 @contextmanager
 def marking(olap: OlapClient, schema: str, table: str, condition: str,
             parameters: dict | None = None) -> Iterator[None]:
@@ -108,12 +127,24 @@ def marking(olap: OlapClient, schema: str, table: str, condition: str,
 
     The first marks keep reports off the snapshots while the write runs; the second outrank
     any build that read the rows before the write finished (also when the write fails half-way).
+    The users are read before the write and marked again by name: a merge during a slow write
+    may replace a first mark by a build's row, so the marks cannot be looked for afterwards.
     """
     since = server_micros(olap) * 2
-    olap.command(mark_where_sql(schema, table, condition), parameters=parameters or {})
+    parameters = parameters or {}
+    users = [row[0] for row in olap.query(users_where_sql(schema, table, condition), parameters=parameters).result_rows]
+    if len(users) > CAPTURED_USERS_LIMIT:
+        olap.command(mark_where_sql(schema, table, condition), parameters=parameters)
+    elif users:
+        olap.command(mark_users_sql(schema), parameters={"users": users})
     try:
         yield
     finally:
+        if len(users) > CAPTURED_USERS_LIMIT:
+            mark_all(olap, schema)
+        elif users:
+            olap.command(mark_users_sql(schema), parameters={"users": users})
+        # and the users the views marked while it ran (rows inserted meanwhile)
         olap.command(remark_sql(schema), parameters={"since": since})
 
 

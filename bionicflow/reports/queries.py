@@ -4,7 +4,12 @@ Both schemas hold replacing tables, so every read of current rows says FINAL (in
 FINAL also hides deleted keys). A period is [start, end) on `created_ts`.
 """
 
-EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}"""
+# Reports keep one clock, UTC, whatever the server's or the session's zone: the bounds are read as
+# UTC and a day is a UTC day (`toDate32`, which holds every date a DateTime64 can: 1900-2299;
+# `toDate` wraps outside 1970-2149). The platform's clients also set `session_timezone` UTC
+# (bionicflow/kernel/olap.py); these say it again for any other client of these statements.
+EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6, 'UTC')} AND created_ts < {end:DateTime64(6, 'UTC')}"""
+EVENT_DAY = "toDate32(created_ts, 'UTC')"
 
 # The whole user report in one statement: a `part` 0 row with the profile (none for an unknown
 # user) and one `part` 1 row per (prosthesis type, muscle group, day) of the user's events, which
@@ -19,7 +24,7 @@ EVENTS_IN_PERIOD = """created_ts >= {start:DateTime64(6)} AND created_ts < {end:
 # USER_REPORT_SETTINGS, 18% less of the OLAP server's CPU per report (docs/benchmarks.md).
 USER_REPORT = f"""
 SELECT 0 AS part, name, country, age, gender,
-       '' AS prosthesis_type, '' AS muscle_group, toDate(0) AS day, toUInt64(0) AS events,
+       '' AS prosthesis_type, '' AS muscle_group, toDate32(0) AS day, toUInt64(0) AS events,
        0. AS amplitude_sum, 0. AS amplitude_min, 0. AS amplitude_max, toInt64(0) AS frequency_sum,
        toInt64(0) AS duration_sum
 FROM {{schema:Identifier}}.users FINAL
@@ -27,13 +32,13 @@ PREWHERE user_uuid = {{user_uuid:String}}
 LIMIT 1
 UNION ALL
 SELECT 1, NULL, NULL, NULL, NULL,
-       prosthesis_type, muscle_group, toDate(created_ts), count(),
+       prosthesis_type, muscle_group, {EVENT_DAY}, count(),
        sum(signal_amplitude), min(signal_amplitude), max(signal_amplitude), sum(signal_frequency),
        sum(signal_duration)
 FROM {{schema:Identifier}}.telemetry_events FINAL
 PREWHERE user_uuid = {{user_uuid:String}}
 WHERE {EVENTS_IN_PERIOD}
-GROUP BY prosthesis_type, muscle_group, toDate(created_ts)"""
+GROUP BY prosthesis_type, muscle_group, {EVENT_DAY}"""
 
 # A report reads a few granules: splitting it over the cores only adds work when many reports
 # run at once (the common case of a busy reports_api). Measured with 8 clients: -18% CPU.

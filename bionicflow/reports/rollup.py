@@ -92,6 +92,9 @@ def _grouped(cells: list[Cell], label) -> dict:
 
 def roll_up(cells: list[Cell]) -> dict:
     """The report's event part: totals, per prosthesis type, per muscle group, per day."""
+    # one order for every path (the engine answers its cells in hash order, a snapshot in event order):
+    # floating-point sums of the same cells in another order can differ in the last bit
+    cells = sorted(cells, key=lambda c: (c.prosthesis_type, c.muscle_group, c.day))
     total = Stats()
     for cell in cells:
         total.add(cell)

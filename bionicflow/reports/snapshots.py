@@ -79,12 +79,21 @@ def current(rows: Rows) -> Snapshot | None:
     return decode(payload) if state == BUILT else None
 
 
+def _json_integer(text: str) -> int | float:
+    # the engine writes a whole Float64 as an integer, and -0.0 as `-0`: only a float keeps that sign
+    return -0.0 if text == "-0" else int(text)
+
+
 def decode(payload: str) -> Snapshot:
-    found, name, country, age, gender, created, types, groups, amps, freqs, durs = json.loads(payload)
+    found, name, country, age, gender, created, types, groups, amps, freqs, durs = json.loads(
+        payload, parse_int=_json_integer)
     profile = {"name": name, "country": country, "age": age, "gender": gender} if found else None
     # Int64 microseconds come as JSON strings where the engine quotes 64-bit integers (a clickhouse-server's
     # default; refresh_sql asks it not to, a payload written otherwise still reads)
     created = [int(c) for c in created]
+    # amplitudes are Float64: a whole one (1e20 comes as 100000000000000000000) is summed as the engine sums
+    # it, in floating point, not exactly as a Python int would be
+    amps = [float(a) for a in amps]
     return Snapshot(profile, [Event(*e) for e in zip(created, types, groups, amps, freqs, durs, strict=True)])
 
 

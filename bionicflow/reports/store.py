@@ -19,20 +19,22 @@ from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.reports.build import SCHEMAS, check_schema, overview
 from bionicflow.reports.differences import compare_reports, same
 from bionicflow.reports.period import Period
+from bionicflow.reports.queries import EVENT_DAY, EVENTS_IN_PERIOD
 from bionicflow.reports.reader import ClickHouseReader, bind
 
 if TYPE_CHECKING:
     from bionicflow.kernel.olap import OlapClient
 
 # Users with at least one event in the period; the same aggregates as the user report's totals.
-STORE_USER_REPORTS = """
+STORE_USER_REPORTS = f"""
 INSERT INTO ops.user_reports
-SELECT {run_id:String}, {schema_name:String}, user_uuid, {start:DateTime64(6)}, {end:DateTime64(6)},
-       count(), uniqExact(toDate(created_ts)),
+SELECT {{run_id:String}}, {{schema_name:String}}, user_uuid,
+       {{start:DateTime64(6, 'UTC')}}, {{end:DateTime64(6, 'UTC')}},
+       count(), uniqExact({EVENT_DAY}),
        avg(signal_amplitude), min(signal_amplitude), max(signal_amplitude),
        avg(signal_frequency), avg(signal_duration), sum(signal_duration)
-FROM {schema:Identifier}.telemetry_events FINAL
-WHERE created_ts >= {start:DateTime64(6)} AND created_ts < {end:DateTime64(6)}
+FROM {{schema:Identifier}}.telemetry_events FINAL
+WHERE {EVENTS_IN_PERIOD}
 GROUP BY user_uuid"""
 USER_REPORT_FIELDS = ("events_total", "active_days", "amplitude_avg", "amplitude_min", "amplitude_max",
                       "frequency_avg", "duration_avg", "duration_total")

@@ -10,8 +10,10 @@ compared, read from PostgreSQL directly and from `default` under FINAL.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
+import psycopg2
 import pytest
 
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
@@ -215,3 +217,59 @@ def test_default_only_behind_is_not_repaired(loaded, airflow):
     details = olap_admin(settings).command("SELECT details FROM ops.reconciliation_runs WHERE run_id = {r:String}",
                                       parameters={"r": run["dag_run_id"]})
     assert json.loads(details)["repair_default"] == [], details
+
+
+def _rows_written(settings) -> int:
+    conn = pg(settings, "telemetry_db")
+    with conn.cursor() as cur:
+        cur.execute("SELECT rows_written FROM bionicflow_source_state WHERE table_name = 'telemetry_events'")
+        written = cur.fetchone()[0]
+    conn.close()
+    return written
+
+
+def test_a_commit_the_row_counters_have_not_counted_yet_is_loaded_by_the_next_run(loaded, airflow):
+    """PostgreSQL counts a session's writes when the session goes idle: a writer that commits and stays busy
+    leaves the counters as they were. The load must not skip its rows for that (the journal decides)."""
+    settings = loaded
+    run_ok(airflow, "etl_default")  # nothing left over from the tests before
+    counted = _rows_written(settings)
+    writer = pg(settings, "telemetry_db")
+    with writer.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    busy = threading.Thread(target=lambda: _ignore_cancel(writer, (
+        "BEGIN; INSERT INTO telemetry_events (user_uuid, prosthesis_type, muscle_group, signal_frequency, "
+        "signal_duration, signal_amplitude, created_ts) SELECT gen_random_uuid(), 'arm', 'uncounted', g, g, g, now() "
+        "FROM generate_series(1, 25) g; COMMIT; SELECT pg_sleep(600)")))
+    busy.start()
+    watcher = pg(settings, "telemetry_db")
+    try:
+        deadline = time.monotonic() + 60
+        with watcher.cursor() as cur:
+            while True:
+                cur.execute("SELECT count(*) FROM telemetry_events WHERE muscle_group = 'uncounted'")
+                if cur.fetchone()[0] == 25:
+                    break
+                assert time.monotonic() < deadline, "the writer's rows were not committed within 60 s"
+                time.sleep(0.2)
+        assert _rows_written(settings) == counted, "the counters counted the commit already: nothing to prove"
+        run = run_ok(airflow, "etl_default")
+        assert _rows_written(settings) == counted, "the writer went idle during the run: the test proved nothing"
+        loads = etl_loads(settings, run["dag_run_id"])
+        assert loads["telemetry_events"][1] == 25, f"the load skipped rows its counters had not counted: {loads}"
+        assert default_rows(settings, TELEMETRY_EVENTS) == source_rows(settings, TELEMETRY_EVENTS)
+    finally:
+        with watcher.cursor() as cur:
+            cur.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        watcher.close()
+        busy.join(timeout=60)
+        writer.close()
+
+
+def _ignore_cancel(conn, sql: str) -> None:
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    except psycopg2.errors.QueryCanceled:
+        pass  # the test ends the writer's sleep

@@ -137,6 +137,10 @@ def test_clickhouse_config_files_are_valid():
     reader = users.find(f"users/{Settings().clickhouse_reader_user}")
     assert reader is not None and reader.find("password").get("from_env") == "BIONICFLOW_CLICKHOUSE_READER_PASSWORD"
     assert users.findtext(f"profiles/{reader.findtext('profile')}/readonly") == "2"
+    # one clock: the server in UTC, as the embedded one (reports' days are UTC days)
+    assert ET.parse(ROOT / "clickhouse_config" / "timezone.xml").getroot().findtext("timezone") == "UTC"
+    assert "./clickhouse_config/timezone.xml:/etc/clickhouse-server/config.d/timezone.xml:ro" in \
+        SERVICES["olap_db"]["volumes"]
 
 
 @pytest.mark.parametrize("service", ["crm_db", "telemetry_db"])

@@ -203,3 +203,108 @@ def test_rebuilding_everyone_leaves_one_part_and_keeps_a_recent_mark(engine):
     assert user_report(reader, "default", user, PERIODS[0])["computed_from"] == "tables", \
         "the merge kept the mark younger than the settle time"
     assert user_report(reader, "default", other, PERIODS[0])["computed_from"] == "snapshot"
+
+
+def test_a_build_and_a_merge_during_a_slow_delete_still_leave_its_user_stale(engine):
+    """A DELETE slower than the settle time: a build reads the rows it is deleting, a merge folds the first
+    mark into the built row; the mark after the DELETE must still find the user (by name, not by its mark)."""
+    conn, olap, reader, data = engine
+    snap.refresh(olap, "default", settle_seconds=0)
+    user = data.users[1]["user_uuid"]
+    assert user_report(reader, "default", user, PERIODS[0])["events_total"] > 0
+    with marks.marking(olap, "default", "telemetry_events", "user_uuid = {u:String}", {"u": user}):
+        # still before the DELETE takes effect: a build over the marked user, then OPTIMIZE FINAL
+        snap.refresh(olap, "default", settle_seconds=0)
+        snap.merge(olap, "default")
+        rows = reader.rows(snap.READ, {"schema": "default", "user_uuid": user})
+        assert len(rows) == 1 and rows[0][1] == marks.BUILT, "the merge did not fold the mark into the build"
+        conn.query("DELETE FROM default.telemetry_events WHERE user_uuid = {u:String}", params={"u": user})
+    after = user_report(reader, "default", user, PERIODS[0])
+    assert (after["computed_from"], after["events_total"]) == ("tables", 0), \
+        "the snapshot built before the DELETE still answers: its user was not marked again"
+    snap.refresh(olap, "default", settle_seconds=0)
+    rebuilt = user_report(reader, "default", user, PERIODS[0])
+    assert (rebuilt["computed_from"], rebuilt["events_total"]) == ("snapshot", 0)
+
+
+# An event at each edge of what a DateTime64(6) holds, a day before 1970 and after 2149 (where `toDate`
+# wraps), and amplitudes whose sign or sum only floating point keeps: (created, amplitude, expected day).
+EDGE_EVENTS = [
+    (datetime(1900, 1, 1), 1.5, "1900-01-01"),
+    (datetime(1969, 7, 20, 20, 17, 40), 2.0, "1969-07-20"),
+    (datetime(1969, 12, 31, 23, 59, 59, 999_999), 3.0, "1969-12-31"),
+    (datetime(1970, 1, 1), 4.0, "1970-01-01"),
+    (datetime(2150, 1, 1), 5.0, "2150-01-01"),
+    (datetime(2299, 12, 31, 12), 6.0, "2299-12-31"),
+    (datetime(2026, 11, 18, 10), -0.0, "2026-11-18"),  # alone on its day: min, max and average -0.0
+    (datetime(2026, 11, 19, 10), 1e20, "2026-11-19"),  # 1e20 + 1 - 1e20 is 0.0 in IEEE order, not 1
+    (datetime(2026, 11, 19, 11), 1.0, "2026-11-19"),
+    (datetime(2026, 11, 19, 12), -1e20, "2026-11-19"),
+]
+NEGATIVE_ZERO_DAY = Period(datetime(2026, 11, 18), datetime(2026, 11, 19))
+CANCELLING_DAY = Period(datetime(2026, 11, 19), datetime(2026, 11, 20))
+EDGE_PERIODS = [Period(datetime(1900, 1, 1), datetime(1900, 1, 2)), Period(datetime(1969, 7, 1), datetime(1970, 1, 2)),
+                Period(datetime(2149, 12, 31), datetime(2150, 1, 2)),
+                Period(datetime(2299, 6, 1), datetime(2299, 12, 31, 23, 59, 59, 999_999)),
+                NEGATIVE_ZERO_DAY, CANCELLING_DAY, Period(NOW - timedelta(days=5), NOW)]
+
+
+@pytest.fixture(scope="module")
+def edge_user(engine):
+    conn, _olap, _reader, data = engine
+    user = data.users[4]["user_uuid"]  # no events of the dataset's own
+    for schema in SCHEMAS:
+        for n, (created, amplitude, _day) in enumerate(EDGE_EVENTS):
+            conn.query(f"INSERT INTO {schema}.telemetry_events (id, event_uuid, user_uuid, prosthesis_type, "
+                       f"muscle_group, signal_frequency, signal_duration, signal_amplitude, created_ts, saved_ts, "
+                       f"_version{', is_deleted' if schema == 'debezium' else ''}) VALUES "
+                       f"({91_000 + n}, 'edge{n}', '{user}', 'hand', 'biceps', 100, 10, {amplitude!r}, "
+                       f"'{created.isoformat(sep=' ', timespec='microseconds')}', now64(6), 10"
+                       f"{', 0' if schema == 'debezium' else ''})")
+    return user
+
+
+def edge_reports(reader, user, schema) -> dict:
+    return {p: user_report(reader, schema, user, p) for p in EDGE_PERIODS}
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_days_before_1970_and_after_2149_and_float_edges_are_the_same_on_both_paths(engine, edge_user, schema):
+    _conn, olap, reader, _data = engine
+    olap.command(marks.mark_where_sql(schema, "telemetry_events", "user_uuid = {u:String}"), parameters={"u": edge_user})
+    from_tables = edge_reports(reader, edge_user, schema)
+    assert {r["computed_from"] for r in from_tables.values()} == {"tables"}
+    snap.refresh(olap, schema, settle_seconds=0)
+    from_snapshot = edge_reports(reader, edge_user, schema)
+    assert {r["computed_from"] for r in from_snapshot.values()} == {"snapshot"}
+    for period in EDGE_PERIODS:  # exactly: the same cells, added in the same order
+        assert repr(comparable(from_snapshot[period])) == repr(comparable(from_tables[period])), period
+    days = {d["date"] for r in from_tables.values() for d in r["daily"]}
+    assert days == {day for _c, _a, day in EDGE_EVENTS}, f"days bucketed wrongly: {sorted(days)}"
+    assert from_tables[EDGE_PERIODS[1]]["active_days"] == 3, "1969-12-31 23:59:59.999999 is not on 1970-01-01"
+    for report in (from_tables, from_snapshot):
+        amplitude = report[NEGATIVE_ZERO_DAY]["signal_amplitude"]
+        # min and max keep the sign; a sum starts from +0.0 in the engine as in PostgreSQL, so the average is 0.0
+        assert [math.copysign(1.0, amplitude[k]) for k in ("min", "max", "avg")] == [-1.0, -1.0, 1.0], amplitude
+        assert report[CANCELLING_DAY]["signal_amplitude"]["avg"] == 0.0, "summed exactly, not as IEEE doubles"
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_reports_keep_utc_days_whatever_zone_the_engine_runs_in(engine, schema):
+    conn, olap, reader, data = engine
+    users = [u["user_uuid"] for u in data.users[:4]]
+    snap.refresh(olap, schema, settle_seconds=0)
+    in_utc = reports(reader, users, schema)
+    conn.query("SET session_timezone = 'Asia/Kolkata'")  # as an engine on a host in India
+    try:
+        from_snapshot = reports(reader, users, schema)
+        marks.mark_all(olap, schema)
+        from_tables = reports(reader, users, schema)
+    finally:
+        conn.query("SET session_timezone = 'UTC'")
+    assert {r["computed_from"] for r in from_tables.values()} == {"tables"}
+    for key in in_utc:
+        assert same(comparable(from_snapshot[key]), comparable(in_utc[key])), key
+        assert same(comparable(from_tables[key]), comparable(in_utc[key])), \
+            f"{key}: the tables path bucketed days in the engine's zone: {from_tables[key]['daily']}"
+    assert any(r["daily"] for r in in_utc.values())
