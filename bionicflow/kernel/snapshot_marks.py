@@ -103,7 +103,9 @@ def remark_sql(schema: str) -> str:
 
 
 # a write touching more users than this is marked for every user after it (cheaper than the list)
-CAPTURED_USERS_LIMIT = 100_000
+CAPTURED_USERS_LIMIT = 10_000
+# names per marking statement: bound parameters travel in the URL, which holds ~64 KB (docs/olap-server.md)
+USERS_PER_MARK = 1_000
 
 
 def users_where_sql(schema: str, table: str, condition: str) -> str:
@@ -135,17 +137,22 @@ def marking(olap: OlapClient, schema: str, table: str, condition: str,
     users = [row[0] for row in olap.query(users_where_sql(schema, table, condition), parameters=parameters).result_rows]
     if len(users) > CAPTURED_USERS_LIMIT:
         olap.command(mark_where_sql(schema, table, condition), parameters=parameters)
-    elif users:
-        olap.command(mark_users_sql(schema), parameters={"users": users})
+    else:
+        _mark_users(olap, schema, users)
     try:
         yield
     finally:
         if len(users) > CAPTURED_USERS_LIMIT:
             mark_all(olap, schema)
-        elif users:
-            olap.command(mark_users_sql(schema), parameters={"users": users})
+        else:
+            _mark_users(olap, schema, users)
         # and the users the views marked while it ran (rows inserted meanwhile)
         olap.command(remark_sql(schema), parameters={"since": since})
+
+
+def _mark_users(olap: OlapClient, schema: str, users: list[str]) -> None:
+    for start in range(0, len(users), USERS_PER_MARK):
+        olap.command(mark_users_sql(schema), parameters={"users": users[start:start + USERS_PER_MARK]})
 
 
 def mark_all(olap: OlapClient, schema: str) -> None:

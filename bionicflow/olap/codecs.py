@@ -137,12 +137,13 @@ _ENCODINGS: dict[str, tuple[Callable[[], object], tuple[int, str]]] = {
     "xz": (lambda: _Bounded(lzma.LZMADecompressor()), (554, "LZMA_STREAM_DECODER_FAILED")),
     "bz2": (lambda: _Bounded(bz2.BZ2Decompressor()), (594, "BZIP2_STREAM_DECODER_FAILED")),
 }
-_ENCODING_ALIASES = {"lzma": "xz", "bzip2": "bz2"}
+# the other names ClickHouse's chooseCompressionMethod takes for each (none and auto: no compression)
+_ENCODING_ALIASES = {"gz": "gzip", "zst": "zstd", "brotli": "br", "lzma": "xz", "bzip2": "bz2"}
 
 
 def request_decompressor(encoding: str) -> Frames | None:
     encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
+    if encoding in ("", "identity", "none", "auto"):
         return None
     encoding = _ENCODING_ALIASES.get(encoding, encoding)
     if encoding in _ENCODINGS:
@@ -155,25 +156,13 @@ def request_decompressor(encoding: str) -> Frames | None:
     )
 
 
-# Response encodings in the order the server prefers them when a client accepts several.
-_RESPONSE_ENCODERS = {
-    "lz4": lambda data: lz4.frame.compress(data),
-    "zstd": lambda data: ZstdCompressor(level=1).compress(data, ZstdCompressor.FLUSH_FRAME),
-    "br": lambda data: brotli.compress(data, quality=1),
-    "gzip": lambda data: zlib.compress(data, 1, wbits=31),
-    "deflate": lambda data: zlib.compress(data, 1),
-}
-
-
 def compress_response(data: bytes, accept: str, enabled: bool) -> tuple[bytes, str | None]:
-    """The body in the first encoding the client accepts (with enable_http_compression=1, as ClickHouse)."""
-    if not enabled or not data:
+    """The body in the encoding ClickHouse picks of those the client accepts (with enable_http_compression=1)."""
+    name = _accepted(accept) if enabled and data else None
+    if name is None:
         return data, None
-    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    for name, encode in _RESPONSE_ENCODERS.items():
-        if name in offered:
-            return encode(data), name
-    return data, None
+    encoder = _STREAM_ENCODERS[name]()
+    return encoder.compress(data) + encoder.flush(), name
 
 
 # ClickHouse's own compressed-block format (`compress=1` answers in it, `decompress=1` sends in it):
@@ -323,10 +312,18 @@ class _StreamEncoder(Protocol):
     def flush(self) -> bytes: ...
 
 
+# Response encodings in ClickHouse's order of preference when a client accepts several (its
+# chooseHTTPCompressionMethod: zstd, br, lz4, snappy, gzip, deflate, xz, bz2; no snappy here).
 _STREAM_ENCODERS: dict[str, Callable[[], _StreamEncoder]] = {
-    "lz4": _Lz4Stream, "zstd": _ZstdStream, "br": _BrotliStream,
+    "zstd": _ZstdStream, "br": _BrotliStream, "lz4": _Lz4Stream,
     "gzip": lambda: zlib.compressobj(1, wbits=31), "deflate": lambda: zlib.compressobj(1),
+    "xz": lambda: lzma.LZMACompressor(preset=1), "bz2": lambda: bz2.BZ2Compressor(1),
 }
+
+
+def _accepted(accept: str) -> str | None:
+    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return next((name for name in _STREAM_ENCODERS if name in offered), None)
 
 
 def response_encoder(accept: str, enabled: bool, native_method: str | None) -> ResponseEncoder:
@@ -336,9 +333,4 @@ def response_encoder(accept: str, enabled: bool, native_method: str | None) -> R
             raise ClickHouseError(36, "BAD_ARGUMENTS",
                                   f"network_compression_method {native_method!r}: use lz4, zstd or none")
         return ResponseEncoder(None, native_method)
-    if enabled:
-        offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-        for name in _RESPONSE_ENCODERS:
-            if name in offered:
-                return ResponseEncoder(name)
-    return ResponseEncoder(None)
+    return ResponseEncoder(_accepted(accept) if enabled else None)

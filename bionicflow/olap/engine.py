@@ -290,10 +290,14 @@ class Engine:
     @staticmethod
     def load_external(conn, table: ExternalTable) -> None:
         """An external table of the request, as a temporary table of its connection."""
-        _run(conn, table.create())
-        insert = StreamingInsert(conn, f"INSERT INTO {quote_identifier(table.name)}", table.format)
-        insert.append(table.data)
-        insert.finish()
+        _run(conn, table.create())  # refused when the connection (a session's) has a table of that name
+        try:
+            insert = StreamingInsert(conn, f"INSERT INTO {quote_identifier(table.name)}", table.format)
+            insert.append(table.data)
+            insert.finish()
+        except BaseException:
+            _run(conn, table.drop())  # made here: gone again, as if never sent
+            raise
 
     @staticmethod
     def drop_external(conn, table: ExternalTable) -> None:

@@ -96,7 +96,20 @@ class ClickHouseError(Exception):
             name, message = name_match.group(1), message[: name_match.start()]
         else:
             name = _CODE_NAMES.get(code, "UNKNOWN_EXCEPTION")
-        return cls(code, name, message.rstrip(". :"))
+        return cls(code, name, _unnested(message, code, name).rstrip(". :"))
+
+
+def _unnested(message: str, code: int, name: str) -> str:
+    """The message once: the engine may wrap its own exception again, repeating the code before it and the name
+    and version after it (`Code: 73. DB::Exception: Code: 73. DB::Exception: Unknown format … (UNKNOWN_FORMAT)
+    (version …). (UNKNOWN_FORMAT) (version …)`), where ClickHouse's server says it once."""
+    prefix = re.compile(rf"Code:\s*{code}\.\s*DB::Exception:\s*")
+    tail = re.compile(rf"[.\s]*\({re.escape(name)}\)\s*\(version [^)]*\)[.\s]*$")
+    while (found := prefix.match(message)) is not None:
+        message = message[found.end():]
+    while (found := tail.search(message)) is not None:
+        message = message[: found.start()]
+    return message
 
 
 def register_error_names(names: Mapping[int, str]) -> None:
@@ -448,6 +461,45 @@ def refuse_outfile(sql: str) -> None:
     if OUTFILE_CLAUSE.search(sql) and OUTFILE_CLAUSE.search(masked(sql)):
         raise ClickHouseError(358, "INTO_OUTFILE_NOT_ALLOWED",
                               "INTO OUTFILE is not allowed over HTTP: the client reads the result and writes its file")
+
+
+# `add_http_cors_header=1`: the headers ClickHouse adds for browsers on other origins
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "origin, x-requested-with, x-clickhouse-format, x-clickhouse-user, "
+                                    "x-clickhouse-key, Authorization",
+    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+    "Access-Control-Max-Age": "86400",
+}
+_MAP_ENTRY = re.compile(r"'((?:[^'\\]|\\.)*)'\s*:\s*'((?:[^'\\]|\\.)*)'")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
+
+
+def asked_response_headers(params) -> dict[str, str]:
+    """Headers a request's URL settings add to its answer: `add_http_cors_header`, `http_response_headers`
+    (a Map such as `{'X-My':'1'}`; ClickHouse's own X-ClickHouse-* headers stay the server's)."""
+    out = dict(CORS_HEADERS) if params.get("add_http_cors_header") in ("1", "true") else {}
+    for name, value in _MAP_ENTRY.findall(params.get("http_response_headers", "")):
+        if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
+            raise ClickHouseError(36, "BAD_ARGUMENTS", f"http_response_headers: {name!r} cannot be sent as a header "
+                                  "(a token name and a printable value, no line breaks)")
+        if not name.lower().startswith("x-clickhouse-"):
+            out[name] = value
+    return out
+
+
+INPUT_FUNCTION = re.compile(r"\binput\s*\(", re.I)
+
+
+def refuse_input_function(sql: str, kind: str) -> None:
+    """`INSERT … SELECT … FROM input(…)` then data: the engine would read no data and report success."""
+    if kind == "INSERT" and INPUT_FUNCTION.search(sql) and INPUT_FUNCTION.search(masked(sql)):
+        raise ClickHouseError(
+            48, "NOT_IMPLEMENTED",
+            "INSERT ... SELECT ... FROM input(...) with the request's data is not supported by this server (its engine "
+            "would read no rows): send the rows with INSERT INTO <table> FORMAT <format>, into a temporary table of "
+            "a session if they need transforming, then INSERT ... SELECT from it")
 
 
 def multi_statement_error() -> ClickHouseError:

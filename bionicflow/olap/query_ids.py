@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from bionicflow.olap.protocol import ClickHouseError
 from bionicflow.olap.sql_lexing import segments
@@ -35,14 +36,67 @@ def _literal(value: str) -> str:
 def with_request_values(sql: str, query_id: str, user: str) -> str:
     """``sql`` with its calls of the query-id functions replaced by ``query_id`` and of the user functions by
     ``user``, as literals (in code only, not in strings or comments)."""
+    return request_text(sql, query_id, user).sql
+
+
+@dataclass(frozen=True)
+class RequestText:
+    """A statement as the engine runs it, and what it replaced in the client's text (to speak of the latter)."""
+
+    sql: str
+    # (UTF-8 offset in sql, its length there, length in the client's text, the literal, the call it replaced)
+    edits: tuple[tuple[int, int, int, str, str], ...] = ()
+
+    def client_message(self, message: str) -> str:
+        """An engine error about ``sql`` as about the client's text: positions counted in it, calls shown as sent."""
+        if not self.edits:
+            return message
+
+        def back(match: re.Match) -> str:
+            position, shift = int(match.group(2)), 0
+            for start, length, client_length, _literal_text, _call in self.edits:
+                if position - 1 < start:
+                    break
+                if position - 1 < start + length:  # inside a replacement: at the call it stands for
+                    return match.group(1) + str(start - shift + 1)
+                shift += length - client_length
+            return match.group(1) + str(position - shift)
+
+        message = _POSITION.sub(back, message)
+        for _start, _length, _client_length, literal_text, call in self.edits:
+            message = message.replace(literal_text, call, 1)
+        return message
+
+
+_POSITION = re.compile(r"(position |line 1, col )(\d+)")
+
+
+def request_text(sql: str, query_id: str, user: str) -> RequestText:
+    """``sql`` with the request's values in place of their calls (see with_request_values), and the edits."""
     if not (_ID_CALL.search(sql) or _USER_CALL.search(sql)):  # the common case, without lexing (a statement may be
-        return sql                                            # megabytes of VALUES)
+        return RequestText(sql)                               # megabytes of VALUES)
     id_literal, user_literal = _literal(query_id), _literal(user)
-
-    def code(part: str) -> str:
-        return _USER_CALL.sub(lambda _: user_literal, _ID_CALL.sub(lambda _: id_literal, part))
-
-    return "".join(code(sql[start:end]) if kind == "code" else sql[start:end] for kind, start, end in segments(sql))
+    parts: list[str] = []
+    edits: list[tuple[int, int, int, str, str]] = []
+    offset = 0  # UTF-8 bytes of the rewritten text so far: the engine counts positions in bytes
+    for kind, start, end in segments(sql):
+        piece = sql[start:end]
+        if kind == "code":
+            at = 0
+            for call in sorted([*_ID_CALL.finditer(piece), *_USER_CALL.finditer(piece)], key=lambda m: m.start()):
+                before = piece[at:call.start()]
+                parts.append(before)
+                offset += len(before.encode())
+                literal_text = id_literal if _ID_CALL.fullmatch(call.group(0)) else user_literal
+                edits.append((offset, len(literal_text.encode()), len(call.group(0).encode()), literal_text,
+                              call.group(0)))
+                parts.append(literal_text)
+                offset += len(literal_text.encode())
+                at = call.end()
+            piece = piece[at:]
+        parts.append(piece)
+        offset += len(piece.encode())
+    return RequestText("".join(parts), tuple(edits))
 
 
 class RunningQueries:

@@ -142,5 +142,5 @@ async def whole_query(param_query: str, first: bytes, body: BodyReader, limit: i
     body_text = query_from_bytes(bytes(rest))
     text = param_query + ("\n" if param_query and rest else "") + body_text
     if not text.strip() or (_COMMENT_START.search(text) and not masked(text).strip()):  # blanks, or comments only
-        raise ClickHouseError(211, "EMPTY_QUERY", "Empty query")
+        raise ClickHouseError(62, "SYNTAX_ERROR", "Empty query")  # as its parser says it (EMPTY_QUERY is older)
     return text

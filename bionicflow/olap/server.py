@@ -30,16 +30,18 @@ from bionicflow.olap.external import external_parameter_names, external_tables
 from bionicflow.olap.http_guard import GuardedHttp
 from bionicflow.olap.limits import ReaderLimits, reader_settings
 from bionicflow.olap.native_revision import TIME_ZONE_REVISION, NativeForRevision
-from bionicflow.olap.query_ids import with_request_values
+from bionicflow.olap.query_ids import RequestText, request_text
 from bionicflow.olap.protocol import (
     SERVER_FAULTS,
     ClickHouseError,
+    asked_response_headers,
     check_query_params,
     client_revision,
     first_keyword,
     multi_statement_error,
     output_format,
     read_options,
+    refuse_input_function,
     refuse_outfile,
     statement_count,
 )
@@ -122,8 +124,10 @@ class OlapApp:
         }
         if request.method == "GET" and "query" not in request.query_params:
             return PlainTextResponse("Ok.\n", headers=base_headers)
-        user = None
+        user: User | None = None
+        texts: list[RequestText] = []
         try:
+            base_headers = {**asked_response_headers(request.query_params), **base_headers}
             if bad_query_id:
                 raise ClickHouseError(36, "BAD_ARGUMENTS", "query_id must be 1 to 256 printable ASCII characters")
             params, form_sent, files = dict(request.query_params), False, {}
@@ -146,8 +150,10 @@ class OlapApp:
                 params.update({k: v for k, v in form.items() if isinstance(v, str)})
                 files = {k: await v.read() for k, v in form.items() if isinstance(v, UploadFile)}  # external data
                 form_sent = True
-            return await self._execute(request, params, form_sent, user, base_headers, files)
+            return await self._execute(request, params, form_sent, user, base_headers, files, texts)
         except ClickHouseError as err:
+            for text in texts:  # about the client's own text: its positions, its calls of queryID() …
+                err.message = text.client_message(err.message)
             if user is None or user.readonly:  # the engine's hints name tables of databases the reader may not see
                 err.message = _HINT.sub("", err.message)
             # parameter names only: values may be secrets (postgresql() passwords are bound)
@@ -166,7 +172,7 @@ class OlapApp:
             return Response(body, status_code=err.http_status, headers=out, media_type=NO_FORMAT_TYPE)
 
     async def _execute(self, request: Request, params: dict, form_sent: bool, user: User, headers: dict,
-                       files: dict[str, bytes]) -> Response:
+                       files: dict[str, bytes], texts: list[RequestText]) -> Response:
         opts = read_options(params, external_parameter_names(files))
         external = external_tables(files, params)
         zone = opts.settings.get("session_timezone", "")
@@ -192,15 +198,17 @@ class OlapApp:
         head, first_data = await insert_head(param_query, body)
         sql = kind = None
         if head is None:  # the whole statement is read before a slot or a connection is held
-            sql = with_request_values(await whole_query(param_query, first_data, body,
+            texts.append(request_text(await whole_query(param_query, first_data, body,
                                                         READER_MAX_QUERY_BYTES if user.readonly else MAX_QUERY_BYTES),
-                                      headers["X-ClickHouse-Query-Id"], user.name)
+                                      headers["X-ClickHouse-Query-Id"], user.name))
+            sql = texts[-1].sql
             if statement_count(sql) > 1:
                 raise multi_statement_error()
             check_query_params(sql, opts.query_params)
             kind = first_keyword(sql)
             if not user.readonly:  # the reader's checker refuses it too, as ACCESS_DENIED
                 refuse_outfile(sql)
+                refuse_input_function(sql, kind)
         elif readonly:
             raise ClickHouseError(164, "READONLY", f"{user.name}: Cannot execute query in readonly mode")
         async with contextlib.AsyncExitStack() as scope:  # a streamed result takes the scope with it
@@ -235,9 +243,11 @@ class OlapApp:
                                             lambda: user.readonly and self.engine.generation != generation)
             if external and user.readonly:
                 await in_worker(self.engine.check_external, conn, external, user.databases)
+            loaded = []  # only these are dropped after: a session's own table of the same name stays
             try:
                 for table in external:  # temporary tables of this connection: it is not handed on afterwards
                     await in_worker(self.engine.load_external, conn, table)
+                    loaded.append(table)
                 if kind == "KILL":
                     sql = self.engine.running.kill_statement(sql)
                 result = await watched(self.engine, request,
@@ -247,7 +257,7 @@ class OlapApp:
             finally:
                 if kind not in CATALOGUE_KEEPING_KINDS:  # it may have changed the catalogue, even failing
                     self.engine.catalogue_changed()  # half-way (a RENAME of three tables that stops at the third)
-                for table in external if params.get("session_id") else ():
+                for table in loaded if params.get("session_id") else ():
                     await in_worker(self.engine.drop_external, conn, table)  # a session keeps its connection
             if user.readonly and self.engine.generation != generation:
                 raise catalogue_moved()

@@ -90,6 +90,57 @@ def test_external_data_in_parquet_is_read(olap):
     assert answer.status_code == 200 and answer.text.strip() == "10", answer.text
 
 
+def test_external_data_refused_in_a_session_leaves_the_sessions_own_table(olap):
+    session = {"session_id": f"ext-{time.monotonic_ns()}"}
+    assert olap.query("CREATE TEMPORARY TABLE mine (a UInt8)", params=session).status_code == 200
+    assert olap.query("INSERT INTO mine VALUES (7), (8), (9)", params=session).status_code == 200
+    clash = requests.post(olap.url, params={**session, "query": "SELECT 1", "mine_types": "UInt8,String"},
+                          files={"mine": ("mine.tsv", b"1\tx\n")}, auth=ADMIN, timeout=30)
+    assert clash.headers.get("X-ClickHouse-Exception-Code") == "57", clash.text  # TABLE_ALREADY_EXISTS
+    bad = requests.post(olap.url, params={**session, "query": "SELECT 1", "other_types": "UInt8"},
+                        files={"other": ("other.tsv", b"not a number\n")}, auth=ADMIN, timeout=30)
+    assert bad.status_code != 200, bad.text
+    assert olap.query("SELECT sum(a) FROM mine", params=session).text == "24\n", "the session's table was dropped"
+    assert olap.query("EXISTS TEMPORARY TABLE other", params=session).text == "0\n", "a half-made external table"
+
+
+@pytest.mark.parametrize("name", ["gz", "GZIP", "x-gzip"])
+def test_a_gzip_body_under_any_of_its_names(olap, name):
+    answer = requests.post(olap.url, data=gzip.compress(b"SELECT 41 + 1"), headers={"Content-Encoding": name},
+                           auth=ADMIN, timeout=30)
+    if name == "x-gzip":  # not one of ClickHouse's names either
+        assert answer.headers.get("X-ClickHouse-Exception-Code") == "48", answer.text
+    else:
+        assert answer.text == "42\n", answer.text
+
+
+def test_the_response_is_compressed_in_the_encoding_clickhouse_prefers(olap):
+    answer = requests.post(olap.url, params={"enable_http_compression": "1"}, data=b"SELECT 1", auth=ADMIN,
+                           headers={"Accept-Encoding": "lz4, zstd"}, timeout=30, stream=True)
+    assert answer.headers.get("Content-Encoding") == "zstd"
+
+
+def test_insert_select_from_input_is_refused_and_writes_nothing(olap):
+    olap.admin_ok("CREATE TABLE IF NOT EXISTS wire_input (x Int64) ENGINE = Memory")
+    answer = requests.post(olap.url, params={"query": "INSERT INTO wire_input (x) SELECT x * 2 FROM input('x Int64') "
+                                                      "FORMAT TSV"}, data=b"90\n", auth=ADMIN, timeout=30)
+    assert (answer.status_code, answer.headers.get("X-ClickHouse-Exception-Code")) == (501, "48"), answer.text
+    assert olap.admin_ok("SELECT count() FROM wire_input") == "0\n"
+
+
+def test_cors_and_custom_response_headers_asked_in_the_url(olap):
+    answer = olap.query("SELECT 1", params={"add_http_cors_header": "1", "http_response_headers": "{'X-My': 'yes'}"})
+    assert answer.status_code == 200, answer.text
+    assert (answer.headers.get("Access-Control-Allow-Origin"), answer.headers.get("X-My")) == ("*", "yes")
+    failed = olap.query("SELECT nope", params={"add_http_cors_header": "1"})
+    assert failed.status_code == 404 and failed.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+def test_an_error_position_is_counted_in_the_clients_text_around_query_id(olap):
+    failed = olap.query("SELECT queryID(), 1 +")
+    assert failed.status_code == 400 and "position 22" in failed.text, failed.text
+
+
 SLOW = "SELECT count() FROM numbers_mt(100000000000) WHERE sleepEachRow(0) = 0"
 
 
@@ -210,8 +261,10 @@ def test_into_outfile_is_refused_to_everyone_as_over_clickhouses_http(olap):
 
 
 def test_a_query_of_comments_only_is_an_empty_query(olap):
-    answer = olap.query("-- nothing here\n/* nor here */")
-    assert answer.headers.get("X-ClickHouse-Exception-Code") == "211", answer.text
+    for text in ("-- nothing here\n/* nor here */", "", " \n"):
+        answer = olap.query(text)
+        assert (answer.status_code, answer.headers.get("X-ClickHouse-Exception-Code")) == (400, "62"), answer.text
+        assert "Empty query. (SYNTAX_ERROR)" in answer.text
 
 
 def test_current_user_is_the_authenticated_user(olap):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -175,3 +177,48 @@ def test_random_users_and_periods_get_one_answer_from_every_path_and_the_source(
         assert (repr(zero["min"]), repr(zero["max"])) == ("-0.0", "-0.0"), zero
         cancelled = answers[("default", "snapshot", user, *CANCELLING_DAY)]
         assert (cancelled["events_total"], cancelled["signal_amplitude"]["avg"]) == (3, 0.0), cancelled
+
+
+def test_a_build_and_a_merge_during_a_slow_delete_leave_no_outdated_snapshot(stack, report_data):
+    """The batch road's DELETEs mark their users before and after: a DELETE slowed on purpose, a snapshot build
+    and an OPTIMIZE FINAL while it runs (the build reads the rows being deleted, the merge folds the first mark
+    into the built row): after it the user's report must say what the tables say."""
+    olap, writer = olap_admin(stack), olap_admin(stack)
+    user = str(uuid.uuid4())  # rows of `default` only, gone at the end: the source is not touched
+    olap.command("INSERT INTO default.users (user_id, user_uuid, name, email, registered_at, _version) "
+                 "VALUES (-1, {u:String}, 'Slow Delete', 's@example.org', now64(6), 1)", parameters={"u": user})
+    olap.command("INSERT INTO default.telemetry_events (id, event_uuid, user_uuid, prosthesis_type, muscle_group, "
+                 "signal_frequency, signal_duration, signal_amplitude, created_ts, saved_ts, _version) "
+                 "SELECT -1 - number, toString(generateUUIDv4()), {u:String}, 'arm', 'biceps', 1, 1, 1.5, "
+                 "toDateTime64('2230-01-01 00:00:00', 6, 'UTC') + number, now64(6), 1 FROM numbers(20)",
+                 parameters={"u": user})
+    period = (datetime(2230, 1, 1), datetime(2230, 1, 2))
+    try:
+        report_snapshots.refresh(olap, "default", settle_seconds=0)
+        assert _report(stack, "default", user, *period)["events_total"] == 20
+
+        def slow_delete():
+            with snapshot_marks.marking(writer, "default", "telemetry_events", "user_uuid = {u:String}", {"u": user}):
+                writer.command("DELETE FROM default.telemetry_events WHERE user_uuid = {u:String} "
+                               "AND sleepEachRow(0.1) = 0", parameters={"u": user})
+
+        deleting = threading.Thread(target=slow_delete)
+        deleting.start()
+        deadline = time.monotonic() + 60
+        while not olap.command("SELECT count() FROM system.processes WHERE query LIKE '%DELETE FROM default.tel%' "
+                               "AND query LIKE '%sleepEachRow(0.1)%' AND query NOT LIKE '%system.processes%'"):
+            assert deleting.is_alive() and time.monotonic() < deadline, "the DELETE never ran"
+            time.sleep(0.05)
+        report_snapshots.refresh(olap, "default", settle_seconds=0)  # reads the rows the DELETE is removing
+        report_snapshots.merge(olap, "default")
+        assert deleting.is_alive(), "the DELETE ended before the build and merge: the test proved nothing"
+        deleting.join(timeout=120)
+        after = _report(stack, "default", user, *period)
+        assert (after["computed_from"], after["events_total"]) == ("tables", 0), \
+            f"an outdated snapshot answers after the DELETE: {after['computed_from']}, {after['events_total']} events"
+        report_snapshots.refresh(olap, "default", settle_seconds=0)
+        rebuilt = _report(stack, "default", user, *period)
+        assert (rebuilt["computed_from"], rebuilt["events_total"]) == ("snapshot", 0)
+    finally:
+        for table in ("telemetry_events", "users", snapshot_marks.TABLE):
+            olap.command(f"DELETE FROM default.{table} WHERE user_uuid = {{u:String}}", parameters={"u": user})

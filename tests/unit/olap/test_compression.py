@@ -32,7 +32,15 @@ def test_brotli_deflate_and_identity():
     decoder = request_decompressor("br")
     assert b"".join(decoder.decompress(body[i:i + 5]) for i in range(0, len(body), 5)) == b"".join(PARTS)
     assert request_decompressor("deflate").decompress(zlib.compress(b"abc")) == b"abc"
-    assert request_decompressor("") is None and request_decompressor("identity") is None
+    assert all(request_decompressor(name) is None for name in ("", "identity", "none", "auto", "None"))
+
+
+@pytest.mark.parametrize("alias, compress", [
+    ("gz", gzip.compress), ("GZ", gzip.compress), ("zst", zstd.compress), ("brotli", brotli.compress),
+    ("lzma", lzma.compress), ("bzip2", bz2.compress),
+])
+def test_a_body_encoding_may_have_any_name_clickhouse_gives_it(alias, compress):
+    assert request_decompressor(alias).decompress(compress(b"SELECT 1")) == b"SELECT 1"
 
 
 def test_unknown_encoding_is_refused_as_clickhouse_does_with_the_alternatives():
@@ -44,13 +52,21 @@ def test_unknown_encoding_is_refused_as_clickhouse_does_with_the_alternatives():
 
 @pytest.mark.parametrize("encoding, decode", [
     ("zstd", zstd.decompress), ("br", brotli.decompress), ("gzip", gzip.decompress), ("lz4", lz4.frame.decompress),
-    ("deflate", zlib.decompress),
+    ("deflate", zlib.decompress), ("xz", lzma.decompress), ("bz2", bz2.decompress),
 ])
 def test_responses_are_compressed_in_the_encoding_the_client_accepts(encoding, decode):
     data = b"".join(PARTS)
     body, chosen = compress_response(data, f"{encoding};q=1.0, identity;q=0.1", enabled=True)
     assert chosen == encoding and decode(body) == data
     assert compress_response(data, encoding, enabled=False) == (data, None)  # without enable_http_compression=1
+
+
+@pytest.mark.parametrize("accept, chosen", [
+    ("lz4, zstd", "zstd"), ("lz4, br", "br"), ("gzip, lz4", "lz4"), ("deflate, gzip", "gzip"), ("bz2, xz", "xz"),
+    ("gzip, deflate, br, zstd, lz4", "zstd"),
+])
+def test_of_several_accepted_encodings_the_one_clickhouse_prefers_is_chosen(accept, chosen):
+    assert compress_response(b"data", accept, enabled=True)[1] == chosen
 
 
 @pytest.mark.parametrize("method", ["lz4", "zstd", "none"])

@@ -231,3 +231,38 @@ def test_the_format_after_a_quoted_table_or_a_column_list_is_the_clause(text):
 
     head = parse_insert_head(text)
     assert head is not None and head.format == "Native"
+
+
+def test_a_wrapped_engine_error_is_said_once():
+    from bionicflow.olap.protocol import ClickHouseError
+
+    nested = ("Code: 73. DB::Exception: Code: 73. DB::Exception: Code: 73. DB::Exception: Unknown format X. "
+              "(UNKNOWN_FORMAT) (version 26.9.2.1). (UNKNOWN_FORMAT) (version 26.9.2.1). (UNKNOWN_FORMAT)")
+    assert ClickHouseError.from_engine(nested).body("26.9.2.1") == \
+        "Code: 73. DB::Exception: Unknown format X. (UNKNOWN_FORMAT) (version 26.9.2.1)\n"
+    # another code inside a message is the engine's description of a bad row: kept
+    row = ("Code: 27. DB::Exception: Cannot parse input: (at row 1)\nCode: 27. DB::Exception: inner. (CANNOT_PARSE_"
+           "INPUT_ASSERTION_FAILED) (version 26.9.2.1)\n: While executing X. (CANNOT_PARSE_INPUT_ASSERTION_FAILED)")
+    assert "\nCode: 27. DB::Exception: inner." in ClickHouseError.from_engine(row).message
+
+
+def test_insert_select_from_input_is_refused_not_run_without_its_data():
+    from bionicflow.olap.protocol import ClickHouseError, refuse_input_function
+
+    with pytest.raises(ClickHouseError) as refused:
+        refuse_input_function("INSERT INTO t (x) SELECT x * 2 FROM input('x Int64') FORMAT TSV\n90\n", "INSERT")
+    assert refused.value.name == "NOT_IMPLEMENTED" and "INSERT INTO <table> FORMAT" in refused.value.message
+    refuse_input_function("INSERT INTO t SELECT 'input(' AS s", "INSERT")  # in a string: no call
+    refuse_input_function("SELECT input_rows FROM t", "SELECT")
+
+
+def test_cors_and_custom_response_headers_come_from_the_url_settings():
+    from bionicflow.olap.protocol import ClickHouseError, asked_response_headers
+
+    assert asked_response_headers({"add_http_cors_header": "1"})["Access-Control-Allow-Origin"] == "*"
+    assert asked_response_headers({}) == {}
+    custom = asked_response_headers({"http_response_headers": "{'X-My': '1', 'Content-Type': 'text/x-mine', "
+                                                              "'X-ClickHouse-Query-Id': 'forged'}"})
+    assert custom == {"X-My": "1", "Content-Type": "text/x-mine"}  # the server's own headers stay its own
+    with pytest.raises(ClickHouseError):
+        asked_response_headers({"http_response_headers": "{'X-Bad': 'a\r\nSet-Cookie: x=1'}"})

@@ -51,3 +51,21 @@ def test_kill_by_a_running_clients_id_kills_its_tagged_statement():
 def test_the_user_functions_answer_the_authenticated_user():
     sql = with_request_values("SELECT currentUser(), user(), CURRENT_USER(), authenticatedUser(), 'user()'", "q", "ann")
     assert chdb.query(sql, "TSV").bytes().decode().strip() == "ann\tann\tann\tann\tuser()"
+
+
+def test_an_error_about_the_rewritten_statement_speaks_of_the_clients_text():
+    from bionicflow.olap.query_ids import request_text
+
+    client = "SELECT queryID(), 'é', user(), 1 +"
+    text = request_text(client, "3f1c0a1e-1111-4222-8333-944445555666", "reports_reader")
+    assert "queryID" not in text.sql and "user()" not in text.sql
+    end = len(client.encode()) + 1  # "position N" is 1-based, in bytes
+    engine_end = len(text.sql.encode()) + 1
+    message = (f"Syntax error: failed at position {engine_end} (end of query): . Expected one of: … "
+               f"In scope {text.sql}")
+    assert text.client_message(message) == (f"Syntax error: failed at position {end} (end of query): . "
+                                            f"Expected one of: … In scope {client}")
+    # a position inside a replaced call points at the call; one before it stays
+    inside = text.sql.encode().index(b"3f1c") + 1
+    assert text.client_message(f"at position {inside}") == f"at position {client.index('queryID') + 1}"
+    assert text.client_message("at position 3") == "at position 3"

@@ -308,3 +308,18 @@ def test_reports_keep_utc_days_whatever_zone_the_engine_runs_in(engine, schema):
         assert same(comparable(from_tables[key]), comparable(in_utc[key])), \
             f"{key}: the tables path bucketed days in the engine's zone: {from_tables[key]['daily']}"
     assert any(r["daily"] for r in in_utc.values())
+
+
+@pytest.mark.parametrize("limit, per_mark", [(10, 1), (1, 1000)])  # names in several statements; too many: everyone
+def test_a_delete_of_several_users_marks_each_of_them_after_it(engine, monkeypatch, limit, per_mark):
+    conn, olap, reader, data = engine
+    monkeypatch.setattr(marks, "CAPTURED_USERS_LIMIT", limit)
+    monkeypatch.setattr(marks, "USERS_PER_MARK", per_mark)
+    users = [u["user_uuid"] for u in data.users[2:4]]
+    snap.refresh(olap, "debezium", settle_seconds=0)
+    with marks.marking(olap, "debezium", "users", "user_uuid IN {u:Array(String)}", {"u": users}):
+        snap.refresh(olap, "debezium", settle_seconds=0)
+        snap.merge(olap, "debezium")  # the first marks folded into the builds: only the names can find them
+    for user in users:
+        rows = reader.rows(snap.READ, {"schema": "debezium", "user_uuid": user})
+        assert max(rows)[1] == marks.STALE, f"{user} was not marked after the write"
