@@ -6,7 +6,9 @@ snapshot:  N users + M events exist before the connectors start; time from `cdc 
            stream). Ceiling in the same run: `COPY (SELECT ...) TO STDOUT` of the same tables.
 streaming: a load generator commits inserts into telemetry_events at a fixed rate for a
            fixed time; freshness per row = `_ingested_at - _source_ts` (commit in
-           PostgreSQL -> row written in ClickHouse), reported as p50/p95/p99.
+           PostgreSQL -> row written in ClickHouse), reported as p50/p95/p99; and the CPU
+           each part of the stack spent per change from the load's start to its last row's
+           arrival (bench/cpu_budget.py), after the idle stack's CPU per part.
 
 Run: python -m bench.cdc snapshot [--users N --events M --runs K --initial-load debezium,olap]
      python -m bench.cdc streaming [--rates 2500,10000 --seconds 60 --runs K]
@@ -22,6 +24,7 @@ import time
 
 import psycopg2
 
+from bench import cpu_budget
 from bench.common import bench_stack, bionicflow, fresh_stack, machine
 from bionicflow.kernel.olap import olap_client
 from bionicflow.cdc.connectors import load_connectors
@@ -134,8 +137,18 @@ def snapshot_run(env: dict, users: int, events: int, initial_load: str, with_con
     return {**result, **(connect_alone(settings, events) if with_connect_alone else {})}
 
 
+def idle_cpu(env: dict, seconds: int) -> dict:
+    """The stack's CPU with nothing changing, as a share of one core per part."""
+    before = cpu_budget.sample(env["BIONICFLOW_STATE_DIR"])
+    time.sleep(seconds)  # the measured stretch itself
+    used = cpu_budget.spent(before, cpu_budget.sample(env["BIONICFLOW_STATE_DIR"]))
+    return {part: round(100 * value / seconds, 1) for part, value in used.items()} | \
+        {"total": round(100 * sum(used.values()) / seconds, 1)}
+
+
 def streaming_run(env: dict, rate: int, seconds: int) -> dict:
     settings = Settings()
+    cpu_before = cpu_budget.sample(env["BIONICFLOW_STATE_DIR"])
     conn = pg(settings, "telemetry_db")
     tick = 0.02  # one transaction every 20 ms
     per_tx = max(1, round(rate * tick))
@@ -157,13 +170,15 @@ def streaming_run(env: dict, rate: int, seconds: int) -> dict:
         if time.monotonic() > deadline:
             raise RuntimeError("streaming rows did not all arrive within 600s")
         time.sleep(0.5)
+    cpu = cpu_budget.spent(cpu_before, cpu_budget.sample(env["BIONICFLOW_STATE_DIR"]))  # load start to last row in
     p50, p95, p99, worst = client.query(
         "SELECT quantiles(0.5, 0.95, 0.99)(d)[1], quantiles(0.5, 0.95, 0.99)(d)[2], quantiles(0.5, 0.95, 0.99)(d)[3], max(d)"
         " FROM (SELECT dateDiff('microsecond', _source_ts, _ingested_at) / 1e6 AS d"
         f"       FROM debezium.telemetry_events WHERE id > {first_id} AND _op = 'c')"
     ).result_rows[0]
     return {"target_rate": rate, "achieved_rate": round(achieved), "seconds": seconds, "changes": sent,
-            "p50_s": round(p50, 3), "p95_s": round(p95, 3), "p99_s": round(p99, 3), "max_s": round(worst, 3)}
+            "p50_s": round(p50, 3), "p95_s": round(p95, 3), "p99_s": round(p99, 3), "max_s": round(worst, 3),
+            "cpu_us_per_change": cpu_budget.per_change(cpu, sent)}
 
 
 def main() -> None:
@@ -177,6 +192,7 @@ def main() -> None:
     parser.add_argument("--rates", default="2500,10000")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=int, default=30, help="streaming: the stack's idle CPU measured first")
     args = parser.parse_args()
     out: dict = {"machine": machine(), "mode": args.mode, "runs": args.runs}
     with bench_stack() as env:
@@ -195,6 +211,7 @@ def main() -> None:
         else:
             fresh_stack(env)
             bionicflow(env, "cdc", "bootstrap")
+            out["idle_cpu_percent_of_a_core"] = idle_cpu(env, args.idle_seconds)
             out["runs_detail"] = [streaming_run(env, int(rate), args.seconds)
                                   for rate in args.rates.split(",") for _ in range(args.runs)]
     print(json.dumps(out, indent=2))
