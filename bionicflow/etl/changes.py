@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from bionicflow.etl.cursor_trust import Plan, plan_incremental
 from bionicflow.etl.journal import forget_read_changes, hide_stale_rows
-from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, new_version, written_rows
+from bionicflow.etl.load import LoadResult, drop_moved_versions, full_refresh, load_sql, loaded_rows, new_version
 from bionicflow.etl.ddl import default_table_ddl, has_tombstones
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT, read_cursor, read_source_state, write_cursor
@@ -129,9 +129,10 @@ def count_key_diff(olap: OlapClient, table: Table) -> KeyDiff:
 def load_keys(olap: OlapClient, table: Table, source: PgSource, keys: list[int]) -> int:
     loaded = 0
     for start in range(0, len(keys), KEYS_PER_READ):
-        loaded += written_rows(olap.query(load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
-                                          parameters=source_params(table, source, version=new_version()),
-                                          settings=LOAD_SETTINGS).summary)
+        version = new_version()
+        loaded += loaded_rows(olap, table, version, olap.query(
+            load_keys_sql(table, keys[start:start + KEYS_PER_READ]),
+            parameters=source_params(table, source, version=version), settings=LOAD_SETTINGS).summary)
     return loaded
 
 
@@ -142,7 +143,7 @@ def load_changed_rows(olap: OlapClient, table: Table, source: PgSource, since_xi
     if journaled:
         params["source_table"] = table.changes_view
     sql = load_sql(table, table.name, since_column="_change_xid" if journaled else "_xid")
-    return written_rows(olap.query(sql, parameters=params, settings=LOAD_SETTINGS).summary)
+    return loaded_rows(olap, table, version, olap.query(sql, parameters=params, settings=LOAD_SETTINGS).summary)
 
 
 def _skipped(plan: Plan) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.cursors import Cursor, read_source_state, write_cursor
@@ -56,8 +56,22 @@ def load_sql(table: Table, target: str, windowed: bool = False, since_column: st
 
 
 def written_rows(summary: dict | None) -> int:
-    """Rows an INSERT wrote, from its query summary (clickhouse-connect's `QueryResult.summary`)."""
+    """Rows an INSERT wrote, its views' rows included (clickhouse-connect's `QueryResult.summary`)."""
     return int((summary or {}).get("written_rows", 0))
+
+
+LOADED_ROWS_SQL = f"SELECT count() FROM {DEFAULT_DB}.{{table:Identifier}} WHERE _version = {{version:UInt64}}"
+
+
+def loaded_rows(olap: OlapClient, table: Table, version: int, summary: dict | None) -> int:
+    """Rows a load of ``version`` wrote into `default.<table>`.
+
+    The summary also counts what the table's views wrote (a report-snapshot mark per user):
+    the load's own rows are counted by their version, when the summary says anything was written.
+    """
+    if not written_rows(summary):
+        return 0
+    return int(olap.command(LOADED_ROWS_SQL, parameters={"table": table.name, "version": version}))
 
 
 def resolve_table(name: str) -> Table:
@@ -125,9 +139,9 @@ def load_window(olap: OlapClient, table: Table, source: PgSource, start: datetim
     olap.command(default_table_ddl(table))
     started = time.perf_counter()
     version = new_version()
-    rows = written_rows(olap.query(load_sql(table, table.name, windowed=True),
-                                   parameters=source_params(table, source, version=version, start=start, end=end),
-                                   settings=LOAD_SETTINGS).summary)
+    rows = loaded_rows(olap, table, version, olap.query(
+        load_sql(table, table.name, windowed=True),
+        parameters=source_params(table, source, version=version, start=start, end=end), settings=LOAD_SETTINGS).summary)
     drop_moved_versions(olap, table, version)  # a row of the window whose user_uuid changed left its old position
     return LoadResult(table.name, "window", rows, time.perf_counter() - started, start, end)
 
@@ -157,10 +171,16 @@ def full_refresh(olap: OlapClient, table: Table, source: PgSource, run_id: str =
                       cursor_xid=state.snapshot_xmin)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    # clickhouse-connect reads a naive date-time in the process's zone; a window is naive UTC
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def record(olap: OlapClient, run_id: str, result: LoadResult) -> None:
     olap.insert(
         f"{OPS_DB}.etl_runs",
-        [[run_id, result.table, result.mode, result.window_start, result.window_end, result.rows, result.seconds,
+        [[run_id, result.table, result.mode, _utc(result.window_start), _utc(result.window_end), result.rows,
+          result.seconds,
           result.deleted, result.reason, result.cursor_xid, result.skipped]],
         column_names=["run_id", "table", "mode", "window_start", "window_end", "rows", "seconds", "deleted", "reason",
                       "cursor_xid", "skipped"],

@@ -79,8 +79,6 @@ def build_services(settings: Settings, env: dict[str, str]) -> dict[str, Service
             program=lambda: Program(
                 name="olap", command=[sys.executable, "-m", "bionicflow.olap"],  # confined, then served
                 directory=project_root(), stopwaitsecs=45,
-                # the server's zone, as a ClickHouse server's <timezone>: UTC whatever the host's (reports' days)
-                environment={"TZ": "UTC"},
             ),
             healthy=lambda: health.olap_healthy(settings),
             url=f"http://{h}:{settings.olap_port}",

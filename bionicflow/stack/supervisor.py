@@ -102,8 +102,10 @@ class Supervisor:
                 "stdout_logfile_maxbytes": "50MB",
                 "stdout_logfile_backups": "2",
             }
-            if prog.environment:
-                section["environment"] = ",".join(f'{k}="{_escape_env(v)}"' for k, v in prog.environment.items())
+            # every service on one clock, UTC, whatever the host's zone: PostgreSQL's now() in `timestamp`
+            # columns, the naive date-times Python clients send, the engine's days (docs/reports.md, "One answer")
+            environment = {"TZ": "UTC", **prog.environment}
+            section["environment"] = ",".join(f'{k}="{_escape_env(v)}"' for k, v in environment.items())
             conf[f"program:{prog.name}"] = section
         with open(self.conf, "w") as fh:
             conf.write(fh)

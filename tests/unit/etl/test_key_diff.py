@@ -93,3 +93,18 @@ def test_a_load_looks_for_moved_rows_only_among_the_keys_it_wrote(client):
     assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[2][1]), (2, rows[3][1])]
     assert load.drop_moved_versions(client, USERS, version=3) == 1
     assert client.query(final).result_rows == [(1, rows[1][1]), (2, rows[3][1])]
+
+
+def test_a_loads_rows_are_its_own_not_the_report_marks_its_views_wrote(client):
+    # an insert into default.telemetry_events also writes a report-snapshot mark per user (a view): the engine's
+    # written_rows counts both; the load reports its own rows only
+    from bionicflow.kernel.tables import TELEMETRY_EVENTS
+
+    client.command("INSERT INTO default.telemetry_events (id, event_uuid, user_uuid, prosthesis_type, muscle_group, "
+                   "signal_frequency, signal_duration, signal_amplitude, created_ts, saved_ts, _version) "
+                   "SELECT number, toString(number), toString(number % 4), 'arm', 'biceps', 1, 1, 1.0, now64(6), "
+                   "now64(6), 77 FROM numbers(10)")
+    marks = client.command("SELECT count() FROM default.user_report_snapshots")
+    assert marks == 4, "the view wrote one mark per user"
+    assert load.loaded_rows(client, TELEMETRY_EVENTS, 77, {"written_rows": "14"}) == 10
+    assert load.loaded_rows(client, TELEMETRY_EVENTS, 77, {"written_rows": "0"}) == 0

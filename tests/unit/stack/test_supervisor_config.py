@@ -31,3 +31,13 @@ def test_programs_are_rendered_supervised_and_restarted(tmp_path):
 def test_supervisor_is_not_running_without_a_socket(tmp_path):
     assert Supervisor(tmp_path).is_running() is False
     assert Supervisor(tmp_path).states() == {}
+
+
+def test_every_service_runs_on_utc_whatever_the_hosts_zone(tmp_path):
+    sup = Supervisor(tmp_path)
+    sup.write_config([Program(name="a", command=["x"], directory=tmp_path),
+                      Program(name="b", command=["y"], directory=tmp_path, environment={"JAVA_OPTS": "-Xmx1g"})])
+    conf = configparser.RawConfigParser()
+    conf.read(sup.conf)
+    assert conf["program:a"]["environment"] == 'TZ="UTC"'
+    assert conf["program:b"]["environment"] == 'TZ="UTC",JAVA_OPTS="-Xmx1g"'
