@@ -195,7 +195,8 @@ GRANT EXECUTE ON FUNCTION public.bionicflow_journal_newest(text) TO :"etl_reader
 -- table was rewritten (TRUNCATE, VACUUM FULL, CLUSTER give it a new file), and the
 -- transaction horizon of now (`snapshot_xmin`: every transaction below it has ended).
 -- And whether anything was written at all: where the change journal covers the cursor, its
--- newest transaction says so exactly; elsewhere PostgreSQL's cumulative counters of inserted,
+-- newest transaction says so exactly; elsewhere the cluster's latest commit and PostgreSQL's
+-- cumulative counters of inserted,
 -- updated and deleted rows only grow between resets; `stats_epoch` names the reset (the
 -- server's start, the database's last statistics reset) and is NULL when the counters
 -- are off (track_counts), so a load trusts "nothing changed" only within one epoch.
@@ -214,7 +215,13 @@ SELECT c.relname::text AS table_name, pg_relation_filenode(c.oid)::bigint AS fil
                   AND t.tgname IN ('bionicflow_journal_insert', 'bionicflow_journal_update', 'bionicflow_journal_delete')) = 3
             THEN (SELECT j.complete_from FROM public.bionicflow_journals AS j WHERE j.table_name = c.relname)
        END AS journal_from,
-       public.bionicflow_journal_newest(c.relname) AS journal_newest
+       public.bionicflow_journal_newest(c.relname) AS journal_newest,
+       -- the 64-bit id of the cluster's latest commit (track_commit_timestamp, on in this project's
+       -- postgresql.conf): below a load's cursor, nothing at all was committed since it was taken
+       CASE WHEN current_setting('track_commit_timestamp')::boolean THEN
+           (SELECT public.bionicflow_age_origin() - age(l.xid) FROM pg_last_committed_xact() AS l
+            WHERE l.xid::text::bigint >= 3)
+       END AS last_commit_xid
 FROM pg_class AS c
 WHERE c.relnamespace = 'public'::regnamespace AND c.relname = :'table';
 ALTER VIEW public.bionicflow_source_state OWNER TO :"owner";

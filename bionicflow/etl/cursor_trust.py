@@ -16,10 +16,10 @@ Whether there is work at all: where the journal covers the cursor, its newest tr
 says exactly whether anything was committed since (a commit and its journal row are one).
 Elsewhere PostgreSQL's cumulative row counters (inserted + updated, updated + deleted) let a
 load skip work: equal counters within one statistics epoch mean no row was written (no scan
-needed) or no key can have gone (no key sync needed). Counters lag a commit by up to
-PostgreSQL's statistics flush interval (normally about a second, up to a minute when its
-locks are busy); a load that skips keeps its old position, so a change whose counts arrive
-late is read by the next run — why the journal, not the counters, decides where it can.
+needed) or no key can have gone (no key sync needed) — but a session's writes are counted only
+when it goes idle, so a commit whose session stays busy is not counted yet. The counters are
+therefore trusted only when the cluster's latest commit is below the cursor (nothing at all
+was committed since); a load in a busy cluster reads, a quiet one skips.
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ def plan_incremental(previous: Cursor | None, now: SourceState, verify_keys: boo
         # nothing to do, exactly — the counters may lag a commit by seconds, the journal does not.
         read_rows = sync_keys = now.journal_newest is not None and now.journal_newest >= previous.cursor_xid
     else:
-        read_rows = not counted or now.rows_written != previous.rows_written
-        sync_keys = verify_keys or not keys_unchanged_since(previous, now)
+        # Counters count a commit only once its session goes idle: unmoved counters are trusted only
+        # when nothing at all was committed in the cluster since the cursor was taken.
+        quiet = now.last_commit_xid is not None and now.last_commit_xid < previous.cursor_xid
+        read_rows = not (counted and quiet) or now.rows_written != previous.rows_written
+        sync_keys = verify_keys or not (quiet and keys_unchanged_since(previous, now))
     return Plan(False, since_xid=previous.cursor_xid, read_rows=read_rows, sync_keys=sync_keys, journal=journal)

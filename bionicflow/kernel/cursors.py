@@ -55,6 +55,9 @@ class SourceState:
     # the newest transaction the journal names (None: none, or no journal): compared with a cursor it says
     # exactly whether anything was written since, where the counters may not have counted a commit yet
     journal_newest: int | None = None
+    # the 64-bit id of the cluster's latest commit (None: commit timestamps are off): below a cursor, nothing was
+    # committed anywhere since the cursor was taken, so counters that have not moved cannot be lagging
+    last_commit_xid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ def keys_unchanged_since(cursor: Cursor, state: SourceState) -> bool:
 
 
 SOURCE_STATE_SQL = (f"SELECT system_identifier, filenode, snapshot_xmin, next_xid, ifNull(stats_epoch, ''), "
-                    f"rows_written, rows_removed, journal_from, journal_newest FROM {POSTGRESQL_SOURCE} "
-                    "WHERE table_name = {table_name:String}")
+                    f"rows_written, rows_removed, journal_from, journal_newest, last_commit_xid "
+                    f"FROM {POSTGRESQL_SOURCE} WHERE table_name = {{table_name:String}}")
 CURSOR_SQL = (f"SELECT system_identifier, filenode, cursor_xid, next_xid, loaded_at, mode, stats_epoch, rows_written, "
               f"rows_removed FROM {OPS_DB}.etl_cursors FINAL WHERE table = {{table:String}}")
 CURSORS_SQL = f"SELECT table, cursor_xid, next_xid, mode, loaded_at FROM {OPS_DB}.etl_cursors FINAL"
@@ -122,10 +125,10 @@ def read_source_state(olap: OlapClient, table: Table, source: PgSource) -> Sourc
         ) from None
     if not rows:
         raise LoadError(f"{SOURCE_STATE_VIEW} in {source.database} does not list {table.source_table}")
-    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed, journal_from, newest = rows[0]
+    system_identifier, filenode, snapshot_xmin, next_xid, epoch, written, removed, *xids = rows[0]
+    journal_from, newest, last_commit = (None if x is None else int(x) for x in xids)
     return SourceState(str(system_identifier), int(filenode), int(snapshot_xmin), int(next_xid), epoch,
-                       int(written), int(removed), None if journal_from is None else int(journal_from),
-                       None if newest is None else int(newest))
+                       int(written), int(removed), journal_from, newest, last_commit)
 
 
 def read_cursor(olap: OlapClient, table: Table) -> Cursor | None:

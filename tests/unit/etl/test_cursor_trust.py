@@ -46,7 +46,9 @@ def test_an_untrusted_cursor_refreshes_the_whole_table_and_says_why(previous, no
 
 
 EPOCH = "2026-12-01 21:05:11+00 / never"
-COUNTED = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_written=700, rows_removed=30)
+# quiet: the cluster's latest commit (3,990) is below the cursors' position (4,000)
+COUNTED = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_written=700, rows_removed=30,
+                      last_commit_xid=3_990)
 
 
 @pytest.mark.parametrize("previous, now, read_rows, sync_keys", [
@@ -66,6 +68,15 @@ COUNTED = SourceState(CLUSTER, 16387, 5_000, 5_010, stats_epoch=EPOCH, rows_writ
 def test_the_row_counters_say_what_work_a_load_may_skip(previous, now, read_rows, sync_keys):
     plan = plan_incremental(previous, now)
     assert (plan.full, plan.read_rows, plan.sync_keys) == (False, read_rows, sync_keys)
+
+
+@pytest.mark.parametrize("last_commit", [4_000, 4_500, None])
+def test_unmoved_counters_are_not_trusted_after_any_commit_since_the_cursor(last_commit):
+    # a session that commits and stays busy is counted only when it goes idle: the counters may not have moved
+    # yet; a commit at or above the cursor (or no commit timestamps to tell) means both steps run
+    previous = cursor(stats_epoch=EPOCH, rows_written=700, rows_removed=30)
+    plan = plan_incremental(previous, replace(COUNTED, last_commit_xid=last_commit))
+    assert (plan.read_rows, plan.sync_keys) == (True, True)
 
 
 def test_a_repair_compares_the_keys_even_when_the_counters_say_none_went():
