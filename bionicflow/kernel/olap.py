@@ -46,6 +46,10 @@ class OlapClient(Protocol):
 
 # sent with every request of every platform client (docs/reports.md, "One clock")
 SESSION_SETTINGS = {"session_timezone": "UTC"}
+# A naive date-time the platform inserts is UTC (the server's zone, as the session's), not this
+# process's local time: clickhouse-connect's default reads it in the local zone, so a CLI run on a
+# host in another zone wrote other instants.
+clickhouse_connect.common.set_setting("naive_datetime_insert", "server")
 
 
 def connect(host: str, port: int, username: str, password: str, *, send_receive_timeout: float = 120,

@@ -22,9 +22,8 @@ import requests
 from bionicflow.kernel import snapshot_marks
 from bionicflow.kernel.tables import TELEMETRY_EVENTS, USERS
 from bionicflow.reports import snapshots as report_snapshots
-from tests.integration.test_reports import token
 from tests.support.rows import olap_admin, pg, wait_converged
-from tests.support.stack import run_ok
+from tests.support.stack import run_ok, token
 
 SCHEMAS = ("default", "debezium")
 EDGE_TIMES = [datetime(1900, 1, 1), datetime(1969, 7, 20, 20, 17, 40), datetime(1969, 12, 31, 23, 59, 59, 999_999),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import math
@@ -21,19 +20,12 @@ from bionicflow.reports import snapshots as report_snapshots
 from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.export import leaves
 from tests.support.rows import olap_admin, pg
-from tests.support.stack import cli, run_ok
+from tests.support.stack import run_ok, token
 
 TODAY = date.today()
 PERIOD = {"from": (TODAY - timedelta(days=29)).isoformat(), "to": TODAY.isoformat()}  # `to` includes today
 EMPTY_PERIOD = {"from": "2020-01-01", "to": "2020-01-31"}
 SCHEMAS = ("default", "debezium")
-
-
-@functools.lru_cache(maxsize=None)  # one CLI run per account, not one per request
-def token(user: str) -> str:
-    result = cli("token", "--user", user)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ only: the fixtures are in tests/support/fixtures.py, used by the integration and
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -59,6 +60,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess
         [sys.executable, "-m", "bionicflow.cli", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **stack_environment(), **(env or {})},
     )
+
+
+@functools.lru_cache(maxsize=None)  # one CLI run per account, not one per request
+def token(user: str) -> str:
+    """A reports_api bearer token for one of the demo accounts (`bionicflow token --user …`)."""
+    result = cli("token", "--user", user)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def seed_snapshot_rows(settings) -> None:
