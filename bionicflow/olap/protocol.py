@@ -112,6 +112,11 @@ def _unnested(message: str, code: int, name: str) -> str:
     return message
 
 
+# A position in an engine error (a syntax error's byte offset, 1-based, or its column): counted in the text the
+# engine ran, which the server may have changed from the client's (streaming.untagged, query_ids.RequestText)
+ERROR_POSITION = re.compile(r"(position |line 1, col )(\d+)")
+
+
 def register_error_names(names: Mapping[int, str]) -> None:
     """The engine's own code -> name table (``errorCodeToName``), so every code is named."""
     _CODE_NAMES.update({code: name for code, name in names.items() if code not in _CODE_NAMES})

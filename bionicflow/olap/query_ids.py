@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bionicflow.olap.protocol import ClickHouseError
+from bionicflow.olap.protocol import ERROR_POSITION, ClickHouseError
 from bionicflow.olap.sql_lexing import segments
 
 _ID_CALL = re.compile(r"(?<![\w.$])(?:(?:queryID|currentQueryID|initialQueryID)|(?i:query_id|initial_query_id))"
@@ -62,13 +62,10 @@ class RequestText:
                 shift += length - client_length
             return match.group(1) + str(position - shift)
 
-        message = _POSITION.sub(back, message)
+        message = ERROR_POSITION.sub(back, message)
         for _start, _length, _client_length, literal_text, call in self.edits:
             message = message.replace(literal_text, call, 1)
         return message
-
-
-_POSITION = re.compile(r"(position |line 1, col )(\d+)")
 
 
 def request_text(sql: str, query_id: str, user: str) -> RequestText:

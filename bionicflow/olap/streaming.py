@@ -19,7 +19,7 @@ from bionicflow.olap.codecs import response_encoder
 from bionicflow.olap.connections import Held
 from bionicflow.olap.engine import LOST_ERROR_TEXT, Engine, ResultStream, progress_header, run_query, summary_header
 from bionicflow.olap.native_revision import NativeForRevision
-from bionicflow.olap.protocol import ClickHouseError, in_stream_exception
+from bionicflow.olap.protocol import ERROR_POSITION, ClickHouseError, in_stream_exception
 from bionicflow.olap.workers import in_worker
 
 log = logging.getLogger("bionicflow.olap")
@@ -221,9 +221,6 @@ async def _tagged(engine: Engine, request: Request, work, sql: str, tag: str, ca
             task.cancel()
 
 
-_POSITION = re.compile(r"(position |line 1, col )(\d+)")
-
-
 def untagged(message: str, tag: str) -> str:
     """An engine error about ``tag`` + " " + the client's statement, as about the client's statement alone: the tag
     out of the quoted text and the positions counted in the client's text (a syntax error's position and column)."""
@@ -233,4 +230,4 @@ def untagged(message: str, tag: str) -> str:
         position = int(match.group(2))
         return match.group(1) + str(position - shift if position > shift else position)
 
-    return _POSITION.sub(back, message.replace(f"{tag} ", ""))
+    return ERROR_POSITION.sub(back, message.replace(f"{tag} ", ""))
