@@ -7,6 +7,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from bionicflow.reconcile.decide import MISMATCH_GRACE
 from bionicflow.reports import charts
 from bionicflow.reports.chart_assets import chart_scripts
 
@@ -41,7 +42,34 @@ def num(value) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.3f}"
 
 
+def period(start, end) -> Markup:
+    """A report run's period as two times in whole seconds (stored with microseconds)."""
+    return Markup("{} … {}").format(when(start), when(end))
+
+
+def explained(page: dict) -> dict:
+    """The page in words (bionicflow/reconcile/verdict.py): each run and schema state, then the verdicts on top.
+
+    ``page``: what `dashboard.latest` read, with `cdc` (the CDC road measured now) and `drift`.
+    """
+    from bionicflow.reconcile.verdict import explain_health, explain_history, headline, row_level
+
+    runs = page["reconciliations"]
+    for run, line in zip(runs, explain_history(runs, {r["run_id"]: r["tables"] for r in runs}), strict=True):
+        run["explained"] = line
+    newest = runs[0] if runs else None
+    for row in page["tables"]:
+        row["level"] = row_level(row, bool(newest and newest["debezium_degraded"]))
+    for health in page["health"]:
+        health["explained"] = explain_health(health, newest["explained"] if newest else None)
+    lags = {c["table"]: c.get("lag_seconds") for c in page["cdc"]}
+    page["verdicts"] = headline(newest, page["tables"], lags, page["batch"], page["drift"],
+                                newest["explained"] if newest else None)
+    return page
+
+
 templates.env.filters.update(when=when, counts=counts, num=num)
+templates.env.globals.update(period=period, grace_minutes=round(MISMATCH_GRACE.total_seconds() / 60))
 templates.env.globals.update(chart_specs=charts.page_specs, vega_version=charts.vega_version)
 
 
@@ -92,7 +120,7 @@ def build_app() -> FastAPI:
         from bionicflow_airflow.clickhouse_hook import ClickHouseHook
 
         olap = ClickHouseHook(send_receive_timeout=30).get_client()
-        page = {**latest(olap), "cdc": live_cdc_health(olap), "drift": source_drift(olap)}
+        page = explained({**latest(olap), "cdc": live_cdc_health(olap), "drift": source_drift(olap)})
         return templates.TemplateResponse(request, "cdc_vs_batch.html", page)
 
     @app.get("/report-runs/{run_id}", response_class=HTMLResponse, dependencies=[Depends(_authenticated())])

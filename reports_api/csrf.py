@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bionicflow.kernel.config import Settings, get_settings
-from bionicflow.kernel.errors import BionicflowError
 from bionicflow.reports.auth import Principal
+from bionicflow.reports.texts import N_, TranslatableError
 
 FIELD = "csrf_token"  # the hidden field of every form that posts
 HEADER = "X-CSRF-Token"  # the same token for a script's request (POST /auth/logout with the cookie)
@@ -35,8 +35,8 @@ FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})  # same-site: anoth
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class CsrfError(BionicflowError):
-    """A form post without the token of its page (HTTP 403)."""
+class CsrfError(TranslatableError):
+    """A form post without the token of its page (HTTP 403); the page translates its message."""
 
 
 def _key(settings: Settings) -> bytes:
@@ -83,8 +83,8 @@ def new_login_nonce() -> str:
 def check(expected: str, sent: str | None) -> None:
     """CsrfError unless ``sent`` is the expected token (compared in constant time)."""
     if not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
-        raise CsrfError("the form was not sent by this page (its security token is missing or stale): "
-                        "reload the page and try again")
+        raise CsrfError(N_("the form was not sent by this page (its security token is missing or stale): "
+                           "reload the page and try again"))
 
 
 def _origin(url: str) -> str | None:

@@ -18,6 +18,7 @@ from bionicflow.reports import auth
 from bionicflow.reports import Period, UnknownUserError, compare_reports, overview, user_report
 from bionicflow.reports.build import SCHEMAS
 from bionicflow.reports.reader import ClickHouseReader
+from bionicflow.reports.texts import N_, Text
 from bionicflow.reports.throttle import LoginThrottle
 
 log = logging.getLogger("reports_api")
@@ -55,8 +56,8 @@ def missing_tables() -> list[str]:
 
 
 def schema_advice(missing: list[str]) -> str:
-    return (f"missing in ClickHouse: {', '.join(missing)}; the schemas are created by the `cdc_bootstrap` DAG: "
-            "trigger it in the Airflow UI (or run `bionicflow cdc bootstrap`)")
+    return Text(N_("missing in ClickHouse: %(tables)s; the schemas are created by the `cdc_bootstrap` DAG: "
+                   "trigger it in the Airflow UI (or run `bionicflow cdc bootstrap`)"), tables=", ".join(missing))
 
 
 def unauthorized(message: str) -> HTTPException:
@@ -110,8 +111,8 @@ class TooManyLogins(BionicflowError):
     """This account or this client address failed to log in too often lately (HTTP 429)."""
 
     def __init__(self, retry_after: int):
-        super().__init__(f"too many failed log-ins for this account or from this address: try again in "
-                         f"{retry_after} s")
+        super().__init__(Text(N_("too many failed log-ins for this account or from this address: try again in "
+                                 "%(seconds)s s"), seconds=retry_after))
         self.retry_after = retry_after
 
 
@@ -142,13 +143,13 @@ def olap_failure(exc: ClickHouseError) -> HTTPException:
     """A ClickHouse failure as the HTTP status a client can act on."""
     text = str(exc)
     if isinstance(exc, OperationalError):
-        return HTTPException(503, "the OLAP server is unreachable; check `bionicflow status`")
+        return HTTPException(503, Text(N_("the OLAP server is unreachable; check `bionicflow status`")))
     if isinstance(exc, DatabaseError) and ("Code: 159" in text or "TIMEOUT_EXCEEDED" in text):
-        return HTTPException(504, "the report query ran past BIONICFLOW_REPORTS_QUERY_TIMEOUT_SECONDS")
+        return HTTPException(504, Text(N_("the report query ran past BIONICFLOW_REPORTS_QUERY_TIMEOUT_SECONDS")))
     if "UNKNOWN_TABLE" in text or "UNKNOWN_DATABASE" in text or "Code: 60" in text or "Code: 81" in text:
         return HTTPException(503, schema_advice(missing_tables()))
     log.error("report query failed: %s", text.splitlines()[0] if text else exc)
-    return HTTPException(502, "the OLAP server could not answer the report query; see reports_api's log")
+    return HTTPException(502, Text(N_("the OLAP server could not answer the report query; see reports_api's log")))
 
 
 # A schema's freshness is one scan of a whole column: concurrent requests share a measurement this recent.
@@ -178,6 +179,8 @@ def build_reports(report: str, target: str | None, the_period: Period, schemas) 
         except UnknownUserError:
             built[schema] = None
     if all(r is None for r in built.values()):
-        raise HTTPException(404, f"user {target} is in neither schema's users table" if len(built) > 1
-                            else f"user {target} is not in {schemas[0]}.users")
+        raise HTTPException(404, Text(N_("user %(user_uuid)s is in neither schema's users table"), user_uuid=target)
+                            if len(built) > 1 else
+                            Text(N_("user %(user_uuid)s is not in %(table)s"), user_uuid=target,
+                                 table=f"{schemas[0]}.users"))
     return built

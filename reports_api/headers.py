@@ -1,11 +1,14 @@
 """Security headers: what a browser may do with reports_api's answers.
 
-Every answer: `X-Content-Type-Options: nosniff` (a CSV or JSON answer is never run as a page or
-script). Every page (an HTML answer): a Content-Security-Policy that runs only reports_api's own
-script files — no inline script, no `eval`, nothing from elsewhere — and lets no other site frame
-it (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for browsers that predate it),
-`Referrer-Policy: same-origin`. Pages and every answer to a request with credentials:
-`Cache-Control: no-store` (they hold personal reports and the forms' tokens).
+Every answer, whatever its status (a 303 to the login, a 401, a 422 page alike):
+`X-Content-Type-Options: nosniff` (a CSV or JSON answer is never run as a page or script),
+`X-Frame-Options: DENY`, `Referrer-Policy: same-origin`, and — but for the static scripts and
+styles, the same for everyone — `Cache-Control: no-store`: pages, reports and redirects may hold
+personal data and the forms' tokens, so "Back" after logging out asks the server again (and is
+sent to the login) instead of showing the last reader's report from the browser's cache. Every
+page (an HTML answer) also gets a Content-Security-Policy that runs only reports_api's own script
+files — no inline script, no `eval`, nothing from elsewhere — and lets no other site frame it
+(`frame-ancestors 'none'`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from functools import lru_cache
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 
-from reports_api.deps import COOKIE
 
 # The report pages: scripts only from files reports_api serves (/static/…). Styles may be inline:
 # the templates' style attributes and the chart library's tooltip styles, which it adds at run
@@ -27,7 +29,7 @@ from reports_api.deps import COOKIE
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The API docs (Swagger UI, ReDoc) load their assets from here and nothing from elsewhere (ReDoc's
-# bundle links its logo from a CDN: blocked, never requested off the machine). Swagger UI's page
+# bundle is served with its CDN logo link taken out: reports_api.main.redoc_bundle). Swagger UI's page
 # starts it with an inline script FastAPI writes: allowed by its hash, and only it.
 DOCS_POLICY = ("default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:; form-action 'self'; "
@@ -75,26 +77,21 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        credentials = not path.startswith(SHARED_PREFIXES) and _has_credentials(Headers(scope=scope))
+        shared = path.startswith(SHARED_PREFIXES)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                self._add(MutableHeaders(scope=message), path, scope.get("root_path", ""), credentials)
+                self._add(MutableHeaders(scope=message), path, scope.get("root_path", ""), shared)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _add(self, headers: MutableHeaders, path: str, root_path: str, credentials: bool) -> None:
+    def _add(self, headers: MutableHeaders, path: str, root_path: str, shared: bool) -> None:
         headers["X-Content-Type-Options"] = "nosniff"
-        page = headers.get("content-type", "").startswith("text/html")
-        if page:
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        if headers.get("content-type", "").startswith("text/html"):
             headers["Content-Security-Policy"] = (docs_policy(self.docs_app, root_path) if path in DOCS_PATHS
                                                   else PAGE_POLICY)
-            headers["X-Frame-Options"] = "DENY"
-            headers["Referrer-Policy"] = "same-origin"
-        if page or (credentials and "cache-control" not in headers):
+        if not shared:  # the static assets keep their own caching headers (the same bytes for everyone)
             headers["Cache-Control"] = "no-store"
-
-
-def _has_credentials(headers: Headers) -> bool:
-    return "authorization" in headers or f"{COOKIE}=" in headers.get("cookie", "")

@@ -5,23 +5,29 @@ Catalogs: reports_api/locale/<lang>/LC_MESSAGES/messages.po, the sources transla
 They are compiled in memory when first used, so no generated binary is kept in the
 repository. English is the source language. The language is, in order: `?lang=`, the
 `lang` cookie (set by the page's switch), the browser's `Accept-Language`, English.
-API error texts stay English (machine-facing); the page translates the ones it shows.
+API error texts stay English (machine-facing); the page translates the ones it shows: an
+error's text is a `bionicflow.reports.texts.Text` (message id + parameters), translated by
+`say`, its parameters formatted in the page's locale. The data's words (prosthesis types,
+muscle groups, genders, roles) come from one table, `bionicflow.reports.words`, by `word`.
 """
 
 from __future__ import annotations
 
 import gettext
 import io
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from fastapi import Request
+
+from bionicflow.reports.texts import Text
+from bionicflow.reports.words import category_label
 
 LOCALES = ("en", "ru")
 DEFAULT = "en"
@@ -82,7 +88,41 @@ def context(lang: str) -> dict:
 
     def moment(value: datetime | str) -> str:
         value = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return format_datetime(value, "medium", locale=lang)
+        return format_datetime(value.replace(microsecond=0), "medium", locale=lang)
+
+    def parameter(value):
+        """A message's parameter as this language writes it."""
+        if isinstance(value, Text):
+            return say(value)
+        if isinstance(value, datetime):
+            return moment(value)
+        if isinstance(value, date):
+            return format_date(value, "medium", locale=lang)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return number(value)
+        return value
+
+    def say(text: str | None) -> str | None:
+        """A message in this language: a `Text`'s template translated, then its parameters put in."""
+        if not text:
+            return text
+        if not isinstance(text, Text):
+            return catalog.gettext(text)
+        translated = catalog.gettext(text.template)
+        if not text.params:
+            return translated
+        try:
+            return translated % {name: parameter(value) for name, value in text.params.items()}
+        except (KeyError, TypeError, ValueError):  # a translation that lost a parameter: the English is right
+            return str(text)
+
+    def ago(seconds: float) -> str:
+        """How long ago, in this language's words and plural forms ("18 minutes ago", "18 минут назад")."""
+        return format_timedelta(timedelta(seconds=-seconds), threshold=1.5, add_direction=True, locale=lang)
+
+    def word(kind: str, value: str | None) -> str | None:
+        """A data category's value (prosthesis type, muscle group, gender, role) in this language."""
+        return category_label(kind, value, lang) if value else value
 
     return {"_": catalog.gettext, "ngettext": catalog.ngettext, "lang": lang, "languages": LOCALES,
-            "number": number, "moment": moment}
+            "number": number, "moment": moment, "say": say, "word": word, "ago": ago}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
+from pathlib import Path
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -16,8 +18,10 @@ from uuid import UUID
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.exceptions import RequestValidationError
+import fastapi_offline
+from fastapi.openapi.docs import get_redoc_html
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -66,8 +70,38 @@ app = FastAPIOffline(
     description="Reports from ClickHouse schema `default` (batch) or `debezium` (CDC), side by side. "
                 "Authenticate with a bearer JWT (embedded stack: `bionicflow token --user analyst`).",
     lifespan=lifespan,
+    redoc_url=None,  # served below: ReDoc's bundle without its CDN logo
 )
 app.include_router(web.router)
+# ReDoc's bundle draws "API docs by Redocly" with a logo from cdn.redoc.ly: blocked by the docs'
+# Content-Security-Policy, a console error on every visit. Served here with that link taken out.
+REDOC_LOGO = '"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+REDOC_BUNDLE = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
+REDOC_URL = "/static/redoc-nologo.js"  # before chart_scripts' /static/{name}; cached like the other scripts
+
+
+@lru_cache(maxsize=1)
+def redoc_bundle() -> bytes:
+    """ReDoc's bundle with an empty image in place of its CDN logo (the link text stays)."""
+    text = REDOC_BUNDLE.read_text(encoding="utf-8")
+    if REDOC_LOGO not in text:  # a new fastapi-offline may ship another ReDoc: re-check the logo, then this
+        raise RuntimeError(f"ReDoc's logo link {REDOC_LOGO} is not in {REDOC_BUNDLE}: update reports_api.main")
+    return text.replace(REDOC_LOGO, '"data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22/%3E"').encode()
+
+
+@app.get(REDOC_URL, include_in_schema=False)
+def redoc_script() -> Response:
+    return Response(redoc_bundle(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@app.get("/redoc", include_in_schema=False)
+def redoc_page(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                          redoc_js_url=f"{root}{REDOC_URL}", with_google_fonts=False,
+                          redoc_favicon_url=f"{root}/static-offline-docs/favicon.png")
+
+
 app.include_router(chart_scripts())
 # Starlette types a handler as taking any Exception; each of these gets only the one it is registered for
 app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]

@@ -149,7 +149,9 @@ class TableConsumer(threading.Thread):
             "group.instance.id": f"{self.table.consumer_group}-{self.settings.cdc_consumer_instance}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "topic.metadata.refresh.interval.ms": 5000,  # notice the topic soon after Debezium creates it
+            # the topic appears with the table's first change (cdc/topics.py): notice it within ~2 s, not
+            # librdkafka's default 5 min (one small metadata request per table every 2 s)
+            "topic.metadata.refresh.interval.ms": 2000,
             "max.poll.interval.ms": 600_000,
         })
 

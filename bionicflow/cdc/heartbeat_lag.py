@@ -11,6 +11,10 @@ Kafka, every change the source committed before its time is in the table's topic
   (plus Debezium's own delay) on an idle source;
 * the group is behind: lag = now - commit time of the oldest change it has not read.
 
+A table whose topic does not exist yet has had no change since the connector started: Debezium
+creates the topic with the table's first change (cdc/topics.py). Nothing is unread, so the lag is
+the newest heartbeat's age, as on an idle source (basis `newest heartbeat, no change yet: …`).
+
 A stopped connector writes no heartbeat, a stopped consumer reads nothing: either way the lag
 grows while no row changes. The former definition (newest source commit against the newest
 change in ClickHouse) made an idle table look late whenever anything else committed.
@@ -31,7 +35,7 @@ KAFKA_TIMEOUT = 5
 
 @dataclass(frozen=True)
 class PipelineLag:
-    seconds: float | None  # None: not measurable yet (no heartbeat published, topic missing)
+    seconds: float | None  # None: not measurable yet (no heartbeat published)
     basis: str  # what it is measured against: newest heartbeat, newest change, oldest unread change
     heartbeat_at: datetime | None = None
     unread_messages: int | None = None
@@ -86,6 +90,15 @@ def lag_from(now: datetime, heartbeat_at: datetime | None, unread: int, unread_f
                        heartbeat_at, unread)
 
 
+NO_CHANGE_YET = ", no change yet: the topic comes with the first"  # the basis while the topic is missing
+
+
+def no_change_yet(now: datetime, heartbeat_at: datetime | None) -> PipelineLag:
+    """The lag of a table whose topic Debezium has not created yet: nothing to read, so the heartbeat's age."""
+    lag = lag_from(now, heartbeat_at, 0, None)
+    return PipelineLag(lag.seconds, lag.basis + NO_CHANGE_YET, heartbeat_at, 0)
+
+
 def _value_at(consumer, topic: str, offset: int):
     from confluent_kafka import TopicPartition
 
@@ -102,13 +115,11 @@ def pipeline_lag(kafka_bootstrap: str, table: Table, now: datetime | None = None
     consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": table.consumer_group,
                          "enable.auto.commit": False, "log_level": 0, "fetch.wait.max.ms": 10})
     try:
-        heartbeat_at = None
-        _, hb_high = consumer.get_watermark_offsets(TopicPartition(message_topic(table), 0), timeout=KAFKA_TIMEOUT)
-        # other logical messages may share the topic: the newest heartbeat is near the end
-        for offset in range(hb_high - 1, max(-1, hb_high - 11), -1):
-            heartbeat_at = heartbeat_time(_value_at(consumer, message_topic(table), offset))
-            if heartbeat_at:
-                break
+        # asked once, and only existing topics are read: asking for a missing one must not create it
+        existing = consumer.list_topics(timeout=KAFKA_TIMEOUT).topics
+        heartbeat_at = _newest_heartbeat(consumer, message_topic(table)) if message_topic(table) in existing else None
+        if table.topic not in existing:
+            return no_change_yet(now or datetime.now(UTC), heartbeat_at)
         (tp,) = consumer.committed([TopicPartition(table.topic, 0)], timeout=KAFKA_TIMEOUT)
         low, high = consumer.get_watermark_offsets(tp, timeout=KAFKA_TIMEOUT)
         position = tp.offset if tp.offset >= 0 else low
@@ -120,3 +131,15 @@ def pipeline_lag(kafka_bootstrap: str, table: Table, now: datetime | None = None
                         commit_time if unread else None, None if unread else commit_time)
     finally:
         consumer.close()
+
+
+def _newest_heartbeat(consumer, topic: str) -> datetime | None:
+    from confluent_kafka import TopicPartition
+
+    _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=KAFKA_TIMEOUT)
+    # other logical messages may share the topic: the newest heartbeat is near the end
+    for offset in range(high - 1, max(-1, high - 11), -1):
+        at = heartbeat_time(_value_at(consumer, topic, offset))
+        if at:
+            return at
+    return None

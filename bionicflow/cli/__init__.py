@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bionicflow.cli.console import err, fail as _fail, out
+from bionicflow.cli.forget_column import forget_column
 from bionicflow.cli.sources import sources_app
 from bionicflow.cli.tables import tables_app
 from bionicflow.kernel.config import get_settings
@@ -99,6 +100,8 @@ def _print_urls(settings) -> None:
               "(token: bionicflow token --user analyst)")
     out.print(f"  CDC vs batch     http://{h}:{settings.airflow_port}/plugin/cdc-vs-batch  "
               "(Airflow UI page, menu Browse)")
+    out.print(f"  CDC console      http://{h}:{settings.airflow_port}/plugin/cdc-console  "
+              "(Airflow UI page, menu Admin: connectors, topics, messages, groups, dead letters, slots)")
     out.print(f"  ClickHouse HTTP  http://{h}:{settings.olap_port}  (user {settings.clickhouse_user})")
     out.print(f"  Kafka Connect    http://{h}:{settings.kafka_connect_port}/connectors")
     out.print(f"  Kafka            {h}:{settings.kafka_port}")
@@ -291,6 +294,7 @@ def token(
 
 cdc_app = typer.Typer(help="The CDC road: Debezium -> Kafka -> ClickHouse schema `debezium`.", no_args_is_help=True)
 app.add_typer(cdc_app, name="cdc")
+cdc_app.command("forget-column")(forget_column)
 
 
 @cdc_app.command("bootstrap")

@@ -39,12 +39,23 @@ def _parse_time(value, name: str) -> datetime | None:
         raise LoadError(f"{name} {value!r} is not an ISO date-time such as 2026-01-31T00:00:00") from None
 
 
+def default_window(now: datetime) -> tuple[datetime, datetime]:
+    """The window of a `window` run given neither end: the last full UTC day before ``now``.
+
+    A fixed date in the form would hold no data a month later; the newest whole day holds the
+    latest events (the demo spreads them over the last 30 days) and is the day `reports` covers.
+    """
+    midnight = datetime.combine(_naive_utc(now).date(), datetime.min.time())
+    return midnight - timedelta(days=1), midnight
+
+
 def plan_load(params: dict, interval_start: datetime | None, interval_end: datetime | None,
-              catalogue: list[Table] | None = None) -> LoadPlan:
+              catalogue: list[Table] | None = None, now: datetime | None = None) -> LoadPlan:
     """Validate a run's params; every error names the param and what is allowed.
 
     ``catalogue``: the tables the run may load (kernel/table_catalogue.py); no `tables` param
-    means all of them. Without one, the brief's two.
+    means all of them. Without one, the brief's two. ``now``: the moment a `window` run with
+    neither end counts back from (default_window); the current time unless a test gives one.
     """
     mode = params.get("mode") or "incremental"
     if mode not in MODES:
@@ -59,8 +70,11 @@ def plan_load(params: dict, interval_start: datetime | None, interval_end: datet
     if mode == "window":
         start = _parse_time(params.get("window_start"), "window_start")
         end = _parse_time(params.get("window_end"), "window_end")
-        if start is None or end is None:
-            raise LoadError("mode 'window' needs both window_start and window_end")
+        if start is None and end is None:  # an untouched form: where the newest data is
+            start, end = default_window(now or datetime.now(UTC))
+        elif start is None or end is None:
+            raise LoadError(f"mode 'window' got only {'window_end' if start is None else 'window_start'}: give both "
+                            "window_start and window_end, or neither for the last full UTC day")
     else:
         if interval_start is None or interval_end is None:
             raise LoadError("mode 'interval' loads the run's data interval and this run has none (triggered with "

@@ -55,7 +55,8 @@ def column_drift(table: Table, actual: list[str], in_default: frozenset[str] = f
     ]
     lines += [
         f"{where} has no column {name} any more (dropped or renamed): the copies of it stay as they were, new and "
-        "changed rows get NULL there (docs/cdc.md, \"Schema changes\")"
+        f"changed rows get NULL there; dropped on purpose: `bionicflow cdc forget-column {table.name} {name}` drops "
+        "it from the copies too (docs/cdc.md, \"Schema changes\")"
         for name in [c.source for c in table.columns if c.added] + sorted(in_default - set(expected))
         if name not in actual
     ]

@@ -2,10 +2,12 @@
 
 Idempotent steps, in order (`STEPS`): the ClickHouse schemas (`default`, `ops`, `debezium`)
 with a warning per table an older version sorted differently and per source column the roads
-do not copy; the CDC topics and connectors; the wait until every connector runs; the topics
-checked; with the initial load "olap" the copy of every table not copied yet. The DAG makes
-one task per step (a failure shows where and retries only that step); the CLI runs them in
-one go (`run_all`); `bionicflow up` triggers the DAG once on a fresh stack (`first_start`).
+do not copy; the connectors; the wait until every connector runs; the check that Kafka Connect
+creates each table's topic with its first change (nothing creates topics up front: before any
+data Kafka has none, as in the brief); with the initial load "olap" the copy of every table not
+copied yet. The DAG makes one task per step (a failure shows where and retries only that
+step); the CLI runs them in one go (`run_all`); `bionicflow up` triggers the DAG once on a
+fresh stack (`first_start`).
 
 Whoever runs the steps says where things are with one `Bootstrap` (the CLI from the settings,
 the DAG from its Airflow connections); the steps themselves are the same for both.
@@ -21,7 +23,7 @@ from typing import Any
 from bionicflow.cdc import initial_load
 from bionicflow.cdc.connectors import KafkaConnectClient, load_connectors
 from bionicflow.cdc.install import create_schema, register
-from bionicflow.cdc.topics import TopicError, ensure_topics, missing_topics
+from bionicflow.cdc.topics import TopicError, creation_problems, split_by_presence, topic_partitions
 from bionicflow.etl import ddl as default_schema
 from bionicflow.kernel.config import Settings
 from bionicflow.kernel.olap import OlapClient
@@ -81,8 +83,11 @@ def create_schemas(b: Bootstrap) -> dict:
 
 
 def register_connectors(b: Bootstrap) -> list[str]:
-    """The topics, then every connector registered or updated; returns the names that changed."""
-    ensure_topics(b.kafka_bootstrap)
+    """Every connector registered or updated; returns the names that changed.
+
+    No topic is made here: Kafka Connect creates each table's topic with the table's first change
+    (bionicflow/cdc/topics.py), so before any data there is none, as the brief expects.
+    """
     return register(b.connect(), b.initial)
 
 
@@ -90,13 +95,19 @@ def wait_running(b: Bootstrap) -> dict[str, dict]:
     return b.connect().wait_running([spec.name for spec in load_connectors()], timeout=b.connector_wait)
 
 
-def verify_topics(b: Bootstrap) -> list[str]:
-    """Each table's topic exists (the connectors' registration made them, so a fresh empty source has its topic)."""
-    missing = missing_topics(b.kafka_bootstrap)
-    if missing:
-        raise TopicError(f"topics missing at {b.kafka_bootstrap}: {missing}; a broker with "
-                         "auto.create.topics.enable=false and a deleted topic? run the bootstrap again")
-    return [t.topic for t in TABLES]
+def verify_topics(b: Bootstrap) -> dict[str, list[str]]:
+    """Every connector will create its tables' topics with one partition; the topics there already have one.
+
+    Returns the tables' topics that exist and those that appear with their table's first change.
+    """
+    connect = b.connect()
+    configs = {name: connect.config(name) or {} for name in connect.statuses()}
+    partitions = topic_partitions(b.kafka_bootstrap)
+    topics = [t.topic for t in TABLES]
+    problems = creation_problems(configs, partitions, topics)
+    if problems:
+        raise TopicError("; ".join(problems))
+    return split_by_presence(partitions, topics)
 
 
 def initial_copy(b: Bootstrap) -> list[dict]:
@@ -108,10 +119,12 @@ STEPS: tuple[Step, ...] = (
     Step("create_schemas", "creates the ClickHouse schemas `default`, `ops` and `debezium` (tables, views, dead "
          "letters) and warns about tables an older version sorted by another key and about source columns the "
          "roads do not copy (each with the fix)", create_schemas),
-    Step("register_connectors", "creates the CDC topics, then registers or updates the Debezium connectors of "
-         "`debezium/*.json` through the Kafka Connect REST API", register_connectors),
+    Step("register_connectors", "registers or updates the Debezium connectors of `debezium/*.json` through the "
+         "Kafka Connect REST API (no topic is made: each table's appears with its first change)",
+         register_connectors),
     Step("wait_running", "waits until every connector and task is RUNNING", wait_running),
-    Step("verify_topics", "checks that each table's topic exists (a fresh, empty source has its topic too)",
+    Step("verify_topics", "checks that every connector has Kafka Connect create its tables' topics with one "
+         "partition (per-key order) at their first change, and that the topics there already have one partition",
          verify_topics),
     Step("initial_copy", "with the initial load `olap`: copies each table whose connector streams without a "
          "snapshot and was not copied before, ClickHouse pulling from PostgreSQL (docs/cdc.md)", initial_copy),

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bionicflow.kernel.config import Settings
 from bionicflow.reports import revocation
 from bionicflow.reports.accounts import ACCOUNTS, ANALYST, CUSTOMER, ROLES, Account, LoginFailed, authenticate
-from bionicflow.kernel.errors import BionicflowError, ConfigurationError
+from bionicflow.kernel.errors import ConfigurationError
+from bionicflow.reports.texts import N_, TranslatableError
 
 # What an OIDC issuer's keys may sign with; a token must name the algorithm of the very key that
 # checks it (an ES256 header on an RSA key, HS256 with the public key as its secret: refused).
@@ -41,19 +42,20 @@ TOKEN_CHARS_MAX = 16_384
 EXPIRES_AT_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z: an `exp` beyond is kept as this (SQLite integers)
 
 
-class AuthError(BionicflowError):
+class AuthError(TranslatableError):
     """The request carries no valid token (HTTP 401).
 
     ``kind`` says why, for the page to tell the reader: missing, expired, revoked or invalid.
+    A page shows only the log-in's messages (marked for translation); a token's are the API's.
     """
 
-    def __init__(self, message: str, kind: str = "invalid"):
-        super().__init__(message)
+    def __init__(self, message: str, kind: str = "invalid", **params):
+        super().__init__(message, **params)
         self.kind = kind
 
 
-class ForbiddenError(BionicflowError):
-    """The token is valid but does not allow this (HTTP 403)."""
+class ForbiddenError(TranslatableError):
+    """The token is valid but does not allow this (HTTP 403); the page translates its message."""
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,20 @@ class Principal:
     def require_user(self, user_uuid: str) -> None:
         if self.is_analyst or (CUSTOMER in self.roles and self.user_uuid == user_uuid):
             return
-        raise ForbiddenError(f"{self.subject} may read only their own report"
-                             + (f" (user_uuid {self.user_uuid})" if self.user_uuid else ""))
+        if self.user_uuid:
+            raise ForbiddenError(N_("%(subject)s may read only their own report (user_uuid %(user_uuid)s)"),
+                                 subject=self.subject, user_uuid=self.user_uuid)
+        raise ForbiddenError(N_("%(subject)s may read only their own report"), subject=self.subject)
 
     def require_analyst(self) -> None:
         if not self.is_analyst:
-            raise ForbiddenError(f"{self.subject} is not an analyst: only analysts read reports across users")
+            raise ForbiddenError(N_("%(subject)s is not an analyst: only analysts read reports across users"),
+                                 subject=self.subject)
 
     def require_generator(self) -> None:
         if not self.may_generate:
-            raise ForbiddenError(f"{self.subject} has neither role {CUSTOMER} nor {ANALYST}: only they may generate "
-                                 "demo data")
+            raise ForbiddenError(N_("%(subject)s has neither role %(customer)s nor %(analyst)s: only they may "
+                                    "generate demo data"), subject=self.subject, customer=CUSTOMER, analyst=ANALYST)
 
 
 def dev_issuer_url(settings: Settings) -> str:
@@ -140,8 +145,8 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
     without one (`bionicflow token`, run by whoever holds the state directory) the error lists the accounts.
     """
     if settings.reports_oidc_issuer:
-        raise AuthError("the development issuer is off because BIONICFLOW_REPORTS_OIDC_ISSUER is set: "
-                        "get tokens from that issuer")
+        raise AuthError(N_("the development issuer is off because BIONICFLOW_REPORTS_OIDC_ISSUER is set: "
+                           "get tokens from that issuer"))
     account: Account | None
     if password is not None:
         try:
@@ -149,7 +154,8 @@ def issue_dev_token(settings: Settings, username: str, password: str | None = No
         except LoginFailed as exc:
             raise AuthError(str(exc), kind="login") from None
     elif (account := ACCOUNTS.get(username)) is None:
-        raise AuthError(f"unknown user {username!r}: the demo accounts are {', '.join(ACCOUNTS)}")
+        raise AuthError(N_("unknown user %(username)r: the demo accounts are %(accounts)s"), username=username,
+                        accounts=", ".join(ACCOUNTS))
     issued = int(now if now is not None else time.time())
     # jti: two logins in the same second would otherwise get the same token (RS256 signatures are
     # deterministic), and logging one out would end the other

@@ -32,6 +32,12 @@ def _datetime_text(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+# The OLAP server's answer to a statement that met a table or view being remade: nothing ran, send it again
+# (bionicflow/olap/streaming.py `catalogue_moved`).
+CATALOGUE_MOVED = "QUERY_WAS_CANCELLED"
+SENT_AGAIN = 3
+
+
 class ClickHouseReader:
     """OlapReader over a clickhouse-connect client (the OLAP server, or a ClickHouse cluster)."""
 
@@ -40,8 +46,18 @@ class ClickHouseReader:
         self.settings = {"max_execution_time": int(timeout_seconds)} if timeout_seconds else {}
 
     def rows(self, sql: str, params: dict[str, Any], settings: dict[str, Any] | None = None) -> Rows:
-        return self.client.query(sql, parameters=bind(params),
-                                 settings={**self.settings, **(settings or {})}).result_rows
+        from clickhouse_connect.driver.exceptions import DatabaseError
+
+        attempt = 1
+        while True:
+            try:
+                return self.client.query(sql, parameters=bind(params),
+                                         settings={**self.settings, **(settings or {})}).result_rows
+            except DatabaseError as exc:
+                # the OLAP server refused before running it (a view or table was being remade): a read, so asked again
+                if CATALOGUE_MOVED not in str(exc) or attempt == SENT_AGAIN:
+                    raise
+                attempt += 1
 
 
 class ChdbReader:

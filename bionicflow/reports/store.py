@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.reports.build import SCHEMAS, check_schema, overview
@@ -103,10 +103,33 @@ def store_run(client: OlapClient, run_id: str, period: Period, users_reported: d
     return result
 
 
-def period_from_run(params: dict, interval_start: datetime | None, interval_end: datetime | None,
-                    max_days: int) -> Period:
-    """The period of a `reports` run: its params when given, else its data interval, else the last 30 days."""
+# Airflow 3's run types (DagRun.run_type) that stand for a date of the schedule; the others
+# (manual, operator_triggered, asset_triggered, asset_materialization) are started on demand.
+SCHEDULE_RUN_TYPES = ("scheduled", "backfill")
+
+
+def period_from_run(params: dict, max_days: int, *, run_type: str, run_after: datetime,
+                    logical_date: datetime | None = None, interval_start: datetime | None = None,
+                    interval_end: datetime | None = None) -> Period:
+    """The period of a `reports` run (docs/reports.md, "The `reports` DAG").
+
+    * `from` / `to`, when either is given, win (a missing one defaults as in the API);
+    * a scheduled or backfill run: its data interval when it has one (a timetable with
+      intervals), else the UTC day before its logical date. Airflow 3's cron schedules give a
+      zero-length interval at the logical date, so `@daily`'s run at midnight of D reports on D-1;
+    * any other run (manual, triggered by a DAG or an asset): the API's default, the 30 days
+      up to the run's `run_after` (when it was triggered).
+    """
     start, end = params.get("from") or None, params.get("to") or None
-    if start or end or not interval_start or not interval_end or interval_start >= interval_end:
-        return Period.parse(start, end, max_days=max_days)
-    return Period.parse(interval_start.isoformat(), interval_end.isoformat(), max_days=max_days)
+    if start or end:
+        return Period.parse(start, end, now=run_after, max_days=max_days)
+    if str(getattr(run_type, "value", run_type)) not in SCHEDULE_RUN_TYPES:
+        return Period.parse(None, None, now=run_after, max_days=max_days)
+    if interval_start and interval_end and interval_start < interval_end:
+        return Period.parse(interval_start.isoformat(), interval_end.isoformat(), max_days=max_days)
+    day = _utc(logical_date or run_after).date() - timedelta(days=1)
+    return Period.parse(day.isoformat(), day.isoformat(), max_days=max_days)  # a date `to` includes its day
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value

@@ -74,7 +74,7 @@ def connection_env(settings: Settings) -> dict[str, str]:
         }),
         "AIRFLOW_CONN_KAFKA_CONNECT": json.dumps({
             "conn_type": "kafka_connect", "host": h, "port": settings.kafka_connect_port, "schema": "http",
-            # the Kafka cluster this Connect worker writes to (bootstrap creates the CDC topics there)
+            # the Kafka cluster this Connect worker writes to (the bootstrap checks its topics there)
             "extra": {"kafka_bootstrap": f"{h}:{settings.kafka_port}"},
         }),
     }

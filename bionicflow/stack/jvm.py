@@ -195,6 +195,9 @@ class ConnectWorker:
             "offset.storage.replication.factor": "1",
             "status.storage.replication.factor": "1",
             "offset.flush.interval.ms": "5000",
+            # Connect creates a table's topic at its first change, from the connector's topic.creation.default.*
+            # (1 partition): nothing makes the topics up front (bionicflow/cdc/topics.py). On by default; said here.
+            "topic.creation.enable": "true",
             # Debezium's JSON-with-schema messages are ~2 kB: Connect's producer defaults (16 kB
             # batches, no linger) send a handful per round trip. Bigger, compressed batches
             # (see docs/benchmarks.md for the measured difference).

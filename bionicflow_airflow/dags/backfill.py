@@ -11,6 +11,10 @@ its integer key with `key_from`/`key_to`):
   row of the window has been re-delivered to `debezium`;
 * target `both`: both of the above.
 
+An untouched form (`window_start` and `window_end` empty) refills the last full UTC day
+before the run starts — yesterday — so a default run finds the newest data; a fixed date
+would hold nothing a month later. Give both ends for any other window.
+
 Progress is printed in the task logs.
 """
 
@@ -37,8 +41,11 @@ log = logging.getLogger("airflow.task")
     params={
         "tables": Param(["users", "telemetry_events"], type="array",
                         description="Tables to backfill (names from `bionicflow tables list`)."),
-        "window_start": Param("2026-01-01T00:00:00", type="string", description="ISO start (inclusive), UTC."),
-        "window_end": Param("2026-02-01T00:00:00", type="string", description="ISO end (exclusive), UTC."),
+        "window_start": Param(None, type=["null", "string"], description=(
+            "ISO start (inclusive), UTC, e.g. 2026-11-01T00:00:00. Empty, with window_end empty too: the last full "
+            "UTC day before the run starts (yesterday), where the newest data is.")),
+        "window_end": Param(None, type=["null", "string"], description=(
+            "ISO end (exclusive), UTC. Empty, with window_start empty too: today's midnight UTC.")),
         "target": Param(DEFAULT_DB, enum=[DEFAULT_DB, CDC_DB, "both"], description="Which schema to refill."),
         "time_column": Param("", type="string", description=(
             "An added table's column the window applies to (empty: its one timestamp, timestamptz or date column).")),
@@ -59,6 +66,9 @@ def backfill():
         olap = ClickHouseHook().get_client()
         load_plan = plan_load({**params, "mode": "window"}, None, None, roads_tables(olap))
         assert load_plan.start is not None and load_plan.end is not None  # a window has both ends
+        defaulted = not (params.get("window_start") or params.get("window_end"))
+        log.info("window %s .. %s (UTC, end exclusive)%s", load_plan.start.isoformat(), load_plan.end.isoformat(),
+                 ": the default, the last full day" if defaulted else "")
         for table in load_plan.tables:  # an added table's slice refused here, before anything is written
             entry = find_entry(olap, table.name)
             if not entry.built_in:
@@ -68,7 +78,7 @@ def backfill():
                  "target": params["target"], "time_column": params.get("time_column") or "",
                  "key_from": params.get("key_from"), "key_to": params.get("key_to")} for t in load_plan.tables]
 
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=True, map_index_template="{{ task.op_kwargs['item']['table'] }}")  # named by table in the UI
     def refill(item: dict) -> dict:
         from datetime import UTC, datetime
 

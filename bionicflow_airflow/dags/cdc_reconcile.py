@@ -58,13 +58,15 @@ log = logging.getLogger("airflow.task")
     },
 )
 def cdc_reconcile():
-    @task(multiple_outputs=True)
+    # the result is a dict per table: the lines below say it in words; it stays in the XCom tab and in ops
+    @task(multiple_outputs=True, show_return_value_in_logs=False)
     def reconcile() -> dict:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
         from bionicflow.cdc.connectors import ConnectError, load_connectors
         from bionicflow.cdc.heartbeat_lag import pipeline_lag
         from bionicflow.kernel.tables import TABLES
+        from bionicflow.reconcile.log_lines import table_lines
         from bionicflow.reconcile.run import reconcile as run_reconciliation
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.cdc_health import source_drift
@@ -94,7 +96,7 @@ def cdc_reconcile():
             [s.name for s in load_connectors()], last_commit, run_id=get_current_context()["run_id"],
             measured_lags=lags, added=added_sources(olap),
         )
-        for line in report.summary()["tables"]:
+        for line in table_lines(report.results):  # a sentence per table, not its dict
             log.info("%s", line)
         log.info("verdict: %s; reasons: %s", report.verdict, report.decision.reasons or "none")
         return report.summary()
@@ -120,13 +122,13 @@ def cdc_reconcile():
         return summary["restart"]
 
     @task.short_circuit
-    def needs_fallback(summary: dict) -> dict | None:
-        """The conf of the etl_default run to start (a fallback or a repair); nothing to do skips the rest."""
-        conf = summary["etl_default_conf"]
-        if summary["repair_default"]:
-            log.warning("default lacks rows its last load should have brought (%s): etl_default with %s",
-                        ", ".join(summary["repair_default"]), conf)
-        return conf
+    def needs_fallback(summary: dict) -> bool:
+        """Start etl_default (a fallback or a repair) or not; False skips the rest, and the log says why."""
+        from bionicflow.reconcile.log_lines import fallback_decision
+
+        needed, why = fallback_decision(summary)
+        (log.warning if needed else log.info)("%s", why)
+        return needed
 
     @task
     def verify_default() -> list[dict]:
@@ -161,9 +163,10 @@ def cdc_reconcile():
     restart_failed(summary)  # type: ignore[arg-type]
     # etl_default runs one at a time (max_active_runs=1): a repair never overlaps a scheduled load
     # a paused etl_default would leave its run queued: fail after 20 min rather than wait forever
-    TriggerDagRunOperator(
+    needs_fallback(summary) >> TriggerDagRunOperator(  # type: ignore[arg-type]  # XComArgs, as above
         task_id="fallback_etl_default", trigger_dag_id="etl_default",
-        conf=needs_fallback(summary),  # type: ignore[arg-type]  # XComArgs, as above
+        # that key's own XCom of the reconcile task (multiple_outputs): a task's result is indexable at run time
+        conf=summary["etl_default_conf"],  # type: ignore[index]
         wait_for_completion=True, poke_interval=5, failed_states=["failed"],
         execution_timeout=timedelta(minutes=20),
     ) >> verify_default()

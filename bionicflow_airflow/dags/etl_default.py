@@ -15,6 +15,7 @@ row passes through Python.
 * **interval**: rows whose `registered_at` / `created_ts` falls in the run's data interval,
   reaching back one hour (needs a data interval: a scheduled run, or a logical date);
 * **window**: an explicit `window_start` .. `window_end` on business time (at most 400 days);
+  both empty: the last full UTC day before the run starts;
 * **full**: a fresh copy of each table swapped in atomically (also the CDC fallback);
 * **repair**: incremental, plus a comparison of the key sets and a reload by key of the
   rows `cdc_reconcile` found wrong (`ops.default_repair_keys`); `cdc_reconcile` starts it.
@@ -52,8 +53,9 @@ log = logging.getLogger("airflow.task")
                                   "wrong reloaded."),
         "tables": Param([], type="array", description="Tables to load, by their names in `bionicflow tables list`; "
                                                       "empty: every table in the catalogue (ops.tables)."),
-        "window_start": Param(None, type=["null", "string"], description="mode=window: ISO start (inclusive)."),
-        "window_end": Param(None, type=["null", "string"], description="mode=window: ISO end (exclusive)."),
+        "window_start": Param(None, type=["null", "string"], description=(
+            "mode=window: ISO start (inclusive), UTC. Empty, with window_end empty too: the last full UTC day.")),
+        "window_end": Param(None, type=["null", "string"], description="mode=window: ISO end (exclusive), UTC."),
     },
 )
 def etl_default():
@@ -74,7 +76,7 @@ def etl_default():
             for t in load_plan.tables
         ]
 
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=True, map_index_template="{{ task.op_kwargs['item']['table'] }}")  # named by table in the UI
     def load(item: dict) -> dict:
         from datetime import datetime
 

@@ -11,8 +11,13 @@ Builds the reports from both schemas side by side and records where they differ:
 Each run's charts (both overviews side by side, one scale per chart) are at
 `/bionicflow/report-runs/<run_id>` in the Airflow UI, linked from Browse → CDC vs batch.
 
-The daily schedule reports on the run's data interval (the previous day); a manual run takes
-`from` / `to` (ISO dates or date-times, UTC; a date `to` includes that day).
+The period (UTC):
+
+* `from` / `to` given (ISO dates or date-times; a date `to` includes that day): that period;
+* a scheduled run, or a run of `airflow backfill create`: the day before its logical date
+  (the run at midnight of Dec 7 reports on Dec 6);
+* any other run with an empty form (Trigger, REST, `airflow dags trigger`, another DAG): the
+  30 days up to the moment it was triggered, the default of the reports API.
 """
 
 from __future__ import annotations
@@ -39,8 +44,11 @@ log = logging.getLogger("airflow.task")
     tags=["bionicflow", "reports"],
     doc_md=__doc__,
     params={
-        "from": Param(None, type=["null", "string"], description="Start (inclusive), e.g. 2026-11-01."),
-        "to": Param(None, type=["null", "string"], description="End: a date includes that day; e.g. 2026-11-30."),
+        "from": Param(None, type=["null", "string"],
+                      description="Start (inclusive), e.g. 2026-11-01, UTC. With `to` also empty: a scheduled run "
+                                  "reports on the previous day, a manual run on the 30 days up to now."),
+        "to": Param(None, type=["null", "string"],
+                    description="End: a date includes that day; e.g. 2026-11-30. Empty, with `from` given: now."),
     },
 )
 def reports():
@@ -52,13 +60,16 @@ def reports():
         from bionicflow_airflow import ClickHouseHook
 
         ctx = get_current_context()
-        period = period_from_run(dict(ctx["params"]), ctx.get("data_interval_start"), ctx.get("data_interval_end"),
-                                 get_settings().reports_max_period_days)
+        run = ctx["dag_run"]
+        period = period_from_run(dict(ctx["params"]), get_settings().reports_max_period_days,
+                                 run_type=run.run_type, run_after=run.run_after, logical_date=run.logical_date,
+                                 interval_start=run.data_interval_start, interval_end=run.data_interval_end)
         ensure_tables(ClickHouseHook().get_client())
-        log.info("reporting on %s .. %s", period.start, period.end)
+        log.info("%s run: reporting on %s .. %s (UTC, end exclusive)", run.run_type.value, period.start.isoformat(),
+                 period.end.isoformat())
         return period.as_dict()
 
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=True, map_index_template="{{ task.op_kwargs['schema'] }}")  # the UI names it by schema
     def build(schema: str, period: dict) -> dict:
         from bionicflow.reports import Period
         from bionicflow.reports.store import store_user_reports

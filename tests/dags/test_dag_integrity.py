@@ -93,3 +93,40 @@ def test_cdc_bootstrap_runs_the_platform_step_list_in_order(dagbag):
     assert sorted(tasks) == sorted(names)
     for before, after in zip(names, names[1:]):
         assert tasks[after].upstream_task_ids == {before}, (after, tasks[after].upstream_task_ids)
+
+
+# Mapped tasks the UI names by what they work on (Airflow's rendered map index), not `load [0]`.
+NAMED_MAPS = {("etl_default", "load"): ("item", "table"), ("backfill", "refill"): ("item", "table"),
+              ("reports", "build"): ("schema", None)}
+
+
+@pytest.mark.parametrize(("dag_id", "task_id"), sorted(NAMED_MAPS))
+def test_mapped_tasks_are_named_by_their_table_or_schema(dagbag, dag_id, task_id):
+    """The template renders from the task's own expanded argument, so a failed instance is named too."""
+    from jinja2 import Environment
+
+    task = dagbag.dags[dag_id].task_dict[task_id]
+    assert task.map_index_template, f"{dag_id}.{task_id}: set map_index_template so the UI names each instance"
+    argument, field = NAMED_MAPS[(dag_id, task_id)]
+    value = {field: "telemetry_events"} if field else "debezium"
+    fake_task = type("Task", (), {"op_kwargs": {argument: value}})
+    expected = "telemetry_events" if field else "debezium"
+    assert Environment().from_string(task.map_index_template).render(task=fake_task) == expected
+
+
+def test_the_backfill_form_leaves_the_window_to_the_run(dagbag):
+    """An untouched form refills the last full day (bionicflow/etl/plan.py default_window), not a fixed date."""
+    params = dagbag.dags["backfill"].params
+    for name in ("window_start", "window_end"):
+        assert params[name] is None, f"backfill's {name} defaults to a fixed date: {params[name]!r}"
+    assert "last full UTC day" in params.get_param("window_start").description
+
+
+def test_needs_fallback_gates_the_trigger_and_the_conf_comes_from_reconcile(dagbag):
+    tasks = dagbag.dags["cdc_reconcile"].task_dict
+    trigger = tasks["fallback_etl_default"]
+    assert "needs_fallback" in trigger.upstream_task_ids and "reconcile" in trigger.upstream_task_ids
+    # needs_fallback returns a bool now: the run's conf is reconcile's own XCom of that key
+    assert (trigger.conf.operator.task_id, trigger.conf.key) == ("reconcile", "etl_default_conf")
+    assert tasks["needs_fallback"].__class__.__name__ == "_ShortCircuitDecoratedOperator"
+    assert tasks["reconcile"].show_return_value_in_logs is False, "its log says each table in words, not as a dict"

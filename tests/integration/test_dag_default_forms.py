@@ -13,7 +13,12 @@ import sys
 import pytest
 
 from bionicflow.kernel.airflow_api import PLATFORM_DAGS
+from tests.support.dag_walk import data_in_the_default_window
+from tests.support.rows import olap_admin
+from tests.support.stack import run_ok
 
+# What each table's load of a run re-read: rows and window (the backfill's refill records its loads here).
+ETL_RUN_SQL = "SELECT table, rows, window_start, window_end FROM ops.etl_runs WHERE run_id = {r:String}"
 
 
 @pytest.mark.parametrize("dag_id", PLATFORM_DAGS)
@@ -31,3 +36,16 @@ def test_airflow_cli_trigger_of_the_batch_load_succeeds(stack, airflow, bootstra
     runs = airflow.request("GET", "/dags/etl_default/dagRuns", params={"order_by": "-run_after", "limit": 1})
     run = airflow.wait("etl_default", runs["dag_runs"][0]["dag_run_id"])
     assert run["state"] == "success", airflow.task_states("etl_default", run["dag_run_id"])
+
+
+def test_the_default_backfill_form_refills_the_last_full_day(stack, airflow, bootstrapped):  # noqa: F811
+    """The untouched form's window is the last full UTC day, where the newest events are: it re-loads them."""
+    start, end, events = data_in_the_default_window(stack, airflow)
+    run = run_ok(airflow, "backfill")
+    loads = {table: (rows, (begin, stop)) for table, rows, begin, stop in
+             olap_admin(stack).query(ETL_RUN_SQL, parameters={"r": run["dag_run_id"]}).result_rows}
+    assert set(loads) == {"users", "telemetry_events"}, loads
+    refilled, window = loads["telemetry_events"]
+    assert window == (start, end), f"the default window is the last full UTC day {start} .. {end}, got {window}"
+    # rows written since the count (another test's demo data) may add to it, never take from it
+    assert refilled >= events > 0, (loads, events)

@@ -11,6 +11,7 @@ import time
 import requests
 
 from bionicflow.reports.accounts import customer_uuid
+from bionicflow.reports.words import category_label
 from tests.support.rows import pg
 from tests.support.browser import (  # noqa: F401 (browser is a fixture)
     SHOTS, axis_labels, browser, drawn_chart, find, requested_urls)
@@ -109,12 +110,13 @@ def test_in_russian_the_debezium_report_draws_readable_charts(stack, report_data
     (SHOTS.parent / "page-timings.json").write_text(json.dumps({
         "ru: press 'Отчёт (debezium)' to the muscle-group chart drawn (ms, wall clock in the test)": drawn_ms,
         **{f"ru: page navigation start to {name} (ms)": round(at) for name, at in marks}}, ensure_ascii=False))
-    labels = set(axis_labels(chart, "X"))
-    groups = muscle_groups()
+    labels = set(axis_labels(chart, "Y"))  # names down the y axis (horizontal bars), in Russian
+    groups = {category_label("muscle_group", g, "ru") for g in muscle_groups()}
+    before = {category_label("muscle_group", g, "ru") for g in before}
     assert before and before <= labels <= groups, (labels, before, groups)  # whole names, not their last letters
     values = [t.text for t in chart.find_elements("css selector", "g.values_marks text")]
     assert len(values) == len(labels) and all("," in v or v.isdigit() for v in values), values  # a value per bar, ru
-    assert len(axis_labels(chart, "Y")) >= 2, "no value axis"
+    assert len(axis_labels(chart, "X")) >= 2, "no value axis"
     titles = find(browser, "#charts").text
     assert "События по дням" in titles and "Средняя амплитуда по группам мышц" in titles, titles
     assert "группа мышц" in chart.text and "схема" in chart.text  # axis title and legend in Russian
@@ -160,7 +162,7 @@ def test_the_analyst_opens_the_overview_and_a_top_user_from_it(stack, report_dat
         column = find(browser, f"div.report#overview-{schema}")
         assert int(column.find_element("css selector", ".events-total").get_attribute("data-value")) > 0
     for chart in ("country", "prosthesis", "muscle", "top-users"):
-        assert axis_labels(drawn_chart(browser, chart)), f"{chart}: no category labels"
+        assert axis_labels(drawn_chart(browser, chart), "Y"), f"{chart}: no category labels"
     browser.save_screenshot(str(SHOTS / "09-overview.png"))
     find(browser, "#top-debezium a").click()  # the busiest user's comparison
     find(browser, "#verdict")
@@ -201,7 +203,7 @@ def test_a_stored_reports_run_draws_its_charts_in_the_airflow_ui(stack, report_d
     browser.get(f"{base}/bionicflow/report-runs/{quote(run_id, safe='')}")
     for chart in ("country", "prosthesis", "muscle", "top-users"):
         svg = drawn_chart(browser, chart)
-        assert axis_labels(svg), f"{chart}: no category labels"
+        assert axis_labels(svg, "Y"), f"{chart}: no category labels"
         assert [t.text for t in svg.find_elements("css selector", "g.role-legend-label text")] == ["default", "debezium"]
     assert find(browser, "#chart-country a.chart-png").get_attribute("href").endswith("/charts/country.png")
     browser.save_screenshot(str(SHOTS / "12-airflow-report-run.png"))

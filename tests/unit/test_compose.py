@@ -148,3 +148,10 @@ def test_postgres_runs_the_projects_settings(service):
     command = " ".join(SERVICES[service]["command"])
     assert "config_file=/etc/postgresql/postgresql.conf" in command
     assert f"./{service}/postgresql.conf:/etc/postgresql/postgresql.conf:ro" in SERVICES[service]["volumes"]
+
+
+def test_topics_come_with_the_first_change_in_compose_too():
+    """Connect creates a table's topic at its first change; ClickHouse's Kafka engine notices it within seconds."""
+    assert env_of("kafka-connect")["CONNECT_TOPIC_CREATION_ENABLE"] == "true"
+    kafka = ET.parse(ROOT / "clickhouse_config" / "kafka_settings.xml").getroot()
+    assert int(kafka.findtext("kafka/topic_metadata_refresh_interval_ms")) <= 10_000

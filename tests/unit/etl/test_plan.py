@@ -4,7 +4,7 @@ import pytest
 
 from bionicflow.etl.load import load_sql, resolve_table
 from bionicflow.kernel.sources import LoadError, PgSource
-from bionicflow.etl.plan import DEFAULT_LOOKBACK, plan_load
+from bionicflow.etl.plan import DEFAULT_LOOKBACK, default_window, plan_load
 from bionicflow.kernel import tables
 
 START = datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
@@ -31,13 +31,35 @@ def test_explicit_window_and_full_refresh():
     assert plan_load({"mode": "full", "tables": "telemetry_events"}, None, None).mode == "full"
 
 
+@pytest.mark.parametrize("now", [datetime(2026, 12, 7, 15, 30), datetime(2026, 12, 7, 15, 30, tzinfo=timezone.utc),
+                                 datetime(2026, 12, 7, 23, 30, tzinfo=timezone(timedelta(hours=8)))])
+def test_the_default_window_is_the_last_full_utc_day(now):
+    assert default_window(now) == (datetime(2026, 12, 6), datetime(2026, 12, 7))
+
+
+def test_default_window_at_midnight_is_the_day_that_just_ended():
+    assert default_window(datetime(2026, 12, 7)) == (datetime(2026, 12, 6), datetime(2026, 12, 7))
+
+
+@pytest.mark.parametrize("empty", [None, ""])
+def test_a_window_run_without_either_end_loads_the_last_full_day(empty):
+    """The backfill form's untouched window: where the newest data is, computed when the run starts."""
+    now = datetime(2026, 12, 7, 0, 5, tzinfo=timezone.utc)
+    plan = plan_load({"mode": "window", "window_start": empty, "window_end": empty}, None, None, now=now)
+    assert (plan.mode, plan.start, plan.end) == ("window", datetime(2026, 12, 6), datetime(2026, 12, 7))
+    explicit = plan_load({"mode": "window", "window_start": "2026-01-01", "window_end": "2026-02-01"}, None, None,
+                         now=now)
+    assert (explicit.start, explicit.end) == (datetime(2026, 1, 1), datetime(2026, 2, 1))
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
         ({"tables": ["orders"]}, "unknown table 'orders'"),
         ({"mode": "sometimes"}, "mode 'sometimes'"),
         ({"mode": "window", "window_start": "2025-02-01", "window_end": "2025-01-01"}, "not after its start"),
-        ({"mode": "window", "window_start": "2025-02-01"}, "needs both"),
+        ({"mode": "window", "window_start": "2025-02-01"}, "got only window_start: give both"),
+        ({"mode": "window", "window_start": "", "window_end": "2025-02-01"}, "got only window_end: give both"),
         ({"mode": "window", "window_start": "yesterday", "window_end": "2025-01-01"}, "not an ISO date-time"),
         ({"mode": "window", "window_start": "2024-01-01", "window_end": "2025-02-05"}, "longer than 400 days"),
         ({"mode": "interval"}, "this run has none"),

@@ -53,3 +53,56 @@ def _nothing_reachable(initial: str) -> bootstrap.Bootstrap:
 
     return bootstrap.Bootstrap(olap=unreachable, connect=unreachable, kafka_bootstrap="nowhere:1",
                                source_connection=unreachable, sources=unreachable, initial=initial)
+
+
+class _Connect:
+    """Kafka Connect holding the brief's connectors as registered from debezium/*.json."""
+
+    def __init__(self, change: dict | None = None):
+        from bionicflow.cdc.connectors import load_connectors
+
+        self.configs = {s.name: {**s.config, **(change or {})} for s in load_connectors()}
+
+    def statuses(self):
+        return {name: {"state": "RUNNING", "tasks": []} for name in self.configs}
+
+    def config(self, name):
+        return self.configs[name]
+
+
+def _with_kafka(monkeypatch, partitions: dict[str, int], change: dict | None = None) -> bootstrap.Bootstrap:
+    monkeypatch.setattr(bootstrap, "topic_partitions", lambda servers: partitions)
+    made = _nothing_reachable("debezium")
+    made.connect = lambda: _Connect(change)
+    return made
+
+
+def test_registering_the_connectors_makes_no_topic(monkeypatch):
+    """Before any data Kafka has no table topic, as in the brief: Connect makes each with its table's first change."""
+    registered = []
+    monkeypatch.setattr(bootstrap, "register", lambda connect, initial: registered.append(initial) or ["crm-connector"])
+    monkeypatch.setattr(bootstrap, "topic_partitions", lambda servers: pytest.fail("the step looked at Kafka"))
+    made = _nothing_reachable("debezium")
+    made.connect = lambda: "Kafka Connect"
+    assert bootstrap.register_connectors(made) == ["crm-connector"]
+    assert registered == ["debezium"]
+    assert "topic" not in bootstrap.step("register_connectors").summary.split("(")[0]
+
+
+def test_verify_topics_passes_on_a_fresh_stack_without_table_topics(monkeypatch):
+    made = _with_kafka(monkeypatch, {"crm.message": 1, "_connect_configs": 1})
+    assert bootstrap.verify_topics(made) == {
+        "present": [], "created_with_first_change": ["crm.public.users", "telemetry.public.telemetry_events"]}
+    after_data = _with_kafka(monkeypatch, {"crm.public.users": 1, "telemetry.public.telemetry_events": 1})
+    assert bootstrap.verify_topics(after_data)["created_with_first_change"] == []
+
+
+def test_verify_topics_refuses_a_connector_connect_would_not_create_one_partition_topics_for(monkeypatch):
+    from bionicflow.cdc.topics import TopicError
+
+    made = _with_kafka(monkeypatch, {}, change={"topic.creation.default.partitions": "6"})
+    with pytest.raises(TopicError, match="crm-connector: topic.creation.default.partitions='6'.*bionicflow cdc"):
+        bootstrap.verify_topics(made)
+    split = _with_kafka(monkeypatch, {"crm.public.users": 4})
+    with pytest.raises(TopicError, match="crm.public.users has 4 partitions"):
+        bootstrap.verify_topics(split)

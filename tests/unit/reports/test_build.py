@@ -165,3 +165,25 @@ def test_defaults_freshness_is_its_older_tables_last_batch_load(olap):
     # users' newest load (30 min ago) is the older table's: default is that far behind at most
     assert 30 * 60 <= loaded["load_age_seconds"] < 31 * 60, loaded
     olap.session.query("DROP TABLE default.batch_loads")
+
+
+def test_a_read_the_olap_server_refused_while_a_view_was_remade_is_sent_again():
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    from bionicflow.reports.reader import SENT_AGAIN, ClickHouseReader
+
+    class Client:
+        def __init__(self, refusals: int):
+            self.refusals, self.calls = refusals, 0
+
+        def query(self, sql, parameters, settings):
+            self.calls += 1
+            if self.calls <= self.refusals:
+                raise DatabaseError("Code: 394. DB::Exception: a table or view changed while the statement was "
+                                    "checked and started: nothing was sent; send it again. (QUERY_WAS_CANCELLED)")
+            return type("Result", (), {"result_rows": [(1,)]})()
+
+    client = Client(refusals=SENT_AGAIN - 1)
+    assert ClickHouseReader(client).rows("SELECT 1", {}) == [(1,)] and client.calls == SENT_AGAIN
+    with pytest.raises(DatabaseError, match="QUERY_WAS_CANCELLED"):
+        ClickHouseReader(Client(refusals=SENT_AGAIN)).rows("SELECT 1", {})  # a catalogue that keeps moving: said

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
 from bionicflow.kernel.config import Settings
@@ -82,3 +83,67 @@ def test_numbers_and_times_follow_the_locale():
     assert en["number"](12345.678, 1) == "12,345.7" and ru["number"](12345.678, 1) == "12\xa0345,7"
     assert en["number"](None) == ru["number"](None) == "—"
     assert "2026" in ru["moment"](datetime(2026, 12, 2, 1, 5)) and "дек" in ru["moment"](datetime(2026, 12, 2, 1, 5))
+
+
+def test_how_long_ago_is_said_in_the_locales_words_and_plural_forms():
+    en, ru = i18n.context("en")["ago"], i18n.context("ru")["ago"]
+    assert en(1073.5) == "18 minutes ago" and ru(1073.5) == "18 минут назад"
+    assert en(5) == "5 seconds ago" and ru(2 * 3600 + 60) == "2 часа назад"  # not "1,073.5 s old"
+    assert en(3 * 86400) == "3 days ago" and ru(86400 * 21) == "3 недели назад"
+
+
+def _extracted_messages() -> dict[str, str]:
+    """Every message id `pybabel extract -F reports_api/babel.cfg` finds (templates and code), with where."""
+    import glob
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.frontend import parse_mapping_cfg
+
+    from bionicflow.kernel.config import project_root
+
+    root = project_root()
+    with (root / "reports_api" / "babel.cfg").open() as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    found: dict[str, str] = {}
+    for pattern, method in method_map:
+        paths = sorted(glob.glob(str(root / pattern), recursive=True))
+        assert paths, f"babel.cfg's {pattern} matches no file"
+        for path in paths:
+            for lineno, message, _comments, _context in extract_from_file(method, path, options=options_map[pattern]):
+                msgid = message[0] if isinstance(message, tuple) else message
+                if msgid:
+                    found.setdefault(msgid, f"{Path(path).relative_to(root)}:{lineno}")
+    return found
+
+
+def test_every_extracted_message_has_a_russian_translation_with_its_parameters():
+    """What babel extracts (every `_()`, `gettext`, `N_()` of the templates and the code) is in Russian,
+    and a translation keeps each %(name)s of its message (else the page falls back to English)."""
+    with (i18n.CATALOGS / "ru" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale="ru")
+    extracted = _extracted_messages()
+    assert {"the period is empty or inverted: from %(start)s is not before to %(end)s; swap the two or widen the "
+            "period", "Generate users and events", "enter a user_uuid"} <= set(extracted)  # code and templates
+    untranslated = sorted(f"{where}: {msgid}" for msgid, where in extracted.items()
+                          if catalog.get(msgid) is None or not catalog.get(msgid).string)
+    assert untranslated == []
+    placeholders = re.compile(r"%\(\w+\)[sdr]")
+    lost = sorted(msgid for msgid in extracted if catalog.get(msgid) is not None and catalog.get(msgid).string
+                  and sorted(placeholders.findall(msgid)) != sorted(placeholders.findall(catalog.get(msgid).string)))
+    assert lost == []
+
+
+def test_an_error_is_translated_with_its_parameters_in_the_pages_locale():
+    from datetime import date
+
+    from bionicflow.reports.texts import Text
+
+    inverted = Text("the period is empty or inverted: from %(start)s is not before to %(end)s; swap the two or "
+                    "widen the period", start=date(2026, 11, 5), end=date(2026, 11, 1))
+    assert str(inverted).startswith("the period is empty or inverted: from 2026-11-05 is not before to 2026-11-01")
+    assert "с» (5 нояб. 2026\u202fг.) не раньше даты «по» (1 нояб. 2026\u202fг.)" in i18n.context("ru")["say"](inverted)
+    assert "from Nov 5, 2026 is not before to Nov 1, 2026" in i18n.context("en")["say"](inverted)
+    spans = Text("the period spans %(days)s days; the most a report covers is %(max_days)s days: narrow "
+                 "`from`/`to` or ask for several periods", days=1066, max_days=366)
+    assert i18n.context("ru")["say"](spans).startswith("период охватывает 1\xa0066 дн.")
+    assert i18n.context("ru")["say"]("not a message id") == "not a message id"  # unknown: shown as it is
