@@ -26,7 +26,8 @@ FAST := -n 2 --dist worksteal -p no:schemathesis -p no:hypothesispytest -p no:fa
 
 ## The whole test suite: the fast suite in parallel, then three pytests at once: the integration tests on
 ## one embedded stack, the fault and lifecycle tests (tests/faults) on a second stack of their own (other
-## ports and state directory: tests/support/stack.py), and the tests that start servers of their own
+## ports and state directory: tests/support/stack.py; first the brief's check on that stack started from
+## nothing, tests/faults/test_console_fresh_stack.py), and the tests that start servers of their own
 ## (tests/support/fixtures.py marks them `own_servers`). The two background runs' output follows the
 ## integration run's (test-output/*.log). Any part failing fails it. BALANCE: integration modules run on the
 ## second stack so that both stacks finish at about the same time (docs/benchmarks.md, "Test suite").
