@@ -10,24 +10,12 @@ from __future__ import annotations
 
 import re
 
-import requests
-
-from tests.support.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
+from tests.support.browser import SHOTS, airflow_session, browser, find  # noqa: F401 (browser is a fixture)
 from tests.support.rows import apply_sql, olap_admin
 from tests.support.stack import run_ok
 
 MARK = "cdc-vs-batch lag probe"
 COUNT = re.compile(r"^\d{1,3}(,\d{3})*$")
-
-
-def _log_in(browser, stack) -> str:
-    base = f"http://{stack.host}:{stack.airflow_port}"
-    token = requests.post(f"{base}/auth/token", json={"username": stack.airflow_admin_user,
-                                                      "password": stack.airflow_admin_password.get_secret_value()},
-                          timeout=30).json()["access_token"]
-    browser.get(f"{base}/api/v2/version")  # the Airflow UI's session cookie, as its login sets it
-    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
-    return base
 
 
 def _stored_rows(stack, run_id: str) -> dict[tuple[str, str], int]:
@@ -41,7 +29,7 @@ def test_the_page_says_which_road_to_trust_and_a_lag_mismatch_is_amber(stack, bo
     apply_sql(stack, "crm_db", [f"INSERT INTO users (name, email) VALUES ('{MARK}', 'lag@example.org')"])
     try:
         run_id = run_ok(airflow, "cdc_reconcile")["dag_run_id"]
-        base = _log_in(browser, stack)
+        base = airflow_session(browser, stack)
         browser.get(f"{base}/bionicflow/cdc-vs-batch")
         verdict = find(browser, "#verdict p.verdict")
         browser.save_screenshot(str(SHOTS / "cdc-vs-batch-verdict.png"))
@@ -82,7 +70,7 @@ def test_the_page_says_which_road_to_trust_and_a_lag_mismatch_is_amber(stack, bo
 
 def test_the_page_inside_the_airflow_ui(stack, bootstrapped, airflow, browser):
     """Browse → CDC vs batch: the page in the Airflow UI's frame, its verdict line first."""
-    base = _log_in(browser, stack)
+    base = airflow_session(browser, stack)
     browser.get(f"{base}/plugin/cdc-vs-batch")
     frame = find(browser, "iframe", timeout=60)
     browser.switch_to.frame(frame)

@@ -14,7 +14,7 @@ from bionicflow.reports.accounts import customer_uuid
 from bionicflow.reports.words import category_label
 from tests.support.rows import pg
 from tests.support.browser import (  # noqa: F401 (browser is a fixture)
-    SHOTS, axis_labels, browser, drawn_chart, find, requested_urls)
+    SHOTS, airflow_session, axis_labels, browser, drawn_chart, find, requested_urls)
 from tests.support.stack import run_ok
 
 
@@ -193,12 +193,7 @@ def test_a_stored_reports_run_draws_its_charts_in_the_airflow_ui(stack, report_d
     from urllib.parse import quote
 
     run_id = run_ok(airflow, "reports")["dag_run_id"]
-    base = f"http://{stack.host}:{stack.airflow_port}"
-    token = requests.post(f"{base}/auth/token", json={"username": stack.airflow_admin_user,
-                                                      "password": stack.airflow_admin_password.get_secret_value()},
-                          timeout=30).json()["access_token"]
-    browser.get(f"{base}/api/v2/version")  # the Airflow UI's session cookie, as its login sets it
-    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+    base = airflow_session(browser, stack)
     requested_urls(browser)
     browser.get(f"{base}/bionicflow/report-runs/{quote(run_id, safe='')}")
     for chart in ("country", "prosthesis", "muscle", "top-users"):

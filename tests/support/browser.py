@@ -79,3 +79,16 @@ def axis_labels(svg, axis: str = "X") -> list[str]:
     """The labels of a drawn chart's ``axis`` ("X" or "Y"), as the reader sees them."""
     return [t.text for t in svg.find_elements("css selector", f"g.role-axis[aria-label^='{axis}-axis'] "
                                                              "g.role-axis-label text")]
+
+
+def airflow_session(browser, settings) -> str:
+    """The browser logged into the stack's Airflow UI as its admin (the `_token` cookie its login sets); its base URL."""
+    import requests
+
+    base = f"http://{settings.host}:{settings.airflow_port}"
+    answer = requests.post(f"{base}/auth/token", timeout=30, json={
+        "username": settings.airflow_admin_user, "password": settings.airflow_admin_password.get_secret_value()})
+    assert answer.status_code in (200, 201), answer.text
+    browser.get(f"{base}/api/v2/version")  # a page of the origin, so the cookie can be set on it
+    browser.add_cookie({"name": "_token", "value": answer.json()["access_token"], "path": "/"})
+    return base
