@@ -74,10 +74,10 @@ def _errors(request: Request, exc: StarletteHTTPException):
         from airflow.api_fastapi.app import get_auth_manager
 
         login = get_auth_manager().get_url_login()
-        return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': PAGE_ROUTE})}", 307)
+        return RedirectResponse(f"{login}{'&' if '?' in login else '?'}{urlencode({'next': _back_to(request)})}", 307)
     if "text/html" in request.headers.get("accept", "") and exc.status_code in (400, 403, 404, 503):
-        return templates.TemplateResponse(request, "console_error.html", {"status": exc.status_code,
-                                          "detail": exc.detail}, status_code=exc.status_code)
+        return _page(request, "console_error.html", {"status": exc.status_code, "detail": exc.detail},
+                     status=exc.status_code)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -108,8 +108,15 @@ def _log_dir() -> Path:
     return KafkaBroker(Settings()).data  # the embedded broker's disk (absent elsewhere: sizes unknown)
 
 
-def _page(request: Request, name: str, context: dict) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, {"nav": name, **context})
+def _back_to(request: Request) -> str:
+    """Where the login sends the browser back: the console's page it asked for (its index when it asked for none)."""
+    if request.url.path.rstrip("/") in ("", URL_PREFIX):
+        return PAGE_ROUTE
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, {"nav": name, **context}, status_code=status)
     response.headers["Cache-Control"] = "no-store"  # live state, and messages may hold personal data
     return response
 

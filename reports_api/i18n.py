@@ -93,7 +93,7 @@ def context(lang: str) -> dict:
     def parameter(value):
         """A message's parameter as this language writes it."""
         if isinstance(value, Text):
-            return say(value)
+            return _said(value)
         if isinstance(value, datetime):
             return moment(value)
         if isinstance(value, date):
@@ -103,6 +103,11 @@ def context(lang: str) -> dict:
         return value
 
     def say(text: str | None) -> str | None:
+        """A message in this language, as a page shows it: the API's `code` quotes dropped (a page is no terminal)."""
+        said = _said(text)
+        return said.replace("`", "") if said else said
+
+    def _said(text: str | None) -> str | None:
         """A message in this language: a `Text`'s template translated, then its parameters put in."""
         if not text:
             return text

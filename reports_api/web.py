@@ -114,6 +114,12 @@ def _chosen(request: Request) -> dict[str, str]:
 CsrfField = Annotated[str, Form(alias=csrf.FIELD)]
 
 
+@router.get("/login", include_in_schema=False)
+def login_form() -> Response:
+    """The address a failed log-in leaves in the bar: reloading it shows the form, not a 405."""
+    return RedirectResponse("/", status_code=303)
+
+
 @router.post("/login")
 def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
           csrf_token: CsrfField = "", settings: Settings = Depends(deps.settings)) -> Response:
@@ -302,7 +308,7 @@ def report_page(request: Request, view: str = "compare", user_uuid: str = "", st
     lang = i18n.choose(request)
     return _page(request, settings, "report.html", caller=caller, view=view, schemas=schemas, comparison=comparison,
                  reports=reports, user_uuid=target, period=period, back=back, span=period_span(period, lang),
-                 charts=charts.user_report_charts(reports, i18n.translations(lang).gettext, lang))
+                 charts=charts.user_report_charts(reports, i18n.translations(lang).gettext, lang, period.days()))
 
 
 @router.get("/ui/overview", response_class=HTMLResponse)

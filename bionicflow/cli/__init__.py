@@ -171,6 +171,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the machine
         out.print(f"{CDC_DB}.{name}: " + _cdc_line(cdc), highlight=False)
     for warning in doc.get("warnings", []):
         err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+    for notice in doc.get("notices", []):
+        err.print(Text.assemble(("on its way: ", "cyan"), notice), highlight=False)
     if doc["orphans"]:
         _warn_orphans([proctree.StackProcess(**p) for p in doc["orphans"]], "running beside it")
     if unwell:

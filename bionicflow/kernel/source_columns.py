@@ -12,6 +12,9 @@ from bionicflow.kernel.tables import Table
 
 # The catalogue is readable by every role (the read-only ETL role included), unlike
 # information_schema, which shows only columns the role has a privilege on.
+# What a drift line says of a column one road copies and the other copies soon (not a fault: `is_pending`).
+PENDING = "does not yet"
+
 SOURCE_COLUMNS_SQL = """
 SELECT a.attname::text FROM pg_attribute AS a
 WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
@@ -43,14 +46,14 @@ def column_drift(table: Table, actual: list[str], in_default: frozenset[str] = f
         for name in actual if name not in expected and name not in in_default
     ]
     lines += [
-        f"{where} has a column {c.source} that `debezium` copies (added by the CDC road) and `default` does not "
-        "yet: the next etl_default load copies it (the table whole, once); until then the two schemas compare on "
+        f"{where} has a column {c.source} that `debezium` copies (added by the CDC road) and `default` {PENDING}"
+        ": the next etl_default load copies it (the table whole, once); until then the two schemas compare on "
         "the other columns"
         for c in table.columns if c.added and c.source in actual and c.source not in in_default
     ]
     lines += [
-        f"{where} has a column {name} that `default` copies (added by the batch road) and `debezium` does not "
-        "yet: the CDC road adds it at the first change carrying it"
+        f"{where} has a column {name} that `default` copies (added by the batch road) and `debezium` {PENDING}"
+        ": the CDC road adds it at the first change carrying it"
         for name in sorted(in_default) if name in actual and name not in expected
     ]
     lines += [
@@ -61,6 +64,11 @@ def column_drift(table: Table, actual: list[str], in_default: frozenset[str] = f
         if name not in actual
     ]
     return lines
+
+
+def is_pending(line: str) -> bool:
+    """Whether a drift line is a column on its way: one road copies it and the other will at its next change or load."""
+    return PENDING in line
 
 
 def _added(table: Table, name: str) -> bool:

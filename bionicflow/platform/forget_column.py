@@ -54,13 +54,17 @@ class ForgetPlan:
 
     def describe(self) -> list[str]:
         """What forgetting does, one line per copy, the values it loses named."""
-        lines = [f"{db}.{self.table.name}: drop column {self.column} ({self.values.get(db, 0):,} rows hold a value "
-                 "in it; they are lost)" for db, has in ((CDC_DB, self.in_debezium), (DEFAULT_DB, self.in_default))
+        lines = [f"{db}.{self.table.name}: drop column {self.column} ({_holding(self.values.get(db, 0))} a value "
+                 "in it; lost with it)" for db, has in ((CDC_DB, self.in_debezium), (DEFAULT_DB, self.in_default))
                  if has]
         if self.registered:
             lines.append(f"{CDC_DB}.added_columns: forget {self.table.name}.{self.column} "
                          "(the CDC road stops writing it)")
         return lines
+
+
+def _holding(rows: int) -> str:
+    return f"{rows:,} row holds" if rows == 1 else f"{rows:,} rows hold"
 
 
 def find_table(name: str) -> Table:

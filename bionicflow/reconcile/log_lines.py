@@ -61,6 +61,17 @@ def table_lines(results: Iterable[SideResult]) -> list[str]:
     return lines
 
 
+def verdict_line(verdict: str, reasons: Iterable[str], results: Iterable[SideResult]) -> str:
+    """The run's verdict in words: with its reasons, or saying that a mismatch is only `default` being behind."""
+    reasons = list(reasons)
+    if reasons:
+        return f"verdict: {verdict}; reasons: {'; '.join(reasons)}"
+    differing = [r for r in results if r.side != "source" and not r.match]
+    if differing and all(r.side == DEFAULT_DB and not r.stale_rows for r in differing):
+        return f"verdict: {verdict} (lag only: default is behind its source; its next load brings the changes)"
+    return f"verdict: {verdict}"
+
+
 def fallback_decision(summary: dict) -> tuple[bool, str]:
     """Whether the run starts `etl_default`, and why, in words (``summary``: Report.summary()).
 

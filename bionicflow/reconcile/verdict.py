@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bionicflow.kernel.source_columns import is_pending
 from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 from bionicflow.reconcile.decide import MISMATCH_GRACE
 
@@ -170,7 +171,7 @@ def headline(run: Mapping | None, tables: Sequence[Mapping], cdc_lag: Mapping[st
     lines = [_verdict(run, tables, cdc_lag, batch, latest)]
     if drift:
         # a column one road copies and the other will at its next change or load is on its way: amber
-        passing = all("does not yet" in line for line in drift)
+        passing = all(is_pending(line) for line in drift)
         lines.append(Line(LAG if passing else ERROR,
                           f"source schema changed ({len(drift)} difference{'s' if len(drift) > 1 else ''}): see "
                           "\"Source schema\" below" + ("; the other road copies it at its next change or load"
@@ -186,7 +187,7 @@ def _verdict(run: Mapping | None, tables: Sequence[Mapping], cdc_lag: Mapping[st
     if latest is None:
         latest = explain_run(run, tables)
     if latest.level == OK:
-        return Line(OK, f"both roads agree with the source {when}")
+        return Line(OK, f"both roads agree with the source {when}: read either")
     stale = sorted(t["table"] for t in _side(tables, DEFAULT_DB) if t.get("stale_rows"))
     if latest.level == ERROR and stale:
         return Line(ERROR, f"mismatch beyond lag in {', '.join(f'{DEFAULT_DB}.{t}' for t in stale)} {when}: "
@@ -200,4 +201,5 @@ def _verdict(run: Mapping | None, tables: Sequence[Mapping], cdc_lag: Mapping[st
     ages = [b["age_seconds"] for b in batch.values() if b.get("age_seconds") is not None]
     cdc = f"debezium is {duration(max(lags))} behind" if lags else "debezium's lag is unknown"
     default = f"default's last load was {duration(max(ages))} ago" if ages else "default was never loaded"
-    return Line(LAG, f"{cdc}, {default}: the differences {when} are lag")
+    return Line(LAG, f"{cdc}, {default}: the differences {when} are lag; read debezium for the newest data, "
+                     "default as of its last load")

@@ -175,9 +175,20 @@ def _day_labeller(rows: list[dict], lang: str) -> Callable[[Any], str]:
     return partial(day_label, lang=lang, with_year=len(years) > 1)
 
 
-def user_report_charts(reports: Mapping[str, dict | None], _: Translate = _identity,
-                       lang: str = "en") -> list[tuple[str, str, dict | None]]:
-    """The user report's charts: (id, title, spec or None when the period has no events)."""
+def every_day(rows: list[dict], days: Iterable[str], value: str) -> list[dict]:
+    """Daily ``value`` rows with a 0 for each day of ``days`` a schema has none on (a day with no bar goes unseen)."""
+    have = {(r["schema"], r["date"]) for r in rows}
+    schemas = sorted({r["schema"] for r in rows}, key=list(SCHEMA_COLORS).index)
+    return rows + [{"schema": s, "date": d, value: 0} for s in schemas for d in days if (s, d) not in have]
+
+
+def user_report_charts(reports: Mapping[str, dict | None], _: Translate = _identity, lang: str = "en",
+                       days: Iterable[str] = ()) -> list[tuple[str, str, dict | None]]:
+    """The user report's charts: (id, title, spec or None when the period has no events).
+
+    ``days``: the period's days (ISO dates); the daily events chart shows each, 0 where there were none.
+    """
+    days = list(days)
     specs = [
         ("daily", _("Daily events"), "daily", "date", "events", _("day"), _("events"), 0),
         ("amplitude", _("Daily average amplitude"), "daily", "date", "avg_amplitude", _("day"), _("avg amplitude"), 3),
@@ -190,10 +201,12 @@ def user_report_charts(reports: Mapping[str, dict | None], _: Translate = _ident
     charts = []
     for cid, title, section, cat, val, cat_title, val_title, digits in specs:
         rows = _rows(reports, section, cat, val)
-        days = cat == "date"
-        label = _day_labeller(rows, lang) if days else partial(category_text, cat, lang=lang)
+        daily = cat == "date"
+        if cid == "daily":
+            rows = every_day(rows, days, val)
+        label = _day_labeller(rows, lang) if daily else partial(category_text, cat, lang=lang)
         charts.append((cid, title, bars(rows, category=cat, value=val, title=title, category_title=cat_title,
-                                        value_title=val_title, digits=digits, horizontal=not days, label=label)))
+                                        value_title=val_title, digits=digits, horizontal=not daily, label=label)))
     return charts
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from bionicflow.kernel.tables import DEFAULT_DB
+from bionicflow.kernel.tables import CDC_DB, DEFAULT_DB
 
 # Fields that differ by nature between two builds, shown side by side but not compared.
 NOT_COMPARED = frozenset({"schema", "generated_at", "freshness", "computed_from"})
@@ -63,5 +63,7 @@ def compare_reports(reports: Mapping[str, dict | None]) -> dict:
         # the batch road is as current as its last load: differences are what changed since
         "default_behind_seconds": ((freshness.get(DEFAULT_DB) or {}).get("load_age_seconds")
                                    if differences else None),
+        # a user written since default's last load: only debezium has them yet (lag, not a mismatch)
+        "only_in_debezium": reports.get(DEFAULT_DB) is None and reports.get(CDC_DB) is not None,
         "reports": reports,
     }

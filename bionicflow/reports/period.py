@@ -24,6 +24,11 @@ class Period:
     start: datetime  # inclusive, naive UTC
     end: datetime  # exclusive, naive UTC
 
+    def days(self) -> list[str]:
+        """The UTC days the period touches, as ISO dates (its last is the day of its last microsecond)."""
+        first, last = self.start.date(), (self.end - timedelta(microseconds=1)).date()
+        return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
     def as_dict(self) -> dict[str, str]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
 

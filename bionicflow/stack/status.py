@@ -12,6 +12,7 @@ from typing import Any
 from bionicflow.cdc import monitor
 from bionicflow.kernel import cursors
 from bionicflow.kernel.config import Settings
+from bionicflow.kernel.source_columns import is_pending
 from bionicflow.kernel.olap import OlapClient, olap_client
 from bionicflow.kernel.tables import TABLES
 from bionicflow.platform.drift import source_drift
@@ -52,7 +53,10 @@ def status(settings: Settings, cdc: bool = True) -> dict:
         slots = {e["slot"]: (e["slot_retained_wal_bytes"], bool(e.get("slot_active")))
                  for e in doc["lag"].values() if e.get("slot") and e.get("slot_retained_wal_bytes") is not None}
         doc["warnings"] = monitor.retained_wal_problems(slots, settings.wal_retained_limit_bytes)
-        doc["warnings"] += source_column_drift(settings, result, olap)
+        drift = source_column_drift(settings, result, olap)
+        doc["warnings"] += [line for line in drift if not is_pending(line)]
+        # a column on its way to the other road (its next change or load copies it): said, not a fault
+        doc["notices"] = [line for line in drift if is_pending(line)]
         # the batch road's freshness: when each `default` table was last loaded (docs/airflow.md)
         doc["batch"] = cursors.freshness(olap) if olap else {}
     return doc

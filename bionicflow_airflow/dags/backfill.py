@@ -47,7 +47,7 @@ log = logging.getLogger("airflow.task")
         "window_end": Param(None, type=["null", "string"], description=(
             "ISO end (exclusive), UTC. Empty, with window_start empty too: today's midnight UTC.")),
         "target": Param(DEFAULT_DB, enum=[DEFAULT_DB, CDC_DB, "both"], description="Which schema to refill."),
-        "time_column": Param("", type="string", description=(
+        "time_column": Param(None, type=["null", "string"], description=(
             "An added table's column the window applies to (empty: its one timestamp, timestamptz or date column).")),
         "key_from": Param(None, type=["null", "integer"], description=(
             "With key_to, instead of the window: an added table's rows whose integer key is in [key_from, key_to).")),

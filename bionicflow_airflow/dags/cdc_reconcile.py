@@ -66,7 +66,7 @@ def cdc_reconcile():
         from bionicflow.cdc.connectors import ConnectError, load_connectors
         from bionicflow.cdc.heartbeat_lag import pipeline_lag
         from bionicflow.kernel.tables import TABLES
-        from bionicflow.reconcile.log_lines import table_lines
+        from bionicflow.reconcile.log_lines import table_lines, verdict_line
         from bionicflow.reconcile.run import reconcile as run_reconciliation
         from bionicflow_airflow import ClickHouseHook, KafkaConnectHook
         from bionicflow_airflow.cdc_health import source_drift
@@ -98,7 +98,7 @@ def cdc_reconcile():
         )
         for line in table_lines(report.results):  # a sentence per table, not its dict
             log.info("%s", line)
-        log.info("verdict: %s; reasons: %s", report.verdict, report.decision.reasons or "none")
+        log.info("%s", verdict_line(report.verdict, report.decision.reasons, report.results))
         return report.summary()
 
     @task

@@ -43,7 +43,8 @@ def test_the_page_says_which_road_to_trust_and_a_lag_mismatch_is_amber(stack, bo
             in cells[3], cells
         assert verdict.get_attribute("data-level") == "lag", verdict.text
         assert re.fullmatch(r"debezium is [\d.,]+ (s|min|h) behind, default's last load was [\d.,]+ (s|min|h) ago: "
-                            r"the differences as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC are lag",
+                            r"the differences as of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC are lag; read debezium for "
+                            r"the newest data, default as of its last load",
                             verdict.text), verdict.text
         # every history row says in words what happened
         for row in browser.find_elements("css selector", "#reconciliations tr")[1:]:

@@ -60,8 +60,8 @@ def test_a_column_dropped_on_purpose_is_forgotten_and_status_is_green_again(stac
 
         asked = cli("cdc", "forget-column", "users", COLUMN)  # no terminal, no --yes: shows the plan, drops nothing
         assert asked.returncode == 1 and "run again with --yes" in asked.stderr, asked.stderr
-        assert f"debezium.users: drop column {COLUMN} (1 rows hold a value in it; they are lost)" in asked.stderr
-        assert f"default.users: drop column {COLUMN} (1 rows hold a value" in asked.stderr
+        assert f"debezium.users: drop column {COLUMN} (1 row holds a value in it; lost with it)" in asked.stderr
+        assert f"default.users: drop column {COLUMN} (1 row holds a value" in asked.stderr
         assert COLUMN in _columns(olap, "debezium") and COLUMN in _columns(olap, "default")
 
         done = cli("cdc", "forget-column", "users", COLUMN, "--yes")

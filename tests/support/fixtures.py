@@ -108,6 +108,9 @@ def bootstrapped(airflow):
     return run_ok(airflow, "cdc_bootstrap")
 
 
+STACK_FIXTURES = frozenset({"stack", "fresh"})  # the tests on a suite's own stack, never beside it
+
+
 def mark_integration(items) -> None:
     """Mark the suite's tests `integration`, and those that do not use the shared stack `own_servers`.
 
@@ -116,5 +119,6 @@ def mark_integration(items) -> None:
     """
     for item in items:
         item.add_marker(pytest.mark.integration)
-        if "stack" not in getattr(item, "fixturenames", ()):
+        # `fresh`: a test that starts its suite's stack from nothing (tests/faults/test_console_fresh_stack.py)
+        if not STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.own_servers)

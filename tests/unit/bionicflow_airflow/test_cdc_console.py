@@ -110,3 +110,53 @@ def test_before_data_the_tables_topics_are_absent_or_empty(topics, empty):
     from tests.support.console_pages import brief_topics_hold_no_data
 
     assert brief_topics_hold_no_data(topics) is empty
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 503])
+def test_a_browser_gets_the_error_as_a_page_with_its_status_and_message(status):
+    """The console's errors are pages for a browser (they were 500s: the page's template needs its navigation)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from starlette.exceptions import HTTPException
+
+    from bionicflow_airflow.cdc_console import _errors
+
+    app = FastAPI()
+    app.add_exception_handler(HTTPException, _errors)  # type: ignore[arg-type]
+
+    @app.get("/cdc-console/topics/{name}")
+    def missing(name: str):
+        raise HTTPException(status, f"no topic {name!r} <here>")
+
+    answer = TestClient(app).get("/cdc-console/topics/nosuch", headers={"Accept": "text/html"})
+    assert answer.status_code == status and "text/html" in answer.headers["content-type"]
+    assert "no topic &#39;nosuch&#39; &lt;here&gt;" in answer.text and answer.headers["cache-control"] == "no-store"
+
+
+def test_a_browser_without_a_session_comes_back_to_the_page_it_asked_for(monkeypatch):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from starlette.exceptions import HTTPException
+
+    import airflow.api_fastapi.app as airflow_app
+
+    from bionicflow_airflow.cdc_console import _errors
+
+    class Manager:
+        def get_url_login(self) -> str:
+            return "/auth/login"
+
+    monkeypatch.setattr(airflow_app, "get_auth_manager", Manager)
+    app = FastAPI()
+    app.add_exception_handler(HTTPException, _errors)  # type: ignore[arg-type]
+
+    @app.get("/cdc-console/{rest:path}")
+    def page(rest: str):
+        raise HTTPException(401, "no session")
+
+    client = TestClient(app, follow_redirects=False)
+    deep = client.get("/cdc-console/topics/crm.public.users/messages?limit=5", headers={"Accept": "text/html"})
+    assert deep.status_code == 307 and deep.headers["location"] == (
+        "/auth/login?next=%2Fcdc-console%2Ftopics%2Fcrm.public.users%2Fmessages%3Flimit%3D5")
+    index = client.get("/cdc-console/", headers={"Accept": "text/html"})
+    assert index.headers["location"] == "/auth/login?next=%2Fplugin%2Fcdc-console"

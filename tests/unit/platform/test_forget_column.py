@@ -80,7 +80,7 @@ def test_both_copies_forget_the_column_and_drift_is_gone(tmp_path):
     planned = forget_column.plan(olap, "users", "nickname", SOURCE)
     assert (planned.registered, planned.in_debezium, planned.in_default) == (True, True, True)
     assert planned.values == {"debezium": 1, "default": 1}
-    assert planned.describe()[0] == "debezium.users: drop column nickname (1 rows hold a value in it; they are lost)"
+    assert planned.describe()[0] == "debezium.users: drop column nickname (1 row holds a value in it; lost with it)"
 
     paused = []
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from bionicflow.kernel.cursors import RELOAD_BY_KEY_LIMIT
 from bionicflow.reconcile.compare import SideResult
 from bionicflow.reconcile.decide import Decision
-from bionicflow.reconcile.log_lines import fallback_decision, table_lines
+from bionicflow.reconcile.log_lines import fallback_decision, table_lines, verdict_line
 from bionicflow.reconcile.run import Report
 
 
@@ -70,3 +70,14 @@ def test_a_repair_names_its_tables_and_how_they_are_mended():
         "reloads the wrong rows by key, then verify_default checks it"))
     many = Decision(degraded=False, repair_default=["users"], repair_keys=RELOAD_BY_KEY_LIMIT + 1)
     assert "mode full refreshes those tables whole" in fallback_decision(summary(many))[1]
+
+
+def test_the_runs_verdict_says_when_a_mismatch_is_only_default_behind():
+    behind = [SideResult("users", "source", 2, 1), SideResult("users", "default", 1, 0, missing_keys=1),
+              SideResult("users", "debezium", 2, 1)]
+    assert verdict_line("mismatch", [], behind) == (
+        "verdict: mismatch (lag only: default is behind its source; its next load brings the changes)")
+    wrong = behind[:2] + [SideResult("users", "debezium", 1, 0, missing_keys=1)]
+    assert verdict_line("mismatch", [], wrong) == "verdict: mismatch"  # debezium missing a row is no lag
+    assert verdict_line("degraded", ["debezium: 1 missing"], wrong) == "verdict: degraded; reasons: debezium: 1 missing"
+    assert verdict_line("match", [], [SideResult("users", "default", 1, 1)]) == "verdict: match"

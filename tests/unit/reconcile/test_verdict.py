@@ -32,7 +32,7 @@ def test_all_sides_matching_is_green_and_dated_in_whole_seconds():
     line = explain_run(run(), tables)
     assert line == Line(OK, "all match: both roads hold the source's rows")
     [top] = headline(run(), tables, {"users": 0.8}, {"users": {"age_seconds": 60}}, [], line)
-    assert top == Line(OK, "both roads agree with the source as of 2026-12-07 10:20:03 UTC")
+    assert top == Line(OK, "both roads agree with the source as of 2026-12-07 10:20:03 UTC: read either")
 
 
 def test_a_mismatch_within_the_grace_and_default_behind_its_last_load_is_amber_lag():
@@ -44,7 +44,8 @@ def test_a_mismatch_within_the_grace_and_default_behind_its_last_load_is_amber_l
     [top] = headline(run(verdict="mismatch"), tables, {"users": 4.25, "telemetry_events": None},
                      {"users": {"age_seconds": 720.0}}, [], line)
     assert top == Line(LAG, "debezium is 4.2 s behind, default's last load was 12 min ago: the differences as of "
-                            "2026-12-07 10:20:03 UTC are lag")
+                            "2026-12-07 10:20:03 UTC are lag; read debezium for the newest data, default as of "
+                            "its last load")
 
 
 def test_rows_default_should_have_had_are_a_mismatch_beyond_lag_being_repaired():

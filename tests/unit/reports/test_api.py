@@ -242,3 +242,22 @@ def test_a_customer_is_refused_the_overview_page(client):
     assert 'id="overview"' not in client.get("/").text
     refused = client.get("/ui/overview")
     assert refused.status_code == 403 and "not an analyst" in refused.text
+
+
+def test_a_reports_csv_links_hold_the_period_the_page_shows(client):
+    log_in(client, "customer1")
+    page = client.get("/ui/report", params={"view": "compare", "start": PERIOD["from"], "end": PERIOD["to"]})
+    assert page.status_code == 200, page.text[-1500:]
+    for schema in ("default", "debezium"):
+        link = re.search(rf'href="(/reports\?[^"]+)" id="csv-{schema}"', page.text).group(1).replace("&amp;", "&")
+        csv = client.get(link)
+        assert csv.status_code == 200, csv.text
+        # the page's period: from its first day to the end of its last (the API's `to` date-time is exclusive)
+        assert f"period.from,{PERIOD['from']}T00:00:00" in csv.text, (link, csv.text[:300])
+        assert "period.to,2026-11-22T00:00:00" in csv.text, (link, csv.text[:300])
+
+
+def test_an_overviews_csv_links_without_a_period_are_well_formed(client):
+    log_in(client, "analyst")
+    page = client.get("/ui/overview")
+    assert re.search(r'href="/reports/overview\?schema=default&amp;fmt=csv" id="csv-default"', page.text), page.text

@@ -206,3 +206,26 @@ def test_a_page_gets_the_chart_compiled_to_vega_with_its_rows_and_reuses_the_com
     assert [r["muscle_group"] for r in charts.page_rows(again)] == ["triceps"]
     assert [r["muscle_group"] for r in charts.page_rows(page)] == ["biceps"]  # each page its own copy
     assert charts.page_spec(None) is None  # an empty period stays empty
+
+
+def test_the_daily_events_chart_has_every_day_of_the_period_with_0_where_none_happened():
+    from bionicflow.reports import Period
+
+    period = Period.parse("2026-12-01", "2026-12-06")
+    reports = {"default": {"daily": [{"date": "2026-12-02", "events": 3, "avg_amplitude": 1.0}]},
+               "debezium": {"daily": [{"date": "2026-12-02", "events": 3, "avg_amplitude": 1.0},
+                                      {"date": "2026-12-05", "events": 1, "avg_amplitude": 2.0}]}}
+    drawn = {cid: spec for cid, _, spec in charts.user_report_charts(reports, days=period.days())}
+    daily = {(r["schema"], r["date"]): r["events"] for r in drawn["daily"]["data"]["values"]}
+    assert {d for _, d in daily} == {f"{n} Dec" for n in range(1, 7)}  # the 6th too: a date `to` is its whole day
+    assert daily[("default", "5 Dec")] == 0 and daily[("debezium", "5 Dec")] == 1
+    assert len(daily) == 12  # each day once per schema
+    amplitude = {r["date"] for r in drawn["amplitude"]["data"]["values"]}
+    assert amplitude == {"2 Dec", "5 Dec"}  # no average where there was no event
+
+
+def test_a_period_names_the_days_it_touches():
+    from bionicflow.reports import Period
+
+    assert Period.parse("2026-12-01T12:00:00Z", "2026-12-03T00:00:00Z").days() == ["2026-12-01", "2026-12-02"]
+    assert Period.parse("2026-12-01", "2026-12-01").days() == ["2026-12-01"]

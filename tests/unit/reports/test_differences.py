@@ -37,3 +37,11 @@ def test_differences_come_with_how_far_behind_default_is():
     assert compare_reports({"default": behind, "debezium": current})["default_behind_seconds"] == 1800.0
     same_data = compare_reports({"default": behind | {"events_total": 4}, "debezium": current})
     assert same_data["identical"] and same_data["default_behind_seconds"] is None
+
+
+def test_a_user_only_debezium_has_yet_is_lag_not_a_mismatch():
+    report = {"events_total": 0, "freshness": {"lag_seconds": 1.0}}
+    new_user = compare_reports({"default": None, "debezium": report})
+    assert new_user["only_in_debezium"] is True and not new_user["identical"]
+    gone_from_debezium = compare_reports({"default": report, "debezium": None})
+    assert gone_from_debezium["only_in_debezium"] is False  # that one is no lag: the page says it in red

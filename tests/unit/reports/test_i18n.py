@@ -147,3 +147,20 @@ def test_an_error_is_translated_with_its_parameters_in_the_pages_locale():
                  "`from`/`to` or ask for several periods", days=1066, max_days=366)
     assert i18n.context("ru")["say"](spans).startswith("период охватывает 1\xa0066 дн.")
     assert i18n.context("ru")["say"]("not a message id") == "not a message id"  # unknown: shown as it is
+
+
+def test_a_page_shows_an_errors_code_quotes_as_plain_words():
+    from bionicflow.reports import Period, PeriodError
+    from bionicflow.reports.texts import text_of
+
+    with pytest.raises(PeriodError) as refused:
+        Period.parse("2020-01-01", "2026-01-01")
+    assert "`from`" in str(refused.value)  # the API's text keeps them (a terminal, a log)
+    for lang in ("en", "ru"):
+        shown = i18n.context(lang)["say"](text_of(refused.value))
+        assert "`" not in shown and shown, shown
+
+
+def test_the_login_address_left_in_the_bar_shows_the_form_again(client):
+    answer = client.get("/login", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/"
