@@ -102,9 +102,20 @@ def redoc_page(request: Request) -> HTMLResponse:
                           redoc_favicon_url=f"{root}/static-offline-docs/favicon.png")
 
 
+# The API's addresses answer JSON whoever asks; any other unknown address a browser asks for is a page.
+API_PATHS = ("/reports", "/auth", "/health", "/openapi.json", "/static", "/ui/generate/status", "/dev-issuer")
+
+
+async def http_error(request: Request, exc: StarletteHTTPException):
+    if (exc.status_code == 404 and "text/html" in request.headers.get("accept", "")
+            and not request.url.path.startswith(API_PATHS)):
+        return web.not_found_page(request)
+    return await errors.http_error(request, exc)
+
+
 app.include_router(chart_scripts())
 # Starlette types a handler as taking any Exception; each of these gets only the one it is registered for
-app.add_exception_handler(StarletteHTTPException, errors.http_error)  # type: ignore[arg-type]
+app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 app.add_exception_handler(RequestValidationError, errors.validation_error)  # type: ignore[arg-type]
 # Cross-site form posts refused; security headers on every answer (pages: CSP, no framing, no
 # caching). The middleware added last runs outermost: SameOriginOnly's refusals get the headers too.

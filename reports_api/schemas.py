@@ -180,6 +180,9 @@ class Comparison(_Doc):
     default_behind_seconds: float | None = Field(
         description="When the schemas differ: seconds since `default`'s last batch load (the differences are "
                     "what changed since); null when identical or never loaded")
+    only_in_debezium: bool = Field(
+        False, description="The user is in `debezium` and not yet in `default` (written since its last batch load): "
+                           "lag, not a mismatch")
     reports: dict[str, UserReport | Overview | None] = Field(description="Each schema's report; null where absent")
 
 

@@ -337,3 +337,10 @@ def overview_page(request: Request, start: str = "", end: str = "",
                  period=period, back=back, csv_query=query, start=start, end=end, span=period_span(period, lang),
                  charts=charts.overview_charts(comparison["reports"], i18n.translations(lang).gettext, lang))
 
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    """A browser's mistyped address: a page in its language with the way back, not the API's JSON 404."""
+    lang = i18n.choose(request)
+    return templates.TemplateResponse(request, "not_found.html", {**i18n.context(lang), "path": request.url.path},
+                                      status_code=404)

@@ -259,7 +259,8 @@ def overview_charts(reports: Mapping[str, dict | None], _: Translate = _identity
              for s, r in reports.items() if r for u in r.get("top_users") or []]
     # (id, title, rows, category field, its axis title, its label on the axis, a note under the title)
     charts: list[tuple[str, str, list[dict], str, str, Callable[[Any], str], str | None]] = [
-        ("country", _("Events by country (the %(n)s busiest)") % {"n": len(busiest)}, country_rows, "country",
+        ("country", _("Events by country (the %(n)s busiest)") % {"n": len(busiest)} if busiest
+         else _("Events by country"), country_rows, "country",
          _("country"), lambda c: c or no_country,
          _("“no country”: events of users with no country in the CRM, or no longer in it") if "" in busiest else None),
         ("prosthesis", _("Events by prosthesis type"),

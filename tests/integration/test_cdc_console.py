@@ -42,7 +42,8 @@ def test_only_a_logged_in_admin_reaches_the_console(stack, airflow):
     bad = requests.get(url, headers={"Authorization": "Bearer not-a-token"}, timeout=30)
     assert bad.status_code in (401, 403), bad.status_code
     browser_like = requests.get(url, headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
-    assert browser_like.status_code == 307 and "next=%2Fplugin%2Fcdc-console" in browser_like.headers["location"]
+    # back to the page it asked for once logged in
+    assert browser_like.status_code == 307 and "next=%2Fcdc-console%2Fconnectors" in browser_like.headers["location"]
     assert _get(stack, airflow, "/connectors").status_code == 200  # the stack's one user is its admin
     # the task restart refuses a logged-in browser's POST sent from another site (the session is a cookie)
     forged = requests.post(_url(stack, "/connectors/crm-connector/tasks/0/restart"), data={"confirm": "yes"},

@@ -164,3 +164,12 @@ def test_a_page_shows_an_errors_code_quotes_as_plain_words():
 def test_the_login_address_left_in_the_bar_shows_the_form_again(client):
     answer = client.get("/login", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/"
+
+
+def test_a_mistyped_address_is_a_page_in_the_browsers_language_and_the_api_keeps_json(client):
+    page = client.get("/ui/nothing", headers={"Accept": "text/html", "Accept-Language": "ru"})
+    assert page.status_code == 404 and "Страницы /ui/nothing нет" in page.text and 'href="/"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    api = client.get("/reports/nothing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json()["detail"]  # an API address stays JSON
+    assert client.get("/ui/nothing").json()["detail"] == "Not Found"  # a client that asks for no page: JSON
