@@ -150,6 +150,9 @@ def _rows(reports: Mapping[str, dict | None], section: str, category: str, value
             for row in report.get(section) or []]
 
 
+EMPTY_LABEL = "—"  # a category whose value is empty (or NULL): one dash, in every language
+
+
 def category_text(kind: str, value: Any, lang: str) -> str:
     """A data category (``kind``: prosthesis_type, muscle_group) as the reader's language names it.
 
@@ -158,7 +161,9 @@ def category_text(kind: str, value: Any, lang: str) -> str:
     """
     from bionicflow.reports.words import category_label
 
-    return "" if value is None else category_label(kind, str(value), lang)
+    if value is None or str(value).strip() == "":
+        return EMPTY_LABEL  # an empty value is a bar too: its label must not vanish
+    return category_label(kind, str(value), lang)
 
 
 def day_label(day: Any, lang: str, with_year: bool = False) -> str:

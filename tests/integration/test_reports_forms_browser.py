@@ -14,6 +14,7 @@ import pytest
 
 from bionicflow.reports.accounts import customer_uuid
 from tests.support.browser import SHOTS, browser, find  # noqa: F401 (browser is a fixture)
+from tests.support.stack import forget_failed_logins
 
 LANGS = ["en", "ru"]
 PICKED = {"start": "2026-11-05", "end": "2026-11-01"}  # inverted on purpose: an error to keep the input through
@@ -105,6 +106,7 @@ def test_the_language_switch_keeps_a_reports_period_and_view(stack, report_data,
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_a_wrong_password_keeps_the_user_name(stack, browser, lang):
+    forget_failed_logins()
     log_in(browser, stack, "customer3", lang, password="not-the-password")
     find(browser, "#error")
     assert find(browser, "#username").get_attribute("value") == "customer3"

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.browser import SHOTS, browser, drawn_chart, find  # noqa: F401 (browser is a fixture)
 from tests.support.russian_pages import english_left
+from tests.support.stack import forget_failed_logins
 
 CYRILLIC = re.compile(r"[а-яё]", re.I)
 USER_CHARTS = ("daily", "amplitude", "muscle", "prosthesis")
@@ -111,6 +112,7 @@ def _chart_texts(driver, charts: tuple[str, ...]) -> str:
 
 
 def test_the_login_pages_in_russian(base, browser):
+    forget_failed_logins()
     browser.delete_all_cookies()
     browser.get(f"{base}/?lang=ru")
     assert "Войти" in _russian(browser, "01-login")

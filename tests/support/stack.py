@@ -62,6 +62,14 @@ def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess
     )
 
 
+def forget_failed_logins() -> None:
+    """Restart reports_api, whose login throttle is in-process: earlier tests' failed log-ins from 127.0.0.1 (20 lock
+    the address for 15 min, bionicflow/reports/throttle.py) must not turn a test's wrong password into a lock-out."""
+    for step in ("stop", "start"):
+        done = cli(step, "reports_api", timeout=180)
+        assert done.returncode == 0, f"bionicflow {step} reports_api: {done.stderr[-2000:]}"
+
+
 @functools.lru_cache(maxsize=None)  # one CLI run per account, not one per request
 def token(user: str) -> str:
     """A reports_api bearer token for one of the demo accounts (`bionicflow token --user …`)."""

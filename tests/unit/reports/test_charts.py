@@ -229,3 +229,8 @@ def test_a_period_names_the_days_it_touches():
 
     assert Period.parse("2026-12-01T12:00:00Z", "2026-12-03T00:00:00Z").days() == ["2026-12-01", "2026-12-02"]
     assert Period.parse("2026-12-01", "2026-12-01").days() == ["2026-12-01"]
+
+
+def test_an_empty_category_value_gets_a_visible_label():
+    assert charts.category_text("muscle_group", "", "ru") == charts.category_text("muscle_group", None, "en") == "—"
+    assert charts.category_text("muscle_group", "biceps", "ru") == "бицепс"

@@ -539,3 +539,8 @@ def test_a_customer_still_reads_their_own_report_after_all_this(client, settings
     page = client.get("/ui/report", params={"view": "debezium", "start": PERIOD["from"], "end": PERIOD["to"]})
     assert page.status_code == 200 and 'id="report-debezium"' in page.text
     assert customer_uuid("customer1") in page.text
+
+
+def test_the_icon_every_browser_asks_for_is_there(client):
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png", answer.headers
